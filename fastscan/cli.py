@@ -1,0 +1,177 @@
+"""The `fastscan` command line.
+
+stdout carries only the report (the top-N table); progress, warnings and statistics go to stderr.
+Exit codes: 0 scan done; 1 only with --fail-on-flagged when an account is flagged; 2 usage or
+input error, with one line on stderr saying what and where.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .errors import FastscanError
+
+EXIT_OK, EXIT_FLAGGED, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"fastscan: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+
+
+def _parse_mapping(text: str | None):
+    if not text:
+        return None
+    if text in ("flat", "openai"):
+        return text
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise FastscanError(f"--map: not valid JSON: {e}") from None
+    out = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise FastscanError(f"--map: expected field=path pairs, got {part!r}")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _size(text: str) -> int:
+    t = text.strip().upper()
+    mult = 1
+    for suf, m in (("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)):
+        if t.endswith(suf + "B") or t.endswith(suf):
+            t = t.rstrip("B")[:-1]
+            mult = m
+            break
+    try:
+        v = int(float(t) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+    if v < 4096:
+        raise argparse.ArgumentTypeError("chunk size must be at least 4K")
+    return v
+
+
+def _add_scan_options(p):
+    p.add_argument("--map", metavar="MAPPING",
+                   help="log shape: flat, openai, or a field mapping such as "
+                        "'account_id=meta.customer,prompt=input.text,ts=time' (or JSON)")
+    p.add_argument("--chunk-size", type=_size, default=None, metavar="BYTES",
+                   help="bytes of JSON decoded at a time (default 16M); bounds memory")
+    p.add_argument("--threshold", type=float, default=None, help="extraction_score that flags (default 0.5)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="fastscan", description="Find accounts harvesting an LLM API's outputs in request logs.")
+    ap.add_argument("--version", action="version", version="fastscan 0.1.0")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("scan", help="scan request logs and report per account")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs; - for stdin")
+    p.add_argument("--out", help="write the full report (.parquet, .csv or .jsonl)")
+    p.add_argument("--stats", help="write the run's statistics as JSON")
+    p.add_argument("--top", type=int, default=20, help="accounts in the table on stdout (0: none)")
+    p.add_argument("--reject-file", help="write every rejected record, with file, line and reason (JSONL)")
+    p.add_argument("--fail-on-flagged", action="store_true", help="exit 1 when an account is flagged")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    _add_scan_options(p)
+
+    d = sub.add_parser("demo", help="write a small synthetic log and scan it")
+    d.add_argument("--dir", default="fastscan-demo", help="where to write the demo log (default ./fastscan-demo)")
+    d.add_argument("--accounts", type=int, default=400, help="accounts in the synthetic log")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--format", choices=["flat", "openai"], default="flat")
+    d.add_argument("--top", type=int, default=15)
+    return ap
+
+
+def _print_stats(stats: dict, file_errors, examples) -> None:
+    err = sys.stderr
+    print(f"fastscan: {stats['files']} file(s), {stats['bytes_read'] / 1e6:,.1f} MB read, "
+          f"{stats['records_read']:,} records: {stats['records_scored']:,} scored, "
+          f"{stats['records_rejected']:,} rejected; {stats['accounts']:,} accounts in "
+          f"{stats['seconds']:.2f} s ({stats['mb_per_s']:,.0f} MB/s)", file=err)
+    if stats["records_rejected"]:
+        by = ", ".join(f"{k}: {v:,}" for k, v in stats["rejected_by_reason"].items())
+        print(f"fastscan: rejected by reason: {by}", file=err)
+        for e in examples[:5]:
+            print(f"fastscan: rejected {e['file']}:{e['line']}: {e['reason']}", file=err)
+    for e in file_errors:
+        print(f"fastscan: warning: {e['file']}:{e['line']}: {e['reason']}", file=err)
+
+
+def _run_scan(args) -> int:
+    from .kernels import warmup
+    from .progress import Progress
+    from .scan import scan, total_size
+    mapping = _parse_mapping(args.map)
+    warmup()
+    bar = None
+    if not args.no_progress and sys.stderr.isatty():
+        bar = Progress(total_size(args.paths))
+    kw = {}
+    if args.chunk_size:
+        kw["chunk_bytes"] = args.chunk_size
+    if args.threshold is not None:
+        kw["flag_threshold"] = args.threshold
+    try:
+        report = scan(args.paths, mapping=mapping, reject_file=args.reject_file, progress=bar, **kw)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.out:
+        report.write(args.out)
+    if args.stats:
+        report.write_stats(args.stats)
+    if args.top > 0:
+        sys.stdout.write(report.format_top(args.top) + "\n")
+    _print_stats(report.stats, report.file_errors, report.rejected_examples)
+    n_flagged = report.flagged.num_rows
+    print(f"fastscan: {n_flagged:,} account(s) flagged", file=sys.stderr)
+    return EXIT_FLAGGED if args.fail_on_flagged and n_flagged else EXIT_OK
+
+
+def _run_demo(args) -> int:
+    from .synth import write_labels, write_log
+    os.makedirs(args.dir, exist_ok=True)
+    log = os.path.join(args.dir, f"demo-{args.format}.jsonl")
+    print(f"fastscan: writing a synthetic log of {args.accounts} accounts to {log}", file=sys.stderr)
+    summary = write_log(log, accounts=args.accounts, seed=args.seed, fmt=args.format)
+    write_labels(os.path.join(args.dir, "labels.csv"), summary)
+    ns = argparse.Namespace(paths=[log], out=os.path.join(args.dir, "report.csv"), stats=None, top=args.top,
+                            reject_file=None, fail_on_flagged=False, no_progress=False, map=None,
+                            chunk_size=None, threshold=None)
+    rc = _run_scan(ns)
+    print(f"fastscan: full report in {ns.out}; labels of the synthetic accounts in "
+          f"{os.path.join(args.dir, 'labels.csv')}", file=sys.stderr)
+    return rc
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "scan":
+            return _run_scan(args)
+        if args.command == "demo":
+            return _run_demo(args)
+    except FastscanError as e:
+        print(f"fastscan: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, ValueError) as e:
+        print(f"fastscan: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("fastscan: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Typed exceptions: a library never exits, it raises one of these."""
+from __future__ import annotations
+
+
+class FastscanError(Exception):
+    """Base of every error fastscan raises on purpose."""
+
+
+class InputError(FastscanError):
+    """An input cannot be opened or read at all (missing, unreadable, unknown format)."""
+
+
+class SchemaError(FastscanError):
+    """A field mapping is invalid, or no known log shape matches the input."""
+
+
+class StateError(FastscanError):
+    """A state directory is locked by another scan, or holds state of another configuration."""

@@ -1,0 +1,180 @@
+"""From a finished AccountState to one row of features per account (sorted by account_id).
+
+Rates are shares of the account's requests. Repetition rates come from the account's prompt
+sample (state.PromptSample): exact for accounts with at most `sample_size` distinct prompts,
+estimated from a uniform sample of distinct prompts above that (see README, "Bounds").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from .state import F, HOUR_MS, AccountState
+
+__all__ = ["account_features", "repetition"]
+
+DAY_HOURS = 24
+
+
+def _safe_div(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
+def _group_offsets(account: np.ndarray, n_accounts: int) -> np.ndarray:
+    """offsets int64[n_accounts + 1] of rows sorted by account."""
+    counts = np.bincount(account, minlength=n_accounts) if len(account) else np.zeros(n_accounts, np.int64)
+    off = np.zeros(n_accounts + 1, dtype=np.int64)
+    np.cumsum(counts, out=off[1:])
+    return off
+
+
+def repetition(state: AccountState) -> dict:
+    """exact_dup_rate, near_dup_rate, template_rate and distinct_prompts per account index."""
+    from .kernels import neardup
+    cfg = state.config
+    s = state.sample
+    s.compact()
+    n = state.n_accounts
+    off = _group_offsets(s.account, n)
+    near = np.zeros(len(s.account), dtype=np.bool_)
+    min_agree = int(np.ceil(cfg.near_dup_threshold * cfg.num_perm - 1e-9))
+    neardup.flag_near_duplicates(off, s.sig, s.n_words, min_agree, near)
+    count = s.count
+    worded = s.n_words > 0
+    exact = count > 1
+    sampled = np.bincount(s.account, weights=count, minlength=n)
+    in_sample = np.bincount(s.account, minlength=n)
+    near_w = np.bincount(s.account, weights=count * ((exact | near) & worded), minlength=n)
+    # a template: the same head or tail skeleton around at least `t` distinct prompts
+    t = np.maximum(5, np.ceil(0.01 * in_sample)).astype(np.int64)
+    templ = np.zeros(len(s.account), dtype=np.bool_)
+    for hashes in (s.head_hash, s.tail_hash):
+        has = hashes != 0
+        keys = np.stack([s.account[has], hashes[has].view(np.int64)])
+        if keys.shape[1] == 0:
+            continue
+        _, inv, cnt = np.unique(keys, axis=1, return_inverse=True, return_counts=True)
+        inv = inv.reshape(-1)
+        templ[np.flatnonzero(has)] |= cnt[inv] >= t[s.account[has]]
+    templ_w = np.bincount(s.account, weights=count * templ, minlength=n)
+    # distinct prompts: exact below the sample size, a bottom-k estimate above it
+    full = in_sample >= cfg.sample_size
+    thr = s.threshold[:n].astype(np.float64)
+    est = np.where(full, (cfg.sample_size - 1) * (2.0 ** 64) / np.maximum(thr, 1.0), in_sample)
+    prompted = state.sums[:n, F["prompted"]]
+    distinct = np.minimum(np.round(est), np.maximum(prompted, in_sample)).astype(np.int64)
+    return {
+        "distinct_prompts": distinct,
+        "exact_dup_rate": np.clip(1.0 - _safe_div(distinct, prompted), 0.0, 1.0),
+        "near_dup_rate": _safe_div(near_w, sampled),
+        "template_rate": _safe_div(templ_w, sampled),
+        "sampled": full,
+    }
+
+
+def _timing(state: AccountState) -> dict:
+    n = state.n_accounts
+    acct, hour, cnt = state.hours.items()
+    out = {}
+    hours_active = np.bincount(acct, minlength=n).astype(np.int64)
+    day = hour // DAY_HOURS
+    # distinct days per account: hours are sorted within an account, so days are too
+    new_day = np.ones(len(acct), dtype=np.bool_)
+    new_day[1:] = (acct[1:] != acct[:-1]) | (day[1:] != day[:-1])
+    days_active = np.bincount(acct[new_day], minlength=n).astype(np.int64)
+    out["active_hours"] = hours_active
+    out["active_days"] = days_active
+    out["hours_per_active_day"] = _safe_div(hours_active, days_active)
+    # how evenly the account's requests spread over the 24 hours of the day (1 = uniform)
+    hod = np.zeros((n, DAY_HOURS), dtype=np.float64)
+    np.add.at(hod, (acct, hour % DAY_HOURS), cnt)
+    tot = hod.sum(axis=1, keepdims=True)
+    p = np.divide(hod, tot, out=np.zeros_like(hod), where=tot > 0)
+    ent = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
+    out["hour_entropy"] = ent / np.log(DAY_HOURS)
+    night = hod[:, 0:6].sum(axis=1)
+    out["night_share"] = _safe_div(night, tot[:, 0])
+    # weekend share (1970-01-01 was a Thursday: weekday = (day + 3) % 7, Sat = 5, Sun = 6)
+    wd = (day + 3) % 7
+    weekend = np.bincount(acct, weights=cnt * (wd >= 5), minlength=n)
+    out["weekend_share"] = _safe_div(weekend, np.bincount(acct, weights=cnt, minlength=n))
+    # regularity: coefficient of variation of requests per hour over the hours between the
+    # account's first and last active hour (idle hours count as zero)
+    first = np.full(n, -1, dtype=np.int64)
+    last = np.full(n, -1, dtype=np.int64)
+    if len(acct):
+        starts = np.flatnonzero(np.r_[True, acct[1:] != acct[:-1]])
+        ends = np.r_[starts[1:], len(acct)] - 1
+        first[acct[starts]] = hour[starts]
+        last[acct[ends]] = hour[ends]
+    span = np.where(first >= 0, last - first + 1, 0)
+    s1 = np.bincount(acct, weights=cnt, minlength=n)
+    s2 = np.bincount(acct, weights=cnt.astype(np.float64) ** 2, minlength=n)
+    mean = _safe_div(s1, span)
+    var = _safe_div(s2, span) - mean ** 2
+    out["hourly_cv"] = np.where(span > 1, np.sqrt(np.maximum(var, 0.0)) / np.maximum(mean, 1e-12), 0.0)
+    out["span_hours"] = span
+    out["requests_per_active_hour"] = _safe_div(s1, hours_active)
+    return out
+
+
+def _models(state: AccountState) -> dict:
+    n = state.n_accounts
+    acct, model, cnt = state.model_counts.items()
+    top = np.zeros(n, dtype=np.int64)
+    top_model = np.full(n, -1, dtype=np.int64)
+    if len(acct):
+        order = np.lexsort((-cnt, acct))
+        a, m, c = acct[order], model[order], cnt[order]
+        firsts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+        top[a[firsts]] = c[firsts]
+        top_model[a[firsts]] = m[firsts]
+    names = np.array(state.models + [""], dtype=object)
+    return {"top_model": names[top_model], "top_model_share": _safe_div(top, state.sums[:n, F["requests"]])}
+
+
+def account_features(state: AccountState) -> pa.Table:
+    """One row per account, sorted by account_id: volumes, rates, timing and repetition."""
+    n = state.n_accounts
+    sums = state.sums[:n]
+    req = sums[:, F["requests"]]
+    cols = {
+        "account_id": np.array(state.ids, dtype=object),
+        "requests": req,
+        "prompt_tokens": sums[:, F["prompt_tokens"]],
+        "completion_tokens": sums[:, F["completion_tokens"]],
+        "reasoning_tokens": sums[:, F["reasoning_tokens"]],
+    }
+    ts_min = state.ts_min[:n]
+    ts_max = state.ts_max[:n]
+    timed = sums[:, F["timed"]] > 0
+    cols["first_seen_ms"] = np.where(timed, ts_min, 0)
+    cols["last_seen_ms"] = np.where(timed, ts_max, 0)
+    cols["completion_prompt_ratio"] = _safe_div(sums[:, F["completion_tokens"]], sums[:, F["prompt_tokens"]])
+    cols["completion_tokens_per_request"] = _safe_div(sums[:, F["completion_tokens"]], req)
+    for name in ("hit_max_tokens", "long_output", "logprobs", "multi_sample", "logit_bias", "conversation",
+                 "system_prompt", "temperature_zero", "reasoning_prompt", "tokens_estimated"):
+        cols[f"{name}_rate"] = _safe_div(sums[:, F[name]], req)
+    cols["samples_per_request"] = _safe_div(sums[:, F["samples"]], req)
+    cols.update(repetition(state))
+    cols.update(_timing(state))
+    cols.update(_models(state))
+    cols["active_span_days"] = np.where(timed, (ts_max - ts_min) / (24 * HOUR_MS), 0.0)
+    order = np.argsort(cols["account_id"].astype(str), kind="stable")
+    arrays = {}
+    for k, v in cols.items():
+        v = np.asarray(v)[order]
+        if k in ("first_seen_ms", "last_seen_ms"):
+            arrays[k.replace("_ms", "")] = pa.array(v, pa.timestamp("ms", tz="UTC"),
+                                                    mask=~np.asarray(timed)[order])
+        elif v.dtype == object:
+            arrays[k] = pa.array(v.tolist(), pa.string())
+        elif v.dtype == np.bool_:
+            arrays[k] = pa.array(v)
+        elif np.issubdtype(v.dtype, np.integer):
+            arrays[k] = pa.array(v.astype(np.int64))
+        else:
+            arrays[k] = pa.array(v.astype(np.float64))
+    return pa.table(arrays)

@@ -1,0 +1,634 @@
+"""Streaming readers: request logs in, canonical RecordBatches out, bad records set aside.
+
+JSON Lines (plain, .gz, .zst) is read in byte chunks finished at a newline and decoded in bulk by
+`pyarrow.json` against the raw schema of the log's shape; no Python object per record. When the
+bulk decoder refuses a chunk (a malformed line, a wrong type, invalid UTF-8), the chunk is split in
+halves until the bad lines are isolated, and only those small pieces are decoded one record at a
+time, so every bad record is rejected with its file, line and reason and every good one is kept.
+Arrow IPC (file and stream) and Parquet are read batch by batch.
+
+Memory is bounded by the chunk size (plus the decoded batch), never by the file size.
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import io
+import os
+import stat
+import sys
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.json as pajson
+
+from .errors import InputError, SchemaError
+from .schema import (CANONICAL, RecordCoercer, Rejected, Shape, detect_shape, extract, normalize,
+                     raw_schema, rows_to_columns)
+
+__all__ = ["Source", "expand_sources", "read_source", "RejectLog", "ReadStats", "DEFAULT_CHUNK_BYTES"]
+
+DEFAULT_CHUNK_BYTES = 16 << 20
+_SMALL_PIECE_LINES = 32          # below this many lines a refused piece is decoded line by line
+_JSON_EXT = (".jsonl", ".ndjson", ".json", ".log", ".txt")
+_PARQUET_EXT = (".parquet", ".pq")
+_ARROW_EXT = (".arrow", ".feather", ".ipc", ".arrows")
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a path (or "-" for stdin) and its format."""
+    path: str
+    fmt: str            # "jsonl", "parquet", "arrow"
+    compression: str    # "", "gzip", "zstd"
+    size: int           # bytes on disk (0 for stdin)
+
+    @property
+    def name(self) -> str:
+        return "<stdin>" if self.path == "-" else self.path
+
+
+@dataclass
+class ReadStats:
+    """Counts a read keeps; `records_read == records_scored + records_rejected` always."""
+    files: int = 0
+    bytes_read: int = 0          # bytes of input consumed (compressed size for .gz/.zst)
+    bytes_decoded: int = 0       # bytes of JSON (or Arrow) after decompression
+    records_read: int = 0
+    records_scored: int = 0
+    records_rejected: int = 0
+    rejected_by_reason: dict = field(default_factory=dict)
+
+    def merge(self, other: "ReadStats") -> None:
+        for k in ("files", "bytes_read", "bytes_decoded", "records_read", "records_scored", "records_rejected"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        for k, v in other.rejected_by_reason.items():
+            self.rejected_by_reason[k] = self.rejected_by_reason.get(k, 0) + v
+
+
+def _reason_key(reason: str) -> str:
+    """The kind of a reason, for counting (the text before the first colon)."""
+    return reason.split(":", 1)[0].strip()
+
+
+class RejectLog:
+    """Where rejected records go: counted by reason, the first few kept as examples, and all of
+    them optionally written to a JSON Lines reject file (created readable by its owner only)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, keep_examples: int = 20):
+        self.path = os.fspath(path) if path is not None else None
+        self.keep_examples = keep_examples
+        self.examples: list[dict] = []
+        self.count = 0
+        self.file_errors: list[dict] = []    # problems that are not one record (a cut-off stream)
+        self._fh = None
+        if self.path is not None:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            self._fh = os.fdopen(fd, "wb")
+
+    def add(self, stats: ReadStats, source: str, line: int, reason: str, raw: bytes | None) -> None:
+        stats.records_rejected += 1
+        key = _reason_key(reason)
+        stats.rejected_by_reason[key] = stats.rejected_by_reason.get(key, 0) + 1
+        self.count += 1
+        entry = {"file": source, "line": line, "reason": reason}
+        if len(self.examples) < self.keep_examples:
+            self.examples.append(entry)
+        if self._fh is not None:
+            rec = dict(entry)
+            if raw is not None:
+                rec["record"] = raw.decode("utf-8", errors="backslashreplace")
+            self._fh.write(orjson.dumps(rec) + b"\n")
+
+    def file_error(self, source: str, line: int, reason: str) -> None:
+        self.file_errors.append({"file": source, "line": line, "reason": reason})
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+# --------------------------------------------------------------------------- sources
+
+def _sniff(path: str) -> tuple[str, str]:
+    low = path.lower()
+    comp = ""
+    base = low
+    if low.endswith(".gz"):
+        comp, base = "gzip", low[:-3]
+    elif low.endswith(".zst") or low.endswith(".zstd"):
+        comp, base = "zstd", low.rsplit(".", 1)[0]
+    if base.endswith(_PARQUET_EXT):
+        return "parquet", comp
+    if base.endswith(_ARROW_EXT):
+        return "arrow", comp
+    if base.endswith(_JSON_EXT):
+        return "jsonl", comp
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    if head.startswith(b"PAR1"):
+        return "parquet", ""
+    if head.startswith(b"ARROW1") or head.startswith(b"\xff\xff\xff\xff"):
+        return "arrow", ""
+    if head.startswith(_GZIP_MAGIC):
+        return "jsonl", "gzip"
+    if head.startswith(_ZSTD_MAGIC):
+        return "jsonl", "zstd"
+    return "jsonl", comp
+
+
+def _is_log_file(path: str) -> bool:
+    low = path.lower()
+    for comp in ("", ".gz", ".zst", ".zstd"):
+        if comp and not low.endswith(comp):
+            continue
+        base = low[: len(low) - len(comp)] if comp else low
+        if base.endswith(_JSON_EXT + _PARQUET_EXT + _ARROW_EXT):
+            return True
+    return False
+
+
+def expand_sources(paths) -> list[Source]:
+    """Files, folders (every log file below, sorted) and globs -> Sources, in a stable order.
+
+    Raises InputError naming the first path that does not exist or cannot be read.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out: list[Source] = []
+    for p in paths:
+        p = os.fspath(p)
+        if p == "-":
+            out.append(Source("-", "jsonl", "", 0))
+            continue
+        if any(ch in p for ch in "*?[") and not os.path.exists(p):
+            matches = sorted(glob.glob(p, recursive=True))
+            if not matches:
+                raise InputError(f"{p}: no file matches this pattern")
+            files = [m for m in matches if os.path.isfile(m)]
+        elif os.path.isdir(p):
+            files = sorted(str(f) for f in Path(p).rglob("*") if f.is_file() and _is_log_file(str(f)))
+            if not files:
+                raise InputError(f"{p}: folder holds no log files (.jsonl[.gz|.zst], .parquet, .arrow)")
+        else:
+            files = [p]
+        for f in files:
+            try:
+                st = os.stat(f)
+            except FileNotFoundError:
+                raise InputError(f"{f}: no such file") from None
+            except OSError as e:
+                raise InputError(f"{f}: cannot read: {e.strerror or e}") from None
+            if not stat.S_ISREG(st.st_mode) and not stat.S_ISFIFO(st.st_mode):
+                raise InputError(f"{f}: not a regular file")
+            if not os.access(f, os.R_OK):
+                raise InputError(f"{f}: permission denied")
+            fmt, comp = _sniff(f)
+            out.append(Source(f, fmt, comp, st.st_size))
+    return out
+
+
+# --------------------------------------------------------------------------- byte streams
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes pulled from the underlying (compressed) file, for progress and stats."""
+
+    def __init__(self, fh):
+        self.fh = fh
+        self.count = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        n = self.fh.readinto(b)
+        if n:
+            self.count += n
+        return n
+
+    def close(self):
+        self.fh.close()
+        super().close()
+
+
+class TruncatedInput(Exception):
+    """The compressed stream ended before its end marker."""
+
+
+def _open_bytes(src: Source):
+    """(binary stream of decoded bytes, counter of raw bytes read)."""
+    if src.path == "-":
+        raw = sys.stdin.buffer
+        peek = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+        counter = _CountingReader(raw)
+        buffered = io.BufferedReader(counter, 1 << 20)
+        comp = "gzip" if peek.startswith(_GZIP_MAGIC) else "zstd" if peek.startswith(_ZSTD_MAGIC) else ""
+    else:
+        counter = _CountingReader(open(src.path, "rb", buffering=0))
+        buffered = io.BufferedReader(counter, 1 << 20)
+        comp = src.compression
+    if comp == "gzip":
+        return gzip.GzipFile(fileobj=buffered, mode="rb"), counter
+    if comp == "zstd":
+        import zstandard
+        return _ZstdStream(buffered), counter
+    return buffered, counter
+
+
+class _ZstdStream:
+    """A zstd stream that says when it was cut short (python-zstandard just stops)."""
+
+    def __init__(self, fh):
+        import zstandard
+        self._fh = fh
+        self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._pending = b""
+        self._eof = False
+
+    def read(self, size: int) -> bytes:
+        import zstandard
+        out = [self._pending]
+        have = len(self._pending)
+        while have < size and not self._eof:
+            data = self._fh.read(1 << 20)
+            if not data:
+                self._eof = True
+                if not self._d.eof:
+                    self._pending = b"".join(out)
+                    raise TruncatedInput("zstd stream ends before its end marker")
+                break
+            try:
+                chunk = self._d.decompress(data)
+            except zstandard.ZstdError as e:
+                self._pending = b"".join(out)
+                raise TruncatedInput(f"zstd: {e}") from None
+            while self._d.eof:     # several concatenated frames
+                rest = self._d.unused_data
+                self._d = zstandard.ZstdDecompressor().decompressobj()
+                if not rest:
+                    break
+                chunk += self._d.decompress(rest)
+            out.append(chunk)
+            have += len(chunk)
+        buf = b"".join(out)
+        self._pending = buf[size:]
+        return buf[:size]
+
+    def close(self):
+        self._fh.close()
+
+
+# --------------------------------------------------------------------------- JSON Lines
+
+def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, line_index) of the non-blank lines of a chunk that ends with a newline.
+
+    line_index counts every line of the chunk, blank ones included, so file line numbers follow.
+    """
+    arr = np.frombuffer(chunk, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    ends = nl
+    starts = np.empty_like(nl)
+    if len(nl):
+        starts[0] = 0
+        starts[1:] = nl[:-1] + 1
+    lengths = ends - starts
+    nonblank = lengths > 0
+    short = np.flatnonzero(nonblank & (lengths <= 16))
+    for i in short:     # whitespace-only lines are blank too; only short lines can be cheap to check
+        if not chunk[starts[i]:ends[i]].strip():
+            nonblank[i] = False
+    if len(nl) and (lengths > 16).any():
+        # long whitespace-only lines are rare; check the first byte class only when needed
+        first = arr[starts[lengths > 16]]
+        ws = np.isin(first, (9, 13, 32))
+        if ws.any():
+            for i in np.flatnonzero(lengths > 16)[ws]:
+                if not chunk[starts[i]:ends[i]].strip():
+                    nonblank[i] = False
+    idx = np.flatnonzero(nonblank)
+    return starts[idx], ends[idx], idx
+
+
+class _JsonlDecoder:
+    """Decodes chunks of one JSON Lines file into canonical batches, isolating bad lines."""
+
+    def __init__(self, source: str, shape: Shape, schema: pa.Schema, rejects: RejectLog, stats: ReadStats):
+        self.source = source
+        self.shape = shape
+        self.schema = schema
+        self.rejects = rejects
+        self.stats = stats
+        self.coercer = RecordCoercer(shape, schema)
+        self.parse_options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+
+    def _bulk(self, piece: bytes, n_lines: int):
+        """Raw table of a piece, or None when the bulk decoder refuses it."""
+        try:
+            table = pajson.read_json(io.BytesIO(piece), read_options=pajson.ReadOptions(
+                use_threads=True, block_size=max(1 << 20, len(piece) + 1)), parse_options=self.parse_options)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OverflowError):
+            return None
+        if table.num_rows != n_lines:   # e.g. two objects on one line
+            return None
+        return table
+
+    def decode(self, chunk: bytes, first_line: int) -> list[pa.RecordBatch]:
+        starts, ends, line_idx = _line_bounds(chunk)
+        self.stats.records_read += len(starts)
+        out: list[pa.RecordBatch] = []
+        if len(starts):
+            self._decode_range(chunk, starts, ends, line_idx + first_line, out)
+        return out
+
+    def _decode_range(self, chunk, starts, ends, lines, out):
+        n = len(starts)
+        piece = chunk[starts[0]:ends[-1] + 1]
+        table = self._bulk(piece, n)
+        if table is not None:
+            self._emit(extract(table, self.shape), lines, out, chunk, starts, ends)
+            return
+        if n <= _SMALL_PIECE_LINES:
+            self._one_by_one(chunk, starts, ends, lines, out)
+            return
+        h = n // 2
+        self._decode_range(chunk, starts[:h], ends[:h], lines[:h], out)
+        self._decode_range(chunk, starts[h:], ends[h:], lines[h:], out)
+
+    def _one_by_one(self, chunk, starts, ends, lines, out):
+        rows, row_lines, row_idx = [], [], []
+        for i in range(len(starts)):
+            raw = chunk[starts[i]:ends[i]]
+            try:
+                rec = orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                self.rejects.add(self.stats, self.source, int(lines[i]), _json_reason(raw, e), raw)
+                continue
+            try:
+                rows.append(self.coercer.row(rec))
+            except Rejected as e:
+                self.rejects.add(self.stats, self.source, int(lines[i]), str(e), raw)
+                continue
+            row_lines.append(lines[i])
+            row_idx.append(i)
+        if rows:
+            idx = np.asarray(row_idx)
+            self._emit(rows_to_columns(rows, self.shape), np.asarray(row_lines), out, chunk,
+                       starts[idx], ends[idx])
+
+    def _emit(self, cols, lines, out, chunk, starts, ends):
+        batch, keep, reasons = normalize(cols, self.shape)
+        for row, reason in reasons:
+            self.rejects.add(self.stats, self.source, int(lines[row]), reason,
+                             chunk[starts[row]:ends[row]])
+        if batch.num_rows:
+            self.stats.records_scored += batch.num_rows
+            out.append(batch)
+
+
+def _json_reason(raw: bytes, err: Exception) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as u:
+        return f"invalid UTF-8: byte {u.start}"
+    msg = str(err).split(":", 1)[0]
+    return f"malformed JSON: {msg}"
+
+
+def _first_record(chunk: bytes):
+    for line in chunk.split(b"\n"):
+        if line.strip():
+            try:
+                return orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+    return None
+
+
+def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: RejectLog,
+                stats: ReadStats, progress: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    try:
+        fh, counter = _open_bytes(src)
+    except OSError as e:
+        raise InputError(f"{src.name}: cannot read: {e.strerror or e}") from None
+    decoder = None
+    carry = b""
+    next_line = 1
+    reported = 0
+    try:
+        while True:
+            data, truncated = _read_chunk(fh, chunk_bytes)
+            stats.bytes_decoded += len(data)
+            if progress is not None:
+                progress(counter.count - reported)
+                reported = counter.count
+            last = truncated is not None or len(data) < chunk_bytes
+            buf = carry + data
+            if last:
+                chunk, carry = buf, b""
+                if chunk and not chunk.endswith(b"\n"):
+                    if truncated is not None:
+                        # the line the stream was cut in is not a record we can trust
+                        cut = chunk.rfind(b"\n") + 1
+                        partial = chunk[cut:]
+                        chunk = chunk[:cut]
+                        if partial.strip():
+                            stats.records_read += 1
+                            rejects.add(stats, src.name, next_line + chunk.count(b"\n"),
+                                        f"truncated file: last line cut off ({_short(truncated)})", partial)
+                    else:
+                        chunk += b"\n"
+            else:
+                cut = buf.rfind(b"\n") + 1
+                chunk, carry = buf[:cut], buf[cut:]
+            if chunk:
+                if decoder is None:
+                    first = _first_record(chunk)
+                    if first is None and shape is None:
+                        # nothing decodable yet: everything here is rejected line by line
+                        decoder = _JsonlDecoder(src.name, _NO_SHAPE, raw_schema(_NO_SHAPE), rejects, stats)
+                    else:
+                        sh = shape or _detect(first, src)
+                        decoder = _JsonlDecoder(src.name, sh, raw_schema(sh, first), rejects, stats)
+                for batch in decoder.decode(chunk, next_line):
+                    yield batch
+                next_line += chunk.count(b"\n")
+            if truncated is not None:
+                rejects.file_error(src.name, next_line, f"truncated file: {_short(truncated)}")
+            if last:
+                break
+    finally:
+        stats.bytes_read += counter.count
+        fh.close()
+
+
+def _read_chunk(fh, size: int) -> tuple[bytes, Exception | None]:
+    """Up to `size` decoded bytes, in pieces, so a stream cut short loses nothing it had."""
+    pieces = []
+    have = 0
+    read = getattr(fh, "read1", None) or fh.read
+    while have < size:
+        try:
+            piece = read(min(1 << 20, size - have))
+        except (EOFError, zlib.error, gzip.BadGzipFile, TruncatedInput, OSError) as e:
+            if isinstance(e, TruncatedInput) and getattr(fh, "_pending", b""):
+                pieces.append(fh._pending)
+                fh._pending = b""
+            return b"".join(pieces), e
+        if not piece:
+            break
+        pieces.append(piece)
+        have += len(piece)
+    return b"".join(pieces), None
+
+
+def _short(e: Exception) -> str:
+    return str(e).strip() or type(e).__name__
+
+
+def _detect(first, src: Source) -> Shape:
+    try:
+        return detect_shape(first)
+    except SchemaError as e:
+        raise SchemaError(f"{src.name}: {e}") from None
+
+
+# A shape for a file whose first chunk has no decodable record at all: every line is rejected
+# one by one (the coercer needs some shape; account_id is all it checks before giving up).
+_NO_SHAPE = Shape("unknown", {"account_id": ("account_id",), "prompt": ("prompt",)})
+
+
+# --------------------------------------------------------------------------- Arrow and Parquet
+
+def _detect_columns(names, shape: Shape | None, src: Source) -> Shape:
+    if shape is not None:
+        return shape
+    from .schema import FLAT, OPENAI
+    cols = set(names)
+    if {"user", "request"} <= cols:
+        return OPENAI
+    if "account_id" in cols and ("prompt" in cols or "messages" in cols):
+        return FLAT
+    raise SchemaError(f"{src.name}: unknown log shape (columns {sorted(cols)[:12]}): give a field mapping (--map)")
+
+
+def _table_batches(src: Source, shape: Shape | None, batches, names, rejects: RejectLog,
+                   stats: ReadStats) -> Iterator[pa.RecordBatch]:
+    sh = _detect_columns(names, shape, src)
+    row0 = 0
+    for rb in batches:
+        n = rb.num_rows
+        stats.records_read += n
+        table = pa.Table.from_batches([rb])
+        try:
+            cols = extract(table, sh)
+            batch, keep, reasons = normalize(cols, sh)
+            rows = np.arange(n)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError, TypeError):
+            # a column of an unexpected type: coerce record by record, as for JSON
+            coercer = RecordCoercer(sh, raw_schema(sh))
+            good, rows = [], []
+            for i, rec in enumerate(table.to_pylist()):
+                try:
+                    good.append(coercer.row(rec))
+                    rows.append(i)
+                except Rejected as e:
+                    rejects.add(stats, src.name, row0 + i + 1, str(e), None)
+            rows = np.asarray(rows, dtype=np.int64)
+            if not good:
+                row0 += n
+                continue
+            batch, keep, reasons = normalize(rows_to_columns(good, sh), sh)
+        for r, reason in reasons:
+            rejects.add(stats, src.name, row0 + int(rows[r]) + 1, reason, None)
+        row0 += n
+        if batch.num_rows:
+            stats.records_scored += batch.num_rows
+            yield batch
+
+
+def _read_parquet(src, shape, batch_rows, rejects, stats, progress):
+    import pyarrow.parquet as pq
+    try:
+        pf = pq.ParquetFile(src.path)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{src.name}: not a readable Parquet file: {_short(e)}") from None
+    names = pf.schema_arrow.names
+    sh = _detect_columns(names, shape, src)
+    wanted = sorted(sh.top_keys() & set(names))
+    stats.bytes_read += src.size
+    total_rows = max(1, pf.metadata.num_rows)
+    done = 0
+
+    def batches():
+        nonlocal done
+        try:
+            for rb in pf.iter_batches(batch_size=batch_rows, columns=wanted):
+                if progress is not None:
+                    step = int(src.size * rb.num_rows / total_rows)
+                    progress(step)
+                done += rb.num_rows
+                stats.bytes_decoded += rb.nbytes
+                yield rb
+        except (OSError, pa.ArrowInvalid) as e:
+            rejects.add(stats, src.name, done + 1, f"truncated file: {_short(e)}", None)
+
+    yield from _table_batches(src, sh, batches(), names, rejects, stats)
+
+
+def _read_arrow(src, shape, rejects, stats, progress):
+    try:
+        fh = pa.memory_map(src.path) if src.compression == "" else pa.input_stream(src.path, compression=src.compression)
+        try:
+            reader = pa.ipc.open_file(fh)
+            batches_iter = (reader.get_batch(i) for i in range(reader.num_record_batches))
+        except pa.ArrowInvalid:
+            fh = pa.memory_map(src.path) if src.compression == "" else pa.input_stream(src.path, compression=src.compression)
+            reader = pa.ipc.open_stream(fh)
+            batches_iter = iter(reader)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{src.name}: not a readable Arrow IPC file: {_short(e)}") from None
+    names = reader.schema.names
+    stats.bytes_read += src.size
+    done = 0
+
+    def batches():
+        nonlocal done
+        try:
+            for rb in batches_iter:
+                if progress is not None and src.size:
+                    progress(min(src.size, rb.nbytes))
+                done += rb.num_rows
+                stats.bytes_decoded += rb.nbytes
+                yield rb
+        except (OSError, pa.ArrowInvalid) as e:
+            rejects.add(stats, src.name, done + 1, f"truncated file: {_short(e)}", None)
+
+    yield from _table_batches(src, shape, batches(), names, rejects, stats)
+
+
+def read_source(src: Source, *, shape: Shape | None = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                rejects: RejectLog | None = None, stats: ReadStats | None = None,
+                progress: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
+    """Canonical RecordBatches of one source; bad records go to `rejects` and are counted."""
+    rejects = rejects if rejects is not None else RejectLog()
+    stats = stats if stats is not None else ReadStats()
+    stats.files += 1
+    if src.fmt == "parquet":
+        yield from _read_parquet(src, shape, max(1024, chunk_bytes // 2048), rejects, stats, progress)
+    elif src.fmt == "arrow":
+        yield from _read_arrow(src, shape, rejects, stats, progress)
+    else:
+        yield from _read_jsonl(src, shape, chunk_bytes, rejects, stats, progress)

@@ -1,0 +1,143 @@
+"""Running a scan: sources -> canonical batches -> per-account state -> scored report.
+
+`scan(paths)` is the one-call form; `Scanner` is the streaming form for a caller's own pipeline
+(update with RecordBatches or Tables, merge scanners, finish into a Report).
+"""
+from __future__ import annotations
+
+import os
+import resource
+import time
+from typing import Callable, Iterable
+
+import pyarrow as pa
+
+from .errors import SchemaError
+from .features import account_features
+from .readers import (DEFAULT_CHUNK_BYTES, ReadStats, RejectLog, Source, _table_batches,
+                      expand_sources, read_source)
+from .report import Report
+from .schema import CANONICAL, Shape, shape_from_mapping
+from .score import FLAG_THRESHOLD, MIN_REQUESTS, score_accounts
+from .state import AccountState, ScanConfig
+
+__all__ = ["scan", "Scanner"]
+
+
+def _as_shape(mapping) -> Shape | None:
+    if mapping is None or isinstance(mapping, Shape):
+        return mapping
+    if isinstance(mapping, str):
+        from .schema import FLAT, OPENAI
+        named = {"flat": FLAT, "openai": OPENAI}
+        if mapping not in named:
+            raise SchemaError(f"unknown log shape {mapping!r}: use flat, openai or a field mapping")
+        return named[mapping]
+    return shape_from_mapping(dict(mapping))
+
+
+class Scanner:
+    """Streaming per-account scan.
+
+    >>> s = Scanner(); s.update(batch); ...; report = s.finish()
+
+    `update` takes canonical RecordBatches (fastscan.schema.CANONICAL) or RecordBatches/Tables of a
+    log shape (flat, OpenAI-style, or `mapping`). Scanners of the same config `merge`.
+    """
+
+    def __init__(self, config: ScanConfig | None = None, *, mapping=None,
+                 flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS):
+        self.config = config or ScanConfig()
+        self.state = AccountState(self.config)
+        self.shape = _as_shape(mapping)
+        self.stats = ReadStats()
+        self.rejects = RejectLog()
+        self.flag_threshold = flag_threshold
+        self.min_requests = min_requests
+        self.seconds = 0.0
+
+    def update(self, data) -> None:
+        t0 = time.perf_counter()
+        if isinstance(data, pa.Table):
+            batches = data.to_batches()
+        elif isinstance(data, pa.RecordBatch):
+            batches = [data]
+        else:
+            raise TypeError(f"expected a pyarrow RecordBatch or Table, got {type(data).__name__}")
+        for b in batches:
+            if b.schema.equals(CANONICAL):
+                self.stats.records_read += b.num_rows
+                self.stats.records_scored += b.num_rows
+                self.state.update(b)
+            else:
+                src = Source("<caller>", "arrow", "", 0)
+                for cb in _table_batches(src, self.shape, [b], b.schema.names, self.rejects, self.stats):
+                    self.state.update(cb)
+        self.seconds += time.perf_counter() - t0
+
+    def update_canonical(self, batch: pa.RecordBatch) -> None:
+        """Fold a batch already in the canonical schema (readers call this)."""
+        self.state.update(batch)
+
+    def merge(self, other: "Scanner") -> "Scanner":
+        self.state.merge(other.state)
+        self.stats.merge(other.stats)
+        for e in other.rejects.examples:
+            if len(self.rejects.examples) < self.rejects.keep_examples:
+                self.rejects.examples.append(e)
+        self.rejects.file_errors.extend(other.rejects.file_errors)
+        return self
+
+    def finish(self) -> Report:
+        t0 = time.perf_counter()
+        features = account_features(self.state)
+        accounts = score_accounts(features, self.flag_threshold, self.min_requests)
+        self.seconds += time.perf_counter() - t0
+        return Report(accounts, self._stats_dict(), list(self.rejects.examples), list(self.rejects.file_errors))
+
+    def _stats_dict(self) -> dict:
+        st = self.stats
+        secs = max(self.seconds, 1e-9)
+        return {
+            "files": st.files,
+            "bytes_read": st.bytes_read,
+            "bytes_decoded": st.bytes_decoded,
+            "records_read": st.records_read,
+            "records_scored": st.records_scored,
+            "records_rejected": st.records_rejected,
+            "rejected_by_reason": dict(sorted(st.rejected_by_reason.items())),
+            "accounts": self.state.n_accounts,
+            "seconds": round(self.seconds, 3),
+            "mb_per_s": round(st.bytes_decoded / 1e6 / secs, 1),
+            "records_per_s": round(st.records_read / secs, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "state_mb": round(self.state.nbytes / 1e6, 1),
+        }
+
+
+def scan(paths, *, config: ScanConfig | None = None, mapping=None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+         reject_file: str | os.PathLike | None = None, progress: Callable[[int], None] | None = None,
+         flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS) -> Report:
+    """Scan request logs (files, folders, globs, "-" for stdin) and return the per-account Report.
+
+    Raises fastscan.InputError when a path does not exist or cannot be read, SchemaError when a
+    log's shape is unknown; bad records never raise: they are counted and set aside.
+    """
+    sources = expand_sources(paths)
+    scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
+    if reject_file is not None:
+        scanner.rejects = RejectLog(reject_file)
+    t0 = time.perf_counter()
+    try:
+        for src in sources:
+            for batch in read_source(src, shape=scanner.shape, chunk_bytes=chunk_bytes,
+                                     rejects=scanner.rejects, stats=scanner.stats, progress=progress):
+                scanner.update_canonical(batch)
+    finally:
+        scanner.rejects.close()
+    scanner.seconds += time.perf_counter() - t0
+    return scanner.finish()
+
+
+def total_size(paths: Iterable) -> int:
+    return sum(s.size for s in expand_sources(paths))

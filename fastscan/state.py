@@ -1,0 +1,431 @@
+"""Per-account partial results that merge associatively: batch into file, file into scan,
+worker into cluster.
+
+Everything kept is an integer (sums, minima, maxima, counts) or a set chosen by hash, so the
+result never depends on chunk size, batch boundaries, file order or worker count:
+- `sums`: int64 counters per account (FEATURES);
+- `ts_min`, `ts_max`: first and last request time;
+- `SparseCounts`: exact counts per (account, key), e.g. requests per (account, epoch hour) and per
+  (account, model); memory grows with distinct pairs, never with records;
+- `PromptSample`: per account, the S distinct prompts with the smallest prompt hash (a bottom-k
+  sketch), each with its exact multiplicity, MinHash signature, word count and skeleton hashes.
+  Bottom-k by a hash is a uniform sample of the distinct prompts that any split of the input
+  reproduces exactly; an account with at most S distinct prompts is kept whole.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .buffers import bool_values, float_values, int_values, string_buffers, validity
+
+__all__ = ["ScanConfig", "AccountState", "FEATURES", "SparseCounts", "PromptSample"]
+
+HOUR_MS = 3_600_000
+INT64_MAX = np.iinfo(np.int64).max
+INT64_MIN = np.iinfo(np.int64).min
+UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+FEATURES = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "tokens_estimated",      # requests whose token counts fastscan had to estimate
+    "hit_max_tokens",        # finish_reason == length, or completion reached max_tokens * n
+    "long_output",           # completion tokens per sample >= LONG_OUTPUT_TOKENS
+    "logprobs",              # requests asking for logprobs / top_logprobs
+    "multi_sample",          # n > 1
+    "samples",               # sum of n
+    "logit_bias",
+    "conversation",          # requests that continue a conversation (earlier messages re-sent)
+    "system_prompt",
+    "temperature_zero",
+    "reasoning_prompt",      # prompts that ask for step-by-step reasoning (kernels.reasoning)
+    "timed",                 # requests with a usable timestamp
+    "empty_prompt",          # null or wordless prompt text
+    "prompted",              # requests with prompt text (null prompts are not)
+    "max_tokens_sum",
+)
+F = {name: i for i, name in enumerate(FEATURES)}
+LONG_OUTPUT_TOKENS = 1000
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Settings that shape the state; two states merge only if their configs are equal."""
+    num_perm: int = 64              # MinHash permutations
+    shingle_words: int = 3          # words per shingle
+    skeleton_words: int = 5         # words at each end that make a prompt's skeleton
+    sample_size: int = 512          # distinct prompts kept per account (S)
+    near_dup_threshold: float = 0.8
+    minhash_seed: int = 1
+
+    def check(self) -> None:
+        if not 1 <= self.shingle_words <= 16:
+            raise ValueError("shingle_words must be 1..16")
+        if self.num_perm < 8 or self.num_perm % 8:
+            raise ValueError("num_perm must be a multiple of 8, at least 8")
+        if self.sample_size < 16:
+            raise ValueError("sample_size must be at least 16")
+        if not 0.0 < self.near_dup_threshold <= 1.0:
+            raise ValueError("near_dup_threshold must be in (0, 1]")
+
+
+class SparseCounts:
+    """Exact counts per (account index, key) pair, kept as sorted unique int64 pairs."""
+
+    def __init__(self):
+        self.keys = np.zeros(0, dtype=np.int64)     # account << 32 | key
+        self.counts = np.zeros(0, dtype=np.int64)
+        self._pending_k: list[np.ndarray] = []
+        self._pending_c: list[np.ndarray] = []
+        self._pending_n = 0
+
+    @staticmethod
+    def pack(account: np.ndarray, key: np.ndarray) -> np.ndarray:
+        return (account.astype(np.int64) << 32) | (key.astype(np.int64) & 0xFFFFFFFF)
+
+    def add(self, account: np.ndarray, key: np.ndarray, counts: np.ndarray | None = None) -> None:
+        packed = self.pack(account, key)
+        if counts is None:
+            u, c = np.unique(packed, return_counts=True)
+            c = c.astype(np.int64)
+        else:
+            u, inv = np.unique(packed, return_inverse=True)
+            c = np.bincount(inv, weights=counts, minlength=len(u)).astype(np.int64)
+        self._pending_k.append(u)
+        self._pending_c.append(c)
+        self._pending_n += len(u)
+        if self._pending_n > max(1 << 16, len(self.keys)):
+            self.compact()
+
+    def compact(self) -> None:
+        if not self._pending_k:
+            return
+        k = np.concatenate([self.keys, *self._pending_k])
+        c = np.concatenate([self.counts, *self._pending_c])
+        u, inv = np.unique(k, return_inverse=True)
+        self.keys = u
+        self.counts = np.bincount(inv, weights=c, minlength=len(u)).astype(np.int64)
+        self._pending_k, self._pending_c, self._pending_n = [], [], 0
+
+    def remapped(self, mapping: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(account, key, count) with accounts renumbered through `mapping`."""
+        self.compact()
+        acct = (self.keys >> 32).astype(np.int64)
+        key = self.keys & 0xFFFFFFFF
+        return mapping[acct], key, self.counts
+
+    def merge(self, other: "SparseCounts", mapping: np.ndarray) -> None:
+        a, k, c = other.remapped(mapping)
+        if len(a):
+            self.add(a, k, c)
+
+    def items(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(account, key, count) sorted by account then key."""
+        self.compact()
+        return (self.keys >> 32).astype(np.int64), (self.keys & 0xFFFFFFFF).astype(np.int64), self.counts
+
+    @property
+    def nbytes(self) -> int:
+        return self.keys.nbytes + self.counts.nbytes + 16 * self._pending_n
+
+
+class PromptSample:
+    """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k)."""
+
+    COLUMNS = ("account", "prompt_hash", "count", "n_words", "head_hash", "tail_hash")
+
+    def __init__(self, size: int, num_perm: int):
+        self.size = size
+        self.num_perm = num_perm
+        self.account = np.zeros(0, dtype=np.int64)
+        self.prompt_hash = np.zeros(0, dtype=np.uint64)
+        self.count = np.zeros(0, dtype=np.int64)
+        self.n_words = np.zeros(0, dtype=np.int32)
+        self.head_hash = np.zeros(0, dtype=np.uint64)
+        self.tail_hash = np.zeros(0, dtype=np.uint64)
+        self.sig = np.zeros((0, num_perm), dtype=np.uint32)
+        self.threshold = np.zeros(0, dtype=np.uint64)   # per account: hashes above are never kept
+        self._pending: list[tuple] = []
+        self._pending_n = 0
+        self._live = 0
+
+    def ensure_accounts(self, n: int) -> None:
+        if n > len(self.threshold):
+            grow = np.full(max(n, 2 * len(self.threshold)) - len(self.threshold), UINT64_MAX, dtype=np.uint64)
+            self.threshold = np.concatenate([self.threshold, grow])
+
+    def add(self, account, prompt_hash, count, n_words, head_hash, tail_hash, sig) -> None:
+        self._pending.append((account.astype(np.int64), prompt_hash, count.astype(np.int64),
+                              n_words.astype(np.int32), head_hash, tail_hash, sig))
+        self._pending_n += len(account)
+        if self._pending_n > max(1 << 15, self._live):
+            self.compact()
+
+    def compact(self) -> None:
+        if not self._pending:
+            return
+        parts = [(self.account, self.prompt_hash, self.count, self.n_words, self.head_hash, self.tail_hash,
+                  self.sig)] + self._pending
+        account = np.concatenate([p[0] for p in parts])
+        phash = np.concatenate([p[1] for p in parts])
+        count = np.concatenate([p[2] for p in parts])
+        n_words = np.concatenate([p[3] for p in parts])
+        head = np.concatenate([p[4] for p in parts])
+        tail = np.concatenate([p[5] for p in parts])
+        sig = np.concatenate([p[6] for p in parts])
+        self._pending, self._pending_n = [], 0
+        order = np.lexsort((phash, account))
+        account, phash = account[order], phash[order]
+        first = np.ones(len(order), dtype=np.bool_)
+        first[1:] = (account[1:] != account[:-1]) | (phash[1:] != phash[:-1])
+        starts = np.flatnonzero(first)
+        count = np.add.reduceat(count[order], starts) if len(starts) else count[:0]
+        keep_rows = order[starts]
+        account, phash = account[starts], phash[starts]
+        # rank of each distinct prompt within its account; keep the `size` smallest hashes
+        acct_first = np.ones(len(account), dtype=np.bool_)
+        acct_first[1:] = account[1:] != account[:-1]
+        group_start = np.maximum.accumulate(np.where(acct_first, np.arange(len(account)), 0))
+        rank = np.arange(len(account)) - group_start
+        keep = rank < self.size
+        self.account = account[keep]
+        self.prompt_hash = phash[keep]
+        self.count = count[keep]
+        rows = keep_rows[keep]
+        self.n_words = n_words[rows]
+        self.head_hash = head[rows]
+        self.tail_hash = tail[rows]
+        self.sig = sig[rows]
+        self._live = len(self.account)
+        full = rank == self.size - 1
+        self.ensure_accounts(int(account.max()) + 1 if len(account) else 0)
+        self.threshold[account[full]] = phash[full]
+
+    def merge(self, other: "PromptSample", mapping: np.ndarray) -> None:
+        other.compact()
+        if len(other.account):
+            self.ensure_accounts(int(mapping.max()) + 1)
+            self.add(mapping[other.account], other.prompt_hash, other.count, other.n_words,
+                     other.head_hash, other.tail_hash, other.sig)
+        self.compact()
+
+    @property
+    def nbytes(self) -> int:
+        return (self.sig.nbytes + self.account.nbytes * 5 + self.threshold.nbytes
+                + sum(p[6].nbytes + 40 * len(p[0]) for p in self._pending))
+
+
+class AccountState:
+    """The per-account partial result of any part of a scan; `update` with canonical batches,
+    `merge` with another state of the same config."""
+
+    def __init__(self, config: ScanConfig | None = None):
+        self.config = config or ScanConfig()
+        self.config.check()
+        self.ids: list[str] = []
+        self.index: dict[str, int] = {}
+        self.sums = np.zeros((0, len(FEATURES)), dtype=np.int64)
+        self.ts_min = np.zeros(0, dtype=np.int64)
+        self.ts_max = np.zeros(0, dtype=np.int64)
+        self.models: list[str] = []
+        self.model_index: dict[str, int] = {}
+        self.hours = SparseCounts()        # (account, epoch hour) -> requests
+        self.model_counts = SparseCounts()  # (account, model index) -> requests
+        self.sample = PromptSample(self.config.sample_size, self.config.num_perm)
+        self._params = None
+
+    # -- accounts
+    @property
+    def n_accounts(self) -> int:
+        return len(self.ids)
+
+    def _grow(self, n: int) -> None:
+        cap = self.sums.shape[0]
+        if n <= cap:
+            return
+        new = max(n, 2 * cap, 1024)
+        sums = np.zeros((new, len(FEATURES)), dtype=np.int64)
+        sums[:cap] = self.sums
+        self.sums = sums
+        self.ts_min = np.concatenate([self.ts_min, np.full(new - cap, INT64_MAX, dtype=np.int64)])
+        self.ts_max = np.concatenate([self.ts_max, np.full(new - cap, INT64_MIN, dtype=np.int64)])
+        self.sample.ensure_accounts(new)
+
+    def _map_ids(self, ids: list) -> np.ndarray:
+        index = self.index
+        out = np.empty(len(ids), dtype=np.int32)
+        for i, a in enumerate(ids):
+            j = index.get(a)
+            if j is None:
+                j = len(self.ids)
+                index[a] = j
+                self.ids.append(a)
+            out[i] = j
+        self._grow(len(self.ids))
+        return out
+
+    def _map_models(self, names: list) -> np.ndarray:
+        out = np.empty(len(names), dtype=np.int64)
+        for i, m in enumerate(names):
+            j = self.model_index.get(m)
+            if j is None:
+                j = len(self.models)
+                self.model_index[m] = j
+                self.models.append(m)
+            out[i] = j
+        return out
+
+    # -- update
+    def minhash_params(self):
+        if self._params is None:
+            from .kernels.hashing import minhash_params
+            self._params = minhash_params(self.config.num_perm, self.config.minhash_seed)
+        return self._params
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        """Fold one canonical RecordBatch into the state."""
+        from .kernels import aggregate, text
+        n = batch.num_rows
+        if n == 0:
+            return
+        enc = pc.dictionary_encode(batch.column("account_id"))
+        account = self._map_ids(enc.dictionary.to_pylist())[np.asarray(enc.indices, dtype=np.int64)]
+        account = np.ascontiguousarray(account, dtype=np.int32)
+
+        prompt = batch.column("prompt")
+        p_off, p_data, p_valid = string_buffers(prompt)
+        phash = np.empty(n, dtype=np.uint64)
+        n_words = np.empty(n, dtype=np.int32)
+        head = np.empty(n, dtype=np.uint64)
+        tail = np.empty(n, dtype=np.uint64)
+        text.hash_prompts(p_off, p_data, p_valid, self.config.skeleton_words, phash, n_words, head, tail)
+
+        values = self._record_features(batch, n_words, p_off, p_data, p_valid)
+        aggregate.sum_by_account(account, values, self.sums)
+
+        ts = batch.column("ts_ms")
+        ts_valid = validity(ts)
+        ts_vals = int_values(ts)
+        aggregate.minmax_by_account(account, ts_vals, ts_valid, self.ts_min, self.ts_max)
+        if ts_valid.any():
+            hrs = np.maximum(ts_vals[ts_valid] // HOUR_MS, 0)
+            self.hours.add(account[ts_valid], hrs)
+
+        model = batch.column("model")
+        menc = pc.dictionary_encode(pc.fill_null(model, ""))
+        midx = self._map_models(menc.dictionary.to_pylist())[np.asarray(menc.indices, dtype=np.int64)]
+        self.model_counts.add(account, midx)
+
+        self._update_sample(account, phash, n_words, head, tail, p_off, p_data, p_valid)
+
+    def _record_features(self, batch, n_words, p_off, p_data, p_valid) -> np.ndarray:
+        from .kernels import reasoning, text
+        n = batch.num_rows
+        vals = np.zeros((n, len(FEATURES)), dtype=np.int64)
+        vals[:, F["requests"]] = 1
+        pt = batch.column("prompt_tokens")
+        ct = batch.column("completion_tokens")
+        pt_valid, ct_valid = validity(pt), validity(ct)
+        pt_v, ct_v = int_values(pt), int_values(ct)
+        estimated = ~pt_valid | ~ct_valid
+        if (~pt_valid).any():
+            est = np.empty(n, dtype=np.int64)
+            text.count_tokens(p_off, p_data, p_valid, est)
+            s_off, s_data, s_valid = string_buffers(batch.column("system_prompt"))
+            est_sys = np.empty(n, dtype=np.int64)
+            text.count_tokens(s_off, s_data, s_valid, est_sys)
+            pt_v = np.where(pt_valid, pt_v, est + est_sys)
+        samples = np.maximum(int_values(batch.column("n"), 1), 1)
+        if (~ct_valid).any():
+            c_off, c_data, c_valid = string_buffers(batch.column("completion"))
+            est = np.empty(n, dtype=np.int64)
+            text.count_tokens(c_off, c_data, c_valid, est)
+            ct_v = np.where(ct_valid, ct_v, est * samples)
+        max_tokens = batch.column("max_tokens")
+        mt_valid, mt = validity(max_tokens), int_values(max_tokens)
+        finish = batch.column("finish_reason")
+        by_finish = pc.fill_null(pc.equal(finish, "length"), False).to_numpy(zero_copy_only=False)
+        hit = by_finish | (mt_valid & (mt > 0) & (ct_v >= mt * samples))
+        temp = float_values(batch.column("temperature"))
+        vals[:, F["prompt_tokens"]] = pt_v
+        vals[:, F["completion_tokens"]] = ct_v
+        vals[:, F["reasoning_tokens"]] = int_values(batch.column("reasoning_tokens"))
+        vals[:, F["tokens_estimated"]] = estimated
+        vals[:, F["hit_max_tokens"]] = hit
+        vals[:, F["long_output"]] = ct_v // samples >= LONG_OUTPUT_TOKENS
+        vals[:, F["logprobs"]] = bool_values(batch.column("logprobs"))
+        vals[:, F["multi_sample"]] = samples > 1
+        vals[:, F["samples"]] = samples
+        vals[:, F["logit_bias"]] = bool_values(batch.column("logit_bias"))
+        vals[:, F["conversation"]] = int_values(batch.column("n_prior_messages")) > 0
+        vals[:, F["system_prompt"]] = validity(batch.column("system_prompt")) & (
+            pc.fill_null(pc.binary_length(batch.column("system_prompt")), 0).to_numpy(zero_copy_only=False) > 0)
+        vals[:, F["temperature_zero"]] = temp == 0.0
+        asks = np.empty(n, dtype=np.bool_)
+        reasoning.asks_for_reasoning(p_off, p_data, p_valid, asks)
+        vals[:, F["reasoning_prompt"]] = asks
+        vals[:, F["timed"]] = validity(batch.column("ts_ms"))
+        vals[:, F["empty_prompt"]] = n_words <= 0
+        vals[:, F["prompted"]] = p_valid
+        vals[:, F["max_tokens_sum"]] = mt
+        return vals
+
+    def _update_sample(self, account, phash, n_words, head, tail, p_off, p_data, p_valid) -> None:
+        from .kernels import text
+        s = self.sample
+        s.ensure_accounts(self.n_accounts)
+        cand = p_valid & (phash <= s.threshold[account])
+        if not cand.any():
+            return
+        rows = np.flatnonzero(cand)
+        key_a = account[rows].astype(np.int64)
+        key_h = phash[rows]
+        order = np.lexsort((key_h, key_a))
+        a_s, h_s = key_a[order], key_h[order]
+        first = np.ones(len(order), dtype=np.bool_)
+        first[1:] = (a_s[1:] != a_s[:-1]) | (h_s[1:] != h_s[:-1])
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, len(order))).astype(np.int64)
+        uniq_rows = rows[order[starts]]
+        a, b = self.minhash_params()
+        sig = np.empty((len(uniq_rows), self.config.num_perm), dtype=np.uint32)
+        text.minhash_signatures(p_off, p_data, p_valid, uniq_rows.astype(np.int64), self.config.shingle_words,
+                                a, b, sig)
+        s.add(account[uniq_rows], phash[uniq_rows], counts, n_words[uniq_rows], head[uniq_rows],
+              tail[uniq_rows], sig)
+
+    # -- merge
+    def merge(self, other: "AccountState") -> "AccountState":
+        """Fold `other` into this state (in place) and return self."""
+        if other.config != self.config:
+            raise ValueError("cannot merge states of different scan configurations")
+        if other.n_accounts == 0:
+            return self
+        mapping = self._map_ids(other.ids).astype(np.int64)
+        k = other.n_accounts
+        np.add.at(self.sums, mapping, other.sums[:k])
+        np.minimum.at(self.ts_min, mapping, other.ts_min[:k])
+        np.maximum.at(self.ts_max, mapping, other.ts_max[:k])
+        self.hours.merge(other.hours, mapping)
+        model_map = self._map_models(other.models) if other.models else np.zeros(0, dtype=np.int64)
+        a, mk, c = other.model_counts.items()
+        if len(a):
+            self.model_counts.add(mapping[a], model_map[mk], c)
+        self.sample.merge(other.sample, mapping)
+        return self
+
+    def compact(self) -> None:
+        self.hours.compact()
+        self.model_counts.compact()
+        self.sample.compact()
+
+    @property
+    def nbytes(self) -> int:
+        return (self.sums.nbytes + self.ts_min.nbytes * 2 + self.hours.nbytes + self.model_counts.nbytes
+                + self.sample.nbytes + sum(len(x) + 60 for x in self.ids))

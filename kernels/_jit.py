@@ -1,0 +1,49 @@
+"""The one place numba options are set for fastscan kernels.
+
+Every kernel is compiled eagerly from an explicit signature when its module is first imported;
+`fastscan.kernels` imports those modules lazily, so `import fastscan` compiles nothing.
+The on-disk numba cache is opt-in (FASTSCAN_NUMBA_CACHE=1): sgkit saw hard-to-debug crashes
+from stale caches, so a user has to ask for it.
+"""
+from __future__ import annotations
+
+import os
+
+import numba
+from numba import types
+
+__all__ = ["kernel", "inline", "cache_enabled", "ro", "rw", "ro2", "rw2"]
+
+
+def cache_enabled() -> bool:
+    return os.environ.get("FASTSCAN_NUMBA_CACHE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def kernel(signature):
+    """Compile `fn` for exactly `signature`, releasing the GIL, with bounds checks off."""
+    def decorate(fn):
+        return numba.njit(signature, nogil=True, cache=cache_enabled(), boundscheck=False,
+                          error_model="numpy")(fn)
+    return decorate
+
+
+def inline(fn):
+    """A helper that kernels call; inlined into them, never called from Python on the hot path."""
+    return numba.njit(inline="always", nogil=True, cache=cache_enabled(), error_model="numpy")(fn)
+
+
+def ro(dtype):
+    """1-d C-contiguous read-only array type (what comes out of an Arrow buffer)."""
+    return types.Array(dtype, 1, "C", readonly=True)
+
+
+def rw(dtype):
+    return types.Array(dtype, 1, "C")
+
+
+def ro2(dtype):
+    return types.Array(dtype, 2, "C", readonly=True)
+
+
+def rw2(dtype):
+    return types.Array(dtype, 2, "C")

@@ -1,0 +1,68 @@
+"""The 64-bit hash functions every kernel uses, as numba inline helpers.
+
+They are plain arithmetic modulo 2**64 so Python can reproduce them bit for bit
+(`tests/reference.py` does): FNV-1a 64 over bytes, finished with the MurmurHash3 64-bit
+finalizer (fmix64); splitmix64 to derive parameters from a seed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import inline
+
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+M1 = np.uint64(0xFF51AFD7ED558CCD)
+M2 = np.uint64(0xC4CEB9FE1A85EC53)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+S1 = np.uint64(0xBF58476D1CE4E5B9)
+S2 = np.uint64(0x94D049BB133111EB)
+U33 = np.uint64(33)
+U30 = np.uint64(30)
+U27 = np.uint64(27)
+U31 = np.uint64(31)
+U32 = np.uint64(32)
+
+
+@inline
+def fmix64(x):
+    x = np.uint64(x)
+    x ^= x >> U33
+    x *= M1
+    x ^= x >> U33
+    x *= M2
+    x ^= x >> U33
+    return x
+
+
+@inline
+def fnv1a_step(h, byte):
+    return (h ^ np.uint64(byte)) * FNV_PRIME
+
+
+@inline
+def combine(h, x):
+    """Chain hash `x` into running hash `h` (used for shingles and skeletons)."""
+    return fmix64(h ^ x)
+
+
+def splitmix64_sequence(seed: int, count: int) -> np.ndarray:
+    """`count` values of splitmix64 started at `seed` (Python ints, mod 2**64)."""
+    mask = (1 << 64) - 1
+    state = seed & mask
+    out = np.empty(count, dtype=np.uint64)
+    for i in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out[i] = z ^ (z >> 31)
+    return out
+
+
+def minhash_params(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Multipliers (odd) and offsets of the multiply-shift permutations of `minhash_signatures`."""
+    seq = splitmix64_sequence(seed, 2 * num_perm)
+    a = seq[0::2] | np.uint64(1)
+    b = seq[1::2]
+    return np.ascontiguousarray(a), np.ascontiguousarray(b)

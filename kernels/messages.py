@@ -1,0 +1,161 @@
+"""Kernels that find the text to hash inside chat-shaped requests.
+
+Two shapes: a list of {role, content} messages (OpenAI-style logs), and a flat prompt that a gateway
+flattened into a transcript of "role: content" blocks separated by blank lines.
+"""
+from __future__ import annotations
+
+from numba import types
+
+from ._jit import kernel, ro, rw
+
+@kernel(types.int64(ro(types.uint8), types.int64, types.int64))
+def role_code(data, start, end):
+    """Code of the role name in data[start:end]: 1 system/developer, 2 user, 3 assistant, 4 tool, 0 other."""
+    n = end - start
+    if n == 4 and data[start] == 117 and data[start + 1] == 115 and data[start + 2] == 101 and data[start + 3] == 114:
+        return 2  # user
+    if n == 6 and data[start] == 115 and data[start + 1] == 121 and data[start + 2] == 115:
+        return 1  # sys(tem)
+    if n == 9 and data[start] == 97 and data[start + 1] == 115 and data[start + 2] == 115:
+        return 3  # ass(istant)
+    if n == 9 and data[start] == 100 and data[start + 1] == 101 and data[start + 2] == 118:
+        return 1  # dev(eloper) messages play the system role
+    if n == 4 and data[start] == 116 and data[start + 1] == 111 and data[start + 2] == 111:
+        return 4  # too(l)
+    return 0
+
+
+@kernel(types.void(ro(types.int64), ro(types.int64), ro(types.uint8), ro(types.boolean),
+                   rw(types.int64), rw(types.int64), rw(types.int32)))
+def pick_messages(list_offsets, role_offsets, role_data, role_valid, out_user, out_system, out_n_prior):
+    """Per request: the index of its last user message, of its first system message, and how many
+    messages came before that user message.
+
+    list_offsets : int64[n + 1] into the flattened messages; role_* : the flattened role strings;
+    out_user, out_system : int64[n] (-1 where there is none); out_n_prior : int32[n]
+    """
+    n = list_offsets.shape[0] - 1
+    for r in range(n):
+        lo = list_offsets[r]
+        hi = list_offsets[r + 1]
+        user = -1
+        system = -1
+        for m in range(lo, hi):
+            if not role_valid[m]:
+                continue
+            c = role_code(role_data, role_offsets[m], role_offsets[m + 1])
+            if c == 2:
+                user = m
+            elif c == 1 and system < 0:
+                system = m
+        out_user[r] = user
+        out_system[r] = system
+        out_n_prior[r] = (user - lo) if user >= 0 else max(hi - lo - 1, 0)
+
+
+@kernel(types.UniTuple(types.int64, 2)(ro(types.uint8), types.int64, types.int64))
+def role_prefix(data, at, hi):
+    """(role code, body start) if data[at:hi] starts with "<role>: ", else (0, -1)."""
+    j = at
+    while j < hi and j - at < 10 and 97 <= data[j] <= 122:
+        j += 1
+    if j > at and j + 1 < hi and data[j] == 58 and data[j + 1] == 32:
+        c = role_code(data, at, j)
+        if c != 0:
+            return c, j + 2
+    return 0, -1
+
+
+@kernel(types.void(ro(types.int64), ro(types.uint8), ro(types.boolean),
+                   rw(types.int64), rw(types.int64), rw(types.int64), rw(types.int64), rw(types.int32)))
+def split_transcripts(offsets, data, valid, user_start, user_end, sys_start, sys_end, n_prior):
+    """Find the last user turn and the system turn in prompts flattened as a transcript.
+
+    A prompt is a transcript when it starts with "system: " or "user: " and every block after a
+    blank line that starts with "<role>: " opens a new message. For any other prompt the whole text
+    is the user turn, with no system turn and no earlier messages.
+    offsets : int64[n + 1], data : uint8[m], valid : bool[n];
+    user_start, user_end, sys_start, sys_end : int64[n] byte positions in data (sys_* = -1 if none);
+    n_prior : int32[n]
+    """
+    n = offsets.shape[0] - 1
+    for r in range(n):
+        lo = offsets[r]
+        hi = offsets[r + 1]
+        user_start[r] = lo
+        user_end[r] = hi
+        sys_start[r] = -1
+        sys_end[r] = -1
+        n_prior[r] = 0
+        if not valid[r]:
+            continue
+        # does it open with "system: " or "user: "?
+        c0, body0 = role_prefix(data, lo, hi)
+        if c0 != 1 and c0 != 2:
+            continue
+        # walk the blocks
+        msgs = 0
+        cur_code = c0
+        cur_start = body0
+        last_user_s = -1
+        last_user_e = -1
+        last_user_idx = -1
+        first_sys_s = -1
+        first_sys_e = -1
+        i = body0
+        while True:
+            # find the next "\n\n<role>: "
+            nxt = -1
+            nxt_code = 0
+            nxt_body = -1
+            j = i
+            while j + 1 < hi:
+                if data[j] == 10 and data[j + 1] == 10:
+                    c, body = role_prefix(data, j + 2, hi)
+                    if c != 0:
+                        nxt = j
+                        nxt_code = c
+                        nxt_body = body
+                        break
+                j += 1
+            cur_end = nxt if nxt >= 0 else hi
+            if cur_code == 2:
+                last_user_s = cur_start
+                last_user_e = cur_end
+                last_user_idx = msgs
+            elif cur_code == 1 and first_sys_s < 0:
+                first_sys_s = cur_start
+                first_sys_e = cur_end
+            msgs += 1
+            if nxt < 0:
+                break
+            cur_code = nxt_code
+            cur_start = nxt_body
+            i = nxt_body
+        if last_user_s >= 0:
+            user_start[r] = last_user_s
+            user_end[r] = last_user_e
+            n_prior[r] = last_user_idx
+        else:
+            user_start[r] = hi
+            user_end[r] = hi
+            n_prior[r] = msgs
+        sys_start[r] = first_sys_s
+        sys_end[r] = first_sys_e
+
+
+@kernel(types.void(ro(types.uint8), ro(types.int64), ro(types.int64), ro(types.int64), rw(types.uint8)))
+def gather_slices(data, starts, ends, out_offsets, out_data):
+    """Copy data[starts[i]:ends[i]] to out_data[out_offsets[i]:out_offsets[i + 1]].
+
+    starts, ends : int64[n] (start < 0 means an empty slice); out_offsets : int64[n + 1]
+    """
+    for i in range(starts.shape[0]):
+        s = starts[i]
+        if s < 0:
+            continue
+        w = out_offsets[i]
+        for p in range(s, ends[i]):
+            out_data[w] = data[p]
+            w += 1

@@ -1,0 +1,263 @@
+"""Text kernels over raw Arrow string buffers: tokens, words, shingles, prompt hashes, MinHash.
+
+Words. A word is a maximal run of word bytes: ASCII letters and digits (A-Z folded to a-z) and the
+bytes of 2-byte UTF-8 sequences (Latin, Greek, Cyrillic, Arabic, Hebrew ...). Every 3- or 4-byte
+UTF-8 sequence (CJK, kana, Hangul, emoji, symbols) is a word of its own, so scripts written without
+spaces still give many words. All other ASCII bytes separate words.
+
+word_hash(w)      = fmix64(FNV-1a-64(w's bytes, A-Z folded to a-z))
+shingle_hash(i)   = fold(combine, SHINGLE_SEED, word_hash[i : i + k])   k consecutive words
+                    a text of 1..k-1 words has one shingle: all of its words; 0 words, none
+prompt_hash(text) = fmix64(FNV-1a-64(the text's raw bytes))          exact identity of a prompt
+count_tokens      = sum over words of ceil(bytes / 4) (1 for a 3/4-byte code point)
+                    + 1 per ASCII punctuation byte; an approximation of BPE tokens, used only
+                    where the log carries no token counts.
+MinHash           = per permutation j, min over shingles x of ((a_j * x + b_j) mod 2**64) >> 32,
+                    stored as uint32; a_j, b_j from `hashing.minhash_params`. A text without
+                    shingles gets all 0xFFFFFFFF (and n_words == 0 says so).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+
+from ._jit import inline, kernel, ro, ro2, rw, rw2
+from .hashing import FNV_OFFSET, U32, combine, fmix64, fnv1a_step
+
+SHINGLE_SEED = np.uint64(0x9E3779B97F4A7C15)
+SKELETON_SEED = np.uint64(0x5851F42D4C957F2D)
+EMPTY_MIN = np.uint32(0xFFFFFFFF)
+MAX_SHINGLE_K = 16
+
+_i64 = types.int64
+_u8ro = ro(types.uint8)
+_i64ro = ro(types.int64)
+_boolro = ro(types.boolean)
+
+
+@inline
+def _is_word_byte(b):
+    # ASCII alnum, or any byte of a 2-byte UTF-8 sequence (lead C0-DF, continuation 80-BF)
+    return (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or (128 <= b < 224)
+
+
+@inline
+def _next_word(data, pos, end):
+    """(start, stop, word_hash, n_punct) of the next word at or after `pos`; start == end if none.
+
+    n_punct counts the ASCII punctuation bytes skipped before the word.
+    """
+    n_punct = 0
+    i = pos
+    while i < end:
+        b = data[i]
+        if b >= 224 or _is_word_byte(b):
+            break
+        if b > 32 and b != 127:
+            n_punct += 1
+        i += 1
+    if i >= end:
+        return end, end, np.uint64(0), n_punct
+    start = i
+    h = FNV_OFFSET
+    b = data[i]
+    if b >= 224:
+        width = 3 if b < 240 else 4
+        stop = min(end, i + width)
+        for j in range(i, stop):
+            h = fnv1a_step(h, data[j])
+        return start, stop, fmix64(h), n_punct
+    while i < end:
+        b = data[i]
+        if not _is_word_byte(b):
+            break
+        if 65 <= b <= 90:
+            b = b + 32
+        h = fnv1a_step(h, b)
+        i += 1
+    return start, i, fmix64(h), n_punct
+
+
+@kernel(types.void(_i64ro, _u8ro, _boolro, rw(types.int64)))
+def count_tokens(offsets, data, valid, out):
+    """Approximate token count of each string (see module doc); 0 for null.
+
+    offsets : int64[n + 1], data : uint8[m], valid : bool[n], out : int64[n]
+    """
+    n = offsets.shape[0] - 1
+    for r in range(n):
+        if not valid[r]:
+            out[r] = 0
+            continue
+        pos = offsets[r]
+        end = offsets[r + 1]
+        total = 0
+        while pos < end:
+            start, stop, h, n_punct = _next_word(data, pos, end)
+            total += n_punct
+            if start >= end:
+                break
+            width = stop - start
+            if data[start] >= 224:
+                total += 1
+            else:
+                total += (width + 3) // 4
+            pos = stop
+        out[r] = total
+
+
+@kernel(types.void(_i64ro, _u8ro, _boolro, types.int64, rw(types.uint64), rw(types.int32),
+                   rw(types.uint64), rw(types.uint64)))
+def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_words,
+                 out_head_hash, out_tail_hash):
+    """Exact prompt hash, word count and skeleton hashes of each string, in one pass.
+
+    The head (tail) hash chains the first (last) `skeleton_words` word hashes from SKELETON_SEED;
+    both are 0 when the text has fewer than 2 * skeleton_words + 1 words (no room for a payload).
+    offsets : int64[n + 1], data : uint8[m], valid : bool[n];
+    out_prompt_hash : uint64[n] (0 for null), out_n_words : int32[n] (-1 for null),
+    out_head_hash, out_tail_hash : uint64[n]
+    """
+    n = offsets.shape[0] - 1
+    ring = np.zeros(64, dtype=np.uint64)
+    p = min(max(skeleton_words, 1), 64)
+    for r in range(n):
+        if not valid[r]:
+            out_prompt_hash[r] = 0
+            out_n_words[r] = -1
+            out_head_hash[r] = 0
+            out_tail_hash[r] = 0
+            continue
+        pos = offsets[r]
+        end = offsets[r + 1]
+        h = FNV_OFFSET
+        for i in range(pos, end):
+            h = fnv1a_step(h, data[i])
+        out_prompt_hash[r] = fmix64(h)
+        words = 0
+        head = SKELETON_SEED
+        while pos < end:
+            start, stop, wh, n_punct = _next_word(data, pos, end)
+            if start >= end:
+                break
+            if words < p:
+                head = combine(head, wh)
+            ring[words % p] = wh
+            words += 1
+            pos = stop
+        out_n_words[r] = words
+        if words >= 2 * p + 1:
+            tail = SKELETON_SEED
+            for j in range(words - p, words):
+                tail = combine(tail, ring[j % p])
+            out_head_hash[r] = head
+            out_tail_hash[r] = tail
+        else:
+            out_head_hash[r] = 0
+            out_tail_hash[r] = 0
+
+
+@kernel(types.void(_i64ro, _u8ro, _boolro, types.int64, rw(types.int64)))
+def count_shingles(offsets, data, valid, k, out):
+    """Number of word k-shingles of each string (see module doc), 0 for null.
+
+    offsets : int64[n + 1], data : uint8[m], valid : bool[n], out : int64[n]
+    """
+    n = offsets.shape[0] - 1
+    for r in range(n):
+        if not valid[r]:
+            out[r] = 0
+            continue
+        pos = offsets[r]
+        end = offsets[r + 1]
+        words = 0
+        while pos < end:
+            start, stop, wh, n_punct = _next_word(data, pos, end)
+            if start >= end:
+                break
+            words += 1
+            pos = stop
+        if words == 0:
+            out[r] = 0
+        elif words < k:
+            out[r] = 1
+        else:
+            out[r] = words - k + 1
+
+
+@inline
+def _shingle_hash(window, at, k):
+    """Hash of the k word hashes ending at ring position `at` (oldest first)."""
+    h = SHINGLE_SEED
+    for j in range(k):
+        h = combine(h, window[(at - k + 1 + j) % MAX_SHINGLE_K])
+    return h
+
+
+@kernel(types.void(_i64ro, _u8ro, _boolro, types.int64, _i64ro, rw(types.uint64)))
+def hash_shingles(offsets, data, valid, k, out_offsets, out):
+    """Word k-shingle hashes of every string, in text order (duplicates kept).
+
+    out_offsets : int64[n + 1] from the cumulative sum of `count_shingles`; out : uint64[total]
+    """
+    n = offsets.shape[0] - 1
+    window = np.zeros(MAX_SHINGLE_K, dtype=np.uint64)
+    for r in range(n):
+        if not valid[r]:
+            continue
+        pos = offsets[r]
+        end = offsets[r + 1]
+        words = 0
+        w = out_offsets[r]
+        while pos < end:
+            start, stop, wh, n_punct = _next_word(data, pos, end)
+            if start >= end:
+                break
+            window[words % MAX_SHINGLE_K] = wh
+            words += 1
+            if words >= k:
+                out[w] = _shingle_hash(window, words - 1, k)
+                w += 1
+            pos = stop
+        if 0 < words < k:
+            out[w] = _shingle_hash(window, words - 1, words)
+
+
+@kernel(types.void(_i64ro, _u8ro, _boolro, _i64ro, types.int64, ro(types.uint64), ro(types.uint64),
+                   rw2(types.uint32)))
+def minhash_signatures(offsets, data, valid, rows, k, a, b, out):
+    """MinHash signature of the word k-shingles of the strings at `rows`, fused in one pass.
+
+    rows : int64[m] (indices into the string array), a, b : uint64[K] from `minhash_params`,
+    out : uint32[m, K]. Null strings and texts without words get all 0xFFFFFFFF.
+    """
+    num_perm = a.shape[0]
+    window = np.zeros(MAX_SHINGLE_K, dtype=np.uint64)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(num_perm):
+            out[i, j] = EMPTY_MIN
+        if not valid[r]:
+            continue
+        pos = offsets[r]
+        end = offsets[r + 1]
+        words = 0
+        while pos < end:
+            start, stop, wh, n_punct = _next_word(data, pos, end)
+            if start >= end:
+                break
+            window[words % MAX_SHINGLE_K] = wh
+            words += 1
+            if words >= k:
+                x = _shingle_hash(window, words - 1, k)
+                for j in range(num_perm):
+                    v = np.uint32((a[j] * x + b[j]) >> U32)
+                    if v < out[i, j]:
+                        out[i, j] = v
+            pos = stop
+        if 0 < words < k:
+            x = _shingle_hash(window, words - 1, words)
+            for j in range(num_perm):
+                v = np.uint32((a[j] * x + b[j]) >> U32)
+                if v < out[i, j]:
+                    out[i, j] = v
