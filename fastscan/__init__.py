@@ -18,7 +18,7 @@ __all__ = ["scan", "Scanner", "ScanConfig", "Report", "FastscanError", "InputErr
 
 def __getattr__(name):
     if name in ("scan", "Scanner"):
-        from . import scan as _scan
+        from . import runner as _scan
         return getattr(_scan, name)
     if name == "ScanConfig":
         from .state import ScanConfig

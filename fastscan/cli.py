@@ -110,7 +110,7 @@ def _print_stats(stats: dict, file_errors, examples) -> None:
 def _run_scan(args) -> int:
     from .kernels import warmup
     from .progress import Progress
-    from .scan import scan, total_size
+    from .runner import scan, total_size
     mapping = _parse_mapping(args.map)
     warmup()
     bar = None

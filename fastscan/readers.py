@@ -349,6 +349,13 @@ class _JsonlDecoder:
         starts, ends, line_idx = _line_bounds(chunk)
         self.stats.records_read += len(starts)
         out: list[pa.RecordBatch] = []
+        bad = _invalid_utf8_lines(chunk, starts, ends)
+        if bad is not None:
+            for i in np.flatnonzero(bad):
+                raw = chunk[starts[i]:ends[i]]
+                self.rejects.add(self.stats, self.source, int(line_idx[i] + first_line),
+                                 _json_reason(raw, None), raw)
+            starts, ends, line_idx = starts[~bad], ends[~bad], line_idx[~bad]
         if len(starts):
             self._decode_range(chunk, starts, ends, line_idx + first_line, out)
         return out
@@ -398,7 +405,31 @@ class _JsonlDecoder:
             out.append(batch)
 
 
-def _json_reason(raw: bytes, err: Exception) -> str:
+def _invalid_utf8_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """bool mask of the lines holding invalid UTF-8 (the bulk JSON decoder does not check), or None."""
+    try:
+        chunk.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    bad = np.zeros(len(starts), dtype=np.bool_)
+    pos = 0
+    while pos < len(chunk):
+        try:
+            chunk[pos:].decode("utf-8")
+            break
+        except UnicodeDecodeError as e:
+            at = pos + e.start
+        i = int(np.searchsorted(ends, at))   # the line whose end is at or after the bad byte
+        if i >= len(starts):
+            break
+        if starts[i] <= at:
+            bad[i] = True
+        pos = int(ends[i]) + 1
+    return bad
+
+
+def _json_reason(raw: bytes, err: Exception | None) -> str:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as u:

@@ -1,0 +1,220 @@
+"""Readers: every input form, bad records set aside with file, line and reason, nothing lost."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from fastscan.errors import InputError, SchemaError
+from fastscan.readers import ReadStats, RejectLog, expand_sources, read_source
+
+
+def rec(i, account="acct_a", **kw):
+    r = {"request_id": f"r{i}", "account_id": account, "ts": f"2025-09-01T00:{i % 60:02d}:00.000Z",
+         "model": "m", "prompt": f"prompt number {i} about topic {i % 7}", "completion": "answer " * 5,
+         "prompt_tokens": 7, "completion_tokens": 10, "max_tokens": 100, "temperature": 0.5, "n": 1,
+         "logprobs": False, "finish_reason": "stop"}
+    r.update(kw)
+    return r
+
+
+def write_lines(path, lines, opener=open):
+    with opener(path, "wb") as fh:
+        for line in lines:
+            fh.write(line if isinstance(line, bytes) else json.dumps(line).encode())
+            fh.write(b"\n")
+
+
+def read_all(path, **kw):
+    stats, rejects = ReadStats(), RejectLog(keep_examples=1000)
+    batches = []
+    for src in expand_sources([path]):
+        batches += list(read_source(src, rejects=rejects, stats=stats, **kw))
+    table = pa.Table.from_batches(batches) if batches else None
+    return table, stats, rejects
+
+
+def test_flat_jsonl_roundtrip(tmp_path):
+    p = tmp_path / "a.jsonl"
+    write_lines(p, [rec(i) for i in range(10)])
+    t, st, rj = read_all(p)
+    assert t.num_rows == 10 and st.records_read == 10 and st.records_rejected == 0
+    assert t.column("account_id").to_pylist() == ["acct_a"] * 10
+    assert t.column("ts_ms").to_pylist()[1] == 1756684800000 + 60_000
+    assert t.column("prompt").to_pylist()[3] == "prompt number 3 about topic 3"
+
+
+@pytest.mark.parametrize("chunk", [4096, 5000, 1 << 20])
+def test_record_straddling_chunk_boundary(tmp_path, chunk):
+    p = tmp_path / "a.jsonl"
+    recs = [rec(i, prompt="x" * (i * 97 % 3000) + f" end{i}") for i in range(60)]
+    write_lines(p, recs)
+    t, st, _ = read_all(p, chunk_bytes=chunk)
+    assert t.column("prompt").to_pylist() == [r["prompt"] for r in recs]
+    assert st.records_read == 60 == st.records_scored
+
+
+def test_bad_lines_are_rejected_with_line_and_reason(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    lines = [rec(i) for i in range(100)]
+    lines[10] = b'{"account_id": "acct_a", "prompt": "unterminated'            # malformed
+    lines[20] = b'{"account_id": "acct_a", "prompt": "bad \xff\xfe utf8"}'      # invalid UTF-8
+    lines[30] = rec(30, prompt_tokens="many")                                 # wrong type
+    lines[40] = rec(40, account_id=None)                                      # missing account
+    lines[50] = {k: v for k, v in rec(50).items() if k != "account_id"}       # no account field
+    lines[60] = rec(60, ts="yesterday-ish")                                    # not a time
+    lines[70] = b'[1, 2, 3]'                                                   # not an object
+    lines[80] = b'{"account_id": "a", "prompt": "x"} {"account_id": "b", "prompt": "y"}'  # two on a line
+    lines[90] = rec(90, unknown_field={"deep": [1, 2]})                        # unknown field: fine
+    write_lines(p, lines)
+    t, st, rj = read_all(p, chunk_bytes=4096)
+    bad = {e["line"]: e["reason"] for e in rj.examples}
+    assert set(bad) == {11, 21, 31, 41, 51, 61, 71, 81}
+    assert bad[11].startswith("malformed JSON")
+    assert bad[21].startswith("invalid UTF-8")
+    assert bad[31].startswith("prompt_tokens: expected an integer")
+    assert bad[41] == bad[51] == "missing account id"
+    assert bad[61].startswith("ts:")
+    assert bad[71].startswith("expected a JSON object")
+    assert bad[81].startswith("malformed JSON")
+    assert all(e["file"] == str(p) for e in rj.examples)
+    assert st.records_read == 100
+    assert st.records_scored == t.num_rows == 92
+    assert st.records_read == st.records_scored + st.records_rejected
+
+
+def test_reject_file_is_private_and_complete(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    write_lines(p, [rec(0), b"{nope", rec(2)])
+    out = tmp_path / "rejects.jsonl"
+    rj = RejectLog(out)
+    list(read_source(expand_sources([p])[0], rejects=rj, stats=ReadStats()))
+    rj.close()
+    assert oct(os.stat(out).st_mode & 0o777) == "0o600"
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert rows == [{"file": str(p), "line": 2, "reason": rows[0]["reason"], "record": "{nope"}]
+
+
+def test_blank_lines_keep_line_numbers(tmp_path):
+    p = tmp_path / "a.jsonl"
+    write_lines(p, [rec(0), b"", b"   ", rec(3), b"oops", rec(5)])
+    t, st, rj = read_all(p)
+    assert st.records_read == 4 and t.num_rows == 3
+    assert [e["line"] for e in rj.examples] == [5]
+
+
+def test_ts_forms(tmp_path):
+    p = tmp_path / "a.jsonl"
+    base = 1756684800
+    write_lines(p, [rec(0, ts=base), rec(1, ts=base * 1000 + 5), rec(2, ts="2025-09-01T00:00:00Z"),
+                    rec(3, ts="2025-09-01T02:00:00+02:00"), rec(4, ts=base + 0.25), rec(5, ts=None)])
+    t, st, _ = read_all(p)
+    assert t.column("ts_ms").to_pylist() == [base * 1000, base * 1000 + 5, base * 1000, base * 1000,
+                                             base * 1000 + 250, None]
+
+
+def test_account_ids_as_integers(tmp_path):
+    p = tmp_path / "a.jsonl"
+    write_lines(p, [rec(0, account_id=123), rec(1, account_id="x")])
+    t, st, _ = read_all(p)
+    assert t.column("account_id").to_pylist() == ["123", "x"]
+
+
+def test_openai_shape_and_transcripts(tmp_path):
+    p = tmp_path / "o.jsonl"
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "reply"}, {"role": "user", "content": [{"type": "text", "text": "second"}]}]
+    r = {"id": "x", "created": 1756684800, "user": "u1",
+         "request": {"model": "m", "messages": msgs, "max_tokens": 10, "n": 2, "logprobs": True, "top_logprobs": 3},
+         "response": {"choices": [{"message": {"role": "assistant", "content": "out"}, "finish_reason": "length"}],
+                      "usage": {"prompt_tokens": 5, "completion_tokens": 20,
+                                "completion_tokens_details": {"reasoning_tokens": 7}}}}
+    r2 = dict(r, request=dict(r["request"], messages=msgs[:2]))
+    write_lines(p, [r2, r])
+    t, st, rj = read_all(p)
+    assert st.records_rejected == 0, rj.examples
+    row = t.to_pylist()
+    assert row[0]["prompt"] == "first" and row[0]["n_prior_messages"] == 1
+    assert row[1]["prompt"] == "second" and row[1]["n_prior_messages"] == 3
+    assert row[1]["system_prompt"] == "Be brief." and row[1]["reasoning_tokens"] == 7
+    assert row[1]["logprobs"] is True and row[1]["finish_reason"] == "length" and row[1]["n"] == 2
+
+
+def test_flat_transcript_matches_messages(tmp_path):
+    p = tmp_path / "a.jsonl"
+    write_lines(p, [rec(0, prompt="system: Be brief.\n\nuser: first\n\nassistant: reply\n\nuser: second"),
+                    rec(1, prompt="user: only this"), rec(2, prompt="User: not a transcript")])
+    t, _, _ = read_all(p)
+    rows = t.to_pylist()
+    assert (rows[0]["prompt"], rows[0]["system_prompt"], rows[0]["n_prior_messages"]) == ("second", "Be brief.", 3)
+    assert (rows[1]["prompt"], rows[1]["n_prior_messages"]) == ("only this", 0)
+    assert rows[2]["prompt"] == "User: not a transcript"
+
+
+def test_gzip_zstd_parquet_arrow_agree(tmp_path):
+    import zstandard
+    recs = [rec(i, account=f"a{i % 3}") for i in range(50)]
+    plain = tmp_path / "a.jsonl"
+    write_lines(plain, recs)
+    gz = tmp_path / "a.jsonl.gz"
+    write_lines(gz, recs, opener=gzip.open)
+    zst = tmp_path / "a.jsonl.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(plain.read_bytes()))
+    table = pa.Table.from_pylist(recs)
+    pq.write_table(table, tmp_path / "a.parquet")
+    with pa.ipc.new_file(str(tmp_path / "a.arrow"), table.schema) as w:
+        w.write_table(table)
+    with pa.ipc.new_stream(str(tmp_path / "s.arrows"), table.schema) as w:
+        w.write_table(table)
+    want = read_all(plain)[0]
+    for name in ["a.jsonl.gz", "a.jsonl.zst", "a.parquet", "a.arrow", "s.arrows"]:
+        got, st, _ = read_all(tmp_path / name)
+        assert got.equals(want), name
+        assert st.records_read == 50
+
+
+def test_truncated_gzip_keeps_what_it_had(tmp_path):
+    recs = [rec(i, prompt=f"prompt {i} " + "word " * 50) for i in range(2000)]
+    gz = tmp_path / "a.jsonl.gz"
+    write_lines(gz, recs, opener=gzip.open)
+    data = gz.read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    t, st, rj = read_all(cut)
+    assert 0 < t.num_rows < 2000
+    assert st.records_read == st.records_scored + st.records_rejected
+    assert rj.file_errors and rj.file_errors[0]["reason"].startswith("truncated file")
+    assert t.column("prompt").to_pylist() == [r["prompt"] for r in recs[: t.num_rows]]
+
+
+def test_missing_path_and_unknown_shape(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        expand_sources([tmp_path / "nope.jsonl"])
+    with pytest.raises(InputError, match="no file matches"):
+        expand_sources([str(tmp_path / "*.jsonl")])
+    p = tmp_path / "weird.jsonl"
+    write_lines(p, [{"who": "x", "what": "y"}])
+    with pytest.raises(SchemaError, match="--map"):
+        read_all(p)
+
+
+def test_custom_mapping(tmp_path):
+    from fastscan.schema import shape_from_mapping
+    p = tmp_path / "c.jsonl"
+    write_lines(p, [{"meta": {"customer": "c1"}, "input": {"text": "hello there"}, "time": 1756684800}])
+    shape = shape_from_mapping({"account_id": "meta.customer", "prompt": "input.text", "ts": "time"})
+    t, st, _ = read_all(p, shape=shape)
+    assert t.to_pylist()[0]["account_id"] == "c1" and t.to_pylist()[0]["prompt"] == "hello there"
+
+
+def test_folder_and_glob(tmp_path):
+    (tmp_path / "d").mkdir()
+    write_lines(tmp_path / "d" / "1.jsonl", [rec(0)])
+    write_lines(tmp_path / "d" / "2.jsonl", [rec(1)])
+    (tmp_path / "d" / "notes.md").write_text("not a log")
+    assert [os.path.basename(s.path) for s in expand_sources([tmp_path / "d"])] == ["1.jsonl", "2.jsonl"]
+    assert len(expand_sources([str(tmp_path / "d" / "*.jsonl")])) == 2

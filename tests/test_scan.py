@@ -1,0 +1,145 @@
+"""The whole scan: the report never depends on chunk size or on how the input is split."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import fastscan
+from fastscan import Scanner, scan
+from fastscan.readers import expand_sources, read_source
+from fastscan.state import ScanConfig
+
+SMALL = ScanConfig(sample_size=32)   # small sample so heavy accounts exercise the bottom-k path
+
+
+@pytest.fixture(scope="module")
+def small_log(tmp_path_factory):
+    from fastscan.synth import write_log
+    d = tmp_path_factory.mktemp("log")
+    path = d / "log.jsonl"
+    write_log(path, accounts=60, seed=3, fmt="flat")
+    return path
+
+
+def split_file(path, parts, out_dir):
+    lines = path.read_bytes().splitlines(keepends=True)
+    paths = []
+    for k in range(parts):
+        p = out_dir / f"part{k:02d}.jsonl"
+        p.write_bytes(b"".join(lines[k::parts]))   # interleaved: every file sees every account
+        paths.append(p)
+    return paths
+
+
+def test_report_has_required_columns(small_log):
+    r = scan([small_log])
+    need = {"account_id", "requests", "prompt_tokens", "completion_tokens", "first_seen", "last_seen",
+            "near_dup_rate", "extraction_score", "flagged", "reasons"}
+    assert need <= set(r.accounts.column_names)
+    s = r.stats
+    assert s["records_read"] == s["records_scored"] + s["records_rejected"] > 0
+    assert s["files"] == 1 and s["bytes_read"] == os.path.getsize(small_log)
+    scores = r.accounts.column("extraction_score").to_pylist()
+    assert all(0.0 <= x <= 1.0 for x in scores)
+    assert r.accounts.column("account_id").to_pylist() == sorted(r.accounts.column("account_id").to_pylist())
+
+
+@pytest.mark.parametrize("chunk", [4096, 64 << 10, 1 << 20])
+def test_chunk_size_does_not_change_the_report(small_log, chunk):
+    want = scan([small_log], config=SMALL).accounts
+    got = scan([small_log], config=SMALL, chunk_bytes=chunk).accounts
+    assert got.equals(want)
+
+
+def test_splitting_into_files_does_not_change_the_report(small_log, tmp_path):
+    want = scan([small_log], config=SMALL).accounts
+    parts = split_file(small_log, 5, tmp_path)
+    assert scan(parts, config=SMALL).accounts.equals(want)
+    assert scan(list(reversed(parts)), config=SMALL).accounts.equals(want)
+
+
+def test_scanners_merge_like_one(small_log, tmp_path):
+    want = scan([small_log], config=SMALL).accounts
+    parts = split_file(small_log, 3, tmp_path)
+    scanners = []
+    for p in parts:
+        s = Scanner(SMALL)
+        for b in read_source(expand_sources([p])[0]):
+            s.update(b)
+        scanners.append(s)
+    merged = scanners[2].merge(scanners[0]).merge(scanners[1])
+    assert merged.finish().accounts.equals(want)
+
+
+def test_scanner_takes_caller_tables_in_log_shape(small_log):
+    want = scan([small_log], config=SMALL).accounts
+    rows = [json.loads(x) for x in small_log.read_bytes().split(b"\n") if x.strip()]
+    s = Scanner(SMALL)
+    for i in range(0, len(rows), 500):
+        s.update(pa.Table.from_pylist(rows[i:i + 500]))
+    assert s.finish().accounts.equals(want)
+
+
+def test_parquet_of_the_same_records_gives_the_same_report(small_log, tmp_path):
+    want = scan([small_log], config=SMALL).accounts
+    rows = [json.loads(x) for x in small_log.read_bytes().split(b"\n") if x.strip()]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "log.parquet")
+    assert scan([tmp_path / "log.parquet"], config=SMALL).accounts.equals(want)
+
+
+def test_import_compiles_nothing():
+    code = ("import sys, fastscan; "
+            "print(any(m.startswith('fastscan.kernels.') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------- CLI
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "fastscan.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_cli_scan_outputs_and_exit_codes(small_log, tmp_path):
+    out, stats = tmp_path / "r.jsonl", tmp_path / "s.json"
+    p = run_cli("scan", small_log, "--out", out, "--stats", stats, "--top", "5")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[0].startswith("account_id")
+    assert len(p.stdout.splitlines()) == 6
+    assert "records" in p.stderr and "records" not in p.stdout
+    st = json.loads(stats.read_text())
+    assert st["records_read"] == st["records_scored"] + st["records_rejected"]
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == st["accounts"]
+    flagged = any(r["flagged"] for r in rows)
+    p = run_cli("scan", small_log, "--top", "0", "--fail-on-flagged")
+    assert p.returncode == (1 if flagged else 0) and p.stdout == ""
+    for ext in ("csv", "parquet"):
+        assert run_cli("scan", small_log, "--top", "0", "--out", tmp_path / f"r.{ext}").returncode == 0
+    assert pq.read_table(tmp_path / "r.parquet").num_rows == len(rows)
+
+
+def test_cli_missing_file_is_one_line_and_exit_2(tmp_path):
+    p = run_cli("scan", tmp_path / "missing.jsonl")
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [f"fastscan: error: {tmp_path / 'missing.jsonl'}: no such file"]
+    assert p.stdout == ""
+
+
+def test_cli_usage_error_exit_2():
+    assert run_cli("scan").returncode == 2
+    assert run_cli("frobnicate").returncode == 2
+
+
+def test_cli_reads_stdin(small_log):
+    p = subprocess.run([sys.executable, "-m", "fastscan.cli", "scan", "-", "--top", "3"],
+                       stdin=open(small_log, "rb"), capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert len(p.stdout.splitlines()) == 4
