@@ -34,6 +34,7 @@ from .schema import (CANONICAL, RecordCoercer, Rejected, Shape, detect_shape, ex
 __all__ = ["Source", "expand_sources", "read_source", "RejectLog", "ReadStats", "DEFAULT_CHUNK_BYTES"]
 
 DEFAULT_CHUNK_BYTES = 16 << 20
+MAX_LINE_BYTES = 1 << 30         # a longer line is rejected unread, so memory stays bounded
 _SMALL_PIECE_LINES = 32          # below this many lines a refused piece is decoded line by line
 _JSON_EXT = (".jsonl", ".ndjson", ".json", ".log", ".txt")
 _PARQUET_EXT = (".parquet", ".pq")
@@ -82,7 +83,10 @@ class RejectLog:
     """Where rejected records go: counted by reason, the first few kept as examples, and all of
     them optionally written to a JSON Lines reject file (created readable by its owner only)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, keep_examples: int = 20):
+    def __init__(self, path: str | os.PathLike | None = None, keep_examples: int = 20, *,
+                 resume_at: int | None = None):
+        """`resume_at`: continue an existing reject file cut back to that many bytes (a resumed
+        scan drops what it wrote after its last checkpoint, then writes those records again)."""
         self.path = os.fspath(path) if path is not None else None
         self.keep_examples = keep_examples
         self.examples: list[dict] = []
@@ -90,9 +94,20 @@ class RejectLog:
         self.file_errors: list[dict] = []    # problems that are not one record (a cut-off stream)
         self._fh = None
         if self.path is not None:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | (0 if resume_at is not None else os.O_TRUNC)
+            fd = os.open(self.path, flags, 0o600)
             os.fchmod(fd, 0o600)
+            if resume_at is not None:
+                os.ftruncate(fd, min(resume_at, os.fstat(fd).st_size))
+                os.lseek(fd, 0, os.SEEK_END)
             self._fh = os.fdopen(fd, "wb")
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def tell(self) -> int:
+        return self._fh.tell() if self._fh is not None else 0
 
     def add(self, stats: ReadStats, source: str, line: int, reason: str, raw: bytes | None) -> None:
         stats.records_rejected += 1
@@ -227,8 +242,8 @@ class TruncatedInput(Exception):
     """The compressed stream ended before its end marker."""
 
 
-def _open_bytes(src: Source):
-    """(binary stream of decoded bytes, counter of raw bytes read)."""
+def _open_bytes(src: Source, offset: int = 0):
+    """(binary stream of decoded bytes, counter of raw bytes read); a plain file starts at `offset`."""
     if src.path == "-":
         raw = sys.stdin.buffer
         peek = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
@@ -236,7 +251,10 @@ def _open_bytes(src: Source):
         buffered = io.BufferedReader(counter, 1 << 20)
         comp = "gzip" if peek.startswith(_GZIP_MAGIC) else "zstd" if peek.startswith(_ZSTD_MAGIC) else ""
     else:
-        counter = _CountingReader(open(src.path, "rb", buffering=0))
+        raw = open(src.path, "rb", buffering=0)
+        if offset and not src.compression:
+            raw.seek(offset)
+        counter = _CountingReader(raw)
         buffered = io.BufferedReader(counter, 1 << 20)
         comp = src.compression
     if comp == "gzip":
@@ -349,16 +367,30 @@ class _JsonlDecoder:
         starts, ends, line_idx = _line_bounds(chunk)
         self.stats.records_read += len(starts)
         out: list[pa.RecordBatch] = []
+        self._rejected: list[tuple] = []
         bad = _invalid_utf8_lines(chunk, starts, ends)
         if bad is not None:
             for i in np.flatnonzero(bad):
                 raw = chunk[starts[i]:ends[i]]
-                self.rejects.add(self.stats, self.source, int(line_idx[i] + first_line),
-                                 _json_reason(raw, None), raw)
+                self._reject(int(line_idx[i] + first_line), _json_reason(raw, None), raw)
             starts, ends, line_idx = starts[~bad], ends[~bad], line_idx[~bad]
+        obj = _object_lines(chunk, starts, ends)
+        if not obj.all():
+            # a line that is not an object never reaches the bulk decoder: pyarrow 26 crashes
+            # (SIGSEGV) on a block whose first value is `null`, and reads a `null` line elsewhere
+            # as an empty record
+            self._one_by_one(chunk, starts[~obj], ends[~obj], line_idx[~obj] + first_line, out)
+            starts, ends, line_idx = starts[obj], ends[obj], line_idx[obj]
         if len(starts):
             self._decode_range(chunk, starts, ends, line_idx + first_line, out)
+        # in line order, whichever path found them, so the reject file does not depend on chunking
+        for line, reason, raw in sorted(self._rejected, key=lambda r: r[0]):
+            self.rejects.add(self.stats, self.source, line, reason, raw)
+        self._rejected = []
         return out
+
+    def _reject(self, line: int, reason: str, raw: bytes | None) -> None:
+        self._rejected.append((line, reason, raw))
 
     def _decode_range(self, chunk, starts, ends, lines, out):
         n = len(starts)
@@ -381,12 +413,22 @@ class _JsonlDecoder:
             try:
                 rec = orjson.loads(raw)
             except orjson.JSONDecodeError as e:
-                self.rejects.add(self.stats, self.source, int(lines[i]), _json_reason(raw, e), raw)
+                # orjson refuses some lines the bulk decoder takes (nesting deeper than 1024 in a
+                # field nobody reads, integers beyond 64 bits there): a line must get the same
+                # verdict whichever path it takes, or the chunk size would change the report
+                table = None
+                if self.shape is not _NO_SHAPE and raw.lstrip().startswith(b"{"):
+                    table = self._bulk(raw + b"\n", 1)
+                if table is not None:
+                    self._emit(extract(table, self.shape), lines[i:i + 1], out, chunk,
+                               starts[i:i + 1], ends[i:i + 1])
+                    continue
+                self._reject(int(lines[i]), _json_reason(raw, e), raw)
                 continue
             try:
                 rows.append(self.coercer.row(rec))
             except Rejected as e:
-                self.rejects.add(self.stats, self.source, int(lines[i]), str(e), raw)
+                self._reject(int(lines[i]), str(e), raw)
                 continue
             row_lines.append(lines[i])
             row_idx.append(i)
@@ -398,34 +440,49 @@ class _JsonlDecoder:
     def _emit(self, cols, lines, out, chunk, starts, ends):
         batch, keep, reasons = normalize(cols, self.shape)
         for row, reason in reasons:
-            self.rejects.add(self.stats, self.source, int(lines[row]), reason,
-                             chunk[starts[row]:ends[row]])
+            self._reject(int(lines[row]), reason, chunk[starts[row]:ends[row]])
         if batch.num_rows:
             self.stats.records_scored += batch.num_rows
             out.append(batch)
 
 
+def _object_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """bool mask of the lines whose first non-blank byte is `{`."""
+    arr = np.frombuffer(chunk, dtype=np.uint8)
+    first = arr[starts] if len(starts) else np.zeros(0, dtype=np.uint8)
+    obj = first == 123
+    for i in np.flatnonzero(np.isin(first, (9, 11, 12, 13, 32))):   # leading blanks: look past them
+        obj[i] = chunk[starts[i]:ends[i]].lstrip().startswith(b"{")
+    return obj
+
+
 def _invalid_utf8_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
-    """bool mask of the lines holding invalid UTF-8 (the bulk JSON decoder does not check), or None."""
+    """bool mask of the lines holding invalid UTF-8 (the bulk JSON decoder does not check), or None.
+
+    Linear in the chunk whatever the number of bad lines: the lines before the first error are
+    good; after it, blocks of lines are checked whole and only a failing block line by line.
+    """
     try:
         chunk.decode("utf-8")
         return None
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as e:
+        first_bad = e.start
     bad = np.zeros(len(starts), dtype=np.bool_)
-    pos = 0
-    while pos < len(chunk):
+    mv = memoryview(chunk)
+    i0 = int(np.searchsorted(ends, first_bad))   # the line whose end is at or after the bad byte
+    block = 256
+    for b0 in range(i0, len(starts), block):
+        b1 = min(len(starts), b0 + block)
         try:
-            chunk[pos:].decode("utf-8")
-            break
-        except UnicodeDecodeError as e:
-            at = pos + e.start
-        i = int(np.searchsorted(ends, at))   # the line whose end is at or after the bad byte
-        if i >= len(starts):
-            break
-        if starts[i] <= at:
-            bad[i] = True
-        pos = int(ends[i]) + 1
+            str(mv[starts[b0]:ends[b1 - 1]], "utf-8")
+            continue
+        except UnicodeDecodeError:
+            pass
+        for i in range(b0, b1):
+            try:
+                str(mv[starts[i]:ends[i]], "utf-8")
+            except UnicodeDecodeError:
+                bad[i] = True
     return bad
 
 
@@ -439,36 +496,79 @@ def _json_reason(raw: bytes, err: Exception | None) -> str:
 
 
 def _first_record(chunk: bytes):
+    """The first record of the chunk whose log shape is known, else the first object (whose
+    shape is then reported unknown), else None: a line that is not an object (`5`, `null`)
+    is a bad record, not a reason to stop reading the file."""
+    first_obj = None
     for line in chunk.split(b"\n"):
         if line.strip():
             try:
-                return orjson.loads(line)
+                rec = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue
-    return None
+            if not isinstance(rec, dict):
+                continue
+            try:
+                detect_shape(rec)
+                return rec
+            except SchemaError:
+                if first_obj is None:
+                    first_obj = rec
+    return first_obj
 
 
 def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: RejectLog,
-                stats: ReadStats, progress: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+                stats: ReadStats, progress: Callable[[int], None] | None,
+                start: tuple[int, int] | None = None,
+                on_chunk: Callable[[int, int, Shape], None] | None = None,
+                max_line_bytes: int | None = None) -> Iterator[pa.RecordBatch]:
+    offset, next_line = start if start is not None else (0, 1)
+    max_line = max(max_line_bytes or MAX_LINE_BYTES, chunk_bytes)
     try:
-        fh, counter = _open_bytes(src)
+        fh, counter = _open_bytes(src, offset)
     except OSError as e:
         raise InputError(f"{src.name}: cannot read: {e.strerror or e}") from None
     decoder = None
-    carry = b""
-    next_line = 1
+    carry: list[bytes] = []     # the start of a line that has not ended yet
+    carry_len = 0
+    skipping = False            # inside a line longer than max_line, which is rejected unread
+    pos = offset                # decoded offset of the first byte of `carry` (a line start)
+    read_pos = offset           # decoded offset of the end of what was read
     reported = 0
     try:
+        if src.compression and offset:   # a compressed stream cannot seek: decode and drop
+            while read_pos < offset:
+                data, truncated = _read_chunk(fh, min(chunk_bytes, offset - read_pos))
+                read_pos += len(data)
+                if truncated is not None or not data:
+                    return
         while True:
             data, truncated = _read_chunk(fh, chunk_bytes)
             stats.bytes_decoded += len(data)
             if progress is not None:
                 progress(counter.count - reported)
                 reported = counter.count
+            data_start = read_pos
+            read_pos += len(data)
+            if data_start == 0 and data.startswith(b"\xef\xbb\xbf"):
+                data = b"   " + data[3:]    # a byte order mark: blanked, so offsets stay true
             last = truncated is not None or len(data) < chunk_bytes
-            buf = carry + data
-            if last:
-                chunk, carry = buf, b""
+            if skipping:
+                nl = data.find(b"\n")
+                if nl < 0:
+                    data = b""
+                else:
+                    skipping = False
+                    next_line += 1
+                    pos = data_start + nl + 1
+                    data = data[nl + 1:]
+            chunk = b""
+            cut_off = None
+            if skipping:
+                pass
+            elif last:
+                chunk = b"".join(carry) + data
+                carry, carry_len = [], 0
                 if chunk and not chunk.endswith(b"\n"):
                     if truncated is not None:
                         # the line the stream was cut in is not a record we can trust
@@ -476,19 +576,30 @@ def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Rej
                         partial = chunk[cut:]
                         chunk = chunk[:cut]
                         if partial.strip():
-                            stats.records_read += 1
-                            rejects.add(stats, src.name, next_line + chunk.count(b"\n"),
-                                        f"truncated file: last line cut off ({_short(truncated)})", partial)
+                            cut_off = (next_line + chunk.count(b"\n"),
+                                       f"truncated file: last line cut off ({_short(truncated)})", partial)
                     else:
                         chunk += b"\n"
             else:
-                cut = buf.rfind(b"\n") + 1
-                chunk, carry = buf[:cut], buf[cut:]
+                nl = data.rfind(b"\n")
+                if nl < 0:
+                    carry.append(data)
+                    carry_len += len(data)
+                    if carry_len > max_line:
+                        stats.records_read += 1
+                        rejects.add(stats, src.name, next_line,
+                                    f"line too long: more than {max_line:,} bytes", b"".join(carry)[:4096])
+                        carry, carry_len, skipping = [], 0, True
+                else:
+                    chunk = b"".join(carry) + data[:nl + 1]
+                    carry = [data[nl + 1:]]
+                    carry_len = len(carry[0])
             if chunk:
-                if decoder is None:
+                if decoder is None or decoder.shape is _NO_SHAPE:
                     first = _first_record(chunk)
                     if first is None and shape is None:
-                        # nothing decodable yet: everything here is rejected line by line
+                        # nothing decodable yet: this chunk is rejected line by line, and the shape
+                        # is looked for again in the next one
                         decoder = _JsonlDecoder(src.name, _NO_SHAPE, raw_schema(_NO_SHAPE), rejects, stats)
                     else:
                         sh = shape or _detect(first, src)
@@ -496,6 +607,13 @@ def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Rej
                 for batch in decoder.decode(chunk, next_line):
                     yield batch
                 next_line += chunk.count(b"\n")
+                pos += len(chunk)
+                if on_chunk is not None and not last and decoder.shape is not _NO_SHAPE:
+                    # every batch of this chunk has been consumed: a consistent place to resume
+                    on_chunk(pos, next_line, decoder.shape)
+            if cut_off is not None:
+                stats.records_read += 1
+                rejects.add(stats, src.name, *cut_off)
             if truncated is not None:
                 rejects.file_error(src.name, next_line, f"truncated file: {_short(truncated)}")
             if last:
@@ -614,7 +732,8 @@ def _read_parquet(src, shape, batch_rows, rejects, stats, progress):
                 stats.bytes_decoded += rb.nbytes
                 yield rb
         except (OSError, pa.ArrowInvalid) as e:
-            rejects.add(stats, src.name, done + 1, f"truncated file: {_short(e)}", None)
+            # records past the cut are unknown, so none is counted: a warning, as for JSON Lines
+            rejects.file_error(src.name, done + 1, f"truncated file: {_short(e)}")
 
     yield from _table_batches(src, sh, batches(), names, rejects, stats)
 
@@ -645,15 +764,24 @@ def _read_arrow(src, shape, rejects, stats, progress):
                 stats.bytes_decoded += rb.nbytes
                 yield rb
         except (OSError, pa.ArrowInvalid) as e:
-            rejects.add(stats, src.name, done + 1, f"truncated file: {_short(e)}", None)
+            # records past the cut are unknown, so none is counted: a warning, as for JSON Lines
+            rejects.file_error(src.name, done + 1, f"truncated file: {_short(e)}")
 
     yield from _table_batches(src, shape, batches(), names, rejects, stats)
 
 
 def read_source(src: Source, *, shape: Shape | None = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
                 rejects: RejectLog | None = None, stats: ReadStats | None = None,
-                progress: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
-    """Canonical RecordBatches of one source; bad records go to `rejects` and are counted."""
+                progress: Callable[[int], None] | None = None, start: tuple[int, int] | None = None,
+                on_chunk: Callable[[int, int, Shape], None] | None = None,
+                max_line_bytes: int | None = None) -> Iterator[pa.RecordBatch]:
+    """Canonical RecordBatches of one source; bad records go to `rejects` and are counted.
+
+    JSON Lines only: `start=(offset, line)` resumes at a decoded byte offset that begins line
+    `line`; `on_chunk(offset, line, shape)` is called after the batches of each chunk have been
+    consumed, with the position right after that chunk (a place to checkpoint and resume from);
+    a line longer than `max_line_bytes` (default 1 GiB) is rejected without being held in memory.
+    """
     rejects = rejects if rejects is not None else RejectLog()
     stats = stats if stats is not None else ReadStats()
     stats.files += 1
@@ -662,4 +790,5 @@ def read_source(src: Source, *, shape: Shape | None = None, chunk_bytes: int = D
     elif src.fmt == "arrow":
         yield from _read_arrow(src, shape, rejects, stats, progress)
     else:
-        yield from _read_jsonl(src, shape, chunk_bytes, rejects, stats, progress)
+        yield from _read_jsonl(src, shape, chunk_bytes, rejects, stats, progress, start, on_chunk,
+                               max_line_bytes)

@@ -263,12 +263,39 @@ def iso_to_ms(text: str) -> int:
     return (d.days * 86_400 + d.seconds) * 1000 + d.microseconds // 1000
 
 
-def epoch_to_ms(value: float) -> int:
-    """Epoch seconds or milliseconds (told apart by magnitude) to ms."""
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError("not a finite number")
-    return int(v) if abs(v) >= _MS_THRESHOLD else int(math.floor(v * 1000 + 0.5))
+def epoch_to_ms(value) -> int:
+    """Epoch seconds or milliseconds (told apart by magnitude) to ms; integers exactly, as the
+    bulk path does. ValueError when it is not finite or does not fit in int64."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        ms = value if abs(value) >= _MS_THRESHOLD else value * 1000
+    else:
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError("not a finite number")
+        ms = int(v) if abs(v) >= _MS_THRESHOLD else int(math.floor(v * 1000 + 0.5))
+    if not _INT64_MIN <= ms <= _INT64_MAX:
+        raise ValueError("out of range")
+    return ms
+
+
+def text_to_ms(text: str) -> int:
+    """Epoch ms of a time written as text: Python's ISO-8601 reading, else Arrow's (the two agree
+    where both read a string; tests check it). One definition for both decoding paths."""
+    try:
+        return iso_to_ms(text)
+    except (ValueError, OverflowError):
+        pass
+    try:
+        return pa.array([text], pa.string()).cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())[0].as_py()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise ValueError(f"not a time: {text[:40]!r}") from None
+
+
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+# times a report can show (datetime's years 1..9999); anything else is rejected as not a time
+TS_MIN_MS, TS_MAX_MS = -62_135_596_800_000, 253_402_300_799_999
+TS_REASON = "ts: not an ISO-8601 time or epoch number"
+TS_RANGE_REASON = "ts: out of range (years 1 to 9999)"
 
 
 def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -288,11 +315,17 @@ def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
         ms = np.where(np.abs(vals) >= _MS_THRESHOLD, vals, vals * 1000)
         return pa.array(ms, mask=~validity(v)), bad
     if pa.types.is_floating(col.type):
-        out = [None if x is None else epoch_to_ms(x) if math.isfinite(x) else None for x in col.to_pylist()]
+        out = []
         for i, x in enumerate(col.to_pylist()):
-            if x is not None and not math.isfinite(x):
+            try:
+                out.append(None if x is None else epoch_to_ms(x))
+            except ValueError:
+                out.append(None)
                 bad[i] = True
         return pa.array(out, pa.int64()), bad
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        # booleans, lists, structs...: the caller reads such a column record by record
+        raise TypeError(f"ts: a column of {col.type} is not a time")
     try:
         ts = pc.cast(col, pa.timestamp("ms", tz="UTC"))
         return ts.cast(pa.int64()), bad
@@ -304,8 +337,8 @@ def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
             out.append(None)
             continue
         try:
-            out.append(iso_to_ms(x))
-        except (ValueError, OverflowError):
+            out.append(text_to_ms(x))
+        except ValueError:
             out.append(None)
             bad[i] = True
     return pa.array(out, pa.int64()), bad
@@ -390,11 +423,12 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
         acct = acct.cast(pa.string())
     bad_acct = ~validity(acct) | (pc.fill_null(pc.binary_length(acct), 0).to_numpy(zero_copy_only=False) == 0)
     ts_ms, bad_ts = ts_to_ms(cols["ts"]) if "ts" in cols else (pa.nulls(n, pa.int64()), np.zeros(n, np.bool_))
-    keep = ~(bad_acct | bad_ts)
-    for r in np.flatnonzero(bad_acct):
-        reasons.append((int(r), "missing account id"))
-    for r in np.flatnonzero(bad_ts & ~bad_acct):
-        reasons.append((int(r), "ts: not an ISO-8601 time or epoch number"))
+    ts_ms = _to_array(ts_ms)
+    ts_vals = ts_ms.fill_null(0).to_numpy(zero_copy_only=False)
+    bad_range = ~bad_ts & ((ts_vals < TS_MIN_MS) | (ts_vals > TS_MAX_MS))
+    keep = ~(bad_acct | bad_ts | bad_range)
+    for r in np.flatnonzero(~keep):
+        reasons.append((int(r), "missing account id" if bad_acct[r] else TS_REASON if bad_ts[r] else TS_RANGE_REASON))
 
     if shape.messages:
         prompt, system, n_prior = _prompt_from_messages(cols["messages"], n)
@@ -469,16 +503,12 @@ class RecordCoercer:
         if fld == "ts":
             if isinstance(v, bool):
                 raise Rejected(f"ts: expected a time, got {_describe(v)}")
-            if isinstance(v, (int, float)):
-                ms = epoch_to_ms(v)
-            elif isinstance(v, str):
-                try:
-                    ms = iso_to_ms(v)
-                except (ValueError, OverflowError):
-                    raise Rejected(f"ts: {v[:40]!r} is not an ISO-8601 time") from None
-            else:
+            if not isinstance(v, (int, float, str)):
                 raise Rejected(f"ts: expected a time, got {_describe(v)}")
-            return ms
+            try:
+                return epoch_to_ms(v) if not isinstance(v, str) else text_to_ms(v)
+            except ValueError:
+                raise Rejected(TS_REASON) from None
         if fld == "account_id":
             if isinstance(v, bool) or not isinstance(v, (str, int)):
                 raise Rejected(f"account_id: expected a string, got {_describe(v)}")
@@ -530,6 +560,9 @@ class RecordCoercer:
                     raise Rejected(f"messages: expected an array, got {_describe(msgs)}")
                 clean = []
                 for m in msgs:
+                    if m is None:    # the bulk decoder takes a null message too
+                        clean.append(None)
+                        continue
                     if not isinstance(m, dict):
                         raise Rejected(f"messages: expected objects, got {_describe(m)}")
                     role = m.get("role")
