@@ -312,7 +312,8 @@ def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
     if pa.types.is_integer(col.type):
         v = col.cast(pa.int64())
         vals = v.fill_null(0).to_numpy(zero_copy_only=False)
-        ms = np.where(np.abs(vals) >= _MS_THRESHOLD, vals, vals * 1000)
+        # not np.abs: abs(int64 min) overflows to itself and would be multiplied by 1000
+        ms = np.where((vals >= _MS_THRESHOLD) | (vals <= -_MS_THRESHOLD), vals, vals * 1000)
         return pa.array(ms, mask=~validity(v)), bad
     if pa.types.is_floating(col.type):
         out = []

@@ -287,6 +287,14 @@ def test_deep_nesting_nul_and_surrogates(tmp_path):
         assert st_.records_scored == 3
 
 
+def test_found_by_fuzzing():
+    """Lines the long fuzzing run found disagreeing between the two paths."""
+    lines = [b'{"account_id":"a","ts":-9223372036854775808}',   # abs(int64 min) overflowed
+             b'{"account_id":"a","ts":9223372036854775807}', b'{"account_id":"a","ts":-99999999999}']
+    for x in lines:
+        assert outcome(decoder(), [x]) == outcome(decoder(), [x], one_by_one=True)
+
+
 def test_every_field_with_a_wrong_type(tmp_path):
     """Each field of a record given each JSON type: no crash; same verdicts in bulk and alone."""
     kinds = [None, True, 0, -1, 1.5, 1.0, 2 ** 63, "x", "", [], ["a"], {}, {"a": 1}, [{"text": "t"}]]
