@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reject-file", help="write every rejected record, with file, line and reason (JSONL)")
     p.add_argument("--fail-on-flagged", action="store_true", help="exit 1 when an account is flagged")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    p.add_argument("--state", metavar="DIR",
+                   help="keep per-file progress and per-account state in DIR: an interrupted scan resumes "
+                        "there, and later runs add only new files (the report covers all of them)")
+    p.add_argument("--checkpoint-every", type=_size, default=None, metavar="BYTES",
+                   help="with --state, checkpoint inside a file every BYTES of decoded JSON (default 256M)")
     _add_scan_options(p)
 
     d = sub.add_parser("demo", help="write a small synthetic log and scan it")
@@ -121,6 +126,10 @@ def _run_scan(args) -> int:
         kw["chunk_bytes"] = args.chunk_size
     if args.threshold is not None:
         kw["flag_threshold"] = args.threshold
+    if getattr(args, "state", None):
+        kw["state_dir"] = args.state
+        if args.checkpoint_every:
+            kw["checkpoint_bytes"] = args.checkpoint_every
     try:
         report = scan(args.paths, mapping=mapping, reject_file=args.reject_file, progress=bar, **kw)
     finally:

@@ -537,6 +537,7 @@ def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Rej
     reported = 0
     try:
         if src.compression and offset:   # a compressed stream cannot seek: decode and drop
+            read_pos = 0
             while read_pos < offset:
                 data, truncated = _read_chunk(fh, min(chunk_bytes, offset - read_pos))
                 read_pos += len(data)

@@ -115,28 +115,98 @@ class Scanner:
         }
 
 
+DEFAULT_CHECKPOINT_BYTES = 256 << 20
+
+
 def scan(paths, *, config: ScanConfig | None = None, mapping=None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
          reject_file: str | os.PathLike | None = None, progress: Callable[[int], None] | None = None,
-         flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS) -> Report:
+         flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS,
+         state_dir: str | os.PathLike | None = None,
+         checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES) -> Report:
     """Scan request logs (files, folders, globs, "-" for stdin) and return the per-account Report.
 
+    With `state_dir`, the scan is resumable and incremental: files already scanned into that
+    directory are skipped, a file left half-done resumes at its last checkpoint (after each file,
+    and every `checkpoint_bytes` of decoded JSON inside one), and the report covers everything
+    the directory holds. See fastscan.statedir.
+
     Raises fastscan.InputError when a path does not exist or cannot be read, SchemaError when a
-    log's shape is unknown; bad records never raise: they are counted and set aside.
+    log's shape is unknown, StateError when the state directory is in use, of another
+    configuration, or a file in it changed; bad records never raise: they are counted and set aside.
     """
     sources = expand_sources(paths)
     scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
-    if reject_file is not None:
-        scanner.rejects = RejectLog(reject_file)
     t0 = time.perf_counter()
-    try:
-        for src in sources:
-            for batch in read_source(src, shape=scanner.shape, chunk_bytes=chunk_bytes,
-                                     rejects=scanner.rejects, stats=scanner.stats, progress=progress):
-                scanner.update_canonical(batch)
-    finally:
-        scanner.rejects.close()
+    if state_dir is not None:
+        _scan_into_state(scanner, sources, state_dir, chunk_bytes, reject_file, progress, checkpoint_bytes)
+    else:
+        if reject_file is not None:
+            scanner.rejects = RejectLog(reject_file)
+        try:
+            for src in sources:
+                for batch in read_source(src, shape=scanner.shape, chunk_bytes=chunk_bytes,
+                                         rejects=scanner.rejects, stats=scanner.stats, progress=progress):
+                    scanner.update_canonical(batch)
+        finally:
+            scanner.rejects.close()
     scanner.seconds += time.perf_counter() - t0
     return scanner.finish()
+
+
+def _scan_into_state(scanner: Scanner, sources, state_dir, chunk_bytes, reject_file, progress,
+                     checkpoint_bytes) -> None:
+    """scan() with a state directory: skip what it holds, resume what it left, checkpoint."""
+    from .statedir import StateDir, shape_from_dict, shape_to_dict, stats_from_dict, stats_to_dict
+    with StateDir(state_dir, scanner.config, scanner.shape) as sd:
+        sd.check_partial(sources)
+        scanner.state = sd.state
+        scanner.stats = sd.stats              # statistics of the files finished so far
+        resume_at = None
+        if reject_file is not None and sd.reject_file is not None and \
+                sd.reject_file["path"] == os.path.abspath(reject_file):
+            resume_at = sd.reject_file["size"]
+        rejects = RejectLog(reject_file, resume_at=resume_at)
+        rejects.examples, rejects.file_errors, rejects.count = list(sd.examples), list(sd.file_errors), sd.rejected
+        scanner.rejects = rejects
+        files = dict(sd.files)
+        try:
+            for src in sources:
+                status, rec = sd.lookup(src)
+                if status == "done":
+                    if progress is not None:
+                        progress(src.size)
+                    continue
+                key = sd.key(src)
+                fstats, start, shape = ReadStats(), None, scanner.shape
+                if status == "partial":
+                    fstats = stats_from_dict(rec["stats"])
+                    start = (rec["offset"], rec["line"])
+                    shape = shape or shape_from_dict(rec["shape"])
+                since = [0]
+
+                def on_chunk(offset, line, detected, src=src, key=key, rec=rec, fstats=fstats, since=since):
+                    if offset - since[0] < checkpoint_bytes:
+                        return
+                    since[0] = offset
+                    snap = stats_to_dict(fstats)
+                    # the part of the file before `offset`; a resumed read adds the rest
+                    snap["bytes_decoded"] = offset
+                    snap["bytes_read"] = 0 if src.compression else offset
+                    files[key] = {"status": "partial", "fingerprint": rec["fingerprint"], "offset": offset,
+                                  "line": line, "shape": shape_to_dict(detected), "stats": snap}
+                    sd.save(scanner.state, scanner.stats, rejects, files)
+
+                if start is not None:
+                    since[0] = start[0]
+                    fstats.files -= 1   # read_source counts the file again
+                for batch in read_source(src, shape=shape, chunk_bytes=chunk_bytes, rejects=rejects,
+                                         stats=fstats, progress=progress, start=start, on_chunk=on_chunk):
+                    scanner.update_canonical(batch)
+                scanner.stats.merge(fstats)
+                files[key] = {"status": "done", "fingerprint": rec["fingerprint"]}
+                sd.save(scanner.state, scanner.stats, rejects, files)
+        finally:
+            rejects.close()
 
 
 def total_size(paths: Iterable) -> int:

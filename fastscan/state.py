@@ -14,7 +14,8 @@ result never depends on chunk size, batch boundaries, file order or worker count
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +23,9 @@ import pyarrow.compute as pc
 
 from .buffers import bool_values, float_values, int_values, string_buffers, validity
 
-__all__ = ["ScanConfig", "AccountState", "FEATURES", "SparseCounts", "PromptSample"]
+__all__ = ["ScanConfig", "AccountState", "FEATURES", "SparseCounts", "PromptSample", "STATE_FORMAT"]
+
+STATE_FORMAT = 1   # version of AccountState.to_bytes(); bump when the layout changes
 
 HOUR_MS = 3_600_000
 INT64_MAX = np.iinfo(np.int64).max
@@ -73,6 +76,13 @@ class ScanConfig:
             raise ValueError("sample_size must be at least 16")
         if not 0.0 < self.near_dup_threshold <= 1.0:
             raise ValueError("near_dup_threshold must be in (0, 1]")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ScanConfig":
+        return cls(**d)
 
 
 class SparseCounts:
@@ -424,6 +434,106 @@ class AccountState:
         self.hours.compact()
         self.model_counts.compact()
         self.sample.compact()
+
+    # -- serialization
+    def to_bytes(self) -> bytes:
+        """The whole state as one Arrow IPC stream (a single row of large_list columns, the config
+        in the schema metadata). Holds account ids, model names, counters, hashes and MinHash
+        signatures: never prompt text. `from_bytes` restores a state that reports identically."""
+        self.compact()
+        n = self.n_accounts
+        s = self.sample
+        arrays = {
+            "ids": pa.array(self.ids, pa.large_string()),
+            "models": pa.array(self.models, pa.large_string()),
+            "sums": self.sums[:n].ravel(),
+            "ts_min": self.ts_min[:n],
+            "ts_max": self.ts_max[:n],
+            "hours_keys": self.hours.keys,
+            "hours_counts": self.hours.counts,
+            "model_keys": self.model_counts.keys,
+            "model_counts": self.model_counts.counts,
+            "sample_account": s.account,
+            "sample_prompt_hash": s.prompt_hash,
+            "sample_count": s.count,
+            "sample_n_words": s.n_words,
+            "sample_head_hash": s.head_hash,
+            "sample_tail_hash": s.tail_hash,
+            "sample_sig": s.sig.ravel(),
+            "sample_threshold": s.threshold[:n],
+        }
+        cols, names = [], []
+        for name, values in arrays.items():
+            values = values if isinstance(values, pa.Array) else pa.array(np.ascontiguousarray(values))
+            cols.append(pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values))
+            names.append(name)
+        meta = {b"fastscan.state_format": str(STATE_FORMAT).encode(),
+                b"fastscan.config": json.dumps(self.config.to_dict(), sort_keys=True).encode(),
+                b"fastscan.features": ",".join(FEATURES).encode()}
+        batch = pa.RecordBatch.from_arrays(cols, names=names).replace_schema_metadata(meta)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as w:
+            w.write_batch(batch)
+        return sink.getvalue().to_pybytes()
+
+    @classmethod
+    def from_bytes(cls, data) -> "AccountState":
+        """The state `to_bytes` wrote. ValueError if `data` is not one (or of another format)."""
+        try:
+            reader = pa.ipc.open_stream(pa.py_buffer(data))
+            batch = reader.read_next_batch()
+        except (pa.ArrowInvalid, StopIteration, OSError) as e:
+            raise ValueError(f"not a fastscan state: {e}") from None
+        meta = batch.schema.metadata or {}
+        if meta.get(b"fastscan.state_format") != str(STATE_FORMAT).encode():
+            raise ValueError(f"not a fastscan state of format {STATE_FORMAT}")
+        if meta.get(b"fastscan.features") != ",".join(FEATURES).encode():
+            raise ValueError("state written by a fastscan with other features")
+        config = ScanConfig.from_dict(json.loads(meta[b"fastscan.config"]))
+
+        def col(name, dtype=None):
+            values = batch.column(name).values
+            if dtype is None:
+                return values.to_pylist()
+            return np.array(values.to_numpy(zero_copy_only=False), dtype=dtype)   # a writable copy
+
+        st = cls(config)
+        ids = col("ids")
+        n = len(ids)
+        st.ids = ids
+        st.index = {a: i for i, a in enumerate(ids)}
+        st.models = col("models")
+        st.model_index = {m: i for i, m in enumerate(st.models)}
+        st.sums = col("sums", np.int64).reshape(n, len(FEATURES))
+        st.ts_min = col("ts_min", np.int64)
+        st.ts_max = col("ts_max", np.int64)
+        st.hours.keys, st.hours.counts = col("hours_keys", np.int64), col("hours_counts", np.int64)
+        st.model_counts.keys = col("model_keys", np.int64)
+        st.model_counts.counts = col("model_counts", np.int64)
+        s = st.sample
+        s.account = col("sample_account", np.int64)
+        s.prompt_hash = col("sample_prompt_hash", np.uint64)
+        s.count = col("sample_count", np.int64)
+        s.n_words = col("sample_n_words", np.int32)
+        s.head_hash = col("sample_head_hash", np.uint64)
+        s.tail_hash = col("sample_tail_hash", np.uint64)
+        s.sig = col("sample_sig", np.uint32).reshape(len(s.account), config.num_perm)
+        s.threshold = col("sample_threshold", np.uint64)
+        s._live = len(s.account)
+        return st
+
+    def __reduce__(self):
+        return (AccountState.from_bytes, (self.to_bytes(),))
+
+    def save(self, path) -> None:
+        """Write `to_bytes()` to `path` atomically (temp file + rename), readable by its owner only."""
+        from .statedir import write_private
+        write_private(path, self.to_bytes())
+
+    @classmethod
+    def load(cls, path) -> "AccountState":
+        with open(path, "rb") as fh:
+            return cls.from_bytes(fh.read())
 
     @property
     def nbytes(self) -> int:
