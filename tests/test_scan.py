@@ -102,13 +102,7 @@ def test_import_compiles_nothing():
 
 # --------------------------------------------------------------------------- CLI
 
-@pytest.fixture(scope="module")
-def cli_env(tmp_path_factory):
-    """Subprocess environment sharing one numba cache, so only the first CLI run compiles."""
-    env = dict(os.environ, FASTSCAN_NUMBA_CACHE="1",
-               NUMBA_CACHE_DIR=str(tmp_path_factory.mktemp("numba-cache")))
-    return env
-
+# cli_env (tests/conftest.py): one numba cache for every CLI run of the session
 
 @pytest.fixture
 def run_cli(cli_env):

@@ -215,7 +215,7 @@ def run_cli(*args, env=None):
 def test_killed_cli_scan_resumes(tmp_path, cli_env):
     """SIGKILL a CLI scan after a checkpoint inside a file; the rerun ends with the same report."""
     log = tmp_path / "big.jsonl"
-    write_jsonl(log, records(40, 400, seed=21))
+    write_jsonl(log, records(40, 200, seed=21))
     st = tmp_path / "st"
     args = ["scan", log, "--chunk-size", "4K", "--checkpoint-every", "64K", "--top", "0", "--no-progress"]
     ref = run_cli(*args, "--out", tmp_path / "want.jsonl", "--stats", tmp_path / "want.json", env=cli_env)
