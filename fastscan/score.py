@@ -1,79 +1,249 @@
 """Features to an extraction score in [0, 1], a flag, and reasons in words an analyst reads.
 
-A first, transparent score: each piece of evidence is a value in [0, 1]; the score is a weighted
-mean of the strongest ones; accounts with too few requests are never flagged on ratios alone.
+Each published signal (README, "Score") is a value in [0, 1] computed from the account's row of
+features. The score is a logistic model over those signals,
+
+    extraction_score = 1 / (1 + exp(-(bias + sum_k weight_k * signal_k)))
+
+with every weight >= 0, so each signal can only add evidence and a signal's contribution
+(weight_k * signal_k) says how much it moved the score. Two terms are products of signals:
+automation (templated or round-the-clock traffic) counts only as far as the account also takes
+substantial output, because integrations that run one classification template around the clock
+are the commonest legitimate automation. The weights come from `bench/fit_score.py` (fitted on
+make_log.py logs; the seeds are recorded in `fastscan/_score_weights.py`).
+
+Nothing here needs labels: the signals are facts about the account's own traffic. An account with
+fewer than `min_requests` requests is never flagged, whatever its ratios.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-__all__ = ["score_accounts", "FLAG_THRESHOLD", "MIN_REQUESTS"]
+from ._score_weights import BIAS, WEIGHTS
+
+__all__ = ["score_accounts", "signal_values", "SIGNALS", "TERMS", "FLAG_THRESHOLD", "MIN_REQUESTS",
+           "explain_account"]
 
 FLAG_THRESHOLD = 0.5
 MIN_REQUESTS = 50
+REASONS_SHOWN = 3          # reasons per account in the report
+MIN_CONTRIBUTION = 0.5     # logit units: weaker evidence is not worth a reason
 
 
-def _col(t: pa.Table, name: str) -> np.ndarray:
-    return t.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+def _col(t, name: str) -> np.ndarray:
+    if isinstance(t, dict):
+        return np.asarray(t[name], dtype=np.float64)
+    if name not in t.column_names:
+        return np.zeros(t.num_rows, dtype=np.float64)
+    return np.nan_to_num(t.column(name).to_numpy(zero_copy_only=False).astype(np.float64))
 
 
-def _fmt_int(v: float) -> str:
-    return f"{int(round(v)):,}"
+def _clip(x):
+    return np.clip(x, 0.0, 1.0)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _n(x: float) -> str:
+    return f"{int(round(x)):,}"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One published signal: its group (the issue's eight), how it is computed, how it reads."""
+    name: str
+    group: str
+    doc: str
+    value: Callable[[object], np.ndarray]      # features -> float64[n] in [0, 1]
+    words: Callable[[dict], str]               # one account's feature row -> a phrase
+
+
+def _per_sample(f):
+    return np.divide(_col(f, "completion_tokens_per_request"), np.maximum(_col(f, "samples_per_request"), 1.0))
+
+
+SIGNALS = (
+    Signal("output_volume", "output harvest",
+           "completion tokens taken, log10 scaled: 0 at 1, 1 at 1,000,000",
+           lambda f: _clip(np.log10(1.0 + _col(f, "completion_tokens")) / 6.0),
+           lambda r: f"took {_n(r['completion_tokens'])} completion tokens over {_n(r['requests'])} requests"),
+    Signal("output_length", "output harvest",
+           "completion tokens per sample, log10 scaled: 0 at 1, 1 at 3,000",
+           lambda f: _clip(np.log10(1.0 + _per_sample(f)) / np.log10(3000.0)),
+           lambda r: f"answers average {_n(r['completion_tokens_per_request'] / max(r['samples_per_request'], 1))} "
+                     f"tokens, {r['completion_prompt_ratio']:.1f}x the prompt"),
+    Signal("output_ratio", "output harvest",
+           "completion tokens per prompt token, log10 scaled: 0 at 0, 1 at 30 (short asks for long answers)",
+           lambda f: _clip(np.log10(1.0 + _col(f, "completion_prompt_ratio")) / np.log10(31.0)),
+           lambda r: f"answers are {r['completion_prompt_ratio']:.1f}x as long as the prompts "
+                     f"({_n(r['completion_tokens'])} completion tokens over {_n(r['requests'])} requests)"),
+    Signal("long_outputs", "output harvest", "share of requests whose answer is at least 1,000 tokens",
+           lambda f: _col(f, "long_output_rate"),
+           lambda r: f"{_pct(r['long_output_rate'])} of answers run to 1,000 tokens or more"),
+    Signal("max_tokens_hits", "output harvest", "share of requests whose answer stopped at max_tokens",
+           lambda f: _col(f, "hit_max_tokens_rate"),
+           lambda r: f"{_pct(r['hit_max_tokens_rate'])} of answers stop at max_tokens"),
+    Signal("reasoning_prompts", "reasoning harvest",
+           "share of prompts asking for step-by-step reasoning or a chain of thought (many languages)",
+           lambda f: _col(f, "reasoning_prompt_rate"),
+           lambda r: f"{_pct(r['reasoning_prompt_rate'])} of {_n(r['requests'])} requests ask for "
+                     f"step-by-step reasoning"),
+    Signal("probing", "probing", "share of requests asking for logprobs, n > 1 samples or a logit_bias",
+           lambda f: np.maximum.reduce([_col(f, "logprobs_rate"), _col(f, "multi_sample_rate"),
+                                        _col(f, "logit_bias_rate")]),
+           lambda r: f"{_pct(r['logprobs_rate'])} ask for logprobs, {_pct(r['multi_sample_rate'])} for several "
+                     f"samples ({r['samples_per_request']:.1f} per request)"
+                     + (f", {_pct(r['logit_bias_rate'])} set a logit_bias" if r['logit_bias_rate'] > 0 else "")),
+    Signal("round_the_clock", "timing", "hours active per active day, over 24",
+           lambda f: _clip(_col(f, "hours_per_active_day") / 24.0),
+           lambda r: f"active {r['hours_per_active_day']:.1f} h a day on {_n(r['active_days'])} days "
+                     f"({_pct(r['night_share'])} of requests at night UTC)"),
+    Signal("steady_pace", "timing",
+           "1 / (1 + coefficient of variation of requests per hour between first and last active hour)",
+           lambda f: np.where(_col(f, "span_hours") > 1, 1.0 / (1.0 + _col(f, "hourly_cv")), 0.0),
+           lambda r: f"steady pace: requests per hour vary by {_pct(r['hourly_cv'])} over "
+                     f"{_n(r['span_hours'])} hours"),
+    Signal("sustained", "timing", "active days, capped at 7, over 7: a one-off burst scores low",
+           lambda f: _clip(_col(f, "active_days") / 7.0),
+           lambda r: f"active on {_n(r['active_days'])} days, {_n(r['requests_per_active_hour'])} requests "
+                     f"per active hour"),
+    Signal("templated", "repetition", "share of requests whose prompt shares a template with others",
+           lambda f: _col(f, "template_rate"),
+           lambda r: f"{_pct(r['template_rate'])} of prompts share a template, "
+                     f"{_pct(r['near_dup_rate'])} are near-duplicates"),
+    Signal("near_duplicates", "repetition", "share of requests whose prompt has a near-duplicate",
+           lambda f: _col(f, "near_dup_rate"),
+           lambda r: f"{_pct(r['near_dup_rate'])} of prompts are near-duplicates "
+                     f"({_pct(r['exact_dup_rate'])} exact repeats)"),
+    Signal("shared_templates", "coordination",
+           "other accounts sharing this account's templates or near-duplicates, log2 scaled: 1 at 64",
+           lambda f: _clip(np.log2(1.0 + np.maximum(_col(f, "shared_template_accounts"),
+                                                    _col(f, "shared_near_dup_accounts"))) / 6.0),
+           lambda r: f"shares templates with {_n(r.get('shared_template_accounts', 0))} other accounts "
+                     f"and near-duplicates with {_n(r.get('shared_near_dup_accounts', 0))}"),
+    Signal("single_shot", "coverage", "share of requests that start fresh rather than continue a conversation",
+           lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "conversation_rate"), 0.0),
+           lambda r: f"{_pct(1 - r['conversation_rate'])} single-shot requests over "
+                     f"{_n(r['distinct_prompts'])} distinct prompts"),
+    Signal("model_focus", "model targeting", "share of the account's requests sent to its most used model",
+           lambda f: _col(f, "top_model_share"),
+           lambda r: f"{_pct(r['top_model_share'])} of traffic to {r['top_model'] or 'one model'}"),
+)
+SIGNAL_INDEX = {s.name: i for i, s in enumerate(SIGNALS)}
+
+# Terms of the model: single signals, and products where one signal only counts alongside another.
+TERMS = tuple((s.name,) for s in SIGNALS) + (
+    ("templated", "output_length"),
+    ("round_the_clock", "output_length"),
+)
+
+
+def term_name(term: tuple) -> str:
+    return "*".join(term)
+
+
+def signal_values(features) -> np.ndarray:
+    """float64[n, len(SIGNALS)]: every signal of every account, each in [0, 1]."""
+    n = features.num_rows if hasattr(features, "num_rows") else len(next(iter(features.values())))
+    out = np.zeros((n, len(SIGNALS)), dtype=np.float64)
+    for j, s in enumerate(SIGNALS):
+        out[:, j] = _clip(np.nan_to_num(s.value(features)))
+    return out
+
+
+def term_values(signals: np.ndarray) -> np.ndarray:
+    """float64[n, len(TERMS)]: the model's inputs."""
+    out = np.ones((signals.shape[0], len(TERMS)), dtype=np.float64)
+    for j, term in enumerate(TERMS):
+        for name in term:
+            out[:, j] *= signals[:, SIGNAL_INDEX[name]]
+    return out
+
+
+def weight_vector(weights: dict | None = None) -> np.ndarray:
+    weights = WEIGHTS if weights is None else weights
+    return np.array([float(weights.get(term_name(t), 0.0)) for t in TERMS])
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _contributions(features, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """(signals float64[n, S], per-signal contributions to the logit float64[n, S])."""
+    sig = signal_values(features)
+    contrib = term_values(sig) * weight_vector(weights)
+    per_signal = np.zeros_like(sig)
+    # a product term is credited to its first signal (the automation that the output qualifies)
+    for j, term in enumerate(TERMS):
+        per_signal[:, SIGNAL_INDEX[term[0]]] += contrib[:, j]
+    return sig, per_signal
+
+
+def _typical(per_signal: np.ndarray, req: np.ndarray, min_requests: int) -> np.ndarray:
+    """Per signal, the median contribution among the accounts that could be flagged (0 if none)."""
+    eligible = req >= min_requests
+    if not eligible.any():
+        return np.zeros(per_signal.shape[1])
+    return np.median(per_signal[eligible], axis=0)
 
 
 def score_accounts(features: pa.Table, threshold: float = FLAG_THRESHOLD,
-                   min_requests: int = MIN_REQUESTS) -> pa.Table:
-    """features + extraction_score, flagged, reasons."""
+                   min_requests: int = MIN_REQUESTS, *, weights: dict | None = None,
+                   bias: float | None = None) -> pa.Table:
+    """features + extraction_score, flagged, reasons.
+
+    Reasons are the signals that lift this account's score most above the typical account of the
+    same scan (the median contribution among accounts with at least `min_requests` requests), so
+    a trait every account shares (say, single-shot requests) is not offered as a reason.
+    """
+    b = BIAS if bias is None else bias
+    _, per_signal = _contributions(features, weights)
+    score = _sigmoid(b + per_signal.sum(axis=1))
     req = _col(features, "requests")
-    ct = _col(features, "completion_tokens")
-    n = len(req)
-    # volume relative to the scanned population: rank of completion tokens among accounts
-    rank = np.argsort(np.argsort(ct, kind="stable"), kind="stable") / max(n - 1, 1)
-    evidence = {
-        "volume": (rank, 1.0),
-        "repetition": (np.maximum(_col(features, "near_dup_rate"), _col(features, "template_rate")), 1.0),
-        "reasoning": (_col(features, "reasoning_prompt_rate"), 1.0),
-        "probing": (np.maximum(_col(features, "logprobs_rate"), _col(features, "multi_sample_rate")), 1.0),
-        "clock": (np.clip(_col(features, "hours_per_active_day") / 18.0, 0, 1), 1.0),
-        "max_tokens": (_col(features, "hit_max_tokens_rate"), 0.5),
-    }
-    names = list(evidence)
-    vals = np.stack([evidence[k][0] for k in names], axis=1)
-    weights = np.array([evidence[k][1] for k in names])
-    top3 = np.sort(vals * weights, axis=1)[:, -3:]
-    score = np.clip(top3.mean(axis=1), 0.0, 1.0)
     flagged = (score >= threshold) & (req >= min_requests)
-    reasons = []
-    nd = _col(features, "near_dup_rate")
-    tr = _col(features, "template_rate")
-    rr = _col(features, "reasoning_prompt_rate")
-    lp = _col(features, "logprobs_rate")
-    ms = _col(features, "multi_sample_rate")
-    hpd = _col(features, "hours_per_active_day")
-    hm = _col(features, "hit_max_tokens_rate")
-    order = np.argsort(-(vals * weights), axis=1)
-    for i in range(n):
-        words = []
-        for j in order[i][:3]:
-            if vals[i, j] * weights[j] < 0.2:
-                continue
-            k = names[j]
-            if k == "volume":
-                words.append(f"{_fmt_int(ct[i])} completion tokens over {_fmt_int(req[i])} requests "
-                             f"(top {max(1, round(100 * (1 - rank[i])))}% of accounts)")
-            elif k == "repetition":
-                words.append(f"{100 * nd[i]:.0f}% of prompts near-duplicate, {100 * tr[i]:.0f}% share a template")
-            elif k == "reasoning":
-                words.append(f"{100 * rr[i]:.0f}% of {_fmt_int(req[i])} requests ask for step-by-step reasoning")
-            elif k == "probing":
-                words.append(f"{100 * lp[i]:.0f}% ask for logprobs, {100 * ms[i]:.0f}% for several samples")
-            elif k == "clock":
-                words.append(f"active {hpd[i]:.1f} h a day")
-            elif k == "max_tokens":
-                words.append(f"{100 * hm[i]:.0f}% of completions hit max_tokens")
-        reasons.append("; ".join(words))
-    return features.append_column("extraction_score", pa.array(score)) \
-        .append_column("flagged", pa.array(flagged)) \
+    excess = per_signal - _typical(per_signal, req, min_requests)
+    rows = features.to_pylist() if features.num_rows else []
+    reasons = [_reasons(rows[i], excess[i]) for i in range(len(rows))]
+    return features.append_column("extraction_score", pa.array(score, pa.float64())) \
+        .append_column("flagged", pa.array(flagged, pa.bool_())) \
         .append_column("reasons", pa.array(reasons, pa.string()))
+
+
+def _reasons(row: dict, excess: np.ndarray, k: int = REASONS_SHOWN) -> str:
+    order = np.argsort(-excess, kind="stable")
+    words = [SIGNALS[j].words(row) for j in order[:k] if excess[j] >= MIN_CONTRIBUTION]
+    if words and row.get("reasoning_tokens") and row.get("completion_tokens"):
+        share = row["reasoning_tokens"] / row["completion_tokens"]
+        if share >= 0.25:
+            words.append(f"reasoning tokens are {_pct(share)} of completion tokens")
+    return "; ".join(words)
+
+
+def explain_account(accounts: pa.Table, account_id: str, min_requests: int = MIN_REQUESTS,
+                    weights: dict | None = None) -> list[dict]:
+    """Every signal of one account of a scored report: its group, value in [0, 1], contribution
+    to the score's logit, the typical account's contribution, and the signal in words."""
+    ids = accounts.column("account_id").to_pylist()
+    if account_id not in ids:
+        raise KeyError(account_id)
+    i = ids.index(account_id)
+    sig, per_signal = _contributions(accounts, weights)
+    typical = _typical(per_signal, _col(accounts, "requests"), min_requests)
+    row = accounts.slice(i, 1).to_pylist()[0]
+    out = []
+    for j, s in enumerate(SIGNALS):
+        try:
+            words = s.words(row)
+        except (KeyError, TypeError):
+            words = "not in this report"
+        out.append({"signal": s.name, "group": s.group, "value": float(sig[i, j]),
+                    "contribution": float(per_signal[i, j]), "typical": float(typical[j]), "words": words,
+                    "doc": s.doc})
+    return out
