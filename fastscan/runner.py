@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import pyarrow as pa
@@ -21,7 +22,7 @@ from .schema import CANONICAL, Shape, shape_from_mapping
 from .score import FLAG_THRESHOLD, MIN_REQUESTS, score_accounts
 from .state import AccountState, ScanConfig
 
-__all__ = ["scan", "Scanner"]
+__all__ = ["scan", "Scanner", "explain", "Explanation"]
 
 
 def _as_shape(mapping) -> Shape | None:
@@ -113,6 +114,48 @@ class Scanner:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "state_mb": round(self.state.nbytes / 1e6, 1),
         }
+
+
+@dataclass
+class Explanation:
+    """One account of a scan, explained: its report row, every signal, and example prompts."""
+    account_id: str
+    row: dict                  # the account's report row (features, extraction_score, flagged, reasons)
+    signals: list              # fastscan.score.explain_account: signal, group, value, contribution, ...
+    prompts: list              # up to `examples` (count, prompt) pairs, most frequent first
+    distinct_prompts: int      # distinct prompts seen for the account in this scan
+    report: Report
+
+
+def explain(paths, account_id: str, *, examples: int = 5, config: ScanConfig | None = None, mapping=None,
+            chunk_bytes: int = DEFAULT_CHUNK_BYTES, flag_threshold: float = FLAG_THRESHOLD,
+            min_requests: int = MIN_REQUESTS) -> Explanation:
+    """Scan `paths` and explain one account: the whole scan is needed, since the reasons compare
+    the account with the rest of the population. Example prompts are gathered in the same pass
+    (only this account's, and only when `examples` > 0). Raises KeyError if the account is absent."""
+    import pyarrow.compute as pc
+
+    from .score import explain_account
+    sources = expand_sources(paths)
+    scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
+    counts: dict[str, int] = {}
+    t0 = time.perf_counter()
+    for src in sources:
+        for batch in read_source(src, shape=scanner.shape, chunk_bytes=chunk_bytes,
+                                 rejects=scanner.rejects, stats=scanner.stats):
+            scanner.update_canonical(batch)
+            if examples > 0:
+                mine = batch.filter(pc.equal(batch.column("account_id"), account_id))
+                for p in mine.column("prompt").to_pylist():
+                    if p is not None:
+                        counts[p] = counts.get(p, 0) + 1
+    scanner.seconds += time.perf_counter() - t0
+    report = scanner.finish()
+    signals = explain_account(report.accounts, account_id, min_requests)
+    ids = report.accounts.column("account_id").to_pylist()
+    row = report.accounts.slice(ids.index(account_id), 1).to_pylist()[0]
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:examples]
+    return Explanation(account_id, row, signals, [(c, p) for p, c in top], len(counts), report)
 
 
 def scan(paths, *, config: ScanConfig | None = None, mapping=None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,

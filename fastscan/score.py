@@ -54,6 +54,10 @@ def _n(x: float) -> str:
     return f"{int(round(x)):,}"
 
 
+def _days(x: float) -> str:
+    return "1 day" if int(x) == 1 else f"{int(x):,} days"
+
+
 @dataclass(frozen=True)
 class Signal:
     """One published signal: its group (the issue's eight), how it is computed, how it reads."""
@@ -102,7 +106,7 @@ SIGNALS = (
                      + (f", {_pct(r['logit_bias_rate'])} set a logit_bias" if r['logit_bias_rate'] > 0 else "")),
     Signal("round_the_clock", "timing", "hours active per active day, over 24",
            lambda f: _clip(_col(f, "hours_per_active_day") / 24.0),
-           lambda r: f"active {r['hours_per_active_day']:.1f} h a day on {_n(r['active_days'])} days "
+           lambda r: f"active {r['hours_per_active_day']:.1f} h a day on {_days(r['active_days'])} "
                      f"({_pct(r['night_share'])} of requests at night UTC)"),
     Signal("steady_pace", "timing",
            "1 / (1 + coefficient of variation of requests per hour between first and last active hour)",
@@ -111,7 +115,7 @@ SIGNALS = (
                      f"{_n(r['span_hours'])} hours"),
     Signal("sustained", "timing", "active days, capped at 7, over 7: a one-off burst scores low",
            lambda f: _clip(_col(f, "active_days") / 7.0),
-           lambda r: f"active on {_n(r['active_days'])} days, {_n(r['requests_per_active_hour'])} requests "
+           lambda r: f"active on {_days(r['active_days'])}, {r['requests_per_active_hour']:.1f} requests "
                      f"per active hour"),
     Signal("templated", "repetition", "share of requests whose prompt shares a template with others",
            lambda f: _col(f, "template_rate"),
@@ -125,8 +129,10 @@ SIGNALS = (
            "other accounts sharing this account's templates or near-duplicates, log2 scaled: 1 at 64",
            lambda f: _clip(np.log2(1.0 + np.maximum(_col(f, "shared_template_accounts"),
                                                     _col(f, "shared_near_dup_accounts"))) / 6.0),
-           lambda r: f"shares templates with {_n(r.get('shared_template_accounts', 0))} other accounts "
-                     f"and near-duplicates with {_n(r.get('shared_near_dup_accounts', 0))}"),
+           lambda r: (f"shares templates with {_n(r.get('shared_template_accounts') or 0)} other accounts "
+                      f"and near-duplicates with {_n(r.get('shared_near_dup_accounts') or 0)}")
+           if "shared_template_accounts" in r or "shared_near_dup_accounts" in r
+           else "no cross-account columns in this report"),
     Signal("single_shot", "coverage", "share of requests that start fresh rather than continue a conversation",
            lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "conversation_rate"), 0.0),
            lambda r: f"{_pct(1 - r['conversation_rate'])} single-shot requests over "
