@@ -363,12 +363,9 @@ class AccountState:
         vals[:, F["multi_sample"]] = samples > 1
         vals[:, F["samples"]] = samples
         vals[:, F["logit_bias"]] = bool_values(batch.column("logit_bias"))
-        has_system = validity(batch.column("system_prompt")) & (
+        vals[:, F["conversation"]] = int_values(batch.column("n_prior_messages")) > 0
+        vals[:, F["system_prompt"]] = validity(batch.column("system_prompt")) & (
             pc.fill_null(pc.binary_length(batch.column("system_prompt")), 0).to_numpy(zero_copy_only=False) > 0)
-        # a conversation continues when earlier user/assistant turns are re-sent; a system
-        # message alone does not make one
-        vals[:, F["conversation"]] = int_values(batch.column("n_prior_messages")) - has_system > 0
-        vals[:, F["system_prompt"]] = has_system
         vals[:, F["temperature_zero"]] = temp == 0.0
         asks = np.empty(n, dtype=np.bool_)
         reasoning.asks_for_reasoning(p_off, p_data, p_valid, asks)
