@@ -137,9 +137,17 @@ SIGNALS = (
            lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "conversation_rate"), 0.0),
            lambda r: f"{_pct(1 - r['conversation_rate'])} single-shot requests over "
                      f"{_n(r['distinct_prompts'])} distinct prompts"),
-    Signal("model_focus", "model targeting", "share of the account's requests sent to its most used model",
-           lambda f: _col(f, "top_model_share"),
-           lambda r: f"{_pct(r['top_model_share'])} of traffic to {r['top_model'] or 'one model'}"),
+    Signal("capable_model", "model targeting",
+           "share of requests sent to the scan's most capable model (the one with the longest answers)",
+           lambda f: _col(f, "capable_model_share"),
+           lambda r: f"{_pct(r['capable_model_share'])} of traffic to {r['capable_model'] or 'the most capable model'}"
+                     f", the model with the longest answers in this log"),
+    Signal("fast_model_move", "model targeting",
+           "share of traffic since a model's first appearance in the log moved to it within 24 hours",
+           lambda f: _col(f, "new_model_share"),
+           lambda r: (f"moved {_pct(r['new_model_share'])} of its traffic to {r['new_model']} within "
+                      f"{r['new_model_delay_hours']} h of its first appearance in the log")
+           if r.get("new_model_share") else "no move to a newly released model"),
 )
 SIGNAL_INDEX = {s.name: i for i, s in enumerate(SIGNALS)}
 

@@ -9,7 +9,7 @@ import pytest
 
 from fastscan import cli, scan
 from fastscan._score_weights import FIT, WEIGHTS
-from fastscan.score import SIGNALS, TERMS, score_accounts, signal_values, term_name
+from fastscan.score import SIGNALS, TERMS, explain_account, score_accounts, signal_values, term_name
 
 START_MS = 1_756_684_800_000          # 2025-09-01T00:00:00Z
 HOUR = 3_600_000
@@ -166,3 +166,50 @@ def test_every_signal_only_adds_evidence():
                       ("template_rate", 0.9), ("hours_per_active_day", 23.0), ("completion_tokens", 5_000_000)):
         r = dict(row, **{key: more})
         assert score_accounts(pa.Table.from_pylist([r])).column("extraction_score")[0].as_py() >= s0, key
+
+
+def _model_log(tmp_path):
+    rng = np.random.default_rng(5)
+    recs = []
+    for k in range(240):   # five days, one request an hour from each account; a new model on day 3
+        ts = START_MS + k * HOUR // 2
+        released = ts >= START_MS + 48 * HOUR
+        mover_model = "frontier-next" if released and k % 10 else "frontier-large"
+        late_model = "frontier-next" if ts >= START_MS + 96 * HOUR else "frontier-mini"
+        recs.append(_rec(len(recs), "mover", ts, _words(rng, 10), pt=50, ct=900, model=mover_model))
+        recs.append(_rec(len(recs), "late", ts + 1, _words(rng, 10), pt=50, ct=100, model=late_model))
+    path = tmp_path / "models.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
+    return path, recs
+
+
+def test_fast_move_to_a_new_model_and_the_capable_model(tmp_path):
+    path, recs = _model_log(tmp_path)
+    rows = {r["account_id"]: r for r in scan([path]).accounts.to_pylist()}
+    m, late = rows["mover"], rows["late"]
+    assert m["new_model"] == "frontier-next" and m["new_model_delay_hours"] == 0
+    assert m["new_model_share"] == pytest.approx(0.9, abs=0.02)
+    assert late["new_model_share"] == 0.0 and late["new_model_delay_hours"] == -1
+    # the model with the longest answers is the capable one: frontier-large (900 tokens an answer),
+    # not frontier-next (900 from mover, 100 from late) nor frontier-mini (100)
+    assert m["capable_model"] == late["capable_model"] == "frontier-large"
+    on_large = sum(1 for r in recs if r["account_id"] == "mover" and r["model"] == "frontier-large")
+    assert m["capable_model_share"] == pytest.approx(on_large / m["requests"])
+    assert late["capable_model_share"] == 0.0
+    words = {s["signal"]: s["words"] for s in explain_account(scan([path]).accounts, "mover")}
+    assert words["fast_model_move"].startswith("moved 90% of its traffic to frontier-next within 0 h")
+
+
+def test_model_state_merges_like_one_scan(tmp_path):
+    import fastscan
+    path, recs = _model_log(tmp_path)
+    want = scan([path]).accounts
+    a = fastscan.Scanner(mapping="flat")
+    for k in range(3):
+        b = fastscan.Scanner(mapping="flat")
+        b.update(pa.Table.from_pylist(recs[k::3]))
+        a.merge(b)
+    got = a.finish().accounts
+    for c in ("new_model", "new_model_share", "new_model_delay_hours", "capable_model", "capable_model_share",
+              "extraction_score"):
+        assert got.column(c).equals(want.column(c)), c
