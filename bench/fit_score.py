@@ -52,14 +52,16 @@ def dataset(seeds, scale, formats, work, rescan=False):
 # specific published signals; output volume and length are what harvesting is for; automation
 # (templates, round the clock) counts mostly through its product with output length.
 PRIOR = {
-    "output_volume": 2.0, "output_length": 2.0, "output_ratio": 1.0, "long_outputs": 2.0, "max_tokens_hits": 2.0,
+    "output_volume": 2.0, "output_length": 2.0, "output_ratio": 1.0, "long_outputs": 2.0, "max_tokens_hits": 1.0,
     "reasoning_prompts": 4.0, "probing": 6.0, "round_the_clock": 1.0, "steady_pace": 0.5, "sustained": 1.0,
     "templated": 0.5, "near_duplicates": 0.5, "shared_templates": 2.0, "single_shot": 0.5, "capable_model": 0.5, "fast_model_move": 2.0,
-    "templated*output_length": 2.0, "round_the_clock*output_length": 2.0,
+    "varied_payloads": 0.5,
+    "templated*output_length": 1.0, "templated*varied_payloads*output_length": 2.0,
+    "round_the_clock*output_length": 2.0, "max_tokens_hits*output_length": 1.0,
 }
 
 
-def fit(x, y, l2=0.01, steps=6000, lr=0.05):
+def fit(x, y, l2=0.003, steps=6000, lr=0.05):
     """Non-negative weights and a free bias minimising class-balanced logistic loss
     + l2 |w - prior|^2 (Adam)."""
     n, k = x.shape
@@ -101,7 +103,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--formats", nargs="+", default=["flat", "openai"], choices=["flat", "openai"])
-    ap.add_argument("--l2", type=float, default=0.01)
+    ap.add_argument("--l2", type=float, default=0.003)
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where logs are built (outside the repo)")
     ap.add_argument("--rescan", action="store_true", help="scan again even if a cached report exists")
     ap.add_argument("--dry-run", action="store_true", help="print the weights, do not write them")

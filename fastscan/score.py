@@ -7,9 +7,10 @@ features. The score is a logistic model over those signals,
 
 with every weight >= 0, so each signal can only add evidence and a signal's contribution
 (weight_k * signal_k) says how much it moved the score. Two terms are products of signals:
-automation (templated or round-the-clock traffic) counts only as far as the account also takes
-substantial output, because integrations that run one classification template around the clock
-are the commonest legitimate automation. The weights come from `bench/fit_score.py` (fitted on
+automation (templated or round-the-clock traffic, answers cut at max_tokens) counts only as far as
+the account also takes substantial output, because integrations that run one classification
+template around the clock are the commonest legitimate automation; and a template wrapped around
+many different tasks counts more than one narrow task repeated. The weights come from `bench/fit_score.py` (fitted on
 make_log.py logs; the seeds are recorded in `fastscan/_score_weights.py`).
 
 Nothing here needs labels: the signals are facts about the account's own traffic. An account with
@@ -137,6 +138,11 @@ SIGNALS = (
            lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "conversation_rate"), 0.0),
            lambda r: f"{_pct(1 - r['conversation_rate'])} single-shot requests over "
                      f"{_n(r['distinct_prompts'])} distinct prompts"),
+    Signal("varied_payloads", "coverage",
+           "share of requests whose prompt has no near-duplicate: many different tasks, not one narrow task repeated",
+           lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "near_dup_rate"), 0.0),
+           lambda r: f"{_pct(1 - r['near_dup_rate'])} of prompts are distinct tasks "
+                     f"({_n(r['distinct_prompts'])} distinct prompts)"),
     Signal("capable_model", "model targeting",
            "share of requests sent to the scan's most capable model (the one with the longest answers)",
            lambda f: _col(f, "capable_model_share"),
@@ -154,7 +160,9 @@ SIGNAL_INDEX = {s.name: i for i, s in enumerate(SIGNALS)}
 # Terms of the model: single signals, and products where one signal only counts alongside another.
 TERMS = tuple((s.name,) for s in SIGNALS) + (
     ("templated", "output_length"),
+    ("templated", "varied_payloads", "output_length"),
     ("round_the_clock", "output_length"),
+    ("max_tokens_hits", "output_length"),
 )
 
 
