@@ -54,10 +54,11 @@ def dataset(seeds, scale, formats, work, rescan=False):
 PRIOR = {
     "output_volume": 2.0, "output_length": 2.0, "output_ratio": 1.0, "long_outputs": 2.0, "max_tokens_hits": 1.0,
     "reasoning_prompts": 4.0, "probing": 6.0, "round_the_clock": 1.0, "steady_pace": 0.5, "sustained": 1.0,
-    "templated": 0.5, "near_duplicates": 0.5, "shared_templates": 2.0, "single_shot": 0.5, "capable_model": 0.5, "fast_model_move": 2.0,
+    "templated": 0.5, "near_duplicates": 0.5, "shared_templates": 0.5, "single_shot": 0.5, "capable_model": 0.5, "fast_model_move": 2.0,
     "varied_payloads": 0.5,
     "templated*output_length": 1.0, "templated*varied_payloads*output_length": 2.0,
     "round_the_clock*output_length": 2.0, "max_tokens_hits*output_length": 1.0,
+    "rotation": 0.5, "shared_templates*output_length": 2.0, "rotation*output_length": 2.0,
 }
 
 

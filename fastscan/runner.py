@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 import pyarrow as pa
 
 from .errors import SchemaError
+from .coordination import coordination_columns
 from .features import account_features
 from .readers import (DEFAULT_CHUNK_BYTES, ReadStats, RejectLog, Source, _table_batches,
                       expand_sources, read_source)
@@ -92,6 +93,8 @@ class Scanner:
     def finish(self) -> Report:
         t0 = time.perf_counter()
         features = account_features(self.state)
+        for name, values in coordination_columns(features).items():
+            features = features.append_column(name, pa.array(values, pa.int64()))
         accounts = score_accounts(features, self.flag_threshold, self.min_requests)
         self.seconds += time.perf_counter() - t0
         return Report(accounts, self._stats_dict(), list(self.rejects.examples), list(self.rejects.file_errors))

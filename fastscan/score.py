@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from ._score_weights import BIAS, WEIGHTS
+from .coordination import ROTATION_HOURS, ROTATION_MIN_CLUSTER
 
 __all__ = ["score_accounts", "signal_values", "SIGNALS", "TERMS", "FLAG_THRESHOLD", "MIN_REQUESTS",
            "explain_account"]
@@ -134,6 +135,12 @@ SIGNALS = (
                       f"and near-duplicates with {_n(r.get('shared_near_dup_accounts') or 0)}")
            if "shared_template_accounts" in r or "shared_near_dup_accounts" in r
            else "no cross-account columns in this report"),
+    Signal("rotation", "coordination",
+           "accounts of the same cluster that start as this one stops or stop as it starts, over 2, capped",
+           lambda f: _clip(_col(f, "rotation_partners") / 2.0),
+           lambda r: f"starts or stops within {ROTATION_HOURS} h of {_n(r.get('rotation_partners') or 0)} other "
+                     f"accounts of its cluster of {_n(r.get('cluster_size') or 1)} "
+                     f"({_n(r.get('cluster_requests') or r['requests'])} requests together)"),
     Signal("single_shot", "coverage", "share of requests that start fresh rather than continue a conversation",
            lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "conversation_rate"), 0.0),
            lambda r: f"{_pct(1 - r['conversation_rate'])} single-shot requests over "
@@ -163,6 +170,8 @@ TERMS = tuple((s.name,) for s in SIGNALS) + (
     ("templated", "varied_payloads", "output_length"),
     ("round_the_clock", "output_length"),
     ("max_tokens_hits", "output_length"),
+    ("shared_templates", "output_length"),
+    ("rotation", "output_length"),
 )
 
 
@@ -216,6 +225,23 @@ def _typical(per_signal: np.ndarray, req: np.ndarray, min_requests: int) -> np.n
     return np.median(per_signal[eligible], axis=0)
 
 
+CLUSTER_MIN_REQUESTS = 10      # an account of a large cluster needs this many requests of its own
+CLUSTER_VOLUME = 10            # ...and its cluster CLUSTER_VOLUME x min_requests requests together
+
+
+def _large_enough(features, req: np.ndarray, min_requests: int) -> np.ndarray:
+    """Accounts that may be flagged: at least `min_requests` requests, or at least
+    CLUSTER_MIN_REQUESTS in a cluster of ROTATION_MIN_CLUSTER or more accounts that together sent
+    CLUSTER_VOLUME x min_requests (a ring of small accounts is large together)."""
+    own = req >= min_requests
+    if "cluster_size" not in features.column_names or "cluster_requests" not in features.column_names:
+        return own
+    in_ring = ((_col(features, "cluster_size") >= ROTATION_MIN_CLUSTER)
+               & (_col(features, "cluster_requests") >= CLUSTER_VOLUME * min_requests)
+               & (req >= CLUSTER_MIN_REQUESTS))
+    return own | in_ring
+
+
 def score_accounts(features: pa.Table, threshold: float = FLAG_THRESHOLD,
                    min_requests: int = MIN_REQUESTS, *, weights: dict | None = None,
                    bias: float | None = None) -> pa.Table:
@@ -229,13 +255,19 @@ def score_accounts(features: pa.Table, threshold: float = FLAG_THRESHOLD,
     _, per_signal = _contributions(features, weights)
     score = _sigmoid(b + per_signal.sum(axis=1))
     req = _col(features, "requests")
-    flagged = (score >= threshold) & (req >= min_requests)
+    flagged = (score >= threshold) & _large_enough(features, req, min_requests)
     excess = per_signal - _typical(per_signal, req, min_requests)
-    rows = features.to_pylist() if features.num_rows else []
+    rows = [_Row(r) for r in features.to_pylist()] if features.num_rows else []
     reasons = [_reasons(rows[i], excess[i]) for i in range(len(rows))]
     return features.append_column("extraction_score", pa.array(score, pa.float64())) \
         .append_column("flagged", pa.array(flagged, pa.bool_())) \
         .append_column("reasons", pa.array(reasons, pa.string()))
+
+
+class _Row(dict):
+    """A report row in which a column the report lacks reads as 0."""
+    def __missing__(self, key):
+        return 0
 
 
 def _reasons(row: dict, excess: np.ndarray, k: int = REASONS_SHOWN) -> str:
@@ -258,7 +290,7 @@ def explain_account(accounts: pa.Table, account_id: str, min_requests: int = MIN
     i = ids.index(account_id)
     sig, per_signal = _contributions(accounts, weights)
     typical = _typical(per_signal, _col(accounts, "requests"), min_requests)
-    row = accounts.slice(i, 1).to_pylist()[0]
+    row = _Row(accounts.slice(i, 1).to_pylist()[0])
     out = []
     for j, s in enumerate(SIGNALS):
         try:

@@ -213,3 +213,51 @@ def test_model_state_merges_like_one_scan(tmp_path):
     for c in ("new_model", "new_model_share", "new_model_delay_hours", "capable_model", "capable_model_share",
               "extraction_score"):
         assert got.column(c).equals(want.column(c)), c
+
+
+def _report(rows):
+    t = pa.Table.from_pylist(rows)
+    for c in ("first_seen", "last_seen"):
+        t = t.set_column(t.column_names.index(c), c, t.column(c).cast(pa.timestamp("ms", tz="UTC")))
+    return t
+
+
+def test_rotation_counts_accounts_that_start_as_others_stop():
+    from fastscan.coordination import coordination_columns
+    day = 24 * HOUR
+    rows = []
+    # a ring: four accounts, each four days, the next starting as the previous stops
+    for k in range(4):
+        rows.append({"account_id": f"ring{k}", "requests": 30, "cluster_id": "ring0",
+                     "first_seen": START_MS + 4 * k * day + HOUR, "last_seen": START_MS + 4 * (k + 1) * day})
+    # a team of integrations sharing a template, all running the whole month
+    for k in range(4):
+        rows.append({"account_id": f"team{k}", "requests": 900, "cluster_id": "team0",
+                     "first_seen": START_MS + k * HOUR, "last_seen": START_MS + 28 * day - k * HOUR})
+    # two accounts alone
+    rows.append({"account_id": "solo", "requests": 70, "cluster_id": "solo",
+                 "first_seen": START_MS, "last_seen": START_MS + 4 * day})
+    rows.append({"account_id": "after", "requests": 70, "cluster_id": "after",
+                 "first_seen": START_MS + 4 * day + HOUR, "last_seen": START_MS + 8 * day})
+    cols = coordination_columns(_report(rows))
+    got = dict(zip([r["account_id"] for r in rows], cols["rotation_partners"].tolist()))
+    assert [got[f"ring{k}"] for k in range(4)] == [1, 2, 2, 1]
+    assert all(got[f"team{k}"] == 0 for k in range(4))
+    assert got["solo"] == got["after"] == 0       # not in one cluster: no rotation
+    req = dict(zip([r["account_id"] for r in rows], cols["cluster_requests"].tolist()))
+    assert req["ring0"] == 120 and req["team2"] == 3600 and req["solo"] == 70
+
+
+def test_small_accounts_are_flagged_only_through_a_large_cluster():
+    base = {"completion_tokens": 60_000, "completion_tokens_per_request": 2000.0, "samples_per_request": 1.0,
+            "completion_prompt_ratio": 20.0, "long_output_rate": 0.9, "hit_max_tokens_rate": 0.1,
+            "reasoning_prompt_rate": 1.0, "template_rate": 1.0, "near_dup_rate": 0.0, "hours_per_active_day": 20.0,
+            "active_days": 4, "span_hours": 96, "hourly_cv": 0.4, "conversation_rate": 0.0}
+    rows = [dict(base, account_id="alone", requests=30, cluster_size=1, cluster_requests=30),
+            dict(base, account_id="ring_small", requests=30, cluster_size=40, cluster_requests=1200),
+            dict(base, account_id="ring_tiny", requests=3, cluster_size=40, cluster_requests=1200),
+            dict(base, account_id="pair", requests=30, cluster_size=2, cluster_requests=5000)]
+    t = score_accounts(pa.Table.from_pylist(rows))
+    flagged = dict(zip(t.column("account_id").to_pylist(), t.column("flagged").to_pylist()))
+    assert all(s >= 0.5 for s in t.column("extraction_score").to_pylist())
+    assert flagged == {"alone": False, "ring_small": True, "ring_tiny": False, "pair": False}
