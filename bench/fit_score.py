@@ -57,8 +57,8 @@ PRIOR = {
     "templated": 0.5, "near_duplicates": 0.5, "shared_templates": 0.5, "single_shot": 0.5, "capable_model": 0.5, "fast_model_move": 2.0,
     "varied_payloads": 0.5,
     "templated*output_length": 1.0, "templated*varied_payloads*output_length": 2.0,
-    "round_the_clock*output_length": 2.0, "max_tokens_hits*output_length": 1.0,
-    "rotation": 0.5, "shared_templates*output_length": 2.0, "rotation*output_length": 2.0,
+    "round_the_clock*output_length": 1.0, "max_tokens_hits*output_length": 1.0,
+    "uniform_clock": 0.5, "uniform_clock*output_length": 2.0, "rotation": 0.5, "shared_templates*output_length": 2.0, "rotation*output_length": 2.0,
 }
 
 

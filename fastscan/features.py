@@ -94,6 +94,11 @@ def _timing(state: AccountState) -> dict:
     p = np.divide(hod, tot, out=np.zeros_like(hod), where=tot > 0)
     ent = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
     out["hour_entropy"] = ent / np.log(DAY_HOURS)
+    # day/night uniformity: requests in the account's 6 quietest hours of the day over those in
+    # its 6 busiest (about 1 for a script that runs at one pace day and night, near 0 for people,
+    # even many people pooled across time zones, who leave a day-night curve)
+    hod_sorted = np.sort(hod, axis=1)
+    out["hour_uniformity"] = _safe_div(hod_sorted[:, :6].sum(axis=1), hod_sorted[:, -6:].sum(axis=1))
     night = hod[:, 0:6].sum(axis=1)
     out["night_share"] = _safe_div(night, tot[:, 0])
     # weekend share (1970-01-01 was a Thursday: weekday = (day + 3) % 7, Sat = 5, Sun = 6)

@@ -110,6 +110,11 @@ SIGNALS = (
            lambda f: _clip(_col(f, "hours_per_active_day") / 24.0),
            lambda r: f"active {r['hours_per_active_day']:.1f} h a day on {_days(r['active_days'])} "
                      f"({_pct(r['night_share'])} of requests at night UTC)"),
+    Signal("uniform_clock", "timing",
+           "requests in the account's 6 quietest hours of the day over its 6 busiest: scripts keep one pace day and night",
+           lambda f: _clip(_col(f, "hour_uniformity")),
+           lambda r: f"as busy at its quietest hours of the day as at its busiest ({_pct(r['hour_uniformity'])}), "
+                     f"active {r['hours_per_active_day']:.1f} h a day"),
     Signal("steady_pace", "timing",
            "1 / (1 + coefficient of variation of requests per hour between first and last active hour)",
            lambda f: np.where(_col(f, "span_hours") > 1, 1.0 / (1.0 + _col(f, "hourly_cv")), 0.0),
@@ -121,8 +126,9 @@ SIGNALS = (
                      f"per active hour"),
     Signal("templated", "repetition", "share of requests whose prompt shares a template with others",
            lambda f: _col(f, "template_rate"),
-           lambda r: f"{_pct(r['template_rate'])} of prompts share a template, "
-                     f"{_pct(r['near_dup_rate'])} are near-duplicates"),
+           lambda r: f"{_pct(r['template_rate'])} of prompts share a template"
+                     + (" wrapped around different tasks" if r['near_dup_rate'] < 0.2
+                        else f", {_pct(r['near_dup_rate'])} are near-duplicates")),
     Signal("near_duplicates", "repetition", "share of requests whose prompt has a near-duplicate",
            lambda f: _col(f, "near_dup_rate"),
            lambda r: f"{_pct(r['near_dup_rate'])} of prompts are near-duplicates "
@@ -169,6 +175,7 @@ TERMS = tuple((s.name,) for s in SIGNALS) + (
     ("templated", "output_length"),
     ("templated", "varied_payloads", "output_length"),
     ("round_the_clock", "output_length"),
+    ("uniform_clock", "output_length"),
     ("max_tokens_hits", "output_length"),
     ("shared_templates", "output_length"),
     ("rotation", "output_length"),
