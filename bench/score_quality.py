@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure the extraction score on labelled make_log.py logs, beside the naive baseline.
 
-    python bench/score_quality.py                          # seeds 11 12 13, scale 1, flat and openai
+    python bench/score_quality.py                          # seeds 31 32 33, scale 1, flat and openai
     python bench/score_quality.py --seeds 21 --scale 0.5 --formats flat
 
 For every (seed, format): build the log with ../shared/eval/make_log.py (outside the repo), scan
@@ -46,7 +46,7 @@ def score_report(labels: Path, report: Path) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[31, 32, 33])
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--formats", nargs="+", default=["flat", "openai"], choices=["flat", "openai"])
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where logs are built (outside the repo)")
