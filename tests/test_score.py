@@ -261,3 +261,21 @@ def test_small_accounts_are_flagged_only_through_a_large_cluster():
     flagged = dict(zip(t.column("account_id").to_pylist(), t.column("flagged").to_pylist()))
     assert all(s >= 0.5 for s in t.column("extraction_score").to_pylist())
     assert flagged == {"alone": False, "ring_small": True, "ring_tiny": False, "pair": False}
+
+
+def test_fit_keeps_weights_non_negative_and_finds_the_separating_signal():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "bench" / "fit_score.py"
+    spec = importlib.util.spec_from_file_location("fit_score", path)
+    fit_score = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit_score)
+    rng = np.random.default_rng(1)
+    x = rng.random((400, len(TERMS)))
+    j = [term_name(t) for t in TERMS].index("reasoning_prompts")
+    y = (x[:, j] > 0.6).astype(np.float64)
+    w, b = fit_score.fit(x, y, l2=1e-4, steps=1500)
+    assert (w >= 0).all()
+    assert w[j] == w.max() and w[j] > 5
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    assert ((p >= 0.5) == (y > 0)).mean() > 0.95
