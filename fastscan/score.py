@@ -6,15 +6,17 @@ features. The score is a logistic model over those signals,
     extraction_score = 1 / (1 + exp(-(bias + sum_k weight_k * signal_k)))
 
 with every weight >= 0, so each signal can only add evidence and a signal's contribution
-(weight_k * signal_k) says how much it moved the score. Two terms are products of signals:
-automation (templated or round-the-clock traffic, answers cut at max_tokens) counts only as far as
-the account also takes substantial output, because integrations that run one classification
-template around the clock are the commonest legitimate automation; and a template wrapped around
-many different tasks counts more than one narrow task repeated. The weights come from `bench/fit_score.py` (fitted on
-make_log.py logs; the seeds are recorded in `fastscan/_score_weights.py`).
+(weight_k * signal_k) says how much it moved the score. Some terms are products of signals:
+automation and coordination (templates, round-the-clock or day-and-night pace, answers cut at
+max_tokens, shared templates, rotation) count only as far as the account also takes substantial
+output, because integrations that run one classification template around the clock are the
+commonest legitimate automation; and a template wrapped around many different tasks counts more
+than one narrow task repeated. The weights come from `bench/fit_score.py` (fitted on make_log.py
+logs; the seeds are recorded in `fastscan/_score_weights.py`).
 
-Nothing here needs labels: the signals are facts about the account's own traffic. An account with
-fewer than `min_requests` requests is never flagged, whatever its ratios.
+Nothing here needs labels: the signals are facts about the account's own traffic, and reasons
+compare it with the scanned population. An account with fewer than `min_requests` requests is
+never flagged on its ratios alone (only as part of a large cluster, see `_large_enough`).
 """
 from __future__ import annotations
 
@@ -264,11 +266,52 @@ def score_accounts(features: pa.Table, threshold: float = FLAG_THRESHOLD,
     req = _col(features, "requests")
     flagged = (score >= threshold) & _large_enough(features, req, min_requests)
     excess = per_signal - _typical(per_signal, req, min_requests)
-    rows = [_Row(r) for r in features.to_pylist()] if features.num_rows else []
-    reasons = [_reasons(rows[i], excess[i]) for i in range(len(rows))]
+    # words only for accounts with something to say (most accounts of a big scan have nothing)
+    reasons = [""] * features.num_rows
+    speak = np.flatnonzero((excess >= MIN_CONTRIBUTION).any(axis=1))
+    if len(speak):
+        columns = _Columns(features)
+        for i in speak:
+            reasons[i] = _reasons(_RowView(columns, int(i)), excess[i])
     return features.append_column("extraction_score", pa.array(score, pa.float64())) \
         .append_column("flagged", pa.array(flagged, pa.bool_())) \
         .append_column("reasons", pa.array(reasons, pa.string()))
+
+
+class _Columns:
+    """The report's columns as numpy arrays, converted once each, on first use."""
+    def __init__(self, table: pa.Table):
+        self.table = table
+        self.names = frozenset(table.column_names)
+        self.cache: dict = {}
+
+    def __contains__(self, name) -> bool:
+        return name in self.names
+
+    def get(self, name):
+        if name not in self.cache:
+            col = self.table.column(name)
+            self.cache[name] = (col.to_numpy(zero_copy_only=False) if col.null_count == 0
+                                else np.array(col.to_pylist(), dtype=object))
+        return self.cache[name]
+
+
+class _RowView:
+    """One account's row, read from `_Columns`; a column the report lacks reads as 0."""
+    def __init__(self, columns: _Columns, i: int):
+        self.columns, self.i = columns, i
+
+    def __contains__(self, name) -> bool:
+        return name in self.columns
+
+    def __getitem__(self, name):
+        if name not in self.columns:
+            return 0
+        v = self.columns.get(name)[self.i]
+        return v.item() if isinstance(v, np.generic) else v
+
+    def get(self, name, default=None):
+        return self[name] if name in self.columns else default
 
 
 class _Row(dict):
