@@ -72,9 +72,9 @@ class ScanConfig:
     link_min_words: int = 8         # cross-account: shorter prompts never tie accounts together
     popular_accounts: int = 5       # cross-account: a prompt with near-duplicates in more accounts is popular
     link_min_prompts: int = 5       # cross-account: near-duplicate prompts two accounts must share...
-    link_min_share: float = 0.1     # ...and as a share of the smaller account's linkable sampled prompts
+    link_min_share: float = 0.2     # ...and as a share of the smaller account's linkable sampled prompts
     template_min_prompts: int = 3   # cross-account: prompts with a skeleton that make it an account's template...
-    template_min_share: float = 0.05  # ...and as a share of the account's linkable sampled prompts
+    template_min_share: float = 0.2  # ...and as a share of the account's linkable sampled prompts
 
     def check(self) -> None:
         if not 1 <= self.shingle_words <= 16:
