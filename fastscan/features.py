@@ -76,7 +76,7 @@ def _models(state: AccountState) -> dict:
     top = np.zeros(n, dtype=np.int64)
     top_model = np.full(n, -1, dtype=np.int64)
     if len(acct):
-        # ties by model name, never by the order models were first seen (chunking-independent)
+        # ties go to the model name that sorts first, never to the order models were first seen
         name_rank = np.argsort(np.argsort(np.array(state.models, dtype=object).astype(str), kind="stable"))
         order = np.lexsort((name_rank[model], -cnt, acct))
         a, m, c = acct[order], model[order], cnt[order]
