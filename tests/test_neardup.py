@@ -229,6 +229,8 @@ def test_state_stays_within_the_bound_for_a_huge_account():
     assert peak <= (cfg.sample_size + (1 << 15) + per_batch) * entry + len(state.sample.threshold) * 8
     # a state per prompt would be 60,000 entries; this one is ~1/1000 of that
     assert state.sample.nbytes < distinct * entry / 500
+    # the whole account state: the sample plus fixed-size counters (accounts are allocated 1024 at a time)
+    assert state.nbytes <= state.sample.nbytes + state.sums.nbytes + state.ts_min.nbytes * 2 + 4096
     r = s.finish().accounts.to_pylist()[0]
     assert abs(r["distinct_prompts"] - distinct) / distinct < 0.3   # bottom-k estimate, 64 samples
     assert r["requests"] == distinct
