@@ -145,8 +145,8 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     keys = np.empty(n, dtype=np.uint64)
     acct_rank = rank[s.account]
-    found = []
-    cap = max(1024, 4 * len(idx))
+    code = np.zeros(0, dtype=np.int64)
+    cap = max(4096, len(idx))      # grown when a band needs more; kept for the next bands
     out_i = np.empty(cap, dtype=np.int64)
     out_j = np.empty(cap, dtype=np.int64)
     for band in range(bands):
@@ -161,10 +161,7 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
             out_j = np.empty(cap, dtype=np.int64)
             c = neardup.link_bucket_pairs(order, keys, s.account, s.sig, need, cfg.bucket_window, out_i, out_j)
         if c:
-            found.append(np.unique(out_i[:c] * n + out_j[:c]))
-    if not found:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    code = np.unique(np.concatenate(found))
+            code = np.union1d(code, out_i[:c] * n + out_j[:c])
     return code // n, code % n
 
 
