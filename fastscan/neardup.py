@@ -24,6 +24,7 @@ from .state import F, AccountState, ScanConfig
 
 __all__ = ["lsh_params", "repetition", "cross_account", "CrossAccount"]
 
+SHARED_TEXT_ACCOUNTS = 2    # text sent by more accounts than this is shared content, not a payload
 LSH_TARGET_RECALL = 0.99    # chance that a pair LSH must find is a candidate...
 LSH_MARGIN = 0.05           # ...for a pair this far below the threshold (verification noise)
 
@@ -227,10 +228,14 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
     la, lb, ls = a_src[nd_link], a_dst[nd_link], both[nd_link]
     shared_near = np.bincount(np.concatenate([la, lb]), minlength=n).astype(np.int64)
 
-    # ---- template links: a skeleton that is a template of several accounts
+    # ---- template links: a skeleton that is a template of several accounts, as a wrapper around
+    # payloads of their own: a prompt whose exact text more than two accounts sent (a templated
+    # benchmark run by several evaluation harnesses) is shared content, not a shared wrapper
+    _, inv, n_acc = np.unique(s.prompt_hash, return_inverse=True, return_counts=True)
+    own_text = n_acc[inv.reshape(-1)] <= SHARED_TEXT_ACCOUNTS
     t_acct, t_key = [], []
     for hashes in (s.head_hash, s.tail_hash):
-        has = eligible & (hashes != 0)
+        has = eligible & own_text & (hashes != 0)
         if has.any():
             t_acct.append(s.account[has])
             t_key.append(hashes[has])
