@@ -240,8 +240,8 @@ def test_state_stays_within_the_bound_for_a_huge_account():
 
 def cross_log(seed=0):
     """A ring of 6 accounts sharing two wrappers around different payloads; 6 evaluation accounts
-    sending the same 40 benchmark prompts (identical text); 10 people saying thanks and continue;
-    20 ordinary accounts."""
+    sending 30 each of the same 40 templated benchmark prompts (identical text); 10 people saying
+    thanks and continue; 20 ordinary accounts."""
     rng = random.Random(seed)
     vocab = [f"{a}{b}" for a in "bcdfghklmnprstvz" for b in ["a", "e", "i", "o", "u", "ar", "en", "ol"]]
 
@@ -254,7 +254,9 @@ def cross_log(seed=0):
     for a in range(6):
         for _ in range(30):
             rows.append((f"ring{a}", rng.choice(wrappers).format(sentence(rng.randint(8, 30)))))
-    bench = [sentence(rng.randint(10, 40)) for _ in range(40)]
+    # a templated benchmark: one wrapper, the same 40 questions for every harness that runs it
+    bench = [f"The following is a multiple choice question about {rng.choice(vocab)}. Answer with the letter "
+             f"of the correct option. {sentence(rng.randint(10, 40))} Answer:" for _ in range(40)]
     for a in range(6):
         for p in rng.sample(bench, 30):
             rows.append((f"eval{a}", p))
