@@ -120,7 +120,7 @@ def _connect(address: str):
     except ImportError:
         raise FastscanError("--scheduler needs Dask: pip install 'fastscan[dask]'") from None
     try:
-        return Client(address, timeout=30, set_as_default=False)
+        return Client(address, set_as_default=False)   # timeout: distributed.comm.timeouts.connect
     except (OSError, TimeoutError) as e:
         raise FastscanError(f"--scheduler {address}: cannot reach the Dask scheduler: {e}") from None
 
