@@ -32,6 +32,7 @@ Dask only inside the functions that talk to a Client, so it loads without Dask i
 """
 from __future__ import annotations
 
+import heapq
 import os
 import resource
 import sys
@@ -112,16 +113,30 @@ class Partial:
 
 
 class _PieceRejects(RejectLog):
-    """A RejectLog that also keeps every rejected record in memory, for the client's reject file."""
+    """A piece's rejects: counted; as examples the `keep_examples` first by line (the order in
+    which a chunk's rejects are found depends on where chunks and ranges are cut, line order does
+    not); with keep_all, every rejected record in memory, for the client's reject file."""
 
     def __init__(self, keep_examples: int, keep_all: bool):
         super().__init__(None, keep_examples=keep_examples)
         self.all: list | None = [] if keep_all else None
+        self._heap: list = []      # (-line, seq, entry): the kept examples, largest line on top
+        self._seq = 0
 
     def add(self, stats, source, line, reason, raw):
         super().add(stats, source, line, reason, raw)
+        self.examples = []         # kept in the heap instead
+        item = (-line, self._seq, {"file": source, "line": line, "reason": reason})
+        self._seq += 1
+        if len(self._heap) < self.keep_examples:
+            heapq.heappush(self._heap, item)
+        elif self._heap and item[0] > self._heap[0][0]:
+            heapq.heapreplace(self._heap, item)
         if self.all is not None:
             self.all.append((line, reason, raw))
+
+    def first_examples(self) -> list[dict]:
+        return [e for _, _, e in sorted(self._heap, key=lambda t: (-t[0], t[1]))]
 
 
 def _peak_rss_mb() -> float:
@@ -142,7 +157,7 @@ def scan_piece(piece: Piece, config: ScanConfig, shape: Shape | None = None,
         state.update(batch)
     state.compact()
     part = Partial(state, stats,
-                   examples=[(piece.index, e) for e in rejects.examples],
+                   examples=[(piece.index, e) for e in rejects.first_examples()],
                    file_errors=[(piece.index, e) for e in rejects.file_errors],
                    lines={piece.index: rng.lines} if rng is not None else {},
                    peak_rss_mb=_peak_rss_mb(), task_seconds=time.perf_counter() - t0)
@@ -231,10 +246,15 @@ class DaskScan:
         self._t0 = t0
 
     def _all_futures(self) -> list:
-        return [*self.piece_futures, *(self._reject_futures or []), self.final]
+        return [f for f in (self.final, *(self._reject_futures or []), *self.piece_futures) if f is not None]
 
     def cancel(self) -> None:
-        self.client.cancel(self._all_futures())
+        """Stop the scan: its tasks are released, so the ones not started never run."""
+        # released rather than client.cancel()ed: cancelling a task together with its dependents
+        # trips an assertion in the scheduler when one of them has already erred
+        for fut in self._all_futures():
+            fut.release()
+        self.piece_futures, self._reject_futures, self.final = [], None, None
         if self._reject_log is not None:
             self._reject_log.close()
 
@@ -264,7 +284,7 @@ class DaskScan:
         st["mb_per_s"] = round(st["bytes_decoded"] / 1e6 / wall, 1)
         st["records_per_s"] = round(st["records_read"] / wall, 1)
         st["pieces"] = len(self.pieces)
-        st["workers"] = len(self.client.scheduler_info().get("workers", {}))
+        st["workers"] = len(self.client.nthreads())
         self.piece_futures, self._reject_futures, self.final = [], None, None
         return report
 

@@ -10,6 +10,7 @@ import pickle
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -135,6 +136,8 @@ def test_pieces_merged_in_any_tree_give_the_single_process_report(tmp_path, mixe
         assert report.stats[k] == want.stats[k], k
     key = lambda e: (e["file"], e["line"], e["reason"])   # noqa: E731
     assert sorted(report.rejected_examples, key=key) == sorted(want.rejected_examples, key=key)
+    assert report.rejected_examples == sorted(report.rejected_examples, key=lambda e: (files.index(
+        Path(e["file"])), e["line"]))                         # the first rejects in file and line order
     written = sorted((r["file"], r["line"], r["reason"], r["record"])
                      for r in map(json.loads, reject_file.read_bytes().splitlines()))
     rebuilt = sorted((p.source.name, line + offsets[p.index], reason, raw.decode("utf-8", "backslashreplace"))
