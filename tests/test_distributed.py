@@ -14,9 +14,10 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 import cloudpickle  # noqa: E402  (comes with distributed)
+import dask  # noqa: E402
 
 from fastscan import InputError, scan  # noqa: E402
-from fastscan.distributed import submit_scan  # noqa: E402
+from fastscan.distributed import ClusterError, submit_scan  # noqa: E402
 from fastscan.state import ScanConfig  # noqa: E402
 from mixed_log import write_mixed_log  # noqa: E402
 
@@ -35,9 +36,11 @@ def cluster(tmp_path_factory):
     # Kernels compile once per worker process; the opt-in numba cache, in a private folder, lets
     # the worker that replaces a killed one load them instead of compiling them again.
     cache = tmp_path_factory.mktemp("numba-cache")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=logging.CRITICAL,
-                                  env={"FASTSCAN_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": str(cache)}) as c:
+    # a task may kill one worker (and be re-run), not two: ClusterError is then quick to test
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                     dashboard_address=None, silence_logs=logging.CRITICAL,
+                                     env={"FASTSCAN_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": str(cache)}) as c:
         yield c
 
 
@@ -116,18 +119,20 @@ def test_file_urls_and_folders_on_cluster(client, mixed_parts, tmp_path):
 
 
 class KillOnce(distributed.WorkerPlugin):
-    """Kills its worker process when a chosen piece starts executing, the first time only."""
+    """Kills its worker process when a chosen piece starts executing, the first time only
+    (or every time, with marker None)."""
 
-    def __init__(self, marker: str, piece: int):
+    def __init__(self, marker: str | None, piece: int):
         self.marker, self.piece = marker, piece
 
     def transition(self, key, start, finish, **kw):
         if finish == "executing" and isinstance(key, str) and key.startswith("fastscan-piece-") \
                 and key.endswith(f"-{self.piece}"):
-            try:
-                os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-            except FileExistsError:
-                return
+            if self.marker is not None:
+                try:
+                    os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                except FileExistsError:
+                    return
             os._exit(1)
 
 
@@ -146,6 +151,17 @@ def test_worker_killed_mid_scan_gives_the_same_report(client, mixed_parts, tmp_p
     client.wait_for_workers(2, timeout=60)
     assert len(pids & set(client.run(os.getpid).values())) == 1   # and the nanny replaced it
     assert_identical(got, want, tmp_path)
+
+
+def test_a_piece_that_kills_every_worker_is_a_cluster_error(client, mixed_parts):
+    client.register_plugin(KillOnce(None, piece=1), name="kill-always")
+    try:
+        with pytest.raises(ClusterError, match="kept killing its workers"):
+            scan(mixed_parts, client=client, split_bytes=200_000)
+    finally:
+        client.unregister_worker_plugin("kill-always")
+    client.wait_for_workers(2, timeout=60)
+    assert scan(mixed_parts[:1], client=client).stats["records_read"] > 0   # the cluster goes on
 
 
 def test_unreadable_file_on_a_worker_is_the_single_process_error(client, mixed_parts, tmp_path):
