@@ -106,6 +106,21 @@ def test_make_log_on_cluster_is_identical(client, tmp_path):
     assert_identical(got, want, tmp_path)
 
 
+def test_synth_logs_on_cluster_are_identical(client, tmp_path):
+    from fastscan.synth import write_log
+    write_log(tmp_path / "openai.jsonl", accounts=60, seed=4, fmt="openai")    # one file, cut in ranges
+    write_log(tmp_path / "flat.jsonl.gz", accounts=30, seed=5, fmt="flat")     # compressed: one piece
+    files = [tmp_path / "openai.jsonl"]
+    gz = [tmp_path / "flat.jsonl.gz"]
+    want = scan(files, config=SMALL)
+    got = scan(files, config=SMALL, client=client, split_bytes=1 << 20)
+    assert got.stats["pieces"] > 4
+    assert_identical(got, want, tmp_path)
+    got = scan(gz, config=SMALL, client=client, split_bytes=1 << 16)
+    assert got.stats["pieces"] == 1
+    assert_identical(got, scan(gz, config=SMALL), tmp_path)
+
+
 def test_file_urls_and_folders_on_cluster(client, mixed_parts, tmp_path):
     want = scan(mixed_parts, config=SMALL)
     urls = [p.as_uri() for p in mixed_parts]
