@@ -165,3 +165,31 @@ def test_importing_fastscan_imports_no_dask():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": ""})
     assert out.stdout.strip() == "[]"
+
+
+def test_urls_read_like_paths(tmp_path, mixed):
+    pytest.importorskip("fsspec")
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+    path, _ = mixed
+    write_mixed_log(tmp_path / "clean.jsonl", accounts=10, records=300, seed=2, bad=False)
+    table = pa.Table.from_pylist([json.loads(x) for x in (tmp_path / "clean.jsonl").read_bytes().splitlines()
+                                  if x.strip()])
+    pq.write_table(table, tmp_path / "log.parquet")
+    feather.write_feather(table, tmp_path / "log.arrow")
+    for name in ("log.parquet", "log.arrow"):
+        want = scan([tmp_path / name], config=SMALL)
+        got = scan([(tmp_path / name).as_uri()], config=SMALL)
+        assert got.accounts.equals(want.accounts) and got.stats["records_read"] == table.num_rows
+    want = scan([path], config=SMALL)
+    got = scan([path.as_uri()], config=SMALL)
+    assert got.accounts.equals(want.accounts)
+    assert got.stats["bytes_read"] == want.stats["bytes_read"]
+    assert [e["line"] for e in got.rejected_examples] == [e["line"] for e in want.rejected_examples]
+    assert got.rejected_examples[0]["file"] == path.as_uri()
+    src = expand_sources([tmp_path.as_uri()])               # a folder URL: its log files, sorted
+    assert [s.path.rsplit("/", 1)[1] for s in src] == ["clean.jsonl", "log.arrow", "log.parquet"]
+    with pytest.raises(InputError, match="no such file"):
+        expand_sources([(tmp_path / "missing.jsonl").as_uri()])
+    with pytest.raises(InputError, match="cannot open this URL"):
+        expand_sources(["nosuchprotocol://bucket/x.jsonl"])
