@@ -24,7 +24,8 @@ Errors are those of a single-process scan, raised from `DaskScan.result()`: bad 
 rejected with file and line; a file that cannot be read at all on a worker raises the same
 InputError (or SchemaError) the single-process scan raises, naming the file, and the rest of the
 scan is cancelled. A piece that kills its worker again and again (Dask gives up after
-`distributed.scheduler.allowed-failures` deaths, 3 by default) raises ClusterError.
+`distributed.scheduler.allowed-failures` deaths, 3 by default) raises ClusterError, and so does
+a scan whose tasks are cancelled or whose client loses the scheduler.
 
 The task functions (`scan_piece`, `merge_partials`, `finish_partial`) know nothing of Dask: they
 are plain functions of picklable values, usable from any other task runner. This module imports
@@ -32,6 +33,7 @@ Dask only inside the functions that talk to a Client, so it loads without Dask i
 """
 from __future__ import annotations
 
+import concurrent.futures
 import heapq
 import os
 import resource
@@ -272,6 +274,10 @@ class DaskScan:
             self.cancel()
             raise ClusterError(f"a scan task kept killing its workers ({e}); the input is too large for "
                                f"a worker's memory or a worker crashes on it") from None
+        except concurrent.futures.CancelledError as e:
+            # the scan's tasks were cancelled, or the client lost its scheduler
+            self.cancel()
+            raise ClusterError(f"the scan was cancelled on the cluster: {e}") from None
         except BaseException:
             self.cancel()
             raise

@@ -179,6 +179,13 @@ def test_a_piece_that_kills_every_worker_is_a_cluster_error(client, mixed_parts)
     assert scan(mixed_parts[:1], client=client).stats["records_read"] > 0   # the cluster goes on
 
 
+def test_a_scan_cancelled_on_the_cluster_is_a_cluster_error(client, mixed_parts):
+    job = submit_scan(client, mixed_parts, split_bytes=100_000)
+    client.cancel([job.final])
+    with pytest.raises(ClusterError, match="cancelled"):
+        job.result()
+
+
 def test_unreadable_file_on_a_worker_is_the_single_process_error(client, mixed_parts, tmp_path):
     bad = tmp_path / "broken.parquet"
     bad.write_bytes(b"PAR1 this is not parquet at all")
