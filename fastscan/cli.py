@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reject-file", help="write every rejected record, with file, line and reason (JSONL)")
     p.add_argument("--fail-on-flagged", action="store_true", help="exit 1 when an account is flagged")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786); paths and URLs are "
+                        "read by the workers (needs fastscan[dask])")
+    p.add_argument("--split-size", type=_size, default=None, metavar="BYTES",
+                   help="with --scheduler: cut plain JSONL files larger than this into byte ranges "
+                        "(default 128M)")
     _add_scan_options(p)
 
     e = sub.add_parser("explain", help="scan request logs and explain one account: signals, reasons, example prompts")
@@ -114,25 +120,47 @@ def _print_stats(stats: dict, file_errors, examples) -> None:
         print(f"fastscan: warning: {e['file']}:{e['line']}: {e['reason']}", file=err)
 
 
+def _connect(address: str):
+    """A dask.distributed Client for the scheduler at `address`, or one clear error."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise FastscanError("--scheduler needs Dask: pip install 'fastscan[dask]'") from None
+    try:
+        return Client(address, set_as_default=False)   # timeout: distributed.comm.timeouts.connect
+    except (OSError, TimeoutError) as e:
+        raise FastscanError(f"--scheduler {address}: cannot reach the Dask scheduler: {e}") from None
+
+
 def _run_scan(args) -> int:
-    from .kernels import warmup
     from .progress import Progress
     from .runner import scan, total_size
     mapping = _parse_mapping(args.map)
-    warmup()
-    bar = None
-    if not args.no_progress and sys.stderr.isatty():
-        bar = Progress(total_size(args.paths))
+    scheduler = getattr(args, "scheduler", None)
     kw = {}
     if args.chunk_size:
         kw["chunk_bytes"] = args.chunk_size
     if args.threshold is not None:
         kw["flag_threshold"] = args.threshold
+    client = None
+    if scheduler:
+        client = _connect(scheduler)   # the workers compile the kernels; nothing to warm up here
+        kw["client"] = client
+        kw["split_bytes"] = getattr(args, "split_size", None)
+    else:
+        from .kernels import warmup
+        warmup()
+    bar = None
     try:
+        if not args.no_progress and sys.stderr.isatty():
+            # on a cluster the sizes come from the workers' listing, bar or not
+            bar = Progress(0 if client is not None else total_size(args.paths))
         report = scan(args.paths, mapping=mapping, reject_file=args.reject_file, progress=bar, **kw)
     finally:
         if bar is not None:
             bar.close()
+        if client is not None:
+            client.close()
     if args.out:
         report.write(args.out)
     if args.stats:

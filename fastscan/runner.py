@@ -166,12 +166,22 @@ def explain(paths, account_id: str, *, examples: int = 5, config: ScanConfig | N
 
 def scan(paths, *, config: ScanConfig | None = None, mapping=None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
          reject_file: str | os.PathLike | None = None, progress: Callable[[int], None] | None = None,
-         flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS) -> Report:
+         flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS, client=None,
+         split_bytes: int | None = None) -> Report:
     """Scan request logs (files, folders, globs, "-" for stdin) and return the per-account Report.
+
+    With `client` (a dask.distributed.Client, from `pip install fastscan[dask]`) the scan runs on
+    that Dask cluster (fastscan.distributed) and returns the same report; `split_bytes` sets the
+    size of the byte ranges large plain JSONL files are cut into there.
 
     Raises fastscan.InputError when a path does not exist or cannot be read, SchemaError when a
     log's shape is unknown; bad records never raise: they are counted and set aside.
     """
+    if client is not None:
+        from .distributed import DEFAULT_SPLIT_BYTES, scan_dask
+        return scan_dask(client, paths, config=config, mapping=mapping, chunk_bytes=chunk_bytes,
+                         reject_file=reject_file, progress=progress, flag_threshold=flag_threshold,
+                         min_requests=min_requests, split_bytes=split_bytes or DEFAULT_SPLIT_BYTES)
     sources = expand_sources(paths)
     scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
     if reject_file is not None:
