@@ -62,6 +62,15 @@ def _days(x: float) -> str:
     return "1 day" if int(x) == 1 else f"{int(x):,} days"
 
 
+def _shared_words(r) -> str:
+    if "shared_template_accounts" not in r and "shared_near_dup_accounts" not in r:
+        return "no cross-account columns in this report"
+    t, d = r.get("shared_template_accounts") or 0, r.get("shared_near_dup_accounts") or 0
+    parts = ([f"shares templates with {_n(t)} other accounts"] if t else []) + \
+        ([f"shares near-duplicate prompts with {_n(d)} other accounts"] if d else [])
+    return " and ".join(parts) if parts else "shares no template or near-duplicate with other accounts"
+
+
 @dataclass(frozen=True)
 class Signal:
     """One published signal: its group (the issue's eight), how it is computed, how it reads."""
@@ -139,10 +148,7 @@ SIGNALS = (
            "other accounts sharing this account's templates or near-duplicates, log2 scaled: 1 at 64",
            lambda f: _clip(np.log2(1.0 + np.maximum(_col(f, "shared_template_accounts"),
                                                     _col(f, "shared_near_dup_accounts"))) / 6.0),
-           lambda r: (f"shares templates with {_n(r.get('shared_template_accounts') or 0)} other accounts "
-                      f"and near-duplicates with {_n(r.get('shared_near_dup_accounts') or 0)}")
-           if "shared_template_accounts" in r or "shared_near_dup_accounts" in r
-           else "no cross-account columns in this report"),
+           lambda r: _shared_words(r)),
     Signal("rotation", "coordination",
            "accounts of the same cluster that start as this one stops or stop as it starts, over 2, capped",
            lambda f: _clip(_col(f, "rotation_partners") / 2.0),
