@@ -5,8 +5,10 @@ Everything kept is an integer (sums, minima, maxima, counts) or a set chosen by 
 result never depends on chunk size, batch boundaries, file order or worker count:
 - `sums`: int64 counters per account (FEATURES);
 - `ts_min`, `ts_max`: first and last request time;
-- `SparseCounts`: exact counts per (account, key), e.g. requests per (account, epoch hour) and per
-  (account, model); memory grows with distinct pairs, never with records;
+- `SparseCounts`: exact counts per (account, key), e.g. requests per (account, epoch hour), per
+  (account, model), completion tokens per (account, model), and requests per (account, model,
+  epoch hour) (model_hours, key = model << 20 | hour: when each account first used each model);
+  memory grows with distinct pairs, never with records;
 - `PromptSample`: per account, the S distinct prompts with the smallest prompt hash (a bottom-k
   sketch), each with its exact multiplicity, MinHash signature, word count and skeleton hashes.
   Bottom-k by a hash is a uniform sample of the distinct prompts that any split of the input
@@ -25,9 +27,13 @@ from .buffers import bool_values, float_values, int_values, string_buffers, vali
 
 __all__ = ["ScanConfig", "AccountState", "FEATURES", "SparseCounts", "PromptSample", "STATE_FORMAT"]
 
-STATE_FORMAT = 1   # version of AccountState.to_bytes(); bump when the layout changes
+STATE_FORMAT = 2   # version of AccountState.to_bytes(); bump when the layout changes
+# the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
+_SPARSE = ("hours", "model_counts", "model_tokens", "model_hours")
 
 HOUR_MS = 3_600_000
+MODEL_HOUR_BITS = 20                 # epoch hours below 2**20 (until 2089) fit in model_hours keys
+MAX_MODEL_KEY = (1 << 12) - 1        # models beyond the 4095th share the last model_hours key
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -59,13 +65,25 @@ LONG_OUTPUT_TOKENS = 1000
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """Settings that shape the state; two states merge only if their configs are equal."""
-    num_perm: int = 64              # MinHash permutations
+    """Settings that shape the state; two states merge only if their configs are equal.
+
+    The near-duplicate and cross-account settings (below `near_dup_threshold`) act at finish();
+    README "Near-duplicates and templates" defines what each one does.
+    """
+    num_perm: int = 128             # MinHash permutations (K)
     shingle_words: int = 3          # words per shingle
     skeleton_words: int = 5         # words at each end that make a prompt's skeleton
     sample_size: int = 512          # distinct prompts kept per account (S)
     near_dup_threshold: float = 0.8
     minhash_seed: int = 1
+    lsh_rows: int = 0               # rows per LSH band; 0 = chosen from num_perm and the threshold
+    bucket_window: int = 64         # cross-account: each prompt is verified against this many bucket mates
+    link_min_words: int = 8         # cross-account: shorter prompts never tie accounts together
+    popular_accounts: int = 5       # cross-account: a prompt with near-duplicates in more accounts is popular
+    link_min_prompts: int = 5       # cross-account: near-duplicate prompts two accounts must share...
+    link_min_share: float = 0.2     # ...and as a share of the smaller account's linkable sampled prompts
+    template_min_prompts: int = 5   # cross-account: prompts with a skeleton that make it an account's template...
+    template_min_share: float = 0.2  # ...and as a share of the account's linkable sampled prompts
 
     def check(self) -> None:
         if not 1 <= self.shingle_words <= 16:
@@ -76,6 +94,14 @@ class ScanConfig:
             raise ValueError("sample_size must be at least 16")
         if not 0.0 < self.near_dup_threshold <= 1.0:
             raise ValueError("near_dup_threshold must be in (0, 1]")
+        if not 0 <= self.lsh_rows <= self.num_perm:
+            raise ValueError("lsh_rows must be 0 (automatic) or 1..num_perm")
+        if self.bucket_window < 1:
+            raise ValueError("bucket_window must be at least 1")
+        if self.popular_accounts < 2 or self.link_min_prompts < 1 or self.template_min_prompts < 1:
+            raise ValueError("popular_accounts must be >= 2, link_min_prompts and template_min_prompts >= 1")
+        if not (0.0 <= self.link_min_share <= 1.0 and 0.0 <= self.template_min_share <= 1.0):
+            raise ValueError("link_min_share and template_min_share must be in [0, 1]")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +109,17 @@ class ScanConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ScanConfig":
         return cls(**d)
+
+
+def model_hour_key(model: np.ndarray, hour: np.ndarray) -> np.ndarray:
+    """int64 key of (model index, epoch hour) for `model_hours`."""
+    m = np.minimum(np.asarray(model, dtype=np.int64), MAX_MODEL_KEY)
+    return (m << MODEL_HOUR_BITS) | (np.asarray(hour, dtype=np.int64) & ((1 << MODEL_HOUR_BITS) - 1))
+
+
+def split_model_hour_key(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    key = np.asarray(key, dtype=np.int64)
+    return key >> MODEL_HOUR_BITS, key & ((1 << MODEL_HOUR_BITS) - 1)
 
 
 class SparseCounts:
@@ -247,6 +284,8 @@ class AccountState:
         self.model_index: dict[str, int] = {}
         self.hours = SparseCounts()        # (account, epoch hour) -> requests
         self.model_counts = SparseCounts()  # (account, model index) -> requests
+        self.model_tokens = SparseCounts()  # (account, model index) -> completion tokens
+        self.model_hours = SparseCounts()   # (account, model << 20 | epoch hour) -> requests
         self.sample = PromptSample(self.config.sample_size, self.config.num_perm)
         self._params = None
 
@@ -331,6 +370,9 @@ class AccountState:
         menc = pc.dictionary_encode(pc.fill_null(model, ""))
         midx = self._map_models(menc.dictionary.to_pylist())[np.asarray(menc.indices, dtype=np.int64)]
         self.model_counts.add(account, midx)
+        self.model_tokens.add(account, midx, values[:, F["completion_tokens"]])
+        if ts_valid.any():
+            self.model_hours.add(account[ts_valid], model_hour_key(midx[ts_valid], hrs))
 
         self._update_sample(account, phash, n_words, head, tail, p_off, p_data, p_valid)
 
@@ -427,12 +469,21 @@ class AccountState:
         a, mk, c = other.model_counts.items()
         if len(a):
             self.model_counts.add(mapping[a], model_map[mk], c)
+        a, mk, c = other.model_tokens.items()
+        if len(a):
+            self.model_tokens.add(mapping[a], model_map[mk], c)
+        a, key, c = other.model_hours.items()
+        if len(a):
+            m, h = split_model_hour_key(key)
+            self.model_hours.add(mapping[a], model_hour_key(model_map[m], h), c)
         self.sample.merge(other.sample, mapping)
         return self
 
     def compact(self) -> None:
         self.hours.compact()
         self.model_counts.compact()
+        self.model_tokens.compact()
+        self.model_hours.compact()
         self.sample.compact()
 
     # -- serialization
@@ -449,10 +500,6 @@ class AccountState:
             "sums": self.sums[:n].ravel(),
             "ts_min": self.ts_min[:n],
             "ts_max": self.ts_max[:n],
-            "hours_keys": self.hours.keys,
-            "hours_counts": self.hours.counts,
-            "model_keys": self.model_counts.keys,
-            "model_counts": self.model_counts.counts,
             "sample_account": s.account,
             "sample_prompt_hash": s.prompt_hash,
             "sample_count": s.count,
@@ -462,6 +509,9 @@ class AccountState:
             "sample_sig": s.sig.ravel(),
             "sample_threshold": s.threshold[:n],
         }
+        for name in _SPARSE:
+            sc = getattr(self, name)
+            arrays[f"{name}_keys"], arrays[f"{name}_counts"] = sc.keys, sc.counts
         cols, names = [], []
         for name, values in arrays.items():
             values = values if isinstance(values, pa.Array) else pa.array(np.ascontiguousarray(values))
@@ -507,9 +557,9 @@ class AccountState:
         st.sums = col("sums", np.int64).reshape(n, len(FEATURES))
         st.ts_min = col("ts_min", np.int64)
         st.ts_max = col("ts_max", np.int64)
-        st.hours.keys, st.hours.counts = col("hours_keys", np.int64), col("hours_counts", np.int64)
-        st.model_counts.keys = col("model_keys", np.int64)
-        st.model_counts.counts = col("model_counts", np.int64)
+        for name in _SPARSE:
+            sc = getattr(st, name)
+            sc.keys, sc.counts = col(f"{name}_keys", np.int64), col(f"{name}_counts", np.int64)
         s = st.sample
         s.account = col("sample_account", np.int64)
         s.prompt_hash = col("sample_prompt_hash", np.uint64)
@@ -538,4 +588,5 @@ class AccountState:
     @property
     def nbytes(self) -> int:
         return (self.sums.nbytes + self.ts_min.nbytes * 2 + self.hours.nbytes + self.model_counts.nbytes
+                + self.model_tokens.nbytes + self.model_hours.nbytes
                 + self.sample.nbytes + sum(len(x) + 60 for x in self.ids))

@@ -238,6 +238,10 @@ class StateDir:
         if src.path == "-":
             raise StateError("stdin cannot be scanned into a state directory (it cannot be resumed); "
                              "scan files, or drop --state")
+        from .remote import is_url
+        if is_url(src.path):
+            raise StateError(f"{src.path}: URLs cannot be scanned into a state directory yet; scan local files, "
+                             "or drop --state")
         rec = self.files.get(self.key(src))
         fp = fingerprint(src.path)
         if rec is None:

@@ -109,6 +109,9 @@ def test_state_round_trips_through_bytes_and_pickle(archive):
     half.state = AccountState.from_bytes(half.state.to_bytes()).merge(AccountState.from_bytes(rest.state.to_bytes()))
     assert half.finish().accounts.equals(want)
     assert AccountState.from_bytes(AccountState(SMALL).to_bytes()).n_accounts == 0
+    # every SparseCounts of a state is serialized (a new one must be added to _SPARSE)
+    from fastscan.state import _SPARSE, SparseCounts
+    assert {k for k, v in vars(AccountState()).items() if isinstance(v, SparseCounts)} == set(_SPARSE)
     with pytest.raises(ValueError):
         AccountState.from_bytes(b"not a state")
 
@@ -298,13 +301,14 @@ def test_no_prompt_text_in_state_or_report_and_private_modes(archive, tmp_path):
 
 SCALE = 10 if os.environ.get("FASTSCAN_SCALE") == "full" else 1
 # README, "Bounds": per account slot 184 B (slots grow by doubling, at least 1024), the id plus
-# 60 B, 16 B per (account, active hour) and per (account, model) pair, ~300 B per sampled distinct
-# prompt (at most sample_size per account); plus a pending buffer while batches are folded in
+# 60 B, 16 B per (account, hour), (account, model, hour) and twice per (account, model) pair,
+# 4 * num_perm + 44 B per sampled distinct prompt (at most sample_size per account); plus a
+# pending buffer while batches are folded in
 SLOT = 184
 PER_ID = 60
 PER_PAIR = 16
-PER_SAMPLED = 300
-PENDING = 32_768 * PER_SAMPLED + (1 << 16) * PER_PAIR * 2
+PER_SAMPLED = 4 * ScanConfig().num_perm + 44     # signature + hash, count, words, skeletons
+PENDING = 32_768 * PER_SAMPLED + (1 << 16) * PER_PAIR * 4
 
 
 def flat_table(account, prompt, ts):
@@ -315,8 +319,9 @@ def flat_table(account, prompt, ts):
 
 def bound(state: AccountState, hours: int, models: int, sampled: int) -> int:
     n = state.n_accounts
-    return (SLOT * max(1024, 2 * n) + sum(len(a) + PER_ID for a in state.ids) + PER_PAIR * (hours + models)
-            + PER_SAMPLED * sampled)
+    # pairs: (account, hour), (account, model, hour), and (account, model) twice (requests, tokens)
+    return (SLOT * max(1024, 2 * n) + sum(len(a) + PER_ID for a in state.ids)
+            + PER_PAIR * (2 * hours + 2 * models) + PER_SAMPLED * sampled)
 
 
 def test_one_account_with_very_many_requests():
