@@ -405,13 +405,22 @@ class _JsonlDecoder:
             out.append(batch)
 
 
+def _valid_utf8(chunk: bytes) -> bool:
+    """Whether `chunk` is valid UTF-8: Arrow's validator, an order of magnitude faster than
+    bytes.decode, and it builds no str (Python's codec rules: no surrogates, no overlongs)."""
+    arr = pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(chunk)], dtype=np.int64)),
+                                           pa.py_buffer(chunk))
+    try:
+        arr.validate(full=True)
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
 def _invalid_utf8_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
     """bool mask of the lines holding invalid UTF-8 (the bulk JSON decoder does not check), or None."""
-    try:
-        chunk.decode("utf-8")
+    if _valid_utf8(chunk):
         return None
-    except UnicodeDecodeError:
-        pass
     bad = np.zeros(len(starts), dtype=np.bool_)
     pos = 0
     while pos < len(chunk):
