@@ -337,6 +337,9 @@ def _prompt_from_text(prompt: pa.Array):
     us, ue, ss, se = (np.empty(n, dtype=np.int64) for _ in range(4))
     n_prior = np.empty(n, dtype=np.int32)
     mk.split_transcripts(offsets, data, valid, us, ue, ss, se, n_prior)
+    if (ss < 0).all() and (us == offsets[:-1]).all() and (ue == offsets[1:]).all():
+        # no transcript in this batch (the common case): the prompt is the user turn, uncopied
+        return prompt, pa.nulls(n, pa.string()), pa.array(n_prior, pa.int32())
     us = np.where(valid, us, -1)
     user = _slices(prompt, us, ue, bufs)
     system = _slices(prompt, ss, se, bufs)
