@@ -11,6 +11,7 @@ import pyarrow as pa
 __all__ = ["string_buffers", "int_values", "float_values", "bool_values", "validity"]
 
 _EMPTY_DATA = np.zeros(0, dtype=np.uint8)
+_EMPTY_DATA.flags.writeable = False
 
 
 def _as_array(col) -> pa.Array:
@@ -44,7 +45,11 @@ def string_buffers(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         offsets = np.zeros(n + 1, dtype=np.int64)
     else:
         offsets = np.frombuffer(bufs[1], dtype=off_type)[arr.offset: arr.offset + n + 1].astype(np.int64)
-    data = _EMPTY_DATA if bufs[2] is None else np.frombuffer(bufs[2], dtype=np.uint8)
+    if bufs[2] is None:
+        data = _EMPTY_DATA
+    else:
+        data = np.frombuffer(bufs[2], dtype=np.uint8)
+        data.flags.writeable = False   # a view of Arrow's memory: kernels only read it
     return offsets, data, validity(arr)
 
 

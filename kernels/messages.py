@@ -5,24 +5,44 @@ flattened into a transcript of "role: content" blocks separated by blank lines.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import types
 
-from ._jit import kernel, ro, rw
+from ._jit import inline, kernel, ro, rw
+
+_USER = np.frombuffer(b"user", dtype=np.uint8)
+_SYSTEM = np.frombuffer(b"system", dtype=np.uint8)
+_ASSISTANT = np.frombuffer(b"assistant", dtype=np.uint8)
+_DEVELOPER = np.frombuffer(b"developer", dtype=np.uint8)
+_TOOL = np.frombuffer(b"tool", dtype=np.uint8)
+
+
+@inline
+def _is_name(data, start, n, name):
+    if n != name.shape[0]:
+        return False
+    for i in range(n):
+        if data[start + i] != name[i]:
+            return False
+    return True
+
 
 @kernel(types.int64(ro(types.uint8), types.int64, types.int64))
 def role_code(data, start, end):
     """Code of the role name in data[start:end]: 1 system/developer, 2 user, 3 assistant, 4 tool, 0 other."""
+    # every byte is compared: a 3-letter prefix check took "associate" for assistant and
+    # "developed" for developer, splitting a transcript inside a user's text
     n = end - start
-    if n == 4 and data[start] == 117 and data[start + 1] == 115 and data[start + 2] == 101 and data[start + 3] == 114:
-        return 2  # user
-    if n == 6 and data[start] == 115 and data[start + 1] == 121 and data[start + 2] == 115:
-        return 1  # sys(tem)
-    if n == 9 and data[start] == 97 and data[start + 1] == 115 and data[start + 2] == 115:
-        return 3  # ass(istant)
-    if n == 9 and data[start] == 100 and data[start + 1] == 101 and data[start + 2] == 118:
-        return 1  # dev(eloper) messages play the system role
-    if n == 4 and data[start] == 116 and data[start + 1] == 111 and data[start + 2] == 111:
-        return 4  # too(l)
+    if _is_name(data, start, n, _USER):
+        return 2
+    if _is_name(data, start, n, _SYSTEM):
+        return 1
+    if _is_name(data, start, n, _ASSISTANT):
+        return 3
+    if _is_name(data, start, n, _DEVELOPER):
+        return 1  # developer messages play the system role
+    if _is_name(data, start, n, _TOOL):
+        return 4
     return 0
 
 
@@ -30,7 +50,8 @@ def role_code(data, start, end):
                    rw(types.int64), rw(types.int64), rw(types.int32)))
 def pick_messages(list_offsets, role_offsets, role_data, role_valid, out_user, out_system, out_n_prior):
     """Per request: the index of its last user message, of its first system message, and how many
-    messages came before that user message.
+    conversation turns (messages other than system/developer) came before that user message
+    (all of them when there is no user message).
 
     list_offsets : int64[n + 1] into the flattened messages; role_* : the flattened role strings;
     out_user, out_system : int64[n] (-1 where there is none); out_n_prior : int32[n]
@@ -41,17 +62,22 @@ def pick_messages(list_offsets, role_offsets, role_data, role_valid, out_user, o
         hi = list_offsets[r + 1]
         user = -1
         system = -1
+        turns = 0
+        turns_before_user = 0
         for m in range(lo, hi):
-            if not role_valid[m]:
-                continue
-            c = role_code(role_data, role_offsets[m], role_offsets[m + 1])
+            c = 0
+            if role_valid[m]:
+                c = role_code(role_data, role_offsets[m], role_offsets[m + 1])
             if c == 2:
                 user = m
+                turns_before_user = turns
             elif c == 1 and system < 0:
                 system = m
+            if c != 1:
+                turns += 1
         out_user[r] = user
         out_system[r] = system
-        out_n_prior[r] = (user - lo) if user >= 0 else max(hi - lo - 1, 0)
+        out_n_prior[r] = turns_before_user if user >= 0 else turns
 
 
 @kernel(types.UniTuple(types.int64, 2)(ro(types.uint8), types.int64, types.int64))
@@ -74,7 +100,8 @@ def split_transcripts(offsets, data, valid, user_start, user_end, sys_start, sys
 
     A prompt is a transcript when it starts with "system: " or "user: " and every block after a
     blank line that starts with "<role>: " opens a new message. For any other prompt the whole text
-    is the user turn, with no system turn and no earlier messages.
+    is the user turn, with no system turn and no earlier messages. n_prior counts the non-system
+    messages before the last user turn (all of them when there is none).
     offsets : int64[n + 1], data : uint8[m], valid : bool[n];
     user_start, user_end, sys_start, sys_end : int64[n] byte positions in data (sys_* = -1 if none);
     n_prior : int32[n]
@@ -96,6 +123,8 @@ def split_transcripts(offsets, data, valid, user_start, user_end, sys_start, sys
             continue
         # walk the blocks
         msgs = 0
+        turns = 0
+        turns_before_user = 0
         cur_code = c0
         cur_start = body0
         last_user_s = -1
@@ -124,10 +153,13 @@ def split_transcripts(offsets, data, valid, user_start, user_end, sys_start, sys
                 last_user_s = cur_start
                 last_user_e = cur_end
                 last_user_idx = msgs
+                turns_before_user = turns
             elif cur_code == 1 and first_sys_s < 0:
                 first_sys_s = cur_start
                 first_sys_e = cur_end
             msgs += 1
+            if cur_code != 1:
+                turns += 1
             if nxt < 0:
                 break
             cur_code = nxt_code
@@ -136,11 +168,11 @@ def split_transcripts(offsets, data, valid, user_start, user_end, sys_start, sys
         if last_user_s >= 0:
             user_start[r] = last_user_s
             user_end[r] = last_user_e
-            n_prior[r] = last_user_idx
+            n_prior[r] = turns_before_user
         else:
             user_start[r] = hi
             user_end[r] = hi
-            n_prior[r] = msgs
+            n_prior[r] = turns
         sys_start[r] = first_sys_s
         sys_end[r] = first_sys_e
 

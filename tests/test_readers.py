@@ -138,8 +138,8 @@ def test_openai_shape_and_transcripts(tmp_path):
     t, st, rj = read_all(p)
     assert st.records_rejected == 0, rj.examples
     row = t.to_pylist()
-    assert row[0]["prompt"] == "first" and row[0]["n_prior_messages"] == 1
-    assert row[1]["prompt"] == "second" and row[1]["n_prior_messages"] == 3
+    assert row[0]["prompt"] == "first" and row[0]["n_prior_messages"] == 0
+    assert row[1]["prompt"] == "second" and row[1]["n_prior_messages"] == 2
     assert row[1]["system_prompt"] == "Be brief." and row[1]["reasoning_tokens"] == 7
     assert row[1]["logprobs"] is True and row[1]["finish_reason"] == "length" and row[1]["n"] == 2
 
@@ -150,7 +150,7 @@ def test_flat_transcript_matches_messages(tmp_path):
                     rec(1, prompt="user: only this"), rec(2, prompt="User: not a transcript")])
     t, _, _ = read_all(p)
     rows = t.to_pylist()
-    assert (rows[0]["prompt"], rows[0]["system_prompt"], rows[0]["n_prior_messages"]) == ("second", "Be brief.", 3)
+    assert (rows[0]["prompt"], rows[0]["system_prompt"], rows[0]["n_prior_messages"]) == ("second", "Be brief.", 2)
     assert (rows[1]["prompt"], rows[1]["n_prior_messages"]) == ("only this", 0)
     assert rows[2]["prompt"] == "User: not a transcript"
 

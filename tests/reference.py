@@ -1,0 +1,268 @@
+"""Slow, obvious pure-Python references for every fastscan kernel.
+
+Written from the kernels' docstrings, not from their code: words are found by walking the
+characters of a `str` (not its bytes), hashes are Python ints kept modulo 2**64 with a mask,
+transcripts are split by listing every boundary first. Nothing here imports numba or a kernel
+module; the only shared input is `hashing.minhash_params`, which the tests pass in.
+"""
+from __future__ import annotations
+
+import re
+import string
+
+MASK64 = (1 << 64) - 1
+
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+SHINGLE_SEED = 0x9E3779B97F4A7C15
+SKELETON_SEED = 0x5851F42D4C957F2D
+EMPTY_MIN = 0xFFFFFFFF
+
+PUNCTUATION = frozenset(string.punctuation)   # the 32 printable ASCII bytes that are not alnum or space
+
+ROLE_CODES = {"system": 1, "developer": 1, "user": 2, "assistant": 3, "tool": 4}
+
+
+# -- hashes ----------------------------------------------------------------------------------
+
+def fmix64(x: int) -> int:
+    """MurmurHash3's 64-bit finalizer."""
+    x &= MASK64
+    x ^= x >> 33
+    x = (x * 0xFF51AFD7ED558CCD) & MASK64
+    x ^= x >> 33
+    x = (x * 0xC4CEB9FE1A85EC53) & MASK64
+    x ^= x >> 33
+    return x
+
+
+def fnv1a64(data: bytes) -> int:
+    h = FNV_OFFSET
+    for byte in data:
+        h = ((h ^ byte) * FNV_PRIME) & MASK64
+    return h
+
+
+def combine(h: int, x: int) -> int:
+    return fmix64(h ^ x)
+
+
+def chain(seed: int, hashes) -> int:
+    h = seed
+    for x in hashes:
+        h = combine(h, x)
+    return h
+
+
+def splitmix64(seed: int, count: int) -> list[int]:
+    state = seed & MASK64
+    out = []
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        out.append(z ^ (z >> 31))
+    return out
+
+
+# -- words -----------------------------------------------------------------------------------
+
+def _utf8_width(ch: str) -> int:
+    return len(ch.encode("utf-8"))
+
+
+def _is_run_char(ch: str) -> bool:
+    """ASCII letter or digit, or a code point written with 2 UTF-8 bytes (U+0080..U+07FF)."""
+    return (ch.isascii() and ch.isalnum()) or _utf8_width(ch) == 2
+
+
+def split_words(text: str) -> list[str]:
+    """Words in text order: runs of run characters; each 3/4-byte code point alone; rest separate."""
+    words = []
+    run = ""
+    for ch in text:
+        if _is_run_char(ch):
+            run += ch
+            continue
+        if run:
+            words.append(run)
+            run = ""
+        if _utf8_width(ch) >= 3:
+            words.append(ch)
+    if run:
+        words.append(run)
+    return words
+
+
+def word_bytes(word: str) -> bytes:
+    """The bytes a word hashes: UTF-8 with A-Z folded to a-z (and nothing else folded)."""
+    return bytes(b + 32 if 65 <= b <= 90 else b for b in word.encode("utf-8"))
+
+
+def word_hash(word: str) -> int:
+    return fmix64(fnv1a64(word_bytes(word)))
+
+
+def shingle_hashes(text: str, k: int) -> list[int]:
+    """Hashes of the word k-shingles in text order; 1..k-1 words give one shingle of them all."""
+    hashes = [word_hash(w) for w in split_words(text)]
+    if not hashes:
+        return []
+    if len(hashes) < k:
+        return [chain(SHINGLE_SEED, hashes)]
+    return [chain(SHINGLE_SEED, hashes[i:i + k]) for i in range(len(hashes) - k + 1)]
+
+
+def prompt_hash(text: str) -> int:
+    return fmix64(fnv1a64(text.encode("utf-8")))
+
+
+def count_tokens(text: str) -> int:
+    total = sum(1 for ch in text if ch in PUNCTUATION)
+    for w in split_words(text):
+        n = len(w.encode("utf-8"))
+        total += 1 if _utf8_width(w[0]) >= 3 else -(-n // 4)
+    return total
+
+
+def hash_prompt(text: str, skeleton_words: int) -> tuple[int, int, int, int]:
+    """(prompt hash, n_words, head hash, tail hash) of one non-null text."""
+    hashes = [word_hash(w) for w in split_words(text)]
+    p = skeleton_words
+    if len(hashes) >= 2 * p + 1:
+        head = chain(SKELETON_SEED, hashes[:p])
+        tail = chain(SKELETON_SEED, hashes[-p:])
+    else:
+        head = tail = 0
+    return prompt_hash(text), len(hashes), head, tail
+
+
+def minhash_signature(text: str, k: int, a: list[int], b: list[int]) -> list[int]:
+    shingles = shingle_hashes(text, k)
+    return [min((((aj * x + bj) & MASK64) >> 32 for x in shingles), default=EMPTY_MIN)
+            for aj, bj in zip(a, b)]
+
+
+# -- the kernels, row by row over Python values (None is a null) -------------------------------
+
+def count_tokens_all(values: list) -> list[int]:
+    return [0 if v is None else count_tokens(v) for v in values]
+
+
+def hash_prompts_all(values: list, skeleton_words: int) -> tuple[list, list, list, list]:
+    rows = [(0, -1, 0, 0) if v is None else hash_prompt(v, skeleton_words) for v in values]
+    return tuple(list(col) for col in zip(*rows)) if rows else ([], [], [], [])
+
+
+def count_shingles_all(values: list, k: int) -> list[int]:
+    return [0 if v is None else len(shingle_hashes(v, k)) for v in values]
+
+
+def hash_shingles_all(values: list, k: int) -> list[int]:
+    return [x for v in values if v is not None for x in shingle_hashes(v, k)]
+
+
+def minhash_signatures_all(values: list, rows: list[int], k: int, a: list[int], b: list[int]) -> list:
+    return [[EMPTY_MIN] * len(a) if values[r] is None else minhash_signature(values[r], k, a, b)
+            for r in rows]
+
+
+def sum_by_account(account: list[int], values: list[list[int]], n_accounts: int, n_features: int):
+    out = [[0] * n_features for _ in range(n_accounts)]
+    for acc, row in zip(account, values):
+        for f, v in enumerate(row):
+            out[acc][f] += v
+    return out
+
+
+def minmax_by_account(account: list[int], values: list[int], valid: list[bool], n_accounts: int):
+    """(min, max) per account over valid rows; accounts without one are None."""
+    seen = {}
+    for acc, v, ok in zip(account, values, valid):
+        if ok:
+            seen.setdefault(acc, []).append(v)
+    return [(min(seen[a]), max(seen[a])) if a in seen else None for a in range(n_accounts)]
+
+
+# -- messages --------------------------------------------------------------------------------
+
+def role_code(name) -> int:
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return ROLE_CODES.get(name, 0)
+
+
+def pick_messages(requests: list[list]) -> tuple[list[int], list[int], list[int]]:
+    """Per request (a list of role names, None for a null role): the flattened index of its last
+    user message and of its first system message (-1 if none), and the messages before that user.
+
+    n_prior counts the conversation turns before that user message: system (and developer)
+    messages are not turns. Without a user message, every non-system message counts.
+    """
+    users, systems, n_prior = [], [], []
+    base = 0
+    for roles in requests:
+        codes = [role_code(r) if r is not None else 0 for r in roles]
+        user_pos = [i for i, c in enumerate(codes) if c == 2]
+        sys_pos = [i for i, c in enumerate(codes) if c == 1]
+        users.append(base + user_pos[-1] if user_pos else -1)
+        systems.append(base + sys_pos[0] if sys_pos else -1)
+        upto = user_pos[-1] if user_pos else len(codes)
+        n_prior.append(sum(1 for c in codes[:upto] if c != 1))
+        base += len(roles)
+    return users, systems, n_prior
+
+
+_ROLE_PREFIX = re.compile(rb"([a-z]+): ")
+
+
+def role_prefix(data: bytes, at: int) -> tuple[int, int]:
+    """(role code, body start) if data[at:] starts with "<known role>: ", else (0, -1)."""
+    m = _ROLE_PREFIX.match(data, at)
+    if m is None or role_code(m.group(1)) == 0:
+        return 0, -1
+    return role_code(m.group(1)), m.end()
+
+
+def split_transcript(data: bytes) -> tuple[int, int, int, int, int]:
+    """(user_start, user_end, sys_start, sys_end, n_prior) of one non-null prompt, relative to it.
+
+    A transcript opens with "system: " or "user: " (developer is the system role, so
+    "developer: " too); each "\\n\\n<role>: " opens the next message, which runs to the next such
+    boundary. Anything else is one user turn. No user turn: an empty one at the end. n_prior counts
+    the non-system messages before the last user turn (all of them when there is none).
+    """
+    code0, body0 = role_prefix(data, 0)
+    if code0 not in (1, 2):
+        return 0, len(data), -1, -1, 0
+    boundaries = []   # (blank line position, role code, body start)
+    for j in range(body0, len(data) - 1):
+        if data[j:j + 2] == b"\n\n":
+            code, body = role_prefix(data, j + 2)
+            if code:
+                boundaries.append((j, code, body))
+    starts = [(code0, body0)] + [(c, s) for _, c, s in boundaries]
+    ends = [j for j, _, _ in boundaries] + [len(data)]
+    messages = [(c, s, e) for (c, s), e in zip(starts, ends)]
+    users = [i for i, (c, _, _) in enumerate(messages) if c == 2]
+    systems = [i for i, (c, _, _) in enumerate(messages) if c == 1]
+    if users:
+        _, us, ue = messages[users[-1]]
+        n_prior = sum(1 for c, _, _ in messages[:users[-1]] if c != 1)
+    else:
+        us = ue = len(data)
+        n_prior = sum(1 for c, _, _ in messages if c != 1)
+    ss, se = (messages[systems[0]][1:] if systems else (-1, -1))
+    return us, ue, ss, se, n_prior
+
+
+def transcript_turns(text: str) -> tuple[bytes | None, bytes | None, int]:
+    """(last user turn, first system turn or None, n_prior) of one prompt, as bytes."""
+    data = text.encode("utf-8")
+    us, ue, ss, se, n_prior = split_transcript(data)
+    return data[us:ue], (data[ss:se] if ss >= 0 else None), n_prior
+
+
+def gather_slices(data: bytes, starts: list[int], ends: list[int]) -> bytes:
+    return b"".join(data[s:e] for s, e in zip(starts, ends) if s >= 0)

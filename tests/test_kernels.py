@@ -1,0 +1,583 @@
+"""Every kernel against its slow reference in tests/reference.py, plus hand-checked examples.
+
+Integers and hashes compare exactly. Kernels read their buffers through
+`fastscan.buffers.string_buffers`, which is tested here directly as well.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reference as ref
+from arrowgen import WORDS, sliced_string_arrays, string_arrays, texts
+from fastscan.buffers import string_buffers
+from fastscan.kernels import aggregate, hashing, messages, text
+
+# deadline=None: the first call of a kernel may compile
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Outputs start as this, so a row a kernel forgets to write shows up.
+GARBAGE = 0x5A5A5A5A5A5A5A5A
+GUARD = 64   # extra slots after a flat output, which a kernel must leave alone
+INT64_MAX = np.iinfo(np.int64).max
+INT64_MIN = np.iinfo(np.int64).min
+
+
+# -- run a kernel the way the library does -----------------------------------------------------
+
+def run_count_tokens(arr):
+    offsets, data, valid = string_buffers(arr)
+    out = np.full(len(arr), GARBAGE, dtype=np.int64)
+    text.count_tokens(offsets, data, valid, out)
+    return out.tolist()
+
+
+def run_hash_prompts(arr, skeleton_words):
+    offsets, data, valid = string_buffers(arr)
+    n = len(arr)
+    phash, head, tail = (np.full(n, GARBAGE, dtype=np.uint64) for _ in range(3))
+    n_words = np.full(n, 12345, dtype=np.int32)
+    text.hash_prompts(offsets, data, valid, skeleton_words, phash, n_words, head, tail)
+    return phash.tolist(), n_words.tolist(), head.tolist(), tail.tolist()
+
+
+def run_count_shingles(arr, k):
+    offsets, data, valid = string_buffers(arr)
+    out = np.full(len(arr), GARBAGE, dtype=np.int64)
+    text.count_shingles(offsets, data, valid, k, out)
+    return out.tolist()
+
+
+def run_hash_shingles(arr, k):
+    """(count per row, flat shingle hashes) as the library computes them."""
+    offsets, data, valid = string_buffers(arr)
+    counts = np.empty(len(arr), dtype=np.int64)
+    text.count_shingles(offsets, data, valid, k, counts)
+    out_offsets = np.zeros(len(arr) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out_offsets[1:])
+    total = int(out_offsets[-1])
+    out = np.full(total + GUARD, GARBAGE, dtype=np.uint64)
+    text.hash_shingles(offsets, data, valid, k, out_offsets, out)
+    assert np.all(out[total:] == GARBAGE), "wrote past its last shingle"
+    return counts.tolist(), out[:total].tolist()
+
+
+def run_minhash(arr, rows, k, num_perm, seed=1):
+    offsets, data, valid = string_buffers(arr)
+    a, b = hashing.minhash_params(num_perm, seed)
+    out = np.full((len(rows), num_perm), 7, dtype=np.uint32)
+    text.minhash_signatures(offsets, data, valid, np.asarray(rows, dtype=np.int64), k, a, b, out)
+    return out.tolist()
+
+
+def run_split_transcripts(arr):
+    """Per row: (user_start, user_end, sys_start, sys_end, n_prior), positions relative to the row."""
+    offsets, data, valid = string_buffers(arr)
+    n = len(arr)
+    us, ue, ss, se = (np.full(n, GARBAGE, dtype=np.int64) for _ in range(4))
+    n_prior = np.full(n, 12345, dtype=np.int32)
+    messages.split_transcripts(offsets, data, valid, us, ue, ss, se, n_prior)
+    lo = offsets[:-1]
+    us, ue = us - lo, ue - lo
+    ss, se = np.where(ss >= 0, ss - lo, ss), np.where(se >= 0, se - lo, se)
+    return list(zip(us.tolist(), ue.tolist(), ss.tolist(), se.tolist(), n_prior.tolist())), offsets
+
+
+def run_pick_messages(requests, roles_arr):
+    list_offsets = np.zeros(len(requests) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in requests], out=list_offsets[1:])
+    r_off, r_data, r_valid = string_buffers(roles_arr)
+    n = len(requests)
+    user = np.full(n, GARBAGE, dtype=np.int64)
+    system = np.full(n, GARBAGE, dtype=np.int64)
+    n_prior = np.full(n, 12345, dtype=np.int32)
+    messages.pick_messages(list_offsets, r_off, r_data, r_valid, user, system, n_prior)
+    return user.tolist(), system.tolist(), n_prior.tolist()
+
+
+def one(value, typ=pa.string()):
+    return pa.array([value], type=typ)
+
+
+def bytes_of(arr):
+    return np.frombuffer("".join(arr).encode(), dtype=np.uint8)
+
+
+# -- fastscan.buffers.string_buffers -------------------------------------------------------------
+
+@PROPERTY
+@given(string_arrays())
+def test_string_buffers_views_every_value(arr):
+    offsets, data, valid = string_buffers(arr)
+    values = arr.to_pylist()
+    assert offsets.dtype == np.int64 and offsets.shape == (len(arr) + 1,)
+    assert data.dtype == np.uint8 and data.ndim == 1
+    assert valid.dtype == np.bool_ and valid.shape == (len(arr),)
+    assert valid.tolist() == [v is not None for v in values]
+    assert np.all(np.diff(offsets) >= 0)
+    for i, v in enumerate(values):
+        if v is not None:
+            assert data[offsets[i]:offsets[i + 1]].tobytes() == v.encode()
+
+
+@PROPERTY
+@given(sliced_string_arrays())
+def test_string_buffers_offsets_are_absolute_not_rebased(arr):
+    offsets, data, _ = string_buffers(arr)
+    raw = np.frombuffer(arr.buffers()[1], dtype=np.int64 if arr.type == pa.large_string() else np.int32)
+    assert offsets.tolist() == raw[arr.offset:arr.offset + len(arr) + 1].tolist()
+    if data.size:   # a view of the whole data buffer, not a copy of the slice's part
+        assert data.ctypes.data == arr.buffers()[2].address and data.size == arr.buffers()[2].size
+
+
+@pytest.mark.parametrize("typ", [pa.string(), pa.large_string()])
+def test_string_buffers_sliced_example(typ):
+    arr = pa.array(["ab", None, "cde", "", "f"], type=typ).slice(1, 3)
+    offsets, data, valid = string_buffers(arr)
+    assert offsets.tolist() == [2, 2, 5, 5]
+    assert valid.tolist() == [False, True, True]
+    assert data[2:5].tobytes() == b"cde"
+
+
+def test_string_buffers_data_is_read_only():
+    _, data, _ = string_buffers(pa.array(["abc", "de"]))
+    assert not data.flags.writeable
+
+
+@pytest.mark.parametrize("arr", [pa.array([], pa.string()), pa.array(["", ""], pa.large_string()),
+                                 pa.array([None, None], pa.string()), pa.nulls(3, pa.string())])
+def test_string_buffers_without_data(arr):
+    offsets, data, valid = string_buffers(arr)
+    assert offsets.shape == (len(arr) + 1,) and np.all(offsets == offsets[0])
+    assert valid.tolist() == [v is not None for v in arr.to_pylist()]
+    assert run_count_tokens(arr) == [0] * len(arr)
+
+
+def test_string_buffers_string_view():
+    arr = pa.array(["héllo", None, "a much longer string than twelve bytes"], type=pa.string_view())
+    offsets, data, valid = string_buffers(arr)
+    assert valid.tolist() == [True, False, True]
+    assert data[offsets[0]:offsets[1]].tobytes() == "héllo".encode()
+    assert data[offsets[2]:offsets[3]].tobytes() == b"a much longer string than twelve bytes"
+
+
+# -- hashing ---------------------------------------------------------------------------------------
+
+# Published vectors: fmix64 from MurmurHash3 ports, FNV-1a 64 from the FNV test suite.
+FMIX64_VECTORS = [(0, 0), (1, 0xB456BCFC34C2CB2C), (0xCBF29CE484222325, 0xEFD01F60BA992926)]
+FNV1A64_VECTORS = [(b"", 0xCBF29CE484222325), (b"a", 0xAF63DC4C8601EC8C), (b"foobar", 0x85944171F73967E8)]
+
+
+@pytest.mark.parametrize("x, expected", FMIX64_VECTORS)
+def test_fmix64_known_values(x, expected):
+    assert ref.fmix64(x) == expected
+    assert int(hashing.fmix64(np.uint64(x))) == expected
+
+
+@pytest.mark.parametrize("data, expected", FNV1A64_VECTORS)
+def test_fnv1a64_known_values(data, expected):
+    assert ref.fnv1a64(data) == expected
+    phash, _, _, _ = run_hash_prompts(one(data.decode()), 1)
+    assert phash == [ref.fmix64(expected)]
+
+
+@PROPERTY
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+def test_fmix64_and_combine_match_reference(x, h):
+    assert int(hashing.fmix64(np.uint64(x))) == ref.fmix64(x)
+    assert int(hashing.combine(np.uint64(h), np.uint64(x))) == ref.combine(h, x)
+
+
+def test_splitmix64_known_values():
+    # Vigna's splitmix64.c seeded with 0
+    expected = [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F, 0xF88BB8A8724C81EC]
+    assert ref.splitmix64(0, 4) == expected
+    assert hashing.splitmix64_sequence(0, 4).tolist() == expected
+
+
+@pytest.mark.parametrize("num_perm, seed", [(8, 1), (64, 1), (16, 2**64 - 1), (8, -3)])
+def test_minhash_params_are_splitmix64_pairs(num_perm, seed):
+    a, b = hashing.minhash_params(num_perm, seed)
+    seq = ref.splitmix64(seed, 2 * num_perm)
+    assert a.dtype == b.dtype == np.uint64 and a.flags.c_contiguous and b.flags.c_contiguous
+    assert a.tolist() == [x | 1 for x in seq[0::2]]
+    assert b.tolist() == seq[1::2]
+
+
+def test_seed_constants_match_reference():
+    assert int(text.SHINGLE_SEED) == ref.SHINGLE_SEED
+    assert int(text.SKELETON_SEED) == ref.SKELETON_SEED
+    assert int(text.EMPTY_MIN) == ref.EMPTY_MIN
+
+
+# -- words and tokens: examples ------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, words", [
+    ("Hello, World! 42", ["Hello", "World", "42"]),
+    ("don't stop", ["don", "t", "stop"]),
+    ("naïve café Straße", ["naïve", "café", "Straße"]),
+    ("привет,мир", ["привет", "мир"]),
+    ("中文abc", ["中", "文", "abc"]),
+    ("😀😀", ["😀", "😀"]),
+    ("a\u00a0b", ["a\u00a0b"]),          # NBSP is a 2-byte code point: a word byte by the rule
+    ("a\u2014b", ["a", "\u2014", "b"]),  # an em dash is 3 bytes: a word of its own
+    ("snake_case\tx\x00y", ["snake", "case", "x", "y"]),
+    ("", []), ("  ...  ", []),
+])
+def test_split_words_examples(value, words):
+    assert ref.split_words(value) == words
+    _, n_words, _, _ = run_hash_prompts(one(value), 1)
+    assert n_words == [len(words)]
+
+
+@pytest.mark.parametrize("value, tokens", [
+    ("Hello, World! 42", 7),        # hello 2 + world 2 + 42 1 + two punctuation
+    ("abcdefghi", 3),               # ceil(9 / 4)
+    ("привет", 3),                  # 12 bytes
+    ("中文", 2), ("😀", 1), ("🚀👍🏽", 3),  # one per 3/4-byte code point
+    ("...", 3), ("a\tb c\n", 3), ("\x7f\x00", 0),
+    ("", 0), (None, 0),
+])
+def test_count_tokens_examples(value, tokens):
+    assert ref.count_tokens_all([value]) == [tokens]
+    assert run_count_tokens(one(value)) == [tokens]
+
+
+def test_word_hash_folds_ascii_case_only():
+    # with k = 1 every word is one shingle: chain(SHINGLE_SEED, [word_hash])
+    arr = pa.array(["Hello", "hello", "HELLO", "Жук", "жук"])
+    _, hashes = run_hash_shingles(arr, 1)
+    assert hashes[0] == hashes[1] == hashes[2] == ref.chain(ref.SHINGLE_SEED, [ref.fmix64(ref.fnv1a64(b"hello"))])
+    assert hashes[3] != hashes[4]
+
+
+# -- prompts: examples -----------------------------------------------------------------------------
+
+def test_hash_prompts_examples():
+    wh = ref.word_hash
+    arr = pa.array(["a b c d e", "a b c d", None, "foobar"])
+    phash, n_words, head, tail = run_hash_prompts(arr, 2)
+    assert phash == [ref.fmix64(ref.fnv1a64(b"a b c d e")), ref.fmix64(ref.fnv1a64(b"a b c d")), 0,
+                     ref.fmix64(0x85944171F73967E8)]
+    assert n_words == [5, 4, -1, 1]
+    # 5 = 2 * 2 + 1 words leave room for a payload; 4 do not
+    assert head == [ref.combine(ref.combine(ref.SKELETON_SEED, wh("a")), wh("b")), 0, 0, 0]
+    assert tail == [ref.combine(ref.combine(ref.SKELETON_SEED, wh("d")), wh("e")), 0, 0, 0]
+
+
+def test_hash_prompts_template_shares_skeleton():
+    arr = pa.array(["Please translate this: the cat sat. Reply in French only.",
+                    "please TRANSLATE this — 猫が座った. Reply in French only."])
+    phash, _, head, tail = run_hash_prompts(arr, 3)
+    assert phash[0] != phash[1]
+    assert head[0] == head[1] != 0
+    assert tail[0] == tail[1] != 0
+
+
+# -- shingles and MinHash: examples --------------------------------------------------------------
+
+def test_shingles_examples():
+    wh = ref.word_hash
+    arr = pa.array(["a b c d", "a, b", "", "!!!", None])
+    counts, hashes = run_hash_shingles(arr, 3)
+    assert counts == [2, 1, 0, 0, 0]
+    assert hashes == [ref.chain(ref.SHINGLE_SEED, [wh("a"), wh("b"), wh("c")]),
+                      ref.chain(ref.SHINGLE_SEED, [wh("b"), wh("c"), wh("d")]),
+                      ref.chain(ref.SHINGLE_SEED, [wh("a"), wh("b")])]   # fewer than k words: one shingle
+
+
+def test_minhash_examples():
+    arr = pa.array(["the quick brown fox", "The quick, brown fox!", "...", None, "a b c"])
+    sig = run_minhash(arr, [0, 1, 2, 3, 4], 3, 16)
+    assert sig[0] == sig[1]                       # same words, so same shingles
+    assert sig[2] == sig[3] == [0xFFFFFFFF] * 16  # no words, null
+    a, b = hashing.minhash_params(16)
+    x = ref.chain(ref.SHINGLE_SEED, [ref.word_hash(w) for w in "abc"])
+    assert sig[4] == [((int(aj) * x + int(bj)) % 2**64) >> 32 for aj, bj in zip(a, b)]
+
+
+def test_long_texts_wrap_the_kernels_ring_buffers():
+    # the kernels keep the last 16 (shingles) or `skeleton_words` (tail) word hashes in a ring
+    long_text = " ".join(f"{w}{i % 7}" for i, w in enumerate(WORDS * 6))
+    arr = pa.array([long_text, "x " * 129, "y " * 128])
+    values = arr.to_pylist()
+    for k in (1, 2, 15, 16):
+        assert run_hash_shingles(arr, k)[1] == ref.hash_shingles_all(values, k)
+        assert run_minhash(arr, [0, 1, 2], k, 8) == ref.minhash_signatures_all(
+            values, [0, 1, 2], k, *(p.tolist() for p in hashing.minhash_params(8)))
+    for skeleton_words in (1, 7, 63, 64):
+        assert run_hash_prompts(arr, skeleton_words) == ref.hash_prompts_all(values, skeleton_words)
+    assert run_hash_prompts(arr, 64)[2][1:] == [ref.hash_prompt("x " * 129, 64)[2], 0]   # 129 = 2 * 64 + 1
+
+
+# -- text kernels == reference ---------------------------------------------------------------------
+
+@PROPERTY
+@given(string_arrays())
+def test_count_tokens_matches_reference(arr):
+    assert run_count_tokens(arr) == ref.count_tokens_all(arr.to_pylist())
+
+
+@PROPERTY
+@given(string_arrays(), st.integers(1, 6) | st.just(64))
+def test_hash_prompts_matches_reference(arr, skeleton_words):
+    got = run_hash_prompts(arr, skeleton_words)
+    assert got == ref.hash_prompts_all(arr.to_pylist(), skeleton_words)
+
+
+@PROPERTY
+@given(string_arrays(), st.integers(1, 6) | st.just(16))
+def test_count_and_hash_shingles_match_reference(arr, k):
+    values = arr.to_pylist()
+    assert run_count_shingles(arr, k) == ref.count_shingles_all(values, k)
+    counts, hashes = run_hash_shingles(arr, k)
+    assert counts == ref.count_shingles_all(values, k)
+    assert hashes == ref.hash_shingles_all(values, k)
+
+
+@PROPERTY
+@given(st.data(), string_arrays(), st.integers(1, 5) | st.just(16), st.sampled_from([8, 16, 24]),
+       st.integers(0, 2**64 - 1))
+def test_minhash_signatures_match_reference(data, arr, k, num_perm, seed):
+    rows = data.draw(st.lists(st.integers(0, len(arr) - 1), max_size=10)) if len(arr) else []
+    a, b = hashing.minhash_params(num_perm, seed)
+    got = run_minhash(arr, rows, k, num_perm, seed)
+    assert got == ref.minhash_signatures_all(arr.to_pylist(), rows, k, a.tolist(), b.tolist())
+
+
+@PROPERTY
+@given(st.data(), string_arrays(max_size=16))
+def test_text_kernels_do_not_depend_on_chunking(data, arr):
+    """Rows cut into chunks (each a slice of the same buffers) give the rows of the whole."""
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(arr)), max_size=4)))
+    bounds = [0, *cuts, len(arr)]
+    chunks = [arr.slice(lo, hi - lo) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+    def joined(fn):
+        parts = [fn(c) for c in chunks]
+        return [sum((list(p[i]) for p in parts), []) for i in range(len(parts[0]))]
+
+    assert joined(lambda c: (run_count_tokens(c),)) == [run_count_tokens(arr)]
+    assert joined(lambda c: run_hash_prompts(c, 2)) == list(run_hash_prompts(arr, 2))
+    assert joined(lambda c: run_hash_shingles(c, 3)) == list(run_hash_shingles(arr, 3))
+    assert joined(lambda c: (run_split_transcripts(c)[0],)) == [run_split_transcripts(arr)[0]]
+
+
+# MinHash estimates Jaccard: with K permutations the agreement count is Binomial(K, J) if the
+# permutations behave like random ones, so the estimate's standard deviation is
+# sqrt(J (1 - J) / K) <= 0.031 at K = 256. We allow 4 of those (a 6e-5 chance per pair for an
+# unbiased estimator) plus 2/K for the 32-bit truncation and rounding. Texts and seed are fixed, so
+# the test is deterministic: it fails only if the hash family is biased well beyond sampling noise.
+NUM_PERM = 256
+VOCAB = [f"w{i}" for i in range(1000)]
+
+
+@pytest.mark.parametrize("a_words, b_words", [
+    (VOCAB[0:100], VOCAB[0:100]),              # identical: J = 1
+    (VOCAB[0:100], VOCAB[500:600]),            # disjoint: J = 0
+    (VOCAB[0:100], VOCAB[80:180]),             # J ~ 0.1
+    (VOCAB[0:120], VOCAB[60:180]),             # J ~ 0.33
+    (VOCAB[0:150], VOCAB[50:200]),             # J ~ 0.5
+    (VOCAB[0:200], VOCAB[20:200]),             # J ~ 0.9, B inside A
+    (VOCAB[0:60], VOCAB[0:30] + VOCAB[700:710] + VOCAB[30:60]),  # an insertion in the middle
+])
+@pytest.mark.parametrize("k", [1, 3])
+def test_minhash_agreement_approximates_jaccard(a_words, b_words, k):
+    texts_ = [" ".join(a_words), ", ".join(b_words).upper()]
+    sa, sb = (set(ref.shingle_hashes(t, k)) for t in texts_)
+    jaccard = len(sa & sb) / len(sa | sb)
+    sig = np.array(run_minhash(pa.array(texts_), [0, 1], k, NUM_PERM))
+    estimate = float(np.mean(sig[0] == sig[1]))
+    tolerance = 4 * math.sqrt(jaccard * (1 - jaccard) / NUM_PERM) + 2 / NUM_PERM
+    assert abs(estimate - jaccard) <= tolerance, (jaccard, estimate, tolerance)
+
+
+# -- aggregation -----------------------------------------------------------------------------------
+
+def test_sum_by_account_example():
+    account = np.array([0, 2, 0, 2, 2], dtype=np.int32)
+    values = np.array([[1, 10], [2, 20], [3, 30], [4, 40], [-5, 0]], dtype=np.int64)
+    out = np.zeros((3, 2), dtype=np.int64)
+    aggregate.sum_by_account(account, values, out)
+    assert out.tolist() == [[4, 40], [0, 0], [1, 60]]
+    aggregate.sum_by_account(account, values, out)   # it accumulates into what the caller passed
+    assert out.tolist() == [[8, 80], [0, 0], [2, 120]]
+
+
+@PROPERTY
+@given(st.integers(1, 6), st.integers(1, 4), st.data())
+def test_sum_by_account_matches_reference(n_accounts, n_features, data):
+    rows = data.draw(st.lists(st.tuples(st.integers(0, n_accounts - 1),
+                                        st.lists(st.integers(-2**40, 2**40), min_size=n_features,
+                                                 max_size=n_features)), max_size=40))
+    account = np.array([a for a, _ in rows], dtype=np.int32)
+    values = np.array([v for _, v in rows], dtype=np.int64).reshape(len(rows), n_features)
+    out = np.zeros((n_accounts, n_features), dtype=np.int64)
+    aggregate.sum_by_account(account, values, out)
+    assert out.tolist() == ref.sum_by_account(account.tolist(), values.tolist(), n_accounts, n_features)
+
+
+def test_minmax_by_account_example():
+    account = np.array([1, 1, 0, 1], dtype=np.int32)
+    values = np.array([5, -3, 7, 100], dtype=np.int64)
+    valid = np.array([True, True, False, False])
+    lo = np.full(3, INT64_MAX, dtype=np.int64)
+    hi = np.full(3, INT64_MIN, dtype=np.int64)
+    aggregate.minmax_by_account(account, values, valid, lo, hi)
+    assert lo.tolist() == [INT64_MAX, -3, INT64_MAX]
+    assert hi.tolist() == [INT64_MIN, 5, INT64_MIN]
+
+
+@PROPERTY
+@given(st.integers(1, 6), st.data())
+def test_minmax_by_account_matches_reference(n_accounts, data):
+    rows = data.draw(st.lists(st.tuples(st.integers(0, n_accounts - 1), st.integers(INT64_MIN, INT64_MAX),
+                                        st.booleans()), max_size=40))
+    account = np.array([a for a, _, _ in rows], dtype=np.int32)
+    values = np.array([v for _, v, _ in rows], dtype=np.int64)
+    valid = np.array([ok for _, _, ok in rows], dtype=np.bool_)
+    lo = np.full(n_accounts, INT64_MAX, dtype=np.int64)
+    hi = np.full(n_accounts, INT64_MIN, dtype=np.int64)
+    aggregate.minmax_by_account(account, values, valid, lo, hi)
+    expected = ref.minmax_by_account(account.tolist(), values.tolist(), valid.tolist(), n_accounts)
+    assert list(zip(lo.tolist(), hi.tolist())) == [e if e else (INT64_MAX, INT64_MIN) for e in expected]
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+ROLE_NAMES = ["system", "developer", "user", "assistant", "tool", "function", "User", "users", "",
+              "associate", "developed", "syslog", "took", "assistance"]
+
+
+@pytest.mark.parametrize("name", ROLE_NAMES)
+def test_role_code(name):
+    data = np.frombuffer(b"xx" + name.encode() + b"yy", dtype=np.uint8)
+    assert messages.role_code(data, 2, 2 + len(name)) == ref.role_code(name)
+
+
+def test_role_code_needs_the_whole_name():
+    # a 3-letter prefix check once took these for roles
+    for name in ["associate", "developed", "syslog", "took"]:
+        data = np.frombuffer(name.encode(), dtype=np.uint8)
+        assert messages.role_code(data, 0, len(name)) == 0
+
+
+@pytest.mark.parametrize("prefix, expected", [
+    ("user: hi", (2, 6)), ("assistant: ", (3, 11)), ("developer: x", (1, 11)), ("tool: {}", (4, 6)),
+    ("user:hi", (0, -1)), ("User: hi", (0, -1)), ("note: hi", (0, -1)), ("user:", (0, -1)),
+    ("associate: x", (0, -1)), ("abcdefghijklmnop: x", (0, -1)), ("", (0, -1)),
+])
+def test_role_prefix(prefix, expected):
+    data = np.frombuffer(b"\n\n" + prefix.encode(), dtype=np.uint8)
+    code, body = messages.role_prefix(data, 2, data.size)
+    assert (code, body - 2 if body >= 0 else body) == expected == ref.role_prefix(prefix.encode(), 0)
+
+
+def test_pick_messages_example():
+    requests = [["system", "user", "assistant", "user", "assistant"], [], ["assistant", None, "user"],
+                ["developer", "system", "tool"], ["User", "user "]]
+    roles = pa.array([r for req in requests for r in req], pa.string())
+    user, system, n_prior = run_pick_messages(requests, roles)
+    assert user == [3, -1, 7, -1, -1]
+    assert system == [0, -1, -1, 8, -1]
+    assert n_prior == [2, 0, 2, 1, 2]   # system/developer messages are not turns
+    assert (user, system, n_prior) == ref.pick_messages(requests)
+
+
+@PROPERTY
+@given(st.lists(st.lists(st.sampled_from(ROLE_NAMES) | st.none(), max_size=6), max_size=8), st.data())
+def test_pick_messages_matches_reference(requests, data):
+    roles = data.draw(string_arrays(values=[r for req in requests for r in req]))
+    assert run_pick_messages(requests, roles) == ref.pick_messages(requests)
+
+
+@pytest.mark.parametrize("prompt, user, system, n_prior", [
+    ("system: S\n\nuser: A\n\nassistant: B\n\nuser: C", "C", "S", 2),
+    ("user: hi", "hi", None, 0),
+    ("user: A\n\nassistant: B", "A", None, 0),
+    ("system: be brief", "", "be brief", 0),
+    ("developer: D\n\nuser: U", "U", "D", 0),
+    ("system: S1\n\nsystem: S2\n\nuser: U", "U", "S1", 0),
+    ("user: A\n\n\nuser: B", "B", None, 1),              # the extra newline stays with A
+    ("user: A\nuser: B", "A\nuser: B", None, 0),          # one newline is not a blank line
+    ("user: A\n\nUser: B", "A\n\nUser: B", None, 0),      # roles are lower case
+    ("user: Define:\n\nassociate: a partner\n\ndeveloped: grown",
+     "Define:\n\nassociate: a partner\n\ndeveloped: grown", None, 0),
+    ("user: \n\nassistant: B", "", None, 0),
+    ("Hello there\n\nuser: hi", "Hello there\n\nuser: hi", None, 0),   # not a transcript
+    ("assistant: A\n\nuser: B", "assistant: A\n\nuser: B", None, 0),   # must open with system/user
+    ("user:hi", "user:hi", None, 0),
+    ("", "", None, 0),
+    ("system: Ты помощник.\n\nuser: 你好 😀", "你好 😀", "Ты помощник.", 0),
+])
+def test_split_transcripts_examples(prompt, user, system, n_prior):
+    rows, offsets = run_split_transcripts(pa.array(["padding", prompt]).slice(1))
+    us, ue, ss, se, got_prior = rows[0]
+    raw = prompt.encode()
+    assert raw[us:ue] == user.encode()
+    assert (raw[ss:se] if ss >= 0 else None) == (system.encode() if system is not None else None)
+    assert got_prior == n_prior
+    assert ref.transcript_turns(prompt) == (user.encode(), system.encode() if system is not None else None,
+                                            n_prior)
+
+
+def test_split_transcripts_null_row():
+    arr = pa.array(["user: a", None, "b"])
+    rows, offsets = run_split_transcripts(arr)
+    assert rows[1] == (0, int(offsets[2] - offsets[1]), -1, -1, 0)
+
+
+@st.composite
+def transcripts(draw):
+    blocks = draw(st.lists(st.tuples(st.sampled_from(ROLE_NAMES), st.sampled_from([": ", ":", " : ", ": "]),
+                                     texts(max_words=5)), min_size=1, max_size=5))
+    out = ""
+    for i, (role, colon, body) in enumerate(blocks):
+        if i:
+            out += draw(st.sampled_from(["\n\n", "\n\n", "\n", "\n\n\n", " ", ""]))
+        out += role + colon + body
+    return out
+
+
+@PROPERTY
+@given(st.data(), st.lists(st.none() | transcripts() | texts(), max_size=8))
+def test_split_transcripts_matches_reference(data, values):
+    arr = data.draw(string_arrays(values=values))
+    rows, offsets = run_split_transcripts(arr)
+    for r, v in enumerate(values):
+        if v is None:
+            assert rows[r] == (0, int(offsets[r + 1] - offsets[r]), -1, -1, 0)
+        else:
+            assert rows[r] == ref.split_transcript(v.encode())
+
+
+def test_gather_slices_example():
+    data = np.frombuffer(b"hello world", dtype=np.uint8)
+    starts = np.array([6, -1, 0, 3], dtype=np.int64)
+    ends = np.array([11, 99, 5, 3], dtype=np.int64)
+    out_offsets = np.array([0, 5, 5, 10, 10], dtype=np.int64)
+    out = np.zeros(10, dtype=np.uint8)
+    messages.gather_slices(data, starts, ends, out_offsets, out)
+    assert out.tobytes() == b"worldhello" == ref.gather_slices(b"hello world", starts.tolist(), ends.tolist())
+
+
+@PROPERTY
+@given(st.binary(max_size=64), st.data())
+def test_gather_slices_matches_reference(raw, data):
+    pos = st.integers(0, len(raw))
+    skipped = st.tuples(st.just(-1), pos)   # start < 0: empty, whatever the end says
+    slices = data.draw(st.lists(st.tuples(pos, pos).map(sorted) | skipped, max_size=10))
+    starts = np.array([s for s, _ in slices], dtype=np.int64)
+    ends = np.array([e for _, e in slices], dtype=np.int64)
+    out_offsets = np.zeros(len(slices) + 1, dtype=np.int64)
+    np.cumsum(np.where(starts >= 0, ends - starts, 0), out=out_offsets[1:])
+    total = int(out_offsets[-1])
+    out = np.full(total + GUARD, 0xAB, dtype=np.uint8)
+    messages.gather_slices(np.frombuffer(raw, dtype=np.uint8), starts, ends, out_offsets, out)
+    assert out[:total].tobytes() == ref.gather_slices(raw, starts.tolist(), ends.tolist())
+    assert np.all(out[total:] == 0xAB)
