@@ -266,3 +266,14 @@ def transcript_turns(text: str) -> tuple[bytes | None, bytes | None, int]:
 
 def gather_slices(data: bytes, starts: list[int], ends: list[int]) -> bytes:
     return b"".join(data[s:e] for s, e in zip(starts, ends) if s >= 0)
+
+
+# -- phrase search (kernels/reasoning.py) -------------------------------------------------------
+
+def match_phrases(data: bytes | None, phrases: list[bytes]) -> bool:
+    """Some non-empty phrase occurs in `data` once ASCII A-Z in `data` is folded to a-z
+    (the phrases are compared as given, so an upper-case phrase byte never matches)."""
+    if data is None:
+        return False
+    folded = bytes(b + 32 if 65 <= b <= 90 else b for b in data)
+    return any(p and p in folded for p in phrases)
