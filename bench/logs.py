@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 _WORDS = (
     "the of and to a in is that for it as was with be by on not he this are or his from at which "
@@ -106,17 +106,17 @@ def _record(rng, text: _Text, kind: str, acct: str, i: int, ts: str, fmt: str, t
     n = 1
     logprobs = False
     if kind == "person":
-        prompt = text.para(int(rng.integers(1, 12)))
+        prompt = text.para(int(rng.integers(3, 30)))
         if rng.random() < 0.3:
-            prompt = rng.choice(_TASKS).format(a=text.word(), b=text.word(), p=text.para(2))
+            prompt = rng.choice(_TASKS).format(a=text.word(), b=text.word(), p=text.para(int(rng.integers(1, 10))))
         if rng.random() < 0.2:    # a chat front end re-sending the conversation
             system = "You are a friendly assistant."
             prior = [("user", text.para(2)), ("assistant", text.para(4))]
-        completion = text.para(int(rng.integers(2, 14)))
+        completion = text.para(int(rng.integers(2, 12)))
         max_tokens = int(rng.choice([256, 512, 1024, 2048]))
         temperature = float(rng.choice([0.7, 1.0, 0.2]))
     elif kind == "integration":
-        prompt = _TEMPLATES[tmpl % len(_TEMPLATES)].format(p=text.para(int(rng.integers(1, 4))))
+        prompt = _TEMPLATES[tmpl % len(_TEMPLATES)].format(p=text.para(int(rng.integers(1, 7))))
         completion = str(rng.choice(["positive", "negative", "neutral", "English", "Widget Pro"]))
         max_tokens, temperature = 16, 0.0
     elif kind == "eval":
@@ -124,11 +124,11 @@ def _record(rng, text: _Text, kind: str, acct: str, i: int, ts: str, fmt: str, t
         completion = str(rng.choice(list("ABCD")))
         max_tokens, temperature = 8, 0.0
     else:
-        task = rng.choice(_TASKS).format(a=text.word(), b=text.word(), p=text.para(int(rng.integers(1, 4))))
+        task = rng.choice(_TASKS).format(a=text.word(), b=text.word(), p=text.para(int(rng.integers(4, 24))))
         if rng.random() < 0.25:   # a paraphrase: one word changed
             task = task.replace(" the ", " a ", 1)
         prompt = _WRAPPERS[tmpl % len(_WRAPPERS)].format(task=task)
-        completion = text.para(int(rng.integers(20, 70)))
+        completion = text.para(int(rng.integers(4, 20)))
         max_tokens = int(rng.choice([1024, 2048, 4096]))
         temperature = float(rng.choice([0.0, 0.7]))
         n = int(rng.choice([1, 1, 1, 4]))
