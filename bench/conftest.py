@@ -48,9 +48,21 @@ def ratio(name: str, peer: str) -> float | None:
 
 @pytest.fixture(scope="session")
 def warm():
-    """Every kernel compiled before anything is timed."""
+    """Every kernel compiled and every reader path imported before anything is timed."""
+    import fastscan
     import fastscan.kernels
     fastscan.kernels.warmup()
+    tiny = bench_log(2_000_000, seed=2, fmt="flat")
+    for kind in ("gz", "parquet", "arrow"):
+        fastscan.scan([converted(tiny, kind)])
+    fastscan.scan([tiny])
+
+
+@pytest.fixture(scope="session")
+def jsonl_report(warm, jsonl_log):
+    """The report of the JSON Lines bench log, which every other format and peer is checked against."""
+    import fastscan
+    return fastscan.scan([jsonl_log]).accounts
 
 
 @pytest.fixture(scope="session")

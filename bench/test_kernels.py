@@ -123,7 +123,7 @@ def test_split_transcripts(benchmark, prompts):
     us, ue, ss, se = (np.empty(2, np.int64) for _ in range(4))
     npr = np.empty(2, np.int32)
     messages.split_transcripts(o, d, v, us, ue, ss, se, npr)
-    assert bytes(d[us[0]:ue[0]]) == b"bye" and bytes(d[ss[0]:se[0]]) == b"be brief" and npr.tolist() == [3, 0]
+    assert bytes(d[us[0]:ue[0]]) == b"bye" and bytes(d[ss[0]:se[0]]) == b"be brief" and npr.tolist() == [2, 0]
     off, buf, valid, nbytes = prompts
     n = len(valid)
     outs = [np.empty(n, np.int64) for _ in range(4)] + [np.empty(n, np.int32)]
