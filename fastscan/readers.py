@@ -255,6 +255,7 @@ class _ZstdStream:
         import zstandard
         self._fh = fh
         self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._fed = False       # has the current frame's decompressor been given any input?
         self._pending = b""
         self._eof = False
 
@@ -266,10 +267,11 @@ class _ZstdStream:
             data = self._fh.read(1 << 20)
             if not data:
                 self._eof = True
-                if not self._d.eof:
+                if self._fed and not self._d.eof:
                     self._pending = b"".join(out)
                     raise TruncatedInput("zstd stream ends before its end marker")
                 break
+            self._fed = True
             try:
                 chunk = self._d.decompress(data)
             except zstandard.ZstdError as e:
@@ -278,6 +280,7 @@ class _ZstdStream:
             while self._d.eof:     # several concatenated frames
                 rest = self._d.unused_data
                 self._d = zstandard.ZstdDecompressor().decompressobj()
+                self._fed = bool(rest)
                 if not rest:
                     break
                 chunk += self._d.decompress(rest)

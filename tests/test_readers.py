@@ -172,9 +172,10 @@ def test_gzip_zstd_parquet_arrow_agree(tmp_path):
         w.write_table(table)
     want = read_all(plain)[0]
     for name in ["a.jsonl.gz", "a.jsonl.zst", "a.parquet", "a.arrow", "s.arrows"]:
-        got, st, _ = read_all(tmp_path / name)
+        got, st, rj = read_all(tmp_path / name)
         assert got.equals(want), name
         assert st.records_read == 50
+        assert rj.file_errors == [], name   # a complete stream is not reported as cut
 
 
 def test_truncated_gzip_keeps_what_it_had(tmp_path):

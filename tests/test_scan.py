@@ -102,12 +102,23 @@ def test_import_compiles_nothing():
 
 # --------------------------------------------------------------------------- CLI
 
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "fastscan.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd)
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory):
+    """Subprocess environment sharing one numba cache, so only the first CLI run compiles."""
+    env = dict(os.environ, FASTSCAN_NUMBA_CACHE="1",
+               NUMBA_CACHE_DIR=str(tmp_path_factory.mktemp("numba-cache")))
+    return env
 
 
-def test_cli_scan_outputs_and_exit_codes(small_log, tmp_path):
+@pytest.fixture
+def run_cli(cli_env):
+    def run(*args, stdin=None):
+        return subprocess.run([sys.executable, "-m", "fastscan.cli", *map(str, args)], capture_output=True,
+                              text=True, env=cli_env, stdin=stdin)
+    return run
+
+
+def test_cli_scan_outputs_and_exit_codes(small_log, tmp_path, run_cli):
     out, stats = tmp_path / "r.jsonl", tmp_path / "s.json"
     p = run_cli("scan", small_log, "--out", out, "--stats", stats, "--top", "5")
     assert p.returncode == 0, p.stderr
@@ -126,20 +137,20 @@ def test_cli_scan_outputs_and_exit_codes(small_log, tmp_path):
     assert pq.read_table(tmp_path / "r.parquet").num_rows == len(rows)
 
 
-def test_cli_missing_file_is_one_line_and_exit_2(tmp_path):
+def test_cli_missing_file_is_one_line_and_exit_2(tmp_path, run_cli):
     p = run_cli("scan", tmp_path / "missing.jsonl")
     assert p.returncode == 2
     assert p.stderr.strip().splitlines() == [f"fastscan: error: {tmp_path / 'missing.jsonl'}: no such file"]
     assert p.stdout == ""
 
 
-def test_cli_usage_error_exit_2():
+def test_cli_usage_error_exit_2(run_cli):
     assert run_cli("scan").returncode == 2
     assert run_cli("frobnicate").returncode == 2
 
 
-def test_cli_reads_stdin(small_log):
-    p = subprocess.run([sys.executable, "-m", "fastscan.cli", "scan", "-", "--top", "3"],
-                       stdin=open(small_log, "rb"), capture_output=True, text=True)
+def test_cli_reads_stdin(small_log, run_cli):
+    with open(small_log, "rb") as fh:
+        p = run_cli("scan", "-", "--top", "3", stdin=fh)
     assert p.returncode == 0, p.stderr
     assert len(p.stdout.splitlines()) == 4
