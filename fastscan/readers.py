@@ -27,6 +27,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from .buffers import validity
 from .errors import InputError, SchemaError
 from .schema import (CANONICAL, RecordCoercer, Rejected, Shape, detect_shape, extract, normalize,
                      raw_schema, rows_to_columns)
@@ -337,8 +338,23 @@ class _JsonlDecoder:
         self.stats = stats
         self.coercer = RecordCoercer(shape, schema)
         self.parse_options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        # Completions are often most of a log's bytes but only needed to estimate the tokens of
+        # records that lack completion_tokens. When both are top-level keys, chunks are decoded
+        # without the completion, and it is decoded afterwards for just the records lacking a count.
+        c_path, ct_path = shape.paths.get("completion"), shape.paths.get("completion_tokens")
+        self.lean = (c_path is not None and ct_path is not None and len(c_path) == 1 and len(ct_path) == 1
+                     and c_path[0] in schema.names and ct_path[0] in schema.names
+                     and sum(1 for p in shape.paths.values() if p[0] == c_path[0]) == 1
+                     and not (shape.messages and shape.messages[0] == c_path[0]))
+        if self.lean:
+            self.c_name, self.ct_name = c_path[0], ct_path[0]
+            self.lean_options = pajson.ParseOptions(
+                explicit_schema=pa.schema([f for f in schema if f.name != self.c_name]),
+                unexpected_field_behavior="ignore")
+            self.completion_options = pajson.ParseOptions(
+                explicit_schema=pa.schema([schema.field(self.c_name)]), unexpected_field_behavior="ignore")
 
-    def _bulk(self, piece: bytes, n_lines: int, longest: int = 0):
+    def _bulk(self, piece: bytes, n_lines: int, longest: int = 0, options=None):
         """Raw table of a piece, or None when the bulk decoder refuses it.
 
         Blocks of about 1 MiB (but always longer than the longest line, which must fit in one)
@@ -346,7 +362,8 @@ class _JsonlDecoder:
         """
         try:
             table = pajson.read_json(pa.BufferReader(piece), read_options=pajson.ReadOptions(
-                use_threads=True, block_size=max(_BLOCK_BYTES, longest + 2)), parse_options=self.parse_options)
+                use_threads=True, block_size=max(_BLOCK_BYTES, longest + 2)),
+                parse_options=self.parse_options if options is None else options)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OverflowError):
             return None
         if table.num_rows != n_lines:   # e.g. two objects on one line
@@ -371,8 +388,15 @@ class _JsonlDecoder:
     def _decode_range(self, chunk, starts, ends, lines, out):
         n = len(starts)
         piece = memoryview(chunk)[starts[0]:ends[-1] + 1]     # no copy: pyarrow reads the view
-        table = self._bulk(piece, n, int((ends - starts).max()))
+        longest = int((ends - starts).max())
+        table = self._bulk(piece, n, longest, self.lean_options if self.lean else None)
         if table is not None:
+            if self.lean:
+                table, keep = self._with_completion(table, chunk, starts, ends, lines, longest)
+                if keep is not None:
+                    starts, ends, lines = starts[keep], ends[keep], lines[keep]
+                if table.num_rows == 0:
+                    return
             self._emit(extract(table, self.shape), lines, out, chunk, starts, ends)
             return
         if n <= _SMALL_PIECE_LINES:
@@ -381,6 +405,39 @@ class _JsonlDecoder:
         h = n // 2
         self._decode_range(chunk, starts[:h], ends[:h], lines[:h], out)
         self._decode_range(chunk, starts[h:], ends[h:], lines[h:], out)
+
+    def _with_completion(self, table, chunk, starts, ends, lines, longest):
+        """(table + the completion column, keep mask or None): the completion decoded only for the
+        records without completion_tokens; one of those whose completion is not text is rejected."""
+        n = table.num_rows
+        need = ~validity(table.column(self.ct_name))
+        field = pa.field(self.c_name, pa.string())
+        if not need.any():
+            return table.append_column(field, pa.nulls(n, pa.string())), None
+        idx = np.flatnonzero(need)
+        sub = b"\n".join([chunk[starts[i]:ends[i]] for i in idx]) + b"\n"
+        part = self._bulk(sub, len(idx), longest, self.completion_options)
+        keep = None
+        if part is not None:
+            values = _combined(part.column(self.c_name))
+        else:    # some completion is not a string: judge each like the one-record path does
+            keep = np.ones(n, dtype=np.bool_)
+            texts = []
+            for i in idx:
+                raw = chunk[starts[i]:ends[i]]
+                try:
+                    texts.append(self.coercer._coerce("completion", orjson.loads(raw).get(self.c_name)))
+                except Rejected as e:
+                    self.rejects.add(self.stats, self.source, int(lines[i]), str(e), raw)
+                    keep[i] = False
+                    texts.append(None)
+            values = pa.array(texts, pa.string())
+        pos = np.full(n, -1, dtype=np.int64)
+        pos[idx] = np.arange(len(idx))
+        table = table.append_column(field, values.take(pa.array(pos, mask=pos < 0)))
+        if keep is not None:
+            table = table.filter(pa.array(keep))
+        return table, keep
 
     def _one_by_one(self, chunk, starts, ends, lines, out):
         rows, row_lines, row_idx = [], [], []
@@ -411,6 +468,10 @@ class _JsonlDecoder:
         if batch.num_rows:
             self.stats.records_scored += batch.num_rows
             out.append(batch)
+
+
+def _combined(col) -> pa.Array:
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
 
 def _valid_utf8(chunk: bytes) -> bool:
