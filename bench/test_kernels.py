@@ -81,10 +81,12 @@ def test_hash_prompts(benchmark, prompts):
 def test_minhash_signatures(benchmark, prompts):
     from fastscan.kernels import text
     from fastscan.kernels.hashing import minhash_params
-    a, b = minhash_params(64, 1)
+    from fastscan.state import ScanConfig
+    k = ScanConfig().num_perm
+    a, b = minhash_params(k, 1)
     texts = ["the quick brown fox jumps over the lazy dog", "the quick brown fox jumps over the lazy cat"]
     o, d, v = _small(texts)
-    sig = np.empty((2, 64), np.uint32)
+    sig = np.empty((2, k), np.uint32)
     text.minhash_signatures(o, d, v, np.arange(2, dtype=np.int64), 3, a, b, sig)
     # MinHash of each text == min over its shingle hashes (from hash_shingles) of the permutations
     cnt = np.empty(2, np.int64)
@@ -99,7 +101,7 @@ def test_minhash_signatures(benchmark, prompts):
         assert sig[i].tolist() == want
     off, buf, valid, nbytes = prompts
     rows = np.arange(len(valid), dtype=np.int64)
-    out = np.empty((len(rows), 64), np.uint32)
+    out = np.empty((len(rows), k), np.uint32)
     _bench(benchmark, lambda: text.minhash_signatures(off, buf, valid, rows, 3, a, b, out))
     record(benchmark, "kernel minhash_signatures", nbytes, len(rows))
 

@@ -20,7 +20,11 @@ import pytest
 
 import fastscan
 from conftest import RESULTS, ROUNDS, ratio, record
+from fastscan.state import ScanConfig
 from logs import bench_log
+
+CONFIG = ScanConfig()        # MinHash as the scan computes it: its permutations and shingle size
+K, SHINGLE = CONFIG.num_perm, CONFIG.shingle_words
 
 
 def _scan(path):
@@ -95,7 +99,7 @@ _WORD = re.compile(rb"[0-9A-Za-z\x80-\xdf]+|[\xe0-\xef][\x80-\xbf]{0,2}|[\xf0-\x
 SAMPLE = 2000
 
 
-def _py_shingles(text: bytes, k: int = 3) -> set:
+def _py_shingles(text: bytes, k: int = SHINGLE) -> set:
     words = [w.lower() for w in _WORD.findall(text)]
     if not words:
         return set()
@@ -121,7 +125,7 @@ def _datasketch(texts):
     from datasketch import MinHash
     out = []
     for t in texts:
-        m = MinHash(num_perm=64)
+        m = MinHash(num_perm=K)
         for s in _py_shingles(t.encode()):
             m.update(s)
         out.append(m)
@@ -131,7 +135,7 @@ def _datasketch(texts):
 def _fastscan_minhash(arrays):
     from fastscan.kernels import text
     off, data, valid, rows, a, b, out = arrays
-    text.minhash_signatures(off, data, valid, rows, 3, a, b, out)
+    text.minhash_signatures(off, data, valid, rows, SHINGLE, a, b, out)
     return out
 
 
@@ -154,23 +158,23 @@ def test_peer_datasketch(benchmark, warm, prompt_sample):
     from fastscan.kernels import text
     from fastscan.kernels.hashing import minhash_params
     nbytes = sum(len(t.encode()) for t in prompt_sample)
-    a, b = minhash_params(64, 1)
+    a, b = minhash_params(K, CONFIG.minhash_seed)
     off, data, valid = string_buffers(pa.array(prompt_sample, pa.string()))
     rows = np.arange(len(prompt_sample), dtype=np.int64)
-    arrays = (off, data, valid, rows, a, b, np.empty((len(rows), 64), np.uint32))
+    arrays = (off, data, valid, rows, a, b, np.empty((len(rows), K), np.uint32))
 
     # accuracy at the near-duplicate threshold: |estimated - true Jaccard| over edited pairs
     pairs = _near_dup_pairs(prompt_sample[:300], np.random.default_rng(1))
     flat = [x for p in pairs for x in p]
     fo, fd, fv = string_buffers(pa.array(flat, pa.string()))
-    sig = np.empty((len(flat), 64), np.uint32)
-    text.minhash_signatures(fo, fd, fv, np.arange(len(flat), dtype=np.int64), 3, a, b, sig)
+    sig = np.empty((len(flat), K), np.uint32)
+    text.minhash_signatures(fo, fd, fv, np.arange(len(flat), dtype=np.int64), SHINGLE, a, b, sig)
     cnt = np.empty(len(flat), np.int64)
-    text.count_shingles(fo, fd, fv, 3, cnt)
+    text.count_shingles(fo, fd, fv, SHINGLE, cnt)
     so = np.zeros(len(flat) + 1, np.int64)
     np.cumsum(cnt, out=so[1:])
     sh = np.empty(int(so[-1]), np.uint64)
-    text.hash_shingles(fo, fd, fv, 3, so, sh)
+    text.hash_shingles(fo, fd, fv, SHINGLE, so, sh)
     ds = _datasketch(flat)
     err_fs, err_ds = [], []
     for i in range(len(pairs)):
@@ -180,7 +184,7 @@ def test_peer_datasketch(benchmark, warm, prompt_sample):
         px, py = _py_shingles(flat[2 * i].encode()), _py_shingles(flat[2 * i + 1].encode())
         true_ds = len(px & py) / max(1, len(px | py))
         err_ds.append(abs(ds[2 * i].jaccard(ds[2 * i + 1]) - true_ds))
-    # the same 64 permutations' worth of accuracy: neither estimator is more than a little worse
+    # the same number of permutations, the same accuracy: neither estimator is off by much
     assert np.mean(err_fs) < 0.08 and np.mean(err_ds) < 0.08
 
     t0 = __import__("time").perf_counter()
@@ -188,7 +192,7 @@ def test_peer_datasketch(benchmark, warm, prompt_sample):
     ds_seconds = __import__("time").perf_counter() - t0
     benchmark.pedantic(_fastscan_minhash, args=(arrays,), rounds=ROUNDS, iterations=1, warmup_rounds=1)
     record(benchmark, "minhash fastscan", nbytes, len(prompt_sample),
-           mean_abs_jaccard_error=round(float(np.mean(err_fs)), 4), pairs=len(pairs))
+           mean_abs_jaccard_error=round(float(np.mean(err_fs)), 4), pairs=len(pairs), num_perm=K)
     RESULTS["minhash datasketch"] = {"seconds": round(ds_seconds, 4), "mb_per_s": round(nbytes / 1e6 / ds_seconds, 2),
                                      "mean_abs_jaccard_error": round(float(np.mean(err_ds)), 4)}
     benchmark.extra_info["datasketch_mb_per_s"] = RESULTS["minhash datasketch"]["mb_per_s"]

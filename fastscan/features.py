@@ -1,14 +1,16 @@
 """From a finished AccountState to one row of features per account (sorted by account_id).
 
-Rates are shares of the account's requests. Repetition rates come from the account's prompt
-sample (state.PromptSample): exact for accounts with at most `sample_size` distinct prompts,
-estimated from a uniform sample of distinct prompts above that (see README, "Bounds").
+Rates are shares of the account's requests. Repetition rates and the cross-account columns come
+from the prompt sample (state.PromptSample) via fastscan.neardup: exact for accounts with at most
+`sample_size` distinct prompts, estimated from a uniform sample of distinct prompts above that
+(see README, "Bounds").
 """
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 
+from .neardup import CrossAccount, cross_account, near_duplicate_flags, repetition
 from .state import F, HOUR_MS, AccountState
 
 __all__ = ["account_features", "repetition"]
@@ -20,58 +22,6 @@ def _safe_div(a, b):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
-
-
-def _group_offsets(account: np.ndarray, n_accounts: int) -> np.ndarray:
-    """offsets int64[n_accounts + 1] of rows sorted by account."""
-    counts = np.bincount(account, minlength=n_accounts) if len(account) else np.zeros(n_accounts, np.int64)
-    off = np.zeros(n_accounts + 1, dtype=np.int64)
-    np.cumsum(counts, out=off[1:])
-    return off
-
-
-def repetition(state: AccountState) -> dict:
-    """exact_dup_rate, near_dup_rate, template_rate and distinct_prompts per account index."""
-    from .kernels import neardup
-    cfg = state.config
-    s = state.sample
-    s.compact()
-    n = state.n_accounts
-    off = _group_offsets(s.account, n)
-    near = np.zeros(len(s.account), dtype=np.bool_)
-    min_agree = int(np.ceil(cfg.near_dup_threshold * cfg.num_perm - 1e-9))
-    neardup.flag_near_duplicates(off, s.sig, s.n_words, min_agree, near)
-    count = s.count
-    worded = s.n_words > 0
-    exact = count > 1
-    sampled = np.bincount(s.account, weights=count, minlength=n)
-    in_sample = np.bincount(s.account, minlength=n)
-    near_w = np.bincount(s.account, weights=count * ((exact | near) & worded), minlength=n)
-    # a template: the same head or tail skeleton around at least `t` distinct prompts
-    t = np.maximum(5, np.ceil(0.01 * in_sample)).astype(np.int64)
-    templ = np.zeros(len(s.account), dtype=np.bool_)
-    for hashes in (s.head_hash, s.tail_hash):
-        has = hashes != 0
-        keys = np.stack([s.account[has], hashes[has].view(np.int64)])
-        if keys.shape[1] == 0:
-            continue
-        _, inv, cnt = np.unique(keys, axis=1, return_inverse=True, return_counts=True)
-        inv = inv.reshape(-1)
-        templ[np.flatnonzero(has)] |= cnt[inv] >= t[s.account[has]]
-    templ_w = np.bincount(s.account, weights=count * templ, minlength=n)
-    # distinct prompts: exact below the sample size, a bottom-k estimate above it
-    full = in_sample >= cfg.sample_size
-    thr = s.threshold[:n].astype(np.float64)
-    est = np.where(full, (cfg.sample_size - 1) * (2.0 ** 64) / np.maximum(thr, 1.0), in_sample)
-    prompted = state.sums[:n, F["prompted"]]
-    distinct = np.minimum(np.round(est), np.maximum(prompted, in_sample)).astype(np.int64)
-    return {
-        "distinct_prompts": distinct,
-        "exact_dup_rate": np.clip(1.0 - _safe_div(distinct, prompted), 0.0, 1.0),
-        "near_dup_rate": _safe_div(near_w, sampled),
-        "template_rate": _safe_div(templ_w, sampled),
-        "sampled": full,
-    }
 
 
 def _timing(state: AccountState) -> dict:
@@ -137,8 +87,9 @@ def _models(state: AccountState) -> dict:
     return {"top_model": names[top_model], "top_model_share": _safe_div(top, state.sums[:n, F["requests"]])}
 
 
-def account_features(state: AccountState) -> pa.Table:
-    """One row per account, sorted by account_id: volumes, rates, timing and repetition."""
+def account_features(state: AccountState, cross: CrossAccount | None = None) -> pa.Table:
+    """One row per account, sorted by account_id: volumes, rates, timing, repetition and what the
+    account shares with others (`cross`, computed here when not given)."""
     n = state.n_accounts
     sums = state.sums[:n]
     req = sums[:, F["requests"]]
@@ -160,7 +111,9 @@ def account_features(state: AccountState) -> pa.Table:
                  "system_prompt", "temperature_zero", "reasoning_prompt", "tokens_estimated"):
         cols[f"{name}_rate"] = _safe_div(sums[:, F[name]], req)
     cols["samples_per_request"] = _safe_div(sums[:, F["samples"]], req)
-    cols.update(repetition(state))
+    near = near_duplicate_flags(state)
+    cols.update(repetition(state, near))
+    cols.update((cross or cross_account(state, near)).columns)
     cols.update(_timing(state))
     cols.update(_models(state))
     cols["active_span_days"] = np.where(timed, (ts_max - ts_min) / (24 * HOUR_MS), 0.0)

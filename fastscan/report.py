@@ -57,6 +57,8 @@ class Report:
     stats: dict
     rejected_examples: list = field(default_factory=list)
     file_errors: list = field(default_factory=list)
+    shared_templates: pa.Table | None = None   # skeleton_hash, accounts, account_ids (fastscan.neardup)
+    near_dup_links: pa.Table | None = None     # account_id, other_account_id, shared_near_dups
 
     def __post_init__(self):
         self.accounts = _ordered(self.accounts)

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from .errors import SchemaError
 from .features import account_features
+from .neardup import cross_account
 from .readers import (DEFAULT_CHUNK_BYTES, ReadStats, RejectLog, Source, _table_batches,
                       expand_sources, read_source)
 from .report import Report
@@ -92,10 +93,12 @@ class Scanner:
 
     def finish(self) -> Report:
         t0 = time.perf_counter()
-        features = account_features(self.state)
+        cross = cross_account(self.state)
+        features = account_features(self.state, cross)
         accounts = score_accounts(features, self.flag_threshold, self.min_requests)
         self.seconds += time.perf_counter() - t0
-        return Report(accounts, self._stats_dict(), list(self.rejects.examples), list(self.rejects.file_errors))
+        return Report(accounts, self._stats_dict(), list(self.rejects.examples), list(self.rejects.file_errors),
+                      shared_templates=cross.shared_templates, near_dup_links=cross.near_dup_links)
 
     def _stats_dict(self) -> dict:
         st = self.stats

@@ -1,37 +1,175 @@
-"""Near-duplicate kernels over MinHash signatures grouped by account."""
+"""Near-duplicate kernels over MinHash signatures: LSH band keys, verified candidate pairs within
+and across accounts, and connected components of account links.
+
+band_key(i, band) = fold(combine, fmix64(BAND_SEED ^ band), sig[i, band*r : band*r + r])
+    (each uint32 signature value widened to uint64; `combine` and `fmix64` from `hashing`).
+Two rows are *candidates* when some band key is equal; a candidate pair is *verified* when the
+two signatures agree on at least `min_agree` of their K positions (estimated Jaccard >= min_agree / K).
+Only verified pairs count; nothing is chained: a prompt is a near-duplicate because of a pair it
+is in, never because of a pair its neighbour is in.
+"""
 from __future__ import annotations
 
+import numpy as np
 from numba import types
 
-from ._jit import kernel, ro, ro2, rw
+from ._jit import inline, kernel, ro, ro2, rw
+from .hashing import combine, fmix64
+
+BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
+
+_u32ro2 = ro2(types.uint32)
+_i64ro = ro(types.int64)
 
 
-@kernel(types.void(ro(types.int64), ro2(types.uint32), ro(types.int32), types.int64, rw(types.boolean)))
-def flag_near_duplicates(group_offsets, sig, n_words, min_agree, out):
-    """out[i] = some other member of i's group agrees with i on at least `min_agree` signature
-    positions (an estimated Jaccard similarity >= min_agree / K). Wordless texts never match.
-
-    group_offsets : int64[g + 1] (rows of group k are group_offsets[k]:group_offsets[k + 1]),
-    sig : uint32[n, K], n_words : int32[n], out : bool[n]
-    """
+@inline
+def _agree(sig, i, j, min_agree):
+    """True when rows i and j of `sig` agree on at least `min_agree` positions (stops early)."""
     k = sig.shape[1]
-    for g in range(group_offsets.shape[0] - 1):
-        lo = group_offsets[g]
-        hi = group_offsets[g + 1]
-        for i in range(lo, hi):
-            out[i] = False
-        for i in range(lo, hi):
-            if n_words[i] <= 0:
-                continue
-            for j in range(i + 1, hi):
-                if n_words[j] <= 0 or (out[i] and out[j]):
+    agree = 0
+    for p in range(k):
+        if sig[i, p] == sig[j, p]:
+            agree += 1
+            if agree >= min_agree:
+                return True
+        elif agree + (k - p - 1) < min_agree:
+            return False
+    return agree >= min_agree
+
+
+@kernel(types.void(_u32ro2, types.int64, types.int64, rw(types.uint64)))
+def hash_bands(sig, band, rows_per_band, out):
+    """LSH band key of every row for one band (see module doc).
+
+    sig : uint32[n, K], band : 0 <= band < K // rows_per_band, out : uint64[n]
+    """
+    lo = band * rows_per_band
+    seed = fmix64(BAND_SEED ^ np.uint64(band))
+    for i in range(sig.shape[0]):
+        h = seed
+        for p in range(lo, lo + rows_per_band):
+            h = combine(h, np.uint64(sig[i, p]))
+        out[i] = h
+
+
+@kernel(types.void(_i64ro, ro(types.uint64), _i64ro, _u32ro2, ro(types.int32), types.int64, rw(types.boolean)))
+def flag_bucket_pairs(order, keys, account, sig, n_words, min_agree, out):
+    """Within-account near-duplicates among the candidates of one band.
+
+    A bucket is a run of `order` with equal (account, key). Every pair of worded rows in a
+    bucket is verified; out[i] is set (never cleared: call once per band, OR-ing) when i is in
+    a verified pair. Pairs whose rows are both already flagged are skipped.
+    order : int64[m] (rows sorted by account, then key), keys : uint64[n], account : int64[n],
+    sig : uint32[n, K], n_words : int32[n] (rows with n_words <= 0 never match), out : bool[n]
+    """
+    m = order.shape[0]
+    lo = 0
+    while lo < m:
+        hi = lo + 1
+        while hi < m and account[order[hi]] == account[order[lo]] and keys[order[hi]] == keys[order[lo]]:
+            hi += 1
+        if hi - lo > 1:
+            for a in range(lo, hi):
+                i = order[a]
+                if n_words[i] <= 0:
                     continue
-                agree = 0
-                for p in range(k):
-                    if sig[i, p] == sig[j, p]:
-                        agree += 1
-                    elif agree + (k - p - 1) < min_agree:
-                        break
-                if agree >= min_agree:
-                    out[i] = True
-                    out[j] = True
+                for b in range(a + 1, hi):
+                    j = order[b]
+                    if n_words[j] <= 0 or (out[i] and out[j]):
+                        continue
+                    if _agree(sig, i, j, min_agree):
+                        out[i] = True
+                        out[j] = True
+        lo = hi
+
+
+@kernel(types.int64(_i64ro, ro(types.uint64), _i64ro, _u32ro2, types.int64, types.int64,
+                    rw(types.int64), rw(types.int64)))
+def link_bucket_pairs(order, keys, account, sig, min_agree, window, out_i, out_j):
+    """Verified cross-account pairs among the candidates of one band; returns how many there are.
+
+    A bucket is a run of `order` with equal key; each row is verified against the next `window`
+    rows of its bucket (every pair when the bucket has at most window + 1 rows), so a bucket of
+    m rows costs at most m * window verifications. Pairs of one account are skipped.
+    The first min(count, len(out_i)) pairs are written as (smaller row, larger row); a caller
+    whose buffers were too small calls again with buffers of the returned size.
+    order : int64[m] (rows sorted by key, then prompt hash), keys : uint64[n], account : int64[n],
+    sig : uint32[n, K], out_i, out_j : int64[cap]
+    """
+    m = order.shape[0]
+    cap = out_i.shape[0]
+    count = 0
+    lo = 0
+    while lo < m:
+        hi = lo + 1
+        while hi < m and keys[order[hi]] == keys[order[lo]]:
+            hi += 1
+        for a in range(lo, hi - 1):
+            i = order[a]
+            stop = min(hi, a + 1 + window)
+            for b in range(a + 1, stop):
+                j = order[b]
+                if account[i] == account[j]:
+                    continue
+                if _agree(sig, i, j, min_agree):
+                    if count < cap:
+                        out_i[count] = min(i, j)
+                        out_j[count] = max(i, j)
+                    count += 1
+        lo = hi
+    return count
+
+
+@inline
+def _find(parent, x):
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:
+        nxt = parent[x]
+        parent[x] = root
+        x = nxt
+    return root
+
+
+@kernel(types.void(_i64ro, _i64ro, _i64ro, rw(types.int64)))
+def label_components(edge_a, edge_b, rank, out):
+    """Connected components of an undirected graph: out[v] = the smallest rank[u] over the
+    vertices u of v's component (so labels do not depend on vertex numbering, only on rank).
+
+    edge_a, edge_b : int64[e] (vertex indices < n), rank : int64[n], out : int64[n]
+    """
+    n = rank.shape[0]
+    parent = np.arange(n)
+    for e in range(edge_a.shape[0]):
+        ra = _find(parent, edge_a[e])
+        rb = _find(parent, edge_b[e])
+        if ra != rb:
+            if rank[ra] < rank[rb]:
+                parent[rb] = ra
+            else:
+                parent[ra] = rb
+    for v in range(n):
+        out[v] = rank[_find(parent, v)]
+
+
+@kernel(types.void(_i64ro, _i64ro, _i64ro, _i64ro, rw(types.int64)))
+def count_linked_accounts(item_offsets, item_accounts, account_offsets, account_items, out):
+    """out[a] = number of distinct accounts other than a that hold at least one of a's items.
+
+    item_offsets : int64[g + 1], item_accounts : int64[e] (accounts of item k are
+    item_accounts[item_offsets[k]:item_offsets[k + 1]]); account_offsets : int64[n + 1],
+    account_items : int64[e] (items of account a likewise); out : int64[n]
+    """
+    n = account_offsets.shape[0] - 1
+    stamp = np.full(n, -1, dtype=np.int64)
+    for a in range(n):
+        c = 0
+        for t in range(account_offsets[a], account_offsets[a + 1]):
+            g = account_items[t]
+            for u in range(item_offsets[g], item_offsets[g + 1]):
+                b = item_accounts[u]
+                if b != a and stamp[b] != a:
+                    stamp[b] = a
+                    c += 1
+        out[a] = c

@@ -154,3 +154,11 @@ def test_cli_reads_stdin(small_log, run_cli):
         p = run_cli("scan", "-", "--top", "3", stdin=fh)
     assert p.returncode == 0, p.stderr
     assert len(p.stdout.splitlines()) == 4
+
+
+def test_cross_account_tables_do_not_depend_on_the_split(small_log, tmp_path):
+    want = scan([small_log], config=SMALL)
+    got = scan(split_file(small_log, 4, tmp_path), config=SMALL, chunk_bytes=1 << 16)
+    assert got.accounts.equals(want.accounts)
+    assert got.shared_templates.equals(want.shared_templates)
+    assert got.near_dup_links.equals(want.near_dup_links)

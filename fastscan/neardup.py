@@ -1,0 +1,319 @@
+"""Repetition within an account and shared content across accounts, from the merged prompt sample.
+
+Everything here runs at finish() on the merged `PromptSample`, whose content does not depend on
+how the input was split, and every order used below is by hash or by account_id (never by the
+order accounts were first seen), so the result is the same for any chunking, file split or worker
+count. README "Near-duplicates and templates" defines every column; in short:
+
+- within an account: LSH banding over the K-permutation MinHash signatures gives candidates;
+  a candidate pair counts when the signatures agree on >= ceil(threshold * K) positions;
+- across accounts: the same bands over all accounts' sampled prompts; verified pairs between
+  different accounts, minus short prompts, identical copies and popular prompts, make
+  near-duplicate links when two accounts share enough of them; a skeleton that is a template of
+  several accounts makes template links; clusters are connected components of accounts over
+  these links (a component is a set of accounts, never a chain of prompts).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+
+from .state import F, AccountState, ScanConfig
+
+__all__ = ["lsh_params", "repetition", "cross_account", "CrossAccount"]
+
+SHARED_TEXT_ACCOUNTS = 2    # text sent by more accounts than this is shared content, not a payload
+LSH_TARGET_RECALL = 0.99    # chance that a pair LSH must find is a candidate...
+LSH_MARGIN = 0.05           # ...for a pair this far below the threshold (verification noise)
+
+
+def lsh_params(num_perm: int, threshold: float, rows: int = 0) -> tuple[int, int]:
+    """(bands, rows per band) for `num_perm` permutations.
+
+    Automatic choice (rows == 0): the largest r such that, with b = num_perm // r bands, a pair
+    of Jaccard similarity threshold - 0.05 is a candidate with probability 1 - (1 - J**r)**b >= 0.99;
+    larger r means fewer chance candidates to verify.
+    """
+    if rows:
+        return num_perm // rows, rows
+    j = max(threshold - LSH_MARGIN, 0.01)
+    for r in range(num_perm, 0, -1):
+        b = num_perm // r
+        if 1.0 - (1.0 - j ** r) ** b >= LSH_TARGET_RECALL:
+            return b, r
+    return num_perm, 1
+
+
+def min_agree(cfg: ScanConfig) -> int:
+    """Signature positions two prompts must agree on to be near-duplicates."""
+    return max(1, int(math.ceil(cfg.near_dup_threshold * cfg.num_perm - 1e-9)))
+
+
+def _safe_div(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
+def account_ranks(state: AccountState) -> np.ndarray:
+    """rank int64[n_accounts]: position of each account in account_id order."""
+    n = state.n_accounts
+    order = np.argsort(np.array(state.ids, dtype=object).astype(str), kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return rank
+
+
+def near_duplicate_flags(state: AccountState) -> np.ndarray:
+    """bool per sampled prompt: another sampled prompt of its account is a verified near-duplicate."""
+    from .kernels import neardup
+    cfg = state.config
+    s = state.sample
+    s.compact()
+    out = np.zeros(len(s.account), dtype=np.bool_)
+    if len(out) == 0:
+        return out
+    bands, rows = lsh_params(cfg.num_perm, cfg.near_dup_threshold, cfg.lsh_rows)
+    need = min_agree(cfg)
+    keys = np.empty(len(out), dtype=np.uint64)
+    # several prompts per account are needed for a pair; skip the single-prompt accounts
+    multi = np.bincount(s.account)[s.account] > 1
+    rows_idx = np.flatnonzero(multi & (s.n_words > 0))
+    if len(rows_idx) == 0:
+        return out
+    acct = s.account[rows_idx]
+    for band in range(bands):
+        neardup.hash_bands(s.sig, band, rows, keys)
+        order = rows_idx[np.lexsort((keys[rows_idx], acct))]
+        neardup.flag_bucket_pairs(order, keys, s.account, s.sig, s.n_words, need, out)
+    return out
+
+
+def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
+    """exact_dup_rate, near_dup_rate, template_rate, distinct_prompts and sampled per account index."""
+    cfg = state.config
+    s = state.sample
+    s.compact()
+    n = state.n_accounts
+    if near is None:
+        near = near_duplicate_flags(state)
+    count = s.count
+    worded = s.n_words > 0
+    exact = count > 1
+    sampled = np.bincount(s.account, weights=count, minlength=n)
+    in_sample = np.bincount(s.account, minlength=n)
+    near_w = np.bincount(s.account, weights=count * ((exact | near) & worded), minlength=n)
+    # a template: the same head or tail skeleton around at least `t` distinct prompts
+    t = np.maximum(5, np.ceil(0.01 * in_sample)).astype(np.int64)
+    templ = np.zeros(len(s.account), dtype=np.bool_)
+    for hashes in (s.head_hash, s.tail_hash):
+        has = hashes != 0
+        keys = np.stack([s.account[has], hashes[has].view(np.int64)])
+        if keys.shape[1] == 0:
+            continue
+        _, inv, cnt = np.unique(keys, axis=1, return_inverse=True, return_counts=True)
+        inv = inv.reshape(-1)
+        templ[np.flatnonzero(has)] |= cnt[inv] >= t[s.account[has]]
+    templ_w = np.bincount(s.account, weights=count * templ, minlength=n)
+    # distinct prompts: exact below the sample size, a bottom-k estimate above it
+    full = in_sample >= cfg.sample_size
+    thr = s.threshold[:n].astype(np.float64)
+    est = np.where(full, (cfg.sample_size - 1) * (2.0 ** 64) / np.maximum(thr, 1.0), in_sample)
+    prompted = state.sums[:n, F["prompted"]]
+    distinct = np.minimum(np.round(est), np.maximum(prompted, in_sample)).astype(np.int64)
+    return {
+        "distinct_prompts": distinct,
+        "exact_dup_rate": np.clip(1.0 - _safe_div(distinct, prompted), 0.0, 1.0),
+        "near_dup_rate": _safe_div(near_w, sampled),
+        "template_rate": _safe_div(templ_w, sampled),
+        "sampled": full,
+    }
+
+
+def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Verified near-duplicate pairs (i < j, sample rows) between different accounts' eligible
+    prompts, deduplicated over the bands."""
+    from .kernels import neardup
+    cfg = state.config
+    s = state.sample
+    bands, rows = lsh_params(cfg.num_perm, cfg.near_dup_threshold, cfg.lsh_rows)
+    need = min_agree(cfg)
+    idx = np.flatnonzero(eligible)
+    n = len(s.account)
+    if len(idx) < 2 or len(np.unique(s.account[idx])) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    keys = np.empty(n, dtype=np.uint64)
+    acct_rank = rank[s.account]
+    code = np.zeros(0, dtype=np.int64)
+    cap = max(4096, len(idx))      # grown when a band needs more; kept for the next bands
+    out_i = np.empty(cap, dtype=np.int64)
+    out_j = np.empty(cap, dtype=np.int64)
+    for band in range(bands):
+        neardup.hash_bands(s.sig, band, rows, keys)
+        # order inside a bucket: prompt hash, then account_id rank (identical prompts of several
+        # accounts) - never the order in which accounts were first seen
+        order = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx], keys[idx]))]
+        c = neardup.link_bucket_pairs(order, keys, s.account, s.sig, need, cfg.bucket_window, out_i, out_j)
+        if c > cap:
+            cap = c
+            out_i = np.empty(cap, dtype=np.int64)
+            out_j = np.empty(cap, dtype=np.int64)
+            c = neardup.link_bucket_pairs(order, keys, s.account, s.sig, need, cfg.bucket_window, out_i, out_j)
+        if c:
+            code = np.union1d(code, out_i[:c] * n + out_j[:c])
+    return code // n, code % n
+
+
+class CrossAccount:
+    """What accounts share: per-account columns, the shared templates and the near-duplicate links."""
+
+    def __init__(self, columns: dict, shared_templates: pa.Table, near_dup_links: pa.Table):
+        self.columns = columns
+        self.shared_templates = shared_templates
+        self.near_dup_links = near_dup_links
+
+
+def _pairs_unique(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    code, cnt = np.unique(a.astype(np.int64) * n + b.astype(np.int64), return_counts=True)
+    return code // n, code % n, cnt
+
+
+def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossAccount:
+    """Templates and near-duplicates that accounts share, and the clusters they make.
+
+    `near`: the within-account near-duplicate flags of the sample (computed when not given).
+    """
+    from .kernels import neardup
+    cfg = state.config
+    s = state.sample
+    s.compact()
+    n = state.n_accounts
+    ids = np.array(state.ids, dtype=object)
+    rank = account_ranks(state)
+    m = len(s.account)
+    if near is None:
+        near = near_duplicate_flags(state)
+    # linkable: long enough, and not repeated within its own account (an account's own
+    # repetition is near_dup_rate's business; what links accounts is what each sends once)
+    eligible = (s.n_words >= cfg.link_min_words) & ~near & (s.count == 1)
+    n_elig = np.bincount(s.account[eligible], minlength=n)
+
+    # ---- near-duplicate links: verified pairs of different, non-identical, non-popular prompts
+    pi, pj = cross_pairs(state, rank, eligible)
+    ai, aj = s.account[pi], s.account[pj]
+    # (row, other account) once each; a row's account frequency counts identical copies too
+    rows = np.concatenate([pi, pj])
+    other = np.concatenate([aj, ai])
+    r_u, o_u, _ = _pairs_unique(rows, other, max(n, 1))
+    df = 1 + np.bincount(r_u, minlength=m)
+    popular = df > cfg.popular_accounts
+    differ = s.prompt_hash[pi] != s.prompt_hash[pj]
+    keep = differ & ~popular[pi] & ~popular[pj]
+    rows = np.concatenate([pi[keep], pj[keep]])
+    other = np.concatenate([aj[keep], ai[keep]])
+    r_u, o_u, _ = _pairs_unique(rows, other, max(m, n, 1))
+    # per ordered account pair (A, B): A's sampled prompts with a near-duplicate in B
+    a_src, a_dst, shared = _pairs_unique(s.account[r_u], o_u, max(n, 1))
+    # symmetric evidence: min(A's prompts matched in B, B's prompts matched in A)
+    code = a_src * n + a_dst
+    rev = a_dst * n + a_src
+    pos = np.minimum(np.searchsorted(code, rev), max(len(code) - 1, 0))
+    found = code[pos] == rev if len(code) else np.zeros(0, bool)
+    both = np.where(found, np.minimum(shared, shared[pos] if len(code) else shared), 0).astype(np.int64)
+    need = np.maximum(cfg.link_min_prompts,
+                      np.ceil(cfg.link_min_share * np.minimum(n_elig[a_src], n_elig[a_dst])))
+    nd_link = (both >= need) & (a_src < a_dst)
+    la, lb, ls = a_src[nd_link], a_dst[nd_link], both[nd_link]
+    shared_near = np.bincount(np.concatenate([la, lb]), minlength=n).astype(np.int64)
+
+    # ---- template links: a skeleton that is a template of several accounts, as a wrapper around
+    # payloads of their own: a prompt whose exact text more than two accounts sent (a templated
+    # benchmark run by several evaluation harnesses) is shared content, not a shared wrapper
+    _, inv, n_acc = np.unique(s.prompt_hash, return_inverse=True, return_counts=True)
+    own_text = n_acc[inv.reshape(-1)] <= SHARED_TEXT_ACCOUNTS
+    t_acct, t_key = [], []
+    for hashes in (s.head_hash, s.tail_hash):
+        has = eligible & own_text & (hashes != 0)
+        if has.any():
+            t_acct.append(s.account[has])
+            t_key.append(hashes[has])
+    tmpl_edges_a, tmpl_edges_b = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    shared_tmpl_accounts = np.zeros(n, dtype=np.int64)
+    shared_tmpl_count = np.zeros(n, dtype=np.int64)
+    tmpl_rows = {"skeleton_hash": [], "accounts": [], "account_ids": []}
+    if t_acct:
+        acc = np.concatenate(t_acct)
+        key = np.concatenate(t_key)
+        # (account, skeleton) -> distinct sampled prompts; head and tail counted apart
+        order = np.lexsort((acc, key))
+        acc, key = acc[order], key[order]
+        first = np.r_[True, (acc[1:] != acc[:-1]) | (key[1:] != key[:-1])]
+        starts = np.flatnonzero(first)
+        cnt = np.diff(np.r_[starts, len(acc)])
+        acc, key = acc[starts], key[starts]
+        is_t = (cnt >= cfg.template_min_prompts) & (cnt >= cfg.template_min_share * n_elig[acc])
+        acc, key = acc[is_t], key[is_t]
+        # skeletons that are a template of at least two accounts
+        k_first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+        k_starts = np.flatnonzero(k_first)
+        k_size = np.diff(np.r_[k_starts, len(key)])
+        group = np.repeat(np.arange(len(k_starts)), k_size)
+        multi = k_size[group] >= 2
+        acc, key, group = acc[multi], key[multi], group[multi]
+        if len(acc):
+            # star edges (to the group's account of smallest rank) are enough for components
+            g_first = np.r_[True, group[1:] != group[:-1]]
+            g_starts = np.flatnonzero(g_first)
+            g_id = np.cumsum(g_first) - 1
+            # account of smallest rank per group
+            by_rank_idx = np.empty(n, dtype=np.int64)
+            by_rank_idx[rank] = np.arange(n)
+            lead = by_rank_idx[np.minimum.reduceat(rank[acc], g_starts)]
+            tmpl_edges_a.append(acc)
+            tmpl_edges_b.append(lead[g_id])
+            # distinct other accounts sharing any of an account's templates
+            item_off = np.r_[g_starts, len(acc)].astype(np.int64)
+            by_acct = np.argsort(acc, kind="stable")
+            acct_off = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(acc, minlength=n), out=acct_off[1:])
+            neardup.count_linked_accounts(item_off, acc.astype(np.int64), acct_off,
+                                          g_id[by_acct].astype(np.int64), shared_tmpl_accounts)
+            shared_tmpl_count = np.bincount(acc, minlength=n).astype(np.int64)
+            for gi, (lo, hi) in enumerate(zip(g_starts, np.r_[g_starts[1:], len(acc)])):
+                names = sorted(str(x) for x in ids[acc[lo:hi]])
+                tmpl_rows["skeleton_hash"].append(int(key[lo]))
+                tmpl_rows["accounts"].append(len(names))
+                tmpl_rows["account_ids"].append(names)
+
+    # ---- clusters: connected components of accounts over both kinds of link
+    ea = np.concatenate([la, *tmpl_edges_a]).astype(np.int64)
+    eb = np.concatenate([lb, *tmpl_edges_b]).astype(np.int64)
+    label = np.empty(n, dtype=np.int64)
+    neardup.label_components(ea, eb, rank, label)
+    size = np.bincount(label, minlength=n)[label] if n else np.zeros(0, np.int64)
+    by_rank = np.empty(n, dtype=object)
+    by_rank[rank] = ids
+    columns = {
+        "shared_template_accounts": shared_tmpl_accounts,
+        "shared_templates": shared_tmpl_count,
+        "shared_near_dup_accounts": shared_near,
+        "cluster_id": by_rank[label] if n else np.zeros(0, dtype=object),
+        "cluster_size": size.astype(np.int64),
+    }
+    t_order = sorted(range(len(tmpl_rows["accounts"])),
+                     key=lambda i: (-tmpl_rows["accounts"][i], tmpl_rows["skeleton_hash"][i]))
+    templates = pa.table({
+        "skeleton_hash": pa.array([tmpl_rows["skeleton_hash"][i] for i in t_order], pa.uint64()),
+        "accounts": pa.array([tmpl_rows["accounts"][i] for i in t_order], pa.int64()),
+        "account_ids": pa.array([tmpl_rows["account_ids"][i] for i in t_order], pa.list_(pa.string())),
+    })
+    pairs = sorted((min(str(ids[a]), str(ids[b])), max(str(ids[a]), str(ids[b])), int(c))
+                   for a, b, c in zip(la, lb, ls))
+    links = pa.table({
+        "account_id": pa.array([p[0] for p in pairs], pa.string()),
+        "other_account_id": pa.array([p[1] for p in pairs], pa.string()),
+        "shared_near_dups": pa.array([p[2] for p in pairs], pa.int64()),
+    })
+    return CrossAccount(columns, templates, links)

@@ -1,0 +1,317 @@
+"""Near-duplicates, templates and cross-account links: kernels against tests/reference.py, the
+accuracy bar on a slice of real text, the memory bound, and independence from how input is split."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import reference as ref
+import realtext
+from fastscan import Scanner
+from fastscan.neardup import lsh_params, near_duplicate_flags
+from fastscan.state import AccountState, ScanConfig
+
+
+def kernels():
+    from fastscan.kernels import neardup
+    return neardup
+
+
+# --------------------------------------------------------------------------- kernels
+
+def small_sigs(draw, n, k, values):
+    vals = [draw(st.integers(0, values - 1)) for _ in range(n * k)]
+    return np.array(vals, dtype=np.uint32).reshape(n, k)
+
+
+@st.composite
+def sig_sets(draw):
+    k = draw(st.sampled_from([8, 16]))
+    n = draw(st.integers(0, 14))
+    # few distinct values so that bands collide and pairs agree often
+    sig = small_sigs(draw, n, k, draw(st.integers(1, 3)))
+    account = np.array([draw(st.integers(0, 3)) for _ in range(n)], dtype=np.int64)
+    return sig, account
+
+
+@settings(max_examples=60, deadline=None)
+@given(sig_sets(), st.sampled_from([1, 2, 4, 8]))
+def test_hash_bands_matches_reference(data, rows):
+    sig, _ = data
+    nd = kernels()
+    for band in range(sig.shape[1] // rows):
+        out = np.empty(len(sig), dtype=np.uint64)
+        nd.hash_bands(sig, band, rows, out)
+        assert out.tolist() == [ref.band_key(r, band, rows) for r in sig.tolist()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(sig_sets(), st.sampled_from([2, 4]), st.integers(1, 16), st.data())
+def test_flag_bucket_pairs_matches_reference(data, rows, min_agree, more):
+    sig, account = data
+    nd = kernels()
+    n, k = sig.shape
+    n_words = np.array([more.draw(st.integers(0, 3)) for _ in range(n)], dtype=np.int32)
+    bands = k // rows
+    out = np.zeros(n, dtype=np.bool_)
+    keys = np.empty(n, dtype=np.uint64)
+    for band in range(bands):
+        nd.hash_bands(sig, band, rows, keys)
+        order = np.lexsort((keys, account)).astype(np.int64)
+        nd.flag_bucket_pairs(order, keys, account, sig, n_words, min_agree, out)
+    want = ref.flag_near_duplicates(sig.tolist(), account.tolist(), n_words.tolist(), bands, rows, min_agree)
+    assert out.tolist() == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(sig_sets(), st.sampled_from([2, 4]), st.integers(1, 16), st.integers(1, 20), st.data())
+def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more):
+    sig, account = data
+    nd = kernels()
+    n, k = sig.shape
+    phash = np.array([more.draw(st.integers(0, 4)) for _ in range(n)], dtype=np.uint64)
+    tie = np.arange(n, dtype=np.int64)[::-1].copy()
+    keys = np.empty(n, dtype=np.uint64)
+    got = set()
+    for band in range(k // rows):
+        nd.hash_bands(sig, band, rows, keys)
+        order = np.lexsort((tie, phash, keys)).astype(np.int64)
+        out_i = np.empty(2, dtype=np.int64)   # deliberately small: the kernel reports what it needs
+        out_j = np.empty(2, dtype=np.int64)
+        c = nd.link_bucket_pairs(order, keys, account, sig, min_agree, window, out_i, out_j)
+        if c > 2:
+            out_i = np.empty(c, dtype=np.int64)
+            out_j = np.empty(c, dtype=np.int64)
+            assert nd.link_bucket_pairs(order, keys, account, sig, min_agree, window, out_i, out_j) == c
+        got |= set(zip(out_i[:c].tolist(), out_j[:c].tolist()))
+    want = ref.link_pairs(sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows,
+                          min_agree, window)
+    assert got == want
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 12), st.data())
+def test_label_components_matches_reference(n, data):
+    edges = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=15))
+    rank = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
+    ea = np.array([e[0] for e in edges], dtype=np.int64)
+    eb = np.array([e[1] for e in edges], dtype=np.int64)
+    kernels().label_components(ea, eb, rank, out)
+    assert out.tolist() == ref.component_labels(n, edges, rank.tolist())
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 8), st.data())
+def test_count_linked_accounts_matches_reference(n, data):
+    items = data.draw(st.lists(st.sets(st.integers(0, n - 1), min_size=1), max_size=6))
+    pairs = sorted((g, a) for g, accts in enumerate(items) for a in accts)
+    item_acc = np.array([a for _, a in pairs], dtype=np.int64)
+    item_off = np.searchsorted([g for g, _ in pairs], np.arange(len(items) + 1)).astype(np.int64)
+    by_acct = sorted((a, g) for g, a in pairs)
+    acct_items = np.array([g for _, g in by_acct], dtype=np.int64)
+    acct_off = np.searchsorted([a for a, _ in by_acct], np.arange(n + 1)).astype(np.int64)
+    out = np.empty(n, dtype=np.int64)
+    kernels().count_linked_accounts(item_off, item_acc, acct_off, acct_items, out)
+    want = ref.linked_accounts([set(x) for x in items])
+    assert out.tolist() == [want.get(a, 0) for a in range(n)]
+
+
+def test_lsh_params_reach_the_target_recall():
+    for k, t in [(128, 0.8), (64, 0.8), (128, 0.5), (128, 0.9), (256, 0.7)]:
+        b, r = lsh_params(k, t)
+        assert b * r <= k
+        j = t - 0.05
+        assert 1 - (1 - j ** r) ** b >= 0.99
+        if r < k:   # the largest such r: one more row per band would miss the target
+            r2 = r + 1
+            assert 1 - (1 - j ** r2) ** (k // r2) < 0.99
+    assert lsh_params(128, 0.8) == (25, 5)
+    assert lsh_params(128, 0.8, rows=8) == (16, 8)
+
+
+# --------------------------------------------------------------------------- within an account
+
+def scan_rows(rows, config=None, batch=None):
+    s = Scanner(config)
+    table = pa.table({"account_id": [a for a, _ in rows], "prompt": [p for _, p in rows]})
+    step = batch or max(1, len(rows))
+    for i in range(0, len(rows), step):
+        s.update(table.slice(i, step))
+    return s
+
+
+def test_short_prompts_match_only_on_identical_words():
+    rows = [("a", "thanks"), ("a", "Thanks!"), ("a", "continue"),          # thanks == Thanks!: same words
+            ("b", "thanks a lot"), ("b", "thanks a bunch"), ("b", "ok"),    # two words in common, not all
+            ("c", "???"), ("c", "!!!"), ("c", "")]                          # wordless: never
+    r = scan_rows(rows).finish().accounts.to_pylist()
+    rate = {x["account_id"]: x["near_dup_rate"] for x in r}
+    assert rate == {"a": pytest.approx(2 / 3), "b": 0.0, "c": 0.0}
+
+
+def test_near_duplicate_needs_the_threshold():
+    base = ("the quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat near the "
+            "old red barn in the quiet valley").split()
+    far = list(base)
+    for i in range(0, len(far), 3):      # change every third word: most shingles differ
+        far[i] = f"w{i}"
+    near = base[:-1] + ["meadow"]         # one word at the end: J = 19/21 > 0.8
+    rows = [("a", " ".join(base)), ("a", " ".join(near)), ("b", " ".join(base)), ("b", " ".join(far))]
+    r = {x["account_id"]: x["near_dup_rate"] for x in scan_rows(rows).finish().accounts.to_pylist()}
+    assert r == {"a": 1.0, "b": 0.0}
+
+
+# --------------------------------------------------------------------------- accuracy on real text
+
+needs_shared = pytest.mark.skipif(not realtext.available(), reason="../shared is absent")
+
+
+@needs_shared
+def test_near_dup_flags_match_exact_jaccard_on_real_text():
+    """Small version of bench/bench_neardup.py: per-prompt flag vs brute-force exact Jaccard."""
+    accounts = realtext.load_accounts(t0_accounts=8, sharegpt_accounts=3, alpaca_accounts=2, per_account=120,
+                                      seed=5)
+    cfg = ScanConfig()
+    rows = [(name, p) for name, prompts in accounts for p in dict.fromkeys(prompts)]
+    s = scan_rows(rows, cfg)
+    st_ = s.state
+    near = near_duplicate_flags(st_)
+    got = {}
+    for i in range(len(st_.sample.account)):
+        got[(st_.ids[st_.sample.account[i]], int(st_.sample.prompt_hash[i]))] = bool(near[i])
+    truth, flags = [], []
+    from fastscan.buffers import string_buffers
+    from fastscan.kernels import text
+    for name, prompts in accounts:
+        distinct = list(dict.fromkeys(prompts))
+        best = realtext.max_jaccard(realtext.shingle_sets(distinct, cfg.shingle_words))
+        off, data, valid = string_buffers(pa.array(distinct, pa.string()))
+        n = len(distinct)
+        ph, nw, hh, th = (np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64),
+                          np.empty(n, np.uint64))
+        text.hash_prompts(off, data, valid, cfg.skeleton_words, ph, nw, hh, th)
+        truth += list(best >= cfg.near_dup_threshold)
+        flags += [got[(name, int(h))] for h in ph]
+    truth, flags = np.array(truth), np.array(flags)
+    assert truth.sum() > 50 and (~truth).sum() > 50       # both classes are present
+    precision, recall = realtext.flag_metrics(truth, flags)
+    assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+
+
+# --------------------------------------------------------------------------- bounded memory
+
+def test_state_stays_within_the_bound_for_a_huge_account():
+    cfg = ScanConfig(sample_size=64)
+    state = AccountState(cfg)
+    rng = random.Random(1)
+    vocab = [f"w{i}" for i in range(5000)]
+    from fastscan.runner import Scanner as _S
+    s = _S(cfg)
+    s.state = state
+    distinct = 60_000
+    per_batch = 6_000
+    peak = 0
+    for start in range(0, distinct, per_batch):
+        prompts = [" ".join(rng.choices(vocab, k=12)) + f" n{k}" for k in range(start, start + per_batch)]
+        s.update(pa.table({"account_id": ["heavy"] * per_batch, "prompt": prompts}))
+        peak = max(peak, state.sample.nbytes)
+    state.compact()
+    entry = 4 * cfg.num_perm + 44      # signature + account, hash, count, n_words, head, tail
+    assert len(state.sample.account) == cfg.sample_size
+    assert state.sample.nbytes <= cfg.sample_size * entry + len(state.sample.threshold) * 8
+    # between compactions at most max(2**15, live) entries wait: the README's transient bound
+    assert peak <= (cfg.sample_size + (1 << 15) + per_batch) * entry + len(state.sample.threshold) * 8
+    # a state per prompt would be 60,000 entries; this one is ~1/1000 of that
+    assert state.sample.nbytes < distinct * entry / 500
+    # the whole account state: the sample plus fixed-size counters (accounts are allocated 1024 at a time)
+    assert state.nbytes <= state.sample.nbytes + state.sums.nbytes + state.ts_min.nbytes * 2 + 4096
+    r = s.finish().accounts.to_pylist()[0]
+    assert abs(r["distinct_prompts"] - distinct) / distinct < 0.3   # bottom-k estimate, 64 samples
+    assert r["requests"] == distinct
+
+
+# --------------------------------------------------------------------------- across accounts
+
+def cross_log(seed=0):
+    """A ring of 6 accounts sharing two wrappers around different payloads; 6 evaluation accounts
+    sending 30 each of the same 40 templated benchmark prompts (identical text); 10 people saying
+    thanks and continue; 20 ordinary accounts."""
+    rng = random.Random(seed)
+    vocab = [f"{a}{b}" for a in "bcdfghklmnprstvz" for b in ["a", "e", "i", "o", "u", "ar", "en", "ol"]]
+
+    def sentence(k):
+        return " ".join(rng.choice(vocab) for _ in range(k))
+
+    rows = []
+    wrappers = ["Think step by step and show your complete reasoning before the final answer. Task: {}",
+                "{} Now explain your chain of thought in full detail, then state the answer."]
+    for a in range(6):
+        for _ in range(30):
+            rows.append((f"ring{a}", rng.choice(wrappers).format(sentence(rng.randint(8, 30)))))
+    # a templated benchmark: one wrapper, the same 40 questions for every harness that runs it
+    bench = [f"The following is a multiple choice question about {rng.choice(vocab)}. Answer with the letter "
+             f"of the correct option. {sentence(rng.randint(10, 40))} Answer:" for _ in range(40)]
+    for a in range(6):
+        for p in rng.sample(bench, 30):
+            rows.append((f"eval{a}", p))
+    for a in range(10):
+        for p in ["thanks", "continue", "Thanks!", "please continue", "thank you so much"]:
+            rows.append((f"person{a}", p))
+    for a in range(20):
+        for _ in range(15):
+            rows.append((f"user{a:02d}", sentence(rng.randint(5, 40))))
+    rng.shuffle(rows)
+    return rows
+
+
+def test_cross_account_ring_is_one_cluster_and_popular_content_ties_nothing():
+    rep = scan_rows(cross_log()).finish()
+    r = {x["account_id"]: x for x in rep.accounts.to_pylist()}
+    ring = [r[f"ring{a}"] for a in range(6)]
+    assert {x["cluster_id"] for x in ring} == {"ring0"}
+    assert all(x["cluster_size"] == 6 and x["shared_template_accounts"] == 5 for x in ring)
+    assert all(x["shared_templates"] >= 1 for x in ring)
+    for name, x in r.items():
+        if not name.startswith("ring"):
+            assert x["cluster_size"] == 1 and x["cluster_id"] == name, name
+            assert x["shared_template_accounts"] == 0 and x["shared_near_dup_accounts"] == 0, name
+    t = rep.shared_templates.to_pylist()
+    assert t and all(x["account_ids"] == [f"ring{a}" for a in range(6)] for x in t)
+
+
+def test_cross_account_near_duplicates_link_accounts_that_share_edited_content():
+    rng = random.Random(3)
+    words = [f"x{i}" for i in range(3000)]
+    items = [" ".join(rng.choices(words, k=40)) for _ in range(30)]
+    rows = [("p", t) for t in items[:20]] + [("q", t + " edited") for t in items[:20]]
+    rows += [("r", " ".join(rng.choices(words, k=40))) for _ in range(20)]
+    rep = scan_rows(rows).finish()
+    r = {x["account_id"]: x for x in rep.accounts.to_pylist()}
+    assert r["p"]["shared_near_dup_accounts"] == 1 and r["q"]["shared_near_dup_accounts"] == 1
+    assert r["p"]["cluster_id"] == r["q"]["cluster_id"] == "p" and r["p"]["cluster_size"] == 2
+    assert r["r"]["cluster_size"] == 1 and r["r"]["shared_near_dup_accounts"] == 0
+    assert rep.near_dup_links.to_pylist() == [{"account_id": "p", "other_account_id": "q",
+                                               "shared_near_dups": 20}]
+
+
+def test_cross_account_fields_do_not_depend_on_how_input_is_split():
+    rows = cross_log(seed=4)
+    cfg = ScanConfig(sample_size=16)   # small sample: the ring accounts are sampled
+    want = scan_rows(rows, cfg).finish()
+    for batch in (7, 100):
+        got = scan_rows(rows, cfg, batch=batch).finish()
+        assert got.accounts.equals(want.accounts)
+        assert got.shared_templates.equals(want.shared_templates)
+        assert got.near_dup_links.equals(want.near_dup_links)
+    # merged scanners, fed in reverse order (accounts first seen in a different order)
+    parts = [scan_rows(list(reversed(rows[k::3])), cfg) for k in range(3)]
+    merged = parts[2].merge(parts[0]).merge(parts[1]).finish()
+    assert merged.accounts.equals(want.accounts)
+    assert merged.shared_templates.equals(want.shared_templates)
+    assert merged.near_dup_links.equals(want.near_dup_links)
