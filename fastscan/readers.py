@@ -297,10 +297,11 @@ class _ZstdStream:
 
 # --------------------------------------------------------------------------- JSON Lines
 
-def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(starts, ends, line_index) of the non-blank lines of a chunk that ends with a newline.
+def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(starts, ends, line_index, lines) of the non-blank lines of a chunk that ends with a newline.
 
-    line_index counts every line of the chunk, blank ones included, so file line numbers follow.
+    line_index counts every line of the chunk, blank ones included, so file line numbers follow;
+    `lines` is how many lines (newlines) the chunk has in all.
     """
     arr = np.frombuffer(chunk, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
@@ -324,7 +325,7 @@ def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 if not chunk[starts[i]:ends[i]].strip():
                     nonblank[i] = False
     idx = np.flatnonzero(nonblank)
-    return starts[idx], ends[idx], idx
+    return starts[idx], ends[idx], idx, len(nl)
 
 
 class _JsonlDecoder:
@@ -371,7 +372,7 @@ class _JsonlDecoder:
         return table
 
     def decode(self, chunk: bytes, first_line: int) -> list[pa.RecordBatch]:
-        starts, ends, line_idx = _line_bounds(chunk)
+        starts, ends, line_idx, self.newlines = _line_bounds(chunk)
         self.stats.records_read += len(starts)
         out: list[pa.RecordBatch] = []
         bad = _invalid_utf8_lines(chunk, starts, ends)
@@ -573,7 +574,7 @@ def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Rej
                         decoder = _JsonlDecoder(src.name, sh, raw_schema(sh, first), rejects, stats)
                 for batch in decoder.decode(chunk, next_line):
                     yield batch
-                next_line += chunk.count(b"\n")
+                next_line += decoder.newlines      # counted by _line_bounds already
             if truncated is not None:
                 rejects.file_error(src.name, next_line, f"truncated file: {_short(truncated)}")
             if last:
