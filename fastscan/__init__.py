@@ -12,12 +12,12 @@ from __future__ import annotations
 from .errors import FastscanError, InputError, SchemaError, StateError
 
 __version__ = "0.1.0"
-__all__ = ["scan", "Scanner", "ScanConfig", "Report", "FastscanError", "InputError", "SchemaError",
+__all__ = ["scan", "Scanner", "explain", "ScanConfig", "Report", "FastscanError", "InputError", "SchemaError",
            "StateError", "__version__"]
 
 
 def __getattr__(name):
-    if name in ("scan", "Scanner"):
+    if name in ("scan", "Scanner", "explain"):
         from . import runner as _scan
         return getattr(_scan, name)
     if name == "ScanConfig":

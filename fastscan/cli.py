@@ -81,7 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reject-file", help="write every rejected record, with file, line and reason (JSONL)")
     p.add_argument("--fail-on-flagged", action="store_true", help="exit 1 when an account is flagged")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786); paths and URLs are "
+                        "read by the workers (needs fastscan[dask])")
+    p.add_argument("--split-size", type=_size, default=None, metavar="BYTES",
+                   help="with --scheduler: cut plain JSONL files larger than this into byte ranges "
+                        "(default 128M)")
     _add_scan_options(p)
+
+    e = sub.add_parser("explain", help="scan request logs and explain one account: signals, reasons, example prompts")
+    e.add_argument("account_id", metavar="ACCOUNT")
+    e.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs; - for stdin")
+    e.add_argument("--examples", type=int, default=5, help="example prompts to show (0: none; default 5)")
+    e.add_argument("--width", type=int, default=160, help="characters of each example prompt shown (default 160)")
+    _add_scan_options(e)
 
     d = sub.add_parser("demo", help="write a small synthetic log and scan it")
     d.add_argument("--dir", default="fastscan-demo", help="where to write the demo log (default ./fastscan-demo)")
@@ -107,25 +120,47 @@ def _print_stats(stats: dict, file_errors, examples) -> None:
         print(f"fastscan: warning: {e['file']}:{e['line']}: {e['reason']}", file=err)
 
 
+def _connect(address: str):
+    """A dask.distributed Client for the scheduler at `address`, or one clear error."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise FastscanError("--scheduler needs Dask: pip install 'fastscan[dask]'") from None
+    try:
+        return Client(address, set_as_default=False)   # timeout: distributed.comm.timeouts.connect
+    except (OSError, TimeoutError) as e:
+        raise FastscanError(f"--scheduler {address}: cannot reach the Dask scheduler: {e}") from None
+
+
 def _run_scan(args) -> int:
-    from .kernels import warmup
     from .progress import Progress
     from .runner import scan, total_size
     mapping = _parse_mapping(args.map)
-    warmup()
-    bar = None
-    if not args.no_progress and sys.stderr.isatty():
-        bar = Progress(total_size(args.paths))
+    scheduler = getattr(args, "scheduler", None)
     kw = {}
     if args.chunk_size:
         kw["chunk_bytes"] = args.chunk_size
     if args.threshold is not None:
         kw["flag_threshold"] = args.threshold
+    client = None
+    if scheduler:
+        client = _connect(scheduler)   # the workers compile the kernels; nothing to warm up here
+        kw["client"] = client
+        kw["split_bytes"] = getattr(args, "split_size", None)
+    else:
+        from .kernels import warmup
+        warmup()
+    bar = None
     try:
+        if not args.no_progress and sys.stderr.isatty():
+            # on a cluster the sizes come from the workers' listing, bar or not
+            bar = Progress(0 if client is not None else total_size(args.paths))
         report = scan(args.paths, mapping=mapping, reject_file=args.reject_file, progress=bar, **kw)
     finally:
         if bar is not None:
             bar.close()
+        if client is not None:
+            client.close()
     if args.out:
         report.write(args.out)
     if args.stats:
@@ -136,6 +171,59 @@ def _run_scan(args) -> int:
     n_flagged = report.flagged.num_rows
     print(f"fastscan: {n_flagged:,} account(s) flagged", file=sys.stderr)
     return EXIT_FLAGGED if args.fail_on_flagged and n_flagged else EXIT_OK
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(width - 1, 1)] + "\u2026"
+
+
+def format_explanation(ex, threshold: float, min_requests: int, width: int = 160) -> str:
+    r = ex.row
+    verdict = "FLAGGED" if r["flagged"] else "not flagged"
+    lines = [f"account {ex.account_id}: extraction_score {r['extraction_score']:.3f}, {verdict} "
+             f"(flag at score >= {threshold:g} with at least {min_requests} requests)",
+             f"  {r['requests']:,} requests, {r['prompt_tokens']:,} prompt tokens, "
+             f"{r['completion_tokens']:,} completion tokens"
+             + (f" ({r['reasoning_tokens']:,} reasoning)" if r.get("reasoning_tokens") else "")
+             + (f"; first seen {r['first_seen']:%Y-%m-%d %H:%M}, last seen {r['last_seen']:%Y-%m-%d %H:%M} UTC"
+                if r.get("first_seen") is not None else ""),
+             f"  reasons: {r['reasons'] or '(no signal stands out from the typical account of this scan)'}",
+             "",
+             f"  {'signal':18s} {'group':18s} {'value':>5s} {'adds':>6s} {'typical':>7s}  in words",]
+    for s in sorted(ex.signals, key=lambda s: -s["contribution"]):
+        lines.append(f"  {s['signal']:18s} {s['group']:18s} {s['value']:5.2f} {s['contribution']:+6.2f} "
+                     f"{s['typical']:+7.2f}  {s['words']}")
+    lines.append("  (adds: the signal's contribution to the score's logit; typical: the median contribution "
+                 "among accounts of this scan that could be flagged)")
+    if ex.prompts:
+        lines += ["", f"  example prompts ({len(ex.prompts)} of {ex.distinct_prompts:,} distinct, most frequent "
+                      f"first, truncated to {width} characters):"]
+        for count, p in ex.prompts:
+            lines.append(f"  {count:6,d}x  {_one_line(p, width)}")
+    return "\n".join(lines)
+
+
+def _run_explain(args) -> int:
+    from .kernels import warmup
+    from .runner import explain
+    from .score import FLAG_THRESHOLD, MIN_REQUESTS
+    mapping = _parse_mapping(args.map)
+    warmup()
+    kw = {}
+    if args.chunk_size:
+        kw["chunk_bytes"] = args.chunk_size
+    threshold = FLAG_THRESHOLD if args.threshold is None else args.threshold
+    try:
+        ex = explain(args.paths, args.account_id, examples=max(args.examples, 0), mapping=mapping,
+                     flag_threshold=threshold, **kw)
+    except KeyError:
+        print(f"fastscan: error: account {args.account_id!r} has no records in {' '.join(args.paths)}",
+              file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(format_explanation(ex, threshold, MIN_REQUESTS, max(args.width, 20)) + "\n")
+    _print_stats(ex.report.stats, ex.report.file_errors, ex.report.rejected_examples)
+    return EXIT_OK
 
 
 def _run_demo(args) -> int:
@@ -159,6 +247,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "scan":
             return _run_scan(args)
+        if args.command == "explain":
+            return _run_explain(args)
         if args.command == "demo":
             return _run_demo(args)
     except FastscanError as e:

@@ -44,6 +44,11 @@ def _timing(state: AccountState) -> dict:
     p = np.divide(hod, tot, out=np.zeros_like(hod), where=tot > 0)
     ent = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
     out["hour_entropy"] = ent / np.log(DAY_HOURS)
+    # day/night uniformity: requests in the account's 6 quietest hours of the day over those in
+    # its 6 busiest (about 1 for a script that runs at one pace day and night, near 0 for people,
+    # even many people pooled across time zones, who leave a day-night curve)
+    hod_sorted = np.sort(hod, axis=1)
+    out["hour_uniformity"] = _safe_div(hod_sorted[:, :6].sum(axis=1), hod_sorted[:, -6:].sum(axis=1))
     night = hod[:, 0:6].sum(axis=1)
     out["night_share"] = _safe_div(night, tot[:, 0])
     # weekend share (1970-01-01 was a Thursday: weekday = (day + 3) % 7, Sat = 5, Sun = 6)
@@ -84,7 +89,72 @@ def _models(state: AccountState) -> dict:
         top[a[firsts]] = c[firsts]
         top_model[a[firsts]] = m[firsts]
     names = np.array(state.models + [""], dtype=object)
-    return {"top_model": names[top_model], "top_model_share": _safe_div(top, state.sums[:n, F["requests"]])}
+    out = {"top_model": names[top_model], "top_model_share": _safe_div(top, state.sums[:n, F["requests"]])}
+    out.update(_capable_model(state, acct, model, cnt))
+    out.update(_model_moves(state))
+    return out
+
+
+CAPABLE_MIN_SHARE = 0.01   # a model needs this share of the scan's requests to count as the capable one
+
+
+def _capable_model(state: AccountState, acct, model, cnt) -> dict:
+    """The scan's most capable model, judged from the log alone: the one that writes the longest
+    answers on average (reasoning models do), among models with at least 1% of the requests; and
+    each account's share of requests sent to it."""
+    n = state.n_accounts
+    share = np.zeros(n)
+    name = ""
+    n_models = len(state.models)
+    if len(acct) and n_models:
+        ta, tm, tc = state.model_tokens.items()
+        req_m = np.bincount(model, weights=cnt, minlength=n_models)
+        tok_m = np.bincount(tm, weights=tc, minlength=n_models) if len(tm) else np.zeros(n_models)
+        per_req = _safe_div(tok_m, req_m)
+        per_req[req_m < CAPABLE_MIN_SHARE * req_m.sum()] = -1.0
+        best = int(np.argmax(per_req))
+        name = state.models[best]
+        share = _safe_div(np.bincount(acct, weights=cnt * (model == best), minlength=n),
+                          state.sums[:n, F["requests"]])
+    return {"capable_model": np.full(n, name, dtype=object), "capable_model_share": share}
+
+
+FAST_MOVE_HOURS = 24
+
+
+def _model_moves(state: AccountState) -> dict:
+    """A fast move to a newly released model. A model is new when it first appears in the log at
+    least a day after the log starts; an account moved fast when it first used the model within
+    FAST_MOVE_HOURS of that appearance. new_model_share: of the account's requests since the
+    release, the share sent to that model (the largest over new models it moved to fast);
+    new_model_delay_hours: how soon after the release it first used it (-1: no such move)."""
+    from .state import split_model_hour_key
+    n = state.n_accounts
+    share = np.zeros(n)
+    delay = np.full(n, -1, dtype=np.int64)
+    new_model = np.full(n, "", dtype=object)
+    acct, key, cnt = state.model_hours.items()
+    if not len(acct):
+        return {"new_model": new_model, "new_model_share": share, "new_model_delay_hours": delay}
+    model, hour = split_model_hour_key(key)
+    start = hour.min()
+    n_models = int(model.max()) + 1
+    release = np.full(n_models, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(release, model, hour)
+    h_acct, h_hour, h_cnt = state.hours.items()
+    for m in np.flatnonzero((release < np.iinfo(np.int64).max) & (release >= start + 24)):
+        on_m = model == m
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, acct[on_m], hour[on_m])
+        used = np.bincount(acct[on_m], weights=cnt[on_m], minlength=n)
+        since = np.bincount(h_acct, weights=h_cnt * (h_hour >= release[m]), minlength=n)
+        fast = (first - release[m] <= FAST_MOVE_HOURS) & (used > 0)
+        s = np.where(fast, _safe_div(used, since), 0.0)
+        better = s > share
+        share = np.where(better, s, share)
+        delay = np.where(better, first - release[m], delay)
+        new_model = np.where(better, state.models[m] if m < len(state.models) else "", new_model)
+    return {"new_model": new_model, "new_model_share": np.clip(share, 0.0, 1.0), "new_model_delay_hours": delay}
 
 
 def account_features(state: AccountState, cross: CrossAccount | None = None) -> pa.Table:

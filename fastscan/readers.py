@@ -8,6 +8,9 @@ time, so every bad record is rejected with its file, line and reason and every g
 Arrow IPC (file and stream) and Parquet are read batch by batch.
 
 Memory is bounded by the chunk size (plus the decoded batch), never by the file size.
+
+A plain (uncompressed) JSON Lines file can also be read in byte ranges (`ByteRange`), so several
+workers share one large file; inputs named by URL (file://, s3://, ...) are read through fsspec.
 """
 from __future__ import annotations
 
@@ -29,10 +32,12 @@ import pyarrow.json as pajson
 
 from .buffers import validity
 from .errors import InputError, SchemaError
+from .remote import expand_url, is_url, open_url
 from .schema import (CANONICAL, RecordCoercer, Rejected, Shape, detect_shape, extract, normalize,
                      raw_schema, rows_to_columns)
 
-__all__ = ["Source", "expand_sources", "read_source", "RejectLog", "ReadStats", "DEFAULT_CHUNK_BYTES"]
+__all__ = ["Source", "ByteRange", "expand_sources", "read_source", "RejectLog", "ReadStats",
+           "DEFAULT_CHUNK_BYTES"]
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 _BLOCK_BYTES = 1 << 20          # pyarrow.json block size (see _JsonlDecoder._bulk)
@@ -73,6 +78,23 @@ class ReadStats:
             setattr(self, k, getattr(self, k) + getattr(other, k))
         for k, v in other.rejected_by_reason.items():
             self.rejected_by_reason[k] = self.rejected_by_reason.get(k, 0) + v
+
+
+@dataclass
+class ByteRange:
+    """The lines of a plain JSON Lines file that START in bytes [start, end).
+
+    The line holding byte `start` belongs to the range before, unless start == 0 or byte
+    start - 1 is a newline; the last line that starts before `end` is read to its newline. So
+    ranges that tile a file read every line exactly once, whatever the split points. Lines are
+    numbered from 1 within the range (in reject reports); after the read, `lines` holds the
+    number of lines the range owned (its newlines), so a caller shifts the line numbers of a
+    range by the sum of `lines` of the ranges before it. Only the range with start == 0
+    counts the file in `ReadStats.files`; `bytes_read` counts the bytes the range owned.
+    """
+    start: int
+    end: int
+    lines: int = 0
 
 
 def _reason_key(reason: str) -> str:
@@ -136,7 +158,7 @@ def _sniff(path: str) -> tuple[str, str]:
     if base.endswith(_JSON_EXT):
         return "jsonl", comp
     try:
-        with open(path, "rb") as fh:
+        with _open_raw(path) as fh:
             head = fh.read(8)
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
@@ -174,6 +196,11 @@ def expand_sources(paths) -> list[Source]:
         p = os.fspath(p)
         if p == "-":
             out.append(Source("-", "jsonl", "", 0))
+            continue
+        if is_url(p):
+            for url, size in expand_url(p, _is_log_file):
+                fmt, comp = _sniff(url)
+                out.append(Source(url, fmt, comp, size))
             continue
         if any(ch in p for ch in "*?[") and not os.path.exists(p):
             matches = sorted(glob.glob(p, recursive=True))
@@ -225,11 +252,80 @@ class _CountingReader(io.RawIOBase):
         super().close()
 
 
+def _open_raw(path: str):
+    """An unbuffered binary file: local paths directly, URLs through fsspec."""
+    if is_url(path):
+        return open_url(path)
+    return open(path, "rb", buffering=0)
+
+
+class _RangeReader(io.RawIOBase):
+    """The bytes of the lines that start in [start, end) of a seekable file (see ByteRange)."""
+
+    def __init__(self, fh, start: int, end: int):
+        self.fh = fh
+        self.start, self.end = start, end
+        self.pos = -1        # file position of the next byte to return
+        self.done = False
+
+    def readable(self):
+        return True
+
+    def _begin(self) -> None:
+        self.pos = 0
+        if self.start > 0:
+            # skip to just after the first newline at or after start - 1
+            pos = self.start - 1
+            self.fh.seek(pos)
+            while True:
+                block = self.fh.read(1 << 16)
+                if not block:
+                    self.pos, self.done = pos, True
+                    return
+                i = block.find(b"\n")
+                if i >= 0:
+                    pos += i + 1
+                    break
+                pos += len(block)
+            self.fh.seek(pos)
+            self.pos = pos
+        if self.pos >= self.end:
+            self.done = True
+
+    def readinto(self, b):
+        if self.pos < 0:
+            self._begin()
+        if self.done:
+            return 0
+        view = memoryview(b).cast("B")
+        before_end = self.pos < self.end
+        if before_end:
+            view = view[:min(len(view), self.end - self.pos)]
+        n = self.fh.readinto(view)
+        if not n:
+            self.done = True
+            return 0
+        if not before_end:
+            # past `end` only to finish the line that started before it
+            i = bytes(view[:n]).find(b"\n")
+            if i >= 0:
+                n = i + 1
+                self.done = True
+        elif self.pos + n == self.end and view[n - 1] == 10:
+            self.done = True
+        self.pos += n
+        return n
+
+    def close(self):
+        self.fh.close()
+        super().close()
+
+
 class TruncatedInput(Exception):
     """The compressed stream ended before its end marker."""
 
 
-def _open_bytes(src: Source):
+def _open_bytes(src: Source, byte_range: ByteRange | None = None):
     """(binary stream of decoded bytes, counter of raw bytes read)."""
     if src.path == "-":
         raw = sys.stdin.buffer
@@ -238,7 +334,10 @@ def _open_bytes(src: Source):
         buffered = io.BufferedReader(counter, 1 << 20)
         comp = "gzip" if peek.startswith(_GZIP_MAGIC) else "zstd" if peek.startswith(_ZSTD_MAGIC) else ""
     else:
-        counter = _CountingReader(open(src.path, "rb", buffering=0))
+        raw = _open_raw(src.path)
+        if byte_range is not None:
+            raw = _RangeReader(raw, byte_range.start, byte_range.end)
+        counter = _CountingReader(raw)
         buffered = io.BufferedReader(counter, 1 << 20)
         comp = src.compression
     if comp == "gzip":
@@ -527,10 +626,38 @@ def _first_record(chunk: bytes):
     return None
 
 
+def _head_record(src: Source, chunk_bytes: int):
+    """The record a whole-file read takes the log's shape and raw schema from (the first decodable
+    line of its first chunk), so every byte range of a file decodes exactly as the whole file."""
+    limit = None
+    pos = 0
+    with io.BufferedReader(_open_raw(src.path), 1 << 16) as fh:
+        for line in fh:
+            pos += len(line)
+            ended = line.endswith(b"\n")
+            if limit is None:
+                # the first chunk holds the lines that end before the k-th multiple of chunk_bytes
+                # whose read first contains a newline, or the whole file when it is shorter
+                limit = ((pos - 1) // chunk_bytes + 1) * chunk_bytes if ended else pos + 1
+            if (pos - 1 if ended else pos) >= limit:
+                return None
+            body = line[:-1] if ended else line
+            if body.strip():
+                try:
+                    return orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    continue
+    return None
+
+
 def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: RejectLog,
-                stats: ReadStats, progress: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+                stats: ReadStats, progress: Callable[[int], None] | None,
+                byte_range: ByteRange | None = None) -> Iterator[pa.RecordBatch]:
+    if byte_range is not None and (src.path == "-" or src.compression):
+        raise InputError(f"{src.name}: only a plain JSON Lines file can be read by byte range")
     try:
-        fh, counter = _open_bytes(src)
+        head = _head_record(src, chunk_bytes) if byte_range is not None else None
+        fh, counter = _open_bytes(src, byte_range)
     except OSError as e:
         raise InputError(f"{src.name}: cannot read: {e.strerror or e}") from None
     decoder = None
@@ -565,7 +692,7 @@ def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Rej
                 chunk, carry = buf[:cut], buf[cut:]
             if chunk:
                 if decoder is None:
-                    first = _first_record(chunk)
+                    first = head if byte_range is not None else _first_record(chunk)
                     if first is None and shape is None:
                         # nothing decodable yet: everything here is rejected line by line
                         decoder = _JsonlDecoder(src.name, _NO_SHAPE, raw_schema(_NO_SHAPE), rejects, stats)
@@ -581,6 +708,8 @@ def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Rej
                 break
     finally:
         stats.bytes_read += counter.count
+        if byte_range is not None:
+            byte_range.lines = next_line - 1
         fh.close()
 
 
@@ -672,7 +801,7 @@ def _table_batches(src: Source, shape: Shape | None, batches, names, rejects: Re
 def _read_parquet(src, shape, batch_rows, rejects, stats, progress):
     import pyarrow.parquet as pq
     try:
-        pf = pq.ParquetFile(src.path)
+        pf = pq.ParquetFile(_open_raw(src.path) if is_url(src.path) else src.path)
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"{src.name}: not a readable Parquet file: {_short(e)}") from None
     names = pf.schema_arrow.names
@@ -698,14 +827,21 @@ def _read_parquet(src, shape, batch_rows, rejects, stats, progress):
     yield from _table_batches(src, sh, batches(), names, rejects, stats)
 
 
+def _arrow_input(src):
+    if is_url(src.path):
+        fh = pa.PythonFile(_open_raw(src.path), mode="r")
+        return fh if src.compression == "" else pa.CompressedInputStream(fh, src.compression)
+    return pa.memory_map(src.path) if src.compression == "" else pa.input_stream(src.path, compression=src.compression)
+
+
 def _read_arrow(src, shape, rejects, stats, progress):
     try:
-        fh = pa.memory_map(src.path) if src.compression == "" else pa.input_stream(src.path, compression=src.compression)
+        fh = _arrow_input(src)
         try:
             reader = pa.ipc.open_file(fh)
             batches_iter = (reader.get_batch(i) for i in range(reader.num_record_batches))
         except pa.ArrowInvalid:
-            fh = pa.memory_map(src.path) if src.compression == "" else pa.input_stream(src.path, compression=src.compression)
+            fh = _arrow_input(src)
             reader = pa.ipc.open_stream(fh)
             batches_iter = iter(reader)
     except (OSError, pa.ArrowInvalid) as e:
@@ -731,14 +867,21 @@ def _read_arrow(src, shape, rejects, stats, progress):
 
 def read_source(src: Source, *, shape: Shape | None = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
                 rejects: RejectLog | None = None, stats: ReadStats | None = None,
-                progress: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
-    """Canonical RecordBatches of one source; bad records go to `rejects` and are counted."""
+                progress: Callable[[int], None] | None = None,
+                byte_range: ByteRange | None = None) -> Iterator[pa.RecordBatch]:
+    """Canonical RecordBatches of one source; bad records go to `rejects` and are counted.
+
+    `byte_range` reads only the lines of a plain JSON Lines file that start in it (ByteRange).
+    """
     rejects = rejects if rejects is not None else RejectLog()
     stats = stats if stats is not None else ReadStats()
-    stats.files += 1
+    if byte_range is not None and src.fmt != "jsonl":
+        raise InputError(f"{src.name}: only a plain JSON Lines file can be read by byte range")
+    if byte_range is None or byte_range.start == 0:
+        stats.files += 1
     if src.fmt == "parquet":
         yield from _read_parquet(src, shape, max(1024, chunk_bytes // 2048), rejects, stats, progress)
     elif src.fmt == "arrow":
         yield from _read_arrow(src, shape, rejects, stats, progress)
     else:
-        yield from _read_jsonl(src, shape, chunk_bytes, rejects, stats, progress)
+        yield from _read_jsonl(src, shape, chunk_bytes, rejects, stats, progress, byte_range)

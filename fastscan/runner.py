@@ -10,11 +10,13 @@ import queue
 import resource
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import pyarrow as pa
 
 from .errors import SchemaError
+from .coordination import coordination_columns
 from .features import account_features
 from .neardup import cross_account
 from .readers import (DEFAULT_CHUNK_BYTES, ReadStats, RejectLog, Source, _table_batches,
@@ -24,7 +26,7 @@ from .schema import CANONICAL, Shape, shape_from_mapping
 from .score import FLAG_THRESHOLD, MIN_REQUESTS, score_accounts
 from .state import AccountState, ScanConfig
 
-__all__ = ["scan", "Scanner"]
+__all__ = ["scan", "Scanner", "explain", "Explanation"]
 
 
 def _as_shape(mapping) -> Shape | None:
@@ -95,6 +97,8 @@ class Scanner:
         t0 = time.perf_counter()
         cross = cross_account(self.state)
         features = account_features(self.state, cross)
+        for name, values in coordination_columns(features).items():
+            features = features.append_column(name, pa.array(values, pa.int64()))
         accounts = score_accounts(features, self.flag_threshold, self.min_requests)
         self.seconds += time.perf_counter() - t0
         return Report(accounts, self._stats_dict(), list(self.rejects.examples), list(self.rejects.file_errors),
@@ -120,14 +124,66 @@ class Scanner:
         }
 
 
+@dataclass
+class Explanation:
+    """One account of a scan, explained: its report row, every signal, and example prompts."""
+    account_id: str
+    row: dict                  # the account's report row (features, extraction_score, flagged, reasons)
+    signals: list              # fastscan.score.explain_account: signal, group, value, contribution, ...
+    prompts: list              # up to `examples` (count, prompt) pairs, most frequent first
+    distinct_prompts: int      # distinct prompts seen for the account in this scan
+    report: Report
+
+
+def explain(paths, account_id: str, *, examples: int = 5, config: ScanConfig | None = None, mapping=None,
+            chunk_bytes: int = DEFAULT_CHUNK_BYTES, flag_threshold: float = FLAG_THRESHOLD,
+            min_requests: int = MIN_REQUESTS) -> Explanation:
+    """Scan `paths` and explain one account: the whole scan is needed, since the reasons compare
+    the account with the rest of the population. Example prompts are gathered in the same pass
+    (only this account's, and only when `examples` > 0). Raises KeyError if the account is absent."""
+    import pyarrow.compute as pc
+
+    from .score import explain_account
+    sources = expand_sources(paths)
+    scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
+    counts: dict[str, int] = {}
+    t0 = time.perf_counter()
+    for src in sources:
+        for batch in read_source(src, shape=scanner.shape, chunk_bytes=chunk_bytes,
+                                 rejects=scanner.rejects, stats=scanner.stats):
+            scanner.update_canonical(batch)
+            if examples > 0:
+                mine = batch.filter(pc.equal(batch.column("account_id"), account_id))
+                for p in mine.column("prompt").to_pylist():
+                    if p is not None:
+                        counts[p] = counts.get(p, 0) + 1
+    scanner.seconds += time.perf_counter() - t0
+    report = scanner.finish()
+    signals = explain_account(report.accounts, account_id, min_requests)
+    ids = report.accounts.column("account_id").to_pylist()
+    row = report.accounts.slice(ids.index(account_id), 1).to_pylist()[0]
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:examples]
+    return Explanation(account_id, row, signals, [(c, p) for p, c in top], len(counts), report)
+
+
 def scan(paths, *, config: ScanConfig | None = None, mapping=None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
          reject_file: str | os.PathLike | None = None, progress: Callable[[int], None] | None = None,
-         flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS) -> Report:
+         flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS, client=None,
+         split_bytes: int | None = None) -> Report:
     """Scan request logs (files, folders, globs, "-" for stdin) and return the per-account Report.
+
+    With `client` (a dask.distributed.Client, from `pip install fastscan[dask]`) the scan runs on
+    that Dask cluster (fastscan.distributed) and returns the same report; `split_bytes` sets the
+    size of the byte ranges large plain JSONL files are cut into there.
 
     Raises fastscan.InputError when a path does not exist or cannot be read, SchemaError when a
     log's shape is unknown; bad records never raise: they are counted and set aside.
     """
+    if client is not None:
+        from .distributed import DEFAULT_SPLIT_BYTES, scan_dask
+        return scan_dask(client, paths, config=config, mapping=mapping, chunk_bytes=chunk_bytes,
+                         reject_file=reject_file, progress=progress, flag_threshold=flag_threshold,
+                         min_requests=min_requests, split_bytes=split_bytes or DEFAULT_SPLIT_BYTES)
     sources = expand_sources(paths)
     scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
     if reject_file is not None:

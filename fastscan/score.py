@@ -1,79 +1,359 @@
 """Features to an extraction score in [0, 1], a flag, and reasons in words an analyst reads.
 
-A first, transparent score: each piece of evidence is a value in [0, 1]; the score is a weighted
-mean of the strongest ones; accounts with too few requests are never flagged on ratios alone.
+Each published signal (README, "Score") is a value in [0, 1] computed from the account's row of
+features. The score is a logistic model over those signals,
+
+    extraction_score = 1 / (1 + exp(-(bias + sum_k weight_k * signal_k)))
+
+with every weight >= 0, so each signal can only add evidence and a signal's contribution
+(weight_k * signal_k) says how much it moved the score. Some terms are products of signals:
+automation and coordination (templates, round-the-clock or day-and-night pace, answers cut at
+max_tokens, shared templates, rotation) count only as far as the account also takes substantial
+output, because integrations that run one classification template around the clock are the
+commonest legitimate automation; and a template wrapped around many different tasks counts more
+than one narrow task repeated. The weights come from `bench/fit_score.py` (fitted on make_log.py
+logs; the seeds are recorded in `fastscan/_score_weights.py`).
+
+Nothing here needs labels: the signals are facts about the account's own traffic, and reasons
+compare it with the scanned population. An account with fewer than `min_requests` requests is
+never flagged on its ratios alone (only as part of a large cluster, see `_large_enough`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-__all__ = ["score_accounts", "FLAG_THRESHOLD", "MIN_REQUESTS"]
+from ._score_weights import BIAS, WEIGHTS
+from .coordination import ROTATION_HOURS, ROTATION_MIN_CLUSTER
+
+__all__ = ["score_accounts", "signal_values", "SIGNALS", "TERMS", "FLAG_THRESHOLD", "MIN_REQUESTS",
+           "explain_account"]
 
 FLAG_THRESHOLD = 0.5
 MIN_REQUESTS = 50
+REASONS_SHOWN = 3          # reasons per account in the report
+MIN_CONTRIBUTION = 0.5     # logit units: weaker evidence is not worth a reason
 
 
-def _col(t: pa.Table, name: str) -> np.ndarray:
-    return t.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+def _col(t, name: str) -> np.ndarray:
+    if isinstance(t, dict):
+        return np.asarray(t[name], dtype=np.float64)
+    if name not in t.column_names:
+        return np.zeros(t.num_rows, dtype=np.float64)
+    return np.nan_to_num(t.column(name).to_numpy(zero_copy_only=False).astype(np.float64))
 
 
-def _fmt_int(v: float) -> str:
-    return f"{int(round(v)):,}"
+def _clip(x):
+    return np.clip(x, 0.0, 1.0)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _n(x: float) -> str:
+    return f"{int(round(x)):,}"
+
+
+def _days(x: float) -> str:
+    return "1 day" if int(x) == 1 else f"{int(x):,} days"
+
+
+def _shared_words(r) -> str:
+    if "shared_template_accounts" not in r and "shared_near_dup_accounts" not in r:
+        return "no cross-account columns in this report"
+    t, d = r.get("shared_template_accounts") or 0, r.get("shared_near_dup_accounts") or 0
+    parts = ([f"shares templates with {_n(t)} other accounts"] if t else []) + \
+        ([f"shares near-duplicate prompts with {_n(d)} other accounts"] if d else [])
+    return " and ".join(parts) if parts else "shares no template or near-duplicate with other accounts"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One published signal: its group (the issue's eight), how it is computed, how it reads."""
+    name: str
+    group: str
+    doc: str
+    value: Callable[[object], np.ndarray]      # features -> float64[n] in [0, 1]
+    words: Callable[[dict], str]               # one account's feature row -> a phrase
+
+
+def _per_sample(f):
+    return np.divide(_col(f, "completion_tokens_per_request"), np.maximum(_col(f, "samples_per_request"), 1.0))
+
+
+SIGNALS = (
+    Signal("output_volume", "output harvest",
+           "completion tokens taken, log10 scaled: 0 at 1, 1 at 1,000,000",
+           lambda f: _clip(np.log10(1.0 + _col(f, "completion_tokens")) / 6.0),
+           lambda r: f"took {_n(r['completion_tokens'])} completion tokens over {_n(r['requests'])} requests"),
+    Signal("output_length", "output harvest",
+           "completion tokens per sample, log10 scaled: 0 at 1, 1 at 3,000",
+           lambda f: _clip(np.log10(1.0 + _per_sample(f)) / np.log10(3000.0)),
+           lambda r: f"answers average {_n(r['completion_tokens_per_request'] / max(r['samples_per_request'], 1))} "
+                     f"tokens, {r['completion_prompt_ratio']:.1f}x the prompt"),
+    Signal("output_ratio", "output harvest",
+           "completion tokens per prompt token, log10 scaled: 0 at 0, 1 at 30 (short asks for long answers)",
+           lambda f: _clip(np.log10(1.0 + _col(f, "completion_prompt_ratio")) / np.log10(31.0)),
+           lambda r: f"answers are {r['completion_prompt_ratio']:.1f}x as long as the prompts "
+                     f"({_n(r['completion_tokens'])} completion tokens over {_n(r['requests'])} requests)"),
+    Signal("long_outputs", "output harvest", "share of requests whose answer is at least 1,000 tokens",
+           lambda f: _col(f, "long_output_rate"),
+           lambda r: f"{_pct(r['long_output_rate'])} of answers run to 1,000 tokens or more"),
+    Signal("max_tokens_hits", "output harvest", "share of requests whose answer stopped at max_tokens",
+           lambda f: _col(f, "hit_max_tokens_rate"),
+           lambda r: f"{_pct(r['hit_max_tokens_rate'])} of answers stop at max_tokens"),
+    Signal("reasoning_prompts", "reasoning harvest",
+           "share of prompts asking for step-by-step reasoning or a chain of thought (many languages)",
+           lambda f: _col(f, "reasoning_prompt_rate"),
+           lambda r: f"{_pct(r['reasoning_prompt_rate'])} of {_n(r['requests'])} requests ask for "
+                     f"step-by-step reasoning"),
+    Signal("probing", "probing", "share of requests asking for logprobs, n > 1 samples or a logit_bias",
+           lambda f: np.maximum.reduce([_col(f, "logprobs_rate"), _col(f, "multi_sample_rate"),
+                                        _col(f, "logit_bias_rate")]),
+           lambda r: f"{_pct(r['logprobs_rate'])} ask for logprobs, {_pct(r['multi_sample_rate'])} for several "
+                     f"samples ({r['samples_per_request']:.1f} per request)"
+                     + (f", {_pct(r['logit_bias_rate'])} set a logit_bias" if r['logit_bias_rate'] > 0 else "")),
+    Signal("round_the_clock", "timing", "hours active per active day, over 24",
+           lambda f: _clip(_col(f, "hours_per_active_day") / 24.0),
+           lambda r: f"active {r['hours_per_active_day']:.1f} h a day on {_days(r['active_days'])} "
+                     f"({_pct(r['night_share'])} of requests at night UTC)"),
+    Signal("uniform_clock", "timing",
+           "requests in the account's 6 quietest hours of the day over its 6 busiest: scripts keep one pace day and night",
+           lambda f: _clip(_col(f, "hour_uniformity")),
+           lambda r: f"as busy at its quietest hours of the day as at its busiest ({_pct(r['hour_uniformity'])}), "
+                     f"active {r['hours_per_active_day']:.1f} h a day"),
+    Signal("steady_pace", "timing",
+           "1 / (1 + coefficient of variation of requests per hour between first and last active hour)",
+           lambda f: np.where(_col(f, "span_hours") > 1, 1.0 / (1.0 + _col(f, "hourly_cv")), 0.0),
+           lambda r: f"steady pace: requests per hour vary by {_pct(r['hourly_cv'])} over "
+                     f"{_n(r['span_hours'])} hours"),
+    Signal("sustained", "timing", "active days, capped at 7, over 7: a one-off burst scores low",
+           lambda f: _clip(_col(f, "active_days") / 7.0),
+           lambda r: f"active on {_days(r['active_days'])}, {r['requests_per_active_hour']:.1f} requests "
+                     f"per active hour"),
+    Signal("templated", "repetition", "share of requests whose prompt shares a template with others",
+           lambda f: _col(f, "template_rate"),
+           lambda r: f"{_pct(r['template_rate'])} of prompts share a template"
+                     + (" wrapped around different tasks" if r['near_dup_rate'] < 0.2
+                        else f", {_pct(r['near_dup_rate'])} are near-duplicates")),
+    Signal("near_duplicates", "repetition", "share of requests whose prompt has a near-duplicate",
+           lambda f: _col(f, "near_dup_rate"),
+           lambda r: f"{_pct(r['near_dup_rate'])} of prompts are near-duplicates "
+                     f"({_pct(r['exact_dup_rate'])} exact repeats)"),
+    Signal("shared_templates", "coordination",
+           "other accounts sharing this account's templates or near-duplicates, log2 scaled: 1 at 64",
+           lambda f: _clip(np.log2(1.0 + np.maximum(_col(f, "shared_template_accounts"),
+                                                    _col(f, "shared_near_dup_accounts"))) / 6.0),
+           lambda r: _shared_words(r)),
+    Signal("rotation", "coordination",
+           "accounts of the same cluster that start as this one stops or stop as it starts, over 2, capped",
+           lambda f: _clip(_col(f, "rotation_partners") / 2.0),
+           lambda r: f"starts or stops within {ROTATION_HOURS} h of {_n(r.get('rotation_partners') or 0)} other "
+                     f"accounts of its cluster of {_n(r.get('cluster_size') or 1)} "
+                     f"({_n(r.get('cluster_requests') or r['requests'])} requests together)"),
+    Signal("single_shot", "coverage", "share of requests that start fresh rather than continue a conversation",
+           lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "conversation_rate"), 0.0),
+           lambda r: f"{_pct(1 - r['conversation_rate'])} single-shot requests over "
+                     f"{_n(r['distinct_prompts'])} distinct prompts"),
+    Signal("varied_payloads", "coverage",
+           "share of requests whose prompt has no near-duplicate: many different tasks, not one narrow task repeated",
+           lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "near_dup_rate"), 0.0),
+           lambda r: f"{_pct(1 - r['near_dup_rate'])} of prompts are distinct tasks "
+                     f"({_n(r['distinct_prompts'])} distinct prompts)"),
+    Signal("capable_model", "model targeting",
+           "share of requests sent to the scan's most capable model (the one with the longest answers)",
+           lambda f: _col(f, "capable_model_share"),
+           lambda r: f"{_pct(r['capable_model_share'])} of traffic to {r['capable_model'] or 'the most capable model'}"
+                     f", the model with the longest answers in this log"),
+    Signal("fast_model_move", "model targeting",
+           "share of traffic since a model's first appearance in the log moved to it within 24 hours",
+           lambda f: _col(f, "new_model_share"),
+           lambda r: (f"moved {_pct(r['new_model_share'])} of its traffic to {r['new_model']} within "
+                      f"{r['new_model_delay_hours']} h of its first appearance in the log")
+           if r.get("new_model_share") else "no move to a newly released model"),
+)
+SIGNAL_INDEX = {s.name: i for i, s in enumerate(SIGNALS)}
+
+# Terms of the model: single signals, and products where one signal only counts alongside another.
+TERMS = tuple((s.name,) for s in SIGNALS) + (
+    ("templated", "output_length"),
+    ("templated", "varied_payloads", "output_length"),
+    ("round_the_clock", "output_length"),
+    ("uniform_clock", "output_length"),
+    ("max_tokens_hits", "output_length"),
+    ("shared_templates", "output_length"),
+    ("rotation", "output_length"),
+)
+
+
+def term_name(term: tuple) -> str:
+    return "*".join(term)
+
+
+def signal_values(features) -> np.ndarray:
+    """float64[n, len(SIGNALS)]: every signal of every account, each in [0, 1]."""
+    n = features.num_rows if hasattr(features, "num_rows") else len(next(iter(features.values())))
+    out = np.zeros((n, len(SIGNALS)), dtype=np.float64)
+    for j, s in enumerate(SIGNALS):
+        out[:, j] = _clip(np.nan_to_num(s.value(features)))
+    return out
+
+
+def term_values(signals: np.ndarray) -> np.ndarray:
+    """float64[n, len(TERMS)]: the model's inputs."""
+    out = np.ones((signals.shape[0], len(TERMS)), dtype=np.float64)
+    for j, term in enumerate(TERMS):
+        for name in term:
+            out[:, j] *= signals[:, SIGNAL_INDEX[name]]
+    return out
+
+
+def weight_vector(weights: dict | None = None) -> np.ndarray:
+    weights = WEIGHTS if weights is None else weights
+    return np.array([float(weights.get(term_name(t), 0.0)) for t in TERMS])
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _contributions(features, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """(signals float64[n, S], per-signal contributions to the logit float64[n, S])."""
+    sig = signal_values(features)
+    contrib = term_values(sig) * weight_vector(weights)
+    per_signal = np.zeros_like(sig)
+    # a product term is credited to its first signal (the automation that the output qualifies)
+    for j, term in enumerate(TERMS):
+        per_signal[:, SIGNAL_INDEX[term[0]]] += contrib[:, j]
+    return sig, per_signal
+
+
+def _typical(per_signal: np.ndarray, req: np.ndarray, min_requests: int) -> np.ndarray:
+    """Per signal, the median contribution among the accounts that could be flagged (0 if none)."""
+    eligible = req >= min_requests
+    if not eligible.any():
+        return np.zeros(per_signal.shape[1])
+    return np.median(per_signal[eligible], axis=0)
+
+
+CLUSTER_MIN_REQUESTS = 10      # an account of a large cluster needs this many requests of its own
+CLUSTER_VOLUME = 10            # ...and its cluster CLUSTER_VOLUME x min_requests requests together
+
+
+def _large_enough(features, req: np.ndarray, min_requests: int) -> np.ndarray:
+    """Accounts that may be flagged: at least `min_requests` requests, or at least
+    CLUSTER_MIN_REQUESTS in a cluster of ROTATION_MIN_CLUSTER or more accounts that together sent
+    CLUSTER_VOLUME x min_requests (a ring of small accounts is large together)."""
+    own = req >= min_requests
+    if "cluster_size" not in features.column_names or "cluster_requests" not in features.column_names:
+        return own
+    in_ring = ((_col(features, "cluster_size") >= ROTATION_MIN_CLUSTER)
+               & (_col(features, "cluster_requests") >= CLUSTER_VOLUME * min_requests)
+               & (req >= CLUSTER_MIN_REQUESTS))
+    return own | in_ring
 
 
 def score_accounts(features: pa.Table, threshold: float = FLAG_THRESHOLD,
-                   min_requests: int = MIN_REQUESTS) -> pa.Table:
-    """features + extraction_score, flagged, reasons."""
+                   min_requests: int = MIN_REQUESTS, *, weights: dict | None = None,
+                   bias: float | None = None) -> pa.Table:
+    """features + extraction_score, flagged, reasons.
+
+    Reasons are the signals that lift this account's score most above the typical account of the
+    same scan (the median contribution among accounts with at least `min_requests` requests), so
+    a trait every account shares (say, single-shot requests) is not offered as a reason.
+    """
+    b = BIAS if bias is None else bias
+    _, per_signal = _contributions(features, weights)
+    score = _sigmoid(b + per_signal.sum(axis=1))
     req = _col(features, "requests")
-    ct = _col(features, "completion_tokens")
-    n = len(req)
-    # volume relative to the scanned population: rank of completion tokens among accounts
-    rank = np.argsort(np.argsort(ct, kind="stable"), kind="stable") / max(n - 1, 1)
-    evidence = {
-        "volume": (rank, 1.0),
-        "repetition": (np.maximum(_col(features, "near_dup_rate"), _col(features, "template_rate")), 1.0),
-        "reasoning": (_col(features, "reasoning_prompt_rate"), 1.0),
-        "probing": (np.maximum(_col(features, "logprobs_rate"), _col(features, "multi_sample_rate")), 1.0),
-        "clock": (np.clip(_col(features, "hours_per_active_day") / 18.0, 0, 1), 1.0),
-        "max_tokens": (_col(features, "hit_max_tokens_rate"), 0.5),
-    }
-    names = list(evidence)
-    vals = np.stack([evidence[k][0] for k in names], axis=1)
-    weights = np.array([evidence[k][1] for k in names])
-    top3 = np.sort(vals * weights, axis=1)[:, -3:]
-    score = np.clip(top3.mean(axis=1), 0.0, 1.0)
-    flagged = (score >= threshold) & (req >= min_requests)
-    reasons = []
-    nd = _col(features, "near_dup_rate")
-    tr = _col(features, "template_rate")
-    rr = _col(features, "reasoning_prompt_rate")
-    lp = _col(features, "logprobs_rate")
-    ms = _col(features, "multi_sample_rate")
-    hpd = _col(features, "hours_per_active_day")
-    hm = _col(features, "hit_max_tokens_rate")
-    order = np.argsort(-(vals * weights), axis=1)
-    for i in range(n):
-        words = []
-        for j in order[i][:3]:
-            if vals[i, j] * weights[j] < 0.2:
-                continue
-            k = names[j]
-            if k == "volume":
-                words.append(f"{_fmt_int(ct[i])} completion tokens over {_fmt_int(req[i])} requests "
-                             f"(top {max(1, round(100 * (1 - rank[i])))}% of accounts)")
-            elif k == "repetition":
-                words.append(f"{100 * nd[i]:.0f}% of prompts near-duplicate, {100 * tr[i]:.0f}% share a template")
-            elif k == "reasoning":
-                words.append(f"{100 * rr[i]:.0f}% of {_fmt_int(req[i])} requests ask for step-by-step reasoning")
-            elif k == "probing":
-                words.append(f"{100 * lp[i]:.0f}% ask for logprobs, {100 * ms[i]:.0f}% for several samples")
-            elif k == "clock":
-                words.append(f"active {hpd[i]:.1f} h a day")
-            elif k == "max_tokens":
-                words.append(f"{100 * hm[i]:.0f}% of completions hit max_tokens")
-        reasons.append("; ".join(words))
-    return features.append_column("extraction_score", pa.array(score)) \
-        .append_column("flagged", pa.array(flagged)) \
+    flagged = (score >= threshold) & _large_enough(features, req, min_requests)
+    excess = per_signal - _typical(per_signal, req, min_requests)
+    # words only for accounts with something to say (most accounts of a big scan have nothing)
+    reasons = [""] * features.num_rows
+    speak = np.flatnonzero((excess >= MIN_CONTRIBUTION).any(axis=1))
+    if len(speak):
+        columns = _Columns(features)
+        for i in speak:
+            reasons[i] = _reasons(_RowView(columns, int(i)), excess[i])
+    return features.append_column("extraction_score", pa.array(score, pa.float64())) \
+        .append_column("flagged", pa.array(flagged, pa.bool_())) \
         .append_column("reasons", pa.array(reasons, pa.string()))
+
+
+class _Columns:
+    """The report's columns as numpy arrays, converted once each, on first use."""
+    def __init__(self, table: pa.Table):
+        self.table = table
+        self.names = frozenset(table.column_names)
+        self.cache: dict = {}
+
+    def __contains__(self, name) -> bool:
+        return name in self.names
+
+    def get(self, name):
+        if name not in self.cache:
+            col = self.table.column(name)
+            self.cache[name] = (col.to_numpy(zero_copy_only=False) if col.null_count == 0
+                                else np.array(col.to_pylist(), dtype=object))
+        return self.cache[name]
+
+
+class _RowView:
+    """One account's row, read from `_Columns`; a column the report lacks reads as 0."""
+    def __init__(self, columns: _Columns, i: int):
+        self.columns, self.i = columns, i
+
+    def __contains__(self, name) -> bool:
+        return name in self.columns
+
+    def __getitem__(self, name):
+        if name not in self.columns:
+            return 0
+        v = self.columns.get(name)[self.i]
+        return v.item() if isinstance(v, np.generic) else v
+
+    def get(self, name, default=None):
+        return self[name] if name in self.columns else default
+
+
+class _Row(dict):
+    """A report row in which a column the report lacks reads as 0."""
+    def __missing__(self, key):
+        return 0
+
+
+def _reasons(row: dict, excess: np.ndarray, k: int = REASONS_SHOWN) -> str:
+    order = np.argsort(-excess, kind="stable")
+    words = [SIGNALS[j].words(row) for j in order[:k] if excess[j] >= MIN_CONTRIBUTION]
+    if words and row.get("reasoning_tokens") and row.get("completion_tokens"):
+        share = row["reasoning_tokens"] / row["completion_tokens"]
+        if share >= 0.25:
+            words.append(f"reasoning tokens are {_pct(share)} of completion tokens")
+    return "; ".join(words)
+
+
+def explain_account(accounts: pa.Table, account_id: str, min_requests: int = MIN_REQUESTS,
+                    weights: dict | None = None) -> list[dict]:
+    """Every signal of one account of a scored report: its group, value in [0, 1], contribution
+    to the score's logit, the typical account's contribution, and the signal in words."""
+    ids = accounts.column("account_id").to_pylist()
+    if account_id not in ids:
+        raise KeyError(account_id)
+    i = ids.index(account_id)
+    sig, per_signal = _contributions(accounts, weights)
+    typical = _typical(per_signal, _col(accounts, "requests"), min_requests)
+    row = _Row(accounts.slice(i, 1).to_pylist()[0])
+    out = []
+    for j, s in enumerate(SIGNALS):
+        try:
+            words = s.words(row)
+        except (KeyError, TypeError):
+            words = "not in this report"
+        out.append({"signal": s.name, "group": s.group, "value": float(sig[i, j]),
+                    "contribution": float(per_signal[i, j]), "typical": float(typical[j]), "words": words,
+                    "doc": s.doc})
+    return out

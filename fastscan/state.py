@@ -5,8 +5,10 @@ Everything kept is an integer (sums, minima, maxima, counts) or a set chosen by 
 result never depends on chunk size, batch boundaries, file order or worker count:
 - `sums`: int64 counters per account (FEATURES);
 - `ts_min`, `ts_max`: first and last request time;
-- `SparseCounts`: exact counts per (account, key), e.g. requests per (account, epoch hour) and per
-  (account, model); memory grows with distinct pairs, never with records;
+- `SparseCounts`: exact counts per (account, key), e.g. requests per (account, epoch hour), per
+  (account, model), completion tokens per (account, model), and requests per (account, model,
+  epoch hour) (model_hours, key = model << 20 | hour: when each account first used each model);
+  memory grows with distinct pairs, never with records;
 - `PromptSample`: per account, the S distinct prompts with the smallest prompt hash (a bottom-k
   sketch), each with its exact multiplicity, MinHash signature, word count and skeleton hashes.
   Bottom-k by a hash is a uniform sample of the distinct prompts that any split of the input
@@ -25,6 +27,8 @@ from .buffers import bool_values, float_values, int_values, string_buffers, vali
 __all__ = ["ScanConfig", "AccountState", "FEATURES", "SparseCounts", "PromptSample"]
 
 HOUR_MS = 3_600_000
+MODEL_HOUR_BITS = 20                 # epoch hours below 2**20 (until 2089) fit in model_hours keys
+MAX_MODEL_KEY = (1 << 12) - 1        # models beyond the 4095th share the last model_hours key
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -93,6 +97,17 @@ class ScanConfig:
             raise ValueError("popular_accounts must be >= 2, link_min_prompts and template_min_prompts >= 1")
         if not (0.0 <= self.link_min_share <= 1.0 and 0.0 <= self.template_min_share <= 1.0):
             raise ValueError("link_min_share and template_min_share must be in [0, 1]")
+
+
+def model_hour_key(model: np.ndarray, hour: np.ndarray) -> np.ndarray:
+    """int64 key of (model index, epoch hour) for `model_hours`."""
+    m = np.minimum(np.asarray(model, dtype=np.int64), MAX_MODEL_KEY)
+    return (m << MODEL_HOUR_BITS) | (np.asarray(hour, dtype=np.int64) & ((1 << MODEL_HOUR_BITS) - 1))
+
+
+def split_model_hour_key(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    key = np.asarray(key, dtype=np.int64)
+    return key >> MODEL_HOUR_BITS, key & ((1 << MODEL_HOUR_BITS) - 1)
 
 
 class SparseCounts:
@@ -257,6 +272,8 @@ class AccountState:
         self.model_index: dict[str, int] = {}
         self.hours = SparseCounts()        # (account, epoch hour) -> requests
         self.model_counts = SparseCounts()  # (account, model index) -> requests
+        self.model_tokens = SparseCounts()  # (account, model index) -> completion tokens
+        self.model_hours = SparseCounts()   # (account, model << 20 | epoch hour) -> requests
         self.sample = PromptSample(self.config.sample_size, self.config.num_perm)
         self._params = None
 
@@ -341,6 +358,9 @@ class AccountState:
         menc = pc.dictionary_encode(pc.fill_null(model, ""))
         midx = self._map_models(menc.dictionary.to_pylist())[np.asarray(menc.indices, dtype=np.int64)]
         self.model_counts.add(account, midx)
+        self.model_tokens.add(account, midx, values[:, F["completion_tokens"]])
+        if ts_valid.any():
+            self.model_hours.add(account[ts_valid], model_hour_key(midx[ts_valid], hrs))
 
         self._update_sample(account, phash, n_words, head, tail, p_off, p_data, p_valid)
 
@@ -438,15 +458,25 @@ class AccountState:
         a, mk, c = other.model_counts.items()
         if len(a):
             self.model_counts.add(mapping[a], model_map[mk], c)
+        a, mk, c = other.model_tokens.items()
+        if len(a):
+            self.model_tokens.add(mapping[a], model_map[mk], c)
+        a, key, c = other.model_hours.items()
+        if len(a):
+            m, h = split_model_hour_key(key)
+            self.model_hours.add(mapping[a], model_hour_key(model_map[m], h), c)
         self.sample.merge(other.sample, mapping)
         return self
 
     def compact(self) -> None:
         self.hours.compact()
         self.model_counts.compact()
+        self.model_tokens.compact()
+        self.model_hours.compact()
         self.sample.compact()
 
     @property
     def nbytes(self) -> int:
         return (self.sums.nbytes + self.ts_min.nbytes * 2 + self.hours.nbytes + self.model_counts.nbytes
+                + self.model_tokens.nbytes + self.model_hours.nbytes
                 + self.sample.nbytes + sum(len(x) + 60 for x in self.ids))

@@ -23,8 +23,9 @@ MAKE_LOG = SHARED / "eval" / "make_log.py"
 pytestmark = pytest.mark.skipif(not MAKE_LOG.exists(), reason="../shared is absent")
 
 # Facts only one of the two shapes carries: the OpenAI shape logs reasoning tokens and times in
-# whole seconds; the flat shape has no reasoning tokens and times in milliseconds.
-SHAPE_SPECIFIC = {"reasoning_tokens", "first_seen", "last_seen", "active_span_days"}
+# whole seconds; the flat shape has no reasoning tokens and times in milliseconds. Reasons may
+# mention reasoning tokens; the score and the flag never use them, so they match exactly.
+SHAPE_SPECIFIC = {"reasoning_tokens", "first_seen", "last_seen", "active_span_days", "reasons"}
 
 
 def make_log(out: Path, fmt: str, seed: int = 11, scale: float = 0.05) -> Path:

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Fit the extraction score's weights on labelled make_log.py logs; write fastscan/_score_weights.py.
+
+    python bench/fit_score.py                       # seeds 1 2, scale 0.5, flat and openai
+    python bench/fit_score.py --seeds 1 2 3 --scale 1 --dry-run
+
+The model is fastscan.score's: a logistic regression over the published signals (and the two
+automation x output products), every weight >= 0, classes weighted equally, fitted on the accounts
+that could be flagged (at least MIN_REQUESTS requests). The L2 penalty pulls each weight towards a
+prior (PRIOR below: how strong the public reports make each signal), not towards zero, so a signal
+that the training logs barely exercise (logit_bias, coordination before near-duplicate clusters
+exist) keeps its prior weight instead of being fitted away. Labels are used here
+only, offline; a scan never sees them. The seeds used are written into the weights file; evaluate
+on other seeds (bench/score_quality.py). Needs only the project's dependencies and ../shared.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared_logs import DEFAULT_WORK, features, make_log, read_labels, shared_available  # noqa: E402
+
+from fastscan.score import MIN_REQUESTS, TERMS, signal_values, term_name, term_values  # noqa: E402
+
+WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "fastscan" / "_score_weights.py"
+
+
+def dataset(seeds, scale, formats, work, rescan=False):
+    xs, ys = [], []
+    for seed in seeds:
+        for fmt in formats:
+            log = make_log(work, seed, scale, fmt)
+            table = features(log, rescan=rescan)
+            labels = read_labels(log)
+            ids = table.column("account_id").to_pylist()
+            req = table.column("requests").to_numpy()
+            keep = req >= MIN_REQUESTS
+            y = np.array([labels[a]["label"] == "extractor" if a in labels else False for a in ids])
+            xs.append(term_values(signal_values(table))[keep])
+            ys.append(y[keep])
+            print(f"fit_score: seed {seed} {fmt}: {keep.sum()} accounts >= {MIN_REQUESTS} requests, "
+                  f"{y[keep].sum()} extractors", file=sys.stderr)
+    return np.concatenate(xs), np.concatenate(ys).astype(np.float64)
+
+
+# Prior weights (logit units for a signal at 1): probing and reasoning coercion are the most
+# specific published signals; output volume and length are what harvesting is for; automation
+# (templates, round the clock) counts mostly through its product with output length.
+PRIOR = {
+    "output_volume": 2.0, "output_length": 2.0, "output_ratio": 1.0, "long_outputs": 2.0, "max_tokens_hits": 1.0,
+    "reasoning_prompts": 4.0, "probing": 6.0, "round_the_clock": 1.0, "steady_pace": 0.5, "sustained": 1.0,
+    "templated": 0.5, "near_duplicates": 0.5, "shared_templates": 0.5, "single_shot": 0.5, "capable_model": 0.5, "fast_model_move": 2.0,
+    "varied_payloads": 0.5,
+    "templated*output_length": 1.0, "templated*varied_payloads*output_length": 2.0,
+    "round_the_clock*output_length": 1.0, "max_tokens_hits*output_length": 1.0,
+    "uniform_clock": 0.5, "uniform_clock*output_length": 2.0, "rotation": 0.5, "shared_templates*output_length": 2.0, "rotation*output_length": 2.0,
+}
+
+
+def fit(x, y, l2=0.003, steps=6000, lr=0.05):
+    """Non-negative weights and a free bias minimising class-balanced logistic loss
+    + l2 |w - prior|^2 (Adam)."""
+    n, k = x.shape
+    w0 = np.array([PRIOR.get(term_name(t), 0.0) for t in TERMS])
+    sw = np.where(y > 0, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1))
+    w = w0.copy()
+    b = 0.0
+    m = np.zeros(k + 1)
+    v = np.zeros(k + 1)
+    for t in range(1, steps + 1):
+        z = x @ w + b
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+        g = sw * (p - y)
+        grad = np.concatenate([x.T @ g + 2 * l2 * (w - w0), [g.sum()]])
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad ** 2
+        step = lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-9)
+        w = np.maximum(w - step[:k], 0.0)
+        b -= step[k]
+    return w, b
+
+
+def write_weights(w, b, seeds, scale, formats, n, n_pos, l2):
+    lines = [
+        '"""Weights of the extraction score (fastscan.score), written by bench/fit_score.py; do not edit by hand."""',
+        f"BIAS = {b:.4f}",
+        "WEIGHTS = {",
+    ]
+    lines += [f"    {term_name(t)!r}: {wi:.4f}," for t, wi in zip(TERMS, w)]
+    lines += ["}",
+              f"FIT = {{'seeds': {list(seeds)!r}, 'scale': {scale!r}, 'formats': {list(formats)!r}, "
+              f"'accounts': {n}, 'extractors': {n_pos}, 'l2': {l2!r}, "
+              f"'min_requests': {MIN_REQUESTS}, 'date': {dt.date.today().isoformat()!r}}}", ""]
+    WEIGHTS_FILE.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--scale", type=float, default=0.5)
+    ap.add_argument("--formats", nargs="+", default=["flat", "openai"], choices=["flat", "openai"])
+    ap.add_argument("--l2", type=float, default=0.003)
+    ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where logs are built (outside the repo)")
+    ap.add_argument("--rescan", action="store_true", help="scan again even if a cached report exists")
+    ap.add_argument("--dry-run", action="store_true", help="print the weights, do not write them")
+    args = ap.parse_args(argv)
+    if not shared_available():
+        print("fit_score: ../shared (make_log.py, score_report.py) is absent; nothing to fit", file=sys.stderr)
+        return 0
+    x, y = dataset(args.seeds, args.scale, args.formats, args.work, args.rescan)
+    w, b = fit(x, y, l2=args.l2)
+    p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+    print(f"bias {b:+.3f}")
+    for t, wi in sorted(zip(TERMS, w), key=lambda z: -z[1]):
+        print(f"  {term_name(t):32s} {wi:7.3f}")
+    print(f"training: {int(y.sum())} extractors, {int((1 - y).sum())} benign; "
+          f"flagged@0.5 precision {((p >= .5) & (y > 0)).sum() / max((p >= .5).sum(), 1):.3f} "
+          f"recall {((p >= .5) & (y > 0)).sum() / max(y.sum(), 1):.3f}")
+    if not args.dry_run:
+        write_weights(w, b, args.seeds, args.scale, args.formats, len(y), int(y.sum()), args.l2)
+        print(f"wrote {WEIGHTS_FILE}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
