@@ -30,6 +30,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from .buffers import validity
 from .errors import InputError, SchemaError
 from .remote import expand_url, is_url, open_url
 from .schema import (CANONICAL, RecordCoercer, Rejected, Shape, detect_shape, extract, normalize,
@@ -40,6 +41,7 @@ __all__ = ["Source", "ByteRange", "expand_sources", "read_source", "RejectLog", 
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 MAX_LINE_BYTES = 1 << 30         # a longer line is rejected unread, so memory stays bounded
+_BLOCK_BYTES = 1 << 20          # pyarrow.json block size (see _JsonlDecoder._bulk)
 _SMALL_PIECE_LINES = 32          # below this many lines a refused piece is decoded line by line
 _JSON_EXT = (".jsonl", ".ndjson", ".json", ".log", ".txt")
 _PARQUET_EXT = (".parquet", ".pq")
@@ -411,10 +413,11 @@ class _ZstdStream:
 
 # --------------------------------------------------------------------------- JSON Lines
 
-def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(starts, ends, line_index) of the non-blank lines of a chunk that ends with a newline.
+def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(starts, ends, line_index, lines) of the non-blank lines of a chunk that ends with a newline.
 
-    line_index counts every line of the chunk, blank ones included, so file line numbers follow.
+    line_index counts every line of the chunk, blank ones included, so file line numbers follow;
+    `lines` is how many lines (newlines) the chunk has in all.
     """
     arr = np.frombuffer(chunk, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
@@ -438,7 +441,7 @@ def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 if not chunk[starts[i]:ends[i]].strip():
                     nonblank[i] = False
     idx = np.flatnonzero(nonblank)
-    return starts[idx], ends[idx], idx
+    return starts[idx], ends[idx], idx, len(nl)
 
 
 class _JsonlDecoder:
@@ -452,12 +455,32 @@ class _JsonlDecoder:
         self.stats = stats
         self.coercer = RecordCoercer(shape, schema)
         self.parse_options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        # Completions are often most of a log's bytes but only needed to estimate the tokens of
+        # records that lack completion_tokens. When both are top-level keys, chunks are decoded
+        # without the completion, and it is decoded afterwards for just the records lacking a count.
+        c_path, ct_path = shape.paths.get("completion"), shape.paths.get("completion_tokens")
+        self.lean = (c_path is not None and ct_path is not None and len(c_path) == 1 and len(ct_path) == 1
+                     and c_path[0] in schema.names and ct_path[0] in schema.names
+                     and sum(1 for p in shape.paths.values() if p[0] == c_path[0]) == 1
+                     and not (shape.messages and shape.messages[0] == c_path[0]))
+        if self.lean:
+            self.c_name, self.ct_name = c_path[0], ct_path[0]
+            self.lean_options = pajson.ParseOptions(
+                explicit_schema=pa.schema([f for f in schema if f.name != self.c_name]),
+                unexpected_field_behavior="ignore")
+            self.completion_options = pajson.ParseOptions(
+                explicit_schema=pa.schema([schema.field(self.c_name)]), unexpected_field_behavior="ignore")
 
-    def _bulk(self, piece: bytes, n_lines: int):
-        """Raw table of a piece, or None when the bulk decoder refuses it."""
+    def _bulk(self, piece: bytes, n_lines: int, longest: int = 0, options=None):
+        """Raw table of a piece, or None when the bulk decoder refuses it.
+
+        Blocks of about 1 MiB (but always longer than the longest line, which must fit in one)
+        decode faster than one big block even on one thread, and in parallel on several.
+        """
         try:
-            table = pajson.read_json(io.BytesIO(piece), read_options=pajson.ReadOptions(
-                use_threads=True, block_size=max(1 << 20, len(piece) + 1)), parse_options=self.parse_options)
+            table = pajson.read_json(pa.BufferReader(piece), read_options=pajson.ReadOptions(
+                use_threads=True, block_size=max(_BLOCK_BYTES, longest + 2)),
+                parse_options=self.parse_options if options is None else options)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OverflowError):
             return None
         if table.num_rows != n_lines:   # e.g. two objects on one line
@@ -465,7 +488,7 @@ class _JsonlDecoder:
         return table
 
     def decode(self, chunk: bytes, first_line: int) -> list[pa.RecordBatch]:
-        starts, ends, line_idx = _line_bounds(chunk)
+        starts, ends, line_idx, self.newlines = _line_bounds(chunk)
         self.stats.records_read += len(starts)
         out: list[pa.RecordBatch] = []
         self._rejected: list[tuple] = []
@@ -495,9 +518,16 @@ class _JsonlDecoder:
 
     def _decode_range(self, chunk, starts, ends, lines, out):
         n = len(starts)
-        piece = chunk[starts[0]:ends[-1] + 1]
-        table = self._bulk(piece, n)
+        piece = memoryview(chunk)[starts[0]:ends[-1] + 1]     # no copy: pyarrow reads the view
+        longest = int((ends - starts).max())
+        table = self._bulk(piece, n, longest, self.lean_options if self.lean else None)
         if table is not None:
+            if self.lean:
+                table, keep = self._with_completion(table, chunk, starts, ends, lines, longest)
+                if keep is not None:
+                    starts, ends, lines = starts[keep], ends[keep], lines[keep]
+                if table.num_rows == 0:
+                    return
             self._emit(extract(table, self.shape), lines, out, chunk, starts, ends)
             return
         if n <= _SMALL_PIECE_LINES:
@@ -506,6 +536,45 @@ class _JsonlDecoder:
         h = n // 2
         self._decode_range(chunk, starts[:h], ends[:h], lines[:h], out)
         self._decode_range(chunk, starts[h:], ends[h:], lines[h:], out)
+
+    def _with_completion(self, table, chunk, starts, ends, lines, longest):
+        """(table + the completion column, keep mask or None): the completion decoded only for the
+        records without completion_tokens; one of those whose completion is not text is rejected."""
+        n = table.num_rows
+        need = ~validity(table.column(self.ct_name))
+        field = pa.field(self.c_name, pa.string())
+        if not need.any():
+            return table.append_column(field, pa.nulls(n, pa.string())), None
+        idx = np.flatnonzero(need)
+        sub = b"\n".join([chunk[starts[i]:ends[i]] for i in idx]) + b"\n"
+        part = self._bulk(sub, len(idx), longest, self.completion_options)
+        keep = None
+        if part is not None:
+            values = _combined(part.column(self.c_name))
+        else:    # some completion is not a string: judge each like the one-record path does
+            keep = np.ones(n, dtype=np.bool_)
+            texts = []
+            for i in idx:
+                raw = chunk[starts[i]:ends[i]]
+                try:
+                    texts.append(self.coercer._coerce("completion", orjson.loads(raw).get(self.c_name)))
+                except Rejected as e:
+                    self._reject(int(lines[i]), str(e), raw)
+                    keep[i] = False
+                    texts.append(None)
+                except orjson.JSONDecodeError as e:
+                    # nesting orjson refuses: the one-by-one path tries Arrow on the whole line,
+                    # which refuses a completion that is not text, and rejects it with this reason
+                    self._reject(int(lines[i]), _json_reason(raw, e), raw)
+                    keep[i] = False
+                    texts.append(None)
+            values = pa.array(texts, pa.string())
+        pos = np.full(n, -1, dtype=np.int64)
+        pos[idx] = np.arange(len(idx))
+        table = table.append_column(field, values.take(pa.array(pos, mask=pos < 0)))
+        if keep is not None:
+            table = table.filter(pa.array(keep))
+        return table, keep
 
     def _one_by_one(self, chunk, starts, ends, lines, out):
         rows, row_lines, row_idx = [], [], []
@@ -519,10 +588,15 @@ class _JsonlDecoder:
                 # verdict whichever path it takes, or the chunk size would change the report
                 table = None
                 if self.shape is not _NO_SHAPE and raw.lstrip().startswith(b"{"):
-                    table = self._bulk(raw + b"\n", 1)
+                    # exactly what the bulk path does with this line alone (lean schema included)
+                    table = self._bulk(raw + b"\n", 1, len(raw), self.lean_options if self.lean else None)
                 if table is not None:
-                    self._emit(extract(table, self.shape), lines[i:i + 1], out, chunk,
-                               starts[i:i + 1], ends[i:i + 1])
+                    one = slice(i, i + 1)
+                    if self.lean:
+                        table, _ = self._with_completion(table, chunk, starts[one], ends[one], lines[one], len(raw))
+                        if table.num_rows == 0:
+                            continue
+                    self._emit(extract(table, self.shape), lines[one], out, chunk, starts[one], ends[one])
                     continue
                 self._reject(int(lines[i]), _json_reason(raw, e), raw)
                 continue
@@ -557,20 +631,33 @@ def _object_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndar
     return obj
 
 
+def _combined(col) -> pa.Array:
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _valid_utf8(chunk: bytes) -> bool:
+    """Whether `chunk` is valid UTF-8: Arrow's validator, an order of magnitude faster than
+    bytes.decode, and it builds no str (Python's codec rules: no surrogates, no overlongs)."""
+    arr = pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(chunk)], dtype=np.int64)),
+                                           pa.py_buffer(chunk))
+    try:
+        arr.validate(full=True)
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
 def _invalid_utf8_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
     """bool mask of the lines holding invalid UTF-8 (the bulk JSON decoder does not check), or None.
 
-    Linear in the chunk whatever the number of bad lines: the lines before the first error are
-    good; after it, blocks of lines are checked whole and only a failing block line by line.
+    Linear in the chunk whatever the number of bad lines: blocks of lines are checked whole and
+    only a failing block line by line (one re-decode of the rest per bad line was quadratic).
     """
-    try:
-        chunk.decode("utf-8")
+    if _valid_utf8(chunk):
         return None
-    except UnicodeDecodeError as e:
-        first_bad = e.start
     bad = np.zeros(len(starts), dtype=np.bool_)
     mv = memoryview(chunk)
-    i0 = int(np.searchsorted(ends, first_bad))   # the line whose end is at or after the bad byte
+    i0 = 0
     block = 256
     for b0 in range(i0, len(starts), block):
         b1 = min(len(starts), b0 + block)
@@ -766,9 +853,9 @@ def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Rej
         fh.close()
 
 
-def _read_chunk(fh, size: int) -> tuple[bytes, Exception | None]:
-    """Up to `size` decoded bytes, in pieces, so a stream cut short loses nothing it had."""
-    pieces = []
+def _read_chunk(fh, size: int, head: bytes = b"") -> tuple[bytes, Exception | None]:
+    """`head` + up to `size` decoded bytes, in pieces, so a stream cut short loses nothing it had."""
+    pieces = [head]
     have = 0
     read = getattr(fh, "read1", None) or fh.read
     while have < size:

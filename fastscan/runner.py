@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import os
+import queue
 import resource
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -198,17 +200,23 @@ def scan(paths, *, config: ScanConfig | None = None, mapping=None, chunk_bytes: 
     scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
     t0 = time.perf_counter()
     if state_dir is not None:
+        # read on this thread: a checkpoint must see exactly the batches folded in so far
         _scan_into_state(scanner, sources, state_dir, chunk_bytes, reject_file, progress, checkpoint_bytes)
-    else:
-        if reject_file is not None:
-            scanner.rejects = RejectLog(reject_file)
-        try:
-            for src in sources:
-                for batch in read_source(src, shape=scanner.shape, chunk_bytes=chunk_bytes,
-                                         rejects=scanner.rejects, stats=scanner.stats, progress=progress):
-                    scanner.update_canonical(batch)
-        finally:
-            scanner.rejects.close()
+        scanner.seconds += time.perf_counter() - t0
+        return scanner.finish()
+    if reject_file is not None:
+        scanner.rejects = RejectLog(reject_file)
+
+    def batches():
+        for src in sources:
+            yield from read_source(src, shape=scanner.shape, chunk_bytes=chunk_bytes,
+                                   rejects=scanner.rejects, stats=scanner.stats, progress=progress)
+
+    try:
+        for batch in _prefetch(batches()):
+            scanner.update_canonical(batch)
+    finally:
+        scanner.rejects.close()
     scanner.seconds += time.perf_counter() - t0
     return scanner.finish()
 
@@ -267,6 +275,56 @@ def _scan_into_state(scanner: Scanner, sources, state_dir, chunk_bytes, reject_f
                 sd.save(scanner.state, scanner.stats, rejects, files)
         finally:
             rejects.close()
+
+
+_DONE = object()
+
+
+def _prefetch(items, depth: int = 2):
+    """Iterate `items` on a second thread, up to `depth` items ahead.
+
+    Reading, decompressing and pyarrow's JSON decoding release the GIL, and so do the numba
+    kernels, so decoding chunk i + 1 overlaps with folding chunk i into the state. Order is kept;
+    an exception on the reading thread is raised here; memory stays bounded by `depth` batches.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run():
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as e:     # handed to the consumer, which raises it
+            put((_DONE, e))
+            return
+        put((_DONE, None))
+
+    worker = threading.Thread(target=run, name="fastscan-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, err = q.get()
+            if item is _DONE:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 def total_size(paths: Iterable) -> int:

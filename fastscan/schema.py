@@ -33,7 +33,7 @@ CANONICAL = pa.schema([
     ("prompt", pa.string()),            # the text to hash: the last user message
     ("system_prompt", pa.string()),
     ("n_prior_messages", pa.int32()),   # messages sent before that user message
-    ("completion", pa.string()),
+    ("completion", pa.string()),           # only where completion_tokens is missing (see normalize)
     ("prompt_tokens", pa.int64()),
     ("completion_tokens", pa.int64()),
     ("reasoning_tokens", pa.int64()),
@@ -371,6 +371,9 @@ def _prompt_from_text(prompt: pa.Array):
     us, ue, ss, se = (np.empty(n, dtype=np.int64) for _ in range(4))
     n_prior = np.empty(n, dtype=np.int32)
     mk.split_transcripts(offsets, data, valid, us, ue, ss, se, n_prior)
+    if (ss < 0).all() and (us == offsets[:-1]).all() and (ue == offsets[1:]).all():
+        # no transcript in this batch (the common case): the prompt is the user turn, uncopied
+        return prompt, pa.nulls(n, pa.string()), pa.array(n_prior, pa.int32())
     us = np.where(valid, us, -1)
     user = _slices(prompt, us, ue, bufs)
     system = _slices(prompt, ss, se, bufs)
@@ -409,6 +412,19 @@ def _cast(col, typ) -> pa.Array:
     if col.type == typ:
         return col
     return col.cast(typ)
+
+
+def _completion_where_needed(completion: pa.Array, completion_tokens: pa.Array) -> pa.Array:
+    """The completion text only where completion_tokens is missing, null elsewhere.
+
+    Its one use is estimating a missing count, and the JSON reader skips decoding it where the
+    count is present; every input format keeps the same, so they give identical batches.
+    """
+    if completion_tokens.null_count == 0:
+        return pa.nulls(len(completion), pa.string())
+    if completion.null_count == len(completion):
+        return completion
+    return pc.if_else(completion_tokens.is_valid(), pa.scalar(None, pa.string()), completion)
 
 
 def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, list]:
@@ -452,7 +468,8 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
         "account_id": acct, "request_id": get("request_id", pa.string()), "ts_ms": _to_array(ts_ms),
         "model": get("model", pa.string()), "prompt": _cast(prompt, pa.string()),
         "system_prompt": _cast(system, pa.string()), "n_prior_messages": n_prior,
-        "completion": get("completion", pa.string()),
+        "completion": _completion_where_needed(get("completion", pa.string()),
+                                               get("completion_tokens", pa.int64())),
         "prompt_tokens": get("prompt_tokens", pa.int64()),
         "completion_tokens": get("completion_tokens", pa.int64()),
         "reasoning_tokens": get("reasoning_tokens", pa.int64()),
@@ -552,8 +569,13 @@ class RecordCoercer:
         if not isinstance(record, dict):
             raise Rejected(f"expected a JSON object, got {_describe(record)}")
         out = {}
+        ct_path = self.shape.paths.get("completion_tokens")
+        has_ct = ct_path is not None and _get_strict(record, ct_path, "completion_tokens") is not None
         for fld, path in self.shape.paths.items():
-            out[fld] = self._coerce(fld, _get_strict(record, path, fld))
+            v = _get_strict(record, path, fld)
+            # the completion text is read only where its token count is missing (the bulk
+            # decoder skips it otherwise), so it is not judged where it is not read either
+            out[fld] = None if fld == "completion" and has_ct else self._coerce(fld, v)
         if self.shape.messages:
             msgs = _get_strict(record, self.shape.messages, "messages")
             if msgs is not None:

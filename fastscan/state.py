@@ -387,17 +387,18 @@ class AccountState:
         pt_v, ct_v = int_values(pt), int_values(ct)
         estimated = ~pt_valid | ~ct_valid
         if (~pt_valid).any():
+            # estimate only the rows that lack a count (count_tokens gives 0 for the others)
             est = np.empty(n, dtype=np.int64)
-            text.count_tokens(p_off, p_data, p_valid, est)
+            text.count_tokens(p_off, p_data, p_valid & ~pt_valid, est)
             s_off, s_data, s_valid = string_buffers(batch.column("system_prompt"))
             est_sys = np.empty(n, dtype=np.int64)
-            text.count_tokens(s_off, s_data, s_valid, est_sys)
+            text.count_tokens(s_off, s_data, s_valid & ~pt_valid, est_sys)
             pt_v = np.where(pt_valid, pt_v, est + est_sys)
         samples = np.maximum(int_values(batch.column("n"), 1), 1)
         if (~ct_valid).any():
             c_off, c_data, c_valid = string_buffers(batch.column("completion"))
             est = np.empty(n, dtype=np.int64)
-            text.count_tokens(c_off, c_data, c_valid, est)
+            text.count_tokens(c_off, c_data, c_valid & ~ct_valid, est)
             ct_v = np.where(ct_valid, ct_v, est * samples)
         max_tokens = batch.column("max_tokens")
         mt_valid, mt = validity(max_tokens), int_values(max_tokens)

@@ -53,6 +53,12 @@ def phrase_table(phrases=REASONING_PHRASES) -> tuple[np.ndarray, np.ndarray]:
     return offsets, np.frombuffer(b"".join(enc), dtype=np.uint8).copy()
 
 
+_FOLD = np.arange(256, dtype=np.uint8)
+_FOLD[65:91] += 32          # ASCII A-Z -> a-z; every other byte as it is
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+_FILTER_BITS = 16
+
+
 @kernel(types.void(ro(types.int64), ro(types.uint8), ro(types.boolean), ro(types.int64), ro(types.uint8),
                    rw(types.boolean)))
 def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
@@ -60,24 +66,45 @@ def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
 
     offsets : int64[n + 1], data : uint8[m], valid : bool[n]; pat_offsets : int64[p + 1],
     pat_data : uint8 (lower-case phrases); out : bool[n]
+
+    One pass per string: the first W = min(4, shortest phrase) folded bytes at each position roll
+    into a key whose hash indexes a bitmap of the phrases' W-byte prefixes; only positions that
+    pass the filter are compared with the phrases of that bucket.
     """
     n = offsets.shape[0] - 1
     n_pat = pat_offsets.shape[0] - 1
-    # which phrases start with each byte value (ASCII letters folded)
-    first_count = np.zeros(256, dtype=np.int64)
+    fold = _FOLD
+    w = 4
     for p in range(n_pat):
-        if pat_offsets[p + 1] > pat_offsets[p]:
-            first_count[pat_data[pat_offsets[p]]] += 1
-    first_start = np.zeros(257, dtype=np.int64)
-    for c in range(256):
-        first_start[c + 1] = first_start[c] + first_count[c]
-    fill = first_start[:256].copy()
-    by_first = np.zeros(max(n_pat, 1), dtype=np.int64)
+        pl = pat_offsets[p + 1] - pat_offsets[p]
+        if 0 < pl < w:
+            w = pl
+    mask = (np.uint64(1) << np.uint64(8 * w)) - np.uint64(1)
+    shift = np.uint64(64 - _FILTER_BITS)
+    n_buckets = 1 << _FILTER_BITS
+    bits = np.zeros(n_buckets >> 6, dtype=np.uint64)
+    bucket_count = np.zeros(n_buckets + 1, dtype=np.int32)
+    pat_bucket = np.full(max(n_pat, 1), -1, dtype=np.int64)
     for p in range(n_pat):
-        if pat_offsets[p + 1] > pat_offsets[p]:
-            c = pat_data[pat_offsets[p]]
-            by_first[fill[c]] = p
-            fill[c] += 1
+        ps = pat_offsets[p]
+        if pat_offsets[p + 1] - ps <= 0:
+            continue      # an empty phrase matches nothing
+        key = np.uint64(0)
+        for j in range(w):
+            key = (key << np.uint64(8)) | np.uint64(pat_data[ps + j])
+        h = np.int64((key * _MULT) >> shift)
+        pat_bucket[p] = h
+        bucket_count[h + 1] += 1
+        bits[h >> 6] |= np.uint64(1) << np.uint64(h & 63)
+    for h in range(n_buckets):
+        bucket_count[h + 1] += bucket_count[h]
+    fill = bucket_count[:n_buckets].copy()
+    by_bucket = np.zeros(max(n_pat, 1), dtype=np.int64)
+    for p in range(n_pat):
+        h = pat_bucket[p]
+        if h >= 0:
+            by_bucket[fill[h]] = p
+            fill[h] += 1
     for r in range(n):
         out[r] = False
         if not valid[r]:
@@ -85,22 +112,24 @@ def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
         lo = offsets[r]
         hi = offsets[r + 1]
         found = False
+        key = np.uint64(0)
         for i in range(lo, hi):
-            c = data[i]
-            if 65 <= c <= 90:
-                c += 32
-            for q in range(first_start[c], first_start[c + 1]):
-                p = by_first[q]
+            key = ((key << np.uint64(8)) | np.uint64(fold[data[i]])) & mask
+            s = i - w + 1
+            if s < lo:
+                continue
+            h = np.int64((key * _MULT) >> shift)
+            if (bits[h >> 6] >> np.uint64(h & 63)) & np.uint64(1) == 0:
+                continue
+            for q in range(bucket_count[h], bucket_count[h + 1]):
+                p = by_bucket[q]
                 ps = pat_offsets[p]
                 pl = pat_offsets[p + 1] - ps
-                if i + pl > hi:
+                if s + pl > hi:
                     continue
                 ok = True
-                for j in range(1, pl):
-                    b = data[i + j]
-                    if 65 <= b <= 90:
-                        b += 32
-                    if b != pat_data[ps + j]:
+                for j in range(pl):
+                    if fold[data[s + j]] != pat_data[ps + j]:
                         ok = False
                         break
                 if ok:

@@ -78,6 +78,79 @@ def _next_word(data, pos, end):
     return start, i, fmix64(h), n_punct
 
 
+# Byte classes for the branch-light tokenizer: 2 word byte, 3/4 lead of a 3/4-byte sequence,
+# 0 anything else (a separator). Same words as `_next_word`.
+_CLASS = np.zeros(256, dtype=np.uint8)
+for _b in range(256):
+    if (48 <= _b <= 57) or (65 <= _b <= 90) or (97 <= _b <= 122) or (128 <= _b < 224):
+        _CLASS[_b] = 2
+    elif _b >= 240:
+        _CLASS[_b] = 4
+    elif _b >= 224:
+        _CLASS[_b] = 3
+_LOWER = np.arange(256, dtype=np.uint8)
+_LOWER[65:91] += 32
+
+
+@inline
+def _word_hashes(data, lo, hi, buf):
+    """(number of words, prompt_hash) of data[lo:hi], the word hashes written to buf[:words].
+
+    One pass, two independent FNV chains (the whole text, the current word) so the CPU overlaps
+    them; a word's end is a conditional increment, not a branch; 3/4-byte sequences (rare in
+    most text) take the branch.
+    """
+    cls = _CLASS
+    low = _LOWER
+    n = 0
+    wh = FNV_OFFSET
+    h = FNV_OFFSET
+    prev = 0
+    i = lo
+    while i < hi:
+        b = data[i]
+        c = cls[b]
+        if c >= 3:
+            if prev:
+                buf[n] = wh
+                n += 1
+                prev = 0
+            stop = min(hi, i + c)
+            w3 = FNV_OFFSET
+            for j in range(i, stop):
+                w3 = fnv1a_step(w3, data[j])
+                h = fnv1a_step(h, data[j])
+            buf[n] = w3
+            n += 1
+            i = stop
+            continue
+        h = fnv1a_step(h, b)
+        w = 1 if c == 2 else 0
+        buf[n] = wh             # kept only if a word ends here
+        n += prev & (1 - w)
+        if w > prev:
+            wh = FNV_OFFSET
+        nxt = fnv1a_step(wh, low[b])
+        if w:
+            wh = nxt
+        prev = w
+        i += 1
+    if prev:
+        buf[n] = wh
+        n += 1
+    for j in range(n):
+        buf[j] = fmix64(buf[j])
+    return n, fmix64(h)
+
+
+@inline
+def _max_length(offsets):
+    m = 0
+    for r in range(offsets.shape[0] - 1):
+        m = max(m, offsets[r + 1] - offsets[r])
+    return m
+
+
 @kernel(types.void(_i64ro, _u8ro, _boolro, rw(types.int64)))
 def count_tokens(offsets, data, valid, out):
     """Approximate token count of each string (see module doc); 0 for null.
@@ -119,7 +192,7 @@ def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_wo
     out_head_hash, out_tail_hash : uint64[n]
     """
     n = offsets.shape[0] - 1
-    ring = np.zeros(64, dtype=np.uint64)
+    buf = np.empty(_max_length(offsets) + 1, dtype=np.uint64)
     p = min(max(skeleton_words, 1), 64)
     for r in range(n):
         if not valid[r]:
@@ -128,28 +201,16 @@ def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_wo
             out_head_hash[r] = 0
             out_tail_hash[r] = 0
             continue
-        pos = offsets[r]
-        end = offsets[r + 1]
-        h = FNV_OFFSET
-        for i in range(pos, end):
-            h = fnv1a_step(h, data[i])
-        out_prompt_hash[r] = fmix64(h)
-        words = 0
-        head = SKELETON_SEED
-        while pos < end:
-            start, stop, wh, n_punct = _next_word(data, pos, end)
-            if start >= end:
-                break
-            if words < p:
-                head = combine(head, wh)
-            ring[words % p] = wh
-            words += 1
-            pos = stop
+        words, ph = _word_hashes(data, offsets[r], offsets[r + 1], buf)
+        out_prompt_hash[r] = ph
         out_n_words[r] = words
         if words >= 2 * p + 1:
+            head = SKELETON_SEED
+            for j in range(p):
+                head = combine(head, buf[j])
             tail = SKELETON_SEED
             for j in range(words - p, words):
-                tail = combine(tail, ring[j % p])
+                tail = combine(tail, buf[j])
             out_head_hash[r] = head
             out_tail_hash[r] = tail
         else:
@@ -223,6 +284,14 @@ def hash_shingles(offsets, data, valid, k, out_offsets, out):
             out[w] = _shingle_hash(window, words - 1, words)
 
 
+@inline
+def _minhash_update(mins, a, b, x):
+    # one lane per permutation, no branch: LLVM turns this into vector multiplies
+    for j in range(mins.shape[0]):
+        v = (a[j] * x + b[j]) >> U32
+        mins[j] = min(mins[j], v)
+
+
 @kernel(types.void(_i64ro, _u8ro, _boolro, _i64ro, types.int64, ro(types.uint64), ro(types.uint64),
                    rw2(types.uint32)))
 def minhash_signatures(offsets, data, valid, rows, k, a, b, out):
@@ -232,32 +301,27 @@ def minhash_signatures(offsets, data, valid, rows, k, a, b, out):
     out : uint32[m, K]. Null strings and texts without words get all 0xFFFFFFFF.
     """
     num_perm = a.shape[0]
-    window = np.zeros(MAX_SHINGLE_K, dtype=np.uint64)
+    mins = np.empty(num_perm, dtype=np.uint64)
+    buf = np.empty(1, dtype=np.uint64)
     for i in range(rows.shape[0]):
         r = rows[i]
         for j in range(num_perm):
-            out[i, j] = EMPTY_MIN
-        if not valid[r]:
-            continue
-        pos = offsets[r]
-        end = offsets[r + 1]
-        words = 0
-        while pos < end:
-            start, stop, wh, n_punct = _next_word(data, pos, end)
-            if start >= end:
-                break
-            window[words % MAX_SHINGLE_K] = wh
-            words += 1
-            if words >= k:
-                x = _shingle_hash(window, words - 1, k)
-                for j in range(num_perm):
-                    v = np.uint32((a[j] * x + b[j]) >> U32)
-                    if v < out[i, j]:
-                        out[i, j] = v
-            pos = stop
-        if 0 < words < k:
-            x = _shingle_hash(window, words - 1, words)
-            for j in range(num_perm):
-                v = np.uint32((a[j] * x + b[j]) >> U32)
-                if v < out[i, j]:
-                    out[i, j] = v
+            mins[j] = np.uint64(EMPTY_MIN)
+        if valid[r]:
+            lo = offsets[r]
+            hi = offsets[r + 1]
+            if buf.shape[0] < hi - lo + 1:
+                buf = np.empty(2 * (hi - lo) + 1, dtype=np.uint64)
+            words, ph = _word_hashes(data, lo, hi, buf)
+            for t in range(words - k + 1):
+                x = SHINGLE_SEED
+                for j in range(t, t + k):
+                    x = combine(x, buf[j])
+                _minhash_update(mins, a, b, x)
+            if 0 < words < k:
+                x = SHINGLE_SEED
+                for j in range(words):
+                    x = combine(x, buf[j])
+                _minhash_update(mins, a, b, x)
+        for j in range(num_perm):
+            out[i, j] = np.uint32(mins[j])

@@ -347,3 +347,14 @@ def linked_accounts(items: list[set]) -> dict:
         for a in accts:
             out.setdefault(a, set()).update(accts - {a})
     return {a: len(v) for a, v in out.items()}
+
+
+# -- phrase search (kernels/reasoning.py) -------------------------------------------------------
+
+def match_phrases(data: bytes | None, phrases: list[bytes]) -> bool:
+    """Some non-empty phrase occurs in `data` once ASCII A-Z in `data` is folded to a-z
+    (the phrases are compared as given, so an upper-case phrase byte never matches)."""
+    if data is None:
+        return False
+    folded = bytes(b + 32 if 65 <= b <= 90 else b for b in data)
+    return any(p and p in folded for p in phrases)

@@ -581,3 +581,56 @@ def test_gather_slices_matches_reference(raw, data):
     messages.gather_slices(np.frombuffer(raw, dtype=np.uint8), starts, ends, out_offsets, out)
     assert out[:total].tobytes() == ref.gather_slices(raw, starts.tolist(), ends.tolist())
     assert np.all(out[total:] == 0xAB)
+
+
+# -- match_phrases ---------------------------------------------------------------------------
+
+def run_match_phrases(arr, phrases):
+    from fastscan.kernels import reasoning
+    offsets, data, valid = string_buffers(arr)
+    enc = [p.encode("utf-8") for p in phrases]
+    pat_off = np.zeros(len(enc) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in enc], out=pat_off[1:])
+    pat_data = np.frombuffer(b"".join(enc), dtype=np.uint8).copy()
+    out = np.ones(len(arr), dtype=np.bool_)
+    reasoning.match_phrases(offsets, data, valid, pat_off, pat_data, out)
+    return out.tolist()
+
+
+def _values_bytes(arr):
+    return [None if v is None else v.encode("utf-8") for v in arr.to_pylist()]
+
+
+_PHRASE_ALPHABET = st.sampled_from(list("abAB xy.\u00e9\u4e00\u0434"))
+
+
+@PROPERTY
+@given(st.lists(st.one_of(st.none(), st.text(_PHRASE_ALPHABET, max_size=40)), max_size=30),
+       st.lists(st.text(_PHRASE_ALPHABET, max_size=7), max_size=8))
+def test_match_phrases_matches_reference(values, phrases):
+    # short and empty phrases, upper-case phrase bytes, phrases at both ends of a text
+    arr = pa.array(values, pa.string())
+    want = [ref.match_phrases(v, [p.encode("utf-8") for p in phrases]) for v in _values_bytes(arr)]
+    assert run_match_phrases(arr, phrases) == want
+
+
+@PROPERTY
+@given(sliced_string_arrays())
+def test_reasoning_phrases_match_reference(arr):
+    from fastscan.kernels import reasoning
+    phrases = [p.lower() for p in reasoning.REASONING_PHRASES]
+    want = [ref.match_phrases(v, [p.encode("utf-8") for p in phrases]) for v in _values_bytes(arr)]
+    assert run_match_phrases(arr, phrases) == want
+
+
+@pytest.mark.parametrize("value, asks", [
+    ("Let's think Step By Step.", True), ("请一步一步地推理", True), ("STEP BY STE", False),
+    ("step-by-step", True), ("", False), ("Chain Of Thought", True), ("rationalE", True),
+    ("no reasoning asked here", False),
+])
+def test_asks_for_reasoning_examples(value, asks):
+    from fastscan.kernels import reasoning
+    offsets, data, valid = string_buffers(pa.array([value], pa.string()))
+    out = np.zeros(1, dtype=np.bool_)
+    reasoning.asks_for_reasoning(offsets, data, valid, out)
+    assert out.tolist() == [asks]

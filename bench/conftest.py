@@ -1,0 +1,99 @@
+"""Shared fixtures of the benchmark suites (`pytest bench`, outside the default test run).
+
+FASTSCAN_BENCH_BYTES   size of the JSON Lines bench log (default 200 MB; the targets are for ~2 GB)
+FASTSCAN_BENCH_ROUNDS  timed rounds per benchmark (default 3; the best round is compared)
+FASTSCAN_BENCH_DIR     where generated logs are cached (default /tmp/fastscan-bench)
+
+Every figure lands in the benchmark's `extra_info`; the terminal summary prints throughputs and
+the fastscan / peer ratios measured in this run.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from logs import bench_log, converted  # noqa: E402
+
+BENCH_BYTES = int(float(os.environ.get("FASTSCAN_BENCH_BYTES", 200e6)))
+ROUNDS = int(os.environ.get("FASTSCAN_BENCH_ROUNDS", 3))
+
+# name -> dict of figures (MB/s, records/s, RSS, ...) filled by the benchmarks of this run
+RESULTS: dict[str, dict] = {}
+
+
+def record(benchmark, name: str, nbytes: int | None = None, records: int | None = None, **extra) -> dict:
+    """Throughput of the best round of `benchmark`, into its extra_info and the run's summary."""
+    best = benchmark.stats.stats.min
+    fig = {"seconds": round(best, 4)}
+    if nbytes is not None:
+        fig["mb_per_s"] = round(nbytes / 1e6 / best, 1)
+        fig["bytes"] = nbytes
+    if records is not None:
+        fig["records_per_s"] = round(records / best, 1)
+    fig.update(extra)
+    benchmark.extra_info.update(fig)
+    RESULTS[name] = fig
+    return fig
+
+
+def ratio(name: str, peer: str) -> float | None:
+    a, b = RESULTS.get(name, {}).get("mb_per_s"), RESULTS.get(peer, {}).get("mb_per_s")
+    return round(a / b, 3) if a and b else None
+
+
+@pytest.fixture(scope="session")
+def warm():
+    """Every kernel compiled and every reader path imported before anything is timed."""
+    import fastscan
+    import fastscan.kernels
+    fastscan.kernels.warmup()
+    tiny = bench_log(2_000_000, seed=2, fmt="flat")
+    for kind in ("gz", "parquet", "arrow"):
+        fastscan.scan([converted(tiny, kind)])
+    fastscan.scan([tiny])
+
+
+@pytest.fixture(scope="session")
+def jsonl_report(warm, jsonl_log):
+    """The report of the JSON Lines bench log, which every other format and peer is checked against."""
+    import fastscan
+    return fastscan.scan([jsonl_log]).accounts
+
+
+@pytest.fixture(scope="session")
+def jsonl_log() -> Path:
+    return bench_log(BENCH_BYTES, seed=0, fmt="flat")
+
+
+@pytest.fixture(scope="session")
+def small_log() -> Path:
+    """A quarter-size log of the same generator (memory must not grow with the file)."""
+    return bench_log(max(BENCH_BYTES // 4, 5_000_000), seed=1, fmt="flat")
+
+
+@pytest.fixture(scope="session")
+def log_formats(jsonl_log) -> dict:
+    return {"jsonl": jsonl_log, "gz": converted(jsonl_log, "gz"),
+            "parquet": converted(jsonl_log, "parquet"), "arrow": converted(jsonl_log, "arrow")}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not RESULTS:
+        return
+    tr = terminalreporter
+    tr.section(f"fastscan benchmark figures (log {BENCH_BYTES / 1e6:.0f} MB of JSONL, best of {ROUNDS})")
+    for name, fig in RESULTS.items():
+        parts = [f"{k}={v}" for k, v in fig.items() if k not in ("bytes",)]
+        tr.write_line(f"{name:<34} " + "  ".join(parts))
+    pairs = [("scan jsonl", "duckdb group by"), ("scan jsonl", "polars group by"),
+             ("scan arrow", "duckdb group by"), ("minhash fastscan", "minhash datasketch")]
+    lines = [f"{a} / {b}: {ratio(a, b)}" for a, b in pairs if ratio(a, b) is not None]
+    if lines:
+        tr.section("fastscan / peer (same file, same run)")
+        for line in lines:
+            tr.write_line(line)

@@ -1,0 +1,69 @@
+"""Request logs of any size for the benchmarks, without ../shared.
+
+`bench_log(target_bytes, seed, fmt)` returns the path of a cached log under $FASTSCAN_BENCH_DIR
+(default /tmp/fastscan-bench), written first if needed by `fastscan.synth.write_log`, the
+realistic generator the tests and `fastscan demo` use (people, chat front ends, integrations,
+evaluation runs, extraction campaigns); `converted(path, kind)` derives the .gz, Parquet and
+Arrow IPC versions of the same records. The same (size, seed, format) gives the same bytes.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+
+
+def bench_dir() -> Path:
+    d = Path(os.environ.get("FASTSCAN_BENCH_DIR", "/tmp/fastscan-bench"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def bench_log(target_bytes: int, seed: int = 0, fmt: str = "flat") -> Path:
+    """A cached log of about `target_bytes` of JSON Lines (written on first use)."""
+    from fastscan.synth import write_log
+    path = bench_dir() / f"log-synth-{fmt}-{target_bytes}-{seed}.jsonl"
+    if not path.exists():
+        tmp = path.with_name(path.name + ".partial")
+        write_log(tmp, accounts=max(200, target_bytes // 400_000), seed=seed, fmt=fmt, target_bytes=target_bytes)
+        os.replace(tmp, path)
+    return path
+
+
+def converted(path: Path, kind: str) -> Path:
+    """The same records as `path` in another container: "gz", "parquet" or "arrow" (cached)."""
+    out = path.with_suffix({"gz": ".jsonl.gz", "parquet": ".parquet", "arrow": ".arrow"}[kind])
+    if out.exists():
+        return out
+    tmp = out.with_name(out.name + ".partial")
+    if kind == "gz":
+        with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=1) as dst:
+            shutil.copyfileobj(src, dst, 1 << 22)
+    else:
+        import pyarrow as pa
+        import pyarrow.json as pajson
+        # streaming, so converting a multi-GB log needs little memory; one explicit schema so
+        # the Parquet / Arrow columns have the types the log means (token counts may be null)
+        reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=16 << 20),
+                                  parse_options=pajson.ParseOptions(explicit_schema=_flat_arrow_schema()))
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+            with pq.ParquetWriter(tmp, reader.schema, compression="snappy") as w:
+                for b in reader:
+                    w.write_batch(b)
+        else:
+            with pa.ipc.new_file(tmp, reader.schema) as w:
+                for b in reader:
+                    w.write_batch(b)
+    os.replace(tmp, out)
+    return out
+
+
+def _flat_arrow_schema():
+    import pyarrow as pa
+    return pa.schema([("request_id", pa.string()), ("account_id", pa.string()), ("ts", pa.string()),
+                      ("model", pa.string()), ("prompt", pa.string()), ("completion", pa.string()),
+                      ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
+                      ("max_tokens", pa.int64()), ("temperature", pa.float64()), ("n", pa.int64()),
+                      ("logprobs", pa.bool_()), ("finish_reason", pa.string())])
