@@ -157,7 +157,8 @@ def _model_moves(state: AccountState) -> dict:
     return {"new_model": new_model, "new_model_share": np.clip(share, 0.0, 1.0), "new_model_delay_hours": delay}
 
 
-def account_features(state: AccountState, cross: CrossAccount | None = None) -> pa.Table:
+def account_features(state: AccountState, cross: CrossAccount | None = None,
+                     near: np.ndarray | None = None) -> pa.Table:
     """One row per account, sorted by account_id: volumes, rates, timing, repetition and what the
     account shares with others (`cross`, computed here when not given)."""
     n = state.n_accounts
@@ -181,7 +182,8 @@ def account_features(state: AccountState, cross: CrossAccount | None = None) -> 
                  "system_prompt", "temperature_zero", "reasoning_prompt", "tokens_estimated"):
         cols[f"{name}_rate"] = _safe_div(sums[:, F[name]], req)
     cols["samples_per_request"] = _safe_div(sums[:, F["samples"]], req)
-    near = near_duplicate_flags(state)
+    if near is None:   # the within-account flags: computed once, shared with cross_account
+        near = near_duplicate_flags(state)
     cols.update(repetition(state, near))
     cols.update((cross or cross_account(state, near)).columns)
     cols.update(_timing(state))

@@ -134,7 +134,7 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
 
 def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Verified near-duplicate pairs (i < j, sample rows) between different accounts' eligible
-    prompts, deduplicated over the bands."""
+    prompts, each once (in the first band it collides in), sorted."""
     from .kernels import neardup
     cfg = state.config
     s = state.sample
@@ -146,7 +146,7 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     keys = np.empty(n, dtype=np.uint64)
     acct_rank = rank[s.account]
-    code = np.zeros(0, dtype=np.int64)
+    found = []                     # each band's pairs; the union is taken once, at the end
     cap = max(4096, len(idx))      # grown when a band needs more; kept for the next bands
     out_i = np.empty(cap, dtype=np.int64)
     out_j = np.empty(cap, dtype=np.int64)
@@ -155,14 +155,19 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
         # order inside a bucket: prompt hash, then account_id rank (identical prompts of several
         # accounts) - never the order in which accounts were first seen
         order = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx], keys[idx]))]
-        c = neardup.link_bucket_pairs(order, keys, s.account, s.sig, need, cfg.bucket_window, out_i, out_j)
+        c = neardup.link_bucket_pairs(order, keys, s.account, s.sig, need, cfg.bucket_window, band, rows,
+                                      out_i, out_j)
         if c > cap:
             cap = c
             out_i = np.empty(cap, dtype=np.int64)
             out_j = np.empty(cap, dtype=np.int64)
-            c = neardup.link_bucket_pairs(order, keys, s.account, s.sig, need, cfg.bucket_window, out_i, out_j)
-        if c:
-            code = np.union1d(code, out_i[:c] * n + out_j[:c])
+            c = neardup.link_bucket_pairs(order, keys, s.account, s.sig, need, cfg.bucket_window, band, rows,
+                                          out_i, out_j)
+        if c:   # a pair is reported only in the first band it collides in: no duplicates to remove
+            found.append(out_i[:c] * n + out_j[:c])
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    code = np.sort(np.concatenate(found))
     return code // n, code % n
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 from .errors import SchemaError, StateError
 from .coordination import coordination_columns
 from .features import account_features
-from .neardup import cross_account
+from .neardup import cross_account, near_duplicate_flags
 from .readers import (DEFAULT_CHUNK_BYTES, ReadStats, RejectLog, Source, _table_batches,
                       expand_sources, read_source)
 from .report import Report
@@ -95,8 +95,9 @@ class Scanner:
 
     def finish(self) -> Report:
         t0 = time.perf_counter()
-        cross = cross_account(self.state)
-        features = account_features(self.state, cross)
+        near = near_duplicate_flags(self.state)
+        cross = cross_account(self.state, near)
+        features = account_features(self.state, cross, near)
         for name, values in coordination_columns(features).items():
             features = features.append_column(name, pa.array(values, pa.int64()))
         accounts = score_accounts(features, self.flag_threshold, self.min_requests)

@@ -77,7 +77,7 @@ class ScanConfig:
     near_dup_threshold: float = 0.8
     minhash_seed: int = 1
     lsh_rows: int = 0               # rows per LSH band; 0 = chosen from num_perm and the threshold
-    bucket_window: int = 64         # cross-account: each prompt is verified against this many bucket mates
+    bucket_window: int = 16         # cross-account: each prompt is verified against this many bucket mates
     link_min_words: int = 8         # cross-account: shorter prompts never tie accounts together
     popular_accounts: int = 5       # cross-account: a prompt with near-duplicates in more accounts is popular
     link_min_prompts: int = 5       # cross-account: near-duplicate prompts two accounts must share...

@@ -83,14 +83,30 @@ def flag_bucket_pairs(order, keys, account, sig, n_words, min_agree, out):
         lo = hi
 
 
-@kernel(types.int64(_i64ro, ro(types.uint64), _i64ro, _u32ro2, types.int64, types.int64,
-                    rw(types.int64), rw(types.int64)))
-def link_bucket_pairs(order, keys, account, sig, min_agree, window, out_i, out_j):
+@inline
+def _collided_before(sig, i, j, band, rows_per_band):
+    """True when rows i and j agree on every position of some band before `band`."""
+    for b in range(band):
+        same = True
+        for p in range(b * rows_per_band, (b + 1) * rows_per_band):
+            if sig[i, p] != sig[j, p]:
+                same = False
+                break
+        if same:
+            return True
+    return False
+
+
+@kernel(types.int64(_i64ro, ro(types.uint64), _i64ro, _u32ro2, types.int64, types.int64, types.int64,
+                    types.int64, rw(types.int64), rw(types.int64)))
+def link_bucket_pairs(order, keys, account, sig, min_agree, window, band, rows_per_band, out_i, out_j):
     """Verified cross-account pairs among the candidates of one band; returns how many there are.
 
     A bucket is a run of `order` with equal key; each row is verified against the next `window`
     rows of its bucket (every pair when the bucket has at most window + 1 rows), so a bucket of
-    m rows costs at most m * window verifications. Pairs of one account are skipped.
+    m rows costs at most m * window verifications. Pairs of one account are skipped, and so are
+    pairs that already collided in an earlier band: a pair belongs to the first band it collides
+    in, so over all bands each pair is reported at most once and needs no deduplication.
     The first min(count, len(out_i)) pairs are written as (smaller row, larger row); a caller
     whose buffers were too small calls again with buffers of the returned size.
     order : int64[m] (rows sorted by key, then prompt hash), keys : uint64[n], account : int64[n],
@@ -109,7 +125,7 @@ def link_bucket_pairs(order, keys, account, sig, min_agree, window, out_i, out_j
             stop = min(hi, a + 1 + window)
             for b in range(a + 1, stop):
                 j = order[b]
-                if account[i] == account[j]:
+                if account[i] == account[j] or _collided_before(sig, i, j, band, rows_per_band):
                     continue
                 if _agree(sig, i, j, min_agree):
                     if count < cap:

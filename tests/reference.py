@@ -301,7 +301,15 @@ def flag_near_duplicates(sig, account, n_words, bands, rows_per_band, min_agree)
 
 def link_pairs(sig, account, prompt_hash, tie, bands, rows_per_band, min_agree, window) -> set:
     """link_bucket_pairs over every band: {(i, j), i < j} of different accounts, verified, that sit
-    within `window` places of each other in a bucket ordered by (prompt hash, tie)."""
+    within `window` places of each other in a bucket ordered by (prompt hash, tie) of the first band
+    in which they collide (agree on every position of the band)."""
+    def first_band(i, j):
+        for b in range(bands):
+            lo = b * rows_per_band
+            if sig[i][lo:lo + rows_per_band] == sig[j][lo:lo + rows_per_band]:
+                return b
+        return None
+
     out = set()
     for b in range(bands):
         buckets = {}
@@ -312,7 +320,8 @@ def link_pairs(sig, account, prompt_hash, tie, bands, rows_per_band, min_agree, 
             for x in range(len(members)):
                 for y in range(x + 1, min(len(members), x + 1 + window)):
                     i, j = members[x], members[y]
-                    if account[i] != account[j] and agreement(sig[i], sig[j]) >= min_agree:
+                    if account[i] != account[j] and first_band(i, j) == b \
+                            and agreement(sig[i], sig[j]) >= min_agree:
                         out.add((min(i, j), max(i, j)))
     return out
 

@@ -77,18 +77,21 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
     phash = np.array([more.draw(st.integers(0, 4)) for _ in range(n)], dtype=np.uint64)
     tie = np.arange(n, dtype=np.int64)[::-1].copy()
     keys = np.empty(n, dtype=np.uint64)
-    got = set()
+    got = []
     for band in range(k // rows):
         nd.hash_bands(sig, band, rows, keys)
         order = np.lexsort((tie, phash, keys)).astype(np.int64)
         out_i = np.empty(2, dtype=np.int64)   # deliberately small: the kernel reports what it needs
         out_j = np.empty(2, dtype=np.int64)
-        c = nd.link_bucket_pairs(order, keys, account, sig, min_agree, window, out_i, out_j)
+        c = nd.link_bucket_pairs(order, keys, account, sig, min_agree, window, band, rows, out_i, out_j)
         if c > 2:
             out_i = np.empty(c, dtype=np.int64)
             out_j = np.empty(c, dtype=np.int64)
-            assert nd.link_bucket_pairs(order, keys, account, sig, min_agree, window, out_i, out_j) == c
-        got |= set(zip(out_i[:c].tolist(), out_j[:c].tolist()))
+            assert nd.link_bucket_pairs(order, keys, account, sig, min_agree, window, band, rows,
+                                        out_i, out_j) == c
+        got += list(zip(out_i[:c].tolist(), out_j[:c].tolist()))
+    assert len(got) == len(set(got))   # each pair once over all bands
+    got = set(got)
     want = ref.link_pairs(sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows,
                           min_agree, window)
     assert got == want
