@@ -689,20 +689,32 @@ def _first_record(chunk: bytes):
     is a bad record, not a reason to stop reading the file."""
     first_obj = None
     for line in chunk.split(b"\n"):
-        if line.strip():
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if not isinstance(rec, dict):
-                continue
-            try:
-                detect_shape(rec)
-                return rec
-            except SchemaError:
-                if first_obj is None:
-                    first_obj = rec
+        got = _object_of(line)
+        if got is None:
+            continue
+        rec, known = got
+        if known:
+            return rec
+        if first_obj is None:
+            first_obj = rec
     return first_obj
+
+
+def _object_of(line: bytes):
+    """(record, its shape is known) for a line holding a JSON object, else None."""
+    if not line.strip():
+        return None
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(rec, dict):
+        return None
+    try:
+        detect_shape(rec)
+        return rec, True
+    except SchemaError:
+        return rec, False
 
 
 def _head_record(src: Source, chunk_bytes: int):
@@ -724,20 +736,14 @@ def _head_record(src: Source, chunk_bytes: int):
             body = line[:-1] if ended else line
             if begin == 0 and body.startswith(b"\xef\xbb\xbf"):
                 body = body[3:]
-            if not body.strip():
+            got = _object_of(body)
+            if got is None:
                 continue
-            try:
-                rec = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                continue
-            if not isinstance(rec, dict):
-                continue
-            try:
-                detect_shape(rec)
+            rec, known = got
+            if known:
                 return rec
-            except SchemaError:
-                if first_obj is None:
-                    first_obj, group = rec, g
+            if first_obj is None:
+                first_obj, group = rec, g
     return first_obj
 
 
