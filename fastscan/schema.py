@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -68,8 +68,6 @@ class Shape:
     name: str
     paths: dict
     messages: tuple | None = None
-    required: tuple = ("account_id",)
-    key_fields: frozenset = field(default_factory=frozenset)
 
     def top_keys(self) -> set:
         keys = {p[0] for p in self.paths.values()}
@@ -82,8 +80,7 @@ def _p(dotted: str) -> tuple:
     return tuple(int(k) if k.isdigit() else k for k in dotted.split("."))
 
 
-FLAT = Shape("flat", {f: (f,) for f in _RAW_TYPES if f != "system_prompt"},
-             key_fields=frozenset({"account_id", "prompt"}))
+FLAT = Shape("flat", {f: (f,) for f in _RAW_TYPES if f != "system_prompt"})
 OPENAI = Shape("openai", {
     "account_id": ("user",), "request_id": ("id",), "ts": ("created",),
     "model": ("request", "model"), "max_tokens": ("request", "max_tokens"),
@@ -94,7 +91,7 @@ OPENAI = Shape("openai", {
     "prompt_tokens": ("response", "usage", "prompt_tokens"),
     "completion_tokens": ("response", "usage", "completion_tokens"),
     "reasoning_tokens": ("response", "usage", "completion_tokens_details", "reasoning_tokens"),
-}, messages=("request", "messages"), key_fields=frozenset({"user", "request"}))
+}, messages=("request", "messages"))
 
 
 def shape_from_mapping(mapping: dict, base: Shape | None = None) -> Shape:
@@ -501,19 +498,6 @@ class RecordCoercer:
     def __init__(self, shape: Shape, schema: pa.Schema):
         self.shape = shape
         self.schema = schema
-        self.ts_type = self._leaf_type(shape.paths.get("ts"))
-        self.acct_type = self._leaf_type(shape.paths.get("account_id"))
-
-    def _leaf_type(self, path):
-        if path is None:
-            return None
-        t = self.schema.field(path[0]).type
-        for k in path[1:]:
-            if isinstance(k, int):
-                t = t.value_type
-            else:
-                t = t.field(k).type
-        return t
 
     def _coerce(self, fld: str, v):
         if v is None:

@@ -185,8 +185,6 @@ class SparseCounts:
 class PromptSample:
     """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k)."""
 
-    COLUMNS = ("account", "prompt_hash", "count", "n_words", "head_hash", "tail_hash")
-
     def __init__(self, size: int, num_perm: int):
         self.size = size
         self.num_perm = num_perm

@@ -129,7 +129,6 @@ def split_transcripts(offsets, data, valid, user_start, user_end, sys_start, sys
         cur_start = body0
         last_user_s = -1
         last_user_e = -1
-        last_user_idx = -1
         first_sys_s = -1
         first_sys_e = -1
         i = body0
@@ -152,7 +151,6 @@ def split_transcripts(offsets, data, valid, user_start, user_end, sys_start, sys
             if cur_code == 2:
                 last_user_s = cur_start
                 last_user_e = cur_end
-                last_user_idx = msgs
                 turns_before_user = turns
             elif cur_code == 1 and first_sys_s < 0:
                 first_sys_s = cur_start
