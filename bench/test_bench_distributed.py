@@ -24,6 +24,9 @@ distributed = pytest.importorskip("distributed")
 from fastscan import scan  # noqa: E402
 from fastscan.kernels import warmup  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from mixed_log import split_interleaved, write_mixed_log  # noqa: E402
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MAKE_LOG = SHARED / "eval" / "make_log.py"
 ROUNDS = 3
@@ -39,16 +42,8 @@ def files(tmp_path_factory):
         subprocess.run([sys.executable, str(MAKE_LOG), "--scale", scale, "--seed", "3", "--out", str(log),
                         "--labels", str(d / "labels.csv")], check=True, capture_output=True)
     else:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from mixed_log import write_mixed_log
         write_mixed_log(log, accounts=400, records=40_000, seed=3, bad=False)
-    lines = log.read_bytes().splitlines(keepends=True)
-    out = []
-    for k in range(4):
-        p = d / f"part{k}.jsonl"
-        p.write_bytes(b"".join(lines[k::4]))
-        out.append(p)
-    return out
+    return split_interleaved(log, 4, d)
 
 
 @pytest.fixture(scope="module")

@@ -61,3 +61,14 @@ def write_mixed_log(path, *, accounts: int = 40, records: int = 3000, seed: int 
             bad_lines.append(len(lines))
     Path(path).write_bytes(b"\n".join(lines) + b"\n")
     return {"lines": len(lines), "bad_lines": bad_lines}
+
+
+def split_interleaved(src: Path, parts: int, out_dir: Path, stem: str = "part") -> list[Path]:
+    """`src` cut into `parts` files by taking every parts-th line, so every file sees every account."""
+    lines = Path(src).read_bytes().splitlines(keepends=True)
+    paths = []
+    for k in range(parts):
+        p = Path(out_dir) / f"{stem}{k:02d}.jsonl"
+        p.write_bytes(b"".join(lines[k::parts]))
+        paths.append(p)
+    return paths

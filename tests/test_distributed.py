@@ -19,7 +19,7 @@ import dask  # noqa: E402
 from fastscan import InputError, scan  # noqa: E402
 from fastscan.distributed import ClusterError, submit_scan  # noqa: E402
 from fastscan.state import ScanConfig  # noqa: E402
-from mixed_log import write_mixed_log  # noqa: E402
+from mixed_log import split_interleaved, write_mixed_log  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MAKE_LOG = SHARED / "eval" / "make_log.py"
@@ -50,17 +50,6 @@ def client(cluster):
         yield c
 
 
-def split_lines(src: Path, parts: int, out_dir: Path, stem: str) -> list[Path]:
-    """Interleaved parts (every part sees every account)."""
-    lines = src.read_bytes().splitlines(keepends=True)
-    paths = []
-    for k in range(parts):
-        p = out_dir / f"{stem}{k:02d}.jsonl"
-        p.write_bytes(b"".join(lines[k::parts]))
-        paths.append(p)
-    return paths
-
-
 def assert_identical(got, want, tmp_path, names=lambda f: f):
     """The two reports, written as JSON Lines and as Parquet, are the same bytes; counts add up."""
     for ext in ("jsonl", "parquet"):
@@ -78,7 +67,7 @@ def assert_identical(got, want, tmp_path, names=lambda f: f):
 def mixed_parts(tmp_path_factory):
     d = tmp_path_factory.mktemp("mixed")
     write_mixed_log(d / "all.log", accounts=40, records=2500, seed=7)
-    return split_lines(d / "all.log", 3, d, "part")
+    return split_interleaved(d / "all.log", 3, d, "part")
 
 
 def test_mixed_log_on_cluster_is_identical_with_rejects(client, mixed_parts, tmp_path):
@@ -99,7 +88,7 @@ def test_make_log_on_cluster_is_identical(client, tmp_path):
     log = tmp_path / "flat.log"
     subprocess.run([sys.executable, str(MAKE_LOG), "--scale", "0.05", "--seed", "11", "--format", "flat",
                     "--out", str(log), "--labels", str(tmp_path / "labels.csv")], check=True, capture_output=True)
-    parts = split_lines(log, 4, tmp_path, "flat")
+    parts = split_interleaved(log, 4, tmp_path, "flat")
     want = scan(parts)
     got = scan(parts, client=client, split_bytes=400_000)
     assert got.stats["pieces"] > len(parts)

@@ -14,6 +14,7 @@ import fastscan
 from fastscan import Scanner, scan
 from fastscan.readers import expand_sources, read_source
 from fastscan.state import ScanConfig
+from mixed_log import split_interleaved
 
 SMALL = ScanConfig(sample_size=32)   # small sample so heavy accounts exercise the bottom-k path
 
@@ -25,16 +26,6 @@ def small_log(tmp_path_factory):
     path = d / "log.jsonl"
     write_log(path, accounts=60, seed=3, fmt="flat")
     return path
-
-
-def split_file(path, parts, out_dir):
-    lines = path.read_bytes().splitlines(keepends=True)
-    paths = []
-    for k in range(parts):
-        p = out_dir / f"part{k:02d}.jsonl"
-        p.write_bytes(b"".join(lines[k::parts]))   # interleaved: every file sees every account
-        paths.append(p)
-    return paths
 
 
 def test_report_has_required_columns(small_log):
@@ -59,14 +50,14 @@ def test_chunk_size_does_not_change_the_report(small_log, chunk):
 
 def test_splitting_into_files_does_not_change_the_report(small_log, tmp_path):
     want = scan([small_log], config=SMALL).accounts
-    parts = split_file(small_log, 5, tmp_path)
+    parts = split_interleaved(small_log, 5, tmp_path)
     assert scan(parts, config=SMALL).accounts.equals(want)
     assert scan(list(reversed(parts)), config=SMALL).accounts.equals(want)
 
 
 def test_scanners_merge_like_one(small_log, tmp_path):
     want = scan([small_log], config=SMALL).accounts
-    parts = split_file(small_log, 3, tmp_path)
+    parts = split_interleaved(small_log, 3, tmp_path)
     scanners = []
     for p in parts:
         s = Scanner(SMALL)
@@ -152,7 +143,7 @@ def test_cli_reads_stdin(small_log, run_cli):
 
 def test_cross_account_tables_do_not_depend_on_the_split(small_log, tmp_path):
     want = scan([small_log], config=SMALL)
-    got = scan(split_file(small_log, 4, tmp_path), config=SMALL, chunk_bytes=1 << 16)
+    got = scan(split_interleaved(small_log, 4, tmp_path), config=SMALL, chunk_bytes=1 << 16)
     assert got.accounts.equals(want.accounts)
     assert got.shared_templates.equals(want.shared_templates)
     assert got.near_dup_links.equals(want.near_dup_links)

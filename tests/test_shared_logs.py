@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fastscan import scan
+from mixed_log import split_interleaved
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MAKE_LOG = SHARED / "eval" / "make_log.py"
@@ -77,12 +78,7 @@ def test_cross_account_fields_survive_splitting_the_log(logs, tmp_path):
     want = scan([path])
     sizes = want.accounts.column("cluster_size").to_pylist()
     assert max(sizes) > 1                       # the log has a ring: the check is not vacuous
-    lines = path.read_bytes().splitlines(keepends=True)
-    parts = []
-    for k in range(3):
-        p = tmp_path / f"part{k}.jsonl"
-        p.write_bytes(b"".join(lines[k::3]))
-        parts.append(p)
+    parts = split_interleaved(path, 3, tmp_path)
     got = scan(list(reversed(parts)), chunk_bytes=1 << 16)
     _same(got.accounts, want.accounts)
     assert got.shared_templates.equals(want.shared_templates)
