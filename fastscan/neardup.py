@@ -20,6 +20,7 @@ import math
 import numpy as np
 import pyarrow as pa
 
+from .parallel import map_ordered
 from .state import F, AccountState, ScanConfig
 
 __all__ = ["lsh_params", "repetition", "cross_account", "CrossAccount"]
@@ -77,17 +78,22 @@ def near_duplicate_flags(state: AccountState) -> np.ndarray:
         return out
     bands, rows = lsh_params(cfg.num_perm, cfg.near_dup_threshold, cfg.lsh_rows)
     need = min_agree(cfg)
-    keys = np.empty(len(out), dtype=np.uint64)
     # several prompts per account are needed for a pair; skip the single-prompt accounts
     multi = np.bincount(s.account)[s.account] > 1
-    rows_idx = np.flatnonzero(multi & (s.n_words > 0))
+    rows_idx = np.flatnonzero(multi & (s.n_words > 0))    # in account order (the sample's)
     if len(rows_idx) == 0:
         return out
-    acct = s.account[rows_idx]
-    for band in range(bands):
+
+    def band_pass(band: int) -> None:
+        # a bucket is a run of equal (account, band key); a stable sort by key of rows already
+        # in account order makes every such run contiguous. Bands run on several threads and
+        # only ever set flags, so the result does not depend on their order.
+        keys = np.empty(len(out), dtype=np.uint64)
         neardup.hash_bands(s.sig, band, rows, keys)
-        order = rows_idx[np.lexsort((keys[rows_idx], acct))]
+        order = rows_idx[np.argsort(keys[rows_idx], kind="stable")]
         neardup.flag_bucket_pairs(order, keys, s.account, s.sig, s.n_words, need, out)
+
+    map_ordered(band_pass, range(bands))
     return out
 
 
@@ -144,27 +150,28 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
     n = len(s.account)
     if len(idx) < 2 or len(np.unique(s.account[idx])) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    keys = np.empty(n, dtype=np.uint64)
+    # order inside a bucket: prompt hash, then account_id rank (identical prompts of several
+    # accounts) - never the order in which accounts were first seen. Sorted so once; each band
+    # then needs only a stable sort by its key.
     acct_rank = rank[s.account]
-    found = []                     # each band's pairs; the union is taken once, at the end
-    cap = max(4096, len(idx))      # grown when a band needs more; kept for the next bands
-    out_i = np.empty(cap, dtype=np.int64)
-    out_j = np.empty(cap, dtype=np.int64)
-    for band in range(bands):
+    base = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx]))]
+
+    def band_pairs(band: int) -> np.ndarray:
+        keys = np.empty(n, dtype=np.uint64)
         neardup.hash_bands(s.sig, band, rows, keys)
-        # order inside a bucket: prompt hash, then account_id rank (identical prompts of several
-        # accounts) - never the order in which accounts were first seen
-        order = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx], keys[idx]))]
-        c = neardup.link_bucket_pairs(order, keys, s.account, s.sig, need, cfg.bucket_window, band, rows,
-                                      out_i, out_j)
-        if c > cap:
-            cap = c
+        order = base[np.argsort(keys[base], kind="stable")]
+        cap = max(4096, len(idx))
+        while True:
             out_i = np.empty(cap, dtype=np.int64)
             out_j = np.empty(cap, dtype=np.int64)
             c = neardup.link_bucket_pairs(order, keys, s.account, s.sig, need, cfg.bucket_window, band, rows,
                                           out_i, out_j)
-        if c:   # a pair is reported only in the first band it collides in: no duplicates to remove
-            found.append(out_i[:c] * n + out_j[:c])
+            if c <= cap:
+                return out_i[:c] * n + out_j[:c]
+            cap = c
+
+    # a pair is reported only in the first band it collides in: no duplicates to remove
+    found = [f for f in map_ordered(band_pairs, range(bands)) if len(f)]
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     code = np.sort(np.concatenate(found))
