@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from .parallel import map_ordered
+from .parallel import map_ordered, workers
 from .state import F, AccountState, ScanConfig
 
 __all__ = ["lsh_params", "repetition", "cross_account", "CrossAccount"]
@@ -78,22 +78,19 @@ def near_duplicate_flags(state: AccountState) -> np.ndarray:
         return out
     bands, rows = lsh_params(cfg.num_perm, cfg.near_dup_threshold, cfg.lsh_rows)
     need = min_agree(cfg)
-    # several prompts per account are needed for a pair; skip the single-prompt accounts
-    multi = np.bincount(s.account)[s.account] > 1
-    rows_idx = np.flatnonzero(multi & (s.n_words > 0))    # in account order (the sample's)
-    if len(rows_idx) == 0:
-        return out
+    # the sample is in account order: account a's rows are offsets[a]:offsets[a + 1]
+    offsets = np.zeros(state.n_accounts + 1, dtype=np.int64)
+    np.cumsum(np.bincount(s.account, minlength=state.n_accounts), out=offsets[1:])
+    # accounts are independent: split them into ranges of about equal rows, one per thread
+    parts = workers()
+    cuts = np.searchsorted(offsets, np.linspace(0, offsets[-1], parts + 1)[1:-1])
+    bounds = np.r_[0, cuts, state.n_accounts].astype(np.int64)
 
-    def band_pass(band: int) -> None:
-        # a bucket is a run of equal (account, band key); a stable sort by key of rows already
-        # in account order makes every such run contiguous. Bands run on several threads and
-        # only ever set flags, so the result does not depend on their order.
-        keys = np.empty(len(out), dtype=np.uint64)
-        neardup.hash_bands(s.sig, band, rows, keys)
-        order = rows_idx[np.argsort(keys[rows_idx], kind="stable")]
-        neardup.flag_bucket_pairs(order, keys, s.account, s.sig, s.n_words, need, out)
+    def part(k: int) -> None:
+        neardup.flag_account_near_dups(offsets, s.sig, s.n_words, bands, rows, need,
+                                       int(bounds[k]), int(bounds[k + 1]), out)
 
-    map_ordered(band_pass, range(bands))
+    map_ordered(part, range(parts))
     return out
 
 

@@ -287,7 +287,7 @@ def candidates(sig: list[list[int]], bands: int, rows_per_band: int, i: int, j: 
 
 
 def flag_near_duplicates(sig, account, n_words, bands, rows_per_band, min_agree) -> list[bool]:
-    """flag_bucket_pairs over every band: i is flagged when some other worded row of its account
+    """flag_account_near_dups: i is flagged when some other worded row of its account
     shares a band key with it and agrees on at least min_agree positions."""
     n = len(sig)
     out = [False] * n
