@@ -47,6 +47,22 @@ def lsh_params(num_perm: int, threshold: float, rows: int = 0) -> tuple[int, int
     return num_perm, 1
 
 
+def group_sizes(*keys: np.ndarray) -> np.ndarray:
+    """For each element, how many elements have the same key tuple (np.unique's counts, taken
+    back to the elements; a sort with no structured dtype, much faster than unique(axis=1))."""
+    order = np.lexsort(keys[::-1]) if len(keys) > 1 else np.argsort(keys[0])
+    first = np.ones(len(order), dtype=np.bool_)
+    for k in keys:
+        ks = k[order]
+        first[1:] &= ks[1:] == ks[:-1]
+    first = ~first
+    first[:1] = True
+    gid = np.cumsum(first) - 1
+    out = np.empty(len(order), dtype=np.int64)
+    out[order] = np.bincount(gid)[gid] if len(order) else gid
+    return out
+
+
 def min_agree(cfg: ScanConfig) -> int:
     """Signature positions two prompts must agree on to be near-duplicates."""
     return max(1, int(math.ceil(cfg.near_dup_threshold * cfg.num_perm - 1e-9)))
@@ -113,12 +129,10 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
     templ = np.zeros(len(s.account), dtype=np.bool_)
     for hashes in (s.head_hash, s.tail_hash):
         has = hashes != 0
-        keys = np.stack([s.account[has], hashes[has].view(np.int64)])
-        if keys.shape[1] == 0:
+        if not has.any():
             continue
-        _, inv, cnt = np.unique(keys, axis=1, return_inverse=True, return_counts=True)
-        inv = inv.reshape(-1)
-        templ[np.flatnonzero(has)] |= cnt[inv] >= t[s.account[has]]
+        acct = s.account[has]
+        templ[np.flatnonzero(has)] |= group_sizes(acct, hashes[has]) >= t[acct]
     templ_w = np.bincount(s.account, weights=count * templ, minlength=n)
     # distinct prompts: exact below the sample size, a bottom-k estimate above it
     full = in_sample >= cfg.sample_size
@@ -240,8 +254,7 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
     # ---- template links: a skeleton that is a template of several accounts, as a wrapper around
     # payloads of their own: a prompt whose exact text more than two accounts sent (a templated
     # benchmark run by several evaluation harnesses) is shared content, not a shared wrapper
-    _, inv, n_acc = np.unique(s.prompt_hash, return_inverse=True, return_counts=True)
-    own_text = n_acc[inv.reshape(-1)] <= SHARED_TEXT_ACCOUNTS
+    own_text = group_sizes(s.prompt_hash) <= SHARED_TEXT_ACCOUNTS
     t_acct, t_key = [], []
     for hashes in (s.head_hash, s.tail_hash):
         has = eligible & own_text & (hashes != 0)
