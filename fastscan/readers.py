@@ -825,7 +825,7 @@ def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Rej
                                     f"line too long: more than {max_line:,} bytes", b"".join(carry)[:4096])
                         carry, carry_len, skipping = [], 0, True
                 else:
-                    chunk = b"".join(carry) + data[:nl + 1]
+                    chunk = b"".join([*carry, memoryview(data)[:nl + 1]])   # one copy, not two
                     carry = [data[nl + 1:]]
                     carry_len = len(carry[0])
             if chunk:
@@ -840,7 +840,7 @@ def _read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Rej
                         decoder = _JsonlDecoder(src.name, sh, raw_schema(sh, first), rejects, stats)
                 for batch in decoder.decode(chunk, next_line):
                     yield batch
-                next_line += chunk.count(b"\n")
+                next_line += decoder.newlines
                 pos += len(chunk)
                 if on_chunk is not None and not last and decoder.shape is not _NO_SHAPE:
                     # every batch of this chunk has been consumed: a consistent place to resume
@@ -864,9 +864,12 @@ def _read_chunk(fh, size: int, head: bytes = b"") -> tuple[bytes, Exception | No
     pieces = [head]
     have = 0
     read = getattr(fh, "read1", None) or fh.read
+    # a plain file is read in one call (one copy); a decompressed stream in pieces of 1 MiB, so
+    # that a cut in it loses at most the piece being decoded
+    step = size if isinstance(fh, io.BufferedReader) else 1 << 20
     while have < size:
         try:
-            piece = read(min(1 << 20, size - have))
+            piece = read(min(step, size - have))
         except (EOFError, zlib.error, gzip.BadGzipFile, TruncatedInput, OSError) as e:
             if isinstance(e, TruncatedInput) and getattr(fh, "_pending", b""):
                 pieces.append(fh._pending)
@@ -876,6 +879,8 @@ def _read_chunk(fh, size: int, head: bytes = b"") -> tuple[bytes, Exception | No
             break
         pieces.append(piece)
         have += len(piece)
+    if len(pieces) == 2 and not head:
+        return pieces[1], None
     return b"".join(pieces), None
 
 
