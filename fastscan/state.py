@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .buffers import bool_values, float_values, int_values, string_buffers, validity
+from .parallel import map_ordered, workers
 
 __all__ = ["ScanConfig", "AccountState", "FEATURES", "SparseCounts", "PromptSample", "STATE_FORMAT"]
 
@@ -109,6 +110,16 @@ class ScanConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ScanConfig":
         return cls(**d)
+
+
+MIN_ROWS_PER_THREAD = 2048   # below this a batch is not worth splitting across threads
+
+
+def row_ranges(n: int) -> list[tuple[int, int]]:
+    """[lo, hi) ranges of about equal rows, one per worker thread (fastscan.parallel)."""
+    parts = max(1, min(workers(), n // MIN_ROWS_PER_THREAD))
+    cuts = [n * k // parts for k in range(parts + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
 
 
 def model_hour_key(model: np.ndarray, hour: np.ndarray) -> np.ndarray:
@@ -337,7 +348,7 @@ class AccountState:
 
     def update(self, batch: pa.RecordBatch) -> None:
         """Fold one canonical RecordBatch into the state."""
-        from .kernels import aggregate, text
+        from .kernels import aggregate, reasoning, text
         n = batch.num_rows
         if n == 0:
             return
@@ -351,9 +362,17 @@ class AccountState:
         n_words = np.empty(n, dtype=np.int32)
         head = np.empty(n, dtype=np.uint64)
         tail = np.empty(n, dtype=np.uint64)
-        text.hash_prompts(p_off, p_data, p_valid, self.config.skeleton_words, phash, n_words, head, tail)
+        asks = np.empty(n, dtype=np.bool_)
 
-        values = self._record_features(batch, n_words, p_off, p_data, p_valid)
+        def text_pass(part):
+            lo, hi = part
+            text.hash_prompts(p_off[lo:hi + 1], p_data, p_valid[lo:hi], self.config.skeleton_words,
+                              phash[lo:hi], n_words[lo:hi], head[lo:hi], tail[lo:hi])
+            reasoning.asks_for_reasoning(p_off[lo:hi + 1], p_data, p_valid[lo:hi], asks[lo:hi])
+
+        map_ordered(text_pass, row_ranges(n))
+
+        values = self._record_features(batch, n_words, p_off, p_data, p_valid, asks)
         aggregate.sum_by_account(account, values, self.sums)
 
         ts = batch.column("ts_ms")
@@ -374,8 +393,8 @@ class AccountState:
 
         self._update_sample(account, phash, n_words, head, tail, p_off, p_data, p_valid)
 
-    def _record_features(self, batch, n_words, p_off, p_data, p_valid) -> np.ndarray:
-        from .kernels import reasoning, text
+    def _record_features(self, batch, n_words, p_off, p_data, p_valid, asks) -> np.ndarray:
+        from .kernels import text
         n = batch.num_rows
         vals = np.zeros((n, len(FEATURES)), dtype=np.int64)
         vals[:, F["requests"]] = 1
@@ -418,8 +437,6 @@ class AccountState:
         vals[:, F["system_prompt"]] = validity(batch.column("system_prompt")) & (
             pc.fill_null(pc.binary_length(batch.column("system_prompt")), 0).to_numpy(zero_copy_only=False) > 0)
         vals[:, F["temperature_zero"]] = temp == 0.0
-        asks = np.empty(n, dtype=np.bool_)
-        reasoning.asks_for_reasoning(p_off, p_data, p_valid, asks)
         vals[:, F["reasoning_prompt"]] = asks
         vals[:, F["timed"]] = validity(batch.column("ts_ms"))
         vals[:, F["empty_prompt"]] = n_words <= 0
@@ -446,8 +463,14 @@ class AccountState:
         uniq_rows = rows[order[starts]]
         a, b = self.minhash_params()
         sig = np.empty((len(uniq_rows), self.config.num_perm), dtype=np.uint32)
-        text.minhash_signatures(p_off, p_data, p_valid, uniq_rows.astype(np.int64), self.config.shingle_words,
-                                a, b, sig)
+        uniq_rows = uniq_rows.astype(np.int64)
+
+        def minhash_part(part):
+            lo, hi = part
+            text.minhash_signatures(p_off, p_data, p_valid, uniq_rows[lo:hi], self.config.shingle_words,
+                                    a, b, sig[lo:hi])
+
+        map_ordered(minhash_part, row_ranges(len(uniq_rows)))
         s.add(account[uniq_rows], phash[uniq_rows], counts, n_words[uniq_rows], head[uniq_rows],
               tail[uniq_rows], sig)
 
