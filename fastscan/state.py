@@ -231,10 +231,6 @@ class PromptSample:
         account = np.concatenate([p[0] for p in parts])
         phash = np.concatenate([p[1] for p in parts])
         count = np.concatenate([p[2] for p in parts])
-        n_words = np.concatenate([p[3] for p in parts])
-        head = np.concatenate([p[4] for p in parts])
-        tail = np.concatenate([p[5] for p in parts])
-        sig = np.concatenate([p[6] for p in parts])
         self._pending, self._pending_n = [], 0
         order = np.lexsort((phash, account))
         account, phash = account[order], phash[order]
@@ -254,10 +250,20 @@ class PromptSample:
         self.prompt_hash = phash[keep]
         self.count = count[keep]
         rows = keep_rows[keep]
-        self.n_words = n_words[rows]
-        self.head_hash = head[rows]
-        self.tail_hash = tail[rows]
-        self.sig = sig[rows]
+        # the wide columns are gathered from each part straight into their new place: the
+        # signatures are most of the state, and concatenating them first held a third copy
+        bounds = np.cumsum([0] + [len(p[0]) for p in parts])
+        part_of = np.searchsorted(bounds, rows, side="right") - 1
+        wide = []
+        for col in (3, 4, 5, 6):
+            out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
+            for k, p in enumerate(parts):
+                sel = np.flatnonzero(part_of == k)
+                if len(sel):
+                    out[sel] = p[col][rows[sel] - bounds[k]]
+            wide.append(out)
+        del parts
+        self.n_words, self.head_hash, self.tail_hash, self.sig = wide
         self._live = len(self.account)
         full = rank == self.size - 1
         self.ensure_accounts(int(account.max()) + 1 if len(account) else 0)
