@@ -43,6 +43,7 @@ DEFAULT_CHUNK_BYTES = 16 << 20
 MAX_LINE_BYTES = 1 << 30         # a longer line is rejected unread, so memory stays bounded
 _BLOCK_BYTES = 1 << 20          # pyarrow.json block size (see _JsonlDecoder._bulk)
 _SMALL_PIECE_LINES = 32          # below this many lines a refused piece is decoded line by line
+_MAX_REFUSED_RUNS = 64           # more runs of lines the fast decoder refuses: Arrow decodes the chunk
 _JSON_EXT = (".jsonl", ".ndjson", ".json", ".log", ".txt")
 _PARQUET_EXT = (".parquet", ".pq")
 _ARROW_EXT = (".arrow", ".feather", ".ipc", ".arrows")
@@ -454,6 +455,7 @@ class _JsonlDecoder:
         self.rejects = rejects
         self.stats = stats
         self.coercer = RecordCoercer(shape, schema)
+        self._plans: dict = {}
         self.parse_options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
         # Completions are often most of a log's bytes but only needed to estimate the tokens of
         # records that lack completion_tokens. When both are top-level keys, chunks are decoded
@@ -470,6 +472,96 @@ class _JsonlDecoder:
                 unexpected_field_behavior="ignore")
             self.completion_options = pajson.ParseOptions(
                 explicit_schema=pa.schema([schema.field(self.c_name)]), unexpected_field_behavior="ignore")
+
+    def _flat(self, chunk: bytes, starts: np.ndarray, ends: np.ndarray, schema: pa.Schema):
+        """(raw table of the lines it took, bool mask of the lines it refused) by the strict
+        flat-object decoder (kernels/jsonl.py), which refuses a line it cannot decode exactly as
+        Arrow would; None when the schema is not one it decodes."""
+        plan = self._flat_plan(schema)
+        if plan is None:
+            return None
+        from .kernels import jsonl
+        from .parallel import map_ordered
+        from .state import row_ranges
+        names_off, names_data, ftypes = plan
+        n, nf = len(starts), len(ftypes)
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        words = data[:len(data) // 8 * 8].view(np.uint64)
+        if words.ctypes.data % 8:         # the word view must start at byte 0 of an 8-aligned buffer
+            data = np.frombuffer(bytearray(chunk), dtype=np.uint8)   # (bytes objects normally are)
+            words = data[:len(data) // 8 * 8].view(np.uint64)
+        valid = np.empty((n, nf), dtype=np.bool_)
+        ivals = np.zeros((n, nf), dtype=np.int64)
+        fvals = np.zeros((n, nf), dtype=np.float64)
+        text_end = np.zeros((n, nf), dtype=np.int64)
+        starts, ends = starts.astype(np.int64), ends.astype(np.int64)
+        refused = np.zeros(n, dtype=np.bool_)
+        has_text = ftypes == jsonl.T_STRING
+        slots = np.where(has_text, np.cumsum(has_text) - 1, -1).astype(np.int64)
+
+        def part(r):
+            lo, hi = r
+            # decoded strings are never longer than their JSON: the part's bytes bound each field
+            text = np.empty((int(has_text.sum()), int(ends[hi - 1] - starts[lo]) if hi > lo else 0), dtype=np.uint8)
+            res = jsonl.scan_flat(data, words, starts[lo:hi], ends[lo:hi], names_off, names_data, ftypes, slots,
+                                  valid[lo:hi], ivals[lo:hi], fvals[lo:hi], text, text_end[lo:hi],
+                                  refused[lo:hi])
+            return res, text
+
+        ranges = row_ranges(n)
+        parts = map_ordered(part, ranges)
+        if sum(res for res, _ in parts) == n:
+            return pa.table({}).slice(0, 0), refused
+        texts = {}
+        for f in np.flatnonzero(has_text):
+            bufs, offs, base = [], [np.zeros(1, dtype=np.int64)], 0
+            for (lo, hi), (_, text) in zip(ranges, parts):
+                used = int(text_end[hi - 1, f]) if hi > lo else 0
+                bufs.append(text[slots[f], :used])
+                offs.append(text_end[lo:hi, f] + base)
+                base += used
+            if base >= 1 << 31:
+                return None
+            texts[f] = (np.concatenate(offs).astype(np.int32), np.concatenate(bufs))
+        del parts
+        arrays = []
+        for f, fld in enumerate(schema):
+            ok = np.ascontiguousarray(valid[:, f])
+            mask = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
+            t = ftypes[f]
+            if t == jsonl.T_STRING:
+                off, buf = texts[f]
+                arr = pa.StringArray.from_buffers(n, pa.py_buffer(off), pa.py_buffer(buf), mask)
+            elif t == jsonl.T_BOOL:
+                arr = pa.array(np.ascontiguousarray(ivals[:, f]) != 0, pa.bool_(), mask=~ok)
+            elif t == jsonl.T_INT:
+                arr = pa.Array.from_buffers(pa.int64(), n, [mask, pa.py_buffer(np.ascontiguousarray(ivals[:, f]))])
+            else:
+                arr = pa.Array.from_buffers(pa.float64(), n, [mask, pa.py_buffer(np.ascontiguousarray(fvals[:, f]))])
+            arrays.append(arr)
+        table = pa.Table.from_arrays(arrays, schema=schema)
+        if refused.any():
+            table = table.filter(pa.array(~refused))
+        return table, refused
+
+    def _flat_plan(self, schema: pa.Schema):
+        """(names_off, names_data, ftypes) when every field of `schema` is a top-level string,
+        int64, float64 or bool (kernels/jsonl.py decodes those), else None."""
+        cached = self._plans.get(id(schema))
+        if cached is not None:
+            return cached[1]
+        from .kernels import jsonl
+        codes = {pa.string(): jsonl.T_STRING, pa.int64(): jsonl.T_INT, pa.float64(): jsonl.T_FLOAT,
+                 pa.bool_(): jsonl.T_BOOL}
+        plan = None
+        if self.shape.messages is None and all(f.type in codes for f in schema):
+            names = [f.name.encode() for f in schema]
+            off = np.zeros(len(names) + 1, dtype=np.int64)
+            np.cumsum([len(x) for x in names], out=off[1:])
+            plan = (off, np.frombuffer(b"".join(names), dtype=np.uint8).copy(),
+                    np.array([codes[f.type] for f in schema], dtype=np.int8))
+        self._plans[id(schema)] = (schema, plan)
+        return plan
 
     def _bulk(self, piece: bytes, n_lines: int, longest: int = 0, options=None):
         """Raw table of a piece, or None when the bulk decoder refuses it.
@@ -517,25 +609,55 @@ class _JsonlDecoder:
         self._rejected.append((line, reason, raw))
 
     def _decode_range(self, chunk, starts, ends, lines, out):
+        options = self.lean_options if self.lean else self.parse_options
+        got = self._flat(chunk, starts, ends, options.explicit_schema)
+        if got is None:
+            self._decode_arrow(chunk, starts, ends, lines, out)
+            return
+        table, refused = got
+        if not refused.any():
+            self._decoded(table, chunk, starts, ends, lines, out)
+            return
+        # runs of taken and refused lines, in line order (so batches keep the file's order); the
+        # refused ones go to Arrow (and from there to the one-by-one path). When they are many,
+        # Arrow takes the whole range, as it would without the fast decoder.
+        cuts = np.flatnonzero(refused[1:] != refused[:-1]) + 1
+        if len(cuts) > _MAX_REFUSED_RUNS:
+            self._decode_arrow(chunk, starts, ends, lines, out)
+            return
+        taken = 0
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(refused)]):
+            if refused[a]:
+                self._decode_arrow(chunk, starts[a:b], ends[a:b], lines[a:b], out)
+            else:
+                self._decoded(table.slice(taken, b - a), chunk, starts[a:b], ends[a:b], lines[a:b], out)
+                taken += b - a
+
+    def _decoded(self, table, chunk, starts, ends, lines, out):
+        """Emit a raw table decoded from these lines (the completion added where it is needed)."""
+        if self.lean:
+            longest = int((ends - starts).max())
+            table, keep = self._with_completion(table, chunk, starts, ends, lines, longest)
+            if keep is not None:
+                starts, ends, lines = starts[keep], ends[keep], lines[keep]
+            if table.num_rows == 0:
+                return
+        self._emit(extract(table, self.shape), lines, out, chunk, starts, ends)
+
+    def _decode_arrow(self, chunk, starts, ends, lines, out):
         n = len(starts)
         piece = memoryview(chunk)[starts[0]:ends[-1] + 1]     # no copy: pyarrow reads the view
         longest = int((ends - starts).max())
         table = self._bulk(piece, n, longest, self.lean_options if self.lean else None)
         if table is not None:
-            if self.lean:
-                table, keep = self._with_completion(table, chunk, starts, ends, lines, longest)
-                if keep is not None:
-                    starts, ends, lines = starts[keep], ends[keep], lines[keep]
-                if table.num_rows == 0:
-                    return
-            self._emit(extract(table, self.shape), lines, out, chunk, starts, ends)
+            self._decoded(table, chunk, starts, ends, lines, out)
             return
         if n <= _SMALL_PIECE_LINES:
             self._one_by_one(chunk, starts, ends, lines, out)
             return
         h = n // 2
-        self._decode_range(chunk, starts[:h], ends[:h], lines[:h], out)
-        self._decode_range(chunk, starts[h:], ends[h:], lines[h:], out)
+        self._decode_arrow(chunk, starts[:h], ends[:h], lines[:h], out)
+        self._decode_arrow(chunk, starts[h:], ends[h:], lines[h:], out)
 
     def _with_completion(self, table, chunk, starts, ends, lines, longest):
         """(table + the completion column, keep mask or None): the completion decoded only for the

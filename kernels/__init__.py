@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-_MODULES = ("text", "aggregate", "messages", "reasoning", "neardup")
+_MODULES = ("text", "aggregate", "messages", "reasoning", "neardup", "jsonl")
 
 __all__ = ["warmup", *_MODULES]
 

@@ -12,7 +12,7 @@ import os
 import numba
 from numba import types
 
-__all__ = ["kernel", "inline", "cache_enabled", "ro", "rw", "ro2", "rw2"]
+__all__ = ["kernel", "inline", "helper", "cache_enabled", "ro", "rw", "ro2", "rw2"]
 
 
 def cache_enabled() -> bool:
@@ -30,6 +30,12 @@ def kernel(signature):
 def inline(fn):
     """A helper that kernels call; inlined into them, never called from Python on the hot path."""
     return numba.njit(inline="always", nogil=True, cache=cache_enabled(), error_model="numpy")(fn)
+
+
+def helper(fn):
+    """A helper that kernels call, compiled once and called (LLVM may still inline it): for
+    helpers called from many places, where inlining each call site would multiply compile time."""
+    return numba.njit(nogil=True, cache=cache_enabled(), boundscheck=False, error_model="numpy")(fn)
 
 
 def ro(dtype):
