@@ -253,13 +253,19 @@ class PromptSample:
         # the wide columns are gathered from each part straight into their new place: the
         # signatures are most of the state, and concatenating them first held a third copy
         bounds = np.cumsum([0] + [len(p[0]) for p in parts])
-        part_of = np.searchsorted(bounds, rows, side="right") - 1
+        by_part = np.argsort(rows, kind="stable")     # rows of part k: by_part[cut[k]:cut[k + 1]]
+        cut = np.searchsorted(rows[by_part], bounds)
+        from .kernels.aggregate import copy_rows
         wide = []
         for col in (3, 4, 5, 6):
             out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
             for k, p in enumerate(parts):
-                sel = np.flatnonzero(part_of == k)
-                if len(sel):
+                sel = by_part[cut[k]:cut[k + 1]]
+                if len(sel) == 0:
+                    continue
+                if col == 6:
+                    copy_rows(np.ascontiguousarray(p[col]), rows[sel] - bounds[k], out, sel)
+                else:
                     out[sel] = p[col][rows[sel] - bounds[k]]
             wide.append(out)
         del parts

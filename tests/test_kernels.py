@@ -634,3 +634,18 @@ def test_asks_for_reasoning_examples(value, asks):
     out = np.zeros(1, dtype=np.bool_)
     reasoning.asks_for_reasoning(offsets, data, valid, out)
     assert out.tolist() == [asks]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 8), st.data())
+def test_copy_rows_matches_numpy(n, k, data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
+    src = rng.integers(0, 2 ** 32, (n, k), dtype=np.uint32)
+    m = data.draw(st.integers(0, n))
+    src_rows = rng.integers(0, n, m).astype(np.int64)
+    dst_rows = rng.permutation(n)[:m].astype(np.int64)       # distinct destinations
+    dst = np.zeros((n, k), dtype=np.uint32)
+    want = dst.copy()
+    want[dst_rows] = src[src_rows]
+    aggregate.copy_rows(src, src_rows, dst, dst_rows)
+    assert np.array_equal(dst, want)
