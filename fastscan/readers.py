@@ -33,7 +33,7 @@ import pyarrow.json as pajson
 from .buffers import validity
 from .errors import InputError, SchemaError
 from .remote import expand_url, is_url, open_url
-from .schema import (CANONICAL, RecordCoercer, Rejected, Shape, detect_shape, extract, normalize,
+from .schema import (CANONICAL, RecordCoercer, Rejected, Shape, _to_array, detect_shape, extract, normalize,
                      raw_schema, rows_to_columns)
 
 __all__ = ["Source", "ByteRange", "expand_sources", "read_source", "RejectLog", "ReadStats",
@@ -672,7 +672,7 @@ class _JsonlDecoder:
         part = self._bulk(sub, len(idx), longest, self.completion_options)
         keep = None
         if part is not None:
-            values = _combined(part.column(self.c_name))
+            values = _to_array(part.column(self.c_name))
         else:    # some completion is not a string: judge each like the one-record path does
             keep = np.ones(n, dtype=np.bool_)
             texts = []
@@ -751,10 +751,6 @@ def _object_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndar
     for i in np.flatnonzero(np.isin(first, (9, 11, 12, 13, 32))):   # leading blanks: look past them
         obj[i] = chunk[starts[i]:ends[i]].lstrip().startswith(b"{")
     return obj
-
-
-def _combined(col) -> pa.Array:
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
 
 def _valid_utf8(chunk: bytes) -> bool:

@@ -202,8 +202,7 @@ def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
 
 def _first_of_list(arr: pa.Array) -> pa.Array:
     """Element 0 of each list (null for null or empty lists)."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = _to_array(arr)
     lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
     offs = np.asarray(arr.offsets)[:len(arr)].astype(np.int64)
     idx = pa.array(offs, mask=lengths == 0)
@@ -212,8 +211,7 @@ def _first_of_list(arr: pa.Array) -> pa.Array:
 
 def _walk(col: pa.Array, path: tuple) -> pa.Array:
     for k in path:
-        if isinstance(col, pa.ChunkedArray):
-            col = col.combine_chunks()
+        col = _to_array(col)
         if isinstance(k, int):
             col = _first_of_list(col)
         else:
@@ -242,7 +240,10 @@ def extract(table: pa.Table, shape: Shape) -> dict:
 # --------------------------------------------------------------------------- normalize
 
 def _to_array(col) -> pa.Array:
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if not isinstance(col, pa.ChunkedArray):
+        return col
+    # combine_chunks copies even a single chunk
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
