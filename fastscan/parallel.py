@@ -14,7 +14,7 @@ from typing import Callable, Iterable, TypeVar
 
 import pyarrow as pa
 
-__all__ = ["workers", "map_ordered"]
+__all__ = ["workers", "map_ordered", "row_ranges"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,3 +46,13 @@ def map_ordered(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     if n <= 1:
         return [fn(x) for x in items]
     return list(_executor(n).map(fn, items))
+
+
+MIN_ROWS_PER_THREAD = 2048   # below this a batch is not worth splitting across threads
+
+
+def row_ranges(n: int) -> list[tuple[int, int]]:
+    """[lo, hi) ranges of about equal rows, one per worker thread."""
+    parts = max(1, min(workers(), n // MIN_ROWS_PER_THREAD))
+    cuts = [n * k // parts for k in range(parts + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))

@@ -481,8 +481,7 @@ class _JsonlDecoder:
         if plan is None:
             return None
         from .kernels import jsonl
-        from .parallel import map_ordered
-        from .state import row_ranges
+        from .parallel import map_ordered, row_ranges
         names_off, names_data, ftypes = plan
         n, nf = len(starts), len(ftypes)
         data = np.frombuffer(chunk, dtype=np.uint8)

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from .buffers import string_buffers, validity
 from .errors import SchemaError
+from .parallel import map_ordered, row_ranges
 
 __all__ = ["CANONICAL", "Shape", "FLAT", "OPENAI", "shape_from_mapping", "detect_shape",
            "normalize", "RecordCoercer", "Rejected"]
@@ -351,7 +352,12 @@ def _slices(arr: pa.Array, starts: np.ndarray, ends: np.ndarray, offsets_data) -
     out_off = np.zeros(len(starts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=out_off[1:])
     out_data = np.empty(int(out_off[-1]), dtype=np.uint8)
-    mk.gather_slices(data, starts, ends, out_off, out_data)
+
+    def part(r):
+        lo, hi = r
+        mk.gather_slices(data, starts[lo:hi], ends[lo:hi], out_off[lo:hi + 1], out_data)
+
+    map_ordered(part, row_ranges(len(starts)))
     valid = starts >= 0
     mask_buf = pa.array(valid).buffers()[1] if not valid.all() else None
     return pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(out_off), pa.py_buffer(out_data),
@@ -368,7 +374,13 @@ def _prompt_from_text(prompt: pa.Array):
     n = len(prompt)
     us, ue, ss, se = (np.empty(n, dtype=np.int64) for _ in range(4))
     n_prior = np.empty(n, dtype=np.int32)
-    mk.split_transcripts(offsets, data, valid, us, ue, ss, se, n_prior)
+
+    def part(r):
+        lo, hi = r
+        mk.split_transcripts(offsets[lo:hi + 1], data, valid[lo:hi], us[lo:hi], ue[lo:hi], ss[lo:hi], se[lo:hi],
+                             n_prior[lo:hi])
+
+    map_ordered(part, row_ranges(n))
     if (ss < 0).all() and (us == offsets[:-1]).all() and (ue == offsets[1:]).all():
         # no transcript in this batch (the common case): the prompt is the user turn, uncopied
         return prompt, pa.nulls(n, pa.string()), pa.array(n_prior, pa.int32())

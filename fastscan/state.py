@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .buffers import bool_values, float_values, int_values, string_buffers, validity
-from .parallel import map_ordered, workers
+from .parallel import map_ordered, row_ranges
 
 __all__ = ["ScanConfig", "AccountState", "FEATURES", "SparseCounts", "PromptSample", "STATE_FORMAT"]
 
@@ -110,16 +110,6 @@ class ScanConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ScanConfig":
         return cls(**d)
-
-
-MIN_ROWS_PER_THREAD = 2048   # below this a batch is not worth splitting across threads
-
-
-def row_ranges(n: int) -> list[tuple[int, int]]:
-    """[lo, hi) ranges of about equal rows, one per worker thread (fastscan.parallel)."""
-    parts = max(1, min(workers(), n // MIN_ROWS_PER_THREAD))
-    cuts = [n * k // parts for k in range(parts + 1)]
-    return list(zip(cuts[:-1], cuts[1:]))
 
 
 def model_hour_key(model: np.ndarray, hour: np.ndarray) -> np.ndarray:
