@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from ._jit import helper, inline, kernel, ro, rw, rw2
+from ._jit import helper, kernel, ro, rw, rw2
 
 T_STRING, T_INT, T_FLOAT, T_BOOL = 0, 1, 2, 3
 MAX_DEPTH = 64
@@ -30,7 +30,7 @@ _u8ro = ro(types.uint8)
 _i64ro = ro(types.int64)
 
 
-@inline
+@helper
 def _ws(data, p, end):
     while p < end:
         c = data[p]
@@ -40,7 +40,7 @@ def _ws(data, p, end):
     return p
 
 
-@inline
+@helper
 def _hex(c):
     if 48 <= c <= 57:
         return c - 48
@@ -51,7 +51,7 @@ def _hex(c):
     return -1
 
 
-@inline
+@helper
 def _u4(data, q, end):
     """The code unit of the `\\uXXXX` escape at q (q at the backslash), or -1."""
     if q + 6 > end or data[q] != 92 or data[q + 1] != 117:
@@ -65,7 +65,7 @@ def _u4(data, q, end):
     return cp
 
 
-@inline
+@helper
 def _code_point(data, q, end):
     """(code point, bytes of escape) of the escape at q: a surrogate pair is one code point;
     (-1, 0) for a lone surrogate, NUL or a bad escape (left to Arrow)."""
@@ -87,7 +87,7 @@ _SLASHES = np.uint64(0x5C5C5C5C5C5C5C5C)
 _SPACES = np.uint64(0x2020202020202020)
 
 
-@inline
+@helper
 def _plain8(w):
     """True when none of the 8 bytes of w is a quote, a backslash or below 0x20 (SWAR)."""
     q = w ^ _QUOTES
@@ -96,7 +96,7 @@ def _plain8(w):
     return (hit & _HIGH) == 0
 
 
-@inline
+@helper
 def _string(data, words, p, end):
     """p at the opening quote -> (position after the closing quote, decoded UTF-8 length,
     has escapes); position -1 when the string is invalid or one this decoder leaves to Arrow.
@@ -136,7 +136,7 @@ def _string(data, words, p, end):
     return -1, 0, esc
 
 
-@inline
+@helper
 def _copy_string(data, words, p, end, out, f, o):
     """Like _string, and writes the decoded UTF-8 to out[f, o:] -> (position after the closing
     quote or -1, end of what was written)."""
@@ -204,7 +204,7 @@ def _copy_string(data, words, p, end, out, f, o):
     return -1, o
 
 
-@inline
+@helper
 def _literal(data, p, end, word0, word1, word2, word3, word4, n):
     """Position after the literal of n (4 or 5) bytes at p, or -1."""
     if p + n > end:
@@ -340,7 +340,7 @@ def _skip(data, words, p, end, stack):
             return -1
 
 
-@inline
+@helper
 def _key_index(data, ks, ke, names_off, names_data):
     n = ke - ks
     for f in range(names_off.shape[0] - 1):
