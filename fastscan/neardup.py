@@ -170,12 +170,14 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
     def band_pairs(band: int) -> np.ndarray:
         keys = np.empty(n, dtype=np.uint64)
         neardup.hash_bands(s.sig, band, rows, keys)
-        order = base[np.argsort(keys[base], kind="stable")]
+        perm = np.empty(len(base), dtype=np.int64)
+        neardup.stable_argsort(keys[base], perm)
+        order = base[perm]
         cap = max(4096, len(idx))
         while True:
             out_i = np.empty(cap, dtype=np.int64)
             out_j = np.empty(cap, dtype=np.int64)
-            c = neardup.link_bucket_pairs(order, keys, s.account, s.sig, need, cfg.bucket_window, band, rows,
+            c = neardup.link_bucket_pairs(order, keys, s.account, s.prompt_hash, s.sig, need, cfg.bucket_window, band, rows,
                                           out_i, out_j)
             if c <= cap:
                 return out_i[:c] * n + out_j[:c]

@@ -118,9 +118,9 @@ def _collided_before(sig, i, j, band, rows_per_band):
     return False
 
 
-@kernel(types.int64(_i64ro, ro(types.uint64), _i64ro, _u32ro2, types.int64, types.int64, types.int64,
+@kernel(types.int64(_i64ro, ro(types.uint64), _i64ro, ro(types.uint64), _u32ro2, types.int64, types.int64, types.int64,
                     types.int64, rw(types.int64), rw(types.int64)))
-def link_bucket_pairs(order, keys, account, sig, min_agree, window, band, rows_per_band, out_i, out_j):
+def link_bucket_pairs(order, keys, account, prompt_hash, sig, min_agree, window, band, rows_per_band, out_i, out_j):
     """Verified cross-account pairs among the candidates of one band; returns how many there are.
 
     A bucket is a run of `order` with equal key; each row is verified against the next `window`
@@ -130,23 +130,37 @@ def link_bucket_pairs(order, keys, account, sig, min_agree, window, band, rows_p
     in, so over all bands each pair is reported at most once and needs no deduplication.
     The first min(count, len(out_i)) pairs are written as (smaller row, larger row); a caller
     whose buffers were too small calls again with buffers of the returned size.
+    Rows of equal prompt hash are the same text, so the same signature: they collide in band 0,
+    and later bands skip them without reading their signatures (most repeated visits are those).
     order : int64[m] (rows sorted by key, then prompt hash), keys : uint64[n], account : int64[n],
-    sig : uint32[n, K], out_i, out_j : int64[cap]
+    prompt_hash : uint64[n], sig : uint32[n, K], out_i, out_j : int64[cap]
     """
     m = order.shape[0]
     cap = out_i.shape[0]
+    # keys, accounts and prompt hashes in bucket order: each row is looked up once, and the
+    # window's checks then read them in sequence
+    ks = np.empty(m, dtype=np.uint64)
+    ac = np.empty(m, dtype=np.int64)
+    ph = np.empty(m, dtype=np.uint64)
+    for a in range(m):
+        r = order[a]
+        ks[a] = keys[r]
+        ac[a] = account[r]
+        ph[a] = prompt_hash[r]
     count = 0
     lo = 0
     while lo < m:
         hi = lo + 1
-        while hi < m and keys[order[hi]] == keys[order[lo]]:
+        while hi < m and ks[hi] == ks[lo]:
             hi += 1
         for a in range(lo, hi - 1):
             i = order[a]
             stop = min(hi, a + 1 + window)
             for b in range(a + 1, stop):
+                if ac[a] == ac[b] or (band > 0 and ph[a] == ph[b]):
+                    continue
                 j = order[b]
-                if account[i] == account[j] or _collided_before(sig, i, j, band, rows_per_band):
+                if _collided_before(sig, i, j, band, rows_per_band):
                     continue
                 if _agree(sig, i, j, min_agree):
                     if count < cap:
@@ -210,3 +224,41 @@ def count_linked_accounts(item_offsets, item_accounts, account_offsets, account_
                     stamp[b] = a
                     c += 1
         out[a] = c
+
+
+_RADIX_BITS = 11
+_RADIX = 1 << _RADIX_BITS
+
+
+@kernel(types.void(ro(types.uint64), rw(types.int64)))
+def stable_argsort(keys, out):
+    """out = np.argsort(keys, kind="stable"), by an LSD radix sort of 11-bit digits (about 4x
+    faster than numpy's timsort on random 64-bit keys).
+
+    keys : uint64[n], out : int64[n]
+    """
+    n = keys.shape[0]
+    idx = np.arange(n)
+    nxt = np.empty(n, dtype=np.int64)
+    k = keys.copy()
+    k2 = np.empty(n, dtype=np.uint64)
+    count = np.empty(_RADIX + 1, dtype=np.int64)
+    mask = np.uint64(_RADIX - 1)
+    for shift in range(0, 64, _RADIX_BITS):
+        sh = np.uint64(shift)
+        count[:] = 0
+        for i in range(n):
+            count[((k[i] >> sh) & mask) + 1] += 1
+        if count[((k[0] >> sh) & mask) + 1] == n if n else True:
+            continue            # one digit value throughout: the pass would not move anything
+        for d in range(_RADIX):
+            count[d + 1] += count[d]
+        for i in range(n):
+            d = (k[i] >> sh) & mask
+            pos = count[d]
+            count[d] = pos + 1
+            nxt[pos] = idx[i]
+            k2[pos] = k[i]
+        idx, nxt = nxt, idx
+        k, k2 = k2, k
+    out[:] = idx

@@ -71,12 +71,27 @@ def test_flag_account_near_dups_matches_reference(data, rows, min_agree, more):
 
 
 @settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 2 ** 64 - 1), max_size=300), st.integers(0, 3))
+def test_stable_argsort_matches_numpy(values, spread):
+    keys = np.array(values, dtype=np.uint64)
+    if spread:      # many equal keys: ties must keep their order
+        keys = keys % np.uint64(spread + 1)
+    out = np.empty(len(keys), dtype=np.int64)
+    kernels().stable_argsort(keys, out)
+    assert out.tolist() == np.argsort(keys, kind="stable").tolist()
+
+
+@settings(max_examples=60, deadline=None)
 @given(sig_sets(), st.sampled_from([2, 4]), st.integers(1, 16), st.integers(1, 20), st.data())
 def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more):
     sig, account = data
     nd = kernels()
     n, k = sig.shape
     phash = np.array([more.draw(st.integers(0, 4)) for _ in range(n)], dtype=np.uint64)
+    # rows of one prompt hash are one text, so one signature (the kernel relies on it)
+    first = {}
+    for r in range(n):
+        sig[r] = sig[first.setdefault(int(phash[r]), r)]
     tie = np.arange(n, dtype=np.int64)[::-1].copy()
     keys = np.empty(n, dtype=np.uint64)
     got = []
@@ -85,11 +100,11 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
         order = np.lexsort((tie, phash, keys)).astype(np.int64)
         out_i = np.empty(2, dtype=np.int64)   # deliberately small: the kernel reports what it needs
         out_j = np.empty(2, dtype=np.int64)
-        c = nd.link_bucket_pairs(order, keys, account, sig, min_agree, window, band, rows, out_i, out_j)
+        c = nd.link_bucket_pairs(order, keys, account, phash, sig, min_agree, window, band, rows, out_i, out_j)
         if c > 2:
             out_i = np.empty(c, dtype=np.int64)
             out_j = np.empty(c, dtype=np.int64)
-            assert nd.link_bucket_pairs(order, keys, account, sig, min_agree, window, band, rows,
+            assert nd.link_bucket_pairs(order, keys, account, phash, sig, min_agree, window, band, rows,
                                         out_i, out_j) == c
         got += list(zip(out_i[:c].tolist(), out_j[:c].tolist()))
     assert len(got) == len(set(got))   # each pair once over all bands
