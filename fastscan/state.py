@@ -463,6 +463,17 @@ class AccountState:
         starts = np.flatnonzero(first)
         counts = np.diff(np.append(starts, len(order))).astype(np.int64)
         uniq_rows = rows[order[starts]]
+        # a prompt already in the sample only adds to its count: no signature to compute again
+        if len(s.account):
+            from .kernels.aggregate import find_pairs
+            pos = np.empty(len(starts), dtype=np.int64)
+            find_pairs(s.account, s.prompt_hash, a_s[starts], h_s[starts], pos)
+            known = pos >= 0
+            if known.any():
+                s.count[pos[known]] += counts[known]     # distinct positions: one per (account, prompt)
+                uniq_rows, counts = uniq_rows[~known], counts[~known]
+                if len(uniq_rows) == 0:
+                    return
         a, b = self.minhash_params()
         sig = np.empty((len(uniq_rows), self.config.num_perm), dtype=np.uint32)
         uniq_rows = uniq_rows.astype(np.int64)

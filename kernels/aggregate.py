@@ -50,3 +50,25 @@ def copy_rows(src, src_rows, dst, dst_rows):
         d = dst_rows[i]
         for j in range(k):
             dst[d, j] = src[s, j]
+
+
+@kernel(types.void(ro(types.int64), ro(types.uint64), ro(types.int64), ro(types.uint64), rw(types.int64)))
+def find_pairs(sorted_a, sorted_h, query_a, query_h, out):
+    """out[i] = the index of (query_a[i], query_h[i]) in the rows (sorted_a, sorted_h), which are
+    sorted by a then h, or -1 when it is not there (binary search).
+
+    sorted_a : int64[n], sorted_h : uint64[n], query_a : int64[m], query_h : uint64[m], out : int64[m]
+    """
+    n = sorted_a.shape[0]
+    for i in range(query_a.shape[0]):
+        qa = query_a[i]
+        qh = query_h[i]
+        lo = 0
+        hi = n
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if sorted_a[mid] < qa or (sorted_a[mid] == qa and sorted_h[mid] < qh):
+                lo = mid + 1
+            else:
+                hi = mid
+        out[i] = lo if lo < n and sorted_a[lo] == qa and sorted_h[lo] == qh else -1

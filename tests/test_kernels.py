@@ -649,3 +649,20 @@ def test_copy_rows_matches_numpy(n, k, data):
     want[dst_rows] = src[src_rows]
     aggregate.copy_rows(src, src_rows, dst, dst_rows)
     assert np.array_equal(dst, want)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2 ** 64 - 1)), max_size=40, unique=True),
+       st.lists(st.tuples(st.integers(0, 6), st.integers(0, 2 ** 64 - 1)), max_size=20), st.data())
+def test_find_pairs_matches_a_dict(rows, queries, data):
+    rows = sorted(rows)
+    # some queries that are present
+    queries = queries + [rows[data.draw(st.integers(0, len(rows) - 1))] for _ in range(3)] if rows else queries
+    sa = np.array([a for a, _ in rows], dtype=np.int64)
+    sh = np.array([h for _, h in rows], dtype=np.uint64)
+    qa = np.array([a for a, _ in queries], dtype=np.int64)
+    qh = np.array([h for _, h in queries], dtype=np.uint64)
+    out = np.empty(len(queries), dtype=np.int64)
+    aggregate.find_pairs(sa, sh, qa, qh, out)
+    where = {r: i for i, r in enumerate(rows)}
+    assert out.tolist() == [where.get(q, -1) for q in queries]
