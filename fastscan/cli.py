@@ -253,8 +253,55 @@ def _run_demo(args) -> int:
     return rc
 
 
+def _cache_folder(kernels, base):
+    """base / numba-<hash of the numba and Python versions and of every kernel source file>, or
+    None when numba is not installed."""
+    import hashlib
+    from importlib import metadata
+    h = hashlib.sha256()
+    try:
+        h.update(metadata.version("numba").encode())
+    except metadata.PackageNotFoundError:
+        return None
+    h.update(sys.version.encode())
+    for f in sorted(kernels.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return base / f"numba-{h.hexdigest()[:16]}"
+
+
+def _kernel_cache() -> None:
+    """The CLI keeps compiled kernels on disk unless told not to (FASTSCAN_NUMBA_CACHE=0): a
+    one-shot scan should not spend 15 s compiling every time. The library leaves this off.
+
+    The cache lives in $XDG_CACHE_HOME/fastscan (default ~/.cache/fastscan), in a folder named by
+    a hash of the numba and Python versions and of every kernel source file, so editing or
+    upgrading any of them never reuses a stale cache (numba alone checks only the file that
+    defines a kernel, not the helpers it inlines from others). NUMBA_CACHE_DIR, when set, is used
+    as it is. Nothing is cached when the folder cannot be written."""
+    if os.environ.get("FASTSCAN_NUMBA_CACHE", "").strip() != "" or "numba" in sys.modules:
+        return
+    from pathlib import Path
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        from . import kernels as kernel_package       # imports no kernel (and no numba)
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastscan"
+        folder = _cache_folder(Path(kernel_package.__file__).resolve().parent, base)
+        if folder is None:
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            probe = folder / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError:
+            return
+        os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    os.environ["FASTSCAN_NUMBA_CACHE"] = "1"
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    _kernel_cache()
     try:
         if args.command == "scan":
             return _run_scan(args)

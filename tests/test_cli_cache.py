@@ -1,0 +1,57 @@
+"""The CLI's default on-disk kernel cache (fastscan.cli._kernel_cache): where it goes, that any
+kernel source change moves it, and that it stays off when asked or when it cannot be written."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import fastscan.kernels
+from fastscan.cli import _cache_folder
+
+PROBE = ("import json, os, fastscan.cli as c; c._kernel_cache(); "
+         "print(json.dumps({k: os.environ.get(k) for k in ('NUMBA_CACHE_DIR', 'FASTSCAN_NUMBA_CACHE')}))")
+
+
+def probe(env_changes: dict) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "FASTSCAN_NUMBA_CACHE")}
+    env.update(env_changes)
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_cache_goes_to_a_folder_named_by_the_kernel_sources(tmp_path):
+    got = probe({"XDG_CACHE_HOME": str(tmp_path)})
+    assert got["FASTSCAN_NUMBA_CACHE"] == "1"
+    folder = Path(got["NUMBA_CACHE_DIR"])
+    assert folder.parent == tmp_path / "fastscan" and folder.name.startswith("numba-") and folder.is_dir()
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o700)
+    assert folder == _cache_folder(Path(fastscan.kernels.__file__).resolve().parent, tmp_path / "fastscan")
+
+
+def test_any_kernel_file_change_moves_the_cache(tmp_path):
+    src = Path(fastscan.kernels.__file__).resolve().parent
+    copy = tmp_path / "kernels"
+    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = _cache_folder(copy, tmp_path)
+    assert before == _cache_folder(src, tmp_path)
+    helper = copy / "hashing.py"          # a helper other kernels inline
+    helper.write_text(helper.read_text() + "\n# changed\n")
+    assert _cache_folder(copy, tmp_path) != before
+
+
+def test_cache_off_when_asked_or_given(tmp_path):
+    assert probe({"XDG_CACHE_HOME": str(tmp_path), "FASTSCAN_NUMBA_CACHE": "0"}) == \
+        {"NUMBA_CACHE_DIR": None, "FASTSCAN_NUMBA_CACHE": "0"}
+    assert not (tmp_path / "fastscan").exists()
+    mine = str(tmp_path / "mine")
+    assert probe({"NUMBA_CACHE_DIR": mine}) == {"NUMBA_CACHE_DIR": mine, "FASTSCAN_NUMBA_CACHE": "1"}
+
+
+def test_no_cache_when_the_folder_cannot_be_written(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    assert probe({"XDG_CACHE_HOME": str(blocker)}) == {"NUMBA_CACHE_DIR": None, "FASTSCAN_NUMBA_CACHE": None}
