@@ -455,7 +455,7 @@ class _JsonlDecoder:
         self.rejects = rejects
         self.stats = stats
         self.coercer = RecordCoercer(shape, schema)
-        self._plans: dict = {}
+        self._plan = None       # the flat decoder's plan, made at first use (see _flat_plan)
         self.parse_options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
         # Completions are often most of a log's bytes but only needed to estimate the tokens of
         # records that lack completion_tokens. When both are top-level keys, chunks are decoded
@@ -472,16 +472,21 @@ class _JsonlDecoder:
                 unexpected_field_behavior="ignore")
             self.completion_options = pajson.ParseOptions(
                 explicit_schema=pa.schema([schema.field(self.c_name)]), unexpected_field_behavior="ignore")
+        # what a chunk's lines are decoded with (by the flat decoder or by Arrow)
+        self.decode_options = self.lean_options if self.lean else self.parse_options
 
-    def _flat(self, chunk: bytes, starts: np.ndarray, ends: np.ndarray, schema: pa.Schema):
+    def _flat(self, chunk: bytes, starts: np.ndarray, ends: np.ndarray):
         """(raw table of the lines it took, bool mask of the lines it refused) by the strict
         flat-object decoder (kernels/jsonl.py), which refuses a line it cannot decode exactly as
-        Arrow would; None when the schema is not one it decodes."""
-        plan = self._flat_plan(schema)
-        if plan is None:
+        Arrow would; None when the decode schema is not one it decodes."""
+        if self._plan is None:
+            self._plan = self._flat_plan()
+        plan = self._plan
+        if not plan:
             return None
         from .kernels import jsonl
         from .parallel import map_ordered, row_ranges
+        schema = self.decode_options.explicit_schema
         names_off, names_data, ftypes = plan
         n, nf = len(starts), len(ftypes)
         data = np.frombuffer(chunk, dtype=np.uint8)
@@ -543,24 +548,20 @@ class _JsonlDecoder:
             table = table.filter(pa.array(~refused))
         return table, refused
 
-    def _flat_plan(self, schema: pa.Schema):
-        """(names_off, names_data, ftypes) when every field of `schema` is a top-level string,
-        int64, float64 or bool (kernels/jsonl.py decodes those), else None."""
-        cached = self._plans.get(id(schema))
-        if cached is not None:
-            return cached[1]
+    def _flat_plan(self):
+        """(names_off, names_data, ftypes) when every field of the decode schema is a top-level
+        string, int64, float64 or bool (kernels/jsonl.py decodes those), else ()."""
         from .kernels import jsonl
         codes = {pa.string(): jsonl.T_STRING, pa.int64(): jsonl.T_INT, pa.float64(): jsonl.T_FLOAT,
                  pa.bool_(): jsonl.T_BOOL}
-        plan = None
-        if self.shape.messages is None and all(f.type in codes for f in schema):
-            names = [f.name.encode() for f in schema]
-            off = np.zeros(len(names) + 1, dtype=np.int64)
-            np.cumsum([len(x) for x in names], out=off[1:])
-            plan = (off, np.frombuffer(b"".join(names), dtype=np.uint8).copy(),
-                    np.array([codes[f.type] for f in schema], dtype=np.int8))
-        self._plans[id(schema)] = (schema, plan)
-        return plan
+        schema = self.decode_options.explicit_schema
+        if self.shape.messages is not None or not all(f.type in codes for f in schema):
+            return ()
+        names = [f.name.encode() for f in schema]
+        off = np.zeros(len(names) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in names], out=off[1:])
+        return (off, np.frombuffer(b"".join(names), dtype=np.uint8).copy(),
+                np.array([codes[f.type] for f in schema], dtype=np.int8))
 
     def _bulk(self, piece: bytes, n_lines: int, longest: int = 0, options=None):
         """Raw table of a piece, or None when the bulk decoder refuses it.
@@ -608,8 +609,7 @@ class _JsonlDecoder:
         self._rejected.append((line, reason, raw))
 
     def _decode_range(self, chunk, starts, ends, lines, out):
-        options = self.lean_options if self.lean else self.parse_options
-        got = self._flat(chunk, starts, ends, options.explicit_schema)
+        got = self._flat(chunk, starts, ends)
         if got is None:
             self._decode_arrow(chunk, starts, ends, lines, out)
             return
@@ -647,7 +647,7 @@ class _JsonlDecoder:
         n = len(starts)
         piece = memoryview(chunk)[starts[0]:ends[-1] + 1]     # no copy: pyarrow reads the view
         longest = int((ends - starts).max())
-        table = self._bulk(piece, n, longest, self.lean_options if self.lean else None)
+        table = self._bulk(piece, n, longest, self.decode_options)
         if table is not None:
             self._decoded(table, chunk, starts, ends, lines, out)
             return
@@ -710,7 +710,7 @@ class _JsonlDecoder:
                 table = None
                 if self.shape is not _NO_SHAPE and raw.lstrip().startswith(b"{"):
                     # exactly what the bulk path does with this line alone (lean schema included)
-                    table = self._bulk(raw + b"\n", 1, len(raw), self.lean_options if self.lean else None)
+                    table = self._bulk(raw + b"\n", 1, len(raw), self.decode_options)
                 if table is not None:
                     one = slice(i, i + 1)
                     if self.lean:

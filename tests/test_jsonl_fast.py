@@ -37,9 +37,9 @@ def check(lines: list[bytes]) -> bool:
     """Assert the fast decoder agrees with Arrow on the lines it takes; True when it took all."""
     chunk = b"\n".join(lines) + b"\n"
     dec = decoder()
-    schema = dec.lean_options.explicit_schema
+    schema = dec.decode_options.explicit_schema
     starts, ends, _, _ = _line_bounds(chunk)
-    fast, refused = dec._flat(chunk, starts, ends, schema)
+    fast, refused = dec._flat(chunk, starts, ends)
     took = [line for line, r in zip(lines, refused) if not r]
     assert fast.num_rows == len(took)
     if took:
