@@ -98,42 +98,37 @@ def _plain8(w):
 
 @helper
 def _string(data, words, p, end):
-    """p at the opening quote -> (position after the closing quote, decoded UTF-8 length,
-    has escapes); position -1 when the string is invalid or one this decoder leaves to Arrow.
-    `words` is `data` seen as uint64: plain runs are skipped 8 bytes at a time."""
+    """p at the opening quote -> (position after the closing quote, has escapes); position -1
+    when the string is invalid or one this decoder leaves to Arrow. `words` is `data` seen as
+    uint64: plain runs are skipped 8 bytes at a time."""
     p += 1
-    length = 0
     esc = False
     while p < end:
         if (p & 7) == 0 and p + 8 <= end and _plain8(words[p >> 3]):
             p += 8
-            length += 8
             continue
         c = data[p]
         if c == 34:
-            return p + 1, length, esc
+            return p + 1, esc
         if c < 32:
-            return -1, 0, esc
+            return -1, esc
         if c != 92:
             p += 1
-            length += 1
             continue
         esc = True
         if p + 1 >= end:
-            return -1, 0, esc
+            return -1, esc
         e = data[p + 1]
         if e == 117:      # \uXXXX, or a surrogate pair of them
             cp, size = _code_point(data, p, end)
             if cp < 0:
-                return -1, 0, esc
-            length += 1 if cp < 0x80 else (2 if cp < 0x800 else (3 if cp < 0x10000 else 4))
+                return -1, esc
             p += size
         elif e == 34 or e == 92 or e == 47 or e == 98 or e == 102 or e == 110 or e == 114 or e == 116:
-            length += 1
             p += 2
         else:
-            return -1, 0, esc
-    return -1, 0, esc
+            return -1, esc
+    return -1, esc
 
 
 @helper
@@ -302,7 +297,7 @@ def _skip(data, words, p, end, stack):
                 continue
         else:
             if c == 34:
-                p, _, _ = _string(data, words, p, end)
+                p, _ = _string(data, words, p, end)
             elif c == 116:
                 p = _literal(data, p, end, 116, 114, 117, 101, 0, 4)
             elif c == 102:
@@ -376,7 +371,7 @@ def _decode_line(data, words, start, end, i, names_off, names_data, ftypes, slot
             if p >= end or data[p] != 34:
                 return False
             ks = p + 1
-            q, _, esc = _string(data, words, p, end)
+            q, esc = _string(data, words, p, end)
             if q < 0 or esc:
                 return False
             f = _key_index(data, ks, q - 1, names_off, names_data)
