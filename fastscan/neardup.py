@@ -177,8 +177,8 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
         while True:
             out_i = np.empty(cap, dtype=np.int64)
             out_j = np.empty(cap, dtype=np.int64)
-            c = neardup.link_bucket_pairs(order, keys, s.account, s.prompt_hash, s.sig, need, cfg.bucket_window, band, rows,
-                                          out_i, out_j)
+            c = neardup.link_bucket_pairs(order, keys, s.account, s.prompt_hash, s.sig, need, cfg.bucket_window,
+                                          band, rows, out_i, out_j)
             if c <= cap:
                 return out_i[:c] * n + out_j[:c]
             cap = c

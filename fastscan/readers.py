@@ -506,7 +506,8 @@ class _JsonlDecoder:
         def part(r):
             lo, hi = r
             # decoded strings are never longer than their JSON: the part's bytes bound each field
-            text = np.empty((int(has_text.sum()), int(ends[hi - 1] - starts[lo]) if hi > lo else 0), dtype=np.uint8)
+            span = int(ends[hi - 1] - starts[lo]) if hi > lo else 0
+            text = np.empty((int(has_text.sum()), span), dtype=np.uint8)
             res = jsonl.scan_flat(data, words, starts[lo:hi], ends[lo:hi], names_off, names_data, ftypes, slots,
                                   valid[lo:hi], ivals[lo:hi], fvals[lo:hi], text, text_end[lo:hi],
                                   refused[lo:hi])
@@ -538,10 +539,9 @@ class _JsonlDecoder:
                 arr = pa.StringArray.from_buffers(n, pa.py_buffer(off), pa.py_buffer(buf), mask)
             elif t == jsonl.T_BOOL:
                 arr = pa.array(np.ascontiguousarray(ivals[:, f]) != 0, pa.bool_(), mask=~ok)
-            elif t == jsonl.T_INT:
-                arr = pa.Array.from_buffers(pa.int64(), n, [mask, pa.py_buffer(np.ascontiguousarray(ivals[:, f]))])
             else:
-                arr = pa.Array.from_buffers(pa.float64(), n, [mask, pa.py_buffer(np.ascontiguousarray(fvals[:, f]))])
+                values, typ = (ivals, pa.int64()) if t == jsonl.T_INT else (fvals, pa.float64())
+                arr = pa.Array.from_buffers(typ, n, [mask, pa.py_buffer(np.ascontiguousarray(values[:, f]))])
             arrays.append(arr)
         table = pa.Table.from_arrays(arrays, schema=schema)
         if refused.any():

@@ -118,9 +118,10 @@ def _collided_before(sig, i, j, band, rows_per_band):
     return False
 
 
-@kernel(types.int64(_i64ro, ro(types.uint64), _i64ro, ro(types.uint64), _u32ro2, types.int64, types.int64, types.int64,
-                    types.int64, rw(types.int64), rw(types.int64)))
-def link_bucket_pairs(order, keys, account, prompt_hash, sig, min_agree, window, band, rows_per_band, out_i, out_j):
+@kernel(types.int64(_i64ro, ro(types.uint64), _i64ro, ro(types.uint64), _u32ro2, types.int64, types.int64,
+                    types.int64, types.int64, rw(types.int64), rw(types.int64)))
+def link_bucket_pairs(order, keys, account, prompt_hash, sig, min_agree, window, band, rows_per_band,
+                      out_i, out_j):
     """Verified cross-account pairs among the candidates of one band; returns how many there are.
 
     A bucket is a run of `order` with equal key; each row is verified against the next `window`

@@ -72,7 +72,8 @@ def records(draw):
 def typed_records(draw):
     """Records whose fields mostly have the types a log gives them (so most are decoded fast)."""
     rec = {"account_id": draw(text), "ts": "2025-09-01T00:00:00Z", "prompt": draw(text),
-           "prompt_tokens": draw(st.integers(0, 10 ** 6)), "completion_tokens": draw(st.one_of(st.none(), st.integers(0, 10 ** 6))),
+           "prompt_tokens": draw(st.integers(0, 10 ** 6)),
+           "completion_tokens": draw(st.one_of(st.none(), st.integers(0, 10 ** 6))),
            "temperature": draw(st.one_of(st.sampled_from([0, 0.0, 0.7, 1, 1.5, -0.0, 2e-3]), st.floats(0, 2))),
            "logprobs": draw(st.booleans()), "meta": draw(values)}
     if draw(st.booleans()):
