@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fit the extraction score's weights on labelled make_log.py logs; write fastscan/_score_weights.py.
+"""Fit the extraction score's weights on labelled make_log.py logs; write fastscan/score/weights.py.
 
     python bench/fit_score.py                       # seeds 1 2, scale 0.5, flat and openai
     python bench/fit_score.py --seeds 1 2 3 --scale 1 --dry-run
@@ -25,9 +25,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _shared_logs import DEFAULT_WORK, features, make_log, read_labels, shared_available  # noqa: E402
 
-from fastscan.score import MIN_REQUESTS, TERMS, signal_values, term_name, term_values  # noqa: E402
+from fastscan.score.model import MIN_REQUESTS, TERMS, signal_values, term_name, term_values  # noqa: E402
 
-WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "fastscan" / "_score_weights.py"
+WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "fastscan" / "score" / "weights.py"
 
 
 def dataset(seeds, scale, formats, work, rescan=False):

@@ -8,7 +8,7 @@ For every (seed, format): build the log with ../shared/eval/make_log.py (outside
 it with fastscan, and score two reports with ../shared/eval/score_report.py:
   fastscan  - extraction_score and flagged as the scan wrote them (default threshold);
   baseline  - accounts ranked by total completion tokens; flagged: the top 5% of accounts.
-The fitting seeds (fastscan/_score_weights.py) are refused unless --allow-fit-seeds is given.
+The fitting seeds (fastscan/score/weights.py) are refused unless --allow-fit-seeds is given.
 Exits 0 and says so when ../shared is absent. Prints one line per report and a summary table.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     import pyarrow.parquet as pq
 
     import fastscan
-    from fastscan._score_weights import FIT
+    from fastscan.score.weights import FIT
     fit_seeds = set(FIT.get("seeds", []))
     if fit_seeds & set(args.seeds) and not args.allow_fit_seeds:
         print(f"score_quality: seeds {sorted(fit_seeds & set(args.seeds))} were used to fit the weights; "
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
                 print(f"seed {seed} {fmt:6s} {name:8s} " + " ".join(f"{k}={s[k]}" for k in SHOW), flush=True)
                 if args.by_kind and name == "fastscan":
                     print("    " + ", ".join(f"{k} {v}" for k, v in s["by_kind"].items()), flush=True)
-            print(f"    ({report.stats['records_read']:,} records, {log.stat().st_size / 1e6:,.0f} MB; "
+            print(f"    ({report.stats.records_read:,} records, {log.stat().st_size / 1e6:,.0f} MB; "
                   f"make_log {t1 - t0:.0f} s, scan {t2 - t1:.1f} s)", file=sys.stderr, flush=True)
     print()
     print(f"{'seed':>4s} {'format':6s} {'report':8s} " + " ".join(f"{k:>17s}" for k in SHOW))

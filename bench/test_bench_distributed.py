@@ -82,7 +82,7 @@ def _record(benchmark, name, report, files, cpu):
     secs = benchmark.stats.stats.min
     _seen[name] = (secs, report, min(cpu))
     benchmark.extra_info.update(mb=round(size / 1e6, 1), mb_per_s=round(size / 1e6 / secs, 1),
-                                records_per_s=round(report.stats["records_read"] / secs),
+                                records_per_s=round(report.stats.records_read / secs),
                                 cpu_seconds=round(min(cpu), 2), cores=os.cpu_count(),
                                 load_avg_1m=round(os.getloadavg()[0], 2))
 
@@ -98,7 +98,7 @@ def test_dask_local_cluster(benchmark, files, client):
     run, cpu = _cpu_counted(lambda: scan(files, client=client), client)
     report = benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     _record(benchmark, "dask", report, files, cpu)
-    benchmark.extra_info["pieces"] = report.stats["pieces"]
+    benchmark.extra_info["pieces"] = report.stats.pieces
     if "single" in _seen:
         single_secs, single, single_cpu = _seen["single"]
         assert report.accounts.equals(single.accounts)

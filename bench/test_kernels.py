@@ -81,7 +81,7 @@ def test_hash_prompts(benchmark, prompts):
 def test_minhash_signatures(benchmark, prompts):
     from fastscan.kernels import text
     from fastscan.kernels.hashing import minhash_params
-    from fastscan.state import ScanConfig
+    from fastscan.config import ScanConfig
     k = ScanConfig().num_perm
     a, b = minhash_params(k, 1)
     texts = ["the quick brown fox jumps over the lazy dog", "the quick brown fox jumps over the lazy cat"]

@@ -94,8 +94,8 @@ def corpus():
 def fastscan_flags(names, prompts, threshold):
     """Per prompt, the scanner's near-duplicate flag (from raw text: words, shingles, MinHash, LSH)."""
     from fastscan import Scanner
-    from fastscan.neardup import near_duplicate_flags
-    from fastscan.state import ScanConfig
+    from fastscan.score.neardup import near_duplicate_flags
+    from fastscan.config import ScanConfig
     cfg = ScanConfig(near_dup_threshold=threshold)
     if NUM_PERM:
         cfg = ScanConfig(near_dup_threshold=threshold, num_perm=NUM_PERM)
@@ -145,7 +145,7 @@ def datasketch_flags(sets, group, threshold, num_perm):
 
 def test_near_dup_accuracy_and_speed_vs_datasketch(corpus):
     from fastscan import kernels
-    from fastscan.state import ScanConfig
+    from fastscan.config import ScanConfig
     kernels.warmup()
     names, prompts, best = corpus["names"], corpus["prompts"], corpus["best"]
     num_perm = NUM_PERM or ScanConfig().num_perm
@@ -197,8 +197,8 @@ def test_cross_account_clusters_on_a_make_log_log(tmp_path):
     for x in rep.accounts.select(["account_id", "cluster_id", "cluster_size"]).to_pylist():
         if x["cluster_size"] > 1:
             clusters[x["cluster_id"]].append(lab[x["account_id"]])
-    print(f"\nmake_log --scale {scale}: {rep.stats['records_read']} requests, {rep.stats['accounts']} accounts, "
-          f"scan {secs:.1f} s, state {rep.stats['state_mb']} MB")
+    print(f"\nmake_log --scale {scale}: {rep.stats.records_read} requests, {rep.stats.accounts} accounts, "
+          f"scan {secs:.1f} s, state {rep.stats.state_mb} MB")
     for cid, kinds in sorted(clusters.items(), key=lambda kv: -len(kv[1])):
         print(f"  cluster {cid}: {len(kinds)} accounts {dict(Counter(kinds))}")
     ring = [a for a, k in lab.items() if k == "harvest:sybil-ring"]

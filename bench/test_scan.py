@@ -20,7 +20,7 @@ import pytest
 
 import fastscan
 from conftest import RESULTS, ROUNDS, ratio, record
-from fastscan.state import ScanConfig
+from fastscan.config import ScanConfig
 from logs import bench_log
 
 CONFIG = ScanConfig()        # MinHash as the scan computes it: its permutations and shingle size
@@ -35,7 +35,7 @@ def _scan(path):
 def test_scan(benchmark, warm, log_formats, jsonl_log, jsonl_report, fmt):
     path = log_formats[fmt]
     report = benchmark.pedantic(_scan, args=(path,), rounds=ROUNDS, iterations=1)
-    st = report.stats
+    st = report.stats.to_dict()
     assert st["records_read"] == st["records_scored"] + st["records_rejected"]
     assert st["records_rejected"] == 0
     # every container gives the report of the JSON Lines log
@@ -223,7 +223,7 @@ _CHILD = textwrap.dedent("""
     except (OSError, StopIteration):
         pass
     print(json.dumps({"start_s": t1 - t0, "scan_s": t2 - t1, "total_s": t2 - t0,
-                      "records": report.stats["records_read"], "rss_after_warmup_mb": rss0,
+                      "records": report.stats.records_read, "rss_after_warmup_mb": rss0,
                       "scan_peak_rss_mb": scan_peak,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """)

@@ -3,30 +3,37 @@
     import fastscan
     report = fastscan.scan(["logs/2025-09/*.jsonl.zst"])
     report.accounts          # pyarrow.Table, one row per account
-    report.stats             # files, bytes, records read / scored / rejected, seconds
+    report.stats             # files, bytes, records read / scored / rejected, seconds (ScanStats)
 
-Importing fastscan compiles nothing; `fastscan.kernels.warmup()` compiles every kernel.
+Importing fastscan compiles nothing (and never imports Dask); `fastscan.kernels.warmup()`
+compiles every kernel. The layout, in the order data flows: `read` (inputs to canonical
+batches), `state` (mergeable per-account state, `Partial`), `score` (`finish(partial) -> Report`),
+`report` (tables, terminal), `run` (local, resumable and Dask runners), `synth` (the demo's logs).
 """
+
 from __future__ import annotations
 
-from .errors import FastscanError, InputError, SchemaError, StateError
+from fastscan.config import ScanConfig
+from fastscan.errors import ClusterError, FastscanError, InputError, SchemaError, StateError
+from fastscan.read import Shape
+from fastscan.report import Explanation, Report, ScanStats
+from fastscan.run import Scanner, explain, scan
 
 __version__ = "0.1.0"
-__all__ = ["scan", "Scanner", "explain", "ScanConfig", "Report", "FastscanError", "InputError", "SchemaError",
-           "StateError", "__version__"]
 
-
-def __getattr__(name):
-    if name in ("scan", "Scanner", "explain"):
-        from . import runner as _scan
-        return getattr(_scan, name)
-    if name == "ScanConfig":
-        from .state import ScanConfig
-        return ScanConfig
-    if name == "Report":
-        from .report import Report
-        return Report
-    if name == "kernels":
-        import importlib
-        return importlib.import_module(".kernels", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = [
+    "ClusterError",
+    "Explanation",
+    "FastscanError",
+    "InputError",
+    "Report",
+    "ScanConfig",
+    "ScanStats",
+    "Scanner",
+    "SchemaError",
+    "Shape",
+    "StateError",
+    "__version__",
+    "explain",
+    "scan",
+]

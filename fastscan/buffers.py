@@ -14,7 +14,7 @@ _EMPTY_DATA = np.zeros(0, dtype=np.uint8)
 _EMPTY_DATA.flags.writeable = False
 
 
-def _as_array(col) -> pa.Array:
+def as_array(col) -> pa.Array:
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     return col
@@ -22,7 +22,7 @@ def _as_array(col) -> pa.Array:
 
 def validity(arr: pa.Array) -> np.ndarray:
     """bool[n]: True where the value is present."""
-    arr = _as_array(arr)
+    arr = as_array(arr)
     if arr.null_count == 0:
         return np.ones(len(arr), dtype=np.bool_)
     return np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
@@ -30,7 +30,7 @@ def validity(arr: pa.Array) -> np.ndarray:
 
 def string_buffers(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(offsets int64[n + 1], data uint8[m] read-only, valid bool[n]) of a string array."""
-    arr = _as_array(arr)
+    arr = as_array(arr)
     if pa.types.is_string(arr.type) or pa.types.is_binary(arr.type):
         off_type = np.int32
     elif pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type):
@@ -55,21 +55,21 @@ def string_buffers(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def int_values(arr, fill: int = 0) -> np.ndarray:
     """int64[n], nulls replaced by `fill`."""
-    arr = _as_array(arr)
+    arr = as_array(arr)
     if arr.null_count:
         arr = arr.fill_null(fill)
     return np.ascontiguousarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def float_values(arr, fill: float = np.nan) -> np.ndarray:
-    arr = _as_array(arr)
+    arr = as_array(arr)
     if arr.null_count:
         arr = arr.fill_null(fill)
     return np.ascontiguousarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def bool_values(arr, fill: bool = False) -> np.ndarray:
-    arr = _as_array(arr)
+    arr = as_array(arr)
     if arr.null_count:
         arr = arr.fill_null(fill)
     return np.ascontiguousarray(arr.to_numpy(zero_copy_only=False), dtype=np.bool_)

@@ -11,7 +11,9 @@ import json
 import os
 import sys
 
-from .errors import FastscanError
+from fastscan import __version__
+from fastscan.errors import FastscanError
+from fastscan.kernels.cache import enable_disk_cache
 
 EXIT_OK, EXIT_FLAGGED, EXIT_ERROR = 0, 1, 2
 
@@ -70,7 +72,7 @@ def _add_scan_options(p):
 
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="fastscan", description="Find accounts harvesting an LLM API's outputs in request logs.")
-    ap.add_argument("--version", action="version", version="fastscan 0.1.0")
+    ap.add_argument("--version", action="version", version=f"fastscan {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("scan", help="scan request logs and report per account")
@@ -110,21 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _print_stats(stats: dict, file_errors, examples) -> None:
-    err = sys.stderr
-    print(f"fastscan: {stats['files']} file(s), {stats['bytes_read'] / 1e6:,.1f} MB read, "
-          f"{stats['records_read']:,} records: {stats['records_scored']:,} scored, "
-          f"{stats['records_rejected']:,} rejected; {stats['accounts']:,} accounts in "
-          f"{stats['seconds']:.2f} s ({stats['mb_per_s']:,.0f} MB/s)", file=err)
-    if stats["records_rejected"]:
-        by = ", ".join(f"{k}: {v:,}" for k, v in stats["rejected_by_reason"].items())
-        print(f"fastscan: rejected by reason: {by}", file=err)
-        for e in examples[:5]:
-            print(f"fastscan: rejected {e['file']}:{e['line']}: {e['reason']}", file=err)
-    for e in file_errors:
-        print(f"fastscan: warning: {e['file']}:{e['line']}: {e['reason']}", file=err)
-
-
 def _connect(address: str):
     """A dask.distributed Client for the scheduler at `address`, or one clear error."""
     try:
@@ -138,8 +125,11 @@ def _connect(address: str):
 
 
 def _run_scan(args) -> int:
-    from .progress import Progress
-    from .runner import scan, total_size
+    from fastscan.report.progress import Progress
+    from fastscan.report.terminal import print_stats
+    from fastscan.run import scan
+    from fastscan.run.local import total_size
+
     mapping = _parse_mapping(args.map)
     scheduler = getattr(args, "scheduler", None)
     kw = {}
@@ -159,7 +149,8 @@ def _run_scan(args) -> int:
         kw["client"] = client
         kw["split_bytes"] = getattr(args, "split_size", None)
     else:
-        from .kernels import warmup
+        from fastscan.kernels import warmup
+
         warmup()
     bar = None
     try:
@@ -178,47 +169,18 @@ def _run_scan(args) -> int:
         report.write_stats(args.stats)
     if args.top > 0:
         sys.stdout.write(report.format_top(args.top) + "\n")
-    _print_stats(report.stats, report.file_errors, report.rejected_examples)
+    print_stats(report.stats, report.file_errors, report.rejected_examples, sys.stderr)
     n_flagged = report.flagged.num_rows
     print(f"fastscan: {n_flagged:,} account(s) flagged", file=sys.stderr)
     return EXIT_FLAGGED if args.fail_on_flagged and n_flagged else EXIT_OK
 
 
-def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: max(width - 1, 1)] + "\u2026"
-
-
-def format_explanation(ex, threshold: float, min_requests: int, width: int = 160) -> str:
-    r = ex.row
-    verdict = "FLAGGED" if r["flagged"] else "not flagged"
-    lines = [f"account {ex.account_id}: extraction_score {r['extraction_score']:.3f}, {verdict} "
-             f"(flag at score >= {threshold:g} with at least {min_requests} requests)",
-             f"  {r['requests']:,} requests, {r['prompt_tokens']:,} prompt tokens, "
-             f"{r['completion_tokens']:,} completion tokens"
-             + (f" ({r['reasoning_tokens']:,} reasoning)" if r.get("reasoning_tokens") else "")
-             + (f"; first seen {r['first_seen']:%Y-%m-%d %H:%M}, last seen {r['last_seen']:%Y-%m-%d %H:%M} UTC"
-                if r.get("first_seen") is not None else ""),
-             f"  reasons: {r['reasons'] or '(no signal stands out from the typical account of this scan)'}",
-             "",
-             f"  {'signal':18s} {'group':18s} {'value':>5s} {'adds':>6s} {'typical':>7s}  in words",]
-    for s in sorted(ex.signals, key=lambda s: -s["contribution"]):
-        lines.append(f"  {s['signal']:18s} {s['group']:18s} {s['value']:5.2f} {s['contribution']:+6.2f} "
-                     f"{s['typical']:+7.2f}  {s['words']}")
-    lines.append("  (adds: the signal's contribution to the score's logit; typical: the median contribution "
-                 "among accounts of this scan that could be flagged)")
-    if ex.prompts:
-        lines += ["", f"  example prompts ({len(ex.prompts)} of {ex.distinct_prompts:,} distinct, most frequent "
-                      f"first, truncated to {width} characters):"]
-        for count, p in ex.prompts:
-            lines.append(f"  {count:6,d}x  {_one_line(p, width)}")
-    return "\n".join(lines)
-
-
 def _run_explain(args) -> int:
-    from .kernels import warmup
-    from .runner import explain
-    from .score import FLAG_THRESHOLD, MIN_REQUESTS
+    from fastscan.kernels import warmup
+    from fastscan.report.terminal import format_explanation, print_stats
+    from fastscan.run import explain
+    from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS
+
     mapping = _parse_mapping(args.map)
     warmup()
     kw = {}
@@ -233,12 +195,13 @@ def _run_explain(args) -> int:
               file=sys.stderr)
         return EXIT_ERROR
     sys.stdout.write(format_explanation(ex, threshold, MIN_REQUESTS, max(args.width, 20)) + "\n")
-    _print_stats(ex.report.stats, ex.report.file_errors, ex.report.rejected_examples)
+    print_stats(ex.report.stats, ex.report.file_errors, ex.report.rejected_examples, sys.stderr)
     return EXIT_OK
 
 
 def _run_demo(args) -> int:
-    from .synth import write_labels, write_log
+    from fastscan.synth import write_labels, write_log
+
     os.makedirs(args.dir, exist_ok=True)
     log = os.path.join(args.dir, f"demo-{args.format}.jsonl")
     print(f"fastscan: writing a synthetic log of {args.accounts} accounts to {log}", file=sys.stderr)
@@ -253,55 +216,9 @@ def _run_demo(args) -> int:
     return rc
 
 
-def _cache_folder(kernels, base):
-    """base / numba-<hash of the numba and Python versions and of every kernel source file>, or
-    None when numba is not installed."""
-    import hashlib
-    from importlib import metadata
-    h = hashlib.sha256()
-    try:
-        h.update(metadata.version("numba").encode())
-    except metadata.PackageNotFoundError:
-        return None
-    h.update(sys.version.encode())
-    for f in sorted(kernels.glob("*.py")):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return base / f"numba-{h.hexdigest()[:16]}"
-
-
-def _kernel_cache() -> None:
-    """The CLI keeps compiled kernels on disk unless told not to (FASTSCAN_NUMBA_CACHE=0): a
-    one-shot scan should not spend 15 s compiling every time. The library leaves this off.
-
-    The cache lives in $XDG_CACHE_HOME/fastscan (default ~/.cache/fastscan), in a folder named by
-    a hash of the numba and Python versions and of every kernel source file, so editing or
-    upgrading any of them never reuses a stale cache (numba alone checks only the file that
-    defines a kernel, not the helpers it inlines from others). NUMBA_CACHE_DIR, when set, is used
-    as it is. Nothing is cached when the folder cannot be written."""
-    if os.environ.get("FASTSCAN_NUMBA_CACHE", "").strip() != "" or "numba" in sys.modules:
-        return
-    from pathlib import Path
-    if not os.environ.get("NUMBA_CACHE_DIR"):
-        from . import kernels as kernel_package       # imports no kernel (and no numba)
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastscan"
-        folder = _cache_folder(Path(kernel_package.__file__).resolve().parent, base)
-        if folder is None:
-            return
-        try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            probe = folder / f".probe-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError:
-            return
-        os.environ["NUMBA_CACHE_DIR"] = str(folder)
-    os.environ["FASTSCAN_NUMBA_CACHE"] = "1"
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    _kernel_cache()
+    enable_disk_cache()
     try:
         if args.command == "scan":
             return _run_scan(args)

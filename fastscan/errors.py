@@ -16,3 +16,7 @@ class SchemaError(FastscanError):
 
 class StateError(FastscanError):
     """A state directory is locked by another scan, or holds state of another configuration."""
+
+
+class ClusterError(FastscanError):
+    """The cluster could not finish the scan (a piece kept killing its workers, or no scheduler)."""

@@ -1,43 +1,34 @@
 """Per-account partial results that merge associatively: batch into file, file into scan,
-worker into cluster.
+worker into cluster; and `Partial`, the one partial-scan type every runner produces and merges.
 
 Everything kept is an integer (sums, minima, maxima, counts) or a set chosen by hash, so the
 result never depends on chunk size, batch boundaries, file order or worker count:
 - `sums`: int64 counters per account (FEATURES);
 - `ts_min`, `ts_max`: first and last request time;
-- `SparseCounts`: exact counts per (account, key), e.g. requests per (account, epoch hour), per
-  (account, model), completion tokens per (account, model), and requests per (account, model,
-  epoch hour) (model_hours, key = model << 20 | hour: when each account first used each model);
-  memory grows with distinct pairs, never with records;
-- `PromptSample`: per account, the S distinct prompts with the smallest prompt hash (a bottom-k
-  sketch), each with its exact multiplicity, MinHash signature, word count and skeleton hashes.
-  Bottom-k by a hash is a uniform sample of the distinct prompts that any split of the input
-  reproduces exactly; an account with at most S distinct prompts is kept whole.
+- the sketches of fastscan.sketches: exact sparse counts per (account, key) and a bottom-k
+  sample of each account's distinct prompts with their MinHash signatures.
 """
+
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from fastscan.buffers import bool_values, float_values, int_values, string_buffers, validity
+from fastscan.config import ScanConfig
+from fastscan.parallel import map_ordered, row_ranges
+from fastscan.sketches import HOUR_MS, INT64_MAX, INT64_MIN, PromptSample, SparseCounts, model_hour_key, split_model_hour_key
+from fastscan.read.rejects import ReadStats
 
-from .buffers import bool_values, float_values, int_values, string_buffers, validity
-from .parallel import map_ordered, row_ranges
 
-__all__ = ["ScanConfig", "AccountState", "FEATURES", "SparseCounts", "PromptSample", "STATE_FORMAT"]
+
 
 STATE_FORMAT = 2   # version of AccountState.to_bytes(); bump when the layout changes
 # the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
 _SPARSE = ("hours", "model_counts", "model_tokens", "model_hours")
-
-HOUR_MS = 3_600_000
-MODEL_HOUR_BITS = 20                 # epoch hours below 2**20 (until 2089) fit in model_hours keys
-MAX_MODEL_KEY = (1 << 12) - 1        # models beyond the 4095th share the last model_hours key
-INT64_MAX = np.iinfo(np.int64).max
-INT64_MIN = np.iinfo(np.int64).min
-UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 FEATURES = (
     "requests",
@@ -62,222 +53,6 @@ FEATURES = (
 )
 F = {name: i for i, name in enumerate(FEATURES)}
 LONG_OUTPUT_TOKENS = 1000
-
-
-@dataclass(frozen=True)
-class ScanConfig:
-    """Settings that shape the state; two states merge only if their configs are equal.
-
-    The near-duplicate and cross-account settings (below `near_dup_threshold`) act at finish();
-    README "Near-duplicates and templates" defines what each one does.
-    """
-    num_perm: int = 128             # MinHash permutations (K)
-    shingle_words: int = 3          # words per shingle
-    skeleton_words: int = 5         # words at each end that make a prompt's skeleton
-    sample_size: int = 512          # distinct prompts kept per account (S)
-    near_dup_threshold: float = 0.8
-    minhash_seed: int = 1
-    lsh_rows: int = 0               # rows per LSH band; 0 = chosen from num_perm and the threshold
-    bucket_window: int = 16         # cross-account: each prompt is verified against this many bucket mates
-    link_min_words: int = 8         # cross-account: shorter prompts never tie accounts together
-    popular_accounts: int = 5       # cross-account: a prompt with near-duplicates in more accounts is popular
-    link_min_prompts: int = 5       # cross-account: near-duplicate prompts two accounts must share...
-    link_min_share: float = 0.2     # ...and as a share of the smaller account's linkable sampled prompts
-    template_min_prompts: int = 5   # cross-account: prompts with a skeleton that make it an account's template...
-    template_min_share: float = 0.2  # ...and as a share of the account's linkable sampled prompts
-
-    def check(self) -> None:
-        if not 1 <= self.shingle_words <= 16:
-            raise ValueError("shingle_words must be 1..16")
-        if self.num_perm < 8 or self.num_perm % 8:
-            raise ValueError("num_perm must be a multiple of 8, at least 8")
-        if self.sample_size < 16:
-            raise ValueError("sample_size must be at least 16")
-        if not 0.0 < self.near_dup_threshold <= 1.0:
-            raise ValueError("near_dup_threshold must be in (0, 1]")
-        if not 0 <= self.lsh_rows <= self.num_perm:
-            raise ValueError("lsh_rows must be 0 (automatic) or 1..num_perm")
-        if self.bucket_window < 1:
-            raise ValueError("bucket_window must be at least 1")
-        if self.popular_accounts < 2 or self.link_min_prompts < 1 or self.template_min_prompts < 1:
-            raise ValueError("popular_accounts must be >= 2, link_min_prompts and template_min_prompts >= 1")
-        if not (0.0 <= self.link_min_share <= 1.0 and 0.0 <= self.template_min_share <= 1.0):
-            raise ValueError("link_min_share and template_min_share must be in [0, 1]")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ScanConfig":
-        return cls(**d)
-
-
-def model_hour_key(model: np.ndarray, hour: np.ndarray) -> np.ndarray:
-    """int64 key of (model index, epoch hour) for `model_hours`."""
-    m = np.minimum(np.asarray(model, dtype=np.int64), MAX_MODEL_KEY)
-    return (m << MODEL_HOUR_BITS) | (np.asarray(hour, dtype=np.int64) & ((1 << MODEL_HOUR_BITS) - 1))
-
-
-def split_model_hour_key(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    key = np.asarray(key, dtype=np.int64)
-    return key >> MODEL_HOUR_BITS, key & ((1 << MODEL_HOUR_BITS) - 1)
-
-
-class SparseCounts:
-    """Exact counts per (account index, key) pair, kept as sorted unique int64 pairs."""
-
-    def __init__(self):
-        self.keys = np.zeros(0, dtype=np.int64)     # account << 32 | key
-        self.counts = np.zeros(0, dtype=np.int64)
-        self._pending_k: list[np.ndarray] = []
-        self._pending_c: list[np.ndarray] = []
-        self._pending_n = 0
-
-    @staticmethod
-    def pack(account: np.ndarray, key: np.ndarray) -> np.ndarray:
-        return (account.astype(np.int64) << 32) | (key.astype(np.int64) & 0xFFFFFFFF)
-
-    def add(self, account: np.ndarray, key: np.ndarray, counts: np.ndarray | None = None) -> None:
-        packed = self.pack(account, key)
-        if counts is None:
-            u, c = np.unique(packed, return_counts=True)
-            c = c.astype(np.int64)
-        else:
-            u, inv = np.unique(packed, return_inverse=True)
-            c = np.bincount(inv, weights=counts, minlength=len(u)).astype(np.int64)
-        self._pending_k.append(u)
-        self._pending_c.append(c)
-        self._pending_n += len(u)
-        if self._pending_n > max(1 << 16, len(self.keys)):
-            self.compact()
-
-    def compact(self) -> None:
-        if not self._pending_k:
-            return
-        k = np.concatenate([self.keys, *self._pending_k])
-        c = np.concatenate([self.counts, *self._pending_c])
-        u, inv = np.unique(k, return_inverse=True)
-        self.keys = u
-        self.counts = np.bincount(inv, weights=c, minlength=len(u)).astype(np.int64)
-        self._pending_k, self._pending_c, self._pending_n = [], [], 0
-
-    def remapped(self, mapping: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(account, key, count) with accounts renumbered through `mapping`."""
-        self.compact()
-        acct = (self.keys >> 32).astype(np.int64)
-        key = self.keys & 0xFFFFFFFF
-        return mapping[acct], key, self.counts
-
-    def merge(self, other: "SparseCounts", mapping: np.ndarray) -> None:
-        a, k, c = other.remapped(mapping)
-        if len(a):
-            self.add(a, k, c)
-
-    def items(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(account, key, count) sorted by account then key."""
-        self.compact()
-        return (self.keys >> 32).astype(np.int64), (self.keys & 0xFFFFFFFF).astype(np.int64), self.counts
-
-    @property
-    def nbytes(self) -> int:
-        return self.keys.nbytes + self.counts.nbytes + 16 * self._pending_n
-
-
-class PromptSample:
-    """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k)."""
-
-    def __init__(self, size: int, num_perm: int):
-        self.size = size
-        self.num_perm = num_perm
-        self.account = np.zeros(0, dtype=np.int64)
-        self.prompt_hash = np.zeros(0, dtype=np.uint64)
-        self.count = np.zeros(0, dtype=np.int64)
-        self.n_words = np.zeros(0, dtype=np.int32)
-        self.head_hash = np.zeros(0, dtype=np.uint64)
-        self.tail_hash = np.zeros(0, dtype=np.uint64)
-        self.sig = np.zeros((0, num_perm), dtype=np.uint32)
-        self.threshold = np.zeros(0, dtype=np.uint64)   # per account: hashes above are never kept
-        self._pending: list[tuple] = []
-        self._pending_n = 0
-        self._live = 0
-
-    def ensure_accounts(self, n: int) -> None:
-        if n > len(self.threshold):
-            grow = np.full(max(n, 2 * len(self.threshold)) - len(self.threshold), UINT64_MAX, dtype=np.uint64)
-            self.threshold = np.concatenate([self.threshold, grow])
-
-    def add(self, account, prompt_hash, count, n_words, head_hash, tail_hash, sig) -> None:
-        self._pending.append((account.astype(np.int64), prompt_hash, count.astype(np.int64),
-                              n_words.astype(np.int32), head_hash, tail_hash, sig))
-        self._pending_n += len(account)
-        if self._pending_n > max(1 << 15, self._live):
-            self.compact()
-
-    def compact(self) -> None:
-        if not self._pending:
-            return
-        parts = [(self.account, self.prompt_hash, self.count, self.n_words, self.head_hash, self.tail_hash,
-                  self.sig)] + self._pending
-        account = np.concatenate([p[0] for p in parts])
-        phash = np.concatenate([p[1] for p in parts])
-        count = np.concatenate([p[2] for p in parts])
-        self._pending, self._pending_n = [], 0
-        order = np.lexsort((phash, account))
-        account, phash = account[order], phash[order]
-        first = np.ones(len(order), dtype=np.bool_)
-        first[1:] = (account[1:] != account[:-1]) | (phash[1:] != phash[:-1])
-        starts = np.flatnonzero(first)
-        count = np.add.reduceat(count[order], starts) if len(starts) else count[:0]
-        keep_rows = order[starts]
-        account, phash = account[starts], phash[starts]
-        # rank of each distinct prompt within its account; keep the `size` smallest hashes
-        acct_first = np.ones(len(account), dtype=np.bool_)
-        acct_first[1:] = account[1:] != account[:-1]
-        group_start = np.maximum.accumulate(np.where(acct_first, np.arange(len(account)), 0))
-        rank = np.arange(len(account)) - group_start
-        keep = rank < self.size
-        self.account = account[keep]
-        self.prompt_hash = phash[keep]
-        self.count = count[keep]
-        rows = keep_rows[keep]
-        # the wide columns are gathered from each part straight into their new place: the
-        # signatures are most of the state, and concatenating them first held a third copy
-        bounds = np.cumsum([0] + [len(p[0]) for p in parts])
-        by_part = np.argsort(rows, kind="stable")     # rows of part k: by_part[cut[k]:cut[k + 1]]
-        cut = np.searchsorted(rows[by_part], bounds)
-        from .kernels.aggregate import copy_rows
-        wide = []
-        for col in (3, 4, 5, 6):
-            out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
-            for k, p in enumerate(parts):
-                sel = by_part[cut[k]:cut[k + 1]]
-                if len(sel) == 0:
-                    continue
-                if col == 6:
-                    copy_rows(np.ascontiguousarray(p[col]), rows[sel] - bounds[k], out, sel)
-                else:
-                    out[sel] = p[col][rows[sel] - bounds[k]]
-            wide.append(out)
-        del parts
-        self.n_words, self.head_hash, self.tail_hash, self.sig = wide
-        self._live = len(self.account)
-        full = rank == self.size - 1
-        self.ensure_accounts(int(account.max()) + 1 if len(account) else 0)
-        self.threshold[account[full]] = phash[full]
-
-    def merge(self, other: "PromptSample", mapping: np.ndarray) -> None:
-        other.compact()
-        if len(other.account):
-            self.ensure_accounts(int(mapping.max()) + 1)
-            self.add(mapping[other.account], other.prompt_hash, other.count, other.n_words,
-                     other.head_hash, other.tail_hash, other.sig)
-        self.compact()
-
-    @property
-    def nbytes(self) -> int:
-        return (self.sig.nbytes + self.account.nbytes * 5 + self.threshold.nbytes
-                + sum(p[6].nbytes + 40 * len(p[0]) for p in self._pending))
-
 
 class AccountState:
     """The per-account partial result of any part of a scan; `update` with canonical batches,
@@ -344,13 +119,13 @@ class AccountState:
     # -- update
     def minhash_params(self):
         if self._params is None:
-            from .kernels.hashing import minhash_params
+            from fastscan.kernels.hashing import minhash_params
             self._params = minhash_params(self.config.num_perm, self.config.minhash_seed)
         return self._params
 
     def update(self, batch: pa.RecordBatch) -> None:
         """Fold one canonical RecordBatch into the state."""
-        from .kernels import aggregate, reasoning, text
+        from fastscan.kernels import aggregate, reasoning, text
         n = batch.num_rows
         if n == 0:
             return
@@ -396,7 +171,7 @@ class AccountState:
         self._update_sample(account, phash, n_words, head, tail, p_off, p_data, p_valid)
 
     def _record_features(self, batch, n_words, p_off, p_data, p_valid, asks) -> np.ndarray:
-        from .kernels import text
+        from fastscan.kernels import text
         n = batch.num_rows
         vals = np.zeros((n, len(FEATURES)), dtype=np.int64)
         vals[:, F["requests"]] = 1
@@ -447,7 +222,7 @@ class AccountState:
         return vals
 
     def _update_sample(self, account, phash, n_words, head, tail, p_off, p_data, p_valid) -> None:
-        from .kernels import text
+        from fastscan.kernels import text
         s = self.sample
         s.ensure_accounts(self.n_accounts)
         cand = p_valid & (phash <= s.threshold[account])
@@ -465,7 +240,7 @@ class AccountState:
         uniq_rows = rows[order[starts]]
         # a prompt already in the sample only adds to its count: no signature to compute again
         if len(s.account):
-            from .kernels.aggregate import find_pairs
+            from fastscan.kernels.aggregate import find_pairs
             pos = np.empty(len(starts), dtype=np.int64)
             find_pairs(s.account, s.prompt_hash, a_s[starts], h_s[starts], pos)
             known = pos >= 0
@@ -610,18 +385,69 @@ class AccountState:
     def __reduce__(self):
         return (AccountState.from_bytes, (self.to_bytes(),))
 
-    def save(self, path) -> None:
-        """Write `to_bytes()` to `path` atomically (temp file + rename), readable by its owner only."""
-        from .statedir import write_private
-        write_private(path, self.to_bytes())
-
-    @classmethod
-    def load(cls, path) -> "AccountState":
-        with open(path, "rb") as fh:
-            return cls.from_bytes(fh.read())
 
     @property
     def nbytes(self) -> int:
         return (self.sums.nbytes + self.ts_min.nbytes * 2 + self.hours.nbytes + self.model_counts.nbytes
                 + self.model_tokens.nbytes + self.model_hours.nbytes
                 + self.sample.nbytes + sum(len(x) + 60 for x in self.ids))
+
+
+KEEP_EXAMPLES = 20   # rejected records a scan keeps as examples (the reject file has them all)
+
+
+def line_offsets(piece_files: list[int], lines: dict[int, int]) -> list[int]:
+    """Per piece, the lines of its file before it (the sum of `lines` of the earlier ranges)."""
+    offsets, seen = [], {}
+    for i, fi in enumerate(piece_files):
+        before = seen.get(fi, 0)
+        offsets.append(before)
+        seen[fi] = before + lines.get(i, 0)
+    return offsets
+
+
+@dataclass
+class Partial:
+    """The partial result of any part of a scan, the one type every runner produces and merges.
+
+    A local scan is one piece (piece 0); a Dask scan has one per task, and a state directory keeps
+    one between runs. Partials of adjacent pieces merge in piece order (`merge`), and
+    `fastscan.score.finish` turns the merged one into a Report.
+
+    examples, file_errors: (piece, {"file", "line", "reason"}) of the first rejected records and of
+    the problems that are not one record, line numbers counted from the start of their piece;
+    lines: piece -> lines its byte range owned (pieces read by byte range only), so that the
+    line numbers of a range are shifted by the lines of the ranges of its file before it.
+    """
+
+    state: AccountState
+    stats: ReadStats = field(default_factory=ReadStats)
+    examples: list[tuple[int, dict]] = field(default_factory=list)
+    file_errors: list[tuple[int, dict]] = field(default_factory=list)
+    lines: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0        # wall time of the reading and folding behind it (not merged)
+    peak_rss_mb: float = 0.0    # the largest of the processes that made it
+    task_seconds: float = 0.0   # summed over the tasks that made it, not wall time
+
+    def merge(self, other: Partial, keep_examples: int = KEEP_EXAMPLES) -> Partial:
+        """Add `other` (the piece(s) right after this one's) into this partial; returns self."""
+        self.state.merge(other.state)
+        self.stats.merge(other.stats)
+        self.examples.extend(other.examples[: max(0, keep_examples - len(self.examples))])
+        self.file_errors.extend(other.file_errors)
+        self.lines.update(other.lines)
+        self.peak_rss_mb = max(self.peak_rss_mb, other.peak_rss_mb)
+        self.task_seconds += other.task_seconds
+        return self
+
+    def rejects(self, piece_files: list[int] | None = None) -> tuple[list[dict], list[dict]]:
+        """(examples, file errors) with the line numbers of the whole file: `piece_files` gives
+        each piece's file (pieces of one file consecutive); None when every piece is a whole file."""
+        if piece_files is None:
+            return [e for _, e in self.examples], [e for _, e in self.file_errors]
+        offsets = line_offsets(piece_files, self.lines)
+
+        def fixed(entries: list[tuple[int, dict]]) -> list[dict]:
+            return [dict(e, line=e["line"] + offsets[i]) for i, e in entries]
+
+        return fixed(self.examples), fixed(self.file_errors)

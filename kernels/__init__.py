@@ -1,15 +1,18 @@
 """Numba kernels of fastscan, installed as `fastscan.kernels`.
 
 The kernel modules compile when first imported, so this package imports them lazily:
-`import fastscan` compiles nothing, `warmup()` compiles everything on purpose.
+`import fastscan` compiles nothing, `warmup()` compiles everything on purpose, and
+`enable_disk_cache()` keeps compiled kernels on disk in the folder the CLI uses.
 """
 from __future__ import annotations
 
 import importlib
 
+from fastscan.kernels.cache import enable_disk_cache
+
 _MODULES = ("text", "aggregate", "messages", "reasoning", "neardup", "jsonl")
 
-__all__ = ["warmup", *_MODULES]
+__all__ = ["enable_disk_cache", "warmup", *_MODULES]
 
 
 def warmup() -> None:

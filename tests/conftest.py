@@ -18,7 +18,7 @@ def cli_env(tmp_path_factory):
 @pytest.fixture(scope="session", autouse=True)
 def _cache_home(tmp_path_factory):
     """CLI runs that bring no cache settings keep compiled kernels under a session folder, never
-    in the home directory of whoever runs the tests (fastscan.cli._kernel_cache)."""
+    in the home directory of whoever runs the tests (fastscan.kernels.enable_disk_cache)."""
     old = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
     yield

@@ -1,4 +1,4 @@
-"""The CLI's default on-disk kernel cache (fastscan.cli._kernel_cache): where it goes, that any
+"""The CLI's default on-disk kernel cache (fastscan.kernels.enable_disk_cache): where it goes, that any
 kernel source change moves it, and that it stays off when asked or when it cannot be written."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import fastscan.kernels
-from fastscan.cli import _cache_folder
+from fastscan.kernels.cache import cache_folder
 
-PROBE = ("import json, os, fastscan.cli as c; c._kernel_cache(); "
+PROBE = ("import json, os, fastscan.kernels as k; k.enable_disk_cache(); "
          "print(json.dumps({k: os.environ.get(k) for k in ('NUMBA_CACHE_DIR', 'FASTSCAN_NUMBA_CACHE')}))")
 
 
@@ -29,18 +29,18 @@ def test_cache_goes_to_a_folder_named_by_the_kernel_sources(tmp_path):
     folder = Path(got["NUMBA_CACHE_DIR"])
     assert folder.parent == tmp_path / "fastscan" and folder.name.startswith("numba-") and folder.is_dir()
     assert oct(folder.stat().st_mode & 0o777) == oct(0o700)
-    assert folder == _cache_folder(Path(fastscan.kernels.__file__).resolve().parent, tmp_path / "fastscan")
+    assert folder == cache_folder(Path(fastscan.kernels.__file__).resolve().parent, tmp_path / "fastscan")
 
 
 def test_any_kernel_file_change_moves_the_cache(tmp_path):
     src = Path(fastscan.kernels.__file__).resolve().parent
     copy = tmp_path / "kernels"
     shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    before = _cache_folder(copy, tmp_path)
-    assert before == _cache_folder(src, tmp_path)
+    before = cache_folder(copy, tmp_path)
+    assert before == cache_folder(src, tmp_path)
     helper = copy / "hashing.py"          # a helper other kernels inline
     helper.write_text(helper.read_text() + "\n# changed\n")
-    assert _cache_folder(copy, tmp_path) != before
+    assert cache_folder(copy, tmp_path) != before
 
 
 def test_cache_off_when_asked_or_given(tmp_path):

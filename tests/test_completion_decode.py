@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from fastscan import scan
-from fastscan.readers import RejectLog
+from fastscan.read import RejectLog
 
 
 def rec(i, *, ct=True, completion="a fine answer with several words in it", acct=None):
@@ -53,7 +53,7 @@ def test_completion_read_only_where_needed(tmp_path, chunk, bad_line_at):
     path = write(tmp_path / "log.jsonl", records(), bad_line_at)
     rejects = tmp_path / "rejects.jsonl"
     report = scan([path], chunk_bytes=chunk, reject_file=rejects)
-    st = report.stats
+    st = report.stats.to_dict()
     bad_json = 0 if bad_line_at is None else 1
     assert st["records_read"] == 120 + bad_json
     assert st["records_rejected"] == 12 + bad_json          # i % 10 == 5, and the broken line

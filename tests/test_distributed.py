@@ -17,8 +17,8 @@ import cloudpickle  # noqa: E402  (comes with distributed)
 import dask  # noqa: E402
 
 from fastscan import InputError, scan  # noqa: E402
-from fastscan.distributed import ClusterError, submit_scan  # noqa: E402
-from fastscan.state import ScanConfig  # noqa: E402
+from fastscan.run.cluster import ClusterError, submit_scan  # noqa: E402
+from fastscan.config import ScanConfig  # noqa: E402
 from mixed_log import split_interleaved, write_mixed_log  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -57,7 +57,7 @@ def assert_identical(got, want, tmp_path, names=lambda f: f):
         got.write(tmp_path / f"got.{ext}")
         assert (tmp_path / f"got.{ext}").read_bytes() == (tmp_path / f"want.{ext}").read_bytes(), ext
     for k in COUNTS:
-        assert got.stats[k] == want.stats[k], k
+        assert getattr(got.stats, k) == getattr(want.stats, k), k
     key = lambda e: (names(e["file"]), e["line"], e["reason"])   # noqa: E731
     assert sorted(map(key, got.rejected_examples)) == sorted(map(key, want.rejected_examples))
     assert list(map(key, got.file_errors)) == list(map(key, want.file_errors))
@@ -76,8 +76,8 @@ def test_mixed_log_on_cluster_is_identical_with_rejects(client, mixed_parts, tmp
     job = submit_scan(client, mixed_parts, config=SMALL, reject_file=got_rj, split_bytes=150_000)
     want = scan(mixed_parts, config=SMALL, reject_file=want_rj)
     got = job.result()
-    assert got.stats["pieces"] > len(mixed_parts)          # files were cut into byte ranges
-    assert want.stats["records_rejected"] > 5
+    assert got.stats.pieces > len(mixed_parts)          # files were cut into byte ranges
+    assert want.stats.records_rejected > 5
     assert_identical(got, want, tmp_path)
     rows = lambda p: sorted(p.read_bytes().splitlines())  # noqa: E731
     assert rows(got_rj) == rows(want_rj)                   # same records, files and line numbers
@@ -91,7 +91,7 @@ def test_make_log_on_cluster_is_identical(client, tmp_path):
     parts = split_interleaved(log, 4, tmp_path, "flat")
     want = scan(parts)
     got = scan(parts, client=client, split_bytes=400_000)
-    assert got.stats["pieces"] > len(parts)
+    assert got.stats.pieces > len(parts)
     assert_identical(got, want, tmp_path)
 
 
@@ -103,10 +103,10 @@ def test_synth_logs_on_cluster_are_identical(client, tmp_path):
     gz = [tmp_path / "flat.jsonl.gz"]
     want = scan(files, config=SMALL)
     got = scan(files, config=SMALL, client=client, split_bytes=1 << 20)
-    assert got.stats["pieces"] > 4
+    assert got.stats.pieces > 4
     assert_identical(got, want, tmp_path)
     got = scan(gz, config=SMALL, client=client, split_bytes=1 << 16)
-    assert got.stats["pieces"] == 1
+    assert got.stats.pieces == 1
     assert_identical(got, scan(gz, config=SMALL), tmp_path)
 
 
@@ -165,7 +165,7 @@ def test_a_piece_that_kills_every_worker_is_a_cluster_error(client, mixed_parts)
     finally:
         client.unregister_worker_plugin("kill-always")
     client.wait_for_workers(2, timeout=60)
-    assert scan(mixed_parts[:1], client=client).stats["records_read"] > 0   # the cluster goes on
+    assert scan(mixed_parts[:1], client=client).stats.records_read > 0   # the cluster goes on
 
 
 def test_a_scan_cancelled_on_the_cluster_is_a_cluster_error(client, mixed_parts):
@@ -185,7 +185,7 @@ def test_unreadable_file_on_a_worker_is_the_single_process_error(client, mixed_p
     assert str(dist.value) == str(single.value) and "broken.parquet" in str(dist.value)
     with pytest.raises(InputError, match="no such file"):
         scan([tmp_path / "missing.jsonl"], client=client)
-    assert scan(mixed_parts[:1], client=client).stats["records_read"] > 0   # the cluster goes on
+    assert scan(mixed_parts[:1], client=client).stats.records_read > 0   # the cluster goes on
 
 
 def test_cli_scheduler(cluster, mixed_parts, tmp_path):
@@ -199,7 +199,7 @@ def test_cli_scheduler(cluster, mixed_parts, tmp_path):
     assert len(p.stdout.splitlines()) == 4 and "records" in p.stderr
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["workers"] == 2 and stats["pieces"] > 3
-    assert all(stats[k] == want.stats[k] for k in COUNTS)
+    assert all(stats[k] == getattr(want.stats, k) for k in COUNTS)
 
 
 def test_cli_unreachable_scheduler_is_exit_2(tmp_path, mixed_parts):

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fastscan import scan
 from fastscan.errors import InputError
-from fastscan.readers import ReadStats, RejectLog, _JsonlDecoder, _line_bounds, expand_sources, read_source
-from fastscan.schema import FLAT, OPENAI, raw_schema
+from fastscan.read import ReadStats, RejectLog, expand_sources, read_source
+from fastscan.read.jsonl_decode import JsonlDecoder, line_bounds
+from fastscan.read.shape import FLAT, OPENAI, raw_schema
 
 from logs import records, write_jsonl
 
@@ -114,7 +115,7 @@ def hostile_line(draw):
 
 
 def decoder(shape=FLAT, sample=BASE):
-    return _JsonlDecoder("f", shape, raw_schema(shape, sample), RejectLog(keep_examples=10 ** 6), ReadStats())
+    return JsonlDecoder("f", shape, raw_schema(shape, sample), RejectLog(keep_examples=10 ** 6), ReadStats())
 
 
 def outcome(dec, lines, one_by_one=False):
@@ -171,7 +172,7 @@ def test_chunk_size_never_changes_report_stats_or_rejects(tmp_path_factory, line
         rep = d / f"report-{chunk}.jsonl"
         r = scan([path], chunk_bytes=chunk, reject_file=rj)
         r.write(rep)
-        s = r.stats
+        s = r.stats.to_dict()
         assert s["records_read"] == s["records_scored"] + s["records_rejected"]
         assert s["records_read"] == sum(1 for x in mixed if x.strip())
         counts = {k: s[k] for k in ("records_read", "records_scored", "records_rejected", "rejected_by_reason")}
@@ -193,7 +194,7 @@ def test_cut_compressed_streams(tmp_path_factory, lines, data):
         path = d / name
         path.write_bytes(blob[:cut])
         r = scan([path], chunk_bytes=4096)
-        s = r.stats
+        s = r.stats.to_dict()
         assert s["records_read"] == s["records_scored"] + s["records_rejected"]
         if cut < len(blob):
             assert s["records_read"] <= sum(1 for x in body.split(b"\n") if x.strip())
@@ -221,7 +222,7 @@ def test_empty_and_blank_files(tmp_path):
         st_, rj = read_counts(tmp_path / name)
         assert st_.records_read == 0 and not rj.file_errors
         r = scan([tmp_path / name])
-        assert r.accounts.num_rows == 0 and r.stats["records_read"] == 0
+        assert r.accounts.num_rows == 0 and r.stats.records_read == 0
     import zstandard
     (tmp_path / "e.jsonl.gz").write_bytes(gzip.compress(b""))
     (tmp_path / "e.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(b""))
@@ -240,7 +241,7 @@ def test_garbage_head_does_not_fix_a_poor_shape(tmp_path):
     small = scan([p], chunk_bytes=4096)
     big = scan([p])
     assert small.accounts.equals(big.accounts)
-    assert small.stats["records_rejected"] == 300 and small.stats["records_scored"] == 40
+    assert small.stats.records_rejected == 300 and small.stats.records_scored == 40
     assert small.accounts.column("completion_tokens").to_pylist() == big.accounts.column("completion_tokens").to_pylist()
 
 
@@ -320,7 +321,7 @@ def test_every_field_with_a_wrong_type(tmp_path):
 def test_times_agree_between_arrow_and_python():
     """The bulk path reads a column of times with Arrow, the one-by-one path with Python first:
     wherever both read a string they must agree (text_to_ms relies on it)."""
-    from fastscan.schema import iso_to_ms
+    from fastscan.read.times import iso_to_ms
     samples = ["2025-09-01T00:00:00Z", "2025-09-01T00:00:00+0200", "2025-09-01 00:00:00+02:00",
                "2025-09-01T00:00Z", "2025-09-01T00Z", "2025-09-01T12:34:56.789Z", "2025-09-01T12:34:56.7891Z",
                "1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z", "0001-01-01T00:00:00Z",
@@ -340,7 +341,7 @@ def test_times_agree_between_arrow_and_python():
 
 @given(st.datetimes(), st.sampled_from(["", "Z", "+02:00", "-0530", "+00:00"]), st.integers(0, 3))
 def test_generated_times_agree(t, tz, digits):
-    from fastscan.schema import iso_to_ms
+    from fastscan.read.times import iso_to_ms
     s = t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{t.microsecond:06d}"[:digits + 1] if digits else "") + tz
     try:
         a = pa.array([s]).cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())[0].as_py()

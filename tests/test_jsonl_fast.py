@@ -14,14 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastscan.readers import ReadStats, RejectLog, _JsonlDecoder, _line_bounds
-from fastscan.schema import FLAT, raw_schema
+from fastscan.read import ReadStats, RejectLog
+from fastscan.read.jsonl_decode import JsonlDecoder, line_bounds
+from fastscan.read.shape import FLAT, raw_schema
 
 SCHEMA_SAMPLE = {"account_id": "a", "ts": "2025-09-01T00:00:00Z"}
 
 
 def decoder():
-    return _JsonlDecoder("<test>", FLAT, raw_schema(FLAT, SCHEMA_SAMPLE), RejectLog(), ReadStats())
+    return JsonlDecoder("<test>", FLAT, raw_schema(FLAT, SCHEMA_SAMPLE), RejectLog(), ReadStats())
 
 
 def arrow_table(chunk: bytes, schema: pa.Schema):
@@ -38,7 +39,7 @@ def check(lines: list[bytes]) -> bool:
     chunk = b"\n".join(lines) + b"\n"
     dec = decoder()
     schema = dec.decode_options.explicit_schema
-    starts, ends, _, _ = _line_bounds(chunk)
+    starts, ends, _, _ = line_bounds(chunk)
     fast, refused = dec._flat(chunk, starts, ends)
     took = [line for line, r in zip(lines, refused) if not r]
     assert fast.num_rows == len(took)
@@ -146,8 +147,8 @@ def test_whole_scan_same_with_and_without_fast_decoder(tmp_path, monkeypatch):
     lines[9] = b'{"account_id": 5'
     path.write_bytes(b"\n".join(lines) + b"\n")
     fast = fastscan.scan([path], chunk_bytes=1 << 16)
-    monkeypatch.setattr(_JsonlDecoder, "_flat", lambda self, *a: None)
+    monkeypatch.setattr(JsonlDecoder, "_flat", lambda self, *a: None)
     slow = fastscan.scan([path], chunk_bytes=1 << 16)
     assert fast.accounts.equals(slow.accounts)
-    assert fast.stats["records_rejected"] == slow.stats["records_rejected"] == 1
+    assert fast.stats.records_rejected == slow.stats.records_rejected == 1
     assert np.array_equal(fast.accounts.column("requests").to_numpy(), slow.accounts.column("requests").to_numpy())

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 import reference as ref
 import realtext
 from fastscan import Scanner
-from fastscan.neardup import lsh_params, near_duplicate_flags
-from fastscan.state import AccountState, ScanConfig
+from fastscan.score.neardup import lsh_params, near_duplicate_flags
+from fastscan.config import ScanConfig
+from fastscan.state import AccountState
 
 
 def kernels():
@@ -231,7 +232,7 @@ def test_state_stays_within_the_bound_for_a_huge_account():
     state = AccountState(cfg)
     rng = random.Random(1)
     vocab = [f"w{i}" for i in range(5000)]
-    from fastscan.runner import Scanner as _S
+    from fastscan.run import Scanner as _S
     s = _S(cfg)
     s.state = state
     distinct = 60_000

@@ -18,11 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastscan import scan
-from fastscan.distributed import finish_partial, line_offsets, merge_partials, plan_pieces, scan_piece
+from fastscan.run.cluster import finish_partial, merge_partials, plan_pieces, scan_piece
+from fastscan.state import line_offsets
 from fastscan.errors import InputError
-from fastscan.readers import ByteRange, ReadStats, RejectLog, Source, expand_sources, read_source
-from fastscan.schema import CANONICAL
-from fastscan.state import ScanConfig
+from fastscan.read import ByteRange, ReadStats, RejectLog, Source, expand_sources, read_source
+from fastscan.read import CANONICAL
+from fastscan.config import ScanConfig
 from mixed_log import write_mixed_log
 
 SMALL = ScanConfig(sample_size=32)
@@ -133,7 +134,7 @@ def test_pieces_merged_in_any_tree_give_the_single_process_report(tmp_path, mixe
     report, offsets = finish_partial(final, [p.file_index for p in pieces])
     assert report.accounts.equals(want.accounts)
     for k in COUNTS:
-        assert report.stats[k] == want.stats[k], k
+        assert getattr(report.stats, k) == getattr(want.stats, k), k
     key = lambda e: (e["file"], e["line"], e["reason"])   # noqa: E731
     assert sorted(report.rejected_examples, key=key) == sorted(want.rejected_examples, key=key)
     assert report.rejected_examples == sorted(report.rejected_examples, key=lambda e: (files.index(
@@ -142,7 +143,7 @@ def test_pieces_merged_in_any_tree_give_the_single_process_report(tmp_path, mixe
                      for r in map(json.loads, reject_file.read_bytes().splitlines()))
     rebuilt = sorted((p.source.name, line + offsets[p.index], reason, raw.decode("utf-8", "backslashreplace"))
                      for p, (_, rows) in zip(pieces, results) for line, reason, raw in rows)
-    assert rebuilt == written and len(written) == want.stats["records_rejected"] > 0
+    assert rebuilt == written and len(written) == want.stats.records_rejected > 0
 
 
 def test_merge_does_not_change_its_inputs(mixed):
@@ -160,7 +161,7 @@ def test_line_offsets():
 
 
 def test_importing_fastscan_imports_no_dask():
-    code = ("import sys, fastscan, fastscan.runner, fastscan.cli, fastscan.readers, fastscan.distributed; "
+    code = ("import sys, fastscan, fastscan.run, fastscan.cli, fastscan.read, fastscan.run.cluster; "
             "print(sorted(m for m in ('dask', 'distributed', 'fsspec') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": ""})
@@ -180,11 +181,11 @@ def test_urls_read_like_paths(tmp_path, mixed):
     for name in ("log.parquet", "log.arrow"):
         want = scan([tmp_path / name], config=SMALL)
         got = scan([(tmp_path / name).as_uri()], config=SMALL)
-        assert got.accounts.equals(want.accounts) and got.stats["records_read"] == table.num_rows
+        assert got.accounts.equals(want.accounts) and got.stats.records_read == table.num_rows
     want = scan([path], config=SMALL)
     got = scan([path.as_uri()], config=SMALL)
     assert got.accounts.equals(want.accounts)
-    assert got.stats["bytes_read"] == want.stats["bytes_read"]
+    assert got.stats.bytes_read == want.stats.bytes_read
     assert [e["line"] for e in got.rejected_examples] == [e["line"] for e in want.rejected_examples]
     assert got.rejected_examples[0]["file"] == path.as_uri()
     src = expand_sources([tmp_path.as_uri()])               # a folder URL: its log files, sorted

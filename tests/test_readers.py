@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fastscan.errors import InputError, SchemaError
-from fastscan.readers import ReadStats, RejectLog, expand_sources, read_source
+from fastscan.read import ReadStats, RejectLog, expand_sources, read_source
 
 
 def rec(i, account="acct_a", **kw):
@@ -204,7 +204,7 @@ def test_missing_path_and_unknown_shape(tmp_path):
 
 
 def test_custom_mapping(tmp_path):
-    from fastscan.schema import shape_from_mapping
+    from fastscan.read import shape_from_mapping
     p = tmp_path / "c.jsonl"
     write_lines(p, [{"meta": {"customer": "c1"}, "input": {"text": "hello there"}, "time": 1756684800}])
     shape = shape_from_mapping({"account_id": "meta.customer", "prompt": "input.text", "ts": "time"})

@@ -12,8 +12,8 @@ import pytest
 
 import fastscan
 from fastscan import Scanner, scan
-from fastscan.readers import expand_sources, read_source
-from fastscan.state import ScanConfig
+from fastscan.read import expand_sources, read_source
+from fastscan.config import ScanConfig
 from mixed_log import split_interleaved
 
 SMALL = ScanConfig(sample_size=32)   # small sample so heavy accounts exercise the bottom-k path
@@ -33,7 +33,7 @@ def test_report_has_required_columns(small_log):
     need = {"account_id", "requests", "prompt_tokens", "completion_tokens", "first_seen", "last_seen",
             "near_dup_rate", "extraction_score", "flagged", "reasons"}
     assert need <= set(r.accounts.column_names)
-    s = r.stats
+    s = r.stats.to_dict()
     assert s["records_read"] == s["records_scored"] + s["records_rejected"] > 0
     assert s["files"] == 1 and s["bytes_read"] == os.path.getsize(small_log)
     scores = r.accounts.column("extraction_score").to_pylist()

@@ -8,8 +8,8 @@ import pyarrow.csv as pacsv
 import pytest
 
 from fastscan import cli, scan
-from fastscan._score_weights import FIT, WEIGHTS
-from fastscan.score import SIGNALS, TERMS, explain_account, score_accounts, signal_values, term_name
+from fastscan.score.weights import FIT, WEIGHTS
+from fastscan.score.model import SIGNALS, TERMS, explain_account, score_accounts, signal_values, term_name
 
 START_MS = 1_756_684_800_000          # 2025-09-01T00:00:00Z
 HOUR = 3_600_000
@@ -223,7 +223,7 @@ def _report(rows):
 
 
 def test_rotation_counts_accounts_that_start_as_others_stop():
-    from fastscan.coordination import coordination_columns
+    from fastscan.score.coordination import coordination_columns
     day = 24 * HOUR
     rows = []
     # a ring: four accounts, each four days, the next starting as the previous stops

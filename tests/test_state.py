@@ -19,9 +19,10 @@ import pytest
 
 import fastscan
 from fastscan import Scanner, StateError, scan
-from fastscan.readers import expand_sources, read_source
-from fastscan.state import AccountState, ScanConfig
-from fastscan.statedir import StateDir
+from fastscan.read import expand_sources, read_source
+from fastscan.config import ScanConfig
+from fastscan.state import AccountState
+from fastscan.run.statedir import StateDir
 
 from logs import records, write_jsonl
 
@@ -80,7 +81,7 @@ def report_bytes(report, d, tag):
 
 
 def counts(report):
-    return {k: report.stats[k] for k in COUNTS}
+    return {k: getattr(report.stats, k) for k in COUNTS}
 
 
 # --------------------------------------------------------------------------- serialization
@@ -110,7 +111,8 @@ def test_state_round_trips_through_bytes_and_pickle(archive):
     assert half.finish().accounts.equals(want)
     assert AccountState.from_bytes(AccountState(SMALL).to_bytes()).n_accounts == 0
     # every SparseCounts of a state is serialized (a new one must be added to _SPARSE)
-    from fastscan.state import _SPARSE, SparseCounts
+    from fastscan.sketches import SparseCounts
+    from fastscan.state import _SPARSE
     assert {k for k, v in vars(AccountState()).items() if isinstance(v, SparseCounts)} == set(_SPARSE)
     with pytest.raises(ValueError):
         AccountState.from_bytes(b"not a state")
@@ -161,7 +163,7 @@ def test_incremental_days_equal_all_at_once(archive, tmp_path):
     want = scan(archive, config=SMALL)
     day1 = [p for p in archive if "day1" in p.name]
     first = scan(day1, config=SMALL, state_dir=tmp_path / "st")
-    assert first.stats["files"] == 3
+    assert first.stats.files == 3
     got = scan(archive, config=SMALL, state_dir=tmp_path / "st")
     assert report_bytes(got, tmp_path, "got") == report_bytes(want, tmp_path, "want")
     assert counts(got) == counts(want)
@@ -259,7 +261,7 @@ def test_same_bytes_whatever_chunk_size_and_file_order(archive, tmp_path):
 
 
 def test_same_bytes_whatever_thread_count(archive, tmp_path, cli_env):
-    code = ("import sys, pyarrow as pa, fastscan; from fastscan.state import ScanConfig; "
+    code = ("import sys, pyarrow as pa, fastscan; from fastscan.config import ScanConfig; "
             "pa.set_cpu_count(int(sys.argv[1])); pa.set_io_thread_count(int(sys.argv[1])); "
             "r = fastscan.scan(sys.argv[3:], config=ScanConfig(sample_size=32)); "
             "[r.write(sys.argv[2] + e) for e in ('.jsonl', '.csv', '.parquet')]")
@@ -292,7 +294,7 @@ def test_no_prompt_text_in_state_or_report_and_private_modes(archive, tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "rj.jsonl").st_mode) == 0o600
     for ext, data in report_bytes(r, tmp_path, "rep").items():
         assert SECRET.encode() not in data, ext
-    assert SECRET not in json.dumps(r.stats) + json.dumps(r.rejected_examples) + json.dumps(r.file_errors)
+    assert SECRET not in json.dumps(r.stats.to_dict()) + json.dumps(r.rejected_examples) + json.dumps(r.file_errors)
     # the archive does hold the word, so the checks above could fail
     assert SECRET.encode() in archive[0].read_bytes()
 

@@ -1,4 +1,6 @@
 """Weights of the extraction score (fastscan.score), written by bench/fit_score.py; do not edit by hand."""
+
+from __future__ import annotations
 BIAS = -10.1707
 WEIGHTS = {
     'output_volume': 2.0880,

@@ -19,9 +19,10 @@ import math
 
 import numpy as np
 import pyarrow as pa
+from fastscan.config import ScanConfig
+from fastscan.parallel import map_ordered, workers
+from fastscan.state import AccountState, F
 
-from .parallel import map_ordered, workers
-from .state import F, AccountState, ScanConfig
 
 __all__ = ["lsh_params", "repetition", "cross_account", "CrossAccount"]
 
@@ -85,7 +86,7 @@ def account_ranks(state: AccountState) -> np.ndarray:
 
 def near_duplicate_flags(state: AccountState) -> np.ndarray:
     """bool per sampled prompt: another sampled prompt of its account is a verified near-duplicate."""
-    from .kernels import neardup
+    from fastscan.kernels import neardup
     cfg = state.config
     s = state.sample
     s.compact()
@@ -152,7 +153,7 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
 def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Verified near-duplicate pairs (i < j, sample rows) between different accounts' eligible
     prompts, each once (in the first band it collides in), sorted."""
-    from .kernels import neardup
+    from fastscan.kernels import neardup
     cfg = state.config
     s = state.sample
     bands, rows = lsh_params(cfg.num_perm, cfg.near_dup_threshold, cfg.lsh_rows)
@@ -210,7 +211,7 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
 
     `near`: the within-account near-duplicate flags of the sample (computed when not given).
     """
-    from .kernels import neardup
+    from fastscan.kernels import neardup
     cfg = state.config
     s = state.sample
     s.compact()

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from fastscan.sketches import HOUR_MS
 
 __all__ = ["coordination_columns", "ROTATION_HOURS", "ROTATION_MIN_CLUSTER"]
 
 ROTATION_HOURS = 24
 ROTATION_MIN_CLUSTER = 3
-HOUR_MS = 3_600_000
 
 
 def _times(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:

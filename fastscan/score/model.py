@@ -12,7 +12,7 @@ max_tokens, shared templates, rotation) count only as far as the account also ta
 output, because integrations that run one classification template around the clock are the
 commonest legitimate automation; and a template wrapped around many different tasks counts more
 than one narrow task repeated. The weights come from `bench/fit_score.py` (fitted on make_log.py
-logs; the seeds are recorded in `fastscan/_score_weights.py`).
+logs; the seeds are recorded in `fastscan/score/weights.py`).
 
 Nothing here needs labels: the signals are facts about the account's own traffic, and reasons
 compare it with the scanned population. An account with fewer than `min_requests` requests is
@@ -25,9 +25,9 @@ from typing import Callable
 
 import numpy as np
 import pyarrow as pa
+from fastscan.score.coordination import ROTATION_HOURS, ROTATION_MIN_CLUSTER
+from fastscan.score.weights import BIAS, WEIGHTS
 
-from ._score_weights import BIAS, WEIGHTS
-from .coordination import ROTATION_HOURS, ROTATION_MIN_CLUSTER
 
 __all__ = ["score_accounts", "signal_values", "SIGNALS", "TERMS", "FLAG_THRESHOLD", "MIN_REQUESTS",
            "explain_account"]

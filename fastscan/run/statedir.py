@@ -26,12 +26,13 @@ import json
 import os
 from dataclasses import asdict
 
-from .errors import StateError
-from .readers import ReadStats, RejectLog, Source
-from .schema import FLAT, OPENAI, Shape
-from .state import AccountState, ScanConfig
+from fastscan.config import ScanConfig
+from fastscan.errors import StateError
+from fastscan.read import ReadStats, RejectLog, Shape, Source, is_url
+from fastscan.read.shape import shape_to_dict
+from fastscan.state import AccountState, Partial
 
-__all__ = ["StateDir", "fingerprint", "write_private", "MANIFEST_FORMAT"]
+__all__ = ["MANIFEST_FORMAT", "StateDir", "fingerprint", "stats_from_dict", "stats_to_dict", "write_private"]
 
 MANIFEST_FORMAT = 1
 _EDGE = 64 << 10     # bytes hashed at each end of a file for its fingerprint
@@ -78,23 +79,6 @@ def fingerprint(path: str) -> dict:
             tail = b""
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns,
             "head_sha256": hashlib.sha256(head).hexdigest(), "tail_sha256": hashlib.sha256(tail).hexdigest()}
-
-
-def shape_to_dict(shape: Shape | None):
-    if shape is None:
-        return None
-    return {"name": shape.name, "paths": {k: list(v) for k, v in shape.paths.items()},
-            "messages": list(shape.messages) if shape.messages else None}
-
-
-def shape_from_dict(d) -> Shape | None:
-    if d is None:
-        return None
-    for known in (FLAT, OPENAI):
-        if d == shape_to_dict(known):
-            return known
-    return Shape(d["name"], {k: tuple(v) for k, v in d["paths"].items()},
-                 tuple(d["messages"]) if d["messages"] else None)
 
 
 def stats_to_dict(st: ReadStats) -> dict:
@@ -177,9 +161,7 @@ class StateDir:
     def _load(self) -> None:
         mpath = self._manifest_path()
         self.generation = 0
-        self.stats = ReadStats()
-        self.examples: list = []
-        self.file_errors: list = []
+        self.partial = Partial(AccountState(self.config))
         self.rejected = 0
         self.files: dict = {}
         self.reject_file = None
@@ -188,7 +170,6 @@ class StateDir:
             if others:
                 raise StateError(f"{self.path}: not a fastscan state directory (no manifest.json, "
                                  f"but holds {sorted(others)[:3]})")
-            self.state = AccountState(self.config)
             return
         try:
             with open(mpath, "rb") as fh:
@@ -206,18 +187,20 @@ class StateDir:
             raise StateError(f"{self.path}: holds a state scanned with another log shape / --map "
                              f"({m['shape'] and m['shape']['name']}); use the same --map or another directory")
         self.generation = m["generation"]
-        self.stats = stats_from_dict(m["stats"])
-        self.examples = m["rejected_examples"]
-        self.file_errors = m["file_errors"]
+        stats = stats_from_dict(m["stats"])
+        examples = [(0, e) for e in m["rejected_examples"]]
+        file_errors = [(0, e) for e in m["file_errors"]]
         self.rejected = m["rejected"]
         self.files = m["files"]
         self.reject_file = m["reject_file"]
         spath = os.path.join(self.path, m["state_file"])
         try:
-            self.state = AccountState.load(spath)
+            with open(spath, "rb") as fh:
+                state = AccountState.from_bytes(fh.read())
         except (OSError, ValueError) as e:
             raise StateError(f"{spath}: unreadable state: {e}") from None
-        if self.state.config != self.config:
+        self.partial = Partial(state, stats, examples, file_errors)
+        if state.config != self.config:
             raise StateError(f"{spath}: state of another scan configuration")
         keep = {"lock", "manifest.json", m["state_file"]}
         for f in os.listdir(self.path):   # leftovers of a checkpoint cut short
@@ -238,7 +221,6 @@ class StateDir:
         if src.path == "-":
             raise StateError("stdin cannot be scanned into a state directory (it cannot be resumed); "
                              "scan files, or drop --state")
-        from .remote import is_url
         if is_url(src.path):
             raise StateError(f"{src.path}: URLs cannot be scanned into a state directory yet; scan local files, "
                              "or drop --state")
@@ -266,7 +248,7 @@ class StateDir:
         """Checkpoint: the state, the statistics of finished work, per-file progress."""
         self.generation += 1
         name = f"state-{self.generation:06d}.arrow"
-        state.save(os.path.join(self.path, name))
+        write_private(os.path.join(self.path, name), state.to_bytes())
         rj = None
         if rejects.path is not None:
             rejects.flush()

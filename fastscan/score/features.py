@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from fastscan.score.neardup import CrossAccount, cross_account, near_duplicate_flags, repetition
+from fastscan.sketches import HOUR_MS
+from fastscan.state import AccountState, F
+from fastscan.sketches import split_model_hour_key
 
-from .neardup import CrossAccount, cross_account, near_duplicate_flags, repetition
-from .state import F, HOUR_MS, AccountState
 
 __all__ = ["account_features", "repetition"]
 
@@ -128,7 +130,6 @@ def _model_moves(state: AccountState) -> dict:
     FAST_MOVE_HOURS of that appearance. new_model_share: of the account's requests since the
     release, the share sent to that model (the largest over new models it moved to fast);
     new_model_delay_hours: how soon after the release it first used it (-1: no such move)."""
-    from .state import split_model_hour_key
     n = state.n_accounts
     share = np.zeros(n)
     delay = np.full(n, -1, dtype=np.int64)

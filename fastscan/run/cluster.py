@@ -36,32 +36,38 @@ from __future__ import annotations
 import concurrent.futures
 import heapq
 import os
-import resource
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
-from .errors import FastscanError, InputError
-from .readers import DEFAULT_CHUNK_BYTES, ByteRange, ReadStats, RejectLog, Source, expand_sources, read_source
-from .remote import is_url
-from .report import Report
-from .schema import Shape
-from .score import FLAG_THRESHOLD, MIN_REQUESTS
-from .state import AccountState, ScanConfig
+from fastscan.config import ScanConfig
+from fastscan.errors import ClusterError, InputError
+from fastscan.read import (
+    DEFAULT_CHUNK_BYTES,
+    ByteRange,
+    ReadStats,
+    RejectLog,
+    Shape,
+    Source,
+    as_shape,
+    expand_sources,
+    is_url,
+    read_source,
+)
+from fastscan.report import Report
+from fastscan.run.loop import fold
+from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
+from fastscan.score.finish import peak_rss_mb
+from fastscan.state import KEEP_EXAMPLES, AccountState, Partial, line_offsets
 
-__all__ = ["scan_dask", "submit_scan", "DaskScan", "ClusterError", "Piece", "Partial", "plan_pieces",
-           "scan_piece", "merge_partials", "finish_partial", "DEFAULT_SPLIT_BYTES", "DEFAULT_FANIN"]
+__all__ = ["DEFAULT_FANIN", "DEFAULT_SPLIT_BYTES", "ClusterError", "DaskScan", "Piece", "finish_partial", "merge_partials",
+           "plan_pieces", "scan_piece", "scan_dask", "submit_scan"]
 
 DEFAULT_SPLIT_BYTES = 128 << 20     # a plain JSONL file larger than this is cut into byte ranges
 DEFAULT_FANIN = 8                   # partials merged per merge task
-KEEP_EXAMPLES = 20                  # rejected examples a report keeps (as RejectLog's default)
 _TO_EOF = sys.maxsize               # the end of a file's last range: whatever the file holds
-
-
-class ClusterError(FastscanError):
-    """The cluster could not finish the scan (a piece kept killing its workers, or no scheduler)."""
 
 
 @dataclass(frozen=True)
@@ -102,18 +108,6 @@ def plan_pieces(sources: list[Source], split_bytes: int = DEFAULT_SPLIT_BYTES) -
     return pieces
 
 
-@dataclass
-class Partial:
-    """The result of scanning some adjacent pieces: per-account state, counts, first rejects."""
-    state: AccountState
-    stats: ReadStats = field(default_factory=ReadStats)
-    examples: list = field(default_factory=list)       # (piece index, reject entry), piece order
-    file_errors: list = field(default_factory=list)    # (piece index, entry)
-    lines: dict = field(default_factory=dict)          # piece index -> lines its byte range owned
-    peak_rss_mb: float = 0.0
-    task_seconds: float = 0.0                          # summed over the tasks, not wall time
-
-
 class _PieceRejects(RejectLog):
     """A piece's rejects: counted; as examples the `keep_examples` first by line (the order in
     which a chunk's rejects are found depends on where chunks and ranges are cut, line order does
@@ -141,10 +135,6 @@ class _PieceRejects(RejectLog):
         return [e for _, _, e in sorted(self._heap, key=lambda t: (-t[0], t[1]))]
 
 
-def _peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def scan_piece(piece: Piece, config: ScanConfig, shape: Shape | None = None,
                chunk_bytes: int = DEFAULT_CHUNK_BYTES, keep_examples: int = KEEP_EXAMPLES,
                keep_rejects: bool = False):
@@ -154,15 +144,14 @@ def scan_piece(piece: Piece, config: ScanConfig, shape: Shape | None = None,
     stats = ReadStats()
     rejects = _PieceRejects(keep_examples, keep_rejects)
     rng = piece.byte_range()
-    for batch in read_source(piece.source, shape=shape, chunk_bytes=chunk_bytes, rejects=rejects,
-                             stats=stats, byte_range=rng):
-        state.update(batch)
+    fold(state, read_source(piece.source, shape=shape, chunk_bytes=chunk_bytes, rejects=rejects, stats=stats,
+                            byte_range=rng), prefetch=False)
     state.compact()
     part = Partial(state, stats,
                    examples=[(piece.index, e) for e in rejects.first_examples()],
                    file_errors=[(piece.index, e) for e in rejects.file_errors],
                    lines={piece.index: rng.lines} if rng is not None else {},
-                   peak_rss_mb=_peak_rss_mb(), task_seconds=time.perf_counter() - t0)
+                   peak_rss_mb=peak_rss_mb(), task_seconds=time.perf_counter() - t0)
     return (part, rejects.all) if keep_rejects else part
 
 
@@ -171,47 +160,20 @@ def merge_partials(config: ScanConfig, *partials: Partial, keep_examples: int = 
     t0 = time.perf_counter()
     out = Partial(AccountState(config))
     for p in partials:
-        out.state.merge(p.state)
-        out.stats.merge(p.stats)
-        out.examples.extend(p.examples[:max(0, keep_examples - len(out.examples))])
-        out.file_errors.extend(p.file_errors)
-        out.lines.update(p.lines)
-        out.peak_rss_mb = max(out.peak_rss_mb, p.peak_rss_mb)
-        out.task_seconds += p.task_seconds
+        out.merge(p, keep_examples)
     out.state.compact()
-    out.peak_rss_mb = max(out.peak_rss_mb, _peak_rss_mb())
+    out.peak_rss_mb = max(out.peak_rss_mb, peak_rss_mb())
     out.task_seconds += time.perf_counter() - t0
     return out
 
 
-def line_offsets(piece_files: list[int], lines: dict) -> list[int]:
-    """Per piece, the lines of its file before it (the sum of `lines` of the earlier ranges)."""
-    offsets, seen = [], {}
-    for i, fi in enumerate(piece_files):
-        before = seen.get(fi, 0)
-        offsets.append(before)
-        seen[fi] = before + lines.get(i, 0)
-    return offsets
-
-
 def finish_partial(partial: Partial, piece_files: list[int], flag_threshold: float = FLAG_THRESHOLD,
-                   min_requests: int = MIN_REQUESTS):
+                   min_requests: int = MIN_REQUESTS) -> tuple[Report, list[int]]:
     """(Report of the merged partial, per-piece line offsets): the root of the merge tree."""
-    from .runner import Scanner
-    offsets = line_offsets(piece_files, partial.lines)
-
-    def fixed(entries):
-        return [dict(e, line=e["line"] + offsets[i]) for i, e in entries]
-
-    scanner = Scanner(partial.state.config, flag_threshold=flag_threshold, min_requests=min_requests)
-    scanner.state = partial.state
-    scanner.stats = partial.stats
-    scanner.rejects.examples = fixed(partial.examples)
-    scanner.rejects.file_errors = fixed(partial.file_errors)
-    report = scanner.finish()
-    report.stats["peak_rss_mb"] = max(partial.peak_rss_mb, _peak_rss_mb())
-    report.stats["task_seconds"] = round(partial.task_seconds + scanner.seconds, 3)
-    return report, offsets
+    report = finish(partial, flag_threshold, min_requests, piece_files)
+    report.stats.peak_rss_mb = max(partial.peak_rss_mb, peak_rss_mb())
+    report.stats.task_seconds = round(partial.task_seconds + report.stats.seconds, 3)
+    return report, line_offsets(piece_files, partial.lines)
 
 
 def _take(pair, i):
@@ -286,11 +248,11 @@ class DaskScan:
                 self._reject_log.close()
         wall = max(time.perf_counter() - self._t0, 1e-9)
         st = report.stats
-        st["seconds"] = round(wall, 3)
-        st["mb_per_s"] = round(st["bytes_decoded"] / 1e6 / wall, 1)
-        st["records_per_s"] = round(st["records_read"] / wall, 1)
-        st["pieces"] = len(self.pieces)
-        st["workers"] = len(self.client.nthreads())
+        st.seconds = round(wall, 3)
+        st.mb_per_s = round(st.bytes_decoded / 1e6 / wall, 1)
+        st.records_per_s = round(st.records_read / wall, 1)
+        st.pieces = len(self.pieces)
+        st.workers = len(self.client.nthreads())
         self.piece_futures, self._reject_futures, self.final = [], None, None
         return report
 
@@ -308,13 +270,12 @@ def submit_scan(client, paths, *, config: ScanConfig | None = None, mapping=None
                 progress: Callable[[int], None] | None = None, flag_threshold: float = FLAG_THRESHOLD,
                 min_requests: int = MIN_REQUESTS) -> DaskScan:
     """Submit a scan to the cluster behind `client` (a dask.distributed.Client) and return at once."""
-    from .runner import _as_shape
     if fanin < 2:
         raise ValueError("fanin must be at least 2")
     t0 = time.perf_counter()
     config = config or ScanConfig()
     config.check()
-    shape = _as_shape(mapping)
+    shape = as_shape(mapping)
     tag = uuid.uuid4().hex[:12]
     # listed on a worker: the paths are the ones the workers can reach
     sources = client.submit(expand_sources, _worker_paths(paths), key=f"fastscan-list-{tag}").result()

@@ -1,0 +1,121 @@
+"""Arrow IPC (file and stream) and Parquet inputs, read batch by batch into the canonical schema."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+from fastscan.errors import InputError
+from fastscan.read.canonical import extract, normalize
+from fastscan.read.coerce import RecordCoercer, Rejected, rows_to_columns
+from fastscan.read.rejects import ReadStats, RejectLog
+from fastscan.read.shape import Shape, detect_columns, raw_schema
+from fastscan.read.streams import is_url, open_raw, short_error
+
+
+def table_batches(name: str, shape: Shape | None, batches: Iterable[pa.RecordBatch], names: list[str],
+                  rejects: RejectLog, stats: ReadStats) -> Iterator[pa.RecordBatch]:
+    """Canonical batches of record batches of a log shape (`shape`, else detected from `names`);
+    bad records are rejected under the input's `name`, numbered by row from 1."""
+    sh = detect_columns(names, shape, name)
+    row0 = 0
+    for rb in batches:
+        n = rb.num_rows
+        stats.records_read += n
+        table = pa.Table.from_batches([rb])
+        try:
+            cols = extract(table, sh)
+            batch, keep, reasons = normalize(cols, sh)
+            rows = np.arange(n)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError, TypeError):
+            # a column of an unexpected type: coerce record by record, as for JSON
+            coercer = RecordCoercer(sh, raw_schema(sh))
+            good, rows = [], []
+            for i, rec in enumerate(table.to_pylist()):
+                try:
+                    good.append(coercer.row(rec))
+                    rows.append(i)
+                except Rejected as e:
+                    rejects.add(stats, name, row0 + i + 1, str(e), None)
+            rows = np.asarray(rows, dtype=np.int64)
+            if not good:
+                row0 += n
+                continue
+            batch, keep, reasons = normalize(rows_to_columns(good, sh), sh)
+        for r, reason in reasons:
+            rejects.add(stats, name, row0 + int(rows[r]) + 1, reason, None)
+        row0 += n
+        if batch.num_rows:
+            stats.records_scored += batch.num_rows
+            yield batch
+
+
+def read_parquet(src, shape, batch_rows, rejects, stats, progress):
+    import pyarrow.parquet as pq
+    try:
+        pf = pq.ParquetFile(open_raw(src.path) if is_url(src.path) else src.path)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{src.name}: not a readable Parquet file: {short_error(e)}") from None
+    names = pf.schema_arrow.names
+    sh = detect_columns(names, shape, src.name)
+    wanted = sorted(sh.top_keys() & set(names))
+    stats.bytes_read += src.size
+    total_rows = max(1, pf.metadata.num_rows)
+    done = 0
+
+    def batches():
+        nonlocal done
+        try:
+            for rb in pf.iter_batches(batch_size=batch_rows, columns=wanted):
+                if progress is not None:
+                    step = int(src.size * rb.num_rows / total_rows)
+                    progress(step)
+                done += rb.num_rows
+                stats.bytes_decoded += rb.nbytes
+                yield rb
+        except (OSError, pa.ArrowInvalid) as e:
+            # records past the cut are unknown, so none is counted: a warning, as for JSON Lines
+            rejects.file_error(src.name, done + 1, f"truncated file: {short_error(e)}")
+
+    yield from table_batches(src.name, sh, batches(), names, rejects, stats)
+
+
+def _arrow_input(src):
+    if is_url(src.path):
+        fh = pa.PythonFile(open_raw(src.path), mode="r")
+        return fh if src.compression == "" else pa.CompressedInputStream(fh, src.compression)
+    return pa.memory_map(src.path) if src.compression == "" else pa.input_stream(src.path, compression=src.compression)
+
+
+def read_arrow(src, shape, rejects, stats, progress):
+    try:
+        fh = _arrow_input(src)
+        try:
+            reader = pa.ipc.open_file(fh)
+            batches_iter = (reader.get_batch(i) for i in range(reader.num_record_batches))
+        except pa.ArrowInvalid:
+            fh = _arrow_input(src)
+            reader = pa.ipc.open_stream(fh)
+            batches_iter = iter(reader)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{src.name}: not a readable Arrow IPC file: {short_error(e)}") from None
+    names = reader.schema.names
+    stats.bytes_read += src.size
+    done = 0
+
+    def batches():
+        nonlocal done
+        try:
+            for rb in batches_iter:
+                if progress is not None and src.size:
+                    progress(min(src.size, rb.nbytes))
+                done += rb.num_rows
+                stats.bytes_decoded += rb.nbytes
+                yield rb
+        except (OSError, pa.ArrowInvalid) as e:
+            # records past the cut are unknown, so none is counted: a warning, as for JSON Lines
+            rejects.file_error(src.name, done + 1, f"truncated file: {short_error(e)}")
+
+    yield from table_batches(src.name, shape, batches(), names, rejects, stats)
+
+

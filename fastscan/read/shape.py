@@ -1,0 +1,226 @@
+"""Log shapes: where field mapping happens, and nowhere else.
+
+A *shape* maps each canonical field to a path in the raw JSON record. Two shapes are recognised
+without configuration (`flat` and `openai`); any other log is read with an explicit mapping such as
+``{"account_id": "meta.customer", "prompt": "input.text", "ts": "time"}``. This module also
+detects a log's shape (from a record or from columns), builds the raw schema a shape decodes
+with, and writes a shape to and from JSON (a state directory keeps the shape it was scanned with).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+from fastscan.errors import SchemaError
+
+# Canonical fields a mapping may name, with the raw type they are decoded as.
+RAW_TYPES = {
+    "account_id": pa.string(), "request_id": pa.string(), "ts": None, "model": pa.string(),
+    "prompt": pa.string(), "system_prompt": pa.string(), "completion": pa.string(),
+    "prompt_tokens": pa.int64(), "completion_tokens": pa.int64(), "reasoning_tokens": pa.int64(),
+    "max_tokens": pa.int64(), "temperature": pa.float64(), "n": pa.int64(), "logprobs": pa.bool_(),
+    "top_logprobs": pa.int64(), "finish_reason": pa.string(),
+}
+MESSAGES_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How one log shape's records map onto canonical fields.
+
+    paths: canonical field -> tuple of keys (str) and list indices (int) into the record.
+    messages: path of a chat `messages` list, when prompts come as messages.
+    """
+    name: str
+    paths: dict
+    messages: tuple | None = None
+
+    def top_keys(self) -> set:
+        keys = {p[0] for p in self.paths.values()}
+        if self.messages:
+            keys.add(self.messages[0])
+        return keys
+
+
+def _p(dotted: str) -> tuple:
+    return tuple(int(k) if k.isdigit() else k for k in dotted.split("."))
+
+
+FLAT = Shape("flat", {f: (f,) for f in RAW_TYPES if f != "system_prompt"})
+OPENAI = Shape("openai", {
+    "account_id": ("user",), "request_id": ("id",), "ts": ("created",),
+    "model": ("request", "model"), "max_tokens": ("request", "max_tokens"),
+    "temperature": ("request", "temperature"), "n": ("request", "n"),
+    "logprobs": ("request", "logprobs"), "top_logprobs": ("request", "top_logprobs"),
+    "completion": ("response", "choices", 0, "message", "content"),
+    "finish_reason": ("response", "choices", 0, "finish_reason"),
+    "prompt_tokens": ("response", "usage", "prompt_tokens"),
+    "completion_tokens": ("response", "usage", "completion_tokens"),
+    "reasoning_tokens": ("response", "usage", "completion_tokens_details", "reasoning_tokens"),
+}, messages=("request", "messages"))
+
+
+def shape_from_mapping(mapping: dict, base: Shape | None = None) -> Shape:
+    """A shape from {canonical field: "dotted.path"}; `messages` may name a chat messages list."""
+    paths = dict(base.paths) if base else {}
+    messages = base.messages if base else None
+    for k, v in mapping.items():
+        if k == "messages":
+            messages = _p(v)
+        elif k in RAW_TYPES:
+            paths[k] = _p(v)
+        else:
+            raise SchemaError(f"unknown canonical field {k!r} in mapping; known: "
+                              f"{', '.join(sorted(RAW_TYPES))}, messages")
+    if "account_id" not in paths:
+        raise SchemaError("a mapping must name account_id")
+    if "prompt" not in paths and messages is None:
+        raise SchemaError("a mapping must name prompt or messages")
+    return Shape("custom", paths, messages)
+
+
+def detect_shape(record: dict) -> Shape:
+    """The built-in shape a decoded record has, or SchemaError."""
+    if not isinstance(record, dict):
+        raise SchemaError("the first record is not a JSON object")
+    if "request" in record and isinstance(record.get("request"), dict) and "user" in record:
+        return OPENAI
+    if "account_id" in record and ("prompt" in record or "messages" in record):
+        return FLAT
+    raise SchemaError("unknown log shape (neither flat nor OpenAI-style); keys "
+                      f"{sorted(record)[:12]}: give a field mapping (--map)")
+
+
+# --------------------------------------------------------------------------- raw schema
+
+def _json_type(value) -> pa.DataType:
+    if isinstance(value, bool):
+        return pa.bool_()
+    if isinstance(value, int):
+        return pa.int64()
+    if isinstance(value, float):
+        return pa.float64()
+    return pa.string()
+
+
+def _get(record, path):
+    cur = record
+    for k in path:
+        if isinstance(k, int):
+            if not isinstance(cur, list) or len(cur) <= k:
+                return None
+        elif not isinstance(cur, dict):
+            return None
+        cur = cur[k] if isinstance(k, int) else cur.get(k)
+        if cur is None:
+            return None
+    return cur
+
+
+def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
+    """The nested pyarrow schema that decodes exactly the fields `shape` reads.
+
+    `ts` and `account_id` take the JSON type they have in `sample` (logs write times as strings
+    or numbers, ids as strings or integers); every other field has a fixed type.
+    """
+    tree: dict = {}
+
+    def put(path, typ):
+        node = tree
+        for i, k in enumerate(path):
+            last = i == len(path) - 1
+            if isinstance(k, int):
+                node = node.setdefault(("__list__", k), {})
+                continue
+            if last:
+                node[k] = typ
+            else:
+                node = node.setdefault(k, {})
+
+    for fld, path in shape.paths.items():
+        typ = RAW_TYPES[fld]
+        if fld in ("ts", "account_id"):
+            v = _get(sample, path) if sample is not None else None
+            typ = _json_type(v) if v is not None else (pa.string() if fld == "account_id" else pa.int64())
+        put(path, typ)
+    if shape.messages:
+        put(shape.messages, MESSAGES_TYPE)
+
+    def build(node) -> list:
+        fields = []
+        for k, v in node.items():
+            if isinstance(k, tuple):
+                continue
+            if isinstance(v, dict):
+                lst = [x for x in v if isinstance(x, tuple)]
+                inner = pa.struct(build(v))
+                if lst:   # a list element path: the key holds a list of that struct
+                    inner = pa.list_(pa.struct(build(v[lst[0]])))
+                fields.append(pa.field(k, inner))
+            else:
+                fields.append(pa.field(k, v))
+        return fields
+
+    return pa.schema(build(tree))
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+# --------------------------------------------------------------------------- detection
+
+# A shape for a file whose first chunk has no decodable record at all: every line is rejected
+# one by one (the coercer needs some shape; account_id is all it checks before giving up).
+NO_SHAPE = Shape("unknown", {"account_id": ("account_id",), "prompt": ("prompt",)})
+
+
+def detect_shape_of(record: dict, name: str) -> Shape:
+    """detect_shape, with the input's name in the error."""
+    try:
+        return detect_shape(record)
+    except SchemaError as e:
+        raise SchemaError(f"{name}: {e}") from None
+
+
+def detect_columns(names, shape: Shape | None, source_name: str) -> Shape:
+    """`shape` if given, else the built-in shape a table with these column names has."""
+    if shape is not None:
+        return shape
+    cols = set(names)
+    if {"user", "request"} <= cols:
+        return OPENAI
+    if "account_id" in cols and ("prompt" in cols or "messages" in cols):
+        return FLAT
+    raise SchemaError(f"{source_name}: unknown log shape (columns {sorted(cols)[:12]}): give a field mapping (--map)")
+
+
+def as_shape(mapping) -> Shape | None:
+    """A Shape from what a caller gives: None (detect per file), a Shape, "flat", "openai", or a
+    {canonical field: "dotted.path"} mapping."""
+    if mapping is None or isinstance(mapping, Shape):
+        return mapping
+    if isinstance(mapping, str):
+        named = {"flat": FLAT, "openai": OPENAI}
+        if mapping not in named:
+            raise SchemaError(f"unknown log shape {mapping!r}: use flat, openai or a field mapping")
+        return named[mapping]
+    return shape_from_mapping(dict(mapping))
+
+
+# --------------------------------------------------------------------------- serialisation
+
+def shape_to_dict(shape: Shape | None) -> dict | None:
+    if shape is None:
+        return None
+    return {"name": shape.name, "paths": {k: list(v) for k, v in shape.paths.items()},
+            "messages": list(shape.messages) if shape.messages else None}
+
+
+def shape_from_dict(d: dict | None) -> Shape | None:
+    if d is None:
+        return None
+    for known in (FLAT, OPENAI):
+        if d == shape_to_dict(known):
+            return known
+    return Shape(d["name"], {k: tuple(v) for k, v in d["paths"].items()},
+                 tuple(d["messages"]) if d["messages"] else None)

@@ -1,0 +1,279 @@
+"""Byte streams of an input: plain files, .gz and .zst, byte ranges of a plain file, and URLs
+(through fsspec); a stream cut short says so (TruncatedInput) and keeps what it had."""
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+import zlib
+from dataclasses import dataclass
+from fastscan.errors import InputError
+from fastscan.read.source import GZIP_MAGIC, Source, ZSTD_MAGIC
+
+
+@dataclass
+class ByteRange:
+    """The lines of a plain JSON Lines file that START in bytes [start, end).
+
+    The line holding byte `start` belongs to the range before, unless start == 0 or byte
+    start - 1 is a newline; the last line that starts before `end` is read to its newline. So
+    ranges that tile a file read every line exactly once, whatever the split points. Lines are
+    numbered from 1 within the range (in reject reports); after the read, `lines` holds the
+    number of lines the range owned (its newlines), so a caller shifts the line numbers of a
+    range by the sum of `lines` of the ranges before it. Only the range with start == 0
+    counts the file in `ReadStats.files`; `bytes_read` counts the bytes the range owned.
+    """
+    start: int
+    end: int
+    lines: int = 0
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes pulled from the underlying (compressed) file, for progress and stats."""
+
+    def __init__(self, fh):
+        self.fh = fh
+        self.count = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        n = self.fh.readinto(b)
+        if n:
+            self.count += n
+        return n
+
+    def close(self):
+        self.fh.close()
+        super().close()
+
+
+def open_raw(path: str):
+    """An unbuffered binary file: local paths directly, URLs through fsspec."""
+    if is_url(path):
+        return open_url(path)
+    return open(path, "rb", buffering=0)
+
+
+class _RangeReader(io.RawIOBase):
+    """The bytes of the lines that start in [start, end) of a seekable file (see ByteRange)."""
+
+    def __init__(self, fh, start: int, end: int):
+        self.fh = fh
+        self.start, self.end = start, end
+        self.pos = -1        # file position of the next byte to return
+        self.done = False
+
+    def readable(self):
+        return True
+
+    def _begin(self) -> None:
+        self.pos = 0
+        if self.start > 0:
+            # skip to just after the first newline at or after start - 1
+            pos = self.start - 1
+            self.fh.seek(pos)
+            while True:
+                block = self.fh.read(1 << 16)
+                if not block:
+                    self.pos, self.done = pos, True
+                    return
+                i = block.find(b"\n")
+                if i >= 0:
+                    pos += i + 1
+                    break
+                pos += len(block)
+            self.fh.seek(pos)
+            self.pos = pos
+        if self.pos >= self.end:
+            self.done = True
+
+    def readinto(self, b):
+        if self.pos < 0:
+            self._begin()
+        if self.done:
+            return 0
+        view = memoryview(b).cast("B")
+        before_end = self.pos < self.end
+        if before_end:
+            view = view[:min(len(view), self.end - self.pos)]
+        n = self.fh.readinto(view)
+        if not n:
+            self.done = True
+            return 0
+        if not before_end:
+            # past `end` only to finish the line that started before it
+            i = bytes(view[:n]).find(b"\n")
+            if i >= 0:
+                n = i + 1
+                self.done = True
+        elif self.pos + n == self.end and view[n - 1] == 10:
+            self.done = True
+        self.pos += n
+        return n
+
+    def close(self):
+        self.fh.close()
+        super().close()
+
+
+class TruncatedInput(Exception):
+    """The compressed stream ended before its end marker."""
+
+
+def open_bytes(src: Source, byte_range: ByteRange | None = None, offset: int = 0):
+    """(binary stream of decoded bytes, counter of raw bytes read); a plain file starts at `offset`."""
+    if src.path == "-":
+        raw = sys.stdin.buffer
+        peek = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+        counter = _CountingReader(raw)
+        buffered = io.BufferedReader(counter, 1 << 20)
+        comp = "gzip" if peek.startswith(GZIP_MAGIC) else "zstd" if peek.startswith(ZSTD_MAGIC) else ""
+    else:
+        raw = open_raw(src.path)
+        if byte_range is not None:
+            raw = _RangeReader(raw, byte_range.start, byte_range.end)
+        elif offset and not src.compression:
+            raw.seek(offset)
+        counter = _CountingReader(raw)
+        buffered = io.BufferedReader(counter, 1 << 20)
+        comp = src.compression
+    if comp == "gzip":
+        return gzip.GzipFile(fileobj=buffered, mode="rb"), counter
+    if comp == "zstd":
+        return _ZstdStream(buffered), counter
+    return buffered, counter
+
+
+class _ZstdStream:
+    """A zstd stream that says when it was cut short (python-zstandard just stops)."""
+
+    def __init__(self, fh):
+        import zstandard
+        self._fh = fh
+        self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._fed = False       # has the current frame's decompressor been given any input?
+        self._pending = b""
+        self._eof = False
+
+    def read(self, size: int) -> bytes:
+        import zstandard
+        out = [self._pending]
+        have = len(self._pending)
+        while have < size and not self._eof:
+            data = self._fh.read(1 << 20)
+            if not data:
+                self._eof = True
+                if self._fed and not self._d.eof:
+                    self._pending = b"".join(out)
+                    raise TruncatedInput("zstd stream ends before its end marker")
+                break
+            self._fed = True
+            try:
+                chunk = self._d.decompress(data)
+            except zstandard.ZstdError as e:
+                self._pending = b"".join(out)
+                raise TruncatedInput(f"zstd: {e}") from None
+            while self._d.eof:     # several concatenated frames
+                rest = self._d.unused_data
+                self._d = zstandard.ZstdDecompressor().decompressobj()
+                self._fed = bool(rest)
+                if not rest:
+                    break
+                chunk += self._d.decompress(rest)
+            out.append(chunk)
+            have += len(chunk)
+        buf = b"".join(out)
+        self._pending = buf[size:]
+        return buf[:size]
+
+    def close(self):
+        self._fh.close()
+
+
+# --------------------------------------------------------------------------- JSON Lines
+
+def read_chunk(fh, size: int, head: bytes = b"") -> tuple[bytes, Exception | None]:
+    """`head` + up to `size` decoded bytes, in pieces, so a stream cut short loses nothing it had."""
+    pieces = [head]
+    have = 0
+    read = getattr(fh, "read1", None) or fh.read
+    # a plain file is read in one call (one copy); a decompressed stream in pieces of 1 MiB, so
+    # that a cut in it loses at most the piece being decoded
+    step = size if isinstance(fh, io.BufferedReader) else 1 << 20
+    while have < size:
+        try:
+            piece = read(min(step, size - have))
+        except (EOFError, zlib.error, gzip.BadGzipFile, TruncatedInput, OSError) as e:
+            if isinstance(e, TruncatedInput) and getattr(fh, "_pending", b""):
+                pieces.append(fh._pending)
+                fh._pending = b""
+            return b"".join(pieces), e
+        if not piece:
+            break
+        pieces.append(piece)
+        have += len(piece)
+    if len(pieces) == 2 and not head:
+        return pieces[1], None
+    return b"".join(pieces), None
+
+
+def short_error(e: Exception) -> str:
+    return str(e).strip() or type(e).__name__
+
+
+
+def is_url(path: str) -> bool:
+    """True for "protocol://..." (a Windows drive letter "C:\\..." is not a URL)."""
+    head, sep, _ = path.partition("://")
+    return bool(sep) and len(head) > 1 and head.replace("+", "").replace("-", "").isalnum()
+
+
+def _fs(url: str):
+    try:
+        import fsspec
+    except ImportError:
+        raise InputError(f"{url}: reading a URL needs fsspec: pip install 'fastscan[dask]'") from None
+    try:
+        return fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as e:
+        # an unknown protocol, or one whose backend (s3fs, gcsfs, ...) is not installed
+        raise InputError(f"{url}: cannot open this URL: {e}") from None
+
+
+def expand_url(url: str, is_log_file) -> list[tuple[str, int]]:
+    """(url, size) of every file a URL names: one file, every log file below a folder (sorted),
+    or the files a glob matches (sorted). Raises InputError when nothing is there."""
+    fs, path = _fs(url)
+    try:
+        if any(ch in path for ch in "*?["):
+            found = sorted(fs.glob(path, detail=True).items())
+            files = [(p, info) for p, info in found if info.get("type") == "file"]
+            if not files:
+                raise InputError(f"{url}: no file matches this pattern")
+        elif fs.isdir(path):
+            found = sorted(fs.find(path, detail=True).items())
+            files = [(p, info) for p, info in found if info.get("type") == "file" and is_log_file(p)]
+            if not files:
+                raise InputError(f"{url}: folder holds no log files (.jsonl[.gz|.zst], .parquet, .arrow)")
+        else:
+            files = [(path, fs.info(path))]
+    except FileNotFoundError:
+        raise InputError(f"{url}: no such file") from None
+    except PermissionError:
+        raise InputError(f"{url}: permission denied") from None
+    except OSError as e:
+        raise InputError(f"{url}: cannot read: {e.strerror or e}") from None
+    return [(fs.unstrip_protocol(p), int(info.get("size") or 0)) for p, info in files]
+
+
+def open_url(url: str):
+    """A seekable binary file object for `url` (the caller closes it)."""
+    fs, path = _fs(url)
+    try:
+        return fs.open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(f"{url}: no such file") from None
+    except PermissionError:
+        raise InputError(f"{url}: permission denied") from None

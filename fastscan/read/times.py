@@ -1,0 +1,121 @@
+"""Times: ISO-8601 strings, epoch seconds or milliseconds (told apart by magnitude) and Arrow
+timestamps, all to int64 epoch milliseconds (UTC), one definition for every decoding path."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from fastscan.buffers import as_array, validity
+
+MS_THRESHOLD = 100_000_000_000   # epoch values above this are milliseconds (1e11 s is year 5138)
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def iso_to_ms(text: str) -> int:
+    """Epoch ms of an ISO-8601 string; naive times are UTC. ValueError if it is not one."""
+    s = text.strip()
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    t = dt.datetime.fromisoformat(s)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    d = t - _EPOCH   # integer arithmetic: sub-millisecond digits are truncated, like Arrow's cast
+    return (d.days * 86_400 + d.seconds) * 1000 + d.microseconds // 1000
+
+
+def epoch_to_ms(value) -> int:
+    """Epoch seconds or milliseconds (told apart by magnitude) to ms; integers exactly, as the
+    bulk path does. ValueError when it is not finite or does not fit in int64."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        ms = value if abs(value) >= MS_THRESHOLD else value * 1000
+    else:
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError("not a finite number")
+        ms = int(v) if abs(v) >= MS_THRESHOLD else int(math.floor(v * 1000 + 0.5))
+    if not _INT64_MIN <= ms <= _INT64_MAX:
+        raise ValueError("out of range")
+    return ms
+
+
+def text_to_ms(text: str) -> int:
+    """Epoch ms of a time written as text: Python's ISO-8601 reading, else Arrow's (the two agree
+    where both read a string; tests check it). One definition for both decoding paths."""
+    try:
+        return iso_to_ms(text)
+    except (ValueError, OverflowError):
+        pass
+    try:
+        return pa.array([text], pa.string()).cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())[0].as_py()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise ValueError(f"not a time: {text[:40]!r}") from None
+
+
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+# times a report can show (datetime's years 1..9999); anything else is rejected as not a time
+TS_MIN_MS, TS_MAX_MS = -62_135_596_800_000, 253_402_300_799_999
+TS_REASON = "ts: not an ISO-8601 time or epoch number"
+TS_RANGE_REASON = "ts: out of range (years 1 to 9999)"
+
+
+def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(int64 epoch ms array, bool[n] bad) from a string or numeric time column."""
+    if isinstance(col, MsArray):
+        return col.arr, np.zeros(len(col), dtype=np.bool_)
+    col = as_array(col)
+    n = len(col)
+    bad = np.zeros(n, dtype=np.bool_)
+    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
+        return col.cast(pa.timestamp("ms", tz="UTC") if pa.types.is_timestamp(col.type) else pa.date64()).cast(pa.int64()), bad
+    if pa.types.is_null(col.type):
+        return pa.nulls(n, pa.int64()), bad
+    if pa.types.is_integer(col.type):
+        v = col.cast(pa.int64())
+        vals = v.fill_null(0).to_numpy(zero_copy_only=False)
+        # not np.abs: abs(int64 min) overflows to itself and would be multiplied by 1000
+        ms = np.where((vals >= MS_THRESHOLD) | (vals <= -MS_THRESHOLD), vals, vals * 1000)
+        return pa.array(ms, mask=~validity(v)), bad
+    if pa.types.is_floating(col.type):
+        out = []
+        for i, x in enumerate(col.to_pylist()):
+            try:
+                out.append(None if x is None else epoch_to_ms(x))
+            except ValueError:
+                out.append(None)
+                bad[i] = True
+        return pa.array(out, pa.int64()), bad
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        # booleans, lists, structs...: the caller reads such a column record by record
+        raise TypeError(f"ts: a column of {col.type} is not a time")
+    try:
+        ts = pc.cast(col, pa.timestamp("ms", tz="UTC"))
+        return ts.cast(pa.int64()), bad
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    out = []
+    for i, x in enumerate(col.to_pylist()):
+        if x is None:
+            out.append(None)
+            continue
+        try:
+            out.append(text_to_ms(x))
+        except ValueError:
+            out.append(None)
+            bad[i] = True
+    return pa.array(out, pa.int64()), bad
+
+
+
+
+class MsArray:
+    """An int64 array already in epoch ms (the one-record path converts times itself)."""
+
+    def __init__(self, arr):
+        self.arr = arr
+
+    def __len__(self):
+        return len(self.arr)

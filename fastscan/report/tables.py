@@ -1,0 +1,42 @@
+"""Writing a report table: Parquet, CSV or JSON Lines, by the extension of the path."""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+import pyarrow as pa
+
+__all__ = ["write_table", "REPORT_EXTENSIONS"]
+
+REPORT_EXTENSIONS = (".parquet", ".pq", ".csv", ".jsonl", ".json", ".ndjson")
+
+
+def write_table(table: pa.Table, path: str | os.PathLike) -> None:
+    """Parquet, CSV or JSON Lines, by the extension of `path` (.parquet, .csv, .jsonl/.json)."""
+    path = os.fspath(path)
+    low = path.lower()
+    tmp = path + ".part"
+    if low.endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+        pq.write_table(table, tmp)
+    elif low.endswith(".csv"):
+        import pyarrow.csv as pacsv
+        pacsv.write_csv(table, tmp)
+    elif low.endswith((".jsonl", ".json", ".ndjson")):
+        with open(tmp, "wb") as fh:
+            for batch in table.to_batches(max_chunksize=65536):
+                cols = batch.schema.names
+                data = [_json_column(batch.column(i)) for i in range(batch.num_columns)]
+                for r in range(batch.num_rows):
+                    fh.write(orjson.dumps({c: data[i][r] for i, c in enumerate(cols)}) + b"\n")
+    else:
+        raise ValueError(f"{path}: unknown report format (use .parquet, .csv or .jsonl)")
+    os.replace(tmp, path)
+
+
+def _json_column(col: pa.Array) -> list:
+    if pa.types.is_timestamp(col.type):
+        return [None if v is None else v.isoformat().replace("+00:00", "Z")
+                for v in col.to_pylist()]
+    return col.to_pylist()

@@ -1,0 +1,117 @@
+"""The one scan loop: sources are read into canonical batches and folded into a per-account state.
+
+Every local runner goes through it: the plain scan, the resumable scan (with a `FilePlan` that
+skips, resumes and checkpoints files) and `explain` (with a hook that sees each batch).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from fastscan.read import ReadStats, RejectLog, Shape, Source, read_source
+from fastscan.state import AccountState
+
+__all__ = ["FileJob", "FilePlan", "fold", "read_all"]
+
+
+@dataclass
+class FileJob:
+    """How one file is read: its shape, the statistics it counts into, where it starts
+    (decoded byte offset, line) and what is called after each of its chunks."""
+
+    shape: Shape | None
+    stats: ReadStats
+    start: tuple[int, int] | None = None
+    on_chunk: Callable[[int, int, Shape], None] | None = None
+
+
+class FilePlan(Protocol):
+    """Decides, file by file, what a scan reads (a state directory's resume and checkpoints)."""
+
+    def begin(self, src: Source) -> FileJob | None:
+        """The job for `src`, or None when it is already scanned."""
+
+    def end(self, src: Source, job: FileJob) -> None:
+        """`src` has been read to its end."""
+
+
+def read_all(sources: list[Source], *, shape: Shape | None, chunk_bytes: int, rejects: RejectLog,
+             stats: ReadStats, progress: Callable[[int], None] | None = None,
+             plan: FilePlan | None = None) -> Iterator[pa.RecordBatch]:
+    """The canonical batches of every source in order; with `plan`, only what it asks for."""
+    for src in sources:
+        job = FileJob(shape, stats) if plan is None else plan.begin(src)
+        if job is None:
+            if progress is not None:
+                progress(src.size)
+            continue
+        yield from read_source(src, shape=job.shape, chunk_bytes=chunk_bytes, rejects=rejects, stats=job.stats,
+                               progress=progress, start=job.start, on_chunk=job.on_chunk)
+        if plan is not None:
+            plan.end(src, job)
+
+
+def fold(state: AccountState, batches: Iterable[pa.RecordBatch], *, prefetch: bool = True,
+         on_batch: Callable[[pa.RecordBatch], None] | None = None) -> None:
+    """Fold `batches` into `state`, reading ahead on a second thread unless `prefetch` is False
+    (a checkpoint must see exactly the batches folded so far); `on_batch` sees each batch after."""
+    for batch in _prefetch(batches) if prefetch else batches:
+        state.update(batch)
+        if on_batch is not None:
+            on_batch(batch)
+
+
+_DONE = object()
+
+
+def _prefetch(items: Iterable[Any], depth: int = 2) -> Iterator[Any]:
+    """Iterate `items` on a second thread, up to `depth` items ahead.
+
+    Reading, decompressing and pyarrow's JSON decoding release the GIL, and so do the numba
+    kernels, so decoding chunk i + 1 overlaps with folding chunk i into the state. Order is kept;
+    an exception on the reading thread is raised here; memory stays bounded by `depth` batches.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as e:     # handed to the consumer, which raises it
+            put((_DONE, e))
+            return
+        put((_DONE, None))
+
+    worker = threading.Thread(target=run, name="fastscan-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, err = q.get()
+            if item is _DONE:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()

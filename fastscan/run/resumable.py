@@ -1,0 +1,108 @@
+"""A resumable, incremental scan (`fastscan scan --state DIR`): the local scan loop, with a plan
+that skips the files a state directory holds, resumes the one it left half-done, and checkpoints
+after each file and every `checkpoint_bytes` of decoded JSON inside one (run.statedir)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from fastscan.config import ScanConfig
+from fastscan.read import DEFAULT_CHUNK_BYTES, ReadStats, RejectLog, Shape, Source, as_shape, expand_sources
+from fastscan.read.shape import shape_from_dict, shape_to_dict
+from fastscan.report import Report
+from fastscan.run.local import Mapping_, Paths
+from fastscan.run.loop import FileJob, fold, read_all
+from fastscan.run.statedir import StateDir, stats_from_dict, stats_to_dict
+from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
+from fastscan.state import Partial
+
+__all__ = ["DEFAULT_CHECKPOINT_BYTES", "scan_resumable"]
+
+DEFAULT_CHECKPOINT_BYTES = 256 << 20
+
+
+class _Checkpoints:
+    """The FilePlan of a state directory: what to read of each file, and when to checkpoint."""
+
+    def __init__(self, sd: StateDir, partial: Partial, rejects: RejectLog, shape: Shape | None,
+                 checkpoint_bytes: int) -> None:
+        self.sd = sd
+        self.partial = partial          # the state and the statistics of the files finished so far
+        self.rejects = rejects
+        self.shape = shape
+        self.checkpoint_bytes = checkpoint_bytes
+        self.files = dict(sd.files)
+        self.rec: dict = {}
+
+    def _save(self) -> None:
+        self.sd.save(self.partial.state, self.partial.stats, self.rejects, self.files)
+
+    def begin(self, src: Source) -> FileJob | None:
+        status, rec = self.sd.lookup(src)
+        if status == "done":
+            return None
+        self.rec = rec
+        key = self.sd.key(src)
+        job = FileJob(self.shape, ReadStats())
+        if status == "partial":
+            job.stats = stats_from_dict(rec["stats"])
+            job.start = (rec["offset"], rec["line"])
+            job.shape = self.shape or shape_from_dict(rec["shape"])
+            job.stats.files -= 1   # read_source counts the file again
+        since = job.start[0] if job.start is not None else 0
+
+        def on_chunk(offset: int, line: int, detected: Shape) -> None:
+            nonlocal since
+            if offset - since < self.checkpoint_bytes:
+                return
+            since = offset
+            snap = stats_to_dict(job.stats)
+            # the part of the file before `offset`; a resumed read adds the rest
+            snap["bytes_decoded"] = offset
+            snap["bytes_read"] = 0 if src.compression else offset
+            self.files[key] = {"status": "partial", "fingerprint": rec["fingerprint"], "offset": offset,
+                               "line": line, "shape": shape_to_dict(detected), "stats": snap}
+            self._save()
+
+        job.on_chunk = on_chunk
+        return job
+
+    def end(self, src: Source, job: FileJob) -> None:
+        self.partial.stats.merge(job.stats)
+        self.files[self.sd.key(src)] = {"status": "done", "fingerprint": self.rec["fingerprint"]}
+        self._save()
+
+
+def scan_resumable(paths: Paths, state_dir: str | os.PathLike[str], *, config: ScanConfig | None = None,
+                   mapping: Mapping_ = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                   reject_file: str | os.PathLike[str] | None = None,
+                   progress: Callable[[int], None] | None = None, flag_threshold: float = FLAG_THRESHOLD,
+                   min_requests: int = MIN_REQUESTS, checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES) -> Report:
+    """Scan `paths` into the state directory `state_dir` and report on everything it holds."""
+    sources = expand_sources(paths)
+    config = config or ScanConfig()
+    shape = as_shape(mapping)
+    t0 = time.perf_counter()
+    with StateDir(state_dir, config, shape) as sd:
+        sd.check_partial(sources)
+        partial = sd.partial
+        resume_at = None
+        if reject_file is not None and sd.reject_file is not None and \
+                sd.reject_file["path"] == os.path.abspath(reject_file):
+            resume_at = sd.reject_file["size"]
+        rejects = RejectLog(reject_file, resume_at=resume_at)
+        rejects.examples = [e for _, e in partial.examples]
+        rejects.file_errors = [e for _, e in partial.file_errors]
+        rejects.count = sd.rejected
+        plan = _Checkpoints(sd, partial, rejects, shape, checkpoint_bytes)
+        try:
+            # read on this thread: a checkpoint must see exactly the batches folded in so far
+            fold(partial.state, read_all(sources, shape=shape, chunk_bytes=chunk_bytes, rejects=rejects,
+                                         stats=partial.stats, progress=progress, plan=plan), prefetch=False)
+        finally:
+            rejects.close()
+    done = Partial(partial.state, partial.stats, [(0, e) for e in rejects.examples],
+                   [(0, e) for e in rejects.file_errors], seconds=time.perf_counter() - t0)
+    return finish(done, flag_threshold, min_requests)

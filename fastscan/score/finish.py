@@ -1,0 +1,58 @@
+"""From a scan's merged partial result to its Report: the one finish every runner uses."""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import pyarrow as pa
+
+from fastscan.report import Report, ScanStats
+from fastscan.score.coordination import coordination_columns
+from fastscan.score.features import account_features
+from fastscan.score.model import FLAG_THRESHOLD, MIN_REQUESTS, score_accounts
+from fastscan.score.neardup import cross_account, near_duplicate_flags
+from fastscan.state import Partial
+
+__all__ = ["finish", "peak_rss_mb"]
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far, in MB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def finish(partial: Partial, flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS,
+           piece_files: list[int] | None = None) -> Report:
+    """Score the accounts of `partial`: near-duplicates, cross-account links, features, the
+    extraction score and its reasons. `piece_files` (each piece's file) when pieces were byte
+    ranges, so that rejected records keep the line numbers of their whole file."""
+    t0 = time.perf_counter()
+    state = partial.state
+    near = near_duplicate_flags(state)
+    cross = cross_account(state, near)
+    features = account_features(state, cross, near)
+    for name, values in coordination_columns(features).items():
+        features = features.append_column(name, pa.array(values, pa.int64()))
+    accounts = score_accounts(features, flag_threshold, min_requests)
+    examples, file_errors = partial.rejects(piece_files)
+    st = partial.stats
+    seconds = partial.seconds + time.perf_counter() - t0
+    secs = max(seconds, 1e-9)
+    stats = ScanStats(
+        files=st.files,
+        bytes_read=st.bytes_read,
+        bytes_decoded=st.bytes_decoded,
+        records_read=st.records_read,
+        records_scored=st.records_scored,
+        records_rejected=st.records_rejected,
+        rejected_by_reason=dict(sorted(st.rejected_by_reason.items())),
+        accounts=state.n_accounts,
+        seconds=round(seconds, 3),
+        mb_per_s=round(st.bytes_decoded / 1e6 / secs, 1),
+        records_per_s=round(st.records_read / secs, 1),
+        peak_rss_mb=peak_rss_mb(),
+        state_mb=round(state.nbytes / 1e6, 1),
+    )
+    return Report(accounts, stats, examples, file_errors,
+                  shared_templates=cross.shared_templates, near_dup_links=cross.near_dup_links)

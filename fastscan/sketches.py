@@ -1,0 +1,195 @@
+"""The sketches a per-account state is made of; both merge exactly, whatever the split of the input.
+
+- `SparseCounts`: exact counts per (account, key), e.g. requests per (account, epoch hour), per
+  (account, model), completion tokens per (account, model), and requests per (account, model,
+  epoch hour) (key = model << 20 | hour: when each account first used each model); memory grows
+  with distinct pairs, never with records;
+- `PromptSample`: per account, the S distinct prompts with the smallest prompt hash (a bottom-k
+  sketch), each with its exact multiplicity, MinHash signature, word count and skeleton hashes.
+  Bottom-k by a hash is a uniform sample of the distinct prompts that any split of the input
+  reproduces exactly; an account with at most S distinct prompts is kept whole.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+
+
+HOUR_MS = 3_600_000
+MODEL_HOUR_BITS = 20                 # epoch hours below 2**20 (until 2089) fit in model_hours keys
+MAX_MODEL_KEY = (1 << 12) - 1        # models beyond the 4095th share the last model_hours key
+INT64_MAX = np.iinfo(np.int64).max
+INT64_MIN = np.iinfo(np.int64).min
+UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+
+def model_hour_key(model: np.ndarray, hour: np.ndarray) -> np.ndarray:
+    """int64 key of (model index, epoch hour) for `model_hours`."""
+    m = np.minimum(np.asarray(model, dtype=np.int64), MAX_MODEL_KEY)
+    return (m << MODEL_HOUR_BITS) | (np.asarray(hour, dtype=np.int64) & ((1 << MODEL_HOUR_BITS) - 1))
+
+
+def split_model_hour_key(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    key = np.asarray(key, dtype=np.int64)
+    return key >> MODEL_HOUR_BITS, key & ((1 << MODEL_HOUR_BITS) - 1)
+
+
+class SparseCounts:
+    """Exact counts per (account index, key) pair, kept as sorted unique int64 pairs."""
+
+    def __init__(self):
+        self.keys = np.zeros(0, dtype=np.int64)     # account << 32 | key
+        self.counts = np.zeros(0, dtype=np.int64)
+        self._pending_k: list[np.ndarray] = []
+        self._pending_c: list[np.ndarray] = []
+        self._pending_n = 0
+
+    @staticmethod
+    def pack(account: np.ndarray, key: np.ndarray) -> np.ndarray:
+        return (account.astype(np.int64) << 32) | (key.astype(np.int64) & 0xFFFFFFFF)
+
+    def add(self, account: np.ndarray, key: np.ndarray, counts: np.ndarray | None = None) -> None:
+        packed = self.pack(account, key)
+        if counts is None:
+            u, c = np.unique(packed, return_counts=True)
+            c = c.astype(np.int64)
+        else:
+            u, inv = np.unique(packed, return_inverse=True)
+            c = np.bincount(inv, weights=counts, minlength=len(u)).astype(np.int64)
+        self._pending_k.append(u)
+        self._pending_c.append(c)
+        self._pending_n += len(u)
+        if self._pending_n > max(1 << 16, len(self.keys)):
+            self.compact()
+
+    def compact(self) -> None:
+        if not self._pending_k:
+            return
+        k = np.concatenate([self.keys, *self._pending_k])
+        c = np.concatenate([self.counts, *self._pending_c])
+        u, inv = np.unique(k, return_inverse=True)
+        self.keys = u
+        self.counts = np.bincount(inv, weights=c, minlength=len(u)).astype(np.int64)
+        self._pending_k, self._pending_c, self._pending_n = [], [], 0
+
+    def remapped(self, mapping: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(account, key, count) with accounts renumbered through `mapping`."""
+        self.compact()
+        acct = (self.keys >> 32).astype(np.int64)
+        key = self.keys & 0xFFFFFFFF
+        return mapping[acct], key, self.counts
+
+    def merge(self, other: "SparseCounts", mapping: np.ndarray) -> None:
+        a, k, c = other.remapped(mapping)
+        if len(a):
+            self.add(a, k, c)
+
+    def items(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(account, key, count) sorted by account then key."""
+        self.compact()
+        return (self.keys >> 32).astype(np.int64), (self.keys & 0xFFFFFFFF).astype(np.int64), self.counts
+
+    @property
+    def nbytes(self) -> int:
+        return self.keys.nbytes + self.counts.nbytes + 16 * self._pending_n
+
+
+class PromptSample:
+    """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k)."""
+
+    def __init__(self, size: int, num_perm: int):
+        self.size = size
+        self.num_perm = num_perm
+        self.account = np.zeros(0, dtype=np.int64)
+        self.prompt_hash = np.zeros(0, dtype=np.uint64)
+        self.count = np.zeros(0, dtype=np.int64)
+        self.n_words = np.zeros(0, dtype=np.int32)
+        self.head_hash = np.zeros(0, dtype=np.uint64)
+        self.tail_hash = np.zeros(0, dtype=np.uint64)
+        self.sig = np.zeros((0, num_perm), dtype=np.uint32)
+        self.threshold = np.zeros(0, dtype=np.uint64)   # per account: hashes above are never kept
+        self._pending: list[tuple] = []
+        self._pending_n = 0
+        self._live = 0
+
+    def ensure_accounts(self, n: int) -> None:
+        if n > len(self.threshold):
+            grow = np.full(max(n, 2 * len(self.threshold)) - len(self.threshold), UINT64_MAX, dtype=np.uint64)
+            self.threshold = np.concatenate([self.threshold, grow])
+
+    def add(self, account, prompt_hash, count, n_words, head_hash, tail_hash, sig) -> None:
+        self._pending.append((account.astype(np.int64), prompt_hash, count.astype(np.int64),
+                              n_words.astype(np.int32), head_hash, tail_hash, sig))
+        self._pending_n += len(account)
+        if self._pending_n > max(1 << 15, self._live):
+            self.compact()
+
+    def compact(self) -> None:
+        if not self._pending:
+            return
+        parts = [(self.account, self.prompt_hash, self.count, self.n_words, self.head_hash, self.tail_hash,
+                  self.sig)] + self._pending
+        account = np.concatenate([p[0] for p in parts])
+        phash = np.concatenate([p[1] for p in parts])
+        count = np.concatenate([p[2] for p in parts])
+        self._pending, self._pending_n = [], 0
+        order = np.lexsort((phash, account))
+        account, phash = account[order], phash[order]
+        first = np.ones(len(order), dtype=np.bool_)
+        first[1:] = (account[1:] != account[:-1]) | (phash[1:] != phash[:-1])
+        starts = np.flatnonzero(first)
+        count = np.add.reduceat(count[order], starts) if len(starts) else count[:0]
+        keep_rows = order[starts]
+        account, phash = account[starts], phash[starts]
+        # rank of each distinct prompt within its account; keep the `size` smallest hashes
+        acct_first = np.ones(len(account), dtype=np.bool_)
+        acct_first[1:] = account[1:] != account[:-1]
+        group_start = np.maximum.accumulate(np.where(acct_first, np.arange(len(account)), 0))
+        rank = np.arange(len(account)) - group_start
+        keep = rank < self.size
+        self.account = account[keep]
+        self.prompt_hash = phash[keep]
+        self.count = count[keep]
+        rows = keep_rows[keep]
+        # the wide columns are gathered from each part straight into their new place: the
+        # signatures are most of the state, and concatenating them first held a third copy
+        bounds = np.cumsum([0] + [len(p[0]) for p in parts])
+        by_part = np.argsort(rows, kind="stable")     # rows of part k: by_part[cut[k]:cut[k + 1]]
+        cut = np.searchsorted(rows[by_part], bounds)
+        from fastscan.kernels.aggregate import copy_rows
+        wide = []
+        for col in (3, 4, 5, 6):
+            out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
+            for k, p in enumerate(parts):
+                sel = by_part[cut[k]:cut[k + 1]]
+                if len(sel) == 0:
+                    continue
+                if col == 6:
+                    copy_rows(np.ascontiguousarray(p[col]), rows[sel] - bounds[k], out, sel)
+                else:
+                    out[sel] = p[col][rows[sel] - bounds[k]]
+            wide.append(out)
+        del parts
+        self.n_words, self.head_hash, self.tail_hash, self.sig = wide
+        self._live = len(self.account)
+        full = rank == self.size - 1
+        self.ensure_accounts(int(account.max()) + 1 if len(account) else 0)
+        self.threshold[account[full]] = phash[full]
+
+    def merge(self, other: "PromptSample", mapping: np.ndarray) -> None:
+        other.compact()
+        if len(other.account):
+            self.ensure_accounts(int(mapping.max()) + 1)
+            self.add(mapping[other.account], other.prompt_hash, other.count, other.n_words,
+                     other.head_hash, other.tail_hash, other.sig)
+        self.compact()
+
+    @property
+    def nbytes(self) -> int:
+        return (self.sig.nbytes + self.account.nbytes * 5 + self.threshold.nbytes
+                + sum(p[6].nbytes + 40 * len(p[0]) for p in self._pending))
+
+

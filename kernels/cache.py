@@ -1,0 +1,58 @@
+"""Where compiled kernels are kept on disk: a folder named by what they were compiled from.
+
+Importing this module imports no kernel and no numba.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["cache_folder", "enable_disk_cache"]
+
+
+def cache_folder(kernels: Path, base: Path) -> Path | None:
+    """base / numba-<hash of the numba and Python versions and of every kernel source file>, or
+    None when numba is not installed."""
+    h = hashlib.sha256()
+    try:
+        h.update(metadata.version("numba").encode())
+    except metadata.PackageNotFoundError:
+        return None
+    h.update(sys.version.encode())
+    for f in sorted(kernels.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return base / f"numba-{h.hexdigest()[:16]}"
+
+
+def enable_disk_cache() -> None:
+    """Keep compiled kernels on disk unless told not to (FASTSCAN_NUMBA_CACHE=0): a one-shot scan
+    should not spend 15 s compiling every time. The CLI calls this at start; a library user (a
+    service) may call it once, before the first kernel compiles, to share the CLI's cache; the
+    library alone leaves numba's cache off.
+
+    The cache lives in $XDG_CACHE_HOME/fastscan (default ~/.cache/fastscan), in a folder named by
+    a hash of the numba and Python versions and of every kernel source file, so editing or
+    upgrading any of them never reuses a stale cache (numba alone checks only the file that
+    defines a kernel, not the helpers it inlines from others). NUMBA_CACHE_DIR, when set, is used
+    as it is. Nothing is cached when the folder cannot be written."""
+    if os.environ.get("FASTSCAN_NUMBA_CACHE", "").strip() != "" or "numba" in sys.modules:
+        return
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastscan"
+        folder = cache_folder(Path(__file__).resolve().parent, base)
+        if folder is None:
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            probe = folder / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError:
+            return
+        os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    os.environ["FASTSCAN_NUMBA_CACHE"] = "1"
