@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pytest
 
+import shingles  # tests/shingles.py: exact shingle hashes (bench/conftest.py puts tests/ on the path)
 from conftest import ROUNDS, record
 from fastscan.buffers import string_buffers
 
@@ -90,11 +91,11 @@ def test_minhash_signatures(benchmark, prompts):
     text.minhash_signatures(o, d, v, np.arange(2, dtype=np.int64), 3, a, b, sig)
     # MinHash of each text == min over its shingle hashes (from hash_shingles) of the permutations
     cnt = np.empty(2, np.int64)
-    text.count_shingles(o, d, v, 3, cnt)
+    shingles.count_shingles(o, d, v, 3, cnt)
     so = np.zeros(3, np.int64)
     np.cumsum(cnt, out=so[1:])
     sh = np.empty(int(so[-1]), np.uint64)
-    text.hash_shingles(o, d, v, 3, so, sh)
+    shingles.hash_shingles(o, d, v, 3, so, sh)
     for i in range(2):
         xs = [int(x) for x in sh[so[i]:so[i + 1]]]
         want = [min(((int(aj) * x + int(bj)) & M64) >> 32 for x in xs) for aj, bj in zip(a, b)]

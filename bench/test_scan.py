@@ -19,6 +19,7 @@ import pyarrow.json as pajson
 import pytest
 
 import fastscan
+import shingles  # tests/shingles.py: exact shingle hashes (bench/conftest.py puts tests/ on the path)
 from conftest import RESULTS, ROUNDS, ratio, record
 from fastscan.config import ScanConfig
 from logs import bench_log
@@ -170,11 +171,11 @@ def test_peer_datasketch(benchmark, warm, prompt_sample):
     sig = np.empty((len(flat), K), np.uint32)
     text.minhash_signatures(fo, fd, fv, np.arange(len(flat), dtype=np.int64), SHINGLE, a, b, sig)
     cnt = np.empty(len(flat), np.int64)
-    text.count_shingles(fo, fd, fv, SHINGLE, cnt)
+    shingles.count_shingles(fo, fd, fv, SHINGLE, cnt)
     so = np.zeros(len(flat) + 1, np.int64)
     np.cumsum(cnt, out=so[1:])
     sh = np.empty(int(so[-1]), np.uint64)
-    text.hash_shingles(fo, fd, fv, SHINGLE, so, sh)
+    shingles.hash_shingles(fo, fd, fv, SHINGLE, so, sh)
     ds = _datasketch(flat)
     err_fs, err_ds = [], []
     for i in range(len(pairs)):

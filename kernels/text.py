@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from ._jit import inline, kernel, ro, ro2, rw, rw2
+from ._jit import inline, kernel, ro, rw, rw2
 from .hashing import FNV_OFFSET, U32, combine, fmix64, fnv1a_step
 
 SHINGLE_SEED = np.uint64(0x9E3779B97F4A7C15)
@@ -218,34 +218,6 @@ def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_wo
             out_tail_hash[r] = 0
 
 
-@kernel(types.void(_i64ro, _u8ro, _boolro, types.int64, rw(types.int64)))
-def count_shingles(offsets, data, valid, k, out):
-    """Number of word k-shingles of each string (see module doc), 0 for null.
-
-    offsets : int64[n + 1], data : uint8[m], valid : bool[n], out : int64[n]
-    """
-    n = offsets.shape[0] - 1
-    for r in range(n):
-        if not valid[r]:
-            out[r] = 0
-            continue
-        pos = offsets[r]
-        end = offsets[r + 1]
-        words = 0
-        while pos < end:
-            start, stop, wh, n_punct = _next_word(data, pos, end)
-            if start >= end:
-                break
-            words += 1
-            pos = stop
-        if words == 0:
-            out[r] = 0
-        elif words < k:
-            out[r] = 1
-        else:
-            out[r] = words - k + 1
-
-
 @inline
 def _shingle_hash(window, at, k):
     """Hash of the k word hashes ending at ring position `at` (oldest first)."""
@@ -253,35 +225,6 @@ def _shingle_hash(window, at, k):
     for j in range(k):
         h = combine(h, window[(at - k + 1 + j) % MAX_SHINGLE_K])
     return h
-
-
-@kernel(types.void(_i64ro, _u8ro, _boolro, types.int64, _i64ro, rw(types.uint64)))
-def hash_shingles(offsets, data, valid, k, out_offsets, out):
-    """Word k-shingle hashes of every string, in text order (duplicates kept).
-
-    out_offsets : int64[n + 1] from the cumulative sum of `count_shingles`; out : uint64[total]
-    """
-    n = offsets.shape[0] - 1
-    window = np.zeros(MAX_SHINGLE_K, dtype=np.uint64)
-    for r in range(n):
-        if not valid[r]:
-            continue
-        pos = offsets[r]
-        end = offsets[r + 1]
-        words = 0
-        w = out_offsets[r]
-        while pos < end:
-            start, stop, wh, n_punct = _next_word(data, pos, end)
-            if start >= end:
-                break
-            window[words % MAX_SHINGLE_K] = wh
-            words += 1
-            if words >= k:
-                out[w] = _shingle_hash(window, words - 1, k)
-                w += 1
-            pos = stop
-        if 0 < words < k:
-            out[w] = _shingle_hash(window, words - 1, words)
 
 
 @inline

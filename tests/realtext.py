@@ -102,15 +102,16 @@ def load_accounts(t0_accounts: int = 40, sharegpt_accounts: int = 20, alpaca_acc
 def shingle_sets(prompts: list[str], k: int) -> list[np.ndarray]:
     """Sorted distinct word k-shingle hashes of each prompt (kernels.text.hash_shingles)."""
     from fastscan.buffers import string_buffers
+    import shingles
     from fastscan.kernels import text
     arr = pa.array(prompts, pa.string())
     off, data, valid = string_buffers(arr)
     counts = np.empty(len(prompts), dtype=np.int64)
-    text.count_shingles(off, data, valid, k, counts)
+    shingles.count_shingles(off, data, valid, k, counts)
     out_off = np.zeros(len(prompts) + 1, dtype=np.int64)
     np.cumsum(counts, out=out_off[1:])
     flat = np.empty(out_off[-1], dtype=np.uint64)
-    text.hash_shingles(off, data, valid, k, out_off, flat)
+    shingles.hash_shingles(off, data, valid, k, out_off, flat)
     return [np.unique(flat[out_off[i]:out_off[i + 1]]) for i in range(len(prompts))]
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import reference as ref
 from arrowgen import WORDS, sliced_string_arrays, string_arrays, texts
 from fastscan.buffers import string_buffers
+import shingles
 from fastscan.kernels import aggregate, hashing, messages, text
 
 # deadline=None: the first call of a kernel may compile
@@ -49,7 +50,7 @@ def run_hash_prompts(arr, skeleton_words):
 def run_count_shingles(arr, k):
     offsets, data, valid = string_buffers(arr)
     out = np.full(len(arr), GARBAGE, dtype=np.int64)
-    text.count_shingles(offsets, data, valid, k, out)
+    shingles.count_shingles(offsets, data, valid, k, out)
     return out.tolist()
 
 
@@ -57,12 +58,12 @@ def run_hash_shingles(arr, k):
     """(count per row, flat shingle hashes) as the library computes them."""
     offsets, data, valid = string_buffers(arr)
     counts = np.empty(len(arr), dtype=np.int64)
-    text.count_shingles(offsets, data, valid, k, counts)
+    shingles.count_shingles(offsets, data, valid, k, counts)
     out_offsets = np.zeros(len(arr) + 1, dtype=np.int64)
     np.cumsum(counts, out=out_offsets[1:])
     total = int(out_offsets[-1])
     out = np.full(total + GUARD, GARBAGE, dtype=np.uint64)
-    text.hash_shingles(offsets, data, valid, k, out_offsets, out)
+    shingles.hash_shingles(offsets, data, valid, k, out_offsets, out)
     assert np.all(out[total:] == GARBAGE), "wrote past its last shingle"
     return counts.tolist(), out[:total].tolist()
 
