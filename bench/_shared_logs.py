@@ -3,6 +3,7 @@
 Used by bench/fit_score.py and bench/score_quality.py. Logs and reports live in a work folder
 outside the repo (default: $TMPDIR/fastscan-eval); nothing here is ever committed.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,9 +35,25 @@ def make_log(work: Path, seed: int, scale: float, fmt: str) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     out = log_path(work, seed, scale, fmt)
     if not (out.exists() and labels_path(out).exists()):
-        subprocess.run([sys.executable, str(MAKE_LOG), "--seed", str(seed), "--scale", str(scale),
-                        "--format", fmt, "--out", str(out), "--labels", str(labels_path(out))],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(MAKE_LOG),
+                "--seed",
+                str(seed),
+                "--scale",
+                str(scale),
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+                "--labels",
+                str(labels_path(out)),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     return out
 
 
@@ -45,6 +62,7 @@ def features(log: Path, rescan: bool = False):
     import pyarrow.parquet as pq
 
     import fastscan
+
     cached = log.with_suffix(".report.parquet")
     if rescan or not cached.exists() or cached.stat().st_mtime < log.stat().st_mtime:
         report = fastscan.scan([log])
@@ -54,5 +72,6 @@ def features(log: Path, rescan: bool = False):
 
 def read_labels(log: Path) -> dict:
     import csv
+
     with open(labels_path(log), newline="", encoding="utf-8") as fh:
         return {r["account_id"]: r for r in csv.DictReader(fh)}

@@ -7,6 +7,7 @@ FASTSCAN_BENCH_DIR     where generated logs are cached (default /tmp/fastscan-be
 Every figure lands in the benchmark's `extra_info`; the terminal summary prints throughputs and
 the fastscan / peer ratios measured in this run.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))   # tests/shingles.py
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/shingles.py
 
 from logs import bench_log, converted  # noqa: E402
 
@@ -52,6 +53,7 @@ def warm():
     """Every kernel compiled and every reader path imported before anything is timed."""
     import fastscan
     import fastscan.kernels
+
     fastscan.kernels.warmup()
     tiny = bench_log(2_000_000, seed=2, fmt="flat")
     for kind in ("gz", "parquet", "arrow"):
@@ -63,6 +65,7 @@ def warm():
 def jsonl_report(warm, jsonl_log):
     """The report of the JSON Lines bench log, which every other format and peer is checked against."""
     import fastscan
+
     return fastscan.scan([jsonl_log]).accounts
 
 
@@ -79,8 +82,12 @@ def small_log() -> Path:
 
 @pytest.fixture(scope="session")
 def log_formats(jsonl_log) -> dict:
-    return {"jsonl": jsonl_log, "gz": converted(jsonl_log, "gz"),
-            "parquet": converted(jsonl_log, "parquet"), "arrow": converted(jsonl_log, "arrow")}
+    return {
+        "jsonl": jsonl_log,
+        "gz": converted(jsonl_log, "gz"),
+        "parquet": converted(jsonl_log, "parquet"),
+        "arrow": converted(jsonl_log, "arrow"),
+    }
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -91,8 +98,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for name, fig in RESULTS.items():
         parts = [f"{k}={v}" for k, v in fig.items() if k not in ("bytes",)]
         tr.write_line(f"{name:<34} " + "  ".join(parts))
-    pairs = [("scan jsonl", "duckdb group by"), ("scan jsonl", "polars group by"),
-             ("scan arrow", "duckdb group by"), ("minhash fastscan", "minhash datasketch")]
+    pairs = [
+        ("scan jsonl", "duckdb group by"),
+        ("scan jsonl", "polars group by"),
+        ("scan arrow", "duckdb group by"),
+        ("minhash fastscan", "minhash datasketch"),
+    ]
     lines = [f"{a} / {b}: {ratio(a, b)}" for a, b in pairs if ratio(a, b) is not None]
     if lines:
         tr.section("fastscan / peer (same file, same run)")

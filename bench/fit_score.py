@@ -13,6 +13,7 @@ exist) keeps its prior weight instead of being fitted away. Labels are used here
 only, offline; a scan never sees them. The seeds used are written into the weights file; evaluate
 on other seeds (bench/score_quality.py). Needs only the project's dependencies and ../shared.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,11 @@ def dataset(seeds, scale, formats, work, rescan=False):
             y = np.array([labels[a]["label"] == "extractor" if a in labels else False for a in ids])
             xs.append(term_values(signal_values(table))[keep])
             ys.append(y[keep])
-            print(f"fit_score: seed {seed} {fmt}: {keep.sum()} accounts >= {MIN_REQUESTS} requests, "
-                  f"{y[keep].sum()} extractors", file=sys.stderr)
+            print(
+                f"fit_score: seed {seed} {fmt}: {keep.sum()} accounts >= {MIN_REQUESTS} requests, "
+                f"{y[keep].sum()} extractors",
+                file=sys.stderr,
+            )
     return np.concatenate(xs), np.concatenate(ys).astype(np.float64)
 
 
@@ -52,13 +56,32 @@ def dataset(seeds, scale, formats, work, rescan=False):
 # specific published signals; output volume and length are what harvesting is for; automation
 # (templates, round the clock) counts mostly through its product with output length.
 PRIOR = {
-    "output_volume": 2.0, "output_length": 2.0, "output_ratio": 1.0, "long_outputs": 2.0, "max_tokens_hits": 1.0,
-    "reasoning_prompts": 4.0, "probing": 6.0, "round_the_clock": 1.0, "steady_pace": 0.5, "sustained": 1.0,
-    "templated": 0.5, "near_duplicates": 0.5, "shared_templates": 0.5, "single_shot": 0.5, "capable_model": 0.5, "fast_model_move": 2.0,
+    "output_volume": 2.0,
+    "output_length": 2.0,
+    "output_ratio": 1.0,
+    "long_outputs": 2.0,
+    "max_tokens_hits": 1.0,
+    "reasoning_prompts": 4.0,
+    "probing": 6.0,
+    "round_the_clock": 1.0,
+    "steady_pace": 0.5,
+    "sustained": 1.0,
+    "templated": 0.5,
+    "near_duplicates": 0.5,
+    "shared_templates": 0.5,
+    "single_shot": 0.5,
+    "capable_model": 0.5,
+    "fast_model_move": 2.0,
     "varied_payloads": 0.5,
-    "templated*output_length": 1.0, "templated*varied_payloads*output_length": 2.0,
-    "round_the_clock*output_length": 1.0, "max_tokens_hits*output_length": 1.0,
-    "uniform_clock": 0.5, "uniform_clock*output_length": 2.0, "rotation": 0.5, "shared_templates*output_length": 2.0, "rotation*output_length": 2.0,
+    "templated*output_length": 1.0,
+    "templated*varied_payloads*output_length": 2.0,
+    "round_the_clock*output_length": 1.0,
+    "max_tokens_hits*output_length": 1.0,
+    "uniform_clock": 0.5,
+    "uniform_clock*output_length": 2.0,
+    "rotation": 0.5,
+    "shared_templates*output_length": 2.0,
+    "rotation*output_length": 2.0,
 }
 
 
@@ -78,8 +101,8 @@ def fit(x, y, l2=0.003, steps=6000, lr=0.05):
         g = sw * (p - y)
         grad = np.concatenate([x.T @ g + 2 * l2 * (w - w0), [g.sum()]])
         m = 0.9 * m + 0.1 * grad
-        v = 0.999 * v + 0.001 * grad ** 2
-        step = lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-9)
+        v = 0.999 * v + 0.001 * grad**2
+        step = lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-9)
         w = np.maximum(w - step[:k], 0.0)
         b -= step[k]
     return w, b
@@ -92,10 +115,13 @@ def write_weights(w, b, seeds, scale, formats, n, n_pos, l2):
         "WEIGHTS = {",
     ]
     lines += [f"    {term_name(t)!r}: {wi:.4f}," for t, wi in zip(TERMS, w)]
-    lines += ["}",
-              f"FIT = {{'seeds': {list(seeds)!r}, 'scale': {scale!r}, 'formats': {list(formats)!r}, "
-              f"'accounts': {n}, 'extractors': {n_pos}, 'l2': {l2!r}, "
-              f"'min_requests': {MIN_REQUESTS}, 'date': {dt.date.today().isoformat()!r}}}", ""]
+    lines += [
+        "}",
+        f"FIT = {{'seeds': {list(seeds)!r}, 'scale': {scale!r}, 'formats': {list(formats)!r}, "
+        f"'accounts': {n}, 'extractors': {n_pos}, 'l2': {l2!r}, "
+        f"'min_requests': {MIN_REQUESTS}, 'date': {dt.date.today().isoformat()!r}}}",
+        "",
+    ]
     WEIGHTS_FILE.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -118,9 +144,11 @@ def main(argv=None) -> int:
     print(f"bias {b:+.3f}")
     for t, wi in sorted(zip(TERMS, w), key=lambda z: -z[1]):
         print(f"  {term_name(t):32s} {wi:7.3f}")
-    print(f"training: {int(y.sum())} extractors, {int((1 - y).sum())} benign; "
-          f"flagged@0.5 precision {((p >= .5) & (y > 0)).sum() / max((p >= .5).sum(), 1):.3f} "
-          f"recall {((p >= .5) & (y > 0)).sum() / max(y.sum(), 1):.3f}")
+    print(
+        f"training: {int(y.sum())} extractors, {int((1 - y).sum())} benign; "
+        f"flagged@0.5 precision {((p >= 0.5) & (y > 0)).sum() / max((p >= 0.5).sum(), 1):.3f} "
+        f"recall {((p >= 0.5) & (y > 0)).sum() / max(y.sum(), 1):.3f}"
+    )
     if not args.dry_run:
         write_weights(w, b, args.seeds, args.scale, args.formats, len(y), int(y.sum()), args.l2)
         print(f"wrote {WEIGHTS_FILE}", file=sys.stderr)

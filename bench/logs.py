@@ -6,6 +6,7 @@ realistic generator the tests and `fastscan demo` use (people, chat front ends, 
 evaluation runs, extraction campaigns); `converted(path, kind)` derives the .gz, Parquet and
 Arrow IPC versions of the same records. The same (size, seed, format) gives the same bytes.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -23,6 +24,7 @@ def bench_dir() -> Path:
 def bench_log(target_bytes: int, seed: int = 0, fmt: str = "flat") -> Path:
     """A cached log of about `target_bytes` of JSON Lines (written on first use)."""
     from fastscan.synth import write_log
+
     path = bench_dir() / f"log-synth-{fmt}-{target_bytes}-{seed}.jsonl"
     if not path.exists():
         tmp = path.with_name(path.name + ".partial")
@@ -43,12 +45,17 @@ def converted(path: Path, kind: str) -> Path:
     else:
         import pyarrow as pa
         import pyarrow.json as pajson
+
         # streaming, so converting a multi-GB log needs little memory; one explicit schema so
         # the Parquet / Arrow columns have the types the log means (token counts may be null)
-        reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=16 << 20),
-                                  parse_options=pajson.ParseOptions(explicit_schema=_flat_arrow_schema()))
+        reader = pajson.open_json(
+            path,
+            read_options=pajson.ReadOptions(block_size=16 << 20),
+            parse_options=pajson.ParseOptions(explicit_schema=_flat_arrow_schema()),
+        )
         if kind == "parquet":
             import pyarrow.parquet as pq
+
             with pq.ParquetWriter(tmp, reader.schema, compression="snappy") as w:
                 for b in reader:
                     w.write_batch(b)
@@ -62,8 +69,21 @@ def converted(path: Path, kind: str) -> Path:
 
 def _flat_arrow_schema():
     import pyarrow as pa
-    return pa.schema([("request_id", pa.string()), ("account_id", pa.string()), ("ts", pa.string()),
-                      ("model", pa.string()), ("prompt", pa.string()), ("completion", pa.string()),
-                      ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
-                      ("max_tokens", pa.int64()), ("temperature", pa.float64()), ("n", pa.int64()),
-                      ("logprobs", pa.bool_()), ("finish_reason", pa.string())])
+
+    return pa.schema(
+        [
+            ("request_id", pa.string()),
+            ("account_id", pa.string()),
+            ("ts", pa.string()),
+            ("model", pa.string()),
+            ("prompt", pa.string()),
+            ("completion", pa.string()),
+            ("prompt_tokens", pa.int64()),
+            ("completion_tokens", pa.int64()),
+            ("max_tokens", pa.int64()),
+            ("temperature", pa.float64()),
+            ("n", pa.int64()),
+            ("logprobs", pa.bool_()),
+            ("finish_reason", pa.string()),
+        ]
+    )

@@ -11,6 +11,7 @@ it with fastscan, and score two reports with ../shared/eval/score_report.py:
 The fitting seeds (fastscan/score/weights.py) are refused unless --allow-fit-seeds is given.
 Exits 0 and says so when ../shared is absent. Prints one line per report and a summary table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,16 +32,20 @@ def baseline(accounts):
     """Rank by total completion tokens (normalised to [0, 1]); flag the top 5% of accounts."""
     import numpy as np
     import pyarrow as pa
+
     ct = accounts.column("completion_tokens").to_numpy().astype(np.float64)
     score = ct / max(ct.max(), 1.0) if len(ct) else ct
     cut = np.quantile(ct, 0.95) if len(ct) else 0.0
-    return pa.table({"account_id": accounts.column("account_id"), "extraction_score": score,
-                     "flagged": ct > cut})
+    return pa.table({"account_id": accounts.column("account_id"), "extraction_score": score, "flagged": ct > cut})
 
 
 def score_report(labels: Path, report: Path) -> dict:
-    out = subprocess.run([sys.executable, str(SCORE_REPORT), "--labels", str(labels), "--report", str(report),
-                          "--json"], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(SCORE_REPORT), "--labels", str(labels), "--report", str(report), "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -60,10 +65,14 @@ def main(argv=None) -> int:
 
     import fastscan
     from fastscan.score.weights import FIT
+
     fit_seeds = set(FIT.get("seeds", []))
     if fit_seeds & set(args.seeds) and not args.allow_fit_seeds:
-        print(f"score_quality: seeds {sorted(fit_seeds & set(args.seeds))} were used to fit the weights; "
-              f"pick others (or --allow-fit-seeds)", file=sys.stderr)
+        print(
+            f"score_quality: seeds {sorted(fit_seeds & set(args.seeds))} were used to fit the weights; "
+            f"pick others (or --allow-fit-seeds)",
+            file=sys.stderr,
+        )
         return 2
     fastscan.kernels.warmup()
     rows = []
@@ -85,8 +94,12 @@ def main(argv=None) -> int:
                 print(f"seed {seed} {fmt:6s} {name:8s} " + " ".join(f"{k}={s[k]}" for k in SHOW), flush=True)
                 if args.by_kind and name == "fastscan":
                     print("    " + ", ".join(f"{k} {v}" for k, v in s["by_kind"].items()), flush=True)
-            print(f"    ({report.stats.records_read:,} records, {log.stat().st_size / 1e6:,.0f} MB; "
-                  f"make_log {t1 - t0:.0f} s, scan {t2 - t1:.1f} s)", file=sys.stderr, flush=True)
+            print(
+                f"    ({report.stats.records_read:,} records, {log.stat().st_size / 1e6:,.0f} MB; "
+                f"make_log {t1 - t0:.0f} s, scan {t2 - t1:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     print()
     print(f"{'seed':>4s} {'format':6s} {'report':8s} " + " ".join(f"{k:>17s}" for k in SHOW))
     ok = True
@@ -95,9 +108,11 @@ def main(argv=None) -> int:
         if name == "fastscan":
             caught, total = s["campaigns_caught"].split("/")
             ok &= all(s[k] >= v for k, v in BAR.items()) and caught == total
-    print(f"\nquality bar (auc_active >= 0.99, flagged_precision >= 0.95, flagged_recall >= 0.90, every "
-          f"campaign caught) {'met' if ok else 'NOT met'} on every fastscan report above "
-          f"(weights fitted on seeds {sorted(fit_seeds)}, scale {FIT.get('scale')})")
+    print(
+        f"\nquality bar (auc_active >= 0.99, flagged_precision >= 0.95, flagged_recall >= 0.90, every "
+        f"campaign caught) {'met' if ok else 'NOT met'} on every fastscan report above "
+        f"(weights fitted on seeds {sorted(fit_seeds)}, scale {FIT.get('scale')})"
+    )
     return 0
 
 

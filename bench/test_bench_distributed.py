@@ -8,6 +8,7 @@ into four files; FASTSCAN_BENCH_SCALE sets make_log's --scale (default 0.3, abou
 sides are warmed first (kernels compiled in every process) and must give the same report. The
 figure to read is the ratio in extra_info, not the seconds: the machine may be shared.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,22 @@ def files(tmp_path_factory):
     log = d / "all.log"
     if MAKE_LOG.exists():
         scale = os.environ.get("FASTSCAN_BENCH_SCALE", "0.3")
-        subprocess.run([sys.executable, str(MAKE_LOG), "--scale", scale, "--seed", "3", "--out", str(log),
-                        "--labels", str(d / "labels.csv")], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(MAKE_LOG),
+                "--scale",
+                scale,
+                "--seed",
+                "3",
+                "--out",
+                str(log),
+                "--labels",
+                str(d / "labels.csv"),
+            ],
+            check=True,
+            capture_output=True,
+        )
     else:
         write_mixed_log(log, accounts=400, records=40_000, seed=3, bad=False)
     return split_interleaved(log, 4, d)
@@ -48,9 +63,17 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
-            distributed.Client(cluster, set_as_default=False) as c:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as c,
+    ):
         c.run(warmup)
         yield c
 
@@ -74,6 +97,7 @@ def _cpu_counted(fn, client=None):
         out = fn()
         spent.append(total() - t0)
         return out
+
     return run, spent
 
 
@@ -81,10 +105,14 @@ def _record(benchmark, name, report, files, cpu):
     size = sum(p.stat().st_size for p in files)
     secs = benchmark.stats.stats.min
     _seen[name] = (secs, report, min(cpu))
-    benchmark.extra_info.update(mb=round(size / 1e6, 1), mb_per_s=round(size / 1e6 / secs, 1),
-                                records_per_s=round(report.stats.records_read / secs),
-                                cpu_seconds=round(min(cpu), 2), cores=os.cpu_count(),
-                                load_avg_1m=round(os.getloadavg()[0], 2))
+    benchmark.extra_info.update(
+        mb=round(size / 1e6, 1),
+        mb_per_s=round(size / 1e6 / secs, 1),
+        records_per_s=round(report.stats.records_read / secs),
+        cpu_seconds=round(min(cpu), 2),
+        cores=os.cpu_count(),
+        load_avg_1m=round(os.getloadavg()[0], 2),
+    )
 
 
 def test_single_process(benchmark, files):

@@ -1,4 +1,5 @@
 """Per-kernel throughput in MB/s of prompt text, each checked on a small input first."""
+
 from __future__ import annotations
 
 import io
@@ -7,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pajson
 import pytest
-
 import shingles  # tests/shingles.py: exact shingle hashes (bench/conftest.py puts tests/ on the path)
 from conftest import ROUNDS, record
+
 from fastscan.buffers import string_buffers
 
 M64 = (1 << 64) - 1
@@ -36,8 +37,12 @@ def prompts(jsonl_log, warm):
     with open(jsonl_log, "rb") as fh:
         data = fh.read(128 << 20)
     data = data[: data.rfind(b"\n") + 1]
-    table = pajson.read_json(io.BytesIO(data), parse_options=pajson.ParseOptions(
-        explicit_schema=pa.schema([("prompt", pa.string())]), unexpected_field_behavior="ignore"))
+    table = pajson.read_json(
+        io.BytesIO(data),
+        parse_options=pajson.ParseOptions(
+            explicit_schema=pa.schema([("prompt", pa.string())]), unexpected_field_behavior="ignore"
+        ),
+    )
     arr = table.column("prompt").combine_chunks()
     off, buf, valid = string_buffers(arr)
     return off, buf, valid, int(off[-1] - off[0])
@@ -53,6 +58,7 @@ def _bench(benchmark, fn):
 
 def test_count_tokens(benchmark, prompts):
     from fastscan.kernels import text
+
     o, d, v = _small(["hello world!", None, "", "你好 ab"])
     out = np.empty(4, np.int64)
     text.count_tokens(o, d, v, out)
@@ -65,6 +71,7 @@ def test_count_tokens(benchmark, prompts):
 
 def test_hash_prompts(benchmark, prompts):
     from fastscan.kernels import text
+
     texts = ["Hello, wörld 你好", None, "one two three four five six seven eight nine ten eleven"]
     o, d, v = _small(texts)
     outs = [np.empty(3, np.uint64), np.empty(3, np.int32), np.empty(3, np.uint64), np.empty(3, np.uint64)]
@@ -80,9 +87,10 @@ def test_hash_prompts(benchmark, prompts):
 
 
 def test_minhash_signatures(benchmark, prompts):
+    from fastscan.config import ScanConfig
     from fastscan.kernels import text
     from fastscan.kernels.hashing import minhash_params
-    from fastscan.config import ScanConfig
+
     k = ScanConfig().num_perm
     a, b = minhash_params(k, 1)
     texts = ["the quick brown fox jumps over the lazy dog", "the quick brown fox jumps over the lazy cat"]
@@ -97,7 +105,7 @@ def test_minhash_signatures(benchmark, prompts):
     sh = np.empty(int(so[-1]), np.uint64)
     shingles.hash_shingles(o, d, v, 3, so, sh)
     for i in range(2):
-        xs = [int(x) for x in sh[so[i]:so[i + 1]]]
+        xs = [int(x) for x in sh[so[i] : so[i + 1]]]
         want = [min(((int(aj) * x + int(bj)) & M64) >> 32 for x in xs) for aj, bj in zip(a, b)]
         assert sig[i].tolist() == want
     off, buf, valid, nbytes = prompts
@@ -109,6 +117,7 @@ def test_minhash_signatures(benchmark, prompts):
 
 def test_match_phrases(benchmark, prompts):
     from fastscan.kernels import reasoning
+
     o, d, v = _small(["Let's think Step by Step.", "hello", None, "请一步一步地推理", "STEP BY STE"])
     out = np.empty(5, np.bool_)
     reasoning.asks_for_reasoning(o, d, v, out)
@@ -121,12 +130,13 @@ def test_match_phrases(benchmark, prompts):
 
 def test_split_transcripts(benchmark, prompts):
     from fastscan.kernels import messages
+
     texts = ["system: be brief\n\nuser: hi\n\nassistant: hello\n\nuser: bye", "plain prompt"]
     o, d, v = _small(texts)
     us, ue, ss, se = (np.empty(2, np.int64) for _ in range(4))
     npr = np.empty(2, np.int32)
     messages.split_transcripts(o, d, v, us, ue, ss, se, npr)
-    assert bytes(d[us[0]:ue[0]]) == b"bye" and bytes(d[ss[0]:se[0]]) == b"be brief" and npr.tolist() == [2, 0]
+    assert bytes(d[us[0] : ue[0]]) == b"bye" and bytes(d[ss[0] : se[0]]) == b"be brief" and npr.tolist() == [2, 0]
     off, buf, valid, nbytes = prompts
     n = len(valid)
     outs = [np.empty(n, np.int64) for _ in range(4)] + [np.empty(n, np.int32)]

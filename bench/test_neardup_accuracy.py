@@ -15,6 +15,7 @@ so no sampling is involved: the error is MinHash's alone.
 FASTSCAN_BENCH_ACCOUNTS=t0,sharegpt,alpaca (default 40,20,10), FASTSCAN_BENCH_PER_ACCOUNT (300),
 FASTSCAN_BENCH_NUM_PERM (default: ScanConfig's), FASTSCAN_BENCH_ROUNDS (3), FASTSCAN_BENCH_LOG_SCALE (0.3).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.skipif(not realtext.available(), reason="../shared is a
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9)
 ROUNDS = int(os.environ.get("FASTSCAN_BENCH_ROUNDS", 3))
-NUM_PERM = int(os.environ.get("FASTSCAN_BENCH_NUM_PERM", 0))   # 0: ScanConfig's default
+NUM_PERM = int(os.environ.get("FASTSCAN_BENCH_NUM_PERM", 0))  # 0: ScanConfig's default
 
 
 @numba.njit(nogil=True)
@@ -87,15 +88,15 @@ def corpus():
     values = np.concatenate(sets) if sets else np.zeros(0, np.uint64)
     best = np.zeros(len(prompts))
     _max_jaccard(offsets, values, np.array(group, dtype=np.int64), best)
-    return {"names": names, "prompts": prompts, "sets": sets, "best": best,
-            "group": np.array(group, dtype=np.int64)}
+    return {"names": names, "prompts": prompts, "sets": sets, "best": best, "group": np.array(group, dtype=np.int64)}
 
 
 def fastscan_flags(names, prompts, threshold):
     """Per prompt, the scanner's near-duplicate flag (from raw text: words, shingles, MinHash, LSH)."""
     from fastscan import Scanner
-    from fastscan.score.neardup import near_duplicate_flags
     from fastscan.config import ScanConfig
+    from fastscan.score.neardup import near_duplicate_flags
+
     cfg = ScanConfig(near_dup_threshold=threshold)
     if NUM_PERM:
         cfg = ScanConfig(near_dup_threshold=threshold, num_perm=NUM_PERM)
@@ -109,6 +110,7 @@ def fastscan_flags(names, prompts, threshold):
 def map_flags(st, near, names, prompts):
     from fastscan.buffers import string_buffers
     from fastscan.kernels import text
+
     key = {(st.ids[a], int(h)): bool(f) for a, h, f in zip(st.sample.account, st.sample.prompt_hash, near)}
     off, data, valid = string_buffers(pa.array(prompts, pa.string()))
     n = len(prompts)
@@ -121,9 +123,10 @@ def datasketch_flags(sets, group, threshold, num_perm):
     """datasketch: MinHash of the same shingle hashes, one MinHashLSH per account; a prompt is
     flagged when a candidate of its account has estimated Jaccard >= threshold."""
     from datasketch import MinHash, MinHashLSH
+
     n = len(sets)
     flags = np.zeros(n, dtype=bool)
-    hashes = [(s >> np.uint64(32)).astype(np.uint64) for s in sets]   # datasketch hashes are 32-bit
+    hashes = [(s >> np.uint64(32)).astype(np.uint64) for s in sets]  # datasketch hashes are 32-bit
     for g in range(len(group) - 1):
         lo, hi = group[g], group[g + 1]
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
@@ -146,10 +149,11 @@ def datasketch_flags(sets, group, threshold, num_perm):
 def test_near_dup_accuracy_and_speed_vs_datasketch(corpus):
     from fastscan import kernels
     from fastscan.config import ScanConfig
+
     kernels.warmup()
     names, prompts, best = corpus["names"], corpus["prompts"], corpus["best"]
     num_perm = NUM_PERM or ScanConfig().num_perm
-    fastscan_flags(names[:50], prompts[:50], 0.8)    # compile everything once before timing
+    fastscan_flags(names[:50], prompts[:50], 0.8)  # compile everything once before timing
     rows = []
     for t in THRESHOLDS:
         truth = best >= t
@@ -165,13 +169,18 @@ def test_near_dup_accuracy_and_speed_vs_datasketch(corpus):
         p1, r1 = realtext.flag_metrics(truth, ours)
         p2, r2 = realtext.flag_metrics(truth, theirs)
         rows.append((t, int(truth.sum()), p1, r1, min(times), p2, r2, ds_time))
-    print(f"\nnear-duplicate flag vs exact Jaccard: {len(prompts)} distinct prompts in "
-          f"{len(corpus['group']) - 1} accounts, num_perm={num_perm}")
-    print(f"{'t':>4} {'truth':>6} | {'fastscan P':>10} {'R':>6} {'sec':>6} | {'datasketch P':>12} {'R':>6} "
-          f"{'sec':>6} | speed ratio")
+    print(
+        f"\nnear-duplicate flag vs exact Jaccard: {len(prompts)} distinct prompts in "
+        f"{len(corpus['group']) - 1} accounts, num_perm={num_perm}"
+    )
+    print(
+        f"{'t':>4} {'truth':>6} | {'fastscan P':>10} {'R':>6} {'sec':>6} | {'datasketch P':>12} {'R':>6} "
+        f"{'sec':>6} | speed ratio"
+    )
     for t, n_true, p1, r1, s1, p2, r2, s2 in rows:
-        print(f"{t:4.1f} {n_true:6d} | {p1:10.4f} {r1:6.4f} {s1:6.2f} | {p2:12.4f} {r2:6.4f} {s2:6.2f} | "
-              f"{s2 / s1:6.1f}x")
+        print(
+            f"{t:4.1f} {n_true:6d} | {p1:10.4f} {r1:6.4f} {s1:6.2f} | {p2:12.4f} {r2:6.4f} {s2:6.2f} | {s2 / s1:6.1f}x"
+        )
     # the accuracy bar at the default threshold
     t, _, p, r, *_ = rows[THRESHOLDS.index(0.8)]
     assert p >= 0.95 and r >= 0.95, (p, r)
@@ -182,14 +191,19 @@ def test_cross_account_clusters_on_a_make_log_log(tmp_path):
     import csv
     import subprocess
     from collections import Counter, defaultdict
+
     from fastscan import scan
+
     make_log = realtext.SHARED / "eval" / "make_log.py"
     scale = os.environ.get("FASTSCAN_BENCH_LOG_SCALE", "0.3")
     log, labels = tmp_path / "log.jsonl", tmp_path / "labels.csv"
-    subprocess.run([sys.executable, str(make_log), "--scale", scale, "--seed", "11", "--out", str(log),
-                    "--labels", str(labels)], check=True, capture_output=True)
-    lab = {r["account_id"]: r["kind"] + (":" + r["campaign"] if r["campaign"] else "")
-           for r in csv.DictReader(open(labels, newline=""))}
+    subprocess.run(
+        [sys.executable, str(make_log), "--scale", scale, "--seed", "11", "--out", str(log), "--labels", str(labels)],
+        check=True,
+        capture_output=True,
+    )
+    with open(labels, newline="") as fh:
+        lab = {r["account_id"]: r["kind"] + (":" + r["campaign"] if r["campaign"] else "") for r in csv.DictReader(fh)}
     t0 = time.perf_counter()
     rep = scan([log])
     secs = time.perf_counter() - t0
@@ -197,8 +211,10 @@ def test_cross_account_clusters_on_a_make_log_log(tmp_path):
     for x in rep.accounts.select(["account_id", "cluster_id", "cluster_size"]).to_pylist():
         if x["cluster_size"] > 1:
             clusters[x["cluster_id"]].append(lab[x["account_id"]])
-    print(f"\nmake_log --scale {scale}: {rep.stats.records_read} requests, {rep.stats.accounts} accounts, "
-          f"scan {secs:.1f} s, state {rep.stats.state_mb} MB")
+    print(
+        f"\nmake_log --scale {scale}: {rep.stats.records_read} requests, {rep.stats.accounts} accounts, "
+        f"scan {secs:.1f} s, state {rep.stats.state_mb} MB"
+    )
     for cid, kinds in sorted(clusters.items(), key=lambda kv: -len(kv[1])):
         print(f"  cluster {cid}: {len(kinds)} accounts {dict(Counter(kinds))}")
     ring = [a for a, k in lab.items() if k == "harvest:sybil-ring"]

@@ -3,6 +3,7 @@ the same file in the same run: DuckDB and Polars GROUP BY account, datasketch Mi
 
 MB/s is always of the equivalent JSON Lines (the bench log's size), so formats compare directly.
 """
+
 from __future__ import annotations
 
 import io
@@ -17,14 +18,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pajson
 import pytest
-
-import fastscan
 import shingles  # tests/shingles.py: exact shingle hashes (bench/conftest.py puts tests/ on the path)
 from conftest import RESULTS, ROUNDS, ratio, record
-from fastscan.config import ScanConfig
 from logs import bench_log
 
-CONFIG = ScanConfig()        # MinHash as the scan computes it: its permutations and shingle size
+import fastscan
+from fastscan.config import ScanConfig
+
+CONFIG = ScanConfig()  # MinHash as the scan computes it: its permutations and shingle size
 K, SHINGLE = CONFIG.num_perm, CONFIG.shingle_words
 
 
@@ -43,27 +44,38 @@ def test_scan(benchmark, warm, log_formats, jsonl_log, jsonl_report, fmt):
     assert report.accounts.column("account_id").equals(jsonl_report.column("account_id"))
     assert report.accounts.column("requests").equals(jsonl_report.column("requests"))
     assert report.accounts.column("near_dup_rate").equals(jsonl_report.column("near_dup_rate"))
-    record(benchmark, f"scan {fmt}", os.path.getsize(jsonl_log), st["records_read"],
-           file_mb=round(os.path.getsize(path) / 1e6, 1), accounts=report.accounts.num_rows)
+    record(
+        benchmark,
+        f"scan {fmt}",
+        os.path.getsize(jsonl_log),
+        st["records_read"],
+        file_mb=round(os.path.getsize(path) / 1e6, 1),
+        accounts=report.accounts.num_rows,
+    )
 
 
 def _duckdb(path):
     import duckdb
+
     con = duckdb.connect()
     try:
-        return con.sql(f"SELECT account_id, count(*) AS requests, sum(prompt_tokens) AS pt, "
-                       f"sum(completion_tokens) AS ct FROM read_ndjson('{path}') GROUP BY account_id"
-                       ).fetchall()
+        return con.sql(
+            f"SELECT account_id, count(*) AS requests, sum(prompt_tokens) AS pt, "
+            f"sum(completion_tokens) AS ct FROM read_ndjson('{path}') GROUP BY account_id"
+        ).fetchall()
     finally:
         con.close()
 
 
 def _polars(path):
     import polars as pl
-    return (pl.scan_ndjson(path, schema_overrides={"prompt_tokens": pl.Int64, "completion_tokens": pl.Int64})
-            .group_by("account_id")
-            .agg(pl.len().alias("requests"), pl.col("prompt_tokens").sum(), pl.col("completion_tokens").sum())
-            .collect())
+
+    return (
+        pl.scan_ndjson(path, schema_overrides={"prompt_tokens": pl.Int64, "completion_tokens": pl.Int64})
+        .group_by("account_id")
+        .agg(pl.len().alias("requests"), pl.col("prompt_tokens").sum(), pl.col("completion_tokens").sum())
+        .collect()
+    )
 
 
 def _requests_by_account(ids, counts) -> dict:
@@ -74,10 +86,13 @@ def test_peer_duckdb(benchmark, jsonl_log, jsonl_report):
     pytest.importorskip("duckdb")
     want = jsonl_report
     got = _duckdb(jsonl_log)
-    assert _requests_by_account([r[0] for r in got], [r[1] for r in got]) == \
-        _requests_by_account(want.column("account_id").to_pylist(), want.column("requests").to_pylist())
+    assert _requests_by_account([r[0] for r in got], [r[1] for r in got]) == _requests_by_account(
+        want.column("account_id").to_pylist(), want.column("requests").to_pylist()
+    )
     benchmark.pedantic(_duckdb, args=(jsonl_log,), rounds=ROUNDS, iterations=1)
-    fig = record(benchmark, "duckdb group by", os.path.getsize(jsonl_log), int(sum(want.column("requests").to_pylist())))
+    fig = record(
+        benchmark, "duckdb group by", os.path.getsize(jsonl_log), int(sum(want.column("requests").to_pylist()))
+    )
     benchmark.extra_info["fastscan_over_duckdb"] = ratio("scan jsonl", "duckdb group by")
     fig["fastscan_over_peer"] = benchmark.extra_info["fastscan_over_duckdb"]
 
@@ -86,10 +101,13 @@ def test_peer_polars(benchmark, jsonl_log, jsonl_report):
     pytest.importorskip("polars")
     want = jsonl_report
     got = _polars(jsonl_log)
-    assert _requests_by_account(got["account_id"].to_list(), got["requests"].to_list()) == \
-        _requests_by_account(want.column("account_id").to_pylist(), want.column("requests").to_pylist())
+    assert _requests_by_account(got["account_id"].to_list(), got["requests"].to_list()) == _requests_by_account(
+        want.column("account_id").to_pylist(), want.column("requests").to_pylist()
+    )
     benchmark.pedantic(_polars, args=(jsonl_log,), rounds=ROUNDS, iterations=1)
-    fig = record(benchmark, "polars group by", os.path.getsize(jsonl_log), int(sum(want.column("requests").to_pylist())))
+    fig = record(
+        benchmark, "polars group by", os.path.getsize(jsonl_log), int(sum(want.column("requests").to_pylist()))
+    )
     benchmark.extra_info["fastscan_over_polars"] = ratio("scan jsonl", "polars group by")
     fig["fastscan_over_peer"] = benchmark.extra_info["fastscan_over_polars"]
 
@@ -106,7 +124,7 @@ def _py_shingles(text: bytes, k: int = SHINGLE) -> set:
         return set()
     if len(words) < k:
         return {b" ".join(words)}
-    return {b" ".join(words[i:i + k]) for i in range(len(words) - k + 1)}
+    return {b" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +132,12 @@ def prompt_sample(jsonl_log):
     with open(jsonl_log, "rb") as fh:
         data = fh.read(32 << 20)
     data = data[: data.rfind(b"\n") + 1]
-    t = pajson.read_json(io.BytesIO(data), parse_options=pajson.ParseOptions(
-        explicit_schema=pa.schema([("prompt", pa.string())]), unexpected_field_behavior="ignore"))
+    t = pajson.read_json(
+        io.BytesIO(data),
+        parse_options=pajson.ParseOptions(
+            explicit_schema=pa.schema([("prompt", pa.string())]), unexpected_field_behavior="ignore"
+        ),
+    )
     prompts = [p for p in t.column("prompt").to_pylist() if p]
     rng = np.random.default_rng(0)
     pick = rng.choice(len(prompts), min(SAMPLE, len(prompts)), replace=False)
@@ -124,6 +146,7 @@ def prompt_sample(jsonl_log):
 
 def _datasketch(texts):
     from datasketch import MinHash
+
     out = []
     for t in texts:
         m = MinHash(num_perm=K)
@@ -135,6 +158,7 @@ def _datasketch(texts):
 
 def _fastscan_minhash(arrays):
     from fastscan.kernels import text
+
     off, data, valid, rows, a, b, out = arrays
     text.minhash_signatures(off, data, valid, rows, SHINGLE, a, b, out)
     return out
@@ -158,6 +182,7 @@ def test_peer_datasketch(benchmark, warm, prompt_sample):
     from fastscan.buffers import string_buffers
     from fastscan.kernels import text
     from fastscan.kernels.hashing import minhash_params
+
     nbytes = sum(len(t.encode()) for t in prompt_sample)
     a, b = minhash_params(K, CONFIG.minhash_seed)
     off, data, valid = string_buffers(pa.array(prompt_sample, pa.string()))
@@ -179,7 +204,7 @@ def test_peer_datasketch(benchmark, warm, prompt_sample):
     ds = _datasketch(flat)
     err_fs, err_ds = [], []
     for i in range(len(pairs)):
-        x, y = set(sh[so[2 * i]:so[2 * i + 1]].tolist()), set(sh[so[2 * i + 1]:so[2 * i + 2]].tolist())
+        x, y = set(sh[so[2 * i] : so[2 * i + 1]].tolist()), set(sh[so[2 * i + 1] : so[2 * i + 2]].tolist())
         true_fs = len(x & y) / max(1, len(x | y))
         err_fs.append(abs(float(np.mean(sig[2 * i] == sig[2 * i + 1])) - true_fs))
         px, py = _py_shingles(flat[2 * i].encode()), _py_shingles(flat[2 * i + 1].encode())
@@ -192,10 +217,20 @@ def test_peer_datasketch(benchmark, warm, prompt_sample):
     _datasketch(prompt_sample)
     ds_seconds = __import__("time").perf_counter() - t0
     benchmark.pedantic(_fastscan_minhash, args=(arrays,), rounds=ROUNDS, iterations=1, warmup_rounds=1)
-    record(benchmark, "minhash fastscan", nbytes, len(prompt_sample),
-           mean_abs_jaccard_error=round(float(np.mean(err_fs)), 4), pairs=len(pairs), num_perm=K)
-    RESULTS["minhash datasketch"] = {"seconds": round(ds_seconds, 4), "mb_per_s": round(nbytes / 1e6 / ds_seconds, 2),
-                                     "mean_abs_jaccard_error": round(float(np.mean(err_ds)), 4)}
+    record(
+        benchmark,
+        "minhash fastscan",
+        nbytes,
+        len(prompt_sample),
+        mean_abs_jaccard_error=round(float(np.mean(err_fs)), 4),
+        pairs=len(pairs),
+        num_perm=K,
+    )
+    RESULTS["minhash datasketch"] = {
+        "seconds": round(ds_seconds, 4),
+        "mb_per_s": round(nbytes / 1e6 / ds_seconds, 2),
+        "mean_abs_jaccard_error": round(float(np.mean(err_ds)), 4),
+    }
     benchmark.extra_info["datasketch_mb_per_s"] = RESULTS["minhash datasketch"]["mb_per_s"]
     benchmark.extra_info["datasketch_mean_abs_jaccard_error"] = RESULTS["minhash datasketch"]["mean_abs_jaccard_error"]
     benchmark.extra_info["fastscan_over_datasketch"] = ratio("minhash fastscan", "minhash datasketch")
@@ -234,8 +269,7 @@ def _child(path, env_extra=None) -> dict:
     env = dict(os.environ)
     env.pop("FASTSCAN_NUMBA_CACHE", None)
     env.update(env_extra or {})
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], env=env, capture_output=True,
-                         check=True, text=True)
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], env=env, capture_output=True, check=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -249,7 +283,7 @@ def test_cold_start(benchmark, tiny_log, tmp_path_factory, cache):
     env = {}
     if cache:
         env = {"FASTSCAN_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": str(tmp_path_factory.mktemp("numba-cache"))}
-        _child(tiny_log, env)        # fills the cache; the timed runs below read it
+        _child(tiny_log, env)  # fills the cache; the timed runs below read it
     result = {}
 
     def run():
@@ -257,9 +291,15 @@ def test_cold_start(benchmark, tiny_log, tmp_path_factory, cache):
 
     benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
     assert result["records"] > 0
-    record(benchmark, f"cold start {'cached' if cache else 'uncached'}", None, None,
-           compile_s=round(result["start_s"], 2), first_scan_s=round(result["scan_s"], 2),
-           log_mb=round(os.path.getsize(tiny_log) / 1e6, 1))
+    record(
+        benchmark,
+        f"cold start {'cached' if cache else 'uncached'}",
+        None,
+        None,
+        compile_s=round(result["start_s"], 2),
+        first_scan_s=round(result["scan_s"], 2),
+        log_mb=round(os.path.getsize(tiny_log) / 1e6, 1),
+    )
 
 
 def test_peak_memory(benchmark, jsonl_log, small_log, tmp_path_factory):
@@ -274,13 +314,18 @@ def test_peak_memory(benchmark, jsonl_log, small_log, tmp_path_factory):
 
     benchmark.pedantic(run, rounds=1, iterations=1)
     big = result["big"]
-    figures = dict(log_mb=round(os.path.getsize(jsonl_log) / 1e6), peak_rss_mb=round(big["peak_rss_mb"]),
-                   quarter_log_mb=round(os.path.getsize(small_log) / 1e6),
-                   quarter_peak_rss_mb=round(small["peak_rss_mb"]),
-                   rss_after_warmup_mb=round(big["rss_after_warmup_mb"]),
-                   rss_growth=round(big["peak_rss_mb"] / small["peak_rss_mb"], 2))
-    if big["scan_peak_rss_mb"] and small["scan_peak_rss_mb"]:   # the scan's own high-water mark
-        figures.update(scan_peak_rss_mb=round(big["scan_peak_rss_mb"]),
-                       quarter_scan_peak_rss_mb=round(small["scan_peak_rss_mb"]),
-                       scan_rss_growth=round(big["scan_peak_rss_mb"] / small["scan_peak_rss_mb"], 2))
+    figures = dict(
+        log_mb=round(os.path.getsize(jsonl_log) / 1e6),
+        peak_rss_mb=round(big["peak_rss_mb"]),
+        quarter_log_mb=round(os.path.getsize(small_log) / 1e6),
+        quarter_peak_rss_mb=round(small["peak_rss_mb"]),
+        rss_after_warmup_mb=round(big["rss_after_warmup_mb"]),
+        rss_growth=round(big["peak_rss_mb"] / small["peak_rss_mb"], 2),
+    )
+    if big["scan_peak_rss_mb"] and small["scan_peak_rss_mb"]:  # the scan's own high-water mark
+        figures.update(
+            scan_peak_rss_mb=round(big["scan_peak_rss_mb"]),
+            quarter_scan_peak_rss_mb=round(small["scan_peak_rss_mb"]),
+            scan_rss_growth=round(big["scan_peak_rss_mb"] / small["scan_peak_rss_mb"], 2),
+        )
     record(benchmark, "peak rss", None, None, **figures)

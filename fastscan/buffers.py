@@ -3,6 +3,7 @@
 Offsets are cast once to int64 and honour `array.offset`, so they are absolute positions into the
 data buffer; nothing is copied except those offsets and the validity bitmap.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,12 +45,12 @@ def string_buffers(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if bufs[1] is None:
         offsets = np.zeros(n + 1, dtype=np.int64)
     else:
-        offsets = np.frombuffer(bufs[1], dtype=off_type)[arr.offset: arr.offset + n + 1].astype(np.int64)
+        offsets = np.frombuffer(bufs[1], dtype=off_type)[arr.offset : arr.offset + n + 1].astype(np.int64)
     if bufs[2] is None:
         data = _EMPTY_DATA
     else:
         data = np.frombuffer(bufs[2], dtype=np.uint8)
-        data.flags.writeable = False   # a view of Arrow's memory: kernels only read it
+        data.flags.writeable = False  # a view of Arrow's memory: kernels only read it
     return offsets, data, validity(arr)
 
 

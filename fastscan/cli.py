@@ -4,6 +4,7 @@ stdout carries only the report (the top-N table); progress, warnings and statist
 Exit codes: 0 scan done; 1 only with --fail-on-flagged when an account is flagged; 2 usage or
 input error, with one line on stderr saying what and where.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,11 +63,19 @@ def _size(text: str) -> int:
 
 
 def _add_scan_options(p):
-    p.add_argument("--map", metavar="MAPPING",
-                   help="log shape: flat, openai, or a field mapping such as "
-                        "'account_id=meta.customer,prompt=input.text,ts=time' (or JSON)")
-    p.add_argument("--chunk-size", type=_size, default=None, metavar="BYTES",
-                   help="bytes of JSON decoded at a time (default 16M); bounds memory")
+    p.add_argument(
+        "--map",
+        metavar="MAPPING",
+        help="log shape: flat, openai, or a field mapping such as "
+        "'account_id=meta.customer,prompt=input.text,ts=time' (or JSON)",
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=_size,
+        default=None,
+        metavar="BYTES",
+        help="bytes of JSON decoded at a time (default 16M); bounds memory",
+    )
     p.add_argument("--threshold", type=float, default=None, help="extraction_score that flags (default 0.5)")
 
 
@@ -83,17 +92,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reject-file", help="write every rejected record, with file, line and reason (JSONL)")
     p.add_argument("--fail-on-flagged", action="store_true", help="exit 1 when an account is flagged")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
-    p.add_argument("--state", metavar="DIR",
-                   help="keep per-file progress and per-account state in DIR: an interrupted scan resumes "
-                        "there, and later runs add only new files (the report covers all of them)")
-    p.add_argument("--checkpoint-every", type=_size, default=None, metavar="BYTES",
-                   help="with --state, checkpoint inside a file every BYTES of decoded JSON (default 256M)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786); paths and URLs are "
-                        "read by the workers (needs fastscan[dask])")
-    p.add_argument("--split-size", type=_size, default=None, metavar="BYTES",
-                   help="with --scheduler: cut plain JSONL files larger than this into byte ranges "
-                        "(default 128M)")
+    p.add_argument(
+        "--state",
+        metavar="DIR",
+        help="keep per-file progress and per-account state in DIR: an interrupted scan resumes "
+        "there, and later runs add only new files (the report covers all of them)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=_size,
+        default=None,
+        metavar="BYTES",
+        help="with --state, checkpoint inside a file every BYTES of decoded JSON (default 256M)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786); paths and URLs are "
+        "read by the workers (needs fastscan[dask])",
+    )
+    p.add_argument(
+        "--split-size",
+        type=_size,
+        default=None,
+        metavar="BYTES",
+        help="with --scheduler: cut plain JSONL files larger than this into byte ranges (default 128M)",
+    )
     _add_scan_options(p)
 
     e = sub.add_parser("explain", help="scan request logs and explain one account: signals, reasons, example prompts")
@@ -119,7 +143,7 @@ def _connect(address: str):
     except ImportError:
         raise FastscanError("--scheduler needs Dask: pip install 'fastscan[dask]'") from None
     try:
-        return Client(address, set_as_default=False)   # timeout: distributed.comm.timeouts.connect
+        return Client(address, set_as_default=False)  # timeout: distributed.comm.timeouts.connect
     except (OSError, TimeoutError) as e:
         raise FastscanError(f"--scheduler {address}: cannot reach the Dask scheduler: {e}") from None
 
@@ -145,7 +169,7 @@ def _run_scan(args) -> int:
             kw["checkpoint_bytes"] = args.checkpoint_every
     client = None
     if scheduler:
-        client = _connect(scheduler)   # the workers compile the kernels; nothing to warm up here
+        client = _connect(scheduler)  # the workers compile the kernels; nothing to warm up here
         kw["client"] = client
         kw["split_bytes"] = getattr(args, "split_size", None)
     else:
@@ -188,11 +212,11 @@ def _run_explain(args) -> int:
         kw["chunk_bytes"] = args.chunk_size
     threshold = FLAG_THRESHOLD if args.threshold is None else args.threshold
     try:
-        ex = explain(args.paths, args.account_id, examples=max(args.examples, 0), mapping=mapping,
-                     flag_threshold=threshold, **kw)
+        ex = explain(
+            args.paths, args.account_id, examples=max(args.examples, 0), mapping=mapping, flag_threshold=threshold, **kw
+        )
     except KeyError:
-        print(f"fastscan: error: account {args.account_id!r} has no records in {' '.join(args.paths)}",
-              file=sys.stderr)
+        print(f"fastscan: error: account {args.account_id!r} has no records in {' '.join(args.paths)}", file=sys.stderr)
         return EXIT_ERROR
     sys.stdout.write(format_explanation(ex, threshold, MIN_REQUESTS, max(args.width, 20)) + "\n")
     print_stats(ex.report.stats, ex.report.file_errors, ex.report.rejected_examples, sys.stderr)
@@ -207,12 +231,24 @@ def _run_demo(args) -> int:
     print(f"fastscan: writing a synthetic log of {args.accounts} accounts to {log}", file=sys.stderr)
     summary = write_log(log, accounts=args.accounts, seed=args.seed, fmt=args.format)
     write_labels(os.path.join(args.dir, "labels.csv"), summary)
-    ns = argparse.Namespace(paths=[log], out=os.path.join(args.dir, "report.csv"), stats=None, top=args.top,
-                            reject_file=None, fail_on_flagged=False, no_progress=False, map=None,
-                            chunk_size=None, threshold=None)
+    ns = argparse.Namespace(
+        paths=[log],
+        out=os.path.join(args.dir, "report.csv"),
+        stats=None,
+        top=args.top,
+        reject_file=None,
+        fail_on_flagged=False,
+        no_progress=False,
+        map=None,
+        chunk_size=None,
+        threshold=None,
+    )
     rc = _run_scan(ns)
-    print(f"fastscan: full report in {ns.out}; labels of the synthetic accounts in "
-          f"{os.path.join(args.dir, 'labels.csv')}", file=sys.stderr)
+    print(
+        f"fastscan: full report in {ns.out}; labels of the synthetic accounts in "
+        f"{os.path.join(args.dir, 'labels.csv')}",
+        file=sys.stderr,
+    )
     return rc
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
-
-
-
 @dataclass(frozen=True)
 class ScanConfig:
     """Settings that shape the state; two states merge only if their configs are equal.
@@ -15,19 +12,20 @@ class ScanConfig:
     The near-duplicate and cross-account settings (below `near_dup_threshold`) act at finish();
     README "Near-duplicates and templates" defines what each one does.
     """
-    num_perm: int = 128             # MinHash permutations (K)
-    shingle_words: int = 3          # words per shingle
-    skeleton_words: int = 5         # words at each end that make a prompt's skeleton
-    sample_size: int = 512          # distinct prompts kept per account (S)
+
+    num_perm: int = 128  # MinHash permutations (K)
+    shingle_words: int = 3  # words per shingle
+    skeleton_words: int = 5  # words at each end that make a prompt's skeleton
+    sample_size: int = 512  # distinct prompts kept per account (S)
     near_dup_threshold: float = 0.8
     minhash_seed: int = 1
-    lsh_rows: int = 0               # rows per LSH band; 0 = chosen from num_perm and the threshold
-    bucket_window: int = 16         # cross-account: each prompt is verified against this many bucket mates
-    link_min_words: int = 8         # cross-account: shorter prompts never tie accounts together
-    popular_accounts: int = 5       # cross-account: a prompt with near-duplicates in more accounts is popular
-    link_min_prompts: int = 5       # cross-account: near-duplicate prompts two accounts must share...
-    link_min_share: float = 0.2     # ...and as a share of the smaller account's linkable sampled prompts
-    template_min_prompts: int = 5   # cross-account: prompts with a skeleton that make it an account's template...
+    lsh_rows: int = 0  # rows per LSH band; 0 = chosen from num_perm and the threshold
+    bucket_window: int = 16  # cross-account: each prompt is verified against this many bucket mates
+    link_min_words: int = 8  # cross-account: shorter prompts never tie accounts together
+    popular_accounts: int = 5  # cross-account: a prompt with near-duplicates in more accounts is popular
+    link_min_prompts: int = 5  # cross-account: near-duplicate prompts two accounts must share...
+    link_min_share: float = 0.2  # ...and as a share of the smaller account's linkable sampled prompts
+    template_min_prompts: int = 5  # cross-account: prompts with a skeleton that make it an account's template...
     template_min_share: float = 0.2  # ...and as a share of the account's linkable sampled prompts
 
     def check(self) -> None:
@@ -52,6 +50,5 @@ class ScanConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ScanConfig":
+    def from_dict(cls, d: dict) -> ScanConfig:
         return cls(**d)
-

@@ -1,4 +1,5 @@
 """Typed exceptions: a library never exits, it raises one of these."""
+
 from __future__ import annotations
 
 

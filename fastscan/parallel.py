@@ -6,11 +6,13 @@ OMP_NUM_THREADS it reads at start), so one setting governs decoding and the kern
 Results come back in the order of the work items, whatever order the threads finish in, so
 nothing that follows depends on the thread count.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 import pyarrow as pa
 
@@ -48,7 +50,7 @@ def map_ordered(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     return list(_executor(n).map(fn, items))
 
 
-MIN_ROWS_PER_THREAD = 2048   # below this a batch is not worth splitting across threads
+MIN_ROWS_PER_THREAD = 2048  # below this a batch is not worth splitting across threads
 
 
 def row_ranges(n: int) -> list[tuple[int, int]]:

@@ -12,18 +12,14 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 
-
-
 HOUR_MS = 3_600_000
-MODEL_HOUR_BITS = 20                 # epoch hours below 2**20 (until 2089) fit in model_hours keys
-MAX_MODEL_KEY = (1 << 12) - 1        # models beyond the 4095th share the last model_hours key
+MODEL_HOUR_BITS = 20  # epoch hours below 2**20 (until 2089) fit in model_hours keys
+MAX_MODEL_KEY = (1 << 12) - 1  # models beyond the 4095th share the last model_hours key
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
-
 
 
 def model_hour_key(model: np.ndarray, hour: np.ndarray) -> np.ndarray:
@@ -41,7 +37,7 @@ class SparseCounts:
     """Exact counts per (account index, key) pair, kept as sorted unique int64 pairs."""
 
     def __init__(self):
-        self.keys = np.zeros(0, dtype=np.int64)     # account << 32 | key
+        self.keys = np.zeros(0, dtype=np.int64)  # account << 32 | key
         self.counts = np.zeros(0, dtype=np.int64)
         self._pending_k: list[np.ndarray] = []
         self._pending_c: list[np.ndarray] = []
@@ -82,7 +78,7 @@ class SparseCounts:
         key = self.keys & 0xFFFFFFFF
         return mapping[acct], key, self.counts
 
-    def merge(self, other: "SparseCounts", mapping: np.ndarray) -> None:
+    def merge(self, other: SparseCounts, mapping: np.ndarray) -> None:
         a, k, c = other.remapped(mapping)
         if len(a):
             self.add(a, k, c)
@@ -110,7 +106,7 @@ class PromptSample:
         self.head_hash = np.zeros(0, dtype=np.uint64)
         self.tail_hash = np.zeros(0, dtype=np.uint64)
         self.sig = np.zeros((0, num_perm), dtype=np.uint32)
-        self.threshold = np.zeros(0, dtype=np.uint64)   # per account: hashes above are never kept
+        self.threshold = np.zeros(0, dtype=np.uint64)  # per account: hashes above are never kept
         self._pending: list[tuple] = []
         self._pending_n = 0
         self._live = 0
@@ -121,8 +117,17 @@ class PromptSample:
             self.threshold = np.concatenate([self.threshold, grow])
 
     def add(self, account, prompt_hash, count, n_words, head_hash, tail_hash, sig) -> None:
-        self._pending.append((account.astype(np.int64), prompt_hash, count.astype(np.int64),
-                              n_words.astype(np.int32), head_hash, tail_hash, sig))
+        self._pending.append(
+            (
+                account.astype(np.int64),
+                prompt_hash,
+                count.astype(np.int64),
+                n_words.astype(np.int32),
+                head_hash,
+                tail_hash,
+                sig,
+            )
+        )
         self._pending_n += len(account)
         if self._pending_n > max(1 << 15, self._live):
             self.compact()
@@ -130,8 +135,9 @@ class PromptSample:
     def compact(self) -> None:
         if not self._pending:
             return
-        parts = [(self.account, self.prompt_hash, self.count, self.n_words, self.head_hash, self.tail_hash,
-                  self.sig)] + self._pending
+        parts = [
+            (self.account, self.prompt_hash, self.count, self.n_words, self.head_hash, self.tail_hash, self.sig)
+        ] + self._pending
         account = np.concatenate([p[0] for p in parts])
         phash = np.concatenate([p[1] for p in parts])
         count = np.concatenate([p[2] for p in parts])
@@ -157,14 +163,15 @@ class PromptSample:
         # the wide columns are gathered from each part straight into their new place: the
         # signatures are most of the state, and concatenating them first held a third copy
         bounds = np.cumsum([0] + [len(p[0]) for p in parts])
-        by_part = np.argsort(rows, kind="stable")     # rows of part k: by_part[cut[k]:cut[k + 1]]
+        by_part = np.argsort(rows, kind="stable")  # rows of part k: by_part[cut[k]:cut[k + 1]]
         cut = np.searchsorted(rows[by_part], bounds)
         from fastscan.kernels.aggregate import copy_rows
+
         wide = []
         for col in (3, 4, 5, 6):
             out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
             for k, p in enumerate(parts):
-                sel = by_part[cut[k]:cut[k + 1]]
+                sel = by_part[cut[k] : cut[k + 1]]
                 if len(sel) == 0:
                     continue
                 if col == 6:
@@ -179,17 +186,26 @@ class PromptSample:
         self.ensure_accounts(int(account.max()) + 1 if len(account) else 0)
         self.threshold[account[full]] = phash[full]
 
-    def merge(self, other: "PromptSample", mapping: np.ndarray) -> None:
+    def merge(self, other: PromptSample, mapping: np.ndarray) -> None:
         other.compact()
         if len(other.account):
             self.ensure_accounts(int(mapping.max()) + 1)
-            self.add(mapping[other.account], other.prompt_hash, other.count, other.n_words,
-                     other.head_hash, other.tail_hash, other.sig)
+            self.add(
+                mapping[other.account],
+                other.prompt_hash,
+                other.count,
+                other.n_words,
+                other.head_hash,
+                other.tail_hash,
+                other.sig,
+            )
         self.compact()
 
     @property
     def nbytes(self) -> int:
-        return (self.sig.nbytes + self.account.nbytes * 5 + self.threshold.nbytes
-                + sum(p[6].nbytes + 40 * len(p[0]) for p in self._pending))
-
-
+        return (
+            self.sig.nbytes
+            + self.account.nbytes * 5
+            + self.threshold.nbytes
+            + sum(p[6].nbytes + 40 * len(p[0]) for p in self._pending)
+        )

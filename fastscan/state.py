@@ -17,16 +17,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from fastscan.buffers import bool_values, float_values, int_values, string_buffers, validity
 from fastscan.config import ScanConfig
 from fastscan.parallel import map_ordered, row_ranges
-from fastscan.sketches import HOUR_MS, INT64_MAX, INT64_MIN, PromptSample, SparseCounts, model_hour_key, split_model_hour_key
 from fastscan.read.rejects import ReadStats
+from fastscan.sketches import (
+    HOUR_MS,
+    INT64_MAX,
+    INT64_MIN,
+    PromptSample,
+    SparseCounts,
+    model_hour_key,
+    split_model_hour_key,
+)
 
-
-
-
-STATE_FORMAT = 2   # version of AccountState.to_bytes(); bump when the layout changes
+STATE_FORMAT = 2  # version of AccountState.to_bytes(); bump when the layout changes
 # the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
 _SPARSE = ("hours", "model_counts", "model_tokens", "model_hours")
 
@@ -35,24 +41,25 @@ FEATURES = (
     "prompt_tokens",
     "completion_tokens",
     "reasoning_tokens",
-    "tokens_estimated",      # requests whose token counts fastscan had to estimate
-    "hit_max_tokens",        # finish_reason == length, or completion reached max_tokens * n
-    "long_output",           # completion tokens per sample >= LONG_OUTPUT_TOKENS
-    "logprobs",              # requests asking for logprobs / top_logprobs
-    "multi_sample",          # n > 1
-    "samples",               # sum of n
+    "tokens_estimated",  # requests whose token counts fastscan had to estimate
+    "hit_max_tokens",  # finish_reason == length, or completion reached max_tokens * n
+    "long_output",  # completion tokens per sample >= LONG_OUTPUT_TOKENS
+    "logprobs",  # requests asking for logprobs / top_logprobs
+    "multi_sample",  # n > 1
+    "samples",  # sum of n
     "logit_bias",
-    "conversation",          # requests that continue a conversation (earlier messages re-sent)
+    "conversation",  # requests that continue a conversation (earlier messages re-sent)
     "system_prompt",
     "temperature_zero",
-    "reasoning_prompt",      # prompts that ask for step-by-step reasoning (kernels.reasoning)
-    "timed",                 # requests with a usable timestamp
-    "empty_prompt",          # null or wordless prompt text
-    "prompted",              # requests with prompt text (null prompts are not)
+    "reasoning_prompt",  # prompts that ask for step-by-step reasoning (kernels.reasoning)
+    "timed",  # requests with a usable timestamp
+    "empty_prompt",  # null or wordless prompt text
+    "prompted",  # requests with prompt text (null prompts are not)
     "max_tokens_sum",
 )
 F = {name: i for i, name in enumerate(FEATURES)}
 LONG_OUTPUT_TOKENS = 1000
+
 
 class AccountState:
     """The per-account partial result of any part of a scan; `update` with canonical batches,
@@ -68,10 +75,10 @@ class AccountState:
         self.ts_max = np.zeros(0, dtype=np.int64)
         self.models: list[str] = []
         self.model_index: dict[str, int] = {}
-        self.hours = SparseCounts()        # (account, epoch hour) -> requests
+        self.hours = SparseCounts()  # (account, epoch hour) -> requests
         self.model_counts = SparseCounts()  # (account, model index) -> requests
         self.model_tokens = SparseCounts()  # (account, model index) -> completion tokens
-        self.model_hours = SparseCounts()   # (account, model << 20 | epoch hour) -> requests
+        self.model_hours = SparseCounts()  # (account, model << 20 | epoch hour) -> requests
         self.sample = PromptSample(self.config.sample_size, self.config.num_perm)
         self._params = None
 
@@ -120,12 +127,14 @@ class AccountState:
     def minhash_params(self):
         if self._params is None:
             from fastscan.kernels.hashing import minhash_params
+
             self._params = minhash_params(self.config.num_perm, self.config.minhash_seed)
         return self._params
 
     def update(self, batch: pa.RecordBatch) -> None:
         """Fold one canonical RecordBatch into the state."""
         from fastscan.kernels import aggregate, reasoning, text
+
         n = batch.num_rows
         if n == 0:
             return
@@ -143,9 +152,17 @@ class AccountState:
 
         def text_pass(part):
             lo, hi = part
-            text.hash_prompts(p_off[lo:hi + 1], p_data, p_valid[lo:hi], self.config.skeleton_words,
-                              phash[lo:hi], n_words[lo:hi], head[lo:hi], tail[lo:hi])
-            reasoning.asks_for_reasoning(p_off[lo:hi + 1], p_data, p_valid[lo:hi], asks[lo:hi])
+            text.hash_prompts(
+                p_off[lo : hi + 1],
+                p_data,
+                p_valid[lo:hi],
+                self.config.skeleton_words,
+                phash[lo:hi],
+                n_words[lo:hi],
+                head[lo:hi],
+                tail[lo:hi],
+            )
+            reasoning.asks_for_reasoning(p_off[lo : hi + 1], p_data, p_valid[lo:hi], asks[lo:hi])
 
         map_ordered(text_pass, row_ranges(n))
 
@@ -172,6 +189,7 @@ class AccountState:
 
     def _record_features(self, batch, n_words, p_off, p_data, p_valid, asks) -> np.ndarray:
         from fastscan.kernels import text
+
         n = batch.num_rows
         vals = np.zeros((n, len(FEATURES)), dtype=np.int64)
         vals[:, F["requests"]] = 1
@@ -212,7 +230,8 @@ class AccountState:
         vals[:, F["logit_bias"]] = bool_values(batch.column("logit_bias"))
         vals[:, F["conversation"]] = int_values(batch.column("n_prior_messages")) > 0
         vals[:, F["system_prompt"]] = validity(batch.column("system_prompt")) & (
-            pc.fill_null(pc.binary_length(batch.column("system_prompt")), 0).to_numpy(zero_copy_only=False) > 0)
+            pc.fill_null(pc.binary_length(batch.column("system_prompt")), 0).to_numpy(zero_copy_only=False) > 0
+        )
         vals[:, F["temperature_zero"]] = temp == 0.0
         vals[:, F["reasoning_prompt"]] = asks
         vals[:, F["timed"]] = validity(batch.column("ts_ms"))
@@ -223,6 +242,7 @@ class AccountState:
 
     def _update_sample(self, account, phash, n_words, head, tail, p_off, p_data, p_valid) -> None:
         from fastscan.kernels import text
+
         s = self.sample
         s.ensure_accounts(self.n_accounts)
         cand = p_valid & (phash <= s.threshold[account])
@@ -241,11 +261,12 @@ class AccountState:
         # a prompt already in the sample only adds to its count: no signature to compute again
         if len(s.account):
             from fastscan.kernels.aggregate import find_pairs
+
             pos = np.empty(len(starts), dtype=np.int64)
             find_pairs(s.account, s.prompt_hash, a_s[starts], h_s[starts], pos)
             known = pos >= 0
             if known.any():
-                s.count[pos[known]] += counts[known]     # distinct positions: one per (account, prompt)
+                s.count[pos[known]] += counts[known]  # distinct positions: one per (account, prompt)
                 uniq_rows, counts = uniq_rows[~known], counts[~known]
                 if len(uniq_rows) == 0:
                     return
@@ -255,15 +276,15 @@ class AccountState:
 
         def minhash_part(part):
             lo, hi = part
-            text.minhash_signatures(p_off, p_data, p_valid, uniq_rows[lo:hi], self.config.shingle_words,
-                                    a, b, sig[lo:hi])
+            text.minhash_signatures(
+                p_off, p_data, p_valid, uniq_rows[lo:hi], self.config.shingle_words, a, b, sig[lo:hi]
+            )
 
         map_ordered(minhash_part, row_ranges(len(uniq_rows)))
-        s.add(account[uniq_rows], phash[uniq_rows], counts, n_words[uniq_rows], head[uniq_rows],
-              tail[uniq_rows], sig)
+        s.add(account[uniq_rows], phash[uniq_rows], counts, n_words[uniq_rows], head[uniq_rows], tail[uniq_rows], sig)
 
     # -- merge
-    def merge(self, other: "AccountState") -> "AccountState":
+    def merge(self, other: AccountState) -> AccountState:
         """Fold `other` into this state (in place) and return self."""
         if other.config != self.config:
             raise ValueError("cannot merge states of different scan configurations")
@@ -327,9 +348,11 @@ class AccountState:
             values = values if isinstance(values, pa.Array) else pa.array(np.ascontiguousarray(values))
             cols.append(pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values))
             names.append(name)
-        meta = {b"fastscan.state_format": str(STATE_FORMAT).encode(),
-                b"fastscan.config": json.dumps(self.config.to_dict(), sort_keys=True).encode(),
-                b"fastscan.features": ",".join(FEATURES).encode()}
+        meta = {
+            b"fastscan.state_format": str(STATE_FORMAT).encode(),
+            b"fastscan.config": json.dumps(self.config.to_dict(), sort_keys=True).encode(),
+            b"fastscan.features": ",".join(FEATURES).encode(),
+        }
         batch = pa.RecordBatch.from_arrays(cols, names=names).replace_schema_metadata(meta)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, batch.schema) as w:
@@ -337,7 +360,7 @@ class AccountState:
         return sink.getvalue().to_pybytes()
 
     @classmethod
-    def from_bytes(cls, data) -> "AccountState":
+    def from_bytes(cls, data) -> AccountState:
         """The state `to_bytes` wrote. ValueError if `data` is not one (or of another format)."""
         try:
             reader = pa.ipc.open_stream(pa.py_buffer(data))
@@ -355,7 +378,7 @@ class AccountState:
             values = batch.column(name).values
             if dtype is None:
                 return values.to_pylist()
-            return np.array(values.to_numpy(zero_copy_only=False), dtype=dtype)   # a writable copy
+            return np.array(values.to_numpy(zero_copy_only=False), dtype=dtype)  # a writable copy
 
         st = cls(config)
         ids = col("ids")
@@ -385,15 +408,21 @@ class AccountState:
     def __reduce__(self):
         return (AccountState.from_bytes, (self.to_bytes(),))
 
-
     @property
     def nbytes(self) -> int:
-        return (self.sums.nbytes + self.ts_min.nbytes * 2 + self.hours.nbytes + self.model_counts.nbytes
-                + self.model_tokens.nbytes + self.model_hours.nbytes
-                + self.sample.nbytes + sum(len(x) + 60 for x in self.ids))
+        return (
+            self.sums.nbytes
+            + self.ts_min.nbytes * 2
+            + self.hours.nbytes
+            + self.model_counts.nbytes
+            + self.model_tokens.nbytes
+            + self.model_hours.nbytes
+            + self.sample.nbytes
+            + sum(len(x) + 60 for x in self.ids)
+        )
 
 
-KEEP_EXAMPLES = 20   # rejected records a scan keeps as examples (the reject file has them all)
+KEEP_EXAMPLES = 20  # rejected records a scan keeps as examples (the reject file has them all)
 
 
 def line_offsets(piece_files: list[int], lines: dict[int, int]) -> list[int]:
@@ -425,9 +454,9 @@ class Partial:
     examples: list[tuple[int, dict]] = field(default_factory=list)
     file_errors: list[tuple[int, dict]] = field(default_factory=list)
     lines: dict[int, int] = field(default_factory=dict)
-    seconds: float = 0.0        # wall time of the reading and folding behind it (not merged)
-    peak_rss_mb: float = 0.0    # the largest of the processes that made it
-    task_seconds: float = 0.0   # summed over the tasks that made it, not wall time
+    seconds: float = 0.0  # wall time of the reading and folding behind it (not merged)
+    peak_rss_mb: float = 0.0  # the largest of the processes that made it
+    task_seconds: float = 0.0  # summed over the tasks that made it, not wall time
 
     def merge(self, other: Partial, keep_examples: int = KEEP_EXAMPLES) -> Partial:
         """Add `other` (the piece(s) right after this one's) into this partial; returns self."""

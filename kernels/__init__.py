@@ -4,6 +4,7 @@ The kernel modules compile when first imported, so this package imports them laz
 `import fastscan` compiles nothing, `warmup()` compiles everything on purpose, and
 `enable_disk_cache()` keeps compiled kernels on disk in the folder the CLI uses.
 """
+
 from __future__ import annotations
 
 import importlib

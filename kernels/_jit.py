@@ -5,6 +5,7 @@ Every kernel is compiled eagerly from an explicit signature when its module is f
 The on-disk numba cache is opt-in (FASTSCAN_NUMBA_CACHE=1): sgkit saw hard-to-debug crashes
 from stale caches, so a user has to ask for it.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,10 @@ def cache_enabled() -> bool:
 
 def kernel(signature):
     """Compile `fn` for exactly `signature`, releasing the GIL, with bounds checks off."""
+
     def decorate(fn):
-        return numba.njit(signature, nogil=True, cache=cache_enabled(), boundscheck=False,
-                          error_model="numpy")(fn)
+        return numba.njit(signature, nogil=True, cache=cache_enabled(), boundscheck=False, error_model="numpy")(fn)
+
     return decorate
 
 

@@ -1,9 +1,10 @@
 """Per-account aggregation kernels, keyed by an int32 account index."""
+
 from __future__ import annotations
 
 from numba import types
 
-from ._jit import kernel, ro, ro2, rw, rw2
+from fastscan.kernels._jit import kernel, ro, ro2, rw, rw2
 
 
 @kernel(types.void(ro(types.int32), ro2(types.int64), rw2(types.int64)))

@@ -4,11 +4,12 @@ They are plain arithmetic modulo 2**64 so Python can reproduce them bit for bit
 (`tests/reference.py` does): FNV-1a 64 over bytes, finished with the MurmurHash3 64-bit
 finalizer (fmix64); splitmix64 to derive parameters from a seed.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import inline
+from fastscan.kernels._jit import inline
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)

@@ -14,17 +14,18 @@ convert or refuse), and anything that is not JSON.
 Field types: T_STRING, T_INT, T_FLOAT, T_BOOL. Lines are data[starts[i]:ends[i]], UTF-8
 already validated, without their newline.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from numba import types
 
-from ._jit import helper, kernel, ro, rw, rw2
+from fastscan.kernels._jit import helper, kernel, ro, rw, rw2
 
 T_STRING, T_INT, T_FLOAT, T_BOOL = 0, 1, 2, 3
 MAX_DEPTH = 64
 
-_POW10 = np.array([10.0 ** k for k in range(23)], dtype=np.float64)
+_POW10 = np.array([10.0**k for k in range(23)], dtype=np.float64)
 
 _u8ro = ro(types.uint8)
 _i64ro = ro(types.int64)
@@ -119,7 +120,7 @@ def _string(data, words, p, end):
         if p + 1 >= end:
             return -1, esc
         e = data[p + 1]
-        if e == 117:      # \uXXXX, or a surrogate pair of them
+        if e == 117:  # \uXXXX, or a surrogate pair of them
             cp, size = _code_point(data, p, end)
             if cp < 0:
                 return -1, esc
@@ -156,7 +157,7 @@ def _copy_string(data, words, p, end, out, f, o):
         if p + 1 >= end:
             return -1, o
         e = data[p + 1]
-        if e == 117:      # \uXXXX, or a surrogate pair of them
+        if e == 117:  # \uXXXX, or a surrogate pair of them
             cp, size = _code_point(data, p, end)
             if cp < 0:
                 return -1, o
@@ -227,7 +228,7 @@ def _number(data, p, end):
     exp10 = 0
     if data[p] == 48:
         p += 1
-        if p < end and 48 <= data[p] <= 57:      # leading zero
+        if p < end and 48 <= data[p] <= 57:  # leading zero
             return -1, False, 0, 0, 0, neg
     else:
         while p < end and 48 <= data[p] <= 57:
@@ -246,7 +247,7 @@ def _number(data, p, end):
         while p < end and 48 <= data[p] <= 57:
             d = data[p] - 48
             if mant == 0 and d == 0:
-                exp10 -= 1          # leading zeros of the fraction are not significant
+                exp10 -= 1  # leading zeros of the fraction are not significant
             else:
                 if digits < 18:
                     mant = mant * 10 + d
@@ -275,7 +276,7 @@ def _number(data, p, end):
 def _skip(data, words, p, end, stack):
     """Skip (and validate) any JSON value at p -> position after it, or -1."""
     depth = 0
-    want_key = False               # inside an object, after `{` or `,`
+    want_key = False  # inside an object, after `{` or `,`
     while True:
         p = _ws(data, p, end)
         if p >= end:
@@ -283,7 +284,7 @@ def _skip(data, words, p, end, stack):
         c = data[p]
         if want_key and c != 34:
             return -1
-        if c == 123 or c == 91:           # { or [
+        if c == 123 or c == 91:  # { or [
             if depth >= MAX_DEPTH:
                 return -1
             stack[depth] = c
@@ -308,7 +309,7 @@ def _skip(data, words, p, end, stack):
                 p, _, _, _, _, _ = _number(data, p, end)
             if p < 0:
                 return -1
-            if want_key:                   # that was a member's key: its value follows
+            if want_key:  # that was a member's key: its value follows
                 p = _ws(data, p, end)
                 if p >= end or data[p] != 58:
                     return -1
@@ -324,7 +325,7 @@ def _skip(data, words, p, end, stack):
                 return -1
             c = data[p]
             top = stack[depth - 1]
-            if c == 44:                    # ,
+            if c == 44:  # ,
                 p += 1
                 want_key = top == 123
                 break
@@ -353,8 +354,9 @@ def _key_index(data, ks, ke, names_off, names_data):
 
 
 @helper
-def _decode_line(data, words, start, end, i, names_off, names_data, ftypes, slots, valid, ivals, fvals,
-                 text, cursor, seen, stack):
+def _decode_line(
+    data, words, start, end, i, names_off, names_data, ftypes, slots, valid, ivals, fvals, text, cursor, seen, stack
+):
     """Decode one line into row i of the outputs (see scan_flat); False when it is left to Arrow."""
     nf = ftypes.shape[0]
     for f in range(nf):
@@ -420,7 +422,7 @@ def _decode_line(data, words, start, end, i, names_off, names_data, ftypes, slot
                     if c != 45 and not (48 <= c <= 57):
                         return False
                     q, integer, mant, digits, exp10, neg = _number(data, p, end)
-                    if q < 0 or (neg and mant == 0):    # -0: Arrow's reading is its own
+                    if q < 0 or (neg and mant == 0):  # -0: Arrow's reading is its own
                         return False
                     if t == T_INT:
                         if not integer or digits > 18:
@@ -453,11 +455,27 @@ def _decode_line(data, words, start, end, i, names_off, names_data, ftypes, slot
     return _ws(data, p, end) == end
 
 
-@kernel(types.int64(_u8ro, ro(types.uint64), _i64ro, _i64ro, _i64ro, _u8ro, ro(types.int8), _i64ro,
-                    rw2(types.boolean), rw2(types.int64), rw2(types.float64), rw2(types.uint8), rw2(types.int64),
-                    rw(types.boolean)))
-def scan_flat(data, words, starts, ends, names_off, names_data, ftypes, slots, valid, ivals, fvals, text, text_end,
-              refused):
+@kernel(
+    types.int64(
+        _u8ro,
+        ro(types.uint64),
+        _i64ro,
+        _i64ro,
+        _i64ro,
+        _u8ro,
+        ro(types.int8),
+        _i64ro,
+        rw2(types.boolean),
+        rw2(types.int64),
+        rw2(types.float64),
+        rw2(types.uint8),
+        rw2(types.int64),
+        rw(types.boolean),
+    )
+)
+def scan_flat(
+    data, words, starts, ends, names_off, names_data, ftypes, slots, valid, ivals, fvals, text, text_end, refused
+):
     """Decode lines i of data[starts[i]:ends[i]] (see module doc); words : uint64, the first
     len(data) // 8 * 8 bytes of data (8-aligned) seen as uint64. refused[i] is set for a line
     left to Arrow (its row is all null and it adds no text); returns how many lines are.
@@ -477,8 +495,24 @@ def scan_flat(data, words, starts, ends, names_off, names_data, ftypes, slots, v
     for i in range(starts.shape[0]):
         for f in range(nf):
             saved[f] = cursor[f]
-        ok = _decode_line(data, words, starts[i], ends[i], i, names_off, names_data, ftypes, slots, valid,
-                          ivals, fvals, text, cursor, seen, stack)
+        ok = _decode_line(
+            data,
+            words,
+            starts[i],
+            ends[i],
+            i,
+            names_off,
+            names_data,
+            ftypes,
+            slots,
+            valid,
+            ivals,
+            fvals,
+            text,
+            cursor,
+            seen,
+            stack,
+        )
         refused[i] = not ok
         if not ok:
             count += 1

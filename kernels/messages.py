@@ -3,12 +3,13 @@
 Two shapes: a list of {role, content} messages (OpenAI-style logs), and a flat prompt that a gateway
 flattened into a transcript of "role: content" blocks separated by blank lines.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from numba import types
 
-from ._jit import inline, kernel, ro, rw
+from fastscan.kernels._jit import inline, kernel, ro, rw
 
 _USER = np.frombuffer(b"user", dtype=np.uint8)
 _SYSTEM = np.frombuffer(b"system", dtype=np.uint8)
@@ -46,8 +47,17 @@ def role_code(data, start, end):
     return 0
 
 
-@kernel(types.void(ro(types.int64), ro(types.int64), ro(types.uint8), ro(types.boolean),
-                   rw(types.int64), rw(types.int64), rw(types.int32)))
+@kernel(
+    types.void(
+        ro(types.int64),
+        ro(types.int64),
+        ro(types.uint8),
+        ro(types.boolean),
+        rw(types.int64),
+        rw(types.int64),
+        rw(types.int32),
+    )
+)
 def pick_messages(list_offsets, role_offsets, role_data, role_valid, out_user, out_system, out_n_prior):
     """Per request: the index of its last user message, of its first system message, and how many
     conversation turns (messages other than system/developer) came before that user message
@@ -93,8 +103,18 @@ def role_prefix(data, at, hi):
     return 0, -1
 
 
-@kernel(types.void(ro(types.int64), ro(types.uint8), ro(types.boolean),
-                   rw(types.int64), rw(types.int64), rw(types.int64), rw(types.int64), rw(types.int32)))
+@kernel(
+    types.void(
+        ro(types.int64),
+        ro(types.uint8),
+        ro(types.boolean),
+        rw(types.int64),
+        rw(types.int64),
+        rw(types.int64),
+        rw(types.int64),
+        rw(types.int32),
+    )
+)
 def split_transcripts(offsets, data, valid, user_start, user_end, sys_start, sys_end, n_prior):
     """Find the last user turn and the system turn in prompts flattened as a transcript.
 

@@ -8,13 +8,14 @@ two signatures agree on at least `min_agree` of their K positions (estimated Jac
 Only verified pairs count; nothing is chained: a prompt is a near-duplicate because of a pair it
 is in, never because of a pair its neighbour is in.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from numba import types
 
-from ._jit import inline, kernel, ro, ro2, rw
-from .hashing import combine, fmix64
+from fastscan.kernels._jit import inline, kernel, ro, ro2, rw
+from fastscan.kernels.hashing import combine, fmix64
 
 BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
 
@@ -50,8 +51,19 @@ def hash_bands(sig, band, rows_per_band, out):
         out[i] = h
 
 
-@kernel(types.void(_i64ro, _u32ro2, ro(types.int32), types.int64, types.int64, types.int64, types.int64,
-                   types.int64, rw(types.boolean)))
+@kernel(
+    types.void(
+        _i64ro,
+        _u32ro2,
+        ro(types.int32),
+        types.int64,
+        types.int64,
+        types.int64,
+        types.int64,
+        types.int64,
+        rw(types.boolean),
+    )
+)
 def flag_account_near_dups(offsets, sig, n_words, bands, rows_per_band, min_agree, first, last, out):
     """Within-account near-duplicates, every band at once, for accounts first..last-1.
 
@@ -118,10 +130,22 @@ def _collided_before(sig, i, j, band, rows_per_band):
     return False
 
 
-@kernel(types.int64(_i64ro, ro(types.uint64), _i64ro, ro(types.uint64), _u32ro2, types.int64, types.int64,
-                    types.int64, types.int64, rw(types.int64), rw(types.int64)))
-def link_bucket_pairs(order, keys, account, prompt_hash, sig, min_agree, window, band, rows_per_band,
-                      out_i, out_j):
+@kernel(
+    types.int64(
+        _i64ro,
+        ro(types.uint64),
+        _i64ro,
+        ro(types.uint64),
+        _u32ro2,
+        types.int64,
+        types.int64,
+        types.int64,
+        types.int64,
+        rw(types.int64),
+        rw(types.int64),
+    )
+)
+def link_bucket_pairs(order, keys, account, prompt_hash, sig, min_agree, window, band, rows_per_band, out_i, out_j):
     """Verified cross-account pairs among the candidates of one band; returns how many there are.
 
     A bucket is a run of `order` with equal key; each row is verified against the next `window`
@@ -251,7 +275,7 @@ def stable_argsort(keys, out):
         for i in range(n):
             count[((k[i] >> sh) & mask) + 1] += 1
         if count[((k[0] >> sh) & mask) + 1] == n if n else True:
-            continue            # one digit value throughout: the pass would not move anything
+            continue  # one digit value throughout: the pass would not move anything
         for d in range(_RADIX):
             count[d + 1] += count[d]
         for i in range(n):

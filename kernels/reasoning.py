@@ -6,42 +6,115 @@ thought, explain each step or think before answering, in English, Chinese, Japan
 Russian, Ukrainian, Spanish, Portuguese, French, German, Italian, Turkish, Vietnamese, Indonesian,
 Arabic and Hindi. Phrases are lower case; non-ASCII letters are matched as written.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from numba import types
 
-from ._jit import kernel, ro, rw
+from fastscan.kernels._jit import kernel, ro, rw
 
 REASONING_PHRASES = (
     # English
-    "step by step", "step-by-step", "chain of thought", "chain-of-thought", "think carefully",
-    "reason carefully", "show your reasoning", "explain your reasoning", "show your work",
-    "show all your work", "explain each step", "reason through", "think through",
-    "walk me through your reasoning", "thought process", "reasoning process", "let's think",
-    "let us think", "think it through", "before you answer, think", "before answering, think",
-    "work it out step", "explain your thinking", "detailed reasoning", "complete reasoning",
-    "full reasoning", "reasoning steps", "rationale", "think out loud",
+    "step by step",
+    "step-by-step",
+    "chain of thought",
+    "chain-of-thought",
+    "think carefully",
+    "reason carefully",
+    "show your reasoning",
+    "explain your reasoning",
+    "show your work",
+    "show all your work",
+    "explain each step",
+    "reason through",
+    "think through",
+    "walk me through your reasoning",
+    "thought process",
+    "reasoning process",
+    "let's think",
+    "let us think",
+    "think it through",
+    "before you answer, think",
+    "before answering, think",
+    "work it out step",
+    "explain your thinking",
+    "detailed reasoning",
+    "complete reasoning",
+    "full reasoning",
+    "reasoning steps",
+    "rationale",
+    "think out loud",
     # Chinese
-    "一步一步", "一步步", "逐步", "分步", "思维链", "思考过程", "推理过程", "请推理", "详细推理",
-    "解题过程", "写出推理", "展示推理", "让我们思考",
+    "一步一步",
+    "一步步",
+    "逐步",
+    "分步",
+    "思维链",
+    "思考过程",
+    "推理过程",
+    "请推理",
+    "详细推理",
+    "解题过程",
+    "写出推理",
+    "展示推理",
+    "让我们思考",
     # Japanese
-    "ステップバイステップ", "段階的に", "順を追って", "思考過程", "推論過程", "考え方を",
+    "ステップバイステップ",
+    "段階的に",
+    "順を追って",
+    "思考過程",
+    "推論過程",
+    "考え方を",
     # Korean
-    "단계별", "차근차근", "단계적으로", "추론 과정", "사고 과정",
+    "단계별",
+    "차근차근",
+    "단계적으로",
+    "추론 과정",
+    "사고 과정",
     # Russian / Ukrainian
-    "шаг за шагом", "пошагово", "поэтапно", "рассуждай", "рассуждения", "ход рассуждений",
-    "объясни каждый шаг", "крок за кроком", "покроково", "міркуван",
+    "шаг за шагом",
+    "пошагово",
+    "поэтапно",
+    "рассуждай",
+    "рассуждения",
+    "ход рассуждений",
+    "объясни каждый шаг",
+    "крок за кроком",
+    "покроково",
+    "міркуван",
     # Spanish / Portuguese / Italian
-    "paso a paso", "razona", "razonamiento", "cadena de pensamiento", "passo a passo",
-    "raciocínio", "cadeia de pensamento", "ragionamento", "passo dopo passo",
+    "paso a paso",
+    "razona",
+    "razonamiento",
+    "cadena de pensamiento",
+    "passo a passo",
+    "raciocínio",
+    "cadeia de pensamento",
+    "ragionamento",
+    "passo dopo passo",
     # French / German
-    "étape par étape", "etape par etape", "raisonnement", "chaîne de pensée",
-    "schritt für schritt", "schritt fur schritt", "denkprozess", "gedankengang", "begründe",
+    "étape par étape",
+    "etape par etape",
+    "raisonnement",
+    "chaîne de pensée",
+    "schritt für schritt",
+    "schritt fur schritt",
+    "denkprozess",
+    "gedankengang",
+    "begründe",
     # Turkish / Vietnamese / Indonesian
-    "adım adım", "akıl yürüt", "từng bước", "suy luận", "langkah demi langkah", "penalaran",
+    "adım adım",
+    "akıl yürüt",
+    "từng bước",
+    "suy luận",
+    "langkah demi langkah",
+    "penalaran",
     # Arabic / Hindi
-    "خطوة بخطوة", "سلسلة التفكير", "चरण दर चरण", "कदम दर कदम",
+    "خطوة بخطوة",
+    "سلسلة التفكير",
+    "चरण दर चरण",
+    "कदम दर कदम",
 )
 
 
@@ -54,13 +127,14 @@ def phrase_table(phrases=REASONING_PHRASES) -> tuple[np.ndarray, np.ndarray]:
 
 
 _FOLD = np.arange(256, dtype=np.uint8)
-_FOLD[65:91] += 32          # ASCII A-Z -> a-z; every other byte as it is
+_FOLD[65:91] += 32  # ASCII A-Z -> a-z; every other byte as it is
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _FILTER_BITS = 16
 
 
-@kernel(types.void(ro(types.int64), ro(types.uint8), ro(types.boolean), ro(types.int64), ro(types.uint8),
-                   rw(types.boolean)))
+@kernel(
+    types.void(ro(types.int64), ro(types.uint8), ro(types.boolean), ro(types.int64), ro(types.uint8), rw(types.boolean))
+)
 def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
     """out[i] = some phrase occurs in string i (ASCII case-insensitive).
 
@@ -88,7 +162,7 @@ def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
     for p in range(n_pat):
         ps = pat_offsets[p]
         if pat_offsets[p + 1] - ps <= 0:
-            continue      # an empty phrase matches nothing
+            continue  # an empty phrase matches nothing
         key = np.uint64(0)
         for j in range(w):
             key = (key << np.uint64(8)) | np.uint64(pat_data[ps + j])

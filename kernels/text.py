@@ -16,13 +16,14 @@ MinHash           = per permutation j, min over shingles x of ((a_j * x + b_j) m
                     stored as uint32; a_j, b_j from `hashing.minhash_params`. A text without
                     shingles gets all 0xFFFFFFFF (and n_words == 0 says so).
 """
+
 from __future__ import annotations
 
 import numpy as np
 from numba import types
 
-from ._jit import inline, kernel, ro, rw, rw2
-from .hashing import FNV_OFFSET, U32, combine, fmix64, fnv1a_step
+from fastscan.kernels._jit import inline, kernel, ro, rw, rw2
+from fastscan.kernels.hashing import FNV_OFFSET, U32, combine, fmix64, fnv1a_step
 
 SHINGLE_SEED = np.uint64(0x9E3779B97F4A7C15)
 SKELETON_SEED = np.uint64(0x5851F42D4C957F2D)
@@ -126,7 +127,7 @@ def _word_hashes(data, lo, hi, buf):
             continue
         h = fnv1a_step(h, b)
         w = 1 if c == 2 else 0
-        buf[n] = wh             # kept only if a word ends here
+        buf[n] = wh  # kept only if a word ends here
         n += prev & (1 - w)
         if w > prev:
             wh = FNV_OFFSET
@@ -179,10 +180,12 @@ def count_tokens(offsets, data, valid, out):
         out[r] = total
 
 
-@kernel(types.void(_i64ro, _u8ro, _boolro, types.int64, rw(types.uint64), rw(types.int32),
-                   rw(types.uint64), rw(types.uint64)))
-def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_words,
-                 out_head_hash, out_tail_hash):
+@kernel(
+    types.void(
+        _i64ro, _u8ro, _boolro, types.int64, rw(types.uint64), rw(types.int32), rw(types.uint64), rw(types.uint64)
+    )
+)
+def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_words, out_head_hash, out_tail_hash):
     """Exact prompt hash, word count and skeleton hashes of each string, in one pass.
 
     The head (tail) hash chains the first (last) `skeleton_words` word hashes from SKELETON_SEED;
@@ -235,8 +238,7 @@ def _minhash_update(mins, a, b, x):
         mins[j] = min(mins[j], v)
 
 
-@kernel(types.void(_i64ro, _u8ro, _boolro, _i64ro, types.int64, ro(types.uint64), ro(types.uint64),
-                   rw2(types.uint32)))
+@kernel(types.void(_i64ro, _u8ro, _boolro, _i64ro, types.int64, ro(types.uint64), ro(types.uint64), rw2(types.uint32)))
 def minhash_signatures(offsets, data, valid, rows, k, a, b, out):
     """MinHash signature of the word k-shingles of the strings at `rows`, fused in one pass.
 

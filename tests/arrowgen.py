@@ -6,6 +6,7 @@ Greek, CJK, Hangul, emoji), ASCII punctuation, control bytes and whitespace; som
 Compare kernels with `arr.to_pylist()`, which is what the array means whatever its layout.
 The kernels get their buffers from `fastscan.buffers.string_buffers`, which the tests check too.
 """
+
 from __future__ import annotations
 
 import string
@@ -14,24 +15,77 @@ import pyarrow as pa
 from hypothesis import strategies as st
 
 WORDS = (
-    "a", "the", "Hello", "WORLD", "step", "by", "x1", "42", "Zebra", "naïve", "café", "Straße",
-    "привет", "МИР", "αβγ", "שלום", "مرحبا", "中文", "日本語", "한국어", "😀", "🚀👍🏽", "𝔘nicode",
-    "user", "system", "assistant", "tool", "developer", "associate",
+    "a",
+    "the",
+    "Hello",
+    "WORLD",
+    "step",
+    "by",
+    "x1",
+    "42",
+    "Zebra",
+    "naïve",
+    "café",
+    "Straße",
+    "привет",
+    "МИР",
+    "αβγ",
+    "שלום",
+    "مرحبا",
+    "中文",
+    "日本語",
+    "한국어",
+    "😀",
+    "🚀👍🏽",
+    "𝔘nicode",
+    "user",
+    "system",
+    "assistant",
+    "tool",
+    "developer",
+    "associate",
 )
-SEPARATORS = (" ", "  ", "\n", "\n\n", "\t", "\r\n", ", ", ". ", ": ", "!", "?", " - ", "...", "",
-              "\x00", "\x7f", "\u00a0", "\u2014", "\u3000")
+SEPARATORS = (
+    " ",
+    "  ",
+    "\n",
+    "\n\n",
+    "\t",
+    "\r\n",
+    ", ",
+    ". ",
+    ": ",
+    "!",
+    "?",
+    " - ",
+    "...",
+    "",
+    "\x00",
+    "\x7f",
+    "\u00a0",
+    "\u2014",
+    "\u3000",
+)
 # one character of each kind the word rule treats differently
 CHARACTERS = (
-    string.ascii_letters + string.digits + string.punctuation + " \t\n\r\x0b\x0c\x00\x1f\x7f"
-    + "éèÀçñßøÆ\u0301\u00a0\u0085" + "абвЖЯёЁ" + "αΩ" + "中文字日本語ひらカナ한글" + "—…€™\u3000"
+    string.ascii_letters
+    + string.digits
+    + string.punctuation
+    + " \t\n\r\x0b\x0c\x00\x1f\x7f"
+    + "éèÀçñßøÆ\u0301\u00a0\u0085"
+    + "абвЖЯёЁ"
+    + "αΩ"
+    + "中文字日本語ひらカナ한글"
+    + "—…€™\u3000"
     + "😀🚀👍🏽𝔘🇫🇷"
 )
 
 
 def texts(max_words: int = 20) -> st.SearchStrategy[str]:
     """Free characters, word-and-separator sentences, or anything Unicode allows."""
-    sentence = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)),
-                        max_size=max_words).map(lambda pairs: "".join(w + s for w, s in pairs))
+    sentence = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), max_size=max_words).map(
+        lambda pairs: "".join(w + s for w, s in pairs)
+    )
     return st.one_of(
         st.just(""),
         st.text(alphabet=st.sampled_from(CHARACTERS), max_size=40),
@@ -44,8 +98,9 @@ def _with_hidden_bytes(arr: pa.Array, values: list) -> pa.Array:
     """The same nulls, but each null slot keeps the bytes of a non-null text (Arrow allows it)."""
     filled = pa.array([v if v is not None else "hidden bytes" for v in values], type=arr.type)
     mask = pa.array([v is not None for v in values], type=pa.bool_()).buffers()[1]
-    return pa.Array.from_buffers(arr.type, len(values), [mask, *filled.buffers()[1:]],
-                                 null_count=sum(v is None for v in values))
+    return pa.Array.from_buffers(
+        arr.type, len(values), [mask, *filled.buffers()[1:]], null_count=sum(v is None for v in values)
+    )
 
 
 @st.composite
@@ -71,4 +126,3 @@ def sliced_string_arrays(draw, max_size: int = 12) -> pa.Array:
     values = draw(st.lists(st.none() | texts(), max_size=max_size))
     arr = draw(string_arrays(values=[None] + values))
     return arr.slice(1)
-

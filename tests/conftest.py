@@ -1,7 +1,9 @@
+from __future__ import annotations
+
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))   # tests/logs.py, tests/reference.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/logs.py, tests/reference.py
 
 import os
 

@@ -1,11 +1,43 @@
 """Small, seeded request logs for tests (flat shape): ordinary accounts and a few harvesters."""
+
 from __future__ import annotations
 
 import json
 import random
 
-WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
-         "sigma tau upsilon phi chi psi omega river stone cloud market engine garden window").split()
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "omicron",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "chi",
+    "psi",
+    "omega",
+    "river",
+    "stone",
+    "cloud",
+    "market",
+    "engine",
+    "garden",
+    "window",
+]
 
 
 def records(n_accounts: int = 12, per_account: int = 40, seed: int = 0, prefix: str = "acct") -> list[dict]:
@@ -23,13 +55,23 @@ def records(n_accounts: int = 12, per_account: int = 40, seed: int = 0, prefix: 
             else:
                 prompt = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 14)))
                 ct, mt, fin = rng.randint(5, 300), 1000, "stop"
-            out.append({"request_id": f"{acct}-{i}", "account_id": acct,
-                        "ts": base + a * 3600 + i * (60 if harvester else 7919) % 86400 * 3,
-                        "model": rng.choice(["m-large", "m-small"]), "prompt": prompt,
-                        "completion": "ok " * rng.randint(0, 5), "prompt_tokens": len(prompt.split()),
-                        "completion_tokens": ct, "max_tokens": mt, "temperature": rng.choice([0.0, 0.7]),
-                        "n": 1 if rng.random() < 0.9 else 3, "logprobs": harvester and i % 2 == 0,
-                        "finish_reason": fin})
+            out.append(
+                {
+                    "request_id": f"{acct}-{i}",
+                    "account_id": acct,
+                    "ts": base + a * 3600 + i * (60 if harvester else 7919) % 86400 * 3,
+                    "model": rng.choice(["m-large", "m-small"]),
+                    "prompt": prompt,
+                    "completion": "ok " * rng.randint(0, 5),
+                    "prompt_tokens": len(prompt.split()),
+                    "completion_tokens": ct,
+                    "max_tokens": mt,
+                    "temperature": rng.choice([0.0, 0.7]),
+                    "n": 1 if rng.random() < 0.9 else 3,
+                    "logprobs": harvester and i % 2 == 0,
+                    "finish_reason": fin,
+                }
+            )
     rng.shuffle(out)
     return out
 

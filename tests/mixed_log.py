@@ -5,14 +5,48 @@ Used by the split-scan tests until fastscan.synth is on main, and beside it afte
 synth it plants bad records (malformed JSON, invalid UTF-8, a missing account id, a wrong type)
 whose file and line the tests know.
 """
+
 from __future__ import annotations
 
 import json
 import random
 from pathlib import Path
 
-WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma "
-         "tau upsilon phi chi psi omega river stone cloud paper garden window silver market engine").split()
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "omicron",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "chi",
+    "psi",
+    "omega",
+    "river",
+    "stone",
+    "cloud",
+    "paper",
+    "garden",
+    "window",
+    "silver",
+    "market",
+    "engine",
+]
 
 
 def _prompt(rng: random.Random, kind: str, i: int) -> str:
@@ -20,14 +54,15 @@ def _prompt(rng: random.Random, kind: str, i: int) -> str:
         body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12)))
         return f"Translate the following sentence into French please: {body} and return only the translation"
     if kind == "harvest":
-        return (f"Write a long detailed answer about {rng.choice(WORDS)} {rng.choice(WORDS)} number "
-                f"{rng.randint(0, 40)}, step by step.")
-    n = rng.randint(1, 60) if rng.random() < 0.97 else rng.randint(2000, 6000)   # a few long lines
+        return (
+            f"Write a long detailed answer about {rng.choice(WORDS)} {rng.choice(WORDS)} number "
+            f"{rng.randint(0, 40)}, step by step."
+        )
+    n = rng.randint(1, 60) if rng.random() < 0.97 else rng.randint(2000, 6000)  # a few long lines
     return " ".join(rng.choice(WORDS) for _ in range(n)) + f" ({i})"
 
 
-def write_mixed_log(path, *, accounts: int = 40, records: int = 3000, seed: int = 0,
-                    bad: bool = True) -> dict:
+def write_mixed_log(path, *, accounts: int = 40, records: int = 3000, seed: int = 0, bad: bool = True) -> dict:
     """Write the log; return {"lines": lines written, "bad_lines": [1-based line numbers]}."""
     rng = random.Random(seed)
     kinds = ["person"] * (accounts - 6) + ["template"] * 3 + ["harvest"] * 3
@@ -38,25 +73,34 @@ def write_mixed_log(path, *, accounts: int = 40, records: int = 3000, seed: int 
     for i in range(records):
         a = rng.randrange(accounts) if rng.random() < 0.6 else rng.randrange(accounts - 6, accounts)
         kind = kinds[a]
-        rec = {"request_id": f"r{i}", "account_id": ids[a],
-               "ts": t0 + i * 37_000 + rng.randint(0, 30_000),
-               "model": rng.choice(["m-large", "m-mini"]), "prompt": _prompt(rng, kind, i),
-               "completion": "word " * rng.randint(1, 40), "prompt_tokens": rng.randint(5, 200),
-               "completion_tokens": rng.choice([rng.randint(1, 300), 1200]),
-               "max_tokens": rng.choice([256, 1200, None]), "temperature": rng.choice([0.0, 0.7, 1.0]),
-               "n": rng.choice([1, 1, 1, 4]), "logprobs": kind == "harvest" and rng.random() < 0.5,
-               "finish_reason": rng.choice(["stop", "length"])}
+        rec = {
+            "request_id": f"r{i}",
+            "account_id": ids[a],
+            "ts": t0 + i * 37_000 + rng.randint(0, 30_000),
+            "model": rng.choice(["m-large", "m-mini"]),
+            "prompt": _prompt(rng, kind, i),
+            "completion": "word " * rng.randint(1, 40),
+            "prompt_tokens": rng.randint(5, 200),
+            "completion_tokens": rng.choice([rng.randint(1, 300), 1200]),
+            "max_tokens": rng.choice([256, 1200, None]),
+            "temperature": rng.choice([0.0, 0.7, 1.0]),
+            "n": rng.choice([1, 1, 1, 4]),
+            "logprobs": kind == "harvest" and rng.random() < 0.5,
+            "finish_reason": rng.choice(["stop", "length"]),
+        }
         lines.append(json.dumps(rec, separators=(",", ":")).encode())
         if rng.random() < 0.01:
-            lines.append(b"")          # blank lines are not records
+            lines.append(b"")  # blank lines are not records
         if bad and rng.random() < 0.006:
-            dump = lambda r: json.dumps(r, separators=(",", ":")).encode()   # noqa: E731
-            bad_rec = rng.choice([
-                lines[-1][: len(lines[-1]) // 2],                                    # cut short
-                dump({**rec, "account_id": None}),                                  # no account
-                dump({**rec, "prompt_tokens": "many"}),                             # wrong type
-                dump(rec).replace(b'"prompt":"', b'"prompt":"\xff\xfe', 1),          # bad UTF-8
-            ])
+            dump = lambda r: json.dumps(r, separators=(",", ":")).encode()  # noqa: E731
+            bad_rec = rng.choice(
+                [
+                    lines[-1][: len(lines[-1]) // 2],  # cut short
+                    dump({**rec, "account_id": None}),  # no account
+                    dump({**rec, "prompt_tokens": "many"}),  # wrong type
+                    dump(rec).replace(b'"prompt":"', b'"prompt":"\xff\xfe', 1),  # bad UTF-8
+                ]
+            )
             lines.append(bad_rec)
             bad_lines.append(len(lines))
     Path(path).write_bytes(b"\n".join(lines) + b"\n")

@@ -4,8 +4,10 @@ for near-duplicates: exact Jaccard similarity of the same word shingles the scan
 Used by tests/test_neardup.py (a small slice) and bench/bench_neardup.py (the full check).
 Nothing here is copied into the repository; callers skip when ../shared is absent.
 """
+
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import random
@@ -28,10 +30,8 @@ def _jsonl(path: Path):
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for line in fh.read().split("\n"):
             if line.strip():
-                try:
+                with contextlib.suppress(json.JSONDecodeError):
                     yield json.loads(line)
-                except json.JSONDecodeError:
-                    pass
 
 
 def _t0_templates():
@@ -48,7 +48,7 @@ def _sharegpt_turns(limit: int):
     p = RAW / "sharegpt_v3_pypi" / "ShareGPT_V3_unfiltered_cleaned_split.complete_records.jsonl.gz"
     out = []
     with gzip.open(p, "rt", encoding="utf-8") as fh:
-        for line in fh:   # ShareGPT strings hold U+2028, so iterate bytes-level lines only
+        for line in fh:  # ShareGPT strings hold U+2028, so iterate bytes-level lines only
             if not line.strip():
                 continue
             try:
@@ -66,12 +66,16 @@ def _sharegpt_turns(limit: int):
 def _alpaca():
     with gzip.open(RAW / "stanford_alpaca" / "alpaca_5000.json.gz", "rt", encoding="utf-8") as fh:
         rows = json.load(fh)
-    return [(r["instruction"].strip() + ("\n\n" + r["input"].strip() if r.get("input", "").strip() else ""))
-            for r in rows if r.get("instruction", "").strip()]
+    return [
+        (r["instruction"].strip() + ("\n\n" + r["input"].strip() if r.get("input", "").strip() else ""))
+        for r in rows
+        if r.get("instruction", "").strip()
+    ]
 
 
-def load_accounts(t0_accounts: int = 40, sharegpt_accounts: int = 20, alpaca_accounts: int = 10,
-                  per_account: int = 300, seed: int = 0) -> list[tuple[str, list[str]]]:
+def load_accounts(
+    t0_accounts: int = 40, sharegpt_accounts: int = 20, alpaca_accounts: int = 10, per_account: int = 300, seed: int = 0
+) -> list[tuple[str, list[str]]]:
     """[(account name, prompts)]: T0 accounts mix 1-3 templates' fills (the templated case),
     ShareGPT accounts are runs of consecutive human turns (real users, real re-asks), Alpaca
     accounts are runs of generated instructions (few near-duplicates: precision)."""
@@ -82,7 +86,7 @@ def load_accounts(t0_accounts: int = 40, sharegpt_accounts: int = 20, alpaca_acc
     ti = 0
     for a in range(t0_accounts):
         k = rng.randint(1, 3)
-        rows = [p for t in templates[ti:ti + k] for p in t]
+        rows = [p for t in templates[ti : ti + k] for p in t]
         ti += k
         if ti >= len(templates):
             ti = 0
@@ -91,19 +95,20 @@ def load_accounts(t0_accounts: int = 40, sharegpt_accounts: int = 20, alpaca_acc
     if sharegpt_accounts:
         turns = _sharegpt_turns(sharegpt_accounts * per_account)
         for a in range(sharegpt_accounts):
-            accounts.append((f"sharegpt_{a:03d}", turns[a * per_account:(a + 1) * per_account]))
+            accounts.append((f"sharegpt_{a:03d}", turns[a * per_account : (a + 1) * per_account]))
     if alpaca_accounts:
         rows = _alpaca()
         for a in range(alpaca_accounts):
-            accounts.append((f"alpaca_{a:03d}", rows[a * per_account:(a + 1) * per_account]))
+            accounts.append((f"alpaca_{a:03d}", rows[a * per_account : (a + 1) * per_account]))
     return [(name, rows) for name, rows in accounts if rows]
 
 
 def shingle_sets(prompts: list[str], k: int) -> list[np.ndarray]:
     """Sorted distinct word k-shingle hashes of each prompt (kernels.text.hash_shingles)."""
-    from fastscan.buffers import string_buffers
     import shingles
-    from fastscan.kernels import text
+
+    from fastscan.buffers import string_buffers
+
     arr = pa.array(prompts, pa.string())
     off, data, valid = string_buffers(arr)
     counts = np.empty(len(prompts), dtype=np.int64)
@@ -112,7 +117,7 @@ def shingle_sets(prompts: list[str], k: int) -> list[np.ndarray]:
     np.cumsum(counts, out=out_off[1:])
     flat = np.empty(out_off[-1], dtype=np.uint64)
     shingles.hash_shingles(off, data, valid, k, out_off, flat)
-    return [np.unique(flat[out_off[i]:out_off[i + 1]]) for i in range(len(prompts))]
+    return [np.unique(flat[out_off[i] : out_off[i + 1]]) for i in range(len(prompts))]
 
 
 def max_jaccard(sets: list[np.ndarray]) -> np.ndarray:

@@ -5,6 +5,7 @@ characters of a `str` (not its bytes), hashes are Python ints kept modulo 2**64 
 transcripts are split by listing every boundary first. Nothing here imports numba or a kernel
 module; the only shared input is `hashing.minhash_params`, which the tests pass in.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,12 +19,13 @@ SHINGLE_SEED = 0x9E3779B97F4A7C15
 SKELETON_SEED = 0x5851F42D4C957F2D
 EMPTY_MIN = 0xFFFFFFFF
 
-PUNCTUATION = frozenset(string.punctuation)   # the 32 printable ASCII bytes that are not alnum or space
+PUNCTUATION = frozenset(string.punctuation)  # the 32 printable ASCII bytes that are not alnum or space
 
 ROLE_CODES = {"system": 1, "developer": 1, "user": 2, "assistant": 3, "tool": 4}
 
 
 # -- hashes ----------------------------------------------------------------------------------
+
 
 def fmix64(x: int) -> int:
     """MurmurHash3's 64-bit finalizer."""
@@ -68,6 +70,7 @@ def splitmix64(seed: int, count: int) -> list[int]:
 
 # -- words -----------------------------------------------------------------------------------
 
+
 def _utf8_width(ch: str) -> int:
     return len(ch.encode("utf-8"))
 
@@ -111,7 +114,7 @@ def shingle_hashes(text: str, k: int) -> list[int]:
         return []
     if len(hashes) < k:
         return [chain(SHINGLE_SEED, hashes)]
-    return [chain(SHINGLE_SEED, hashes[i:i + k]) for i in range(len(hashes) - k + 1)]
+    return [chain(SHINGLE_SEED, hashes[i : i + k]) for i in range(len(hashes) - k + 1)]
 
 
 def prompt_hash(text: str) -> int:
@@ -140,11 +143,11 @@ def hash_prompt(text: str, skeleton_words: int) -> tuple[int, int, int, int]:
 
 def minhash_signature(text: str, k: int, a: list[int], b: list[int]) -> list[int]:
     shingles = shingle_hashes(text, k)
-    return [min((((aj * x + bj) & MASK64) >> 32 for x in shingles), default=EMPTY_MIN)
-            for aj, bj in zip(a, b)]
+    return [min((((aj * x + bj) & MASK64) >> 32 for x in shingles), default=EMPTY_MIN) for aj, bj in zip(a, b)]
 
 
 # -- the kernels, row by row over Python values (None is a null) -------------------------------
+
 
 def count_tokens_all(values: list) -> list[int]:
     return [0 if v is None else count_tokens(v) for v in values]
@@ -164,8 +167,7 @@ def hash_shingles_all(values: list, k: int) -> list[int]:
 
 
 def minhash_signatures_all(values: list, rows: list[int], k: int, a: list[int], b: list[int]) -> list:
-    return [[EMPTY_MIN] * len(a) if values[r] is None else minhash_signature(values[r], k, a, b)
-            for r in rows]
+    return [[EMPTY_MIN] * len(a) if values[r] is None else minhash_signature(values[r], k, a, b) for r in rows]
 
 
 def sum_by_account(account: list[int], values: list[list[int]], n_accounts: int, n_features: int):
@@ -186,6 +188,7 @@ def minmax_by_account(account: list[int], values: list[int], valid: list[bool], 
 
 
 # -- messages --------------------------------------------------------------------------------
+
 
 def role_code(name) -> int:
     if isinstance(name, bytes):
@@ -236,9 +239,9 @@ def split_transcript(data: bytes) -> tuple[int, int, int, int, int]:
     code0, body0 = role_prefix(data, 0)
     if code0 not in (1, 2):
         return 0, len(data), -1, -1, 0
-    boundaries = []   # (blank line position, role code, body start)
+    boundaries = []  # (blank line position, role code, body start)
     for j in range(body0, len(data) - 1):
-        if data[j:j + 2] == b"\n\n":
+        if data[j : j + 2] == b"\n\n":
             code, body = role_prefix(data, j + 2)
             if code:
                 boundaries.append((j, code, body))
@@ -249,11 +252,11 @@ def split_transcript(data: bytes) -> tuple[int, int, int, int, int]:
     systems = [i for i, (c, _, _) in enumerate(messages) if c == 1]
     if users:
         _, us, ue = messages[users[-1]]
-        n_prior = sum(1 for c, _, _ in messages[:users[-1]] if c != 1)
+        n_prior = sum(1 for c, _, _ in messages[: users[-1]] if c != 1)
     else:
         us = ue = len(data)
         n_prior = sum(1 for c, _, _ in messages if c != 1)
-    ss, se = (messages[systems[0]][1:] if systems else (-1, -1))
+    ss, se = messages[systems[0]][1:] if systems else (-1, -1)
     return us, ue, ss, se, n_prior
 
 
@@ -275,7 +278,7 @@ BAND_SEED = 0xD6E8FEB86659FD93
 
 def band_key(sig_row: list[int], band: int, rows_per_band: int) -> int:
     """LSH key of one signature for one band: the band's values chained from fmix64(seed ^ band)."""
-    return chain(fmix64(BAND_SEED ^ band), sig_row[band * rows_per_band:(band + 1) * rows_per_band])
+    return chain(fmix64(BAND_SEED ^ band), sig_row[band * rows_per_band : (band + 1) * rows_per_band])
 
 
 def agreement(x: list[int], y: list[int]) -> int:
@@ -293,8 +296,14 @@ def flag_near_duplicates(sig, account, n_words, bands, rows_per_band, min_agree)
     out = [False] * n
     for i in range(n):
         for j in range(n):
-            if i != j and account[i] == account[j] and n_words[i] > 0 and n_words[j] > 0 \
-                    and candidates(sig, bands, rows_per_band, i, j) and agreement(sig[i], sig[j]) >= min_agree:
+            if (
+                i != j
+                and account[i] == account[j]
+                and n_words[i] > 0
+                and n_words[j] > 0
+                and candidates(sig, bands, rows_per_band, i, j)
+                and agreement(sig[i], sig[j]) >= min_agree
+            ):
                 out[i] = True
     return out
 
@@ -303,10 +312,11 @@ def link_pairs(sig, account, prompt_hash, tie, bands, rows_per_band, min_agree, 
     """link_bucket_pairs over every band: {(i, j), i < j} of different accounts, verified, that sit
     within `window` places of each other in a bucket ordered by (prompt hash, tie) of the first band
     in which they collide (agree on every position of the band)."""
+
     def first_band(i, j):
         for b in range(bands):
             lo = b * rows_per_band
-            if sig[i][lo:lo + rows_per_band] == sig[j][lo:lo + rows_per_band]:
+            if sig[i][lo : lo + rows_per_band] == sig[j][lo : lo + rows_per_band]:
                 return b
         return None
 
@@ -320,8 +330,7 @@ def link_pairs(sig, account, prompt_hash, tie, bands, rows_per_band, min_agree, 
             for x in range(len(members)):
                 for y in range(x + 1, min(len(members), x + 1 + window)):
                     i, j = members[x], members[y]
-                    if account[i] != account[j] and first_band(i, j) == b \
-                            and agreement(sig[i], sig[j]) >= min_agree:
+                    if account[i] != account[j] and first_band(i, j) == b and agreement(sig[i], sig[j]) >= min_agree:
                         out.add((min(i, j), max(i, j)))
     return out
 
@@ -359,6 +368,7 @@ def linked_accounts(items: list[set]) -> dict:
 
 
 # -- phrase search (kernels/reasoning.py) -------------------------------------------------------
+
 
 def match_phrases(data: bytes | None, phrases: list[bytes]) -> bool:
     """Some non-empty phrase occurs in `data` once ASCII A-Z in `data` is folded to a-z

@@ -1,5 +1,6 @@
 """The CLI's default on-disk kernel cache (fastscan.kernels.enable_disk_cache): where it goes, that any
 kernel source change moves it, and that it stays off when asked or when it cannot be written."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,10 @@ from pathlib import Path
 import fastscan.kernels
 from fastscan.kernels.cache import cache_folder
 
-PROBE = ("import json, os, fastscan.kernels as k; k.enable_disk_cache(); "
-         "print(json.dumps({k: os.environ.get(k) for k in ('NUMBA_CACHE_DIR', 'FASTSCAN_NUMBA_CACHE')}))")
+PROBE = (
+    "import json, os, fastscan.kernels as k; k.enable_disk_cache(); "
+    "print(json.dumps({k: os.environ.get(k) for k in ('NUMBA_CACHE_DIR', 'FASTSCAN_NUMBA_CACHE')}))"
+)
 
 
 def probe(env_changes: dict) -> dict:
@@ -38,14 +41,16 @@ def test_any_kernel_file_change_moves_the_cache(tmp_path):
     shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
     before = cache_folder(copy, tmp_path)
     assert before == cache_folder(src, tmp_path)
-    helper = copy / "hashing.py"          # a helper other kernels inline
+    helper = copy / "hashing.py"  # a helper other kernels inline
     helper.write_text(helper.read_text() + "\n# changed\n")
     assert cache_folder(copy, tmp_path) != before
 
 
 def test_cache_off_when_asked_or_given(tmp_path):
-    assert probe({"XDG_CACHE_HOME": str(tmp_path), "FASTSCAN_NUMBA_CACHE": "0"}) == \
-        {"NUMBA_CACHE_DIR": None, "FASTSCAN_NUMBA_CACHE": "0"}
+    assert probe({"XDG_CACHE_HOME": str(tmp_path), "FASTSCAN_NUMBA_CACHE": "0"}) == {
+        "NUMBA_CACHE_DIR": None,
+        "FASTSCAN_NUMBA_CACHE": "0",
+    }
     assert not (tmp_path / "fastscan").exists()
     mine = str(tmp_path / "mine")
     assert probe({"NUMBA_CACHE_DIR": mine}) == {"NUMBA_CACHE_DIR": mine, "FASTSCAN_NUMBA_CACHE": "1"}

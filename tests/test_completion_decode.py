@@ -4,19 +4,27 @@ The JSON Lines reader skips the (often large) completion column when a record ca
 count, and decodes it afterwards for the records that lack one. A record's outcome must not depend
 on which path read it: the bulk decode, or the one-record path a bad neighbour sends it down.
 """
+
 from __future__ import annotations
 
 import orjson
 import pytest
 
 from fastscan import scan
-from fastscan.read import RejectLog
 
 
 def rec(i, *, ct=True, completion="a fine answer with several words in it", acct=None):
-    r = {"request_id": f"r{i}", "account_id": acct or f"acct{i % 3}", "ts": 1_700_000_000 + i,
-         "model": "m", "prompt": f"prompt number {i} about topic {i % 5}", "completion": completion,
-         "prompt_tokens": 9, "max_tokens": 100, "n": 1}
+    r = {
+        "request_id": f"r{i}",
+        "account_id": acct or f"acct{i % 3}",
+        "ts": 1_700_000_000 + i,
+        "model": "m",
+        "prompt": f"prompt number {i} about topic {i % 5}",
+        "completion": completion,
+        "prompt_tokens": 9,
+        "max_tokens": 100,
+        "n": 1,
+    }
     if ct:
         r["completion_tokens"] = 12
     return r
@@ -34,14 +42,17 @@ def records():
     out = []
     for i in range(120):
         if i % 10 == 3:
-            out.append(rec(i, ct=True, completion=12345))          # not text, but not needed: kept
+            out.append(rec(i, ct=True, completion=12345))  # not text, but not needed: kept
         elif i % 10 == 5:
-            out.append(rec(i, ct=False, completion=12345))         # not text and needed: rejected
+            out.append(rec(i, ct=False, completion=12345))  # not text and needed: rejected
         elif i % 10 == 7:
-            out.append(rec(i, ct=False))                           # estimated from the text
+            out.append(rec(i, ct=False))  # estimated from the text
         elif i % 10 == 8:
-            out.append(rec(i, ct=False, completion=[{"type": "text", "text": "two parts"},
-                                                    {"type": "text", "text": "of text"}]))
+            out.append(
+                rec(
+                    i, ct=False, completion=[{"type": "text", "text": "two parts"}, {"type": "text", "text": "of text"}]
+                )
+            )
         else:
             out.append(rec(i))
     return out
@@ -56,13 +67,19 @@ def test_completion_read_only_where_needed(tmp_path, chunk, bad_line_at):
     st = report.stats.to_dict()
     bad_json = 0 if bad_line_at is None else 1
     assert st["records_read"] == 120 + bad_json
-    assert st["records_rejected"] == 12 + bad_json          # i % 10 == 5, and the broken line
+    assert st["records_rejected"] == 12 + bad_json  # i % 10 == 5, and the broken line
     assert st["records_read"] == st["records_scored"] + st["records_rejected"]
     reasons = [orjson.loads(x)["reason"] for x in rejects.read_bytes().splitlines()]
     assert sum(r.startswith("completion: expected a string") for r in reasons) == 12
 
-    want = scan([write(tmp_path / "clean.jsonl", [r for r in records() if not (r["request_id"][1:].isdigit()
-                                                                                and int(r["request_id"][1:]) % 10 == 5)])])
+    want = scan(
+        [
+            write(
+                tmp_path / "clean.jsonl",
+                [r for r in records() if not (r["request_id"][1:].isdigit() and int(r["request_id"][1:]) % 10 == 5)],
+            )
+        ]
+    )
     assert report.accounts.equals(want.accounts)
 
 

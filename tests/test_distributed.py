@@ -1,5 +1,6 @@
 """A scan on a Dask cluster (two worker processes on loopback) gives the single-process report,
 byte for byte, also when a worker dies in the middle of the scan. Skipped without Dask."""
+
 from __future__ import annotations
 
 import json
@@ -15,17 +16,25 @@ distributed = pytest.importorskip("distributed")
 
 import cloudpickle  # noqa: E402  (comes with distributed)
 import dask  # noqa: E402
+from mixed_log import split_interleaved, write_mixed_log  # noqa: E402
 
 from fastscan import InputError, scan  # noqa: E402
-from fastscan.run.cluster import ClusterError, submit_scan  # noqa: E402
 from fastscan.config import ScanConfig  # noqa: E402
-from mixed_log import split_interleaved, write_mixed_log  # noqa: E402
+from fastscan.run.cluster import ClusterError, submit_scan  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MAKE_LOG = SHARED / "eval" / "make_log.py"
 SMALL = ScanConfig(sample_size=32)
-COUNTS = ("files", "bytes_read", "bytes_decoded", "records_read", "records_scored", "records_rejected",
-          "rejected_by_reason", "accounts")
+COUNTS = (
+    "files",
+    "bytes_read",
+    "bytes_decoded",
+    "records_read",
+    "records_scored",
+    "records_rejected",
+    "rejected_by_reason",
+    "accounts",
+)
 
 # the test module travels to the workers by value (the kill plugin below is defined here)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -37,10 +46,18 @@ def cluster(tmp_path_factory):
     # the worker that replaces a killed one load them instead of compiling them again.
     cache = tmp_path_factory.mktemp("numba-cache")
     # a task may kill one worker (and be re-run), not two: ClusterError is then quick to test
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
-            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                     dashboard_address=None, silence_logs=logging.CRITICAL,
-                                     env={"FASTSCAN_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": str(cache)}) as c:
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+            env={"FASTSCAN_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": str(cache)},
+        ) as c,
+    ):
         yield c
 
 
@@ -58,7 +75,7 @@ def assert_identical(got, want, tmp_path, names=lambda f: f):
         assert (tmp_path / f"got.{ext}").read_bytes() == (tmp_path / f"want.{ext}").read_bytes(), ext
     for k in COUNTS:
         assert getattr(got.stats, k) == getattr(want.stats, k), k
-    key = lambda e: (names(e["file"]), e["line"], e["reason"])   # noqa: E731
+    key = lambda e: (names(e["file"]), e["line"], e["reason"])  # noqa: E731
     assert sorted(map(key, got.rejected_examples)) == sorted(map(key, want.rejected_examples))
     assert list(map(key, got.file_errors)) == list(map(key, want.file_errors))
 
@@ -76,18 +93,34 @@ def test_mixed_log_on_cluster_is_identical_with_rejects(client, mixed_parts, tmp
     job = submit_scan(client, mixed_parts, config=SMALL, reject_file=got_rj, split_bytes=150_000)
     want = scan(mixed_parts, config=SMALL, reject_file=want_rj)
     got = job.result()
-    assert got.stats.pieces > len(mixed_parts)          # files were cut into byte ranges
+    assert got.stats.pieces > len(mixed_parts)  # files were cut into byte ranges
     assert want.stats.records_rejected > 5
     assert_identical(got, want, tmp_path)
     rows = lambda p: sorted(p.read_bytes().splitlines())  # noqa: E731
-    assert rows(got_rj) == rows(want_rj)                   # same records, files and line numbers
+    assert rows(got_rj) == rows(want_rj)  # same records, files and line numbers
 
 
 @pytest.mark.skipif(not MAKE_LOG.exists(), reason="../shared is absent")
 def test_make_log_on_cluster_is_identical(client, tmp_path):
     log = tmp_path / "flat.log"
-    subprocess.run([sys.executable, str(MAKE_LOG), "--scale", "0.05", "--seed", "11", "--format", "flat",
-                    "--out", str(log), "--labels", str(tmp_path / "labels.csv")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(MAKE_LOG),
+            "--scale",
+            "0.05",
+            "--seed",
+            "11",
+            "--format",
+            "flat",
+            "--out",
+            str(log),
+            "--labels",
+            str(tmp_path / "labels.csv"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     parts = split_interleaved(log, 4, tmp_path, "flat")
     want = scan(parts)
     got = scan(parts, client=client, split_bytes=400_000)
@@ -97,8 +130,9 @@ def test_make_log_on_cluster_is_identical(client, tmp_path):
 
 def test_synth_logs_on_cluster_are_identical(client, tmp_path):
     from fastscan.synth import write_log
-    write_log(tmp_path / "openai.jsonl", accounts=60, seed=4, fmt="openai")    # one file, cut in ranges
-    write_log(tmp_path / "flat.jsonl.gz", accounts=30, seed=5, fmt="flat")     # compressed: one piece
+
+    write_log(tmp_path / "openai.jsonl", accounts=60, seed=4, fmt="openai")  # one file, cut in ranges
+    write_log(tmp_path / "flat.jsonl.gz", accounts=30, seed=5, fmt="flat")  # compressed: one piece
     files = [tmp_path / "openai.jsonl"]
     gz = [tmp_path / "flat.jsonl.gz"]
     want = scan(files, config=SMALL)
@@ -113,12 +147,13 @@ def test_synth_logs_on_cluster_are_identical(client, tmp_path):
 def test_file_urls_and_folders_on_cluster(client, mixed_parts, tmp_path):
     want = scan(mixed_parts, config=SMALL)
     urls = [p.as_uri() for p in mixed_parts]
-    as_path = lambda f: f.removeprefix("file://")   # noqa: E731  (rejects name the file as given)
+    as_path = lambda f: f.removeprefix("file://")  # noqa: E731  (rejects name the file as given)
     got = scan(urls, config=SMALL, client=client, split_bytes=200_000)
     assert got.rejected_examples[0]["file"].startswith("file:///")
     assert_identical(got, want, tmp_path, as_path)
-    got = scan([mixed_parts[0].parent.as_uri() + "/part*.jsonl"], config=SMALL, client=client,
-               split_bytes=200_000)                        # a glob URL
+    got = scan(
+        [mixed_parts[0].parent.as_uri() + "/part*.jsonl"], config=SMALL, client=client, split_bytes=200_000
+    )  # a glob URL
     assert_identical(got, want, tmp_path, as_path)
 
 
@@ -130,8 +165,12 @@ class KillOnce(distributed.WorkerPlugin):
         self.marker, self.piece = marker, piece
 
     def transition(self, key, start, finish, **kw):
-        if finish == "executing" and isinstance(key, str) and key.startswith("fastscan-piece-") \
-                and key.endswith(f"-{self.piece}"):
+        if (
+            finish == "executing"
+            and isinstance(key, str)
+            and key.startswith("fastscan-piece-")
+            and key.endswith(f"-{self.piece}")
+        ):
             if self.marker is not None:
                 try:
                     os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
@@ -151,9 +190,9 @@ def test_worker_killed_mid_scan_gives_the_same_report(client, mixed_parts, tmp_p
         got = job.result()
     finally:
         client.unregister_worker_plugin("kill-once")
-    assert marker.exists()                                   # a worker did die mid-scan
+    assert marker.exists()  # a worker did die mid-scan
     client.wait_for_workers(2, timeout=60)
-    assert len(pids & set(client.run(os.getpid).values())) == 1   # and the nanny replaced it
+    assert len(pids & set(client.run(os.getpid).values())) == 1  # and the nanny replaced it
     assert_identical(got, want, tmp_path)
 
 
@@ -165,7 +204,7 @@ def test_a_piece_that_kills_every_worker_is_a_cluster_error(client, mixed_parts)
     finally:
         client.unregister_worker_plugin("kill-always")
     client.wait_for_workers(2, timeout=60)
-    assert scan(mixed_parts[:1], client=client).stats.records_read > 0   # the cluster goes on
+    assert scan(mixed_parts[:1], client=client).stats.records_read > 0  # the cluster goes on
 
 
 def test_a_scan_cancelled_on_the_cluster_is_a_cluster_error(client, mixed_parts):
@@ -185,15 +224,33 @@ def test_unreadable_file_on_a_worker_is_the_single_process_error(client, mixed_p
     assert str(dist.value) == str(single.value) and "broken.parquet" in str(dist.value)
     with pytest.raises(InputError, match="no such file"):
         scan([tmp_path / "missing.jsonl"], client=client)
-    assert scan(mixed_parts[:1], client=client).stats.records_read > 0   # the cluster goes on
+    assert scan(mixed_parts[:1], client=client).stats.records_read > 0  # the cluster goes on
 
 
 def test_cli_scheduler(cluster, mixed_parts, tmp_path):
     want = scan(mixed_parts)
     want.write(tmp_path / "want.parquet")
-    p = subprocess.run([sys.executable, "-m", "fastscan.cli", "scan", "--scheduler", cluster.scheduler_address,
-                        "--split-size", "100K", *map(str, mixed_parts), "--out", str(tmp_path / "got.parquet"),
-                        "--stats", str(tmp_path / "stats.json"), "--top", "3"], capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fastscan.cli",
+            "scan",
+            "--scheduler",
+            cluster.scheduler_address,
+            "--split-size",
+            "100K",
+            *map(str, mixed_parts),
+            "--out",
+            str(tmp_path / "got.parquet"),
+            "--stats",
+            str(tmp_path / "stats.json"),
+            "--top",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "got.parquet").read_bytes() == (tmp_path / "want.parquet").read_bytes()
     assert len(p.stdout.splitlines()) == 4 and "records" in p.stderr
@@ -204,7 +261,12 @@ def test_cli_scheduler(cluster, mixed_parts, tmp_path):
 
 def test_cli_unreachable_scheduler_is_exit_2(tmp_path, mixed_parts):
     env = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"}
-    p = subprocess.run([sys.executable, "-m", "fastscan.cli", "scan", "--scheduler", "tcp://127.0.0.1:9",
-                        str(mixed_parts[0])], capture_output=True, text=True, env=env, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "fastscan.cli", "scan", "--scheduler", "tcp://127.0.0.1:9", str(mixed_parts[0])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.strip().splitlines()[-1].startswith("fastscan: error: --scheduler tcp://127.0.0.1:9")

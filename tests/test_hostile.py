@@ -4,12 +4,11 @@ line gets the same verdict whichever decoding path (bulk or one by one) it takes
 Hypothesis runs few examples by default; `FASTSCAN_FUZZ=long` (see README, "Bad input") runs the
 same properties for much longer.
 """
+
 from __future__ import annotations
 
 import gzip
-import io
 import json
-import math
 import os
 
 import numpy as np
@@ -17,20 +16,22 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from logs import records, write_jsonl
 
 from fastscan import scan
 from fastscan.errors import InputError
 from fastscan.read import ReadStats, RejectLog, expand_sources, read_source
-from fastscan.read.jsonl_decode import JsonlDecoder, line_bounds
+from fastscan.read.jsonl_decode import JsonlDecoder
 from fastscan.read.shape import FLAT, OPENAI, raw_schema
 
-from logs import records, write_jsonl
-
-settings.register_profile("default", max_examples=40, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("long", max_examples=3000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile(
+    "default", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.register_profile(
+    "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 LONG = os.environ.get("FASTSCAN_FUZZ") == "long"
 settings.load_profile("long" if LONG else "default")
 
@@ -39,22 +40,45 @@ def examples(n: int) -> int:
     """n examples in the default run, 50 times more in the long one."""
     return n * 50 if LONG else n
 
+
 BASE = records(4, 5, seed=7)[0]
 
 # --------------------------------------------------------------------------- strategies
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70),
-    st.sampled_from([0, 1, -1, 2 ** 63 - 1, 2 ** 63, -2 ** 63, -2 ** 63 - 1, 2 ** 64, 10 ** 30]),
-    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([1.0, -0.0, 1e300, 2.5, 1e11, 1.7e12]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([0, 1, -1, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64, 10**30]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1.0, -0.0, 1e300, 2.5, 1e11, 1.7e12]),
     st.text(max_size=12),
-    st.sampled_from(["", "2025-09-01", "2025-09-01T00:00:00", "2025-09-01T00:00:00Z", "2025-09-01 03:04:05+02:00",
-                     "20250901T000000Z", "2025-09-01T23:59:60Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
-                     "1756684800", "yesterday", "2025-09-01T00:00:00.123456789Z", "2025-W01-1"]),
+    st.sampled_from(
+        [
+            "",
+            "2025-09-01",
+            "2025-09-01T00:00:00",
+            "2025-09-01T00:00:00Z",
+            "2025-09-01 03:04:05+02:00",
+            "20250901T000000Z",
+            "2025-09-01T23:59:60Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "1756684800",
+            "yesterday",
+            "2025-09-01T00:00:00.123456789Z",
+            "2025-W01-1",
+        ]
+    ),
 )
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["role", "content", "text", "type", "x"]), inner,
-                                                 max_size=3)), max_leaves=8)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["role", "content", "text", "type", "x"]), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -68,10 +92,26 @@ def flat_record(draw):
         elif choice == 1:
             r[k] = draw(json_values)
     if draw(st.booleans()):
-        r["messages"] = draw(st.one_of(json_values, st.lists(st.fixed_dictionaries(
-            {"role": st.sampled_from(["user", "system", "assistant", 5]),
-             "content": st.one_of(st.text(max_size=8), st.lists(st.fixed_dictionaries(
-                 {"type": st.just("text"), "text": st.text(max_size=6)}), max_size=2))}), max_size=3)))
+        r["messages"] = draw(
+            st.one_of(
+                json_values,
+                st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "role": st.sampled_from(["user", "system", "assistant", 5]),
+                            "content": st.one_of(
+                                st.text(max_size=8),
+                                st.lists(
+                                    st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=6)}),
+                                    max_size=2,
+                                ),
+                            ),
+                        }
+                    ),
+                    max_size=3,
+                ),
+            )
+        )
     if draw(st.booleans()):
         r["extra"] = draw(json_values)
     return r
@@ -85,44 +125,59 @@ def _deep(depth: int) -> bytes:
 def hostile_line(draw):
     """One line of a log, from a well-formed record to bytes that are barely JSON."""
     r = draw(flat_record())
-    line = json.dumps(r, separators=(",", ":")).encode()   # orjson cannot write integers beyond 64 bits
+    line = json.dumps(r, separators=(",", ":")).encode()  # orjson cannot write integers beyond 64 bits
     kind = draw(st.integers(0, 11))
-    if kind == 0:      # cut anywhere
-        line = line[:draw(st.integers(0, len(line)))]
-    elif kind == 1:    # a byte of anything anywhere (NUL, invalid UTF-8, a quote, a brace)
+    if kind == 0:  # cut anywhere
+        line = line[: draw(st.integers(0, len(line)))]
+    elif kind == 1:  # a byte of anything anywhere (NUL, invalid UTF-8, a quote, a brace)
         at = draw(st.integers(0, len(line)))
         b = draw(st.sampled_from([b"\x00", b"\xff", b"\xc0", b"\xed\xa0\x80", b'"', b"}", b"\\", b"\r", b"\t"]))
         line = line[:at] + b + line[at:]
-    elif kind == 2:    # a duplicate key
+    elif kind == 2:  # a duplicate key
         k = draw(st.sampled_from(sorted(BASE)))
         line = line[:-1] + b", " + json.dumps(k).encode() + b": " + json.dumps(draw(json_scalars)).encode() + b"}"
-    elif kind == 3:    # a lone surrogate escape
-        line = line.replace(b'"prompt":"', b'"prompt":"\\ud800', 1) if draw(st.booleans()) \
+    elif kind == 3:  # a lone surrogate escape
+        line = (
+            line.replace(b'"prompt":"', b'"prompt":"\\ud800', 1)
+            if draw(st.booleans())
             else line[:-1] + b', "extra2": "\\udc00x"}'
-    elif kind == 4:    # nesting deeper than orjson's 1024 in a field nobody reads (or one they do)
+        )
+    elif kind == 4:  # nesting deeper than orjson's 1024 in a field nobody reads (or one they do)
         field = draw(st.sampled_from([b"extra3", b"prompt", b"n"]))
         line = line[:-1] + b', "' + field + b'": ' + _deep(draw(st.sampled_from([5, 1100, 5000]))) + b"}"
-    elif kind == 5:    # two records on a line, or trailing garbage
+    elif kind == 5:  # two records on a line, or trailing garbage
         line = line + draw(st.sampled_from([b" " + line, b" x", b"\x00", b" // c", b","]))
-    elif kind == 6:    # NaN / Infinity literals, numbers beyond 64 bits
-        lit = draw(st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"1e400", b"18446744073709551616",
-                                    b"-9223372036854775809", b"1.0", b"1e3"]))
+    elif kind == 6:  # NaN / Infinity literals, numbers beyond 64 bits
+        lit = draw(
+            st.sampled_from(
+                [
+                    b"NaN",
+                    b"Infinity",
+                    b"-Infinity",
+                    b"1e400",
+                    b"18446744073709551616",
+                    b"-9223372036854775809",
+                    b"1.0",
+                    b"1e3",
+                ]
+            )
+        )
         f = draw(st.sampled_from([b"n", b"temperature", b"ts", b"extra4", b"prompt_tokens"]))
         line = line[:-1] + b', "' + f + b'": ' + lit + b"}"
-    elif kind == 7:    # not an object
-        line = draw(st.sampled_from([b"[1, 2]", b"5", b'"s"', b"null", b"{}", b"true", b"{\"account_id\": \"a\"}"]))
+    elif kind == 7:  # not an object
+        line = draw(st.sampled_from([b"[1, 2]", b"5", b'"s"', b"null", b"{}", b"true", b'{"account_id": "a"}']))
     return line.replace(b"\n", b" ")
 
 
 def decoder(shape=FLAT, sample=BASE):
-    return JsonlDecoder("f", shape, raw_schema(shape, sample), RejectLog(keep_examples=10 ** 6), ReadStats())
+    return JsonlDecoder("f", shape, raw_schema(shape, sample), RejectLog(keep_examples=10**6), ReadStats())
 
 
 def outcome(dec, lines, one_by_one=False):
     """(sorted rejections (line, reason), rows kept, sorted reprs of the rows) of decoding `lines`
     as one chunk, in bulk first (the reader's way) or with every line on the one-by-one path."""
     chunk = b"".join(x + b"\n" for x in lines)
-    if one_by_one:   # the same chunk handling (UTF-8 check, reject order), no bulk attempt
+    if one_by_one:  # the same chunk handling (UTF-8 check, reject order), no bulk attempt
         dec._decode_range = lambda chunk, starts, ends, lns, out: dec._one_by_one(chunk, starts, ends, lns, out)
     out = dec.decode(chunk, 1)
     rows = [r for b in out for r in b.to_pylist()]
@@ -133,6 +188,7 @@ def outcome(dec, lines, one_by_one=False):
 
 
 # --------------------------------------------------------------------------- properties
+
 
 @given(st.lists(hostile_line(), min_size=1, max_size=25))
 def test_bulk_and_one_by_one_agree(lines):
@@ -155,13 +211,13 @@ def test_bulk_and_one_by_one_agree(lines):
 
 
 @settings(max_examples=examples(10))
-@given(st.lists(hostile_line(), min_size=1, max_size=60), st.integers(0, 2 ** 32))
+@given(st.lists(hostile_line(), min_size=1, max_size=60), st.integers(0, 2**32))
 def test_chunk_size_never_changes_report_stats_or_rejects(tmp_path_factory, lines, seed):
     """The same hostile file scanned with very different chunk sizes gives byte-identical
     reports, reject files and counts."""
     d = tmp_path_factory.mktemp("h")
     rng = np.random.default_rng(seed)
-    good = [orjson.dumps(r) for r in records(3, 50, seed=seed % 1000)]   # good runs reach the bulk path
+    good = [orjson.dumps(r) for r in records(3, 50, seed=seed % 1000)]  # good runs reach the bulk path
     mixed = good + lines + [b"", b"   "]
     mixed = [mixed[i] for i in rng.permutation(len(mixed))]
     path = d / "h.jsonl"
@@ -185,6 +241,7 @@ def test_chunk_size_never_changes_report_stats_or_rejects(tmp_path_factory, line
 def test_cut_compressed_streams(tmp_path_factory, lines, data):
     """A .gz or .zst stream cut anywhere: no crash, counts add up, records before the cut kept."""
     import zstandard
+
     d = tmp_path_factory.mktemp("c")
     good = [orjson.dumps(r) for r in records(2, 15, seed=1)]
     body = b"\n".join(good + lines + good) + b"\n"
@@ -204,8 +261,9 @@ def test_cut_compressed_streams(tmp_path_factory, lines, data):
 
 # --------------------------------------------------------------------------- corpus
 
+
 def read_counts(path, **kw):
-    stats, rejects = ReadStats(), RejectLog(keep_examples=10 ** 6)
+    stats, rejects = ReadStats(), RejectLog(keep_examples=10**6)
     rows = 0
     for src in expand_sources([path]):
         for b in read_source(src, rejects=rejects, stats=stats, **kw):
@@ -224,6 +282,7 @@ def test_empty_and_blank_files(tmp_path):
         r = scan([tmp_path / name])
         assert r.accounts.num_rows == 0 and r.stats.records_read == 0
     import zstandard
+
     (tmp_path / "e.jsonl.gz").write_bytes(gzip.compress(b""))
     (tmp_path / "e.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(b""))
     (tmp_path / "zero.jsonl.gz").write_bytes(b"")
@@ -242,13 +301,15 @@ def test_garbage_head_does_not_fix_a_poor_shape(tmp_path):
     big = scan([p])
     assert small.accounts.equals(big.accounts)
     assert small.stats.records_rejected == 300 and small.stats.records_scored == 40
-    assert small.accounts.column("completion_tokens").to_pylist() == big.accounts.column("completion_tokens").to_pylist()
+    assert (
+        small.accounts.column("completion_tokens").to_pylist() == big.accounts.column("completion_tokens").to_pylist()
+    )
 
 
 def test_line_of_tens_of_megabytes(tmp_path):
     """A 24 MB line read with 4 KiB chunks: kept (no quadratic re-copying); one over the line
     limit is rejected without being held whole."""
-    huge = dict(BASE, prompt="word " * (24 << 18))   # ~24 MiB of prompt
+    huge = dict(BASE, prompt="word " * (24 << 18))  # ~24 MiB of prompt
     p = tmp_path / "big.jsonl"
     write_jsonl(p, [BASE, huge, dict(BASE, request_id="after")])
     st_, rj = read_counts(p, chunk_bytes=4096)
@@ -272,12 +333,12 @@ def test_many_invalid_utf8_lines_stay_linear(tmp_path):
 
 def test_deep_nesting_nul_and_surrogates(tmp_path):
     lines = [
-        orjson.dumps(BASE)[:-1] + b', "extra": ' + _deep(100_000) + b"}",      # kept: nobody reads it
-        orjson.dumps(BASE)[:-1] + b', "prompt": ' + _deep(3000) + b"}",         # rejected: prompt is text
-        orjson.dumps(dict(BASE, prompt="a\x00b")),                              # escaped NUL: fine
-        orjson.dumps(BASE).replace(b'"prompt":"', b'"prompt":"\x00'),            # raw NUL in a string
+        orjson.dumps(BASE)[:-1] + b', "extra": ' + _deep(100_000) + b"}",  # kept: nobody reads it
+        orjson.dumps(BASE)[:-1] + b', "prompt": ' + _deep(3000) + b"}",  # rejected: prompt is text
+        orjson.dumps(dict(BASE, prompt="a\x00b")),  # escaped NUL: fine
+        orjson.dumps(BASE).replace(b'"prompt":"', b'"prompt":"\x00'),  # raw NUL in a string
         b"\x00\x00\x00",
-        orjson.dumps(BASE).replace(b'"prompt":"', b'"prompt":"\\ud800'),        # lone surrogate
+        orjson.dumps(BASE).replace(b'"prompt":"', b'"prompt":"\\ud800'),  # lone surrogate
         orjson.dumps(BASE).replace(b'"prompt":"', b'"prompt":"\\ud83d\\ude00'),  # a real pair: fine
     ]
     p = tmp_path / "d.jsonl"
@@ -290,24 +351,41 @@ def test_deep_nesting_nul_and_surrogates(tmp_path):
 
 def test_found_by_fuzzing():
     """Lines the long fuzzing run found disagreeing between the two paths."""
-    lines = [b'{"account_id":"a","ts":-9223372036854775808}',   # abs(int64 min) overflowed
-             b'{"account_id":"a","ts":9223372036854775807}', b'{"account_id":"a","ts":-99999999999}']
+    lines = [
+        b'{"account_id":"a","ts":-9223372036854775808}',  # abs(int64 min) overflowed
+        b'{"account_id":"a","ts":9223372036854775807}',
+        b'{"account_id":"a","ts":-99999999999}',
+    ]
     for x in lines:
         assert outcome(decoder(), [x]) == outcome(decoder(), [x], one_by_one=True)
 
 
 def test_every_field_with_a_wrong_type(tmp_path):
     """Each field of a record given each JSON type: no crash; same verdicts in bulk and alone."""
-    kinds = [None, True, 0, -1, 1.5, 1.0, 2 ** 63, "x", "", [], ["a"], {}, {"a": 1}, [{"text": "t"}]]
+    kinds = [None, True, 0, -1, 1.5, 1.0, 2**63, "x", "", [], ["a"], {}, {"a": 1}, [{"text": "t"}]]
     lines = [orjson.dumps(dict(BASE, **{k: v})) for k in BASE for v in kinds]
     assert outcome(decoder(), lines) == outcome(decoder(), lines, one_by_one=True)
-    o = {"id": "x", "created": 1756684800, "user": "u",
-         "request": {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5},
-         "response": {"choices": [{"message": {"content": "c"}, "finish_reason": "stop"}],
-                      "usage": {"prompt_tokens": 1, "completion_tokens": 2}}}
+    o = {
+        "id": "x",
+        "created": 1756684800,
+        "user": "u",
+        "request": {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5},
+        "response": {
+            "choices": [{"message": {"content": "c"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 2},
+        },
+    }
     olines = []
-    for path in (("user",), ("created",), ("request",), ("request", "messages"), ("request", "n"),
-                 ("response",), ("response", "choices"), ("response", "usage", "prompt_tokens")):
+    for path in (
+        ("user",),
+        ("created",),
+        ("request",),
+        ("request", "messages"),
+        ("request", "n"),
+        ("response",),
+        ("response", "choices"),
+        ("response", "usage", "prompt_tokens"),
+    ):
         for v in kinds:
             r = json.loads(json.dumps(o))
             cur = r
@@ -322,11 +400,25 @@ def test_times_agree_between_arrow_and_python():
     """The bulk path reads a column of times with Arrow, the one-by-one path with Python first:
     wherever both read a string they must agree (text_to_ms relies on it)."""
     from fastscan.read.times import iso_to_ms
-    samples = ["2025-09-01T00:00:00Z", "2025-09-01T00:00:00+0200", "2025-09-01 00:00:00+02:00",
-               "2025-09-01T00:00Z", "2025-09-01T00Z", "2025-09-01T12:34:56.789Z", "2025-09-01T12:34:56.7891Z",
-               "1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z", "0001-01-01T00:00:00Z",
-               "9999-12-31T23:59:59.999Z", "2025-09-01T00:00:00-11:30", "2025-09-01T00:00:00.5+01:00",
-               "2024-02-29T12:00:00Z", "2025-09-01t00:00:00z", "2025-09-01T00:00:00.000000Z"]
+
+    samples = [
+        "2025-09-01T00:00:00Z",
+        "2025-09-01T00:00:00+0200",
+        "2025-09-01 00:00:00+02:00",
+        "2025-09-01T00:00Z",
+        "2025-09-01T00Z",
+        "2025-09-01T12:34:56.789Z",
+        "2025-09-01T12:34:56.7891Z",
+        "1970-01-01T00:00:00Z",
+        "1969-12-31T23:59:59.999Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999Z",
+        "2025-09-01T00:00:00-11:30",
+        "2025-09-01T00:00:00.5+01:00",
+        "2024-02-29T12:00:00Z",
+        "2025-09-01t00:00:00z",
+        "2025-09-01T00:00:00.000000Z",
+    ]
     for s in samples:
         try:
             a = pa.array([s]).cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())[0].as_py()
@@ -342,7 +434,8 @@ def test_times_agree_between_arrow_and_python():
 @given(st.datetimes(), st.sampled_from(["", "Z", "+02:00", "-0530", "+00:00"]), st.integers(0, 3))
 def test_generated_times_agree(t, tz, digits):
     from fastscan.read.times import iso_to_ms
-    s = t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{t.microsecond:06d}"[:digits + 1] if digits else "") + tz
+
+    s = t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{t.microsecond:06d}"[: digits + 1] if digits else "") + tz
     try:
         a = pa.array([s]).cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())[0].as_py()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -356,9 +449,16 @@ def test_generated_times_agree(t, tz, digits):
 
 # --------------------------------------------------------------------------- Parquet and Arrow IPC
 
-ARROW_KINDS = [pa.array([None, None], pa.null()), pa.array(["x", "7"]), pa.array([1, 2**40]),
-               pa.array([1.5, float("nan")]), pa.array([True, False]), pa.array([[1], None], pa.list_(pa.int64())),
-               pa.array([{"a": 1}, None], pa.struct([("a", pa.int64())])), pa.array([b"\xff", b"a"], pa.binary())]
+ARROW_KINDS = [
+    pa.array([None, None], pa.null()),
+    pa.array(["x", "7"]),
+    pa.array([1, 2**40]),
+    pa.array([1.5, float("nan")]),
+    pa.array([True, False]),
+    pa.array([[1], None], pa.list_(pa.int64())),
+    pa.array([{"a": 1}, None], pa.struct([("a", pa.int64())])),
+    pa.array([b"\xff", b"a"], pa.binary()),
+]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "arrow", "arrows"])

@@ -3,6 +3,7 @@
 For any lines, the fast decoder either gives up (and the reader uses Arrow) or returns exactly
 the table Arrow returns; and on ordinary logs it does not give up.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ def decoder():
 
 def arrow_table(chunk: bytes, schema: pa.Schema):
     try:
-        t = pajson.read_json(pa.BufferReader(chunk), parse_options=pajson.ParseOptions(
-            explicit_schema=schema, unexpected_field_behavior="ignore"))
+        t = pajson.read_json(
+            pa.BufferReader(chunk),
+            parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return t.combine_chunks()
@@ -53,12 +56,27 @@ def check(lines: list[bytes]) -> bool:
 
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70),
-                    st.floats(allow_nan=False, allow_infinity=False), text)
-values = st.recursive(scalars, lambda kids: st.one_of(st.lists(kids, max_size=3),
-                                                      st.dictionaries(text, kids, max_size=3)), max_leaves=8)
-FIELDS = ["account_id", "request_id", "ts", "model", "prompt", "completion", "prompt_tokens",
-          "completion_tokens", "max_tokens", "temperature", "n", "logprobs", "finish_reason"]
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False), text
+)
+values = st.recursive(
+    scalars, lambda kids: st.one_of(st.lists(kids, max_size=3), st.dictionaries(text, kids, max_size=3)), max_leaves=8
+)
+FIELDS = [
+    "account_id",
+    "request_id",
+    "ts",
+    "model",
+    "prompt",
+    "completion",
+    "prompt_tokens",
+    "completion_tokens",
+    "max_tokens",
+    "temperature",
+    "n",
+    "logprobs",
+    "finish_reason",
+]
 
 
 @st.composite
@@ -72,11 +90,16 @@ def records(draw):
 @st.composite
 def typed_records(draw):
     """Records whose fields mostly have the types a log gives them (so most are decoded fast)."""
-    rec = {"account_id": draw(text), "ts": "2025-09-01T00:00:00Z", "prompt": draw(text),
-           "prompt_tokens": draw(st.integers(0, 10 ** 6)),
-           "completion_tokens": draw(st.one_of(st.none(), st.integers(0, 10 ** 6))),
-           "temperature": draw(st.one_of(st.sampled_from([0, 0.0, 0.7, 1, 1.5, -0.0, 2e-3]), st.floats(0, 2))),
-           "logprobs": draw(st.booleans()), "meta": draw(values)}
+    rec = {
+        "account_id": draw(text),
+        "ts": "2025-09-01T00:00:00Z",
+        "prompt": draw(text),
+        "prompt_tokens": draw(st.integers(0, 10**6)),
+        "completion_tokens": draw(st.one_of(st.none(), st.integers(0, 10**6))),
+        "temperature": draw(st.one_of(st.sampled_from([0, 0.0, 0.7, 1, 1.5, -0.0, 2e-3]), st.floats(0, 2))),
+        "logprobs": draw(st.booleans()),
+        "meta": draw(values),
+    }
     if draw(st.booleans()):
         rec["completion"] = draw(text)
     return rec
@@ -91,45 +114,50 @@ def test_any_record_agrees_with_arrow(recs, ascii_only):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(typed_records(), min_size=1, max_size=5), st.booleans(), st.sampled_from([None, 0, 2]))
 def test_typed_records_agree_with_arrow(recs, ascii_only, indent):
-    lines = [json.dumps(r, ensure_ascii=ascii_only, separators=(",", ":") if indent == 0 else None).encode()
-             for r in recs]
+    lines = [
+        json.dumps(r, ensure_ascii=ascii_only, separators=(",", ":") if indent == 0 else None).encode() for r in recs
+    ]
     check(lines)
 
 
-@pytest.mark.parametrize("line, decoded", [
-    (b'{"account_id":"a","prompt":"x\\ny \\"q\\" \\\\ \\/ \\t\\u00e9\\u4e2d"}', True),
-    (b'  {"account_id" : "a" , "prompt":"caf\xc3\xa9"}  \r', True),
-    (b'{}', True),
-    (b'{"account_id":"a","temperature":0.7,"n":3,"logprobs":true,"max_tokens":null}', True),
-    (b'{"account_id":"a","meta":{"k":[1,2,{"x":null}],"e":{}},"logit_bias":{"50256":-100}}', True),
-    (b'{"account_id":"a","prompt":"\\ud83d\\ude00 \\u00e9"}', True),  # a surrogate pair
-    (b'{"account_id":"a","prompt":"\\ud83d"}', False),          # a lone one: Arrow's own reading
-    (b'{"account_id":"a","prompt":"\\ude00\\ud83d"}', False),
-    (b'{"account_id":"a","prompt":"\\u0000"}', False),
-    (b'{"account_id":"a","account_id":"b"}', False),            # a wanted key twice
-    (b'{"acc\\u006funt_id":"a"}', False),                       # an escaped key
-    (b'{"account_id":"a","n":1.0}', False),
-    (b'{"account_id":"a","n":1e2}', False),
-    (b'{"account_id":"a","n":-0}', False),
-    (b'{"account_id":"a","n":12345678901234567890}', False),
-    (b'{"account_id":"a","temperature":0.1234567890123456789}', False),
-    (b'{"account_id":"a","temperature":1e-30}', False),
-    (b'{"account_id":"a","prompt":"tab\there"}', False),        # a raw control character
-    (b'{"account_id":"a"} x', False),
-    (b'{"account_id":"a",}', False),
-    (b'{"account_id":"a","meta":[1,]}', False),
-    (b'{"account_id":"a","meta":01}', False),
-    (b'{"account_id":5}', False),
-    (b'{"account_id":"a","prompt":["m"]}', False),
-    (b'{"account_id":"a","logprobs":1}', False),
-    (b'{"account_id":"a","meta":' + b"[" * 70 + b"]" * 70 + b"}", False),
-])
+@pytest.mark.parametrize(
+    "line, decoded",
+    [
+        (b'{"account_id":"a","prompt":"x\\ny \\"q\\" \\\\ \\/ \\t\\u00e9\\u4e2d"}', True),
+        (b'  {"account_id" : "a" , "prompt":"caf\xc3\xa9"}  \r', True),
+        (b"{}", True),
+        (b'{"account_id":"a","temperature":0.7,"n":3,"logprobs":true,"max_tokens":null}', True),
+        (b'{"account_id":"a","meta":{"k":[1,2,{"x":null}],"e":{}},"logit_bias":{"50256":-100}}', True),
+        (b'{"account_id":"a","prompt":"\\ud83d\\ude00 \\u00e9"}', True),  # a surrogate pair
+        (b'{"account_id":"a","prompt":"\\ud83d"}', False),  # a lone one: Arrow's own reading
+        (b'{"account_id":"a","prompt":"\\ude00\\ud83d"}', False),
+        (b'{"account_id":"a","prompt":"\\u0000"}', False),
+        (b'{"account_id":"a","account_id":"b"}', False),  # a wanted key twice
+        (b'{"acc\\u006funt_id":"a"}', False),  # an escaped key
+        (b'{"account_id":"a","n":1.0}', False),
+        (b'{"account_id":"a","n":1e2}', False),
+        (b'{"account_id":"a","n":-0}', False),
+        (b'{"account_id":"a","n":12345678901234567890}', False),
+        (b'{"account_id":"a","temperature":0.1234567890123456789}', False),
+        (b'{"account_id":"a","temperature":1e-30}', False),
+        (b'{"account_id":"a","prompt":"tab\there"}', False),  # a raw control character
+        (b'{"account_id":"a"} x', False),
+        (b'{"account_id":"a",}', False),
+        (b'{"account_id":"a","meta":[1,]}', False),
+        (b'{"account_id":"a","meta":01}', False),
+        (b'{"account_id":5}', False),
+        (b'{"account_id":"a","prompt":["m"]}', False),
+        (b'{"account_id":"a","logprobs":1}', False),
+        (b'{"account_id":"a","meta":' + b"[" * 70 + b"]" * 70 + b"}", False),
+    ],
+)
 def test_edge_cases(line, decoded):
     assert check([line]) is decoded
 
 
 def test_ordinary_logs_are_decoded_fast(tmp_path):
     from fastscan.synth import write_log
+
     path = tmp_path / "log.jsonl"
     write_log(path, accounts=40, seed=3)
     chunk = path.read_bytes()
@@ -139,11 +167,12 @@ def test_ordinary_logs_are_decoded_fast(tmp_path):
 def test_whole_scan_same_with_and_without_fast_decoder(tmp_path, monkeypatch):
     import fastscan
     from fastscan.synth import write_log
+
     path = tmp_path / "log.jsonl"
     write_log(path, accounts=60, seed=4)
     # a few lines the fast decoder leaves to Arrow, and a bad one, among the ordinary ones
     lines = path.read_bytes().splitlines()
-    lines[5] = lines[5].replace(b'"account_id"', b'"acc\\u006funt_id"', 1)     # an escaped key
+    lines[5] = lines[5].replace(b'"account_id"', b'"acc\\u006funt_id"', 1)  # an escaped key
     lines[9] = b'{"account_id": 5'
     path.write_bytes(b"\n".join(lines) + b"\n")
     fast = fastscan.scan([path], chunk_bytes=1 << 16)

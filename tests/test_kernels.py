@@ -3,6 +3,7 @@
 Integers and hashes compare exactly. Kernels read their buffers through
 `fastscan.buffers.string_buffers`, which is tested here directly as well.
 """
+
 from __future__ import annotations
 
 import math
@@ -10,13 +11,13 @@ import math
 import numpy as np
 import pyarrow as pa
 import pytest
+import reference as ref
+import shingles
+from arrowgen import WORDS, sliced_string_arrays, string_arrays, texts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reference as ref
-from arrowgen import WORDS, sliced_string_arrays, string_arrays, texts
 from fastscan.buffers import string_buffers
-import shingles
 from fastscan.kernels import aggregate, hashing, messages, text
 
 # deadline=None: the first call of a kernel may compile
@@ -24,12 +25,13 @@ PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 # Outputs start as this, so a row a kernel forgets to write shows up.
 GARBAGE = 0x5A5A5A5A5A5A5A5A
-GUARD = 64   # extra slots after a flat output, which a kernel must leave alone
+GUARD = 64  # extra slots after a flat output, which a kernel must leave alone
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 
 
 # -- run a kernel the way the library does -----------------------------------------------------
+
 
 def run_count_tokens(arr):
     offsets, data, valid = string_buffers(arr)
@@ -101,8 +103,8 @@ def run_pick_messages(requests, roles_arr):
     return user.tolist(), system.tolist(), n_prior.tolist()
 
 
-def one(value, typ=pa.string()):
-    return pa.array([value], type=typ)
+def one(value, typ=None):
+    return pa.array([value], type=pa.string() if typ is None else typ)
 
 
 def bytes_of(arr):
@@ -110,6 +112,7 @@ def bytes_of(arr):
 
 
 # -- fastscan.buffers.string_buffers -------------------------------------------------------------
+
 
 @PROPERTY
 @given(string_arrays())
@@ -123,7 +126,7 @@ def test_string_buffers_views_every_value(arr):
     assert np.all(np.diff(offsets) >= 0)
     for i, v in enumerate(values):
         if v is not None:
-            assert data[offsets[i]:offsets[i + 1]].tobytes() == v.encode()
+            assert data[offsets[i] : offsets[i + 1]].tobytes() == v.encode()
 
 
 @PROPERTY
@@ -131,8 +134,8 @@ def test_string_buffers_views_every_value(arr):
 def test_string_buffers_offsets_are_absolute_not_rebased(arr):
     offsets, data, _ = string_buffers(arr)
     raw = np.frombuffer(arr.buffers()[1], dtype=np.int64 if arr.type == pa.large_string() else np.int32)
-    assert offsets.tolist() == raw[arr.offset:arr.offset + len(arr) + 1].tolist()
-    if data.size:   # a view of the whole data buffer, not a copy of the slice's part
+    assert offsets.tolist() == raw[arr.offset : arr.offset + len(arr) + 1].tolist()
+    if data.size:  # a view of the whole data buffer, not a copy of the slice's part
         assert data.ctypes.data == arr.buffers()[2].address and data.size == arr.buffers()[2].size
 
 
@@ -150,8 +153,15 @@ def test_string_buffers_data_is_read_only():
     assert not data.flags.writeable
 
 
-@pytest.mark.parametrize("arr", [pa.array([], pa.string()), pa.array(["", ""], pa.large_string()),
-                                 pa.array([None, None], pa.string()), pa.nulls(3, pa.string())])
+@pytest.mark.parametrize(
+    "arr",
+    [
+        pa.array([], pa.string()),
+        pa.array(["", ""], pa.large_string()),
+        pa.array([None, None], pa.string()),
+        pa.nulls(3, pa.string()),
+    ],
+)
 def test_string_buffers_without_data(arr):
     offsets, data, valid = string_buffers(arr)
     assert offsets.shape == (len(arr) + 1,) and np.all(offsets == offsets[0])
@@ -163,8 +173,8 @@ def test_string_buffers_string_view():
     arr = pa.array(["héllo", None, "a much longer string than twelve bytes"], type=pa.string_view())
     offsets, data, valid = string_buffers(arr)
     assert valid.tolist() == [True, False, True]
-    assert data[offsets[0]:offsets[1]].tobytes() == "héllo".encode()
-    assert data[offsets[2]:offsets[3]].tobytes() == b"a much longer string than twelve bytes"
+    assert data[offsets[0] : offsets[1]].tobytes() == "héllo".encode()
+    assert data[offsets[2] : offsets[3]].tobytes() == b"a much longer string than twelve bytes"
 
 
 # -- hashing ---------------------------------------------------------------------------------------
@@ -218,32 +228,45 @@ def test_seed_constants_match_reference():
 
 # -- words and tokens: examples ------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, words", [
-    ("Hello, World! 42", ["Hello", "World", "42"]),
-    ("don't stop", ["don", "t", "stop"]),
-    ("naïve café Straße", ["naïve", "café", "Straße"]),
-    ("привет,мир", ["привет", "мир"]),
-    ("中文abc", ["中", "文", "abc"]),
-    ("😀😀", ["😀", "😀"]),
-    ("a\u00a0b", ["a\u00a0b"]),          # NBSP is a 2-byte code point: a word byte by the rule
-    ("a\u2014b", ["a", "\u2014", "b"]),  # an em dash is 3 bytes: a word of its own
-    ("snake_case\tx\x00y", ["snake", "case", "x", "y"]),
-    ("", []), ("  ...  ", []),
-])
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("Hello, World! 42", ["Hello", "World", "42"]),
+        ("don't stop", ["don", "t", "stop"]),
+        ("naïve café Straße", ["naïve", "café", "Straße"]),
+        ("привет,мир", ["привет", "мир"]),
+        ("中文abc", ["中", "文", "abc"]),
+        ("😀😀", ["😀", "😀"]),
+        ("a\u00a0b", ["a\u00a0b"]),  # NBSP is a 2-byte code point: a word byte by the rule
+        ("a\u2014b", ["a", "\u2014", "b"]),  # an em dash is 3 bytes: a word of its own
+        ("snake_case\tx\x00y", ["snake", "case", "x", "y"]),
+        ("", []),
+        ("  ...  ", []),
+    ],
+)
 def test_split_words_examples(value, words):
     assert ref.split_words(value) == words
     _, n_words, _, _ = run_hash_prompts(one(value), 1)
     assert n_words == [len(words)]
 
 
-@pytest.mark.parametrize("value, tokens", [
-    ("Hello, World! 42", 7),        # hello 2 + world 2 + 42 1 + two punctuation
-    ("abcdefghi", 3),               # ceil(9 / 4)
-    ("привет", 3),                  # 12 bytes
-    ("中文", 2), ("😀", 1), ("🚀👍🏽", 3),  # one per 3/4-byte code point
-    ("...", 3), ("a\tb c\n", 3), ("\x7f\x00", 0),
-    ("", 0), (None, 0),
-])
+@pytest.mark.parametrize(
+    "value, tokens",
+    [
+        ("Hello, World! 42", 7),  # hello 2 + world 2 + 42 1 + two punctuation
+        ("abcdefghi", 3),  # ceil(9 / 4)
+        ("привет", 3),  # 12 bytes
+        ("中文", 2),
+        ("😀", 1),
+        ("🚀👍🏽", 3),  # one per 3/4-byte code point
+        ("...", 3),
+        ("a\tb c\n", 3),
+        ("\x7f\x00", 0),
+        ("", 0),
+        (None, 0),
+    ],
+)
 def test_count_tokens_examples(value, tokens):
     assert ref.count_tokens_all([value]) == [tokens]
     assert run_count_tokens(one(value)) == [tokens]
@@ -259,12 +282,17 @@ def test_word_hash_folds_ascii_case_only():
 
 # -- prompts: examples -----------------------------------------------------------------------------
 
+
 def test_hash_prompts_examples():
     wh = ref.word_hash
     arr = pa.array(["a b c d e", "a b c d", None, "foobar"])
     phash, n_words, head, tail = run_hash_prompts(arr, 2)
-    assert phash == [ref.fmix64(ref.fnv1a64(b"a b c d e")), ref.fmix64(ref.fnv1a64(b"a b c d")), 0,
-                     ref.fmix64(0x85944171F73967E8)]
+    assert phash == [
+        ref.fmix64(ref.fnv1a64(b"a b c d e")),
+        ref.fmix64(ref.fnv1a64(b"a b c d")),
+        0,
+        ref.fmix64(0x85944171F73967E8),
+    ]
     assert n_words == [5, 4, -1, 1]
     # 5 = 2 * 2 + 1 words leave room for a payload; 4 do not
     assert head == [ref.combine(ref.combine(ref.SKELETON_SEED, wh("a")), wh("b")), 0, 0, 0]
@@ -272,8 +300,12 @@ def test_hash_prompts_examples():
 
 
 def test_hash_prompts_template_shares_skeleton():
-    arr = pa.array(["Please translate this: the cat sat. Reply in French only.",
-                    "please TRANSLATE this — 猫が座った. Reply in French only."])
+    arr = pa.array(
+        [
+            "Please translate this: the cat sat. Reply in French only.",
+            "please TRANSLATE this — 猫が座った. Reply in French only.",
+        ]
+    )
     phash, _, head, tail = run_hash_prompts(arr, 3)
     assert phash[0] != phash[1]
     assert head[0] == head[1] != 0
@@ -282,20 +314,23 @@ def test_hash_prompts_template_shares_skeleton():
 
 # -- shingles and MinHash: examples --------------------------------------------------------------
 
+
 def test_shingles_examples():
     wh = ref.word_hash
     arr = pa.array(["a b c d", "a, b", "", "!!!", None])
     counts, hashes = run_hash_shingles(arr, 3)
     assert counts == [2, 1, 0, 0, 0]
-    assert hashes == [ref.chain(ref.SHINGLE_SEED, [wh("a"), wh("b"), wh("c")]),
-                      ref.chain(ref.SHINGLE_SEED, [wh("b"), wh("c"), wh("d")]),
-                      ref.chain(ref.SHINGLE_SEED, [wh("a"), wh("b")])]   # fewer than k words: one shingle
+    assert hashes == [
+        ref.chain(ref.SHINGLE_SEED, [wh("a"), wh("b"), wh("c")]),
+        ref.chain(ref.SHINGLE_SEED, [wh("b"), wh("c"), wh("d")]),
+        ref.chain(ref.SHINGLE_SEED, [wh("a"), wh("b")]),
+    ]  # fewer than k words: one shingle
 
 
 def test_minhash_examples():
     arr = pa.array(["the quick brown fox", "The quick, brown fox!", "...", None, "a b c"])
     sig = run_minhash(arr, [0, 1, 2, 3, 4], 3, 16)
-    assert sig[0] == sig[1]                       # same words, so same shingles
+    assert sig[0] == sig[1]  # same words, so same shingles
     assert sig[2] == sig[3] == [0xFFFFFFFF] * 16  # no words, null
     a, b = hashing.minhash_params(16)
     x = ref.chain(ref.SHINGLE_SEED, [ref.word_hash(w) for w in "abc"])
@@ -310,13 +345,15 @@ def test_long_texts_wrap_the_kernels_ring_buffers():
     for k in (1, 2, 15, 16):
         assert run_hash_shingles(arr, k)[1] == ref.hash_shingles_all(values, k)
         assert run_minhash(arr, [0, 1, 2], k, 8) == ref.minhash_signatures_all(
-            values, [0, 1, 2], k, *(p.tolist() for p in hashing.minhash_params(8)))
+            values, [0, 1, 2], k, *(p.tolist() for p in hashing.minhash_params(8))
+        )
     for skeleton_words in (1, 7, 63, 64):
         assert run_hash_prompts(arr, skeleton_words) == ref.hash_prompts_all(values, skeleton_words)
-    assert run_hash_prompts(arr, 64)[2][1:] == [ref.hash_prompt("x " * 129, 64)[2], 0]   # 129 = 2 * 64 + 1
+    assert run_hash_prompts(arr, 64)[2][1:] == [ref.hash_prompt("x " * 129, 64)[2], 0]  # 129 = 2 * 64 + 1
 
 
 # -- text kernels == reference ---------------------------------------------------------------------
+
 
 @PROPERTY
 @given(string_arrays())
@@ -342,8 +379,9 @@ def test_count_and_hash_shingles_match_reference(arr, k):
 
 
 @PROPERTY
-@given(st.data(), string_arrays(), st.integers(1, 5) | st.just(16), st.sampled_from([8, 16, 24]),
-       st.integers(0, 2**64 - 1))
+@given(
+    st.data(), string_arrays(), st.integers(1, 5) | st.just(16), st.sampled_from([8, 16, 24]), st.integers(0, 2**64 - 1)
+)
 def test_minhash_signatures_match_reference(data, arr, k, num_perm, seed):
     rows = data.draw(st.lists(st.integers(0, len(arr) - 1), max_size=10)) if len(arr) else []
     a, b = hashing.minhash_params(num_perm, seed)
@@ -378,15 +416,18 @@ NUM_PERM = 256
 VOCAB = [f"w{i}" for i in range(1000)]
 
 
-@pytest.mark.parametrize("a_words, b_words", [
-    (VOCAB[0:100], VOCAB[0:100]),              # identical: J = 1
-    (VOCAB[0:100], VOCAB[500:600]),            # disjoint: J = 0
-    (VOCAB[0:100], VOCAB[80:180]),             # J ~ 0.1
-    (VOCAB[0:120], VOCAB[60:180]),             # J ~ 0.33
-    (VOCAB[0:150], VOCAB[50:200]),             # J ~ 0.5
-    (VOCAB[0:200], VOCAB[20:200]),             # J ~ 0.9, B inside A
-    (VOCAB[0:60], VOCAB[0:30] + VOCAB[700:710] + VOCAB[30:60]),  # an insertion in the middle
-])
+@pytest.mark.parametrize(
+    "a_words, b_words",
+    [
+        (VOCAB[0:100], VOCAB[0:100]),  # identical: J = 1
+        (VOCAB[0:100], VOCAB[500:600]),  # disjoint: J = 0
+        (VOCAB[0:100], VOCAB[80:180]),  # J ~ 0.1
+        (VOCAB[0:120], VOCAB[60:180]),  # J ~ 0.33
+        (VOCAB[0:150], VOCAB[50:200]),  # J ~ 0.5
+        (VOCAB[0:200], VOCAB[20:200]),  # J ~ 0.9, B inside A
+        (VOCAB[0:60], VOCAB[0:30] + VOCAB[700:710] + VOCAB[30:60]),  # an insertion in the middle
+    ],
+)
 @pytest.mark.parametrize("k", [1, 3])
 def test_minhash_agreement_approximates_jaccard(a_words, b_words, k):
     texts_ = [" ".join(a_words), ", ".join(b_words).upper()]
@@ -400,22 +441,29 @@ def test_minhash_agreement_approximates_jaccard(a_words, b_words, k):
 
 # -- aggregation -----------------------------------------------------------------------------------
 
+
 def test_sum_by_account_example():
     account = np.array([0, 2, 0, 2, 2], dtype=np.int32)
     values = np.array([[1, 10], [2, 20], [3, 30], [4, 40], [-5, 0]], dtype=np.int64)
     out = np.zeros((3, 2), dtype=np.int64)
     aggregate.sum_by_account(account, values, out)
     assert out.tolist() == [[4, 40], [0, 0], [1, 60]]
-    aggregate.sum_by_account(account, values, out)   # it accumulates into what the caller passed
+    aggregate.sum_by_account(account, values, out)  # it accumulates into what the caller passed
     assert out.tolist() == [[8, 80], [0, 0], [2, 120]]
 
 
 @PROPERTY
 @given(st.integers(1, 6), st.integers(1, 4), st.data())
 def test_sum_by_account_matches_reference(n_accounts, n_features, data):
-    rows = data.draw(st.lists(st.tuples(st.integers(0, n_accounts - 1),
-                                        st.lists(st.integers(-2**40, 2**40), min_size=n_features,
-                                                 max_size=n_features)), max_size=40))
+    rows = data.draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n_accounts - 1),
+                st.lists(st.integers(-(2**40), 2**40), min_size=n_features, max_size=n_features),
+            ),
+            max_size=40,
+        )
+    )
     account = np.array([a for a, _ in rows], dtype=np.int32)
     values = np.array([v for _, v in rows], dtype=np.int64).reshape(len(rows), n_features)
     out = np.zeros((n_accounts, n_features), dtype=np.int64)
@@ -437,8 +485,11 @@ def test_minmax_by_account_example():
 @PROPERTY
 @given(st.integers(1, 6), st.data())
 def test_minmax_by_account_matches_reference(n_accounts, data):
-    rows = data.draw(st.lists(st.tuples(st.integers(0, n_accounts - 1), st.integers(INT64_MIN, INT64_MAX),
-                                        st.booleans()), max_size=40))
+    rows = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, n_accounts - 1), st.integers(INT64_MIN, INT64_MAX), st.booleans()), max_size=40
+        )
+    )
     account = np.array([a for a, _, _ in rows], dtype=np.int32)
     values = np.array([v for _, v, _ in rows], dtype=np.int64)
     valid = np.array([ok for _, _, ok in rows], dtype=np.bool_)
@@ -451,8 +502,22 @@ def test_minmax_by_account_matches_reference(n_accounts, data):
 
 # -- messages ------------------------------------------------------------------------------------
 
-ROLE_NAMES = ["system", "developer", "user", "assistant", "tool", "function", "User", "users", "",
-              "associate", "developed", "syslog", "took", "assistance"]
+ROLE_NAMES = [
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+    "User",
+    "users",
+    "",
+    "associate",
+    "developed",
+    "syslog",
+    "took",
+    "assistance",
+]
 
 
 @pytest.mark.parametrize("name", ROLE_NAMES)
@@ -468,11 +533,22 @@ def test_role_code_needs_the_whole_name():
         assert messages.role_code(data, 0, len(name)) == 0
 
 
-@pytest.mark.parametrize("prefix, expected", [
-    ("user: hi", (2, 6)), ("assistant: ", (3, 11)), ("developer: x", (1, 11)), ("tool: {}", (4, 6)),
-    ("user:hi", (0, -1)), ("User: hi", (0, -1)), ("note: hi", (0, -1)), ("user:", (0, -1)),
-    ("associate: x", (0, -1)), ("abcdefghijklmnop: x", (0, -1)), ("", (0, -1)),
-])
+@pytest.mark.parametrize(
+    "prefix, expected",
+    [
+        ("user: hi", (2, 6)),
+        ("assistant: ", (3, 11)),
+        ("developer: x", (1, 11)),
+        ("tool: {}", (4, 6)),
+        ("user:hi", (0, -1)),
+        ("User: hi", (0, -1)),
+        ("note: hi", (0, -1)),
+        ("user:", (0, -1)),
+        ("associate: x", (0, -1)),
+        ("abcdefghijklmnop: x", (0, -1)),
+        ("", (0, -1)),
+    ],
+)
 def test_role_prefix(prefix, expected):
     data = np.frombuffer(b"\n\n" + prefix.encode(), dtype=np.uint8)
     code, body = messages.role_prefix(data, 2, data.size)
@@ -480,13 +556,18 @@ def test_role_prefix(prefix, expected):
 
 
 def test_pick_messages_example():
-    requests = [["system", "user", "assistant", "user", "assistant"], [], ["assistant", None, "user"],
-                ["developer", "system", "tool"], ["User", "user "]]
+    requests = [
+        ["system", "user", "assistant", "user", "assistant"],
+        [],
+        ["assistant", None, "user"],
+        ["developer", "system", "tool"],
+        ["User", "user "],
+    ]
     roles = pa.array([r for req in requests for r in req], pa.string())
     user, system, n_prior = run_pick_messages(requests, roles)
     assert user == [3, -1, 7, -1, -1]
     assert system == [0, -1, -1, 8, -1]
-    assert n_prior == [2, 0, 2, 1, 2]   # system/developer messages are not turns
+    assert n_prior == [2, 0, 2, 1, 2]  # system/developer messages are not turns
     assert (user, system, n_prior) == ref.pick_messages(requests)
 
 
@@ -497,25 +578,32 @@ def test_pick_messages_matches_reference(requests, data):
     assert run_pick_messages(requests, roles) == ref.pick_messages(requests)
 
 
-@pytest.mark.parametrize("prompt, user, system, n_prior", [
-    ("system: S\n\nuser: A\n\nassistant: B\n\nuser: C", "C", "S", 2),
-    ("user: hi", "hi", None, 0),
-    ("user: A\n\nassistant: B", "A", None, 0),
-    ("system: be brief", "", "be brief", 0),
-    ("developer: D\n\nuser: U", "U", "D", 0),
-    ("system: S1\n\nsystem: S2\n\nuser: U", "U", "S1", 0),
-    ("user: A\n\n\nuser: B", "B", None, 1),              # the extra newline stays with A
-    ("user: A\nuser: B", "A\nuser: B", None, 0),          # one newline is not a blank line
-    ("user: A\n\nUser: B", "A\n\nUser: B", None, 0),      # roles are lower case
-    ("user: Define:\n\nassociate: a partner\n\ndeveloped: grown",
-     "Define:\n\nassociate: a partner\n\ndeveloped: grown", None, 0),
-    ("user: \n\nassistant: B", "", None, 0),
-    ("Hello there\n\nuser: hi", "Hello there\n\nuser: hi", None, 0),   # not a transcript
-    ("assistant: A\n\nuser: B", "assistant: A\n\nuser: B", None, 0),   # must open with system/user
-    ("user:hi", "user:hi", None, 0),
-    ("", "", None, 0),
-    ("system: Ты помощник.\n\nuser: 你好 😀", "你好 😀", "Ты помощник.", 0),
-])
+@pytest.mark.parametrize(
+    "prompt, user, system, n_prior",
+    [
+        ("system: S\n\nuser: A\n\nassistant: B\n\nuser: C", "C", "S", 2),
+        ("user: hi", "hi", None, 0),
+        ("user: A\n\nassistant: B", "A", None, 0),
+        ("system: be brief", "", "be brief", 0),
+        ("developer: D\n\nuser: U", "U", "D", 0),
+        ("system: S1\n\nsystem: S2\n\nuser: U", "U", "S1", 0),
+        ("user: A\n\n\nuser: B", "B", None, 1),  # the extra newline stays with A
+        ("user: A\nuser: B", "A\nuser: B", None, 0),  # one newline is not a blank line
+        ("user: A\n\nUser: B", "A\n\nUser: B", None, 0),  # roles are lower case
+        (
+            "user: Define:\n\nassociate: a partner\n\ndeveloped: grown",
+            "Define:\n\nassociate: a partner\n\ndeveloped: grown",
+            None,
+            0,
+        ),
+        ("user: \n\nassistant: B", "", None, 0),
+        ("Hello there\n\nuser: hi", "Hello there\n\nuser: hi", None, 0),  # not a transcript
+        ("assistant: A\n\nuser: B", "assistant: A\n\nuser: B", None, 0),  # must open with system/user
+        ("user:hi", "user:hi", None, 0),
+        ("", "", None, 0),
+        ("system: Ты помощник.\n\nuser: 你好 😀", "你好 😀", "Ты помощник.", 0),
+    ],
+)
 def test_split_transcripts_examples(prompt, user, system, n_prior):
     rows, offsets = run_split_transcripts(pa.array(["padding", prompt]).slice(1))
     us, ue, ss, se, got_prior = rows[0]
@@ -523,8 +611,7 @@ def test_split_transcripts_examples(prompt, user, system, n_prior):
     assert raw[us:ue] == user.encode()
     assert (raw[ss:se] if ss >= 0 else None) == (system.encode() if system is not None else None)
     assert got_prior == n_prior
-    assert ref.transcript_turns(prompt) == (user.encode(), system.encode() if system is not None else None,
-                                            n_prior)
+    assert ref.transcript_turns(prompt) == (user.encode(), system.encode() if system is not None else None, n_prior)
 
 
 def test_split_transcripts_null_row():
@@ -535,8 +622,13 @@ def test_split_transcripts_null_row():
 
 @st.composite
 def transcripts(draw):
-    blocks = draw(st.lists(st.tuples(st.sampled_from(ROLE_NAMES), st.sampled_from([": ", ":", " : ", ": "]),
-                                     texts(max_words=5)), min_size=1, max_size=5))
+    blocks = draw(
+        st.lists(
+            st.tuples(st.sampled_from(ROLE_NAMES), st.sampled_from([": ", ":", " : ", ": "]), texts(max_words=5)),
+            min_size=1,
+            max_size=5,
+        )
+    )
     out = ""
     for i, (role, colon, body) in enumerate(blocks):
         if i:
@@ -571,7 +663,7 @@ def test_gather_slices_example():
 @given(st.binary(max_size=64), st.data())
 def test_gather_slices_matches_reference(raw, data):
     pos = st.integers(0, len(raw))
-    skipped = st.tuples(st.just(-1), pos)   # start < 0: empty, whatever the end says
+    skipped = st.tuples(st.just(-1), pos)  # start < 0: empty, whatever the end says
     slices = data.draw(st.lists(st.tuples(pos, pos).map(sorted) | skipped, max_size=10))
     starts = np.array([s for s, _ in slices], dtype=np.int64)
     ends = np.array([e for _, e in slices], dtype=np.int64)
@@ -586,8 +678,10 @@ def test_gather_slices_matches_reference(raw, data):
 
 # -- match_phrases ---------------------------------------------------------------------------
 
+
 def run_match_phrases(arr, phrases):
     from fastscan.kernels import reasoning
+
     offsets, data, valid = string_buffers(arr)
     enc = [p.encode("utf-8") for p in phrases]
     pat_off = np.zeros(len(enc) + 1, dtype=np.int64)
@@ -606,8 +700,10 @@ _PHRASE_ALPHABET = st.sampled_from(list("abAB xy.\u00e9\u4e00\u0434"))
 
 
 @PROPERTY
-@given(st.lists(st.one_of(st.none(), st.text(_PHRASE_ALPHABET, max_size=40)), max_size=30),
-       st.lists(st.text(_PHRASE_ALPHABET, max_size=7), max_size=8))
+@given(
+    st.lists(st.one_of(st.none(), st.text(_PHRASE_ALPHABET, max_size=40)), max_size=30),
+    st.lists(st.text(_PHRASE_ALPHABET, max_size=7), max_size=8),
+)
 def test_match_phrases_matches_reference(values, phrases):
     # short and empty phrases, upper-case phrase bytes, phrases at both ends of a text
     arr = pa.array(values, pa.string())
@@ -619,18 +715,28 @@ def test_match_phrases_matches_reference(values, phrases):
 @given(sliced_string_arrays())
 def test_reasoning_phrases_match_reference(arr):
     from fastscan.kernels import reasoning
+
     phrases = [p.lower() for p in reasoning.REASONING_PHRASES]
     want = [ref.match_phrases(v, [p.encode("utf-8") for p in phrases]) for v in _values_bytes(arr)]
     assert run_match_phrases(arr, phrases) == want
 
 
-@pytest.mark.parametrize("value, asks", [
-    ("Let's think Step By Step.", True), ("请一步一步地推理", True), ("STEP BY STE", False),
-    ("step-by-step", True), ("", False), ("Chain Of Thought", True), ("rationalE", True),
-    ("no reasoning asked here", False),
-])
+@pytest.mark.parametrize(
+    "value, asks",
+    [
+        ("Let's think Step By Step.", True),
+        ("请一步一步地推理", True),
+        ("STEP BY STE", False),
+        ("step-by-step", True),
+        ("", False),
+        ("Chain Of Thought", True),
+        ("rationalE", True),
+        ("no reasoning asked here", False),
+    ],
+)
 def test_asks_for_reasoning_examples(value, asks):
     from fastscan.kernels import reasoning
+
     offsets, data, valid = string_buffers(pa.array([value], pa.string()))
     out = np.zeros(1, dtype=np.bool_)
     reasoning.asks_for_reasoning(offsets, data, valid, out)
@@ -640,11 +746,11 @@ def test_asks_for_reasoning_examples(value, asks):
 @settings(max_examples=50, deadline=None)
 @given(st.integers(1, 40), st.integers(1, 8), st.data())
 def test_copy_rows_matches_numpy(n, k, data):
-    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
-    src = rng.integers(0, 2 ** 32, (n, k), dtype=np.uint32)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    src = rng.integers(0, 2**32, (n, k), dtype=np.uint32)
     m = data.draw(st.integers(0, n))
     src_rows = rng.integers(0, n, m).astype(np.int64)
-    dst_rows = rng.permutation(n)[:m].astype(np.int64)       # distinct destinations
+    dst_rows = rng.permutation(n)[:m].astype(np.int64)  # distinct destinations
     dst = np.zeros((n, k), dtype=np.uint32)
     want = dst.copy()
     want[dst_rows] = src[src_rows]
@@ -653,8 +759,11 @@ def test_copy_rows_matches_numpy(n, k, data):
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2 ** 64 - 1)), max_size=40, unique=True),
-       st.lists(st.tuples(st.integers(0, 6), st.integers(0, 2 ** 64 - 1)), max_size=20), st.data())
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2**64 - 1)), max_size=40, unique=True),
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 2**64 - 1)), max_size=20),
+    st.data(),
+)
 def test_find_pairs_matches_a_dict(rows, queries, data):
     rows = sorted(rows)
     # some queries that are present

@@ -1,5 +1,6 @@
 """Near-duplicates, templates and cross-account links: kernels against tests/reference.py, the
 accuracy bar on a slice of real text, the memory bound, and independence from how input is split."""
+
 from __future__ import annotations
 
 import random
@@ -7,23 +8,25 @@ import random
 import numpy as np
 import pyarrow as pa
 import pytest
+import realtext
+import reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reference as ref
-import realtext
 from fastscan import Scanner
-from fastscan.score.neardup import lsh_params, near_duplicate_flags
 from fastscan.config import ScanConfig
+from fastscan.score.neardup import lsh_params, near_duplicate_flags
 from fastscan.state import AccountState
 
 
 def kernels():
     from fastscan.kernels import neardup
+
     return neardup
 
 
 # --------------------------------------------------------------------------- kernels
+
 
 def small_sigs(draw, n, k, values):
     vals = [draw(st.integers(0, values - 1)) for _ in range(n * k)]
@@ -59,7 +62,7 @@ def test_flag_account_near_dups_matches_reference(data, rows, min_agree, more):
     n, k = sig.shape
     n_words = np.array([more.draw(st.integers(0, 3)) for _ in range(n)], dtype=np.int32)
     bands = k // rows
-    order = np.argsort(account, kind="stable")        # the kernel takes rows in account order
+    order = np.argsort(account, kind="stable")  # the kernel takes rows in account order
     sig, account, n_words = np.ascontiguousarray(sig[order]), account[order], n_words[order]
     offsets = np.zeros(5, dtype=np.int64)
     np.cumsum(np.bincount(account, minlength=4), out=offsets[1:])
@@ -72,10 +75,10 @@ def test_flag_account_near_dups_matches_reference(data, rows, min_agree, more):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(0, 2 ** 64 - 1), max_size=300), st.integers(0, 3))
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.integers(0, 3))
 def test_stable_argsort_matches_numpy(values, spread):
     keys = np.array(values, dtype=np.uint64)
-    if spread:      # many equal keys: ties must keep their order
+    if spread:  # many equal keys: ties must keep their order
         keys = keys % np.uint64(spread + 1)
     out = np.empty(len(keys), dtype=np.int64)
     kernels().stable_argsort(keys, out)
@@ -99,19 +102,21 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
     for band in range(k // rows):
         nd.hash_bands(sig, band, rows, keys)
         order = np.lexsort((tie, phash, keys)).astype(np.int64)
-        out_i = np.empty(2, dtype=np.int64)   # deliberately small: the kernel reports what it needs
+        out_i = np.empty(2, dtype=np.int64)  # deliberately small: the kernel reports what it needs
         out_j = np.empty(2, dtype=np.int64)
         c = nd.link_bucket_pairs(order, keys, account, phash, sig, min_agree, window, band, rows, out_i, out_j)
         if c > 2:
             out_i = np.empty(c, dtype=np.int64)
             out_j = np.empty(c, dtype=np.int64)
-            assert nd.link_bucket_pairs(order, keys, account, phash, sig, min_agree, window, band, rows,
-                                        out_i, out_j) == c
+            assert (
+                nd.link_bucket_pairs(order, keys, account, phash, sig, min_agree, window, band, rows, out_i, out_j) == c
+            )
         got += list(zip(out_i[:c].tolist(), out_j[:c].tolist()))
-    assert len(got) == len(set(got))   # each pair once over all bands
+    assert len(got) == len(set(got))  # each pair once over all bands
     got = set(got)
-    want = ref.link_pairs(sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows,
-                          min_agree, window)
+    want = ref.link_pairs(
+        sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows, min_agree, window
+    )
     assert got == want
 
 
@@ -148,15 +153,16 @@ def test_lsh_params_reach_the_target_recall():
         b, r = lsh_params(k, t)
         assert b * r <= k
         j = t - 0.05
-        assert 1 - (1 - j ** r) ** b >= 0.99
-        if r < k:   # the largest such r: one more row per band would miss the target
+        assert 1 - (1 - j**r) ** b >= 0.99
+        if r < k:  # the largest such r: one more row per band would miss the target
             r2 = r + 1
-            assert 1 - (1 - j ** r2) ** (k // r2) < 0.99
+            assert 1 - (1 - j**r2) ** (k // r2) < 0.99
     assert lsh_params(128, 0.8) == (25, 5)
     assert lsh_params(128, 0.8, rows=8) == (16, 8)
 
 
 # --------------------------------------------------------------------------- within an account
+
 
 def scan_rows(rows, config=None, batch=None):
     s = Scanner(config)
@@ -168,21 +174,55 @@ def scan_rows(rows, config=None, batch=None):
 
 
 def test_short_prompts_match_only_on_identical_words():
-    rows = [("a", "thanks"), ("a", "Thanks!"), ("a", "continue"),          # thanks == Thanks!: same words
-            ("b", "thanks a lot"), ("b", "thanks a bunch"), ("b", "ok"),    # two words in common, not all
-            ("c", "???"), ("c", "!!!"), ("c", "")]                          # wordless: never
+    rows = [
+        ("a", "thanks"),
+        ("a", "Thanks!"),
+        ("a", "continue"),  # thanks == Thanks!: same words
+        ("b", "thanks a lot"),
+        ("b", "thanks a bunch"),
+        ("b", "ok"),  # two words in common, not all
+        ("c", "???"),
+        ("c", "!!!"),
+        ("c", ""),
+    ]  # wordless: never
     r = scan_rows(rows).finish().accounts.to_pylist()
     rate = {x["account_id"]: x["near_dup_rate"] for x in r}
     assert rate == {"a": pytest.approx(2 / 3), "b": 0.0, "c": 0.0}
 
 
 def test_near_duplicate_needs_the_threshold():
-    base = ("the quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat near the "
-            "old red barn in the quiet valley").split()
+    base = [
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "the",
+        "lazy",
+        "dog",
+        "while",
+        "the",
+        "cat",
+        "sleeps",
+        "on",
+        "the",
+        "warm",
+        "mat",
+        "near",
+        "the",
+        "old",
+        "red",
+        "barn",
+        "in",
+        "the",
+        "quiet",
+        "valley",
+    ]
     far = list(base)
-    for i in range(0, len(far), 3):      # change every third word: most shingles differ
+    for i in range(0, len(far), 3):  # change every third word: most shingles differ
         far[i] = f"w{i}"
-    near = base[:-1] + ["meadow"]         # one word at the end: J = 19/21 > 0.8
+    near = base[:-1] + ["meadow"]  # one word at the end: J = 19/21 > 0.8
     rows = [("a", " ".join(base)), ("a", " ".join(near)), ("b", " ".join(base)), ("b", " ".join(far))]
     r = {x["account_id"]: x["near_dup_rate"] for x in scan_rows(rows).finish().accounts.to_pylist()}
     assert r == {"a": 1.0, "b": 0.0}
@@ -196,8 +236,7 @@ needs_shared = pytest.mark.skipif(not realtext.available(), reason="../shared is
 @needs_shared
 def test_near_dup_flags_match_exact_jaccard_on_real_text():
     """Small version of bench/bench_neardup.py: per-prompt flag vs brute-force exact Jaccard."""
-    accounts = realtext.load_accounts(t0_accounts=8, sharegpt_accounts=3, alpaca_accounts=2, per_account=120,
-                                      seed=5)
+    accounts = realtext.load_accounts(t0_accounts=8, sharegpt_accounts=3, alpaca_accounts=2, per_account=120, seed=5)
     cfg = ScanConfig()
     rows = [(name, p) for name, prompts in accounts for p in dict.fromkeys(prompts)]
     s = scan_rows(rows, cfg)
@@ -209,23 +248,24 @@ def test_near_dup_flags_match_exact_jaccard_on_real_text():
     truth, flags = [], []
     from fastscan.buffers import string_buffers
     from fastscan.kernels import text
+
     for name, prompts in accounts:
         distinct = list(dict.fromkeys(prompts))
         best = realtext.max_jaccard(realtext.shingle_sets(distinct, cfg.shingle_words))
         off, data, valid = string_buffers(pa.array(distinct, pa.string()))
         n = len(distinct)
-        ph, nw, hh, th = (np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64),
-                          np.empty(n, np.uint64))
+        ph, nw, hh, th = (np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64))
         text.hash_prompts(off, data, valid, cfg.skeleton_words, ph, nw, hh, th)
         truth += list(best >= cfg.near_dup_threshold)
         flags += [got[(name, int(h))] for h in ph]
     truth, flags = np.array(truth), np.array(flags)
-    assert truth.sum() > 50 and (~truth).sum() > 50       # both classes are present
+    assert truth.sum() > 50 and (~truth).sum() > 50  # both classes are present
     precision, recall = realtext.flag_metrics(truth, flags)
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
 
 
 # --------------------------------------------------------------------------- bounded memory
+
 
 def test_state_stays_within_the_bound_for_a_huge_account():
     cfg = ScanConfig(sample_size=64)
@@ -233,6 +273,7 @@ def test_state_stays_within_the_bound_for_a_huge_account():
     rng = random.Random(1)
     vocab = [f"w{i}" for i in range(5000)]
     from fastscan.run import Scanner as _S
+
     s = _S(cfg)
     s.state = state
     distinct = 60_000
@@ -243,7 +284,7 @@ def test_state_stays_within_the_bound_for_a_huge_account():
         s.update(pa.table({"account_id": ["heavy"] * per_batch, "prompt": prompts}))
         peak = max(peak, state.sample.nbytes)
     state.compact()
-    entry = 4 * cfg.num_perm + 44      # signature + account, hash, count, n_words, head, tail
+    entry = 4 * cfg.num_perm + 44  # signature + account, hash, count, n_words, head, tail
     assert len(state.sample.account) == cfg.sample_size
     assert state.sample.nbytes <= cfg.sample_size * entry + len(state.sample.threshold) * 8
     # between compactions at most max(2**15, live) entries wait: the README's transient bound
@@ -253,11 +294,12 @@ def test_state_stays_within_the_bound_for_a_huge_account():
     # the whole account state: the sample plus fixed-size counters (accounts are allocated 1024 at a time)
     assert state.nbytes <= state.sample.nbytes + state.sums.nbytes + state.ts_min.nbytes * 2 + 4096
     r = s.finish().accounts.to_pylist()[0]
-    assert abs(r["distinct_prompts"] - distinct) / distinct < 0.3   # bottom-k estimate, 64 samples
+    assert abs(r["distinct_prompts"] - distinct) / distinct < 0.3  # bottom-k estimate, 64 samples
     assert r["requests"] == distinct
 
 
 # --------------------------------------------------------------------------- across accounts
+
 
 def cross_log(seed=0):
     """A ring of 6 accounts sharing two wrappers around different payloads; 6 evaluation accounts
@@ -270,14 +312,19 @@ def cross_log(seed=0):
         return " ".join(rng.choice(vocab) for _ in range(k))
 
     rows = []
-    wrappers = ["Think step by step and show your complete reasoning before the final answer. Task: {}",
-                "{} Now explain your chain of thought in full detail, then state the answer."]
+    wrappers = [
+        "Think step by step and show your complete reasoning before the final answer. Task: {}",
+        "{} Now explain your chain of thought in full detail, then state the answer.",
+    ]
     for a in range(6):
         for _ in range(30):
             rows.append((f"ring{a}", rng.choice(wrappers).format(sentence(rng.randint(8, 30)))))
     # a templated benchmark: one wrapper, the same 40 questions for every harness that runs it
-    bench = [f"The following is a multiple choice question about {rng.choice(vocab)}. Answer with the letter "
-             f"of the correct option. {sentence(rng.randint(10, 40))} Answer:" for _ in range(40)]
+    bench = [
+        f"The following is a multiple choice question about {rng.choice(vocab)}. Answer with the letter "
+        f"of the correct option. {sentence(rng.randint(10, 40))} Answer:"
+        for _ in range(40)
+    ]
     for a in range(6):
         for p in rng.sample(bench, 30):
             rows.append((f"eval{a}", p))
@@ -317,13 +364,12 @@ def test_cross_account_near_duplicates_link_accounts_that_share_edited_content()
     assert r["p"]["shared_near_dup_accounts"] == 1 and r["q"]["shared_near_dup_accounts"] == 1
     assert r["p"]["cluster_id"] == r["q"]["cluster_id"] == "p" and r["p"]["cluster_size"] == 2
     assert r["r"]["cluster_size"] == 1 and r["r"]["shared_near_dup_accounts"] == 0
-    assert rep.near_dup_links.to_pylist() == [{"account_id": "p", "other_account_id": "q",
-                                               "shared_near_dups": 20}]
+    assert rep.near_dup_links.to_pylist() == [{"account_id": "p", "other_account_id": "q", "shared_near_dups": 20}]
 
 
 def test_cross_account_fields_do_not_depend_on_how_input_is_split():
     rows = cross_log(seed=4)
-    cfg = ScanConfig(sample_size=16)   # small sample: the ring accounts are sampled
+    cfg = ScanConfig(sample_size=16)  # small sample: the ring accounts are sampled
     want = scan_rows(rows, cfg).finish()
     for batch in (7, 100):
         got = scan_rows(rows, cfg, batch=batch).finish()

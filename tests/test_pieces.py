@@ -1,6 +1,7 @@
 """Split scans without a cluster: byte ranges tile a file, and the distributed runner's task
 functions (scan_piece, merge_partials, finish_partial), run here in-process in any merge tree,
 give the single-process report, statistics and reject lines. No Dask needed."""
+
 from __future__ import annotations
 
 import gzip
@@ -16,19 +17,26 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fastscan import scan
-from fastscan.run.cluster import finish_partial, merge_partials, plan_pieces, scan_piece
-from fastscan.state import line_offsets
-from fastscan.errors import InputError
-from fastscan.read import ByteRange, ReadStats, RejectLog, Source, expand_sources, read_source
-from fastscan.read import CANONICAL
-from fastscan.config import ScanConfig
 from mixed_log import write_mixed_log
 
+from fastscan import scan
+from fastscan.config import ScanConfig
+from fastscan.errors import InputError
+from fastscan.read import CANONICAL, ByteRange, ReadStats, RejectLog, Source, expand_sources, read_source
+from fastscan.run.cluster import finish_partial, merge_partials, plan_pieces, scan_piece
+from fastscan.state import line_offsets
+
 SMALL = ScanConfig(sample_size=32)
-COUNTS = ("files", "bytes_read", "bytes_decoded", "records_read", "records_scored", "records_rejected",
-          "rejected_by_reason", "accounts")
+COUNTS = (
+    "files",
+    "bytes_read",
+    "bytes_decoded",
+    "records_read",
+    "records_scored",
+    "records_rejected",
+    "rejected_by_reason",
+    "accounts",
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +73,23 @@ def test_byte_ranges_tile_a_file(mixed, cuts, chunk):
     got_t, got_s, got_r = read_ranges(src, points, chunk)
     assert got_t.equals(want_t)
     assert got_r == want_r and [line for line, _ in got_r] == info["bad_lines"]
-    assert got_s == want_s       # files counted once, bytes and records add up exactly
+    assert got_s == want_s  # files counted once, bytes and records add up exactly
 
 
-@pytest.mark.parametrize("body", [
-    b'{"account_id":"a","prompt":"x y z","ts":1}\n\n   \n{"account_id":"b","prompt":"p","ts":2}',  # no final newline
-    b'not json\n{"bad\n' + b'{"account_id":"a","prompt":"' + b"w " * 5000 + b'","ts":"2025-09-01T00:00:00Z"}\n'
-    + b'{"account_id":"b","prompt":"q","ts":1756684800}\n' * 3,      # garbage first, a long line, mixed ts types
-    b"\n\n\n",
-], ids=["no-final-newline", "garbage-first-long-line-mixed-ts", "blank"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        # no final newline
+        b'{"account_id":"a","prompt":"x y z","ts":1}\n\n   \n{"account_id":"b","prompt":"p","ts":2}',
+        b'not json\n{"bad\n'
+        + b'{"account_id":"a","prompt":"'
+        + b"w " * 5000
+        + b'","ts":"2025-09-01T00:00:00Z"}\n'
+        + b'{"account_id":"b","prompt":"q","ts":1756684800}\n' * 3,  # garbage first, a long line, mixed ts types
+        b"\n\n\n",
+    ],
+    ids=["no-final-newline", "garbage-first-long-line-mixed-ts", "blank"],
+)
 def test_byte_ranges_at_every_cut(tmp_path, body):
     p = tmp_path / "x.jsonl"
     p.write_bytes(body)
@@ -94,9 +110,9 @@ def test_plan_pieces(tmp_path, mixed):
     assert [p.file_index for p in pieces] == [0, 0, 0, 1]
     assert [p.index for p in pieces] == [0, 1, 2, 3]
     assert pieces[0].start == 0 and pieces[1].start == pieces[0].end and pieces[2].start == pieces[1].end
-    assert pieces[2].end >= size and pieces[3].end is None             # last range reads to the end
+    assert pieces[2].end >= size and pieces[3].end is None  # last range reads to the end
     assert sum(p.nbytes for p in pieces[:3]) == size
-    assert len(plan_pieces(srcs, size)) == 2                           # not larger than split: whole
+    assert len(plan_pieces(srcs, size)) == 2  # not larger than split: whole
     with pytest.raises(InputError, match="standard input"):
         plan_pieces([Source("-", "jsonl", "", 0)])
 
@@ -107,7 +123,7 @@ def _tree_merge(parts, rng):
         out, i = [], 0
         while i < len(parts):
             k = rng.randint(1, 4)
-            group = parts[i:i + k]
+            group = parts[i : i + k]
             out.append(merge_partials(SMALL, *group) if len(group) > 1 else group[0])
             i += k
         parts = out
@@ -120,7 +136,7 @@ def test_pieces_merged_in_any_tree_give_the_single_process_report(tmp_path, mixe
     rng = random.Random(seed)
     lines = path.read_bytes().splitlines(keepends=True)
     files = []
-    for k in range(3):     # three files, one of them gzip (one piece), the others cut in ranges
+    for k in range(3):  # three files, one of them gzip (one piece), the others cut in ranges
         f = tmp_path / (f"part{k}.jsonl" + (".gz" if k == 2 else ""))
         data = b"".join(lines[k::3])
         f.write_bytes(gzip.compress(data) if k == 2 else data)
@@ -135,14 +151,19 @@ def test_pieces_merged_in_any_tree_give_the_single_process_report(tmp_path, mixe
     assert report.accounts.equals(want.accounts)
     for k in COUNTS:
         assert getattr(report.stats, k) == getattr(want.stats, k), k
-    key = lambda e: (e["file"], e["line"], e["reason"])   # noqa: E731
+    key = lambda e: (e["file"], e["line"], e["reason"])  # noqa: E731
     assert sorted(report.rejected_examples, key=key) == sorted(want.rejected_examples, key=key)
-    assert report.rejected_examples == sorted(report.rejected_examples, key=lambda e: (files.index(
-        Path(e["file"])), e["line"]))                         # the first rejects in file and line order
-    written = sorted((r["file"], r["line"], r["reason"], r["record"])
-                     for r in map(json.loads, reject_file.read_bytes().splitlines()))
-    rebuilt = sorted((p.source.name, line + offsets[p.index], reason, raw.decode("utf-8", "backslashreplace"))
-                     for p, (_, rows) in zip(pieces, results) for line, reason, raw in rows)
+    assert report.rejected_examples == sorted(
+        report.rejected_examples, key=lambda e: (files.index(Path(e["file"])), e["line"])
+    )  # the first rejects in file and line order
+    written = sorted(
+        (r["file"], r["line"], r["reason"], r["record"]) for r in map(json.loads, reject_file.read_bytes().splitlines())
+    )
+    rebuilt = sorted(
+        (p.source.name, line + offsets[p.index], reason, raw.decode("utf-8", "backslashreplace"))
+        for p, (_, rows) in zip(pieces, results)
+        for line, reason, raw in rows
+    )
     assert rebuilt == written and len(written) == want.stats.records_rejected > 0
 
 
@@ -153,7 +174,7 @@ def test_merge_does_not_change_its_inputs(mixed):
     before = [pickle.dumps(p) for p in parts]
     merge_partials(SMALL, *parts)
     merge_partials(SMALL, *parts)
-    assert [pickle.dumps(p) for p in parts] == before     # a re-run merge sees the same inputs
+    assert [pickle.dumps(p) for p in parts] == before  # a re-run merge sees the same inputs
 
 
 def test_line_offsets():
@@ -161,10 +182,13 @@ def test_line_offsets():
 
 
 def test_importing_fastscan_imports_no_dask():
-    code = ("import sys, fastscan, fastscan.run, fastscan.cli, fastscan.read, fastscan.run.cluster; "
-            "print(sorted(m for m in ('dask', 'distributed', 'fsspec') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": ""})
+    code = (
+        "import sys, fastscan, fastscan.run, fastscan.cli, fastscan.read, fastscan.run.cluster; "
+        "print(sorted(m for m in ('dask', 'distributed', 'fsspec') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": ""}
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -172,10 +196,12 @@ def test_urls_read_like_paths(tmp_path, mixed):
     pytest.importorskip("fsspec")
     import pyarrow.feather as feather
     import pyarrow.parquet as pq
+
     path, _ = mixed
     write_mixed_log(tmp_path / "clean.jsonl", accounts=10, records=300, seed=2, bad=False)
-    table = pa.Table.from_pylist([json.loads(x) for x in (tmp_path / "clean.jsonl").read_bytes().splitlines()
-                                  if x.strip()])
+    table = pa.Table.from_pylist(
+        [json.loads(x) for x in (tmp_path / "clean.jsonl").read_bytes().splitlines() if x.strip()]
+    )
     pq.write_table(table, tmp_path / "log.parquet")
     feather.write_feather(table, tmp_path / "log.arrow")
     for name in ("log.parquet", "log.arrow"):
@@ -188,7 +214,7 @@ def test_urls_read_like_paths(tmp_path, mixed):
     assert got.stats.bytes_read == want.stats.bytes_read
     assert [e["line"] for e in got.rejected_examples] == [e["line"] for e in want.rejected_examples]
     assert got.rejected_examples[0]["file"] == path.as_uri()
-    src = expand_sources([tmp_path.as_uri()])               # a folder URL: its log files, sorted
+    src = expand_sources([tmp_path.as_uri()])  # a folder URL: its log files, sorted
     assert [s.path.rsplit("/", 1)[1] for s in src] == ["clean.jsonl", "log.arrow", "log.parquet"]
     with pytest.raises(InputError, match="no such file"):
         expand_sources([(tmp_path / "missing.jsonl").as_uri()])

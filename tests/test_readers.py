@@ -1,4 +1,5 @@
 """Readers: every input form, bad records set aside with file, line and reason, nothing lost."""
+
 from __future__ import annotations
 
 import gzip
@@ -14,10 +15,21 @@ from fastscan.read import ReadStats, RejectLog, expand_sources, read_source
 
 
 def rec(i, account="acct_a", **kw):
-    r = {"request_id": f"r{i}", "account_id": account, "ts": f"2025-09-01T00:{i % 60:02d}:00.000Z",
-         "model": "m", "prompt": f"prompt number {i} about topic {i % 7}", "completion": "answer " * 5,
-         "prompt_tokens": 7, "completion_tokens": 10, "max_tokens": 100, "temperature": 0.5, "n": 1,
-         "logprobs": False, "finish_reason": "stop"}
+    r = {
+        "request_id": f"r{i}",
+        "account_id": account,
+        "ts": f"2025-09-01T00:{i % 60:02d}:00.000Z",
+        "model": "m",
+        "prompt": f"prompt number {i} about topic {i % 7}",
+        "completion": "answer " * 5,
+        "prompt_tokens": 7,
+        "completion_tokens": 10,
+        "max_tokens": 100,
+        "temperature": 0.5,
+        "n": 1,
+        "logprobs": False,
+        "finish_reason": "stop",
+    }
     r.update(kw)
     return r
 
@@ -61,15 +73,15 @@ def test_record_straddling_chunk_boundary(tmp_path, chunk):
 def test_bad_lines_are_rejected_with_line_and_reason(tmp_path):
     p = tmp_path / "bad.jsonl"
     lines = [rec(i) for i in range(100)]
-    lines[10] = b'{"account_id": "acct_a", "prompt": "unterminated'            # malformed
-    lines[20] = b'{"account_id": "acct_a", "prompt": "bad \xff\xfe utf8"}'      # invalid UTF-8
-    lines[30] = rec(30, prompt_tokens="many")                                 # wrong type
-    lines[40] = rec(40, account_id=None)                                      # missing account
-    lines[50] = {k: v for k, v in rec(50).items() if k != "account_id"}       # no account field
-    lines[60] = rec(60, ts="yesterday-ish")                                    # not a time
-    lines[70] = b'[1, 2, 3]'                                                   # not an object
+    lines[10] = b'{"account_id": "acct_a", "prompt": "unterminated'  # malformed
+    lines[20] = b'{"account_id": "acct_a", "prompt": "bad \xff\xfe utf8"}'  # invalid UTF-8
+    lines[30] = rec(30, prompt_tokens="many")  # wrong type
+    lines[40] = rec(40, account_id=None)  # missing account
+    lines[50] = {k: v for k, v in rec(50).items() if k != "account_id"}  # no account field
+    lines[60] = rec(60, ts="yesterday-ish")  # not a time
+    lines[70] = b"[1, 2, 3]"  # not an object
     lines[80] = b'{"account_id": "a", "prompt": "x"} {"account_id": "b", "prompt": "y"}'  # two on a line
-    lines[90] = rec(90, unknown_field={"deep": [1, 2]})                        # unknown field: fine
+    lines[90] = rec(90, unknown_field={"deep": [1, 2]})  # unknown field: fine
     write_lines(p, lines)
     t, st, rj = read_all(p, chunk_bytes=4096)
     bad = {e["line"]: e["reason"] for e in rj.examples}
@@ -110,11 +122,26 @@ def test_blank_lines_keep_line_numbers(tmp_path):
 def test_ts_forms(tmp_path):
     p = tmp_path / "a.jsonl"
     base = 1756684800
-    write_lines(p, [rec(0, ts=base), rec(1, ts=base * 1000 + 5), rec(2, ts="2025-09-01T00:00:00Z"),
-                    rec(3, ts="2025-09-01T02:00:00+02:00"), rec(4, ts=base + 0.25), rec(5, ts=None)])
+    write_lines(
+        p,
+        [
+            rec(0, ts=base),
+            rec(1, ts=base * 1000 + 5),
+            rec(2, ts="2025-09-01T00:00:00Z"),
+            rec(3, ts="2025-09-01T02:00:00+02:00"),
+            rec(4, ts=base + 0.25),
+            rec(5, ts=None),
+        ],
+    )
     t, st, _ = read_all(p)
-    assert t.column("ts_ms").to_pylist() == [base * 1000, base * 1000 + 5, base * 1000, base * 1000,
-                                             base * 1000 + 250, None]
+    assert t.column("ts_ms").to_pylist() == [
+        base * 1000,
+        base * 1000 + 5,
+        base * 1000,
+        base * 1000,
+        base * 1000 + 250,
+        None,
+    ]
 
 
 def test_account_ids_as_integers(tmp_path):
@@ -126,13 +153,26 @@ def test_account_ids_as_integers(tmp_path):
 
 def test_openai_shape_and_transcripts(tmp_path):
     p = tmp_path / "o.jsonl"
-    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "first"},
-            {"role": "assistant", "content": "reply"}, {"role": "user", "content": [{"type": "text", "text": "second"}]}]
-    r = {"id": "x", "created": 1756684800, "user": "u1",
-         "request": {"model": "m", "messages": msgs, "max_tokens": 10, "n": 2, "logprobs": True, "top_logprobs": 3},
-         "response": {"choices": [{"message": {"role": "assistant", "content": "out"}, "finish_reason": "length"}],
-                      "usage": {"prompt_tokens": 5, "completion_tokens": 20,
-                                "completion_tokens_details": {"reasoning_tokens": 7}}}}
+    msgs = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "reply"},
+        {"role": "user", "content": [{"type": "text", "text": "second"}]},
+    ]
+    r = {
+        "id": "x",
+        "created": 1756684800,
+        "user": "u1",
+        "request": {"model": "m", "messages": msgs, "max_tokens": 10, "n": 2, "logprobs": True, "top_logprobs": 3},
+        "response": {
+            "choices": [{"message": {"role": "assistant", "content": "out"}, "finish_reason": "length"}],
+            "usage": {
+                "prompt_tokens": 5,
+                "completion_tokens": 20,
+                "completion_tokens_details": {"reasoning_tokens": 7},
+            },
+        },
+    }
     r2 = dict(r, request=dict(r["request"], messages=msgs[:2]))
     write_lines(p, [r2, r])
     t, st, rj = read_all(p)
@@ -146,8 +186,14 @@ def test_openai_shape_and_transcripts(tmp_path):
 
 def test_flat_transcript_matches_messages(tmp_path):
     p = tmp_path / "a.jsonl"
-    write_lines(p, [rec(0, prompt="system: Be brief.\n\nuser: first\n\nassistant: reply\n\nuser: second"),
-                    rec(1, prompt="user: only this"), rec(2, prompt="User: not a transcript")])
+    write_lines(
+        p,
+        [
+            rec(0, prompt="system: Be brief.\n\nuser: first\n\nassistant: reply\n\nuser: second"),
+            rec(1, prompt="user: only this"),
+            rec(2, prompt="User: not a transcript"),
+        ],
+    )
     t, _, _ = read_all(p)
     rows = t.to_pylist()
     assert (rows[0]["prompt"], rows[0]["system_prompt"], rows[0]["n_prior_messages"]) == ("second", "Be brief.", 2)
@@ -157,6 +203,7 @@ def test_flat_transcript_matches_messages(tmp_path):
 
 def test_gzip_zstd_parquet_arrow_agree(tmp_path):
     import zstandard
+
     recs = [rec(i, account=f"a{i % 3}") for i in range(50)]
     plain = tmp_path / "a.jsonl"
     write_lines(plain, recs)
@@ -175,7 +222,7 @@ def test_gzip_zstd_parquet_arrow_agree(tmp_path):
         got, st, rj = read_all(tmp_path / name)
         assert got.equals(want), name
         assert st.records_read == 50
-        assert rj.file_errors == [], name   # a complete stream is not reported as cut
+        assert rj.file_errors == [], name  # a complete stream is not reported as cut
 
 
 def test_truncated_gzip_keeps_what_it_had(tmp_path):
@@ -205,6 +252,7 @@ def test_missing_path_and_unknown_shape(tmp_path):
 
 def test_custom_mapping(tmp_path):
     from fastscan.read import shape_from_mapping
+
     p = tmp_path / "c.jsonl"
     write_lines(p, [{"meta": {"customer": "c1"}, "input": {"text": "hello there"}, "time": 1756684800}])
     shape = shape_from_mapping({"account_id": "meta.customer", "prompt": "input.text", "ts": "time"})

@@ -1,4 +1,5 @@
 """The whole scan: the report never depends on chunk size or on how the input is split."""
+
 from __future__ import annotations
 
 import json
@@ -9,19 +10,19 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-import fastscan
-from fastscan import Scanner, scan
-from fastscan.read import expand_sources, read_source
-from fastscan.config import ScanConfig
 from mixed_log import split_interleaved
 
-SMALL = ScanConfig(sample_size=32)   # small sample so heavy accounts exercise the bottom-k path
+from fastscan import Scanner, scan
+from fastscan.config import ScanConfig
+from fastscan.read import expand_sources, read_source
+
+SMALL = ScanConfig(sample_size=32)  # small sample so heavy accounts exercise the bottom-k path
 
 
 @pytest.fixture(scope="module")
 def small_log(tmp_path_factory):
     from fastscan.synth import write_log
+
     d = tmp_path_factory.mktemp("log")
     path = d / "log.jsonl"
     write_log(path, accounts=60, seed=3, fmt="flat")
@@ -30,8 +31,18 @@ def small_log(tmp_path_factory):
 
 def test_report_has_required_columns(small_log):
     r = scan([small_log])
-    need = {"account_id", "requests", "prompt_tokens", "completion_tokens", "first_seen", "last_seen",
-            "near_dup_rate", "extraction_score", "flagged", "reasons"}
+    need = {
+        "account_id",
+        "requests",
+        "prompt_tokens",
+        "completion_tokens",
+        "first_seen",
+        "last_seen",
+        "near_dup_rate",
+        "extraction_score",
+        "flagged",
+        "reasons",
+    }
     assert need <= set(r.accounts.column_names)
     s = r.stats.to_dict()
     assert s["records_read"] == s["records_scored"] + s["records_rejected"] > 0
@@ -73,7 +84,7 @@ def test_scanner_takes_caller_tables_in_log_shape(small_log):
     rows = [json.loads(x) for x in small_log.read_bytes().split(b"\n") if x.strip()]
     s = Scanner(SMALL)
     for i in range(0, len(rows), 500):
-        s.update(pa.Table.from_pylist(rows[i:i + 500]))
+        s.update(pa.Table.from_pylist(rows[i : i + 500]))
     assert s.finish().accounts.equals(want)
 
 
@@ -85,8 +96,7 @@ def test_parquet_of_the_same_records_gives_the_same_report(small_log, tmp_path):
 
 
 def test_import_compiles_nothing():
-    code = ("import sys, fastscan; "
-            "print(any(m.startswith('fastscan.kernels.') for m in sys.modules))")
+    code = "import sys, fastscan; print(any(m.startswith('fastscan.kernels.') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -95,11 +105,18 @@ def test_import_compiles_nothing():
 
 # cli_env (tests/conftest.py): one numba cache for every CLI run of the session
 
+
 @pytest.fixture
 def run_cli(cli_env):
     def run(*args, stdin=None):
-        return subprocess.run([sys.executable, "-m", "fastscan.cli", *map(str, args)], capture_output=True,
-                              text=True, env=cli_env, stdin=stdin)
+        return subprocess.run(
+            [sys.executable, "-m", "fastscan.cli", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=cli_env,
+            stdin=stdin,
+        )
+
     return run
 
 

@@ -1,4 +1,5 @@
 """The extraction score: ranking, the flag's small-account gate, reasons in words, explain."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,14 +9,49 @@ import pyarrow.csv as pacsv
 import pytest
 
 from fastscan import cli, scan
-from fastscan.score.weights import FIT, WEIGHTS
 from fastscan.score.model import SIGNALS, TERMS, explain_account, score_accounts, signal_values, term_name
+from fastscan.score.weights import FIT, WEIGHTS
 
-START_MS = 1_756_684_800_000          # 2025-09-01T00:00:00Z
+START_MS = 1_756_684_800_000  # 2025-09-01T00:00:00Z
 HOUR = 3_600_000
-VOCAB = ("apple river quantum garden violet engine harbor crystal meadow signal lantern copper "
-         "falcon orbit prairie velvet canyon ember glacier willow summit cobalt tundra marble "
-         "saffron beacon thicket nebula pepper cedar lagoon zephyr walnut raven delta quartz").split()
+VOCAB = [
+    "apple",
+    "river",
+    "quantum",
+    "garden",
+    "violet",
+    "engine",
+    "harbor",
+    "crystal",
+    "meadow",
+    "signal",
+    "lantern",
+    "copper",
+    "falcon",
+    "orbit",
+    "prairie",
+    "velvet",
+    "canyon",
+    "ember",
+    "glacier",
+    "willow",
+    "summit",
+    "cobalt",
+    "tundra",
+    "marble",
+    "saffron",
+    "beacon",
+    "thicket",
+    "nebula",
+    "pepper",
+    "cedar",
+    "lagoon",
+    "zephyr",
+    "walnut",
+    "raven",
+    "delta",
+    "quartz",
+]
 
 
 def _words(rng, n):
@@ -23,9 +59,21 @@ def _words(rng, n):
 
 
 def _rec(i, account, ts, prompt, pt, ct, mt=4096, n=1, logprobs=False, finish="stop", model="frontier-large"):
-    return {"request_id": f"r{i}", "account_id": account, "ts": int(ts), "model": model, "prompt": prompt,
-            "completion": "ok", "prompt_tokens": pt, "completion_tokens": ct, "max_tokens": mt,
-            "temperature": 0.7, "n": n, "logprobs": logprobs, "finish_reason": finish}
+    return {
+        "request_id": f"r{i}",
+        "account_id": account,
+        "ts": int(ts),
+        "model": model,
+        "prompt": prompt,
+        "completion": "ok",
+        "prompt_tokens": pt,
+        "completion_tokens": ct,
+        "max_tokens": mt,
+        "temperature": 0.7,
+        "n": n,
+        "logprobs": logprobs,
+        "finish_reason": finish,
+    }
 
 
 def make_records(seed=0):
@@ -34,22 +82,47 @@ def make_records(seed=0):
     # harvester: round the clock for three weeks, every prompt a fresh task in a reasoning wrapper
     for k in range(500):
         ts = START_MS + k * 1.0 * HOUR + rng.integers(0, 600_000)
-        recs.append(_rec(len(recs), "harvester", ts,
-                         f"Think step by step and show your complete reasoning.\n\nTask: {_words(rng, 14)}",
-                         pt=40, ct=int(rng.integers(1500, 4000)), finish="length" if k % 7 == 0 else "stop"))
+        recs.append(
+            _rec(
+                len(recs),
+                "harvester",
+                ts,
+                f"Think step by step and show your complete reasoning.\n\nTask: {_words(rng, 14)}",
+                pt=40,
+                ct=int(rng.integers(1500, 4000)),
+                finish="length" if k % 7 == 0 else "stop",
+            )
+        )
     # chat front end: office hours, each turn re-sends the conversation so far
     for k in range(500):
         day, hour = divmod(k, 10)
         ts = START_MS + day * 24 * HOUR + (9 + hour) * HOUR + rng.integers(0, 600_000)
         turns = [f"user: {_words(rng, 12)}", f"assistant: {_words(rng, 30)}"] * int(rng.integers(1, 4))
-        recs.append(_rec(len(recs), "chat", ts, "\n\n".join(turns + [f"user: {_words(rng, 10)}"]),
-                         pt=int(rng.integers(300, 1500)), ct=int(rng.integers(150, 450))))
+        recs.append(
+            _rec(
+                len(recs),
+                "chat",
+                ts,
+                "\n\n".join(turns + [f"user: {_words(rng, 10)}"]),
+                pt=int(rng.integers(300, 1500)),
+                ct=int(rng.integers(150, 450)),
+            )
+        )
     # integration: one classification template around the clock, label-sized answers
     for k in range(500):
         ts = START_MS + k * 1.0 * HOUR + rng.integers(0, 600_000)
-        recs.append(_rec(len(recs), "integration", ts,
-                         f"Classify the sentiment of this review: {_words(rng, 25)}. Answer with positive or negative.",
-                         pt=60, ct=1, mt=16, model="frontier-mini"))
+        recs.append(
+            _rec(
+                len(recs),
+                "integration",
+                ts,
+                f"Classify the sentiment of this review: {_words(rng, 25)}. Answer with positive or negative.",
+                pt=60,
+                ct=1,
+                mt=16,
+                model="frontier-mini",
+            )
+        )
     # prober: logprobs and several samples on every request
     for k in range(200):
         ts = START_MS + k * 2.0 * HOUR + rng.integers(0, 600_000)
@@ -57,8 +130,11 @@ def make_records(seed=0):
     # a small account with every ratio of a harvester
     for k in range(12):
         ts = START_MS + k * 2 * HOUR
-        recs.append(_rec(len(recs), "small", ts, f"Let's think step by step. {_words(rng, 14)}",
-                         pt=40, ct=3000, finish="length"))
+        recs.append(
+            _rec(
+                len(recs), "small", ts, f"Let's think step by step. {_words(rng, 14)}", pt=40, ct=3000, finish="length"
+            )
+        )
     recs.sort(key=lambda r: (r["ts"], r["account_id"]))
     return recs
 
@@ -139,10 +215,14 @@ def test_explain_unknown_account_is_an_input_error(log, capsys):
 
 def test_score_ignores_reasoning_tokens_so_log_shapes_agree(accounts):
     rows = [accounts[a] for a in sorted(accounts)]
-    base = pa.Table.from_pylist([{k: v for k, v in r.items()
-                                  if k not in ("extraction_score", "flagged", "reasons")} for r in rows])
-    more = base.set_column(base.column_names.index("reasoning_tokens"), "reasoning_tokens",
-                           pa.array(np.asarray(base.column("completion_tokens")) // 2))
+    base = pa.Table.from_pylist(
+        [{k: v for k, v in r.items() if k not in ("extraction_score", "flagged", "reasons")} for r in rows]
+    )
+    more = base.set_column(
+        base.column_names.index("reasoning_tokens"),
+        "reasoning_tokens",
+        pa.array(np.asarray(base.column("completion_tokens")) // 2),
+    )
     a = score_accounts(base).column("extraction_score")
     b = score_accounts(more).column("extraction_score")
     assert a.equals(b)
@@ -152,18 +232,39 @@ def test_every_signal_only_adds_evidence():
     assert all(WEIGHTS[term_name(t)] >= 0 for t in TERMS)
     assert FIT.get("seeds"), "the weights file records the seeds it was fitted on"
     # raising one signal's input never lowers the score
-    row = {"requests": 500, "completion_tokens": 100_000, "completion_tokens_per_request": 200.0,
-           "samples_per_request": 1.0, "completion_prompt_ratio": 2.0, "long_output_rate": 0.1,
-           "hit_max_tokens_rate": 0.1, "reasoning_prompt_rate": 0.1, "logprobs_rate": 0.0,
-           "multi_sample_rate": 0.0, "logit_bias_rate": 0.0, "hours_per_active_day": 8.0, "span_hours": 500,
-           "hourly_cv": 2.0, "active_days": 10, "template_rate": 0.2, "near_dup_rate": 0.1,
-           "conversation_rate": 0.5, "top_model_share": 0.6}
+    row = {
+        "requests": 500,
+        "completion_tokens": 100_000,
+        "completion_tokens_per_request": 200.0,
+        "samples_per_request": 1.0,
+        "completion_prompt_ratio": 2.0,
+        "long_output_rate": 0.1,
+        "hit_max_tokens_rate": 0.1,
+        "reasoning_prompt_rate": 0.1,
+        "logprobs_rate": 0.0,
+        "multi_sample_rate": 0.0,
+        "logit_bias_rate": 0.0,
+        "hours_per_active_day": 8.0,
+        "span_hours": 500,
+        "hourly_cv": 2.0,
+        "active_days": 10,
+        "template_rate": 0.2,
+        "near_dup_rate": 0.1,
+        "conversation_rate": 0.5,
+        "top_model_share": 0.6,
+    }
     t = pa.Table.from_pylist([row])
     s0 = score_accounts(t).column("extraction_score")[0].as_py()
     sig = signal_values(t)
     assert ((sig >= 0) & (sig <= 1)).all()
-    for key, more in (("reasoning_prompt_rate", 0.9), ("logprobs_rate", 0.9), ("long_output_rate", 0.8),
-                      ("template_rate", 0.9), ("hours_per_active_day", 23.0), ("completion_tokens", 5_000_000)):
+    for key, more in (
+        ("reasoning_prompt_rate", 0.9),
+        ("logprobs_rate", 0.9),
+        ("long_output_rate", 0.8),
+        ("template_rate", 0.9),
+        ("hours_per_active_day", 23.0),
+        ("completion_tokens", 5_000_000),
+    ):
         r = dict(row, **{key: more})
         assert score_accounts(pa.Table.from_pylist([r])).column("extraction_score")[0].as_py() >= s0, key
 
@@ -171,7 +272,7 @@ def test_every_signal_only_adds_evidence():
 def _model_log(tmp_path):
     rng = np.random.default_rng(5)
     recs = []
-    for k in range(240):   # five days, one request an hour from each account; a new model on day 3
+    for k in range(240):  # five days, one request an hour from each account; a new model on day 3
         ts = START_MS + k * HOUR // 2
         released = ts >= START_MS + 48 * HOUR
         mover_model = "frontier-next" if released and k % 10 else "frontier-large"
@@ -202,6 +303,7 @@ def test_fast_move_to_a_new_model_and_the_capable_model(tmp_path):
 
 def test_model_state_merges_like_one_scan(tmp_path):
     import fastscan
+
     path, recs = _model_log(tmp_path)
     want = scan([path]).accounts
     a = fastscan.Scanner(mapping="flat")
@@ -210,8 +312,14 @@ def test_model_state_merges_like_one_scan(tmp_path):
         b.update(pa.Table.from_pylist(recs[k::3]))
         a.merge(b)
     got = a.finish().accounts
-    for c in ("new_model", "new_model_share", "new_model_delay_hours", "capable_model", "capable_model_share",
-              "extraction_score"):
+    for c in (
+        "new_model",
+        "new_model_share",
+        "new_model_delay_hours",
+        "capable_model",
+        "capable_model_share",
+        "extraction_score",
+    ):
         assert got.column(c).equals(want.column(c)), c
 
 
@@ -224,39 +332,82 @@ def _report(rows):
 
 def test_rotation_counts_accounts_that_start_as_others_stop():
     from fastscan.score.coordination import coordination_columns
+
     day = 24 * HOUR
     rows = []
     # a ring: four accounts, each four days, the next starting as the previous stops
     for k in range(4):
-        rows.append({"account_id": f"ring{k}", "requests": 30, "cluster_id": "ring0",
-                     "first_seen": START_MS + 4 * k * day + HOUR, "last_seen": START_MS + 4 * (k + 1) * day})
+        rows.append(
+            {
+                "account_id": f"ring{k}",
+                "requests": 30,
+                "cluster_id": "ring0",
+                "first_seen": START_MS + 4 * k * day + HOUR,
+                "last_seen": START_MS + 4 * (k + 1) * day,
+            }
+        )
     # a team of integrations sharing a template, all running the whole month
     for k in range(4):
-        rows.append({"account_id": f"team{k}", "requests": 900, "cluster_id": "team0",
-                     "first_seen": START_MS + k * HOUR, "last_seen": START_MS + 28 * day - k * HOUR})
+        rows.append(
+            {
+                "account_id": f"team{k}",
+                "requests": 900,
+                "cluster_id": "team0",
+                "first_seen": START_MS + k * HOUR,
+                "last_seen": START_MS + 28 * day - k * HOUR,
+            }
+        )
     # two accounts alone
-    rows.append({"account_id": "solo", "requests": 70, "cluster_id": "solo",
-                 "first_seen": START_MS, "last_seen": START_MS + 4 * day})
-    rows.append({"account_id": "after", "requests": 70, "cluster_id": "after",
-                 "first_seen": START_MS + 4 * day + HOUR, "last_seen": START_MS + 8 * day})
+    rows.append(
+        {
+            "account_id": "solo",
+            "requests": 70,
+            "cluster_id": "solo",
+            "first_seen": START_MS,
+            "last_seen": START_MS + 4 * day,
+        }
+    )
+    rows.append(
+        {
+            "account_id": "after",
+            "requests": 70,
+            "cluster_id": "after",
+            "first_seen": START_MS + 4 * day + HOUR,
+            "last_seen": START_MS + 8 * day,
+        }
+    )
     cols = coordination_columns(_report(rows))
     got = dict(zip([r["account_id"] for r in rows], cols["rotation_partners"].tolist()))
     assert [got[f"ring{k}"] for k in range(4)] == [1, 2, 2, 1]
     assert all(got[f"team{k}"] == 0 for k in range(4))
-    assert got["solo"] == got["after"] == 0       # not in one cluster: no rotation
+    assert got["solo"] == got["after"] == 0  # not in one cluster: no rotation
     req = dict(zip([r["account_id"] for r in rows], cols["cluster_requests"].tolist()))
     assert req["ring0"] == 120 and req["team2"] == 3600 and req["solo"] == 70
 
 
 def test_small_accounts_are_flagged_only_through_a_large_cluster():
-    base = {"completion_tokens": 60_000, "completion_tokens_per_request": 2000.0, "samples_per_request": 1.0,
-            "completion_prompt_ratio": 20.0, "long_output_rate": 0.9, "hit_max_tokens_rate": 0.1,
-            "reasoning_prompt_rate": 1.0, "template_rate": 1.0, "near_dup_rate": 0.0, "hours_per_active_day": 20.0,
-            "active_days": 4, "span_hours": 96, "hourly_cv": 0.4, "conversation_rate": 0.0}
-    rows = [dict(base, account_id="alone", requests=30, cluster_size=1, cluster_requests=30),
-            dict(base, account_id="ring_small", requests=30, cluster_size=40, cluster_requests=1200),
-            dict(base, account_id="ring_tiny", requests=3, cluster_size=40, cluster_requests=1200),
-            dict(base, account_id="pair", requests=30, cluster_size=2, cluster_requests=5000)]
+    base = {
+        "completion_tokens": 60_000,
+        "completion_tokens_per_request": 2000.0,
+        "samples_per_request": 1.0,
+        "completion_prompt_ratio": 20.0,
+        "long_output_rate": 0.9,
+        "hit_max_tokens_rate": 0.1,
+        "reasoning_prompt_rate": 1.0,
+        "template_rate": 1.0,
+        "near_dup_rate": 0.0,
+        "hours_per_active_day": 20.0,
+        "active_days": 4,
+        "span_hours": 96,
+        "hourly_cv": 0.4,
+        "conversation_rate": 0.0,
+    }
+    rows = [
+        dict(base, account_id="alone", requests=30, cluster_size=1, cluster_requests=30),
+        dict(base, account_id="ring_small", requests=30, cluster_size=40, cluster_requests=1200),
+        dict(base, account_id="ring_tiny", requests=3, cluster_size=40, cluster_requests=1200),
+        dict(base, account_id="pair", requests=30, cluster_size=2, cluster_requests=5000),
+    ]
     t = score_accounts(pa.Table.from_pylist(rows))
     flagged = dict(zip(t.column("account_id").to_pylist(), t.column("flagged").to_pylist()))
     assert all(s >= 0.5 for s in t.column("extraction_score").to_pylist())
@@ -266,6 +417,7 @@ def test_small_accounts_are_flagged_only_through_a_large_cluster():
 def test_fit_keeps_weights_non_negative_and_finds_the_separating_signal():
     import importlib.util
     from pathlib import Path
+
     path = Path(__file__).resolve().parents[1] / "bench" / "fit_score.py"
     spec = importlib.util.spec_from_file_location("fit_score", path)
     fit_score = importlib.util.module_from_spec(spec)

@@ -2,6 +2,7 @@
 
 Needs ../shared (the evaluation tools and real prompts); skipped where it is absent.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -15,9 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from mixed_log import split_interleaved
 
 from fastscan import scan
-from mixed_log import split_interleaved
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MAKE_LOG = SHARED / "eval" / "make_log.py"
@@ -30,9 +31,24 @@ SHAPE_SPECIFIC = {"reasoning_tokens", "first_seen", "last_seen", "active_span_da
 
 
 def make_log(out: Path, fmt: str, seed: int = 11, scale: float = 0.05) -> Path:
-    subprocess.run([sys.executable, str(MAKE_LOG), "--scale", str(scale), "--seed", str(seed), "--format", fmt,
-                    "--out", str(out), "--labels", str(out.with_suffix(".labels.csv"))],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(MAKE_LOG),
+            "--scale",
+            str(scale),
+            "--seed",
+            str(seed),
+            "--format",
+            fmt,
+            "--out",
+            str(out),
+            "--labels",
+            str(out.with_suffix(".labels.csv")),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -47,6 +63,11 @@ def _same(a: pa.Table, b: pa.Table, skip=()):
     for c in a.column_names:
         if c not in skip:
             assert a.column(c).equals(b.column(c)), c
+
+
+def secs(t: pa.Table, column: str) -> pa.Array:
+    """A time column in whole seconds."""
+    return pc.divide(t.column(column).cast(pa.int64()), 1000)
 
 
 def test_gzip_and_parquet_forms_match_plain(logs, tmp_path):
@@ -67,8 +88,7 @@ def test_flat_and_openai_forms_match(logs):
     _same(flat, openai, skip=SHAPE_SPECIFIC)
     # the times agree to the second
     for c in ("first_seen", "last_seen"):
-        secs = lambda t: pc.divide(t.column(c).cast(pa.int64()), 1000)  # noqa: E731
-        assert secs(flat).equals(secs(openai))
+        assert secs(flat, c).equals(secs(openai, c))
     assert pc.sum(openai.column("reasoning_tokens")).as_py() > 0
 
 
@@ -77,7 +97,7 @@ def test_cross_account_fields_survive_splitting_the_log(logs, tmp_path):
     path = logs["flat"]
     want = scan([path])
     sizes = want.accounts.column("cluster_size").to_pylist()
-    assert max(sizes) > 1                       # the log has a ring: the check is not vacuous
+    assert max(sizes) > 1  # the log has a ring: the check is not vacuous
     parts = split_interleaved(path, 3, tmp_path)
     got = scan(list(reversed(parts)), chunk_bytes=1 << 16)
     _same(got.accounts, want.accounts)

@@ -1,4 +1,5 @@
 """Resumable and incremental scans (--state), determinism, privacy, adversarial scale."""
+
 from __future__ import annotations
 
 import gzip
@@ -16,30 +17,34 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-import fastscan
-from fastscan import Scanner, StateError, scan
-from fastscan.read import expand_sources, read_source
-from fastscan.config import ScanConfig
-from fastscan.state import AccountState
-from fastscan.run.statedir import StateDir
-
 from logs import records, write_jsonl
 
+from fastscan import Scanner, StateError, scan
+from fastscan.config import ScanConfig
+from fastscan.read import expand_sources, read_source
+from fastscan.run.statedir import StateDir
+from fastscan.state import AccountState
+
 SMALL = ScanConfig(sample_size=32)
-SECRET = "zebracorn"      # a word only prompts hold: it must never reach a report or a state
+SECRET = "zebracorn"  # a word only prompts hold: it must never reach a report or a state
 
 
 def hostile_lines(seed):
-    return [b"{nope", b'{"account_id": "x", "prompt": "bad \xff"}', b"null", b"5",
-            orjson.dumps({"account_id": "", "prompt": "no account"}),
-            orjson.dumps({"account_id": f"h{seed}", "prompt": "t", "ts": "yesterday"})]
+    return [
+        b"{nope",
+        b'{"account_id": "x", "prompt": "bad \xff"}',
+        b"null",
+        b"5",
+        orjson.dumps({"account_id": "", "prompt": "no account"}),
+        orjson.dumps({"account_id": f"h{seed}", "prompt": "t", "ts": "yesterday"}),
+    ]
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     """Five files of several formats, interleaved accounts, a few bad lines, one secret word."""
     import zstandard
+
     d = tmp_path_factory.mktemp("archive")
     recs = records(30, 60, seed=11)
     for i, r in enumerate(recs):
@@ -58,8 +63,9 @@ def archive(tmp_path_factory):
     pq.write_table(pa.Table.from_pylist(parts[2]), p, row_group_size=50)
     paths.append(p)
     p = d / "day2-d.jsonl.zst"
-    p.write_bytes(zstandard.ZstdCompressor().compress(
-        b"\n".join([orjson.dumps(r) for r in parts[3]] + hostile_lines(3)) + b"\n"))
+    p.write_bytes(
+        zstandard.ZstdCompressor().compress(b"\n".join([orjson.dumps(r) for r in parts[3]] + hostile_lines(3)) + b"\n")
+    )
     paths.append(p)
     p = d / "day2-e.jsonl"
     write_jsonl(p, [orjson.dumps(r) for r in parts[4]])
@@ -67,8 +73,16 @@ def archive(tmp_path_factory):
     return paths
 
 
-COUNTS = ("files", "bytes_read", "bytes_decoded", "records_read", "records_scored", "records_rejected",
-          "rejected_by_reason", "accounts")
+COUNTS = (
+    "files",
+    "bytes_read",
+    "bytes_decoded",
+    "records_read",
+    "records_scored",
+    "records_rejected",
+    "rejected_by_reason",
+    "accounts",
+)
 
 
 def report_bytes(report, d, tag):
@@ -85,6 +99,7 @@ def counts(report):
 
 
 # --------------------------------------------------------------------------- serialization
+
 
 def test_state_round_trips_through_bytes_and_pickle(archive):
     s = Scanner(SMALL)
@@ -113,12 +128,14 @@ def test_state_round_trips_through_bytes_and_pickle(archive):
     # every SparseCounts of a state is serialized (a new one must be added to _SPARSE)
     from fastscan.sketches import SparseCounts
     from fastscan.state import _SPARSE
+
     assert {k for k, v in vars(AccountState()).items() if isinstance(v, SparseCounts)} == set(_SPARSE)
     with pytest.raises(ValueError):
         AccountState.from_bytes(b"not a state")
 
 
 # --------------------------------------------------------------------------- resume
+
 
 class Interrupt(Exception):
     pass
@@ -131,6 +148,7 @@ def interrupting(after):
         n[0] += 1
         if n[0] > after:
             raise Interrupt
+
     return progress
 
 
@@ -145,8 +163,14 @@ def test_interrupted_scan_resumes_to_the_same_report(archive, tmp_path, after):
         runs += 1
         try:
             # files already done count one progress call each: interrupt later each run
-            got = scan(archive, state_dir=state, checkpoint_bytes=8192, reject_file=tmp_path / "rejects.jsonl",
-                       progress=interrupting(after + 5 * runs), **kw)
+            got = scan(
+                archive,
+                state_dir=state,
+                checkpoint_bytes=8192,
+                reject_file=tmp_path / "rejects.jsonl",
+                progress=interrupting(after + 5 * runs),
+                **kw,
+            )
             break
         except Interrupt:
             assert runs < 200
@@ -195,8 +219,7 @@ def test_state_of_another_config_or_shape_or_a_foreign_dir(archive, tmp_path):
 
 def test_partial_file_must_be_among_the_inputs(archive, tmp_path):
     with pytest.raises(Interrupt):
-        scan(archive[:1], state_dir=tmp_path / "st", chunk_bytes=4096, checkpoint_bytes=4096,
-             progress=interrupting(4))
+        scan(archive[:1], state_dir=tmp_path / "st", chunk_bytes=4096, checkpoint_bytes=4096, progress=interrupting(4))
     with pytest.raises(StateError, match="partial scan"):
         scan(archive[1:2], state_dir=tmp_path / "st")
 
@@ -209,12 +232,13 @@ def test_concurrent_use_fails_clearly(archive, tmp_path, cli_env):
         assert r.returncode == 2, r.stderr
         assert r.stderr.strip().splitlines()[-1].startswith("fastscan: error: ")
         assert "in use by another scan (pid" in r.stderr and r.stdout == ""
-    scan(archive[:1], state_dir=tmp_path / "st")   # released: usable again
+    scan(archive[:1], state_dir=tmp_path / "st")  # released: usable again
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "fastscan.cli", *map(str, args)], capture_output=True,
-                          text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "fastscan.cli", *map(str, args)], capture_output=True, text=True, env=env
+    )
 
 
 def test_killed_cli_scan_resumes(tmp_path, cli_env):
@@ -225,9 +249,12 @@ def test_killed_cli_scan_resumes(tmp_path, cli_env):
     args = ["scan", log, "--chunk-size", "4K", "--checkpoint-every", "64K", "--top", "0", "--no-progress"]
     ref = run_cli(*args, "--out", tmp_path / "want.jsonl", "--stats", tmp_path / "want.json", env=cli_env)
     assert ref.returncode == 0, ref.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "fastscan.cli", *map(str, args), "--state", st,
-                             "--out", tmp_path / "got.jsonl"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=cli_env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastscan.cli", *map(str, args), "--state", st, "--out", tmp_path / "got.jsonl"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=cli_env,
+    )
     deadline = time.time() + 120
     killed = False
     while time.time() < deadline and proc.poll() is None:
@@ -253,35 +280,49 @@ def test_killed_cli_scan_resumes(tmp_path, cli_env):
 
 # --------------------------------------------------------------------------- determinism
 
+
 def test_same_bytes_whatever_chunk_size_and_file_order(archive, tmp_path):
     want = report_bytes(scan(archive, config=SMALL), tmp_path, "want")
-    for i, (chunk, order) in enumerate([(4096, archive[::-1]), (70_000, archive[2:] + archive[:2]),
-                                        (1 << 24, archive)]):
+    for i, (chunk, order) in enumerate(
+        [(4096, archive[::-1]), (70_000, archive[2:] + archive[:2]), (1 << 24, archive)]
+    ):
         assert report_bytes(scan(order, config=SMALL, chunk_bytes=chunk), tmp_path, f"r{i}") == want
 
 
 def test_same_bytes_whatever_thread_count(archive, tmp_path, cli_env):
-    code = ("import sys, pyarrow as pa, fastscan; from fastscan.config import ScanConfig; "
-            "pa.set_cpu_count(int(sys.argv[1])); pa.set_io_thread_count(int(sys.argv[1])); "
-            "r = fastscan.scan(sys.argv[3:], config=ScanConfig(sample_size=32)); "
-            "[r.write(sys.argv[2] + e) for e in ('.jsonl', '.csv', '.parquet')]")
+    code = (
+        "import sys, pyarrow as pa, fastscan; from fastscan.config import ScanConfig; "
+        "pa.set_cpu_count(int(sys.argv[1])); pa.set_io_thread_count(int(sys.argv[1])); "
+        "r = fastscan.scan(sys.argv[3:], config=ScanConfig(sample_size=32)); "
+        "[r.write(sys.argv[2] + e) for e in ('.jsonl', '.csv', '.parquet')]"
+    )
     outs = []
     for threads in (1, 4):
         env = dict(cli_env, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
         base = tmp_path / f"t{threads}"
-        subprocess.run([sys.executable, "-c", code, str(threads), str(base), *map(str, archive)], check=True,
-                       env=env, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", code, str(threads), str(base), *map(str, archive)],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
         outs.append([(tmp_path / f"t{threads}{e}").read_bytes() for e in (".jsonl", ".csv", ".parquet")])
     assert outs[0] == outs[1]
 
 
 # --------------------------------------------------------------------------- privacy
 
+
 def test_no_prompt_text_in_state_or_report_and_private_modes(archive, tmp_path):
-    old = os.umask(0)    # even with a permissive umask
+    old = os.umask(0)  # even with a permissive umask
     try:
-        r = scan(archive, state_dir=tmp_path / "st", reject_file=tmp_path / "rj.jsonl", chunk_bytes=4096,
-                 checkpoint_bytes=4096)
+        r = scan(
+            archive,
+            state_dir=tmp_path / "st",
+            reject_file=tmp_path / "rj.jsonl",
+            chunk_bytes=4096,
+            checkpoint_bytes=4096,
+        )
     finally:
         os.umask(old)
     st = tmp_path / "st"
@@ -309,21 +350,31 @@ SCALE = 10 if os.environ.get("FASTSCAN_SCALE") == "full" else 1
 SLOT = 184
 PER_ID = 60
 PER_PAIR = 16
-PER_SAMPLED = 4 * ScanConfig().num_perm + 44     # signature + hash, count, words, skeletons
+PER_SAMPLED = 4 * ScanConfig().num_perm + 44  # signature + hash, count, words, skeletons
 PENDING = 32_768 * PER_SAMPLED + (1 << 16) * PER_PAIR * 4
 
 
 def flat_table(account, prompt, ts):
     n = len(account)
-    return pa.table({"account_id": account, "prompt": prompt, "ts": ts,
-                     "completion_tokens": pa.array(np.full(n, 20, dtype=np.int64))})
+    return pa.table(
+        {
+            "account_id": account,
+            "prompt": prompt,
+            "ts": ts,
+            "completion_tokens": pa.array(np.full(n, 20, dtype=np.int64)),
+        }
+    )
 
 
 def bound(state: AccountState, hours: int, models: int, sampled: int) -> int:
     n = state.n_accounts
     # pairs: (account, hour), (account, model, hour), and (account, model) twice (requests, tokens)
-    return (SLOT * max(1024, 2 * n) + sum(len(a) + PER_ID for a in state.ids)
-            + PER_PAIR * (2 * hours + 2 * models) + PER_SAMPLED * sampled)
+    return (
+        SLOT * max(1024, 2 * n)
+        + sum(len(a) + PER_ID for a in state.ids)
+        + PER_PAIR * (2 * hours + 2 * models)
+        + PER_SAMPLED * sampled
+    )
 
 
 def test_one_account_with_very_many_requests():
@@ -332,8 +383,13 @@ def test_one_account_with_very_many_requests():
     peak = 0
     for i in range(0, n, step):
         idx = np.arange(i, i + step)
-        s.update(flat_table(pa.array(["whale"] * step), pa.array([f"tell me about item {k}" for k in idx]),
-                            pa.array(1756684800 + idx // 10)))
+        s.update(
+            flat_table(
+                pa.array(["whale"] * step),
+                pa.array([f"tell me about item {k}" for k in idx]),
+                pa.array(1756684800 + idx // 10),
+            )
+        )
         peak = max(peak, s.state.nbytes)
     hours = n // 36_000 + 1
     assert peak <= bound(s.state, hours, 1, 512) + PENDING
@@ -341,7 +397,7 @@ def test_one_account_with_very_many_requests():
     assert s.state.nbytes <= bound(s.state, hours, 1, 512)
     row = s.finish().accounts.to_pylist()[0]
     assert row["requests"] == n
-    assert abs(row["distinct_prompts"] - n) / n < 0.2     # bottom-k estimate, ~4.4% error
+    assert abs(row["distinct_prompts"] - n) / n < 0.2  # bottom-k estimate, ~4.4% error
 
 
 def test_very_many_accounts_with_one_request_each():
@@ -349,8 +405,13 @@ def test_very_many_accounts_with_one_request_each():
     s = Scanner()
     for i in range(0, n, step):
         idx = np.arange(i, i + step)
-        s.update(flat_table(pa.array([f"acct-{k:08d}" for k in idx]), pa.array([f"hello {k}" for k in idx]),
-                            pa.array(np.full(step, 1756684800))))
+        s.update(
+            flat_table(
+                pa.array([f"acct-{k:08d}" for k in idx]),
+                pa.array([f"hello {k}" for k in idx]),
+                pa.array(np.full(step, 1756684800)),
+            )
+        )
     s.state.compact()
     assert s.state.n_accounts == n
     assert s.state.nbytes <= bound(s.state, n, n, n)
@@ -365,7 +426,7 @@ def test_every_prompt_identical_or_empty(prompt):
     accounts = pa.array([f"a{k % 10}" for k in range(n)])
     s.update(flat_table(accounts, pa.array([prompt] * n), pa.array(np.full(n, 1756684800))))
     s.state.compact()
-    assert len(s.state.sample.account) == 10      # one distinct prompt per account
+    assert len(s.state.sample.account) == 10  # one distinct prompt per account
     assert s.state.nbytes <= bound(s.state, 10, 10, 10)
     rows = s.finish().accounts.to_pylist()
     assert [r["requests"] for r in rows] == [n // 10] * 10

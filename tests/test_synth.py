@@ -1,4 +1,5 @@
 """The synthetic log generator: shapes, determinism, the two formats agreeing, labels, sizing."""
+
 from __future__ import annotations
 
 import csv
@@ -12,10 +13,23 @@ import pytest
 from fastscan.synth import SynthSummary, flat_prompt, write_labels, write_log
 
 SEED = 3
-ACCOUNTS = 40   # a log of a few MB: every population present, each test well under a second
+ACCOUNTS = 40  # a log of a few MB: every population present, each test well under a second
 
-FLAT_KEYS = ["request_id", "account_id", "ts", "model", "prompt", "completion", "prompt_tokens",
-             "completion_tokens", "max_tokens", "temperature", "n", "logprobs", "finish_reason"]
+FLAT_KEYS = [
+    "request_id",
+    "account_id",
+    "ts",
+    "model",
+    "prompt",
+    "completion",
+    "prompt_tokens",
+    "completion_tokens",
+    "max_tokens",
+    "temperature",
+    "n",
+    "logprobs",
+    "finish_reason",
+]
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -107,8 +121,12 @@ def test_flat_and_openai_describe_the_same_requests(logs):
         created = dt.datetime.fromtimestamp(o["created"], dt.timezone.utc)
         assert f["ts"].startswith(created.strftime("%Y-%m-%dT%H:%M:%S"))
         assert (f["prompt_tokens"], f["completion_tokens"]) == (usage["prompt_tokens"], usage["completion_tokens"])
-        assert (f["model"], f["max_tokens"], f["temperature"], f["n"]) == (req["model"], req["max_tokens"],
-                                                                           req["temperature"], req["n"])
+        assert (f["model"], f["max_tokens"], f["temperature"], f["n"]) == (
+            req["model"],
+            req["max_tokens"],
+            req["temperature"],
+            req["n"],
+        )
         assert f["logprobs"] == bool(req.get("logprobs"))
         assert f["completion"] == o["response"]["choices"][0]["message"]["content"]
         assert f["finish_reason"] == o["response"]["choices"][0]["finish_reason"]
@@ -119,12 +137,16 @@ def test_flat_and_openai_describe_the_same_requests(logs):
         else:
             multi += 1
             assert f["prompt"].endswith("\n\nuser: " + last_user)
-    assert multi > 100   # chats and system prompts were flattened, not just single messages
+    assert multi > 100  # chats and system prompts were flattened, not just single messages
 
 
 def test_flat_prompt_joins_role_blocks_with_a_blank_line():
-    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-            {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Bye"}]
+    msgs = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Bye"},
+    ]
     assert flat_prompt(msgs) == "system: Be brief.\n\nuser: Hi\n\nassistant: Hello!\n\nuser: Bye"
     assert flat_prompt([{"role": "user", "content": "Hi"}]) == "Hi"
 
@@ -137,8 +159,16 @@ def test_labels_cover_every_account_with_both_classes(tmp_path, logs):
     assert {a.account_id: a.requests for a in summary.labels} == counts
     assert {a.label for a in summary.labels} == {"benign", "extractor"}
     kinds = {(a.kind, a.campaign) for a in summary.labels}
-    assert {("casual", ""), ("power", ""), ("chat", ""), ("integration", ""), ("eval_run", ""),
-            ("harvest", "solo-bulk"), ("harvest", "sybil-ring"), ("harvest", "logit-probe")} <= kinds
+    assert {
+        ("casual", ""),
+        ("power", ""),
+        ("chat", ""),
+        ("integration", ""),
+        ("eval_run", ""),
+        ("harvest", "solo-bulk"),
+        ("harvest", "sybil-ring"),
+        ("harvest", "logit-probe"),
+    } <= kinds
     assert all((a.label == "extractor") == bool(a.campaign) for a in summary.labels)
 
     write_labels(tmp_path / "labels.csv", summary)
@@ -160,13 +190,13 @@ def test_populations_behave_as_described(logs):
 
     bulk = by["solo-bulk"]
     assert all(r["prompt"].startswith("Below is an instruction that describes a task") for r in bulk)
-    assert len({r["prompt"] for r in bulk}) >= 0.97 * len(bulk)          # many distinct instructions
+    assert len({r["prompt"] for r in bulk}) >= 0.97 * len(bulk)  # many distinct instructions
     assert sum(r["finish_reason"] == "length" for r in bulk) >= 0.2 * len(bulk)
 
     ring = by["sybil-ring"]
     assert len({r["account_id"] for r in ring}) >= 3
     assert all("step by step" in r["prompt"] or "chain of thought" in r["prompt"] for r in ring)
-    for acct in {r["account_id"] for r in ring}:   # each member is active for a few days only
+    for acct in {r["account_id"] for r in ring}:  # each member is active for a few days only
         ts = [dt.datetime.fromisoformat(r["ts"][:-1]) for r in ring if r["account_id"] == acct]
         assert max(ts) - min(ts) <= dt.timedelta(days=3, hours=1)
 
@@ -179,7 +209,7 @@ def test_populations_behave_as_described(logs):
     assert sum(r["completion_tokens"] for r in integ) / len(integ) < 30
 
     chat = by["chat"]
-    assert any("\n\nassistant: " in r["prompt"] for r in chat)   # histories are re-sent
+    assert any("\n\nassistant: " in r["prompt"] for r in chat)  # histories are re-sent
 
     evals = by["eval_run"]
     assert all(r["temperature"] == 0.0 for r in evals)
@@ -201,6 +231,7 @@ def test_target_bytes_lands_near_the_target(tmp_path):
 
 def test_compressed_logs_hold_the_same_lines(tmp_path):
     import zstandard
+
     write_log(tmp_path / "p.jsonl", accounts=10, seed=5, days=2)
     write_log(tmp_path / "g.jsonl.gz", accounts=10, seed=5, days=2)
     write_log(tmp_path / "z.jsonl.zst", accounts=10, seed=5, days=2)
@@ -209,7 +240,7 @@ def test_compressed_logs_hold_the_same_lines(tmp_path):
     with zstandard.ZstdDecompressor().stream_reader((tmp_path / "z.jsonl.zst").read_bytes()) as fh:
         assert fh.read() == plain
     recs = [json.loads(x) for x in plain.splitlines()]
-    assert recs[-1]["ts"] < "2025-09-03T00:00:00.000Z"   # days=2
+    assert recs[-1]["ts"] < "2025-09-03T00:00:00.000Z"  # days=2
     assert not list(tmp_path.glob("*.part"))
 
 

@@ -25,22 +25,45 @@ import pyarrow as pa
 from fastscan.errors import InputError
 from fastscan.read.canonical import CANONICAL
 from fastscan.read.columnar import read_arrow, read_parquet, table_batches
+from fastscan.read.discover import expand_sources
 from fastscan.read.jsonl import DEFAULT_CHUNK_BYTES, read_jsonl
 from fastscan.read.rejects import ReadStats, RejectLog
 from fastscan.read.shape import FLAT, OPENAI, Shape, as_shape, shape_from_mapping
-from fastscan.read.discover import expand_sources
 from fastscan.read.source import Source
 from fastscan.read.streams import ByteRange, is_url
 
-__all__ = ["CANONICAL", "DEFAULT_CHUNK_BYTES", "FLAT", "OPENAI", "ByteRange", "ReadStats", "RejectLog", "Shape",
-           "Source", "as_shape", "expand_sources", "is_url", "read_source", "shape_from_mapping", "table_batches"]
+__all__ = [
+    "CANONICAL",
+    "DEFAULT_CHUNK_BYTES",
+    "FLAT",
+    "OPENAI",
+    "ByteRange",
+    "ReadStats",
+    "RejectLog",
+    "Shape",
+    "Source",
+    "as_shape",
+    "expand_sources",
+    "is_url",
+    "read_source",
+    "shape_from_mapping",
+    "table_batches",
+]
 
 
-def read_source(src: Source, *, shape: Shape | None = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-                rejects: RejectLog | None = None, stats: ReadStats | None = None,
-                progress: Callable[[int], None] | None = None, byte_range: ByteRange | None = None,
-                start: tuple[int, int] | None = None, on_chunk: Callable[[int, int, Shape], None] | None = None,
-                max_line_bytes: int | None = None) -> Iterator[pa.RecordBatch]:
+def read_source(
+    src: Source,
+    *,
+    shape: Shape | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    rejects: RejectLog | None = None,
+    stats: ReadStats | None = None,
+    progress: Callable[[int], None] | None = None,
+    byte_range: ByteRange | None = None,
+    start: tuple[int, int] | None = None,
+    on_chunk: Callable[[int, int, Shape], None] | None = None,
+    max_line_bytes: int | None = None,
+) -> Iterator[pa.RecordBatch]:
     """Canonical RecordBatches of one source; bad records go to `rejects` and are counted.
 
     `byte_range` reads only the lines of a plain JSON Lines file that start in it (ByteRange).
@@ -60,5 +83,6 @@ def read_source(src: Source, *, shape: Shape | None = None, chunk_bytes: int = D
     elif src.fmt == "arrow":
         yield from read_arrow(src, shape, rejects, stats, progress)
     else:
-        yield from read_jsonl(src, shape, chunk_bytes, rejects, stats, progress, byte_range, start, on_chunk,
-                               max_line_bytes)
+        yield from read_jsonl(
+            src, shape, chunk_bytes, rejects, stats, progress, byte_range, start, on_chunk, max_line_bytes
+        )

@@ -6,46 +6,49 @@ decoder cannot take go through `RecordCoercer` (read.coerce), one record at a ti
 builds the same raw row or says why the record is rejected. Both paths meet in `normalize`, so
 they cannot disagree.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from fastscan.buffers import as_array, string_buffers, validity
 from fastscan.parallel import map_ordered, row_ranges
 from fastscan.read.shape import MESSAGES_TYPE, RAW_TYPES, Shape
 from fastscan.read.times import TS_MAX_MS, TS_MIN_MS, TS_RANGE_REASON, TS_REASON, ts_to_ms
 
-
-CANONICAL = pa.schema([
-    ("account_id", pa.string()),
-    ("request_id", pa.string()),
-    ("ts_ms", pa.int64()),              # epoch milliseconds, UTC; null when the log has no time
-    ("model", pa.string()),
-    ("prompt", pa.string()),            # the text to hash: the last user message
-    ("system_prompt", pa.string()),
-    ("n_prior_messages", pa.int32()),   # messages sent before that user message
-    ("completion", pa.string()),           # only where completion_tokens is missing (see normalize)
-    ("prompt_tokens", pa.int64()),
-    ("completion_tokens", pa.int64()),
-    ("reasoning_tokens", pa.int64()),
-    ("max_tokens", pa.int64()),
-    ("temperature", pa.float64()),
-    ("n", pa.int64()),
-    ("logprobs", pa.bool_()),
-    ("top_logprobs", pa.int64()),
-    ("logit_bias", pa.bool_()),
-    ("finish_reason", pa.string()),
-])
+CANONICAL = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("request_id", pa.string()),
+        ("ts_ms", pa.int64()),  # epoch milliseconds, UTC; null when the log has no time
+        ("model", pa.string()),
+        ("prompt", pa.string()),  # the text to hash: the last user message
+        ("system_prompt", pa.string()),
+        ("n_prior_messages", pa.int32()),  # messages sent before that user message
+        ("completion", pa.string()),  # only where completion_tokens is missing (see normalize)
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("reasoning_tokens", pa.int64()),
+        ("max_tokens", pa.int64()),
+        ("temperature", pa.float64()),
+        ("n", pa.int64()),
+        ("logprobs", pa.bool_()),
+        ("top_logprobs", pa.int64()),
+        ("logit_bias", pa.bool_()),
+        ("finish_reason", pa.string()),
+    ]
+)
 
 # Canonical fields a mapping may name, with the raw type they are decoded as.
+
 
 def _first_of_list(arr: pa.Array) -> pa.Array:
     """Element 0 of each list (null for null or empty lists)."""
     arr = as_array(arr)
     lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
-    offs = np.asarray(arr.offsets)[:len(arr)].astype(np.int64)
+    offs = np.asarray(arr.offsets)[: len(arr)].astype(np.int64)
     idx = pa.array(offs, mask=lengths == 0)
     return arr.values.take(idx)
 
@@ -53,10 +56,7 @@ def _first_of_list(arr: pa.Array) -> pa.Array:
 def _walk(col: pa.Array, path: tuple) -> pa.Array:
     for k in path:
         col = as_array(col)
-        if isinstance(k, int):
-            col = _first_of_list(col)
-        else:
-            col = pc.struct_field(col, k)
+        col = _first_of_list(col) if isinstance(k, int) else pc.struct_field(col, k)
     return col
 
 
@@ -80,9 +80,11 @@ def extract(table: pa.Table, shape: Shape) -> dict:
 
 # --------------------------------------------------------------------------- normalize
 
+
 def _slices(arr: pa.Array, starts: np.ndarray, ends: np.ndarray, offsets_data) -> pa.Array:
     """A new string array of data[starts[i]:ends[i]] (null where starts < 0)."""
     from fastscan.kernels import messages as mk
+
     _, data, _ = offsets_data
     lengths = np.where(starts >= 0, ends - starts, 0)
     out_off = np.zeros(len(starts) + 1, dtype=np.int64)
@@ -91,17 +93,19 @@ def _slices(arr: pa.Array, starts: np.ndarray, ends: np.ndarray, offsets_data) -
 
     def part(r):
         lo, hi = r
-        mk.gather_slices(data, starts[lo:hi], ends[lo:hi], out_off[lo:hi + 1], out_data)
+        mk.gather_slices(data, starts[lo:hi], ends[lo:hi], out_off[lo : hi + 1], out_data)
 
     map_ordered(part, row_ranges(len(starts)))
     valid = starts >= 0
     mask_buf = pa.array(valid).buffers()[1] if not valid.all() else None
-    return pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(out_off), pa.py_buffer(out_data),
-                                            mask_buf, int((~valid).sum())).cast(pa.string())
+    return pa.LargeStringArray.from_buffers(
+        len(starts), pa.py_buffer(out_off), pa.py_buffer(out_data), mask_buf, int((~valid).sum())
+    ).cast(pa.string())
 
 
 def _prompt_from_text(prompt: pa.Array):
     from fastscan.kernels import messages as mk
+
     prompt = as_array(prompt)
     if pa.types.is_null(prompt.type):
         prompt = pa.nulls(len(prompt), pa.string())
@@ -113,8 +117,9 @@ def _prompt_from_text(prompt: pa.Array):
 
     def part(r):
         lo, hi = r
-        mk.split_transcripts(offsets[lo:hi + 1], data, valid[lo:hi], us[lo:hi], ue[lo:hi], ss[lo:hi], se[lo:hi],
-                             n_prior[lo:hi])
+        mk.split_transcripts(
+            offsets[lo : hi + 1], data, valid[lo:hi], us[lo:hi], ue[lo:hi], ss[lo:hi], se[lo:hi], n_prior[lo:hi]
+        )
 
     map_ordered(part, row_ranges(n))
     if (ss < 0).all() and (us == offsets[:-1]).all() and (ue == offsets[1:]).all():
@@ -128,17 +133,18 @@ def _prompt_from_text(prompt: pa.Array):
 
 def _prompt_from_messages(messages: pa.Array, n: int):
     from fastscan.kernels import messages as mk
+
     messages = as_array(messages)
     if pa.types.is_null(messages.type):
         return pa.nulls(n, pa.string()), pa.nulls(n, pa.string()), pa.array(np.zeros(n, np.int32))
-    flat = messages.flatten()   # honours slicing; offsets below are relative to `flat`
+    flat = messages.flatten()  # honours slicing; offsets below are relative to `flat`
     raw_off = np.asarray(messages.offsets, dtype=np.int64)
     list_off = raw_off - raw_off[0]
     lv = validity(messages)
     lengths = np.diff(list_off) * lv
     list_off = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=list_off[1:])
-    if not lv.all():   # null lists: drop their (absent) elements from `flat`
+    if not lv.all():  # null lists: drop their (absent) elements from `flat`
         keep = np.repeat(lv, np.diff(raw_off - raw_off[0]))
         flat = flat.filter(pa.array(keep))
     roles = pc.struct_field(flat, "role")
@@ -195,7 +201,7 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
 
     if shape.messages:
         prompt, system, n_prior = _prompt_from_messages(cols["messages"], n)
-        if "prompt" in cols:   # a mapping may name both: a plain prompt wins where present
+        if "prompt" in cols:  # a mapping may name both: a plain prompt wins where present
             p = _cast(cols["prompt"], pa.string())
             prompt = pc.if_else(validity(p), p, prompt)
     else:
@@ -211,16 +217,22 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
         return _cast(cols[name], typ) if name in cols else pa.nulls(n, typ)
 
     arrays = {
-        "account_id": acct, "request_id": get("request_id", pa.string()), "ts_ms": as_array(ts_ms),
-        "model": get("model", pa.string()), "prompt": _cast(prompt, pa.string()),
-        "system_prompt": _cast(system, pa.string()), "n_prior_messages": n_prior,
-        "completion": _completion_where_needed(get("completion", pa.string()),
-                                               get("completion_tokens", pa.int64())),
+        "account_id": acct,
+        "request_id": get("request_id", pa.string()),
+        "ts_ms": as_array(ts_ms),
+        "model": get("model", pa.string()),
+        "prompt": _cast(prompt, pa.string()),
+        "system_prompt": _cast(system, pa.string()),
+        "n_prior_messages": n_prior,
+        "completion": _completion_where_needed(get("completion", pa.string()), get("completion_tokens", pa.int64())),
         "prompt_tokens": get("prompt_tokens", pa.int64()),
         "completion_tokens": get("completion_tokens", pa.int64()),
         "reasoning_tokens": get("reasoning_tokens", pa.int64()),
-        "max_tokens": get("max_tokens", pa.int64()), "temperature": get("temperature", pa.float64()),
-        "n": get("n", pa.int64()), "logprobs": logprobs, "top_logprobs": top,
+        "max_tokens": get("max_tokens", pa.int64()),
+        "temperature": get("temperature", pa.float64()),
+        "n": get("n", pa.int64()),
+        "logprobs": logprobs,
+        "top_logprobs": top,
         "logit_bias": get("logit_bias", pa.bool_()),
         "finish_reason": get("finish_reason", pa.string()),
     }
@@ -231,4 +243,3 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
 
 
 # --------------------------------------------------------------------------- one record at a time
-

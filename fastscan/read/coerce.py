@@ -1,10 +1,11 @@
 """One record at a time: a decoded record to one raw row, or the reason it is rejected."""
+
 from __future__ import annotations
 
-
 import pyarrow as pa
+
 from fastscan.read.shape import MESSAGES_TYPE, RAW_TYPES, Shape
-from fastscan.read.times import MsArray, TS_REASON, epoch_to_ms, text_to_ms
+from fastscan.read.times import TS_REASON, MsArray, epoch_to_ms, text_to_ms
 
 
 class Rejected(ValueError):
@@ -12,8 +13,9 @@ class Rejected(ValueError):
 
 
 def _describe(v) -> str:
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-            dict: "object"}.get(type(v), type(v).__name__)
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}.get(
+        type(v), type(v).__name__
+    )
 
 
 class RecordCoercer:
@@ -57,7 +59,7 @@ class RecordCoercer:
                 if not v.is_integer():
                     raise Rejected(f"{fld}: expected an integer, got {v!r}")
                 v = int(v)
-            if not -(2 ** 63) <= v < 2 ** 63:
+            if not -(2**63) <= v < 2**63:
                 raise Rejected(f"{fld}: integer out of range")
             return v
         if typ == pa.float64():
@@ -67,7 +69,7 @@ class RecordCoercer:
         if typ == pa.bool_():
             if isinstance(v, bool):
                 return v
-            if fld == "logprobs" and isinstance(v, int):   # legacy completions: logprobs=N
+            if fld == "logprobs" and isinstance(v, int):  # legacy completions: logprobs=N
                 return v > 0
             raise Rejected(f"{fld}: expected true/false, got {_describe(v)}")
         raise AssertionError(fld)
@@ -91,7 +93,7 @@ class RecordCoercer:
                     raise Rejected(f"messages: expected an array, got {_describe(msgs)}")
                 clean = []
                 for m in msgs:
-                    if m is None:    # the bulk decoder takes a null message too
+                    if m is None:  # the bulk decoder takes a null message too
                         clean.append(None)
                         continue
                     if not isinstance(m, dict):
@@ -145,6 +147,6 @@ def rows_to_columns(rows: list, shape: Shape) -> dict:
         cols[fld] = pa.array([r.get(fld) for r in rows], type=typ)
     if shape.messages:
         cols["messages"] = pa.array([r.get("messages") for r in rows], type=MESSAGES_TYPE)
-    if "ts" in cols:   # already ms: mark the values so ts_to_ms keeps them as they are
+    if "ts" in cols:  # already ms: mark the values so ts_to_ms keeps them as they are
         cols["ts"] = MsArray(cols["ts"])
     return cols

@@ -1,10 +1,12 @@
 """Arrow IPC (file and stream) and Parquet inputs, read batch by batch into the canonical schema."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
+
 from fastscan.errors import InputError
 from fastscan.read.canonical import extract, normalize
 from fastscan.read.coerce import RecordCoercer, Rejected, rows_to_columns
@@ -13,8 +15,14 @@ from fastscan.read.shape import Shape, detect_columns, raw_schema
 from fastscan.read.streams import is_url, open_raw, short_error
 
 
-def table_batches(name: str, shape: Shape | None, batches: Iterable[pa.RecordBatch], names: list[str],
-                  rejects: RejectLog, stats: ReadStats) -> Iterator[pa.RecordBatch]:
+def table_batches(
+    name: str,
+    shape: Shape | None,
+    batches: Iterable[pa.RecordBatch],
+    names: list[str],
+    rejects: RejectLog,
+    stats: ReadStats,
+) -> Iterator[pa.RecordBatch]:
     """Canonical batches of record batches of a log shape (`shape`, else detected from `names`);
     bad records are rejected under the input's `name`, numbered by row from 1."""
     sh = detect_columns(names, shape, name)
@@ -52,6 +60,7 @@ def table_batches(name: str, shape: Shape | None, batches: Iterable[pa.RecordBat
 
 def read_parquet(src, shape, batch_rows, rejects, stats, progress):
     import pyarrow.parquet as pq
+
     try:
         pf = pq.ParquetFile(open_raw(src.path) if is_url(src.path) else src.path)
     except (OSError, pa.ArrowInvalid) as e:
@@ -117,5 +126,3 @@ def read_arrow(src, shape, rejects, stats, progress):
             rejects.file_error(src.name, done + 1, f"truncated file: {short_error(e)}")
 
     yield from table_batches(src.name, shape, batches(), names, rejects, stats)
-
-

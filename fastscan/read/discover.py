@@ -1,21 +1,22 @@
 """Inputs: files, folders, globs, URLs and stdin become `Source`s (path, format, compression, size)."""
+
 from __future__ import annotations
 
 import glob
 import os
 import stat
 from pathlib import Path
-from fastscan.errors import InputError
-from fastscan.read.source import Source
-from fastscan.read.streams import expand_url, is_url, open_raw
-from fastscan.read.source import GZIP_MAGIC, ZSTD_MAGIC
 
+from fastscan.errors import InputError
+from fastscan.read.source import GZIP_MAGIC, ZSTD_MAGIC, Source
+from fastscan.read.streams import expand_url, is_url, open_raw
 
 _JSON_EXT = (".jsonl", ".ndjson", ".json", ".log", ".txt")
 _PARQUET_EXT = (".parquet", ".pq")
 _ARROW_EXT = (".arrow", ".feather", ".ipc", ".arrows")
 
 # --------------------------------------------------------------------------- sources
+
 
 def sniff(path: str) -> tuple[str, str]:
     low = path.lower()
@@ -104,4 +105,3 @@ def expand_sources(paths) -> list[Source]:
 
 
 # --------------------------------------------------------------------------- byte streams
-

@@ -1,12 +1,14 @@
 """The JSON Lines chunk loop: a file read in byte chunks finished at a newline, decoded chunk by
 chunk; memory is bounded by the chunk size, never by the file size."""
+
 from __future__ import annotations
 
 import io
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import orjson
 import pyarrow as pa
+
 from fastscan.errors import InputError, SchemaError
 from fastscan.read.jsonl_decode import JsonlDecoder
 from fastscan.read.rejects import ReadStats, RejectLog
@@ -15,7 +17,7 @@ from fastscan.read.source import Source
 from fastscan.read.streams import ByteRange, open_bytes, open_raw, read_chunk, short_error
 
 DEFAULT_CHUNK_BYTES = 16 << 20
-MAX_LINE_BYTES = 1 << 30         # a longer line is rejected unread, so memory stays bounded
+MAX_LINE_BYTES = 1 << 30  # a longer line is rejected unread, so memory stays bounded
 
 
 def _first_record(chunk: bytes):
@@ -82,11 +84,18 @@ def head_record(src: Source, chunk_bytes: int):
     return first_obj
 
 
-def read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: RejectLog,
-                stats: ReadStats, progress: Callable[[int], None] | None,
-                byte_range: ByteRange | None = None, start: tuple[int, int] | None = None,
-                on_chunk: Callable[[int, int, Shape], None] | None = None,
-                max_line_bytes: int | None = None) -> Iterator[pa.RecordBatch]:
+def read_jsonl(
+    src: Source,
+    shape: Shape | None,
+    chunk_bytes: int,
+    rejects: RejectLog,
+    stats: ReadStats,
+    progress: Callable[[int], None] | None,
+    byte_range: ByteRange | None = None,
+    start: tuple[int, int] | None = None,
+    on_chunk: Callable[[int, int, Shape], None] | None = None,
+    max_line_bytes: int | None = None,
+) -> Iterator[pa.RecordBatch]:
     if byte_range is not None and (src.path == "-" or src.compression or start is not None):
         raise InputError(f"{src.name}: only a plain JSON Lines file can be read by byte range")
     offset, next_line = start if start is not None else (0, 1)
@@ -97,14 +106,14 @@ def read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Reje
     except OSError as e:
         raise InputError(f"{src.name}: cannot read: {e.strerror or e}") from None
     decoder = None
-    carry: list[bytes] = []     # the start of a line that has not ended yet
+    carry: list[bytes] = []  # the start of a line that has not ended yet
     carry_len = 0
-    skipping = False            # inside a line longer than max_line, which is rejected unread
-    pos = offset                # decoded offset of the first byte of `carry` (a line start)
-    read_pos = offset           # decoded offset of the end of what was read
+    skipping = False  # inside a line longer than max_line, which is rejected unread
+    pos = offset  # decoded offset of the first byte of `carry` (a line start)
+    read_pos = offset  # decoded offset of the end of what was read
     reported = 0
     try:
-        if src.compression and offset:   # a compressed stream cannot seek: decode and drop
+        if src.compression and offset:  # a compressed stream cannot seek: decode and drop
             read_pos = 0
             while read_pos < offset:
                 data, truncated = read_chunk(fh, min(chunk_bytes, offset - read_pos))
@@ -120,7 +129,7 @@ def read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Reje
             data_start = read_pos
             read_pos += len(data)
             if data_start == 0 and (byte_range is None or byte_range.start == 0) and data.startswith(b"\xef\xbb\xbf"):
-                data = b"   " + data[3:]    # a byte order mark: blanked, so offsets stay true
+                data = b"   " + data[3:]  # a byte order mark: blanked, so offsets stay true
             last = truncated is not None or len(data) < chunk_bytes
             if skipping:
                 nl = data.find(b"\n")
@@ -130,7 +139,7 @@ def read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Reje
                     skipping = False
                     next_line += 1
                     pos = data_start + nl + 1
-                    data = data[nl + 1:]
+                    data = data[nl + 1 :]
             chunk = b""
             cut_off = None
             if skipping:
@@ -145,8 +154,11 @@ def read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Reje
                         partial = chunk[cut:]
                         chunk = chunk[:cut]
                         if partial.strip():
-                            cut_off = (next_line + chunk.count(b"\n"),
-                                       f"truncated file: last line cut off ({short_error(truncated)})", partial)
+                            cut_off = (
+                                next_line + chunk.count(b"\n"),
+                                f"truncated file: last line cut off ({short_error(truncated)})",
+                                partial,
+                            )
                     else:
                         chunk += b"\n"
             else:
@@ -156,12 +168,17 @@ def read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Reje
                     carry_len += len(data)
                     if carry_len > max_line:
                         stats.records_read += 1
-                        rejects.add(stats, src.name, next_line,
-                                    f"line too long: more than {max_line:,} bytes", b"".join(carry)[:4096])
+                        rejects.add(
+                            stats,
+                            src.name,
+                            next_line,
+                            f"line too long: more than {max_line:,} bytes",
+                            b"".join(carry)[:4096],
+                        )
                         carry, carry_len, skipping = [], 0, True
                 else:
-                    chunk = b"".join([*carry, memoryview(data)[:nl + 1]])   # one copy, not two
-                    carry = [data[nl + 1:]]
+                    chunk = b"".join([*carry, memoryview(data)[: nl + 1]])  # one copy, not two
+                    carry = [data[nl + 1 :]]
                     carry_len = len(carry[0])
             if chunk:
                 if decoder is None or decoder.shape is NO_SHAPE:
@@ -173,8 +190,7 @@ def read_jsonl(src: Source, shape: Shape | None, chunk_bytes: int, rejects: Reje
                     else:
                         sh = shape or detect_shape_of(first, src.name)
                         decoder = JsonlDecoder(src.name, sh, raw_schema(sh, first), rejects, stats)
-                for batch in decoder.decode(chunk, next_line):
-                    yield batch
+                yield from decoder.decode(chunk, next_line)
                 next_line += decoder.newlines
                 pos += len(chunk)
                 if on_chunk is not None and not last and decoder.shape is not NO_SHAPE:

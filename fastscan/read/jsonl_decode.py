@@ -1,23 +1,24 @@
 """The JSON Lines decoder of one chunk: fastscan's strict flat decoder first, pyarrow.json in bulk
 for what it refuses, one record at a time (orjson) for the lines both refuse; one verdict per line
 whichever path decodes it."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.json as pajson
+
 from fastscan.buffers import as_array, validity
+from fastscan.parallel import map_ordered, row_ranges
 from fastscan.read.canonical import extract, normalize
 from fastscan.read.coerce import RecordCoercer, Rejected, rows_to_columns
 from fastscan.read.rejects import ReadStats, RejectLog
 from fastscan.read.shape import NO_SHAPE, Shape
-from fastscan.parallel import map_ordered, row_ranges
 
-_BLOCK_BYTES = 1 << 20          # pyarrow.json block size (see JsonlDecoder._bulk)
-_SMALL_PIECE_LINES = 32          # below this many lines a refused piece is decoded line by line
-_MAX_REFUSED_RUNS = 64           # more runs of lines the fast decoder refuses: Arrow decodes the chunk
+_BLOCK_BYTES = 1 << 20  # pyarrow.json block size (see JsonlDecoder._bulk)
+_SMALL_PIECE_LINES = 32  # below this many lines a refused piece is decoded line by line
+_MAX_REFUSED_RUNS = 64  # more runs of lines the fast decoder refuses: Arrow decodes the chunk
 
 
 def line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -36,8 +37,8 @@ def line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     lengths = ends - starts
     nonblank = lengths > 0
     short = np.flatnonzero(nonblank & (lengths <= 16))
-    for i in short:     # whitespace-only lines are blank too; only short lines can be cheap to check
-        if not chunk[starts[i]:ends[i]].strip():
+    for i in short:  # whitespace-only lines are blank too; only short lines can be cheap to check
+        if not chunk[starts[i] : ends[i]].strip():
             nonblank[i] = False
     if len(nl) and (lengths > 16).any():
         # long whitespace-only lines are rare; check the first byte class only when needed
@@ -45,7 +46,7 @@ def line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         ws = np.isin(first, (9, 13, 32))
         if ws.any():
             for i in np.flatnonzero(lengths > 16)[ws]:
-                if not chunk[starts[i]:ends[i]].strip():
+                if not chunk[starts[i] : ends[i]].strip():
                     nonblank[i] = False
     idx = np.flatnonzero(nonblank)
     return starts[idx], ends[idx], idx, len(nl)
@@ -61,23 +62,31 @@ class JsonlDecoder:
         self.rejects = rejects
         self.stats = stats
         self.coercer = RecordCoercer(shape, schema)
-        self._plan = None       # the flat decoder's plan, made at first use (see _flat_plan)
+        self._plan = None  # the flat decoder's plan, made at first use (see _flat_plan)
         self.parse_options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
         # Completions are often most of a log's bytes but only needed to estimate the tokens of
         # records that lack completion_tokens. When both are top-level keys, chunks are decoded
         # without the completion, and it is decoded afterwards for just the records lacking a count.
         c_path, ct_path = shape.paths.get("completion"), shape.paths.get("completion_tokens")
-        self.lean = (c_path is not None and ct_path is not None and len(c_path) == 1 and len(ct_path) == 1
-                     and c_path[0] in schema.names and ct_path[0] in schema.names
-                     and sum(1 for p in shape.paths.values() if p[0] == c_path[0]) == 1
-                     and not (shape.messages and shape.messages[0] == c_path[0]))
+        self.lean = (
+            c_path is not None
+            and ct_path is not None
+            and len(c_path) == 1
+            and len(ct_path) == 1
+            and c_path[0] in schema.names
+            and ct_path[0] in schema.names
+            and sum(1 for p in shape.paths.values() if p[0] == c_path[0]) == 1
+            and not (shape.messages and shape.messages[0] == c_path[0])
+        )
         if self.lean:
             self.c_name, self.ct_name = c_path[0], ct_path[0]
             self.lean_options = pajson.ParseOptions(
                 explicit_schema=pa.schema([f for f in schema if f.name != self.c_name]),
-                unexpected_field_behavior="ignore")
+                unexpected_field_behavior="ignore",
+            )
             self.completion_options = pajson.ParseOptions(
-                explicit_schema=pa.schema([schema.field(self.c_name)]), unexpected_field_behavior="ignore")
+                explicit_schema=pa.schema([schema.field(self.c_name)]), unexpected_field_behavior="ignore"
+            )
         # what a chunk's lines are decoded with (by the flat decoder or by Arrow)
         self.decode_options = self.lean_options if self.lean else self.parse_options
 
@@ -91,14 +100,15 @@ class JsonlDecoder:
         if not plan:
             return None
         from fastscan.kernels import jsonl
+
         schema = self.decode_options.explicit_schema
         names_off, names_data, ftypes = plan
         n, nf = len(starts), len(ftypes)
         data = np.frombuffer(chunk, dtype=np.uint8)
-        words = data[:len(data) // 8 * 8].view(np.uint64)
-        if words.ctypes.data % 8:         # the word view must start at byte 0 of an 8-aligned buffer
-            data = np.frombuffer(bytearray(chunk), dtype=np.uint8)   # (bytes objects normally are)
-            words = data[:len(data) // 8 * 8].view(np.uint64)
+        words = data[: len(data) // 8 * 8].view(np.uint64)
+        if words.ctypes.data % 8:  # the word view must start at byte 0 of an 8-aligned buffer
+            data = np.frombuffer(bytearray(chunk), dtype=np.uint8)  # (bytes objects normally are)
+            words = data[: len(data) // 8 * 8].view(np.uint64)
         valid = np.empty((n, nf), dtype=np.bool_)
         ivals = np.zeros((n, nf), dtype=np.int64)
         fvals = np.zeros((n, nf), dtype=np.float64)
@@ -113,9 +123,22 @@ class JsonlDecoder:
             # decoded strings are never longer than their JSON: the part's bytes bound each field
             span = int(ends[hi - 1] - starts[lo]) if hi > lo else 0
             text = np.empty((int(has_text.sum()), span), dtype=np.uint8)
-            res = jsonl.scan_flat(data, words, starts[lo:hi], ends[lo:hi], names_off, names_data, ftypes, slots,
-                                  valid[lo:hi], ivals[lo:hi], fvals[lo:hi], text, text_end[lo:hi],
-                                  refused[lo:hi])
+            res = jsonl.scan_flat(
+                data,
+                words,
+                starts[lo:hi],
+                ends[lo:hi],
+                names_off,
+                names_data,
+                ftypes,
+                slots,
+                valid[lo:hi],
+                ivals[lo:hi],
+                fvals[lo:hi],
+                text,
+                text_end[lo:hi],
+                refused[lo:hi],
+            )
             return res, text
 
         ranges = row_ranges(n)
@@ -135,7 +158,7 @@ class JsonlDecoder:
             texts[f] = (np.concatenate(offs).astype(np.int32), np.concatenate(bufs))
         del parts
         arrays = []
-        for f, fld in enumerate(schema):
+        for f, _fld in enumerate(schema):
             ok = np.ascontiguousarray(valid[:, f])
             mask = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
             t = ftypes[f]
@@ -157,16 +180,24 @@ class JsonlDecoder:
         """(names_off, names_data, ftypes) when every field of the decode schema is a top-level
         string, int64, float64 or bool (kernels/jsonl.py decodes those), else ()."""
         from fastscan.kernels import jsonl
-        codes = {pa.string(): jsonl.T_STRING, pa.int64(): jsonl.T_INT, pa.float64(): jsonl.T_FLOAT,
-                 pa.bool_(): jsonl.T_BOOL}
+
+        codes = {
+            pa.string(): jsonl.T_STRING,
+            pa.int64(): jsonl.T_INT,
+            pa.float64(): jsonl.T_FLOAT,
+            pa.bool_(): jsonl.T_BOOL,
+        }
         schema = self.decode_options.explicit_schema
         if self.shape.messages is not None or not all(f.type in codes for f in schema):
             return ()
         names = [f.name.encode() for f in schema]
         off = np.zeros(len(names) + 1, dtype=np.int64)
         np.cumsum([len(x) for x in names], out=off[1:])
-        return (off, np.frombuffer(b"".join(names), dtype=np.uint8).copy(),
-                np.array([codes[f.type] for f in schema], dtype=np.int8))
+        return (
+            off,
+            np.frombuffer(b"".join(names), dtype=np.uint8).copy(),
+            np.array([codes[f.type] for f in schema], dtype=np.int8),
+        )
 
     def _bulk(self, piece: bytes, n_lines: int, longest: int = 0, options=None):
         """Raw table of a piece, or None when the bulk decoder refuses it.
@@ -175,12 +206,14 @@ class JsonlDecoder:
         decode faster than one big block even on one thread, and in parallel on several.
         """
         try:
-            table = pajson.read_json(pa.BufferReader(piece), read_options=pajson.ReadOptions(
-                use_threads=True, block_size=max(_BLOCK_BYTES, longest + 2)),
-                parse_options=self.parse_options if options is None else options)
+            table = pajson.read_json(
+                pa.BufferReader(piece),
+                read_options=pajson.ReadOptions(use_threads=True, block_size=max(_BLOCK_BYTES, longest + 2)),
+                parse_options=self.parse_options if options is None else options,
+            )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OverflowError):
             return None
-        if table.num_rows != n_lines:   # e.g. two objects on one line
+        if table.num_rows != n_lines:  # e.g. two objects on one line
             return None
         return table
 
@@ -192,7 +225,7 @@ class JsonlDecoder:
         bad = invalid_utf8_lines(chunk, starts, ends)
         if bad is not None:
             for i in np.flatnonzero(bad):
-                raw = chunk[starts[i]:ends[i]]
+                raw = chunk[starts[i] : ends[i]]
                 self._reject(int(line_idx[i] + first_line), json_reason(raw, None), raw)
             starts, ends, line_idx = starts[~bad], ends[~bad], line_idx[~bad]
         obj = object_lines(chunk, starts, ends)
@@ -250,7 +283,7 @@ class JsonlDecoder:
 
     def _decode_arrow(self, chunk, starts, ends, lines, out):
         n = len(starts)
-        piece = memoryview(chunk)[starts[0]:ends[-1] + 1]     # no copy: pyarrow reads the view
+        piece = memoryview(chunk)[starts[0] : ends[-1] + 1]  # no copy: pyarrow reads the view
         longest = int((ends - starts).max())
         table = self._bulk(piece, n, longest, self.decode_options)
         if table is not None:
@@ -272,16 +305,16 @@ class JsonlDecoder:
         if not need.any():
             return table.append_column(field, pa.nulls(n, pa.string())), None
         idx = np.flatnonzero(need)
-        sub = b"\n".join([chunk[starts[i]:ends[i]] for i in idx]) + b"\n"
+        sub = b"\n".join([chunk[starts[i] : ends[i]] for i in idx]) + b"\n"
         part = self._bulk(sub, len(idx), longest, self.completion_options)
         keep = None
         if part is not None:
             values = as_array(part.column(self.c_name))
-        else:    # some completion is not a string: judge each like the one-record path does
+        else:  # some completion is not a string: judge each like the one-record path does
             keep = np.ones(n, dtype=np.bool_)
             texts = []
             for i in idx:
-                raw = chunk[starts[i]:ends[i]]
+                raw = chunk[starts[i] : ends[i]]
                 try:
                     texts.append(self.coercer._coerce("completion", orjson.loads(raw).get(self.c_name)))
                 except Rejected as e:
@@ -305,7 +338,7 @@ class JsonlDecoder:
     def _one_by_one(self, chunk, starts, ends, lines, out):
         rows, row_lines, row_idx = [], [], []
         for i in range(len(starts)):
-            raw = chunk[starts[i]:ends[i]]
+            raw = chunk[starts[i] : ends[i]]
             try:
                 rec = orjson.loads(raw)
             except orjson.JSONDecodeError as e:
@@ -335,13 +368,12 @@ class JsonlDecoder:
             row_idx.append(i)
         if rows:
             idx = np.asarray(row_idx)
-            self._emit(rows_to_columns(rows, self.shape), np.asarray(row_lines), out, chunk,
-                       starts[idx], ends[idx])
+            self._emit(rows_to_columns(rows, self.shape), np.asarray(row_lines), out, chunk, starts[idx], ends[idx])
 
     def _emit(self, cols, lines, out, chunk, starts, ends):
         batch, keep, reasons = normalize(cols, self.shape)
         for row, reason in reasons:
-            self._reject(int(lines[row]), reason, chunk[starts[row]:ends[row]])
+            self._reject(int(lines[row]), reason, chunk[starts[row] : ends[row]])
         if batch.num_rows:
             self.stats.records_scored += batch.num_rows
             out.append(batch)
@@ -352,16 +384,17 @@ def object_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarr
     arr = np.frombuffer(chunk, dtype=np.uint8)
     first = arr[starts] if len(starts) else np.zeros(0, dtype=np.uint8)
     obj = first == 123
-    for i in np.flatnonzero(np.isin(first, (9, 11, 12, 13, 32))):   # leading blanks: look past them
-        obj[i] = chunk[starts[i]:ends[i]].lstrip().startswith(b"{")
+    for i in np.flatnonzero(np.isin(first, (9, 11, 12, 13, 32))):  # leading blanks: look past them
+        obj[i] = chunk[starts[i] : ends[i]].lstrip().startswith(b"{")
     return obj
 
 
 def valid_utf8(chunk: bytes) -> bool:
     """Whether `chunk` is valid UTF-8: Arrow's validator, an order of magnitude faster than
     bytes.decode, and it builds no str (Python's codec rules: no surrogates, no overlongs)."""
-    arr = pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(chunk)], dtype=np.int64)),
-                                           pa.py_buffer(chunk))
+    arr = pa.LargeStringArray.from_buffers(
+        1, pa.py_buffer(np.array([0, len(chunk)], dtype=np.int64)), pa.py_buffer(chunk)
+    )
     try:
         arr.validate(full=True)
         return True
@@ -384,13 +417,13 @@ def invalid_utf8_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np
     for b0 in range(i0, len(starts), block):
         b1 = min(len(starts), b0 + block)
         try:
-            str(mv[starts[b0]:ends[b1 - 1]], "utf-8")
+            str(mv[starts[b0] : ends[b1 - 1]], "utf-8")
             continue
         except UnicodeDecodeError:
             pass
         for i in range(b0, b1):
             try:
-                str(mv[starts[i]:ends[i]], "utf-8")
+                str(mv[starts[i] : ends[i]], "utf-8")
             except UnicodeDecodeError:
                 bad[i] = True
     return bad
@@ -403,5 +436,3 @@ def json_reason(raw: bytes, err: Exception | None) -> str:
         return f"invalid UTF-8: byte {u.start}"
     msg = str(err).split(":", 1)[0]
     return f"malformed JSON: {msg}"
-
-

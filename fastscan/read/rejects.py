@@ -1,5 +1,6 @@
 """Rejected records and read statistics: every bad record counted, kept as an example, or written
 to a reject file with its file, line and reason; `records_read == records_scored + records_rejected`."""
+
 from __future__ import annotations
 
 import os
@@ -11,20 +12,20 @@ import orjson
 @dataclass
 class ReadStats:
     """Counts a read keeps; `records_read == records_scored + records_rejected` always."""
+
     files: int = 0
-    bytes_read: int = 0          # bytes of input consumed (compressed size for .gz/.zst)
-    bytes_decoded: int = 0       # bytes of JSON (or Arrow) after decompression
+    bytes_read: int = 0  # bytes of input consumed (compressed size for .gz/.zst)
+    bytes_decoded: int = 0  # bytes of JSON (or Arrow) after decompression
     records_read: int = 0
     records_scored: int = 0
     records_rejected: int = 0
     rejected_by_reason: dict = field(default_factory=dict)
 
-    def merge(self, other: "ReadStats") -> None:
+    def merge(self, other: ReadStats) -> None:
         for k in ("files", "bytes_read", "bytes_decoded", "records_read", "records_scored", "records_rejected"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         for k, v in other.rejected_by_reason.items():
             self.rejected_by_reason[k] = self.rejected_by_reason.get(k, 0) + v
-
 
 
 def reason_key(reason: str) -> str:
@@ -36,15 +37,14 @@ class RejectLog:
     """Where rejected records go: counted by reason, the first few kept as examples, and all of
     them optionally written to a JSON Lines reject file (created readable by its owner only)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, keep_examples: int = 20, *,
-                 resume_at: int | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, keep_examples: int = 20, *, resume_at: int | None = None):
         """`resume_at`: continue an existing reject file cut back to that many bytes (a resumed
         scan drops what it wrote after its last checkpoint, then writes those records again)."""
         self.path = os.fspath(path) if path is not None else None
         self.keep_examples = keep_examples
         self.examples: list[dict] = []
         self.count = 0
-        self.file_errors: list[dict] = []    # problems that are not one record (a cut-off stream)
+        self.file_errors: list[dict] = []  # problems that are not one record (a cut-off stream)
         self._fh = None
         if self.path is not None:
             flags = os.O_WRONLY | os.O_CREAT | (0 if resume_at is not None else os.O_TRUNC)
@@ -83,5 +83,3 @@ class RejectLog:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-
-

@@ -6,20 +6,33 @@ without configuration (`flat` and `openai`); any other log is read with an expli
 detects a log's shape (from a record or from columns), builds the raw schema a shape decodes
 with, and writes a shape to and from JSON (a state directory keeps the shape it was scanned with).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pyarrow as pa
+
 from fastscan.errors import SchemaError
 
 # Canonical fields a mapping may name, with the raw type they are decoded as.
 RAW_TYPES = {
-    "account_id": pa.string(), "request_id": pa.string(), "ts": None, "model": pa.string(),
-    "prompt": pa.string(), "system_prompt": pa.string(), "completion": pa.string(),
-    "prompt_tokens": pa.int64(), "completion_tokens": pa.int64(), "reasoning_tokens": pa.int64(),
-    "max_tokens": pa.int64(), "temperature": pa.float64(), "n": pa.int64(), "logprobs": pa.bool_(),
-    "top_logprobs": pa.int64(), "finish_reason": pa.string(),
+    "account_id": pa.string(),
+    "request_id": pa.string(),
+    "ts": None,
+    "model": pa.string(),
+    "prompt": pa.string(),
+    "system_prompt": pa.string(),
+    "completion": pa.string(),
+    "prompt_tokens": pa.int64(),
+    "completion_tokens": pa.int64(),
+    "reasoning_tokens": pa.int64(),
+    "max_tokens": pa.int64(),
+    "temperature": pa.float64(),
+    "n": pa.int64(),
+    "logprobs": pa.bool_(),
+    "top_logprobs": pa.int64(),
+    "finish_reason": pa.string(),
 }
 MESSAGES_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 
@@ -31,6 +44,7 @@ class Shape:
     paths: canonical field -> tuple of keys (str) and list indices (int) into the record.
     messages: path of a chat `messages` list, when prompts come as messages.
     """
+
     name: str
     paths: dict
     messages: tuple | None = None
@@ -47,17 +61,26 @@ def _p(dotted: str) -> tuple:
 
 
 FLAT = Shape("flat", {f: (f,) for f in RAW_TYPES if f != "system_prompt"})
-OPENAI = Shape("openai", {
-    "account_id": ("user",), "request_id": ("id",), "ts": ("created",),
-    "model": ("request", "model"), "max_tokens": ("request", "max_tokens"),
-    "temperature": ("request", "temperature"), "n": ("request", "n"),
-    "logprobs": ("request", "logprobs"), "top_logprobs": ("request", "top_logprobs"),
-    "completion": ("response", "choices", 0, "message", "content"),
-    "finish_reason": ("response", "choices", 0, "finish_reason"),
-    "prompt_tokens": ("response", "usage", "prompt_tokens"),
-    "completion_tokens": ("response", "usage", "completion_tokens"),
-    "reasoning_tokens": ("response", "usage", "completion_tokens_details", "reasoning_tokens"),
-}, messages=("request", "messages"))
+OPENAI = Shape(
+    "openai",
+    {
+        "account_id": ("user",),
+        "request_id": ("id",),
+        "ts": ("created",),
+        "model": ("request", "model"),
+        "max_tokens": ("request", "max_tokens"),
+        "temperature": ("request", "temperature"),
+        "n": ("request", "n"),
+        "logprobs": ("request", "logprobs"),
+        "top_logprobs": ("request", "top_logprobs"),
+        "completion": ("response", "choices", 0, "message", "content"),
+        "finish_reason": ("response", "choices", 0, "finish_reason"),
+        "prompt_tokens": ("response", "usage", "prompt_tokens"),
+        "completion_tokens": ("response", "usage", "completion_tokens"),
+        "reasoning_tokens": ("response", "usage", "completion_tokens_details", "reasoning_tokens"),
+    },
+    messages=("request", "messages"),
+)
 
 
 def shape_from_mapping(mapping: dict, base: Shape | None = None) -> Shape:
@@ -70,8 +93,9 @@ def shape_from_mapping(mapping: dict, base: Shape | None = None) -> Shape:
         elif k in RAW_TYPES:
             paths[k] = _p(v)
         else:
-            raise SchemaError(f"unknown canonical field {k!r} in mapping; known: "
-                              f"{', '.join(sorted(RAW_TYPES))}, messages")
+            raise SchemaError(
+                f"unknown canonical field {k!r} in mapping; known: {', '.join(sorted(RAW_TYPES))}, messages"
+            )
     if "account_id" not in paths:
         raise SchemaError("a mapping must name account_id")
     if "prompt" not in paths and messages is None:
@@ -87,11 +111,13 @@ def detect_shape(record: dict) -> Shape:
         return OPENAI
     if "account_id" in record and ("prompt" in record or "messages" in record):
         return FLAT
-    raise SchemaError("unknown log shape (neither flat nor OpenAI-style); keys "
-                      f"{sorted(record)[:12]}: give a field mapping (--map)")
+    raise SchemaError(
+        f"unknown log shape (neither flat nor OpenAI-style); keys {sorted(record)[:12]}: give a field mapping (--map)"
+    )
 
 
 # --------------------------------------------------------------------------- raw schema
+
 
 def _json_type(value) -> pa.DataType:
     if isinstance(value, bool):
@@ -154,7 +180,7 @@ def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
             if isinstance(v, dict):
                 lst = [x for x in v if isinstance(x, tuple)]
                 inner = pa.struct(build(v))
-                if lst:   # a list element path: the key holds a list of that struct
+                if lst:  # a list element path: the key holds a list of that struct
                     inner = pa.list_(pa.struct(build(v[lst[0]])))
                 fields.append(pa.field(k, inner))
             else:
@@ -209,11 +235,15 @@ def as_shape(mapping) -> Shape | None:
 
 # --------------------------------------------------------------------------- serialisation
 
+
 def shape_to_dict(shape: Shape | None) -> dict | None:
     if shape is None:
         return None
-    return {"name": shape.name, "paths": {k: list(v) for k, v in shape.paths.items()},
-            "messages": list(shape.messages) if shape.messages else None}
+    return {
+        "name": shape.name,
+        "paths": {k: list(v) for k, v in shape.paths.items()},
+        "messages": list(shape.messages) if shape.messages else None,
+    }
 
 
 def shape_from_dict(d: dict | None) -> Shape | None:
@@ -222,5 +252,6 @@ def shape_from_dict(d: dict | None) -> Shape | None:
     for known in (FLAT, OPENAI):
         if d == shape_to_dict(known):
             return known
-    return Shape(d["name"], {k: tuple(v) for k, v in d["paths"].items()},
-                 tuple(d["messages"]) if d["messages"] else None)
+    return Shape(
+        d["name"], {k: tuple(v) for k, v in d["paths"].items()}, tuple(d["messages"]) if d["messages"] else None
+    )

@@ -11,10 +11,11 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 @dataclass(frozen=True)
 class Source:
     """One input: a path (or "-" for stdin) and its format."""
+
     path: str
-    fmt: str            # "jsonl", "parquet", "arrow"
-    compression: str    # "", "gzip", "zstd"
-    size: int           # bytes on disk (0 for stdin)
+    fmt: str  # "jsonl", "parquet", "arrow"
+    compression: str  # "", "gzip", "zstd"
+    size: int  # bytes on disk (0 for stdin)
 
     @property
     def name(self) -> str:

@@ -1,5 +1,6 @@
 """Byte streams of an input: plain files, .gz and .zst, byte ranges of a plain file, and URLs
 (through fsspec); a stream cut short says so (TruncatedInput) and keeps what it had."""
+
 from __future__ import annotations
 
 import gzip
@@ -7,8 +8,9 @@ import io
 import sys
 import zlib
 from dataclasses import dataclass
+
 from fastscan.errors import InputError
-from fastscan.read.source import GZIP_MAGIC, Source, ZSTD_MAGIC
+from fastscan.read.source import GZIP_MAGIC, ZSTD_MAGIC, Source
 
 
 @dataclass
@@ -23,6 +25,7 @@ class ByteRange:
     range by the sum of `lines` of the ranges before it. Only the range with start == 0
     counts the file in `ReadStats.files`; `bytes_read` counts the bytes the range owned.
     """
+
     start: int
     end: int
     lines: int = 0
@@ -62,7 +65,7 @@ class _RangeReader(io.RawIOBase):
     def __init__(self, fh, start: int, end: int):
         self.fh = fh
         self.start, self.end = start, end
-        self.pos = -1        # file position of the next byte to return
+        self.pos = -1  # file position of the next byte to return
         self.done = False
 
     def readable(self):
@@ -97,7 +100,7 @@ class _RangeReader(io.RawIOBase):
         view = memoryview(b).cast("B")
         before_end = self.pos < self.end
         if before_end:
-            view = view[:min(len(view), self.end - self.pos)]
+            view = view[: min(len(view), self.end - self.pos)]
         n = self.fh.readinto(view)
         if not n:
             self.done = True
@@ -151,14 +154,16 @@ class _ZstdStream:
 
     def __init__(self, fh):
         import zstandard
+
         self._fh = fh
         self._d = zstandard.ZstdDecompressor().decompressobj()
-        self._fed = False       # has the current frame's decompressor been given any input?
+        self._fed = False  # has the current frame's decompressor been given any input?
         self._pending = b""
         self._eof = False
 
     def read(self, size: int) -> bytes:
         import zstandard
+
         out = [self._pending]
         have = len(self._pending)
         while have < size and not self._eof:
@@ -175,7 +180,7 @@ class _ZstdStream:
             except zstandard.ZstdError as e:
                 self._pending = b"".join(out)
                 raise TruncatedInput(f"zstd: {e}") from None
-            while self._d.eof:     # several concatenated frames
+            while self._d.eof:  # several concatenated frames
                 rest = self._d.unused_data
                 self._d = zstandard.ZstdDecompressor().decompressobj()
                 self._fed = bool(rest)
@@ -193,6 +198,7 @@ class _ZstdStream:
 
 
 # --------------------------------------------------------------------------- JSON Lines
+
 
 def read_chunk(fh, size: int, head: bytes = b"") -> tuple[bytes, Exception | None]:
     """`head` + up to `size` decoded bytes, in pieces, so a stream cut short loses nothing it had."""
@@ -221,7 +227,6 @@ def read_chunk(fh, size: int, head: bytes = b"") -> tuple[bytes, Exception | Non
 
 def short_error(e: Exception) -> str:
     return str(e).strip() or type(e).__name__
-
 
 
 def is_url(path: str) -> bool:

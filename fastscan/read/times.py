@@ -1,5 +1,6 @@
 """Times: ISO-8601 strings, epoch seconds or milliseconds (told apart by magnitude) and Arrow
 timestamps, all to int64 epoch milliseconds (UTC), one definition for every decoding path."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,9 +9,10 @@ import math
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from fastscan.buffers import as_array, validity
 
-MS_THRESHOLD = 100_000_000_000   # epoch values above this are milliseconds (1e11 s is year 5138)
+MS_THRESHOLD = 100_000_000_000  # epoch values above this are milliseconds (1e11 s is year 5138)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -23,7 +25,7 @@ def iso_to_ms(text: str) -> int:
     t = dt.datetime.fromisoformat(s)
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.timezone.utc)
-    d = t - _EPOCH   # integer arithmetic: sub-millisecond digits are truncated, like Arrow's cast
+    d = t - _EPOCH  # integer arithmetic: sub-millisecond digits are truncated, like Arrow's cast
     return (d.days * 86_400 + d.seconds) * 1000 + d.microseconds // 1000
 
 
@@ -55,7 +57,7 @@ def text_to_ms(text: str) -> int:
         raise ValueError(f"not a time: {text[:40]!r}") from None
 
 
-_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # times a report can show (datetime's years 1..9999); anything else is rejected as not a time
 TS_MIN_MS, TS_MAX_MS = -62_135_596_800_000, 253_402_300_799_999
 TS_REASON = "ts: not an ISO-8601 time or epoch number"
@@ -70,7 +72,9 @@ def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
     n = len(col)
     bad = np.zeros(n, dtype=np.bool_)
     if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
-        return col.cast(pa.timestamp("ms", tz="UTC") if pa.types.is_timestamp(col.type) else pa.date64()).cast(pa.int64()), bad
+        return col.cast(pa.timestamp("ms", tz="UTC") if pa.types.is_timestamp(col.type) else pa.date64()).cast(
+            pa.int64()
+        ), bad
     if pa.types.is_null(col.type):
         return pa.nulls(n, pa.int64()), bad
     if pa.types.is_integer(col.type):
@@ -107,8 +111,6 @@ def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
             out.append(None)
             bad[i] = True
     return pa.array(out, pa.int64()), bad
-
-
 
 
 class MsArray:

@@ -1,4 +1,5 @@
 """A progress line on stderr (bytes, MB/s, ETA), only when stderr is a terminal."""
+
 from __future__ import annotations
 
 import sys
@@ -32,8 +33,10 @@ class Progress:
             frac = min(1.0, self.done / self.total)
             eta = (self.total - self.done) / rate if rate > 0 else 0.0
             bar = "#" * int(frac * 30)
-            msg = (f"\r[{bar:30s}] {self.done / 1e6:,.0f}/{self.total / 1e6:,.0f} MB "
-                   f"{rate / 1e6:,.0f} MB/s ETA {eta:,.0f}s ")
+            msg = (
+                f"\r[{bar:30s}] {self.done / 1e6:,.0f}/{self.total / 1e6:,.0f} MB "
+                f"{rate / 1e6:,.0f} MB/s ETA {eta:,.0f}s "
+            )
         else:
             msg = f"\r{self.done / 1e6:,.0f} MB {rate / 1e6:,.0f} MB/s "
         self.stream.write(msg)

@@ -15,8 +15,20 @@ from fastscan.report.terminal import format_top
 
 __all__ = ["LEAD_COLUMNS", "Explanation", "Report", "ScanStats"]
 
-LEAD_COLUMNS = ("account_id", "requests", "prompt_tokens", "completion_tokens", "first_seen", "last_seen",
-                "exact_dup_rate", "near_dup_rate", "template_rate", "extraction_score", "flagged", "reasons")
+LEAD_COLUMNS = (
+    "account_id",
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "first_seen",
+    "last_seen",
+    "exact_dup_rate",
+    "near_dup_rate",
+    "template_rate",
+    "extraction_score",
+    "flagged",
+    "reasons",
+)
 
 
 def _ordered(table: pa.Table) -> pa.Table:
@@ -33,22 +45,22 @@ class ScanStats:
     wall time and `peak_rss_mb` the largest of any worker.
     """
 
-    files: int                  # inputs read (a file cut into byte ranges counts once)
-    bytes_read: int             # bytes of input consumed (compressed size for .gz/.zst)
-    bytes_decoded: int          # bytes of JSON (or Arrow) after decompression
+    files: int  # inputs read (a file cut into byte ranges counts once)
+    bytes_read: int  # bytes of input consumed (compressed size for .gz/.zst)
+    bytes_decoded: int  # bytes of JSON (or Arrow) after decompression
     records_read: int
     records_scored: int
     records_rejected: int
-    rejected_by_reason: dict[str, int]   # the kind of reason (text before its first colon) -> count
+    rejected_by_reason: dict[str, int]  # the kind of reason (text before its first colon) -> count
     accounts: int
     seconds: float
-    mb_per_s: float             # bytes_decoded per second
+    mb_per_s: float  # bytes_decoded per second
     records_per_s: float
     peak_rss_mb: float
-    state_mb: float             # the per-account state's size in memory
-    pieces: int | None = None   # Dask only: tasks the input was cut into
+    state_mb: float  # the per-account state's size in memory
+    pieces: int | None = None  # Dask only: tasks the input was cut into
     workers: int | None = None  # Dask only: worker threads of the cluster
-    task_seconds: float | None = None   # Dask only: seconds summed over its tasks
+    task_seconds: float | None = None  # Dask only: seconds summed over its tasks
 
     def to_dict(self) -> dict[str, Any]:
         """The statistics as a JSON-ready dict (what `--stats` writes); Dask-only keys when set."""
@@ -63,10 +75,10 @@ class Report:
 
     accounts: pa.Table
     stats: ScanStats
-    rejected_examples: list[dict] = field(default_factory=list)   # {file, line, reason} of the first ones
-    file_errors: list[dict] = field(default_factory=list)         # {file, line, reason}: not one record
-    shared_templates: pa.Table | None = None   # skeleton_hash, accounts, account_ids (fastscan.score.neardup)
-    near_dup_links: pa.Table | None = None     # account_id, other_account_id, shared_near_dups
+    rejected_examples: list[dict] = field(default_factory=list)  # {file, line, reason} of the first ones
+    file_errors: list[dict] = field(default_factory=list)  # {file, line, reason}: not one record
+    shared_templates: pa.Table | None = None  # skeleton_hash, accounts, account_ids (fastscan.score.neardup)
+    near_dup_links: pa.Table | None = None  # account_id, other_account_id, shared_near_dups
 
     def __post_init__(self) -> None:
         self.accounts = _ordered(self.accounts)
@@ -85,9 +97,10 @@ class Report:
 
     def top(self, n: int = 20) -> pa.Table:
         """The n highest-scoring accounts (ties by requests, then account_id)."""
-        idx = pc.sort_indices(self.accounts, sort_keys=[("extraction_score", "descending"),
-                                                        ("requests", "descending"),
-                                                        ("account_id", "ascending")])
+        idx = pc.sort_indices(
+            self.accounts,
+            sort_keys=[("extraction_score", "descending"), ("requests", "descending"), ("account_id", "ascending")],
+        )
         return self.accounts.take(idx[:n])
 
     def format_top(self, n: int = 20, width: int = 160) -> str:
@@ -100,8 +113,8 @@ class Explanation:
     """One account of a scan, explained: its report row, every signal, and example prompts."""
 
     account_id: str
-    row: dict[str, Any]        # the account's report row (features, extraction_score, flagged, reasons)
-    signals: list[dict[str, Any]]   # fastscan.score.model.explain_account: signal, group, value, contribution, ...
+    row: dict[str, Any]  # the account's report row (features, extraction_score, flagged, reasons)
+    signals: list[dict[str, Any]]  # fastscan.score.model.explain_account: signal, group, value, contribution, ...
     prompts: list[tuple[int, str]]  # up to `examples` (count, prompt) pairs, most frequent first
-    distinct_prompts: int      # distinct prompts seen for the account in this scan
+    distinct_prompts: int  # distinct prompts seen for the account in this scan
     report: Report

@@ -19,9 +19,11 @@ def write_table(table: pa.Table, path: str | os.PathLike) -> None:
     tmp = path + ".part"
     if low.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
+
         pq.write_table(table, tmp)
     elif low.endswith(".csv"):
         import pyarrow.csv as pacsv
+
         pacsv.write_csv(table, tmp)
     elif low.endswith((".jsonl", ".json", ".ndjson")):
         with open(tmp, "wb") as fh:
@@ -37,6 +39,5 @@ def write_table(table: pa.Table, path: str | os.PathLike) -> None:
 
 def _json_column(col: pa.Array) -> list:
     if pa.types.is_timestamp(col.type):
-        return [None if v is None else v.isoformat().replace("+00:00", "Z")
-                for v in col.to_pylist()]
+        return [None if v is None else v.isoformat().replace("+00:00", "Z") for v in col.to_pylist()]
     return col.to_pylist()

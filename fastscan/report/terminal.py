@@ -14,23 +14,27 @@ __all__ = ["format_explanation", "format_top", "print_stats"]
 
 def format_top(top: pa.Table, width: int = 160) -> str:
     """The rows of `top` (a report's accounts, in order) as a fixed-width table cut at `width`."""
-    head = f"{'account_id':24s} {'score':>5s} {'flag':4s} {'requests':>9s} {'compl_tok':>11s} " \
-           f"{'near_dup':>8s} reasons"
+    head = f"{'account_id':24s} {'score':>5s} {'flag':4s} {'requests':>9s} {'compl_tok':>11s} {'near_dup':>8s} reasons"
     lines = [head]
     for r in top.to_pylist():
-        line = (f"{str(r['account_id'])[:24]:24s} {r['extraction_score']:5.2f} "
-                f"{'yes' if r['flagged'] else '':4s} {r['requests']:9,d} {r['completion_tokens']:11,d} "
-                f"{r['near_dup_rate']:8.2f} {r['reasons']}")
+        line = (
+            f"{str(r['account_id'])[:24]:24s} {r['extraction_score']:5.2f} "
+            f"{'yes' if r['flagged'] else '':4s} {r['requests']:9,d} {r['completion_tokens']:11,d} "
+            f"{r['near_dup_rate']:8.2f} {r['reasons']}"
+        )
         lines.append(line[:width])
     return "\n".join(lines)
 
 
 def print_stats(stats: ScanStats, file_errors: list[dict], examples: list[dict], err: TextIO) -> None:
     """The run's statistics, rejects by reason, the first rejected records and the warnings."""
-    print(f"fastscan: {stats.files} file(s), {stats.bytes_read / 1e6:,.1f} MB read, "
-          f"{stats.records_read:,} records: {stats.records_scored:,} scored, "
-          f"{stats.records_rejected:,} rejected; {stats.accounts:,} accounts in "
-          f"{stats.seconds:.2f} s ({stats.mb_per_s:,.0f} MB/s)", file=err)
+    print(
+        f"fastscan: {stats.files} file(s), {stats.bytes_read / 1e6:,.1f} MB read, "
+        f"{stats.records_read:,} records: {stats.records_scored:,} scored, "
+        f"{stats.records_rejected:,} rejected; {stats.accounts:,} accounts in "
+        f"{stats.seconds:.2f} s ({stats.mb_per_s:,.0f} MB/s)",
+        file=err,
+    )
     if stats.records_rejected:
         by = ", ".join(f"{k}: {v:,}" for k, v in stats.rejected_by_reason.items())
         print(f"fastscan: rejected by reason: {by}", file=err)
@@ -49,24 +53,36 @@ def format_explanation(ex: Explanation, threshold: float, min_requests: int, wid
     """What `fastscan explain` prints for one account."""
     r = ex.row
     verdict = "FLAGGED" if r["flagged"] else "not flagged"
-    lines = [f"account {ex.account_id}: extraction_score {r['extraction_score']:.3f}, {verdict} "
-             f"(flag at score >= {threshold:g} with at least {min_requests} requests)",
-             f"  {r['requests']:,} requests, {r['prompt_tokens']:,} prompt tokens, "
-             f"{r['completion_tokens']:,} completion tokens"
-             + (f" ({r['reasoning_tokens']:,} reasoning)" if r.get("reasoning_tokens") else "")
-             + (f"; first seen {r['first_seen']:%Y-%m-%d %H:%M}, last seen {r['last_seen']:%Y-%m-%d %H:%M} UTC"
-                if r.get("first_seen") is not None else ""),
-             f"  reasons: {r['reasons'] or '(no signal stands out from the typical account of this scan)'}",
-             "",
-             f"  {'signal':18s} {'group':18s} {'value':>5s} {'adds':>6s} {'typical':>7s}  in words",]
+    lines = [
+        f"account {ex.account_id}: extraction_score {r['extraction_score']:.3f}, {verdict} "
+        f"(flag at score >= {threshold:g} with at least {min_requests} requests)",
+        f"  {r['requests']:,} requests, {r['prompt_tokens']:,} prompt tokens, "
+        f"{r['completion_tokens']:,} completion tokens"
+        + (f" ({r['reasoning_tokens']:,} reasoning)" if r.get("reasoning_tokens") else "")
+        + (
+            f"; first seen {r['first_seen']:%Y-%m-%d %H:%M}, last seen {r['last_seen']:%Y-%m-%d %H:%M} UTC"
+            if r.get("first_seen") is not None
+            else ""
+        ),
+        f"  reasons: {r['reasons'] or '(no signal stands out from the typical account of this scan)'}",
+        "",
+        f"  {'signal':18s} {'group':18s} {'value':>5s} {'adds':>6s} {'typical':>7s}  in words",
+    ]
     for s in sorted(ex.signals, key=lambda s: -s["contribution"]):
-        lines.append(f"  {s['signal']:18s} {s['group']:18s} {s['value']:5.2f} {s['contribution']:+6.2f} "
-                     f"{s['typical']:+7.2f}  {s['words']}")
-    lines.append("  (adds: the signal's contribution to the score's logit; typical: the median contribution "
-                 "among accounts of this scan that could be flagged)")
+        lines.append(
+            f"  {s['signal']:18s} {s['group']:18s} {s['value']:5.2f} {s['contribution']:+6.2f} "
+            f"{s['typical']:+7.2f}  {s['words']}"
+        )
+    lines.append(
+        "  (adds: the signal's contribution to the score's logit; typical: the median contribution "
+        "among accounts of this scan that could be flagged)"
+    )
     if ex.prompts:
-        lines += ["", f"  example prompts ({len(ex.prompts)} of {ex.distinct_prompts:,} distinct, most frequent "
-                      f"first, truncated to {width} characters):"]
+        lines += [
+            "",
+            f"  example prompts ({len(ex.prompts)} of {ex.distinct_prompts:,} distinct, most frequent "
+            f"first, truncated to {width} characters):",
+        ]
         for count, p in ex.prompts:
             lines.append(f"  {count:6,d}x  {_one_line(p, width)}")
     return "\n".join(lines)

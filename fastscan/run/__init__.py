@@ -24,12 +24,21 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_CHECKPOINT_BYTES", "Scanner", "explain", "scan"]
 
 
-def scan(paths: Paths, *, config: ScanConfig | None = None, mapping: Mapping_ = None,
-         chunk_bytes: int = DEFAULT_CHUNK_BYTES, reject_file: str | os.PathLike[str] | None = None,
-         progress: Callable[[int], None] | None = None, flag_threshold: float = FLAG_THRESHOLD,
-         min_requests: int = MIN_REQUESTS, client: Client | None = None, split_bytes: int | None = None,
-         state_dir: str | os.PathLike[str] | None = None,
-         checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES) -> Report:
+def scan(
+    paths: Paths,
+    *,
+    config: ScanConfig | None = None,
+    mapping: Mapping_ = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    reject_file: str | os.PathLike[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    flag_threshold: float = FLAG_THRESHOLD,
+    min_requests: int = MIN_REQUESTS,
+    client: Client | None = None,
+    split_bytes: int | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES,
+) -> Report:
     """Scan request logs (files, folders, globs, "-" for stdin) and return the per-account Report.
 
     With `client` (a dask.distributed.Client, from `pip install fastscan[dask]`) the scan runs on
@@ -48,12 +57,38 @@ def scan(paths: Paths, *, config: ScanConfig | None = None, mapping: Mapping_ = 
     if client is not None:
         if state_dir is not None:
             raise StateError("a state directory cannot be used with a Dask client (not resumable yet)")
-        return scan_dask(client, paths, config=config, mapping=mapping, chunk_bytes=chunk_bytes,
-                         reject_file=reject_file, progress=progress, flag_threshold=flag_threshold,
-                         min_requests=min_requests, split_bytes=split_bytes or DEFAULT_SPLIT_BYTES)
+        return scan_dask(
+            client,
+            paths,
+            config=config,
+            mapping=mapping,
+            chunk_bytes=chunk_bytes,
+            reject_file=reject_file,
+            progress=progress,
+            flag_threshold=flag_threshold,
+            min_requests=min_requests,
+            split_bytes=split_bytes or DEFAULT_SPLIT_BYTES,
+        )
     if state_dir is not None:
-        return scan_resumable(paths, state_dir, config=config, mapping=mapping, chunk_bytes=chunk_bytes,
-                              reject_file=reject_file, progress=progress, flag_threshold=flag_threshold,
-                              min_requests=min_requests, checkpoint_bytes=checkpoint_bytes)
-    return scan_local(paths, config=config, mapping=mapping, chunk_bytes=chunk_bytes, reject_file=reject_file,
-                      progress=progress, flag_threshold=flag_threshold, min_requests=min_requests)
+        return scan_resumable(
+            paths,
+            state_dir,
+            config=config,
+            mapping=mapping,
+            chunk_bytes=chunk_bytes,
+            reject_file=reject_file,
+            progress=progress,
+            flag_threshold=flag_threshold,
+            min_requests=min_requests,
+            checkpoint_bytes=checkpoint_bytes,
+        )
+    return scan_local(
+        paths,
+        config=config,
+        mapping=mapping,
+        chunk_bytes=chunk_bytes,
+        reject_file=reject_file,
+        progress=progress,
+        flag_threshold=flag_threshold,
+        min_requests=min_requests,
+    )

@@ -31,6 +31,7 @@ The task functions (`scan_piece`, `merge_partials`, `finish_partial`) know nothi
 are plain functions of picklable values, usable from any other task runner. This module imports
 Dask only inside the functions that talk to a Client, so it loads without Dask installed.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -39,8 +40,8 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from fastscan.config import ScanConfig
 from fastscan.errors import ClusterError, InputError
@@ -62,22 +63,34 @@ from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
 from fastscan.score.finish import peak_rss_mb
 from fastscan.state import KEEP_EXAMPLES, AccountState, Partial, line_offsets
 
-__all__ = ["DEFAULT_FANIN", "DEFAULT_SPLIT_BYTES", "ClusterError", "DaskScan", "Piece", "finish_partial", "merge_partials",
-           "plan_pieces", "scan_piece", "scan_dask", "submit_scan"]
+__all__ = [
+    "DEFAULT_FANIN",
+    "DEFAULT_SPLIT_BYTES",
+    "ClusterError",
+    "DaskScan",
+    "Piece",
+    "finish_partial",
+    "merge_partials",
+    "plan_pieces",
+    "scan_piece",
+    "scan_dask",
+    "submit_scan",
+]
 
-DEFAULT_SPLIT_BYTES = 128 << 20     # a plain JSONL file larger than this is cut into byte ranges
-DEFAULT_FANIN = 8                   # partials merged per merge task
-_TO_EOF = sys.maxsize               # the end of a file's last range: whatever the file holds
+DEFAULT_SPLIT_BYTES = 128 << 20  # a plain JSONL file larger than this is cut into byte ranges
+DEFAULT_FANIN = 8  # partials merged per merge task
+_TO_EOF = sys.maxsize  # the end of a file's last range: whatever the file holds
 
 
 @dataclass(frozen=True)
 class Piece:
     """One task's share of the input: a whole file, or the lines starting in [start, end)."""
-    index: int          # position in the scan (pieces of one file are consecutive)
-    file_index: int     # position of its file among the scan's sources
+
+    index: int  # position in the scan (pieces of one file are consecutive)
+    file_index: int  # position of its file among the scan's sources
     source: Source
     start: int = 0
-    end: int | None = None      # None: the whole file
+    end: int | None = None  # None: the whole file
 
     def byte_range(self) -> ByteRange | None:
         return None if self.end is None else ByteRange(self.start, self.end)
@@ -116,12 +129,12 @@ class _PieceRejects(RejectLog):
     def __init__(self, keep_examples: int, keep_all: bool):
         super().__init__(None, keep_examples=keep_examples)
         self.all: list | None = [] if keep_all else None
-        self._heap: list = []      # (-line, seq, entry): the kept examples, largest line on top
+        self._heap: list = []  # (-line, seq, entry): the kept examples, largest line on top
         self._seq = 0
 
     def add(self, stats, source, line, reason, raw):
         super().add(stats, source, line, reason, raw)
-        self.examples = []         # kept in the heap instead
+        self.examples = []  # kept in the heap instead
         item = (-line, self._seq, {"file": source, "line": line, "reason": reason})
         self._seq += 1
         if len(self._heap) < self.keep_examples:
@@ -135,23 +148,35 @@ class _PieceRejects(RejectLog):
         return [e for _, _, e in sorted(self._heap, key=lambda t: (-t[0], t[1]))]
 
 
-def scan_piece(piece: Piece, config: ScanConfig, shape: Shape | None = None,
-               chunk_bytes: int = DEFAULT_CHUNK_BYTES, keep_examples: int = KEEP_EXAMPLES,
-               keep_rejects: bool = False):
+def scan_piece(
+    piece: Piece,
+    config: ScanConfig,
+    shape: Shape | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    keep_examples: int = KEEP_EXAMPLES,
+    keep_rejects: bool = False,
+):
     """Read one piece into a Partial; with keep_rejects, (Partial, [(line, reason, raw), ...])."""
     t0 = time.perf_counter()
     state = AccountState(config)
     stats = ReadStats()
     rejects = _PieceRejects(keep_examples, keep_rejects)
     rng = piece.byte_range()
-    fold(state, read_source(piece.source, shape=shape, chunk_bytes=chunk_bytes, rejects=rejects, stats=stats,
-                            byte_range=rng), prefetch=False)
+    fold(
+        state,
+        read_source(piece.source, shape=shape, chunk_bytes=chunk_bytes, rejects=rejects, stats=stats, byte_range=rng),
+        prefetch=False,
+    )
     state.compact()
-    part = Partial(state, stats,
-                   examples=[(piece.index, e) for e in rejects.first_examples()],
-                   file_errors=[(piece.index, e) for e in rejects.file_errors],
-                   lines={piece.index: rng.lines} if rng is not None else {},
-                   peak_rss_mb=peak_rss_mb(), task_seconds=time.perf_counter() - t0)
+    part = Partial(
+        state,
+        stats,
+        examples=[(piece.index, e) for e in rejects.first_examples()],
+        file_errors=[(piece.index, e) for e in rejects.file_errors],
+        lines={piece.index: rng.lines} if rng is not None else {},
+        peak_rss_mb=peak_rss_mb(),
+        task_seconds=time.perf_counter() - t0,
+    )
     return (part, rejects.all) if keep_rejects else part
 
 
@@ -167,8 +192,9 @@ def merge_partials(config: ScanConfig, *partials: Partial, keep_examples: int = 
     return out
 
 
-def finish_partial(partial: Partial, piece_files: list[int], flag_threshold: float = FLAG_THRESHOLD,
-                   min_requests: int = MIN_REQUESTS) -> tuple[Report, list[int]]:
+def finish_partial(
+    partial: Partial, piece_files: list[int], flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS
+) -> tuple[Report, list[int]]:
     """(Report of the merged partial, per-piece line offsets): the root of the merge tree."""
     report = finish(partial, flag_threshold, min_requests, piece_files)
     report.stats.peak_rss_mb = max(partial.peak_rss_mb, peak_rss_mb())
@@ -181,6 +207,7 @@ def _take(pair, i):
 
 
 # --------------------------------------------------------------------------- the client side
+
 
 def _worker_paths(paths) -> list[str]:
     """Local paths made absolute (a worker's working directory is not the client's); URLs as given."""
@@ -198,8 +225,17 @@ def _worker_paths(paths) -> list[str]:
 class DaskScan:
     """A scan submitted to a Dask cluster. `result()` waits for it and returns the Report."""
 
-    def __init__(self, client, pieces: list[Piece], piece_futures: list, final, reject_futures: list | None,
-                 reject_log: RejectLog | None, progress: Callable[[int], None] | None, t0: float):
+    def __init__(
+        self,
+        client,
+        pieces: list[Piece],
+        piece_futures: list,
+        final,
+        reject_futures: list | None,
+        reject_log: RejectLog | None,
+        progress: Callable[[int], None] | None,
+        t0: float,
+    ):
         self.client = client
         self.pieces = pieces
         self.piece_futures = piece_futures
@@ -224,6 +260,7 @@ class DaskScan:
 
     def result(self) -> Report:
         from distributed import KilledWorker, as_completed
+
         try:
             if self._progress is not None:
                 by_key = {f.key: p for f, p in zip(self.piece_futures, self.pieces)}
@@ -234,8 +271,10 @@ class DaskScan:
                 self._write_rejects(offsets)
         except KilledWorker as e:
             self.cancel()
-            raise ClusterError(f"a scan task kept killing its workers ({e}); the input is too large for "
-                               f"a worker's memory or a worker crashes on it") from None
+            raise ClusterError(
+                f"a scan task kept killing its workers ({e}); the input is too large for "
+                f"a worker's memory or a worker crashes on it"
+            ) from None
         except concurrent.futures.CancelledError as e:
             # the scan's tasks were cancelled, or the client lost its scheduler
             self.cancel()
@@ -264,11 +303,20 @@ class DaskScan:
             fut.release()
 
 
-def submit_scan(client, paths, *, config: ScanConfig | None = None, mapping=None,
-                chunk_bytes: int = DEFAULT_CHUNK_BYTES, split_bytes: int = DEFAULT_SPLIT_BYTES,
-                fanin: int = DEFAULT_FANIN, reject_file: str | os.PathLike | None = None,
-                progress: Callable[[int], None] | None = None, flag_threshold: float = FLAG_THRESHOLD,
-                min_requests: int = MIN_REQUESTS) -> DaskScan:
+def submit_scan(
+    client,
+    paths,
+    *,
+    config: ScanConfig | None = None,
+    mapping=None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    split_bytes: int = DEFAULT_SPLIT_BYTES,
+    fanin: int = DEFAULT_FANIN,
+    reject_file: str | os.PathLike | None = None,
+    progress: Callable[[int], None] | None = None,
+    flag_threshold: float = FLAG_THRESHOLD,
+    min_requests: int = MIN_REQUESTS,
+) -> DaskScan:
     """Submit a scan to the cluster behind `client` (a dask.distributed.Client) and return at once."""
     if fanin < 2:
         raise ValueError("fanin must be at least 2")
@@ -282,25 +330,52 @@ def submit_scan(client, paths, *, config: ScanConfig | None = None, mapping=None
     pieces = plan_pieces(sources, split_bytes)
     reject_log = RejectLog(reject_file) if reject_file is not None else None
     keep = reject_log is not None
-    piece_futures = [client.submit(scan_piece, p, config, shape, chunk_bytes, KEEP_EXAMPLES, keep,
-                                   key=f"fastscan-piece-{tag}-{p.index}", priority=-p.index)
-                     for p in pieces]
+    piece_futures = [
+        client.submit(
+            scan_piece,
+            p,
+            config,
+            shape,
+            chunk_bytes,
+            KEEP_EXAMPLES,
+            keep,
+            key=f"fastscan-piece-{tag}-{p.index}",
+            priority=-p.index,
+        )
+        for p in pieces
+    ]
     reject_futures = None
     level = piece_futures
     if keep:
         level = [client.submit(_take, f, 0, key=f"fastscan-partial-{tag}-{i}") for i, f in enumerate(piece_futures)]
-        reject_futures = [client.submit(_take, f, 1, key=f"fastscan-rejects-{tag}-{i}")
-                          for i, f in enumerate(piece_futures)]
+        reject_futures = [
+            client.submit(_take, f, 1, key=f"fastscan-rejects-{tag}-{i}") for i, f in enumerate(piece_futures)
+        ]
     depth = 0
     while len(level) != 1:
         depth += 1
         # merges run before new pieces start, so partials do not pile up in worker memory
-        level = [client.submit(merge_partials, config, *level[i:i + fanin],
-                               key=f"fastscan-merge-{tag}-{depth}-{i // fanin}", priority=depth)
-                 if len(level[i:i + fanin]) != 1 else level[i]
-                 for i in range(0, max(len(level), 1), fanin)]
-    final = client.submit(finish_partial, level[0], [p.file_index for p in pieces], flag_threshold,
-                          min_requests, key=f"fastscan-finish-{tag}", priority=depth + 1)
+        level = [
+            client.submit(
+                merge_partials,
+                config,
+                *level[i : i + fanin],
+                key=f"fastscan-merge-{tag}-{depth}-{i // fanin}",
+                priority=depth,
+            )
+            if len(level[i : i + fanin]) != 1
+            else level[i]
+            for i in range(0, max(len(level), 1), fanin)
+        ]
+    final = client.submit(
+        finish_partial,
+        level[0],
+        [p.file_index for p in pieces],
+        flag_threshold,
+        min_requests,
+        key=f"fastscan-finish-{tag}",
+        priority=depth + 1,
+    )
     return DaskScan(client, pieces, piece_futures, final, reject_futures, reject_log, progress, t0)
 
 

@@ -18,9 +18,17 @@ from fastscan.score.model import explain_account
 __all__ = ["explain"]
 
 
-def explain(paths: Paths, account_id: str, *, examples: int = 5, config: ScanConfig | None = None,
-            mapping: Mapping_ = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-            flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS) -> Explanation:
+def explain(
+    paths: Paths,
+    account_id: str,
+    *,
+    examples: int = 5,
+    config: ScanConfig | None = None,
+    mapping: Mapping_ = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    flag_threshold: float = FLAG_THRESHOLD,
+    min_requests: int = MIN_REQUESTS,
+) -> Explanation:
     """Scan `paths` and explain one account: the whole scan is needed, since the reasons compare
     the account with the rest of the population. Example prompts are gathered in the same pass
     (only this account's, and only when `examples` > 0). Raises KeyError if the account is absent."""
@@ -35,8 +43,11 @@ def explain(paths: Paths, account_id: str, *, examples: int = 5, config: ScanCon
                 counts[p] = counts.get(p, 0) + 1
 
     t0 = time.perf_counter()
-    fold(scanner.state, read_all(sources, shape=scanner.shape, chunk_bytes=chunk_bytes, rejects=scanner.rejects,
-                                 stats=scanner.stats), on_batch=gather if examples > 0 else None)
+    fold(
+        scanner.state,
+        read_all(sources, shape=scanner.shape, chunk_bytes=chunk_bytes, rejects=scanner.rejects, stats=scanner.stats),
+        on_batch=gather if examples > 0 else None,
+    )
     scanner.partial.seconds += time.perf_counter() - t0
     report = scanner.finish()
     signals = explain_account(report.accounts, account_id, min_requests)

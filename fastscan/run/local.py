@@ -43,8 +43,14 @@ class Scanner:
     log shape (flat, OpenAI-style, or `mapping`). Scanners of the same config `merge`.
     """
 
-    def __init__(self, config: ScanConfig | None = None, *, mapping: Mapping_ = None,
-                 flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS) -> None:
+    def __init__(
+        self,
+        config: ScanConfig | None = None,
+        *,
+        mapping: Mapping_ = None,
+        flag_threshold: float = FLAG_THRESHOLD,
+        min_requests: int = MIN_REQUESTS,
+    ) -> None:
         self.config = config or ScanConfig()
         self.partial = Partial(AccountState(self.config))
         self.shape = as_shape(mapping)
@@ -96,17 +102,29 @@ class Scanner:
         p = self.partial
         own = [(0, e) for e in self.rejects.examples]
         keep = max(0, self.rejects.keep_examples - len(own))
-        return Partial(p.state, p.stats, own + p.examples[:keep], [(0, e) for e in self.rejects.file_errors]
-                       + p.file_errors, seconds=p.seconds)
+        return Partial(
+            p.state,
+            p.stats,
+            own + p.examples[:keep],
+            [(0, e) for e in self.rejects.file_errors] + p.file_errors,
+            seconds=p.seconds,
+        )
 
     def finish(self) -> Report:
         return finish(self.result(), self.flag_threshold, self.min_requests)
 
 
-def scan_local(paths: Paths, *, config: ScanConfig | None = None, mapping: Mapping_ = None,
-               chunk_bytes: int = DEFAULT_CHUNK_BYTES, reject_file: str | os.PathLike[str] | None = None,
-               progress: Callable[[int], None] | None = None, flag_threshold: float = FLAG_THRESHOLD,
-               min_requests: int = MIN_REQUESTS) -> Report:
+def scan_local(
+    paths: Paths,
+    *,
+    config: ScanConfig | None = None,
+    mapping: Mapping_ = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    reject_file: str | os.PathLike[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    flag_threshold: float = FLAG_THRESHOLD,
+    min_requests: int = MIN_REQUESTS,
+) -> Report:
     """Scan `paths` in this process, reading one chunk ahead on a second thread."""
     sources = expand_sources(paths)
     scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
@@ -114,8 +132,17 @@ def scan_local(paths: Paths, *, config: ScanConfig | None = None, mapping: Mappi
     if reject_file is not None:
         scanner.rejects = RejectLog(reject_file)
     try:
-        fold(scanner.state, read_all(sources, shape=scanner.shape, chunk_bytes=chunk_bytes,
-                                     rejects=scanner.rejects, stats=scanner.stats, progress=progress))
+        fold(
+            scanner.state,
+            read_all(
+                sources,
+                shape=scanner.shape,
+                chunk_bytes=chunk_bytes,
+                rejects=scanner.rejects,
+                stats=scanner.stats,
+                progress=progress,
+            ),
+        )
     finally:
         scanner.rejects.close()
     scanner.partial.seconds += time.perf_counter() - t0

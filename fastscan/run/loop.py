@@ -41,9 +41,16 @@ class FilePlan(Protocol):
         """`src` has been read to its end."""
 
 
-def read_all(sources: list[Source], *, shape: Shape | None, chunk_bytes: int, rejects: RejectLog,
-             stats: ReadStats, progress: Callable[[int], None] | None = None,
-             plan: FilePlan | None = None) -> Iterator[pa.RecordBatch]:
+def read_all(
+    sources: list[Source],
+    *,
+    shape: Shape | None,
+    chunk_bytes: int,
+    rejects: RejectLog,
+    stats: ReadStats,
+    progress: Callable[[int], None] | None = None,
+    plan: FilePlan | None = None,
+) -> Iterator[pa.RecordBatch]:
     """The canonical batches of every source in order; with `plan`, only what it asks for."""
     for src in sources:
         job = FileJob(shape, stats) if plan is None else plan.begin(src)
@@ -51,14 +58,27 @@ def read_all(sources: list[Source], *, shape: Shape | None, chunk_bytes: int, re
             if progress is not None:
                 progress(src.size)
             continue
-        yield from read_source(src, shape=job.shape, chunk_bytes=chunk_bytes, rejects=rejects, stats=job.stats,
-                               progress=progress, start=job.start, on_chunk=job.on_chunk)
+        yield from read_source(
+            src,
+            shape=job.shape,
+            chunk_bytes=chunk_bytes,
+            rejects=rejects,
+            stats=job.stats,
+            progress=progress,
+            start=job.start,
+            on_chunk=job.on_chunk,
+        )
         if plan is not None:
             plan.end(src, job)
 
 
-def fold(state: AccountState, batches: Iterable[pa.RecordBatch], *, prefetch: bool = True,
-         on_batch: Callable[[pa.RecordBatch], None] | None = None) -> None:
+def fold(
+    state: AccountState,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    prefetch: bool = True,
+    on_batch: Callable[[pa.RecordBatch], None] | None = None,
+) -> None:
     """Fold `batches` into `state`, reading ahead on a second thread unless `prefetch` is False
     (a checkpoint must see exactly the batches folded so far); `on_batch` sees each batch after."""
     for batch in _prefetch(batches) if prefetch else batches:
@@ -94,7 +114,7 @@ def _prefetch(items: Iterable[Any], depth: int = 2) -> Iterator[Any]:
             for item in items:
                 if not put((item, None)):
                     return
-        except BaseException as e:     # handed to the consumer, which raises it
+        except BaseException as e:  # handed to the consumer, which raises it
             put((_DONE, e))
             return
         put((_DONE, None))

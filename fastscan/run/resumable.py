@@ -26,10 +26,11 @@ DEFAULT_CHECKPOINT_BYTES = 256 << 20
 class _Checkpoints:
     """The FilePlan of a state directory: what to read of each file, and when to checkpoint."""
 
-    def __init__(self, sd: StateDir, partial: Partial, rejects: RejectLog, shape: Shape | None,
-                 checkpoint_bytes: int) -> None:
+    def __init__(
+        self, sd: StateDir, partial: Partial, rejects: RejectLog, shape: Shape | None, checkpoint_bytes: int
+    ) -> None:
         self.sd = sd
-        self.partial = partial          # the state and the statistics of the files finished so far
+        self.partial = partial  # the state and the statistics of the files finished so far
         self.rejects = rejects
         self.shape = shape
         self.checkpoint_bytes = checkpoint_bytes
@@ -50,7 +51,7 @@ class _Checkpoints:
             job.stats = stats_from_dict(rec["stats"])
             job.start = (rec["offset"], rec["line"])
             job.shape = self.shape or shape_from_dict(rec["shape"])
-            job.stats.files -= 1   # read_source counts the file again
+            job.stats.files -= 1  # read_source counts the file again
         since = job.start[0] if job.start is not None else 0
 
         def on_chunk(offset: int, line: int, detected: Shape) -> None:
@@ -62,8 +63,14 @@ class _Checkpoints:
             # the part of the file before `offset`; a resumed read adds the rest
             snap["bytes_decoded"] = offset
             snap["bytes_read"] = 0 if src.compression else offset
-            self.files[key] = {"status": "partial", "fingerprint": rec["fingerprint"], "offset": offset,
-                               "line": line, "shape": shape_to_dict(detected), "stats": snap}
+            self.files[key] = {
+                "status": "partial",
+                "fingerprint": rec["fingerprint"],
+                "offset": offset,
+                "line": line,
+                "shape": shape_to_dict(detected),
+                "stats": snap,
+            }
             self._save()
 
         job.on_chunk = on_chunk
@@ -75,11 +82,19 @@ class _Checkpoints:
         self._save()
 
 
-def scan_resumable(paths: Paths, state_dir: str | os.PathLike[str], *, config: ScanConfig | None = None,
-                   mapping: Mapping_ = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-                   reject_file: str | os.PathLike[str] | None = None,
-                   progress: Callable[[int], None] | None = None, flag_threshold: float = FLAG_THRESHOLD,
-                   min_requests: int = MIN_REQUESTS, checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES) -> Report:
+def scan_resumable(
+    paths: Paths,
+    state_dir: str | os.PathLike[str],
+    *,
+    config: ScanConfig | None = None,
+    mapping: Mapping_ = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    reject_file: str | os.PathLike[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    flag_threshold: float = FLAG_THRESHOLD,
+    min_requests: int = MIN_REQUESTS,
+    checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES,
+) -> Report:
     """Scan `paths` into the state directory `state_dir` and report on everything it holds."""
     sources = expand_sources(paths)
     config = config or ScanConfig()
@@ -89,8 +104,11 @@ def scan_resumable(paths: Paths, state_dir: str | os.PathLike[str], *, config: S
         sd.check_partial(sources)
         partial = sd.partial
         resume_at = None
-        if reject_file is not None and sd.reject_file is not None and \
-                sd.reject_file["path"] == os.path.abspath(reject_file):
+        if (
+            reject_file is not None
+            and sd.reject_file is not None
+            and sd.reject_file["path"] == os.path.abspath(reject_file)
+        ):
             resume_at = sd.reject_file["size"]
         rejects = RejectLog(reject_file, resume_at=resume_at)
         rejects.examples = [e for _, e in partial.examples]
@@ -99,10 +117,26 @@ def scan_resumable(paths: Paths, state_dir: str | os.PathLike[str], *, config: S
         plan = _Checkpoints(sd, partial, rejects, shape, checkpoint_bytes)
         try:
             # read on this thread: a checkpoint must see exactly the batches folded in so far
-            fold(partial.state, read_all(sources, shape=shape, chunk_bytes=chunk_bytes, rejects=rejects,
-                                         stats=partial.stats, progress=progress, plan=plan), prefetch=False)
+            fold(
+                partial.state,
+                read_all(
+                    sources,
+                    shape=shape,
+                    chunk_bytes=chunk_bytes,
+                    rejects=rejects,
+                    stats=partial.stats,
+                    progress=progress,
+                    plan=plan,
+                ),
+                prefetch=False,
+            )
         finally:
             rejects.close()
-    done = Partial(partial.state, partial.stats, [(0, e) for e in rejects.examples],
-                   [(0, e) for e in rejects.file_errors], seconds=time.perf_counter() - t0)
+    done = Partial(
+        partial.state,
+        partial.stats,
+        [(0, e) for e in rejects.examples],
+        [(0, e) for e in rejects.file_errors],
+        seconds=time.perf_counter() - t0,
+    )
     return finish(done, flag_threshold, min_requests)

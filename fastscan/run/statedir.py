@@ -17,8 +17,10 @@ A checkpoint writes a new state file (temp + fsync + rename), then the manifest 
 same way), then deletes the previous state file: a crash at any point leaves a manifest and the
 state it names, consistent with each other.
 """
+
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -35,7 +37,7 @@ from fastscan.state import AccountState, Partial
 __all__ = ["MANIFEST_FORMAT", "StateDir", "fingerprint", "stats_from_dict", "stats_to_dict", "write_private"]
 
 MANIFEST_FORMAT = 1
-_EDGE = 64 << 10     # bytes hashed at each end of a file for its fingerprint
+_EDGE = 64 << 10  # bytes hashed at each end of a file for its fingerprint
 
 
 def write_private(path, data: bytes) -> None:
@@ -47,7 +49,7 @@ def write_private(path, data: bytes) -> None:
         os.fchmod(fd, 0o600)
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -77,8 +79,12 @@ def fingerprint(path: str) -> dict:
             tail = fh.read(_EDGE)
         else:
             tail = b""
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "head_sha256": hashlib.sha256(head).hexdigest(), "tail_sha256": hashlib.sha256(tail).hexdigest()}
+    return {
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "head_sha256": hashlib.sha256(head).hexdigest(),
+        "tail_sha256": hashlib.sha256(tail).hexdigest(),
+    }
 
 
 def stats_to_dict(st: ReadStats) -> dict:
@@ -125,15 +131,15 @@ class StateDir:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             holder = ""
-            try:
+            with contextlib.suppress(OSError):
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            except OSError:
-                pass
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 who = f" (pid {holder})" if holder else ""
-                raise StateError(f"{self.path}: state directory is in use by another scan{who}; "
-                                 "wait for it to finish or use another --state directory") from None
+                raise StateError(
+                    f"{self.path}: state directory is in use by another scan{who}; "
+                    "wait for it to finish or use another --state directory"
+                ) from None
             raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -141,11 +147,9 @@ class StateDir:
 
     def close(self) -> None:
         if self._lock_fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.ftruncate(self._lock_fd, 0)
-            except OSError:
-                pass
-            os.close(self._lock_fd)   # closing the descriptor releases the flock
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None
 
     def __enter__(self):
@@ -168,24 +172,27 @@ class StateDir:
         if not os.path.exists(mpath):
             others = [f for f in os.listdir(self.path) if f != "lock"]
             if others:
-                raise StateError(f"{self.path}: not a fastscan state directory (no manifest.json, "
-                                 f"but holds {sorted(others)[:3]})")
+                raise StateError(
+                    f"{self.path}: not a fastscan state directory (no manifest.json, but holds {sorted(others)[:3]})"
+                )
             return
         try:
             with open(mpath, "rb") as fh:
                 m = json.loads(fh.read())
             if m.get("format") != MANIFEST_FORMAT:
-                raise StateError(f"{mpath}: manifest format {m.get('format')!r}, this fastscan reads "
-                                 f"{MANIFEST_FORMAT}")
+                raise StateError(f"{mpath}: manifest format {m.get('format')!r}, this fastscan reads {MANIFEST_FORMAT}")
             config = ScanConfig.from_dict(m["config"])
         except (ValueError, KeyError, TypeError) as e:
             raise StateError(f"{mpath}: unreadable manifest: {e}") from None
         if config != self.config:
-            raise StateError(f"{self.path}: holds a state of another scan configuration ({config}); "
-                             "use another --state directory")
+            raise StateError(
+                f"{self.path}: holds a state of another scan configuration ({config}); use another --state directory"
+            )
         if m["shape"] != shape_to_dict(self.shape):
-            raise StateError(f"{self.path}: holds a state scanned with another log shape / --map "
-                             f"({m['shape'] and m['shape']['name']}); use the same --map or another directory")
+            raise StateError(
+                f"{self.path}: holds a state scanned with another log shape / --map "
+                f"({m['shape'] and m['shape']['name']}); use the same --map or another directory"
+            )
         self.generation = m["generation"]
         stats = stats_from_dict(m["stats"])
         examples = [(0, e) for e in m["rejected_examples"]]
@@ -203,12 +210,10 @@ class StateDir:
         if state.config != self.config:
             raise StateError(f"{spath}: state of another scan configuration")
         keep = {"lock", "manifest.json", m["state_file"]}
-        for f in os.listdir(self.path):   # leftovers of a checkpoint cut short
+        for f in os.listdir(self.path):  # leftovers of a checkpoint cut short
             if f not in keep and (f.startswith("state-") or ".tmp-" in f):
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(os.path.join(self.path, f))
-                except OSError:
-                    pass
 
     # -- files
     @staticmethod
@@ -219,11 +224,13 @@ class StateDir:
         """("new" | "done" | "partial", record) for an input; StateError when the file changed
         since it was scanned into this state (its records are in the state already)."""
         if src.path == "-":
-            raise StateError("stdin cannot be scanned into a state directory (it cannot be resumed); "
-                             "scan files, or drop --state")
+            raise StateError(
+                "stdin cannot be scanned into a state directory (it cannot be resumed); scan files, or drop --state"
+            )
         if is_url(src.path):
-            raise StateError(f"{src.path}: URLs cannot be scanned into a state directory yet; scan local files, "
-                             "or drop --state")
+            raise StateError(
+                f"{src.path}: URLs cannot be scanned into a state directory yet; scan local files, or drop --state"
+            )
         rec = self.files.get(self.key(src))
         fp = fingerprint(src.path)
         if rec is None:
@@ -231,9 +238,11 @@ class StateDir:
         if rec["fingerprint"] != fp:
             old = rec["fingerprint"]
             what = [k for k in ("size", "mtime_ns", "head_sha256", "tail_sha256") if old[k] != fp[k]]
-            raise StateError(f"{src.path}: changed since it was scanned into {self.path} "
-                             f"({', '.join(what)} differ); its earlier records are in the state, so "
-                             "scanning it again would count them twice; use a new state directory")
+            raise StateError(
+                f"{src.path}: changed since it was scanned into {self.path} "
+                f"({', '.join(what)} differ); its earlier records are in the state, so "
+                "scanning it again would count them twice; use a new state directory"
+            )
         return rec["status"], rec
 
     def check_partial(self, sources) -> None:
@@ -241,8 +250,9 @@ class StateDir:
         keys = {self.key(s) for s in sources if s.path != "-"}
         for k, rec in self.files.items():
             if rec["status"] == "partial" and k not in keys:
-                raise StateError(f"{self.path}: holds a partial scan of {k}, which is not among the inputs; "
-                                 "add it to finish it")
+                raise StateError(
+                    f"{self.path}: holds a partial scan of {k}, which is not among the inputs; add it to finish it"
+                )
 
     def save(self, state: AccountState, stats: ReadStats, rejects: RejectLog, files: dict) -> None:
         """Checkpoint: the state, the statistics of finished work, per-file progress."""
@@ -272,9 +282,7 @@ class StateDir:
         _fsync_dir(self.path)
         for f in os.listdir(self.path):
             if f.startswith("state-") and f != name:
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(os.path.join(self.path, f))
-                except OSError:
-                    pass
         self.files = files
         self.reject_file = rj

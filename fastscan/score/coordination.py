@@ -14,10 +14,12 @@ of a cluster's accounts says:
 Everything is computed from report columns (first_seen, last_seen, cluster_id, requests), so it
 depends on nothing but the merged state. Without cluster columns every account is its own cluster.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+
 from fastscan.sketches import HOUR_MS
 
 __all__ = ["coordination_columns", "ROTATION_HOURS", "ROTATION_MIN_CLUSTER"]
@@ -35,7 +37,7 @@ def _times(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _count_in_window(cluster, keys, lo, hi, self_key_inside):
     """For each account: accounts of its cluster whose key lies in [lo, hi] (sorted search)."""
-    big = np.int64(1) << np.int64(42)          # epoch ms < 2**42 until the year 2109
+    big = np.int64(1) << np.int64(42)  # epoch ms < 2**42 until the year 2109
     packed = cluster * big + keys
     order = np.sort(packed)
     left = np.searchsorted(order, cluster * big + lo, side="left")

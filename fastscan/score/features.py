@@ -5,15 +5,15 @@ from the prompt sample (state.PromptSample) via fastscan.neardup: exact for acco
 `sample_size` distinct prompts, estimated from a uniform sample of distinct prompts above that
 (see README, "Bounds").
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from fastscan.score.neardup import CrossAccount, cross_account, near_duplicate_flags, repetition
-from fastscan.sketches import HOUR_MS
-from fastscan.state import AccountState, F
-from fastscan.sketches import split_model_hour_key
 
+from fastscan.score.neardup import CrossAccount, cross_account, near_duplicate_flags, repetition
+from fastscan.sketches import HOUR_MS, split_model_hour_key
+from fastscan.state import AccountState, F
 
 __all__ = ["account_features", "repetition"]
 
@@ -70,7 +70,7 @@ def _timing(state: AccountState) -> dict:
     s1 = np.bincount(acct, weights=cnt, minlength=n)
     s2 = np.bincount(acct, weights=cnt.astype(np.float64) ** 2, minlength=n)
     mean = _safe_div(s1, span)
-    var = _safe_div(s2, span) - mean ** 2
+    var = _safe_div(s2, span) - mean**2
     out["hourly_cv"] = np.where(span > 1, np.sqrt(np.maximum(var, 0.0)) / np.maximum(mean, 1e-12), 0.0)
     out["span_hours"] = span
     out["requests_per_active_hour"] = _safe_div(s1, hours_active)
@@ -97,7 +97,7 @@ def _models(state: AccountState) -> dict:
     return out
 
 
-CAPABLE_MIN_SHARE = 0.01   # a model needs this share of the scan's requests to count as the capable one
+CAPABLE_MIN_SHARE = 0.01  # a model needs this share of the scan's requests to count as the capable one
 
 
 def _capable_model(state: AccountState, acct, model, cnt) -> dict:
@@ -116,8 +116,7 @@ def _capable_model(state: AccountState, acct, model, cnt) -> dict:
         per_req[req_m < CAPABLE_MIN_SHARE * req_m.sum()] = -1.0
         best = int(np.argmax(per_req))
         name = state.models[best]
-        share = _safe_div(np.bincount(acct, weights=cnt * (model == best), minlength=n),
-                          state.sums[:n, F["requests"]])
+        share = _safe_div(np.bincount(acct, weights=cnt * (model == best), minlength=n), state.sums[:n, F["requests"]])
     return {"capable_model": np.full(n, name, dtype=object), "capable_model_share": share}
 
 
@@ -158,8 +157,9 @@ def _model_moves(state: AccountState) -> dict:
     return {"new_model": new_model, "new_model_share": np.clip(share, 0.0, 1.0), "new_model_delay_hours": delay}
 
 
-def account_features(state: AccountState, cross: CrossAccount | None = None,
-                     near: np.ndarray | None = None) -> pa.Table:
+def account_features(
+    state: AccountState, cross: CrossAccount | None = None, near: np.ndarray | None = None
+) -> pa.Table:
     """One row per account, sorted by account_id: volumes, rates, timing, repetition and what the
     account shares with others (`cross`, computed here when not given)."""
     n = state.n_accounts
@@ -179,11 +179,21 @@ def account_features(state: AccountState, cross: CrossAccount | None = None,
     cols["last_seen_ms"] = np.where(timed, ts_max, 0)
     cols["completion_prompt_ratio"] = _safe_div(sums[:, F["completion_tokens"]], sums[:, F["prompt_tokens"]])
     cols["completion_tokens_per_request"] = _safe_div(sums[:, F["completion_tokens"]], req)
-    for name in ("hit_max_tokens", "long_output", "logprobs", "multi_sample", "logit_bias", "conversation",
-                 "system_prompt", "temperature_zero", "reasoning_prompt", "tokens_estimated"):
+    for name in (
+        "hit_max_tokens",
+        "long_output",
+        "logprobs",
+        "multi_sample",
+        "logit_bias",
+        "conversation",
+        "system_prompt",
+        "temperature_zero",
+        "reasoning_prompt",
+        "tokens_estimated",
+    ):
         cols[f"{name}_rate"] = _safe_div(sums[:, F[name]], req)
     cols["samples_per_request"] = _safe_div(sums[:, F["samples"]], req)
-    if near is None:   # the within-account flags: computed once, shared with cross_account
+    if near is None:  # the within-account flags: computed once, shared with cross_account
         near = near_duplicate_flags(state)
     cols.update(repetition(state, near))
     cols.update((cross or cross_account(state, near)).columns)
@@ -195,8 +205,7 @@ def account_features(state: AccountState, cross: CrossAccount | None = None,
     for k, v in cols.items():
         v = np.asarray(v)[order]
         if k in ("first_seen_ms", "last_seen_ms"):
-            arrays[k.replace("_ms", "")] = pa.array(v, pa.timestamp("ms", tz="UTC"),
-                                                    mask=~np.asarray(timed)[order])
+            arrays[k.replace("_ms", "")] = pa.array(v, pa.timestamp("ms", tz="UTC"), mask=~np.asarray(timed)[order])
         elif v.dtype == object:
             arrays[k] = pa.array(v.tolist(), pa.string())
         elif v.dtype == np.bool_:

@@ -22,8 +22,12 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def finish(partial: Partial, flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS,
-           piece_files: list[int] | None = None) -> Report:
+def finish(
+    partial: Partial,
+    flag_threshold: float = FLAG_THRESHOLD,
+    min_requests: int = MIN_REQUESTS,
+    piece_files: list[int] | None = None,
+) -> Report:
     """Score the accounts of `partial`: near-duplicates, cross-account links, features, the
     extraction score and its reasons. `piece_files` (each piece's file) when pieces were byte
     ranges, so that rejected records keep the line numbers of their whole file."""
@@ -54,5 +58,11 @@ def finish(partial: Partial, flag_threshold: float = FLAG_THRESHOLD, min_request
         peak_rss_mb=peak_rss_mb(),
         state_mb=round(state.nbytes / 1e6, 1),
     )
-    return Report(accounts, stats, examples, file_errors,
-                  shared_templates=cross.shared_templates, near_dup_links=cross.near_dup_links)
+    return Report(
+        accounts,
+        stats,
+        examples,
+        file_errors,
+        shared_templates=cross.shared_templates,
+        near_dup_links=cross.near_dup_links,
+    )

@@ -13,22 +13,23 @@ count. README "Near-duplicates and templates" defines every column; in short:
   several accounts makes template links; clusters are connected components of accounts over
   these links (a component is a set of accounts, never a chain of prompts).
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import pyarrow as pa
+
 from fastscan.config import ScanConfig
 from fastscan.parallel import map_ordered, workers
 from fastscan.state import AccountState, F
 
-
 __all__ = ["lsh_params", "repetition", "cross_account", "CrossAccount"]
 
-SHARED_TEXT_ACCOUNTS = 2    # text sent by more accounts than this is shared content, not a payload
-LSH_TARGET_RECALL = 0.99    # chance that a pair LSH must find is a candidate...
-LSH_MARGIN = 0.05           # ...for a pair this far below the threshold (verification noise)
+SHARED_TEXT_ACCOUNTS = 2  # text sent by more accounts than this is shared content, not a payload
+LSH_TARGET_RECALL = 0.99  # chance that a pair LSH must find is a candidate...
+LSH_MARGIN = 0.05  # ...for a pair this far below the threshold (verification noise)
 
 
 def lsh_params(num_perm: int, threshold: float, rows: int = 0) -> tuple[int, int]:
@@ -43,7 +44,7 @@ def lsh_params(num_perm: int, threshold: float, rows: int = 0) -> tuple[int, int
     j = max(threshold - LSH_MARGIN, 0.01)
     for r in range(num_perm, 0, -1):
         b = num_perm // r
-        if 1.0 - (1.0 - j ** r) ** b >= LSH_TARGET_RECALL:
+        if 1.0 - (1.0 - j**r) ** b >= LSH_TARGET_RECALL:
             return b, r
     return num_perm, 1
 
@@ -87,6 +88,7 @@ def account_ranks(state: AccountState) -> np.ndarray:
 def near_duplicate_flags(state: AccountState) -> np.ndarray:
     """bool per sampled prompt: another sampled prompt of its account is a verified near-duplicate."""
     from fastscan.kernels import neardup
+
     cfg = state.config
     s = state.sample
     s.compact()
@@ -104,8 +106,9 @@ def near_duplicate_flags(state: AccountState) -> np.ndarray:
     bounds = np.r_[0, cuts, state.n_accounts].astype(np.int64)
 
     def part(k: int) -> None:
-        neardup.flag_account_near_dups(offsets, s.sig, s.n_words, bands, rows, need,
-                                       int(bounds[k]), int(bounds[k + 1]), out)
+        neardup.flag_account_near_dups(
+            offsets, s.sig, s.n_words, bands, rows, need, int(bounds[k]), int(bounds[k + 1]), out
+        )
 
     map_ordered(part, range(parts))
     return out
@@ -138,7 +141,7 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
     # distinct prompts: exact below the sample size, a bottom-k estimate above it
     full = in_sample >= cfg.sample_size
     thr = s.threshold[:n].astype(np.float64)
-    est = np.where(full, (cfg.sample_size - 1) * (2.0 ** 64) / np.maximum(thr, 1.0), in_sample)
+    est = np.where(full, (cfg.sample_size - 1) * (2.0**64) / np.maximum(thr, 1.0), in_sample)
     prompted = state.sums[:n, F["prompted"]]
     distinct = np.minimum(np.round(est), np.maximum(prompted, in_sample)).astype(np.int64)
     return {
@@ -154,6 +157,7 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
     """Verified near-duplicate pairs (i < j, sample rows) between different accounts' eligible
     prompts, each once (in the first band it collides in), sorted."""
     from fastscan.kernels import neardup
+
     cfg = state.config
     s = state.sample
     bands, rows = lsh_params(cfg.num_perm, cfg.near_dup_threshold, cfg.lsh_rows)
@@ -178,8 +182,9 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
         while True:
             out_i = np.empty(cap, dtype=np.int64)
             out_j = np.empty(cap, dtype=np.int64)
-            c = neardup.link_bucket_pairs(order, keys, s.account, s.prompt_hash, s.sig, need, cfg.bucket_window,
-                                          band, rows, out_i, out_j)
+            c = neardup.link_bucket_pairs(
+                order, keys, s.account, s.prompt_hash, s.sig, need, cfg.bucket_window, band, rows, out_i, out_j
+            )
             if c <= cap:
                 return out_i[:c] * n + out_j[:c]
             cap = c
@@ -212,6 +217,7 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
     `near`: the within-account near-duplicate flags of the sample (computed when not given).
     """
     from fastscan.kernels import neardup
+
     cfg = state.config
     s = state.sample
     s.compact()
@@ -248,8 +254,7 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
     pos = np.minimum(np.searchsorted(code, rev), max(len(code) - 1, 0))
     found = code[pos] == rev if len(code) else np.zeros(0, bool)
     both = np.where(found, np.minimum(shared, shared[pos] if len(code) else shared), 0).astype(np.int64)
-    need = np.maximum(cfg.link_min_prompts,
-                      np.ceil(cfg.link_min_share * np.minimum(n_elig[a_src], n_elig[a_dst])))
+    need = np.maximum(cfg.link_min_prompts, np.ceil(cfg.link_min_share * np.minimum(n_elig[a_src], n_elig[a_dst])))
     nd_link = (both >= need) & (a_src < a_dst)
     la, lb, ls = a_src[nd_link], a_dst[nd_link], both[nd_link]
     shared_near = np.bincount(np.concatenate([la, lb]), minlength=n).astype(np.int64)
@@ -303,10 +308,11 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
             by_acct = np.argsort(acc, kind="stable")
             acct_off = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(np.bincount(acc, minlength=n), out=acct_off[1:])
-            neardup.count_linked_accounts(item_off, acc.astype(np.int64), acct_off,
-                                          g_id[by_acct].astype(np.int64), shared_tmpl_accounts)
+            neardup.count_linked_accounts(
+                item_off, acc.astype(np.int64), acct_off, g_id[by_acct].astype(np.int64), shared_tmpl_accounts
+            )
             shared_tmpl_count = np.bincount(acc, minlength=n).astype(np.int64)
-            for gi, (lo, hi) in enumerate(zip(g_starts, np.r_[g_starts[1:], len(acc)])):
+            for _gi, (lo, hi) in enumerate(zip(g_starts, np.r_[g_starts[1:], len(acc)])):
                 names = sorted(str(x) for x in ids[acc[lo:hi]])
                 tmpl_rows["skeleton_hash"].append(int(key[lo]))
                 tmpl_rows["accounts"].append(len(names))
@@ -327,18 +333,24 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
         "cluster_id": by_rank[label] if n else np.zeros(0, dtype=object),
         "cluster_size": size.astype(np.int64),
     }
-    t_order = sorted(range(len(tmpl_rows["accounts"])),
-                     key=lambda i: (-tmpl_rows["accounts"][i], tmpl_rows["skeleton_hash"][i]))
-    templates = pa.table({
-        "skeleton_hash": pa.array([tmpl_rows["skeleton_hash"][i] for i in t_order], pa.uint64()),
-        "accounts": pa.array([tmpl_rows["accounts"][i] for i in t_order], pa.int64()),
-        "account_ids": pa.array([tmpl_rows["account_ids"][i] for i in t_order], pa.list_(pa.string())),
-    })
-    pairs = sorted((min(str(ids[a]), str(ids[b])), max(str(ids[a]), str(ids[b])), int(c))
-                   for a, b, c in zip(la, lb, ls))
-    links = pa.table({
-        "account_id": pa.array([p[0] for p in pairs], pa.string()),
-        "other_account_id": pa.array([p[1] for p in pairs], pa.string()),
-        "shared_near_dups": pa.array([p[2] for p in pairs], pa.int64()),
-    })
+    t_order = sorted(
+        range(len(tmpl_rows["accounts"])), key=lambda i: (-tmpl_rows["accounts"][i], tmpl_rows["skeleton_hash"][i])
+    )
+    templates = pa.table(
+        {
+            "skeleton_hash": pa.array([tmpl_rows["skeleton_hash"][i] for i in t_order], pa.uint64()),
+            "accounts": pa.array([tmpl_rows["accounts"][i] for i in t_order], pa.int64()),
+            "account_ids": pa.array([tmpl_rows["account_ids"][i] for i in t_order], pa.list_(pa.string())),
+        }
+    )
+    pairs = sorted(
+        (min(str(ids[a]), str(ids[b])), max(str(ids[a]), str(ids[b])), int(c)) for a, b, c in zip(la, lb, ls)
+    )
+    links = pa.table(
+        {
+            "account_id": pa.array([p[0] for p in pairs], pa.string()),
+            "other_account_id": pa.array([p[1] for p in pairs], pa.string()),
+            "shared_near_dups": pa.array([p[2] for p in pairs], pa.int64()),
+        }
+    )
     return CrossAccount(columns, templates, links)

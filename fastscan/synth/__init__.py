@@ -28,6 +28,7 @@ memory holds one block of text (plus each chat's open conversation), never the l
 and the account count is chosen from the plan; plans are nested (a larger log's populations
 extend a smaller one's), so the size grows smoothly with the account count.
 """
+
 from __future__ import annotations
 
 from fastscan.synth.base import FORMATS, AccountLabel, SynthSummary

@@ -1,11 +1,26 @@
 """The plan of a log: which accounts of which populations send how many requests, and when."""
+
 from __future__ import annotations
 
 import datetime as dt
 import math
 
 import numpy as np
-from fastscan.synth.base import AccountLabel, BASE_ACCOUNTS, BASE_DAYS, BENIGN_MODELS, BULK_MODELS, DAY_MS, DIURNAL, EXTRACTOR_MODELS, HOUR_MS, PROBE_MODELS, S_PLAN, S_TIMES
+
+from fastscan.synth.base import (
+    BASE_ACCOUNTS,
+    BASE_DAYS,
+    BENIGN_MODELS,
+    BULK_MODELS,
+    DAY_MS,
+    DIURNAL,
+    EXTRACTOR_MODELS,
+    HOUR_MS,
+    PROBE_MODELS,
+    S_PLAN,
+    S_TIMES,
+    AccountLabel,
+)
 from fastscan.synth.rand import Rand, make_rng
 from fastscan.synth.text import integration_template
 from fastscan.synth.vocab import BULK_WRAPPERS, CHAT_SYSTEMS, COT_WRAPPERS, PROBE_WRAPPERS
@@ -50,12 +65,13 @@ class Account:
         self.suite = 0
         self.max_tokens = 0
         self.models: tuple = ()
-        self.state = None   # generation state: a chat's conversation, an eval run's prompt order
+        self.state = None  # generation state: a chat's conversation, an eval run's prompt order
         self.sent = 0
 
     def label(self, requests: int | None = None) -> AccountLabel:
-        return AccountLabel(self.account_id, self.pop.label, self.pop.kind, self.campaign,
-                            self.n if requests is None else requests)
+        return AccountLabel(
+            self.account_id, self.pop.label, self.pop.kind, self.campaign, self.n if requests is None else requests
+        )
 
 
 def _groups(accounts: int) -> list:
@@ -101,9 +117,9 @@ def plan_accounts(accounts: int, seed: int, days: int) -> list:
         models = {"bulk": BULK_MODELS, "probe": PROBE_MODELS}.get(pop.role, EXTRACTOR_MODELS)
         camp_model = r.weighted(models)
         for k in range(n_acc):
-            aid = "acct_%012x" % int(r.u() * (1 << 48))
+            aid = f"acct_{int(r.u() * (1 << 48)):012x}"
             while aid in used:
-                aid = "acct_%012x" % int(r.u() * (1 << 48))
+                aid = f"acct_{int(r.u() * (1 << 48)):012x}"
             used.add(aid)
             base_n = pop.median * math.exp(pop.sigma * r.z()) if pop.sigma else pop.median
             n = min(pop.hi, max(pop.lo, round(base_n)))
@@ -141,6 +157,7 @@ def plan_accounts(accounts: int, seed: int, days: int) -> list:
 
 
 # --------------------------------------------------------------------------- times
+
 
 def _diurnal(g: np.random.Generator, n: int, tz: int, active_days: np.ndarray, start: int) -> np.ndarray:
     """Sessions of a few requests a minute or two apart, at waking hours of the account's zone."""
@@ -189,10 +206,14 @@ def schedule_requests(plan: list, seed: int, days: int, start: int) -> tuple[np.
                 day = g.choice(weekdays, size=n)
                 hour = g.integers(8, 18, size=n)
                 t = start + day * DAY_MS + ((hour - a.tz) % 24) * HOUR_MS + g.integers(0, HOUR_MS, size=n)
-            else:   # a nightly batch from 02:00 local, a few hours long
+            else:  # a nightly batch from 02:00 local, a few hours long
                 day = np.sort(g.integers(0, days, size=n))
-                t = (start + day * DAY_MS + ((2 - a.tz) % 24) * HOUR_MS
-                     + (g.beta(2.0, 5.0, size=n) * 3 * HOUR_MS).astype(np.int64))
+                t = (
+                    start
+                    + day * DAY_MS
+                    + ((2 - a.tz) % 24) * HOUR_MS
+                    + (g.beta(2.0, 5.0, size=n) * 3 * HOUR_MS).astype(np.int64)
+                )
         elif role == "eval_run":
             t0 = start + int(g.integers(0, max(1, span - 4 * HOUR_MS)))
             t = t0 + np.sort(g.uniform(0, g.uniform(0.5, 3.0) * HOUR_MS, size=n)).astype(np.int64)
@@ -202,15 +223,14 @@ def schedule_requests(plan: list, seed: int, days: int, start: int) -> tuple[np.
             step = (span - width) // max(1, n_acc - 1)
             t0 = start + min(k * step, span - width) + int(g.integers(0, HOUR_MS))
             t = _steady(g, n, t0, min(end, t0 + width), a.cv)
-        else:   # bulk and probe: around the clock, the whole log
+        else:  # bulk and probe: around the clock, the whole log
             t = _steady(g, n, start, end, a.cv)
-        t = np.where(t >= end, t - span, t)   # a late session that runs past the end wraps to the start
-        ts[at:at + n] = np.sort(t)
-        acct[at:at + n] = a.index
+        t = np.where(t >= end, t - span, t)  # a late session that runs past the end wraps to the start
+        ts[at : at + n] = np.sort(t)
+        acct[at : at + n] = a.index
         at += n
     order = np.lexsort((acct, ts))
     return ts[order], acct[order]
 
 
 # --------------------------------------------------------------------------- records
-

@@ -1,10 +1,10 @@
 """Random draws in blocks, from independent numpy streams (same seed, same draws)."""
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
-
 
 
 def _floats(gen: np.random.Generator, block: int):
@@ -29,8 +29,9 @@ class Rand:
         self.u = u = _floats(gen, block).__next__
         self.z = _normals(gen, block).__next__
 
-        def pick(seq):   # a closure: the hottest call of the generator, no attribute lookups
+        def pick(seq):  # a closure: the hottest call of the generator, no attribute lookups
             return seq[int(u() * len(seq))]
+
         self.pick = pick
 
     def randint(self, lo: int, hi: int) -> int:
@@ -72,7 +73,7 @@ class Indices:
             self.buf = self.buf[p:] + self.gen.integers(0, self.high, self.block + k).tolist()
             p = 0
         self.pos = p + k
-        return self.buf[p:p + k]
+        return self.buf[p : p + k]
 
 
 def make_rng(seed: int, *stream: int) -> np.random.Generator:
@@ -80,4 +81,3 @@ def make_rng(seed: int, *stream: int) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------- vocabularies
-

@@ -1,15 +1,99 @@
 """Prompts and completions built word by word from the vocabularies and sentence grammars."""
+
 from __future__ import annotations
 
 from operator import itemgetter
 
 from fastscan.synth.base import S_SUITE
 from fastscan.synth.rand import Indices, Rand, make_rng
-from fastscan.synth.vocab import ADJECTIVES, ALPACA, ALPACA_NO_INPUT, ARGS, AUDIENCES, CLOSERS, CODE_TASKS, CODE_TEMPLATES, COLOURS, COLS, COMPANIES, DISHES, ERRORS, ES_FORMS, ES_P, ES_S, ES_T, ES_TOPICS, EVENTS, FNAMES, FOLLOWUPS, FORMS, GADGETS, GOALS, HARVEST_SUFFIXES, HARVEST_TEMPLATES, HOWTOS, HUMAN_FORMS, INGREDIENTS, INTEGRATION_FAMILIES, INTROS, LANGS, MCQ_SUBJECTS, NAMES, NUMS, OBJECTS, OBJECT_NOUNS, OPS, ORDINALS, PAST_VERBS, PERSONAS, PERSONS, PLACES, PLURALS, PRIZES, PROBLEMS, PRODUCT_KINDS, PRODUCT_TITLES, QUALIFIERS, RELATIONS, REQUIREMENTS, REVIEW_END, REVIEW_MID, REVIEW_OPEN, REVIEW_WHEN, RU_FORMS, RU_P, RU_S, RU_T, RU_TOPICS, SPAM, SQL_TASKS, SQL_TEMPLATE, STYLES, SUBJECTS, SURNAMES, TAG_WORDS, TAILS, THINGS, TICKET_ASKS, TICKET_ISSUES, TITLE_FORMS, TOPICS, URLS, VERBS, WHEN, ZH_FORMS, ZH_P, ZH_S, ZH_T, ZH_TOPICS
+from fastscan.synth.vocab import (
+    ADJECTIVES,
+    ALPACA,
+    ALPACA_NO_INPUT,
+    ARGS,
+    AUDIENCES,
+    CLOSERS,
+    CODE_TASKS,
+    CODE_TEMPLATES,
+    COLOURS,
+    COLS,
+    COMPANIES,
+    DISHES,
+    ERRORS,
+    ES_FORMS,
+    ES_P,
+    ES_S,
+    ES_T,
+    ES_TOPICS,
+    EVENTS,
+    FNAMES,
+    FOLLOWUPS,
+    FORMS,
+    GADGETS,
+    GOALS,
+    HARVEST_SUFFIXES,
+    HARVEST_TEMPLATES,
+    HOWTOS,
+    HUMAN_FORMS,
+    INGREDIENTS,
+    INTEGRATION_FAMILIES,
+    INTROS,
+    LANGS,
+    MCQ_SUBJECTS,
+    NAMES,
+    NUMS,
+    OBJECT_NOUNS,
+    OBJECTS,
+    OPS,
+    ORDINALS,
+    PAST_VERBS,
+    PERSONAS,
+    PERSONS,
+    PLACES,
+    PLURALS,
+    PRIZES,
+    PROBLEMS,
+    PRODUCT_KINDS,
+    PRODUCT_TITLES,
+    QUALIFIERS,
+    RELATIONS,
+    REQUIREMENTS,
+    REVIEW_END,
+    REVIEW_MID,
+    REVIEW_OPEN,
+    REVIEW_WHEN,
+    RU_FORMS,
+    RU_P,
+    RU_S,
+    RU_T,
+    RU_TOPICS,
+    SPAM,
+    SQL_TASKS,
+    SQL_TEMPLATE,
+    STYLES,
+    SUBJECTS,
+    SURNAMES,
+    TAG_WORDS,
+    TAILS,
+    THINGS,
+    TICKET_ASKS,
+    TICKET_ISSUES,
+    TITLE_FORMS,
+    TOPICS,
+    URLS,
+    VERBS,
+    WHEN,
+    ZH_FORMS,
+    ZH_P,
+    ZH_S,
+    ZH_T,
+    ZH_TOPICS,
+)
 
 
 class _Slots(dict):
     """Template slots filled on first use, so a template only pays for the words it uses."""
+
     __slots__ = ("text",)
 
     def __missing__(self, key):
@@ -19,10 +103,23 @@ class _Slots(dict):
 
 
 # When a prompt names no topic, its answer is about the first of these slots the prompt used.
-_SUBJECT_SLOTS = (("topic", "{}"), ("plural", "{}"), ("howto", "{}"), ("place", "a trip to {}"), ("dish", "{}"),
-                  ("goal", "how to {}"), ("gadget", "your {}"), ("event", "{}"), ("code_task", "a function that {}"),
-                  ("sql_task", "a query that {}"), ("code", "this code"), ("sentence", "this sentence"),
-                  ("paragraph", "this text"), ("items", "these items"), ("n1", "this calculation"))
+_SUBJECT_SLOTS = (
+    ("topic", "{}"),
+    ("plural", "{}"),
+    ("howto", "{}"),
+    ("place", "a trip to {}"),
+    ("dish", "{}"),
+    ("goal", "how to {}"),
+    ("gadget", "your {}"),
+    ("event", "{}"),
+    ("code_task", "a function that {}"),
+    ("sql_task", "a query that {}"),
+    ("code", "this code"),
+    ("sentence", "this sentence"),
+    ("paragraph", "this text"),
+    ("items", "these items"),
+    ("n1", "this calculation"),
+)
 
 
 def _subject(slots: dict) -> str:
@@ -43,25 +140,53 @@ class Text:
     def __init__(self, r: Rand, n_sentences: int = 6000, n_paragraphs: int = 6000):
         self.r = r
         self._human = [t for w, t in HUMAN_FORMS for _ in range(w)]
-        self._vocab = {"topic": TOPICS, "topic2": TOPICS, "form": FORMS, "audience": AUDIENCES,
-                       "qualifier": QUALIFIERS, "adj": ADJECTIVES, "plural": PLURALS, "lang": LANGS, "num": NUMS,
-                       "ordinal": ORDINALS, "person": PERSONS, "person2": PERSONS, "style": STYLES,
-                       "howto": HOWTOS, "code_task": CODE_TASKS, "sql_task": SQL_TASKS, "place": PLACES,
-                       "dish": DISHES, "ingredient": INGREDIENTS, "relation": RELATIONS, "event": EVENTS,
-                       "persona": PERSONAS, "goal": GOALS, "gadget": GADGETS, "problem": PROBLEMS,
-                       "error": ERRORS, "fn": FNAMES, "arg": ARGS, "col": COLS, "op": OPS, "prize": PRIZES,
-                       "url": URLS, "fmt": ("a numbered list", "a table", "JSON", "short paragraphs",
-                                            "bullet points", "a single paragraph")}
+        self._vocab = {
+            "topic": TOPICS,
+            "topic2": TOPICS,
+            "form": FORMS,
+            "audience": AUDIENCES,
+            "qualifier": QUALIFIERS,
+            "adj": ADJECTIVES,
+            "plural": PLURALS,
+            "lang": LANGS,
+            "num": NUMS,
+            "ordinal": ORDINALS,
+            "person": PERSONS,
+            "person2": PERSONS,
+            "style": STYLES,
+            "howto": HOWTOS,
+            "code_task": CODE_TASKS,
+            "sql_task": SQL_TASKS,
+            "place": PLACES,
+            "dish": DISHES,
+            "ingredient": INGREDIENTS,
+            "relation": RELATIONS,
+            "event": EVENTS,
+            "persona": PERSONAS,
+            "goal": GOALS,
+            "gadget": GADGETS,
+            "problem": PROBLEMS,
+            "error": ERRORS,
+            "fn": FNAMES,
+            "arg": ARGS,
+            "col": COLS,
+            "op": OPS,
+            "prize": PRIZES,
+            "url": URLS,
+            "fmt": ("a numbered list", "a table", "JSON", "short paragraphs", "bullet points", "a single paragraph"),
+        }
         self._fns = Text._fresh_fns(self)
         self.sentences = [self.sentence() for _ in range(n_sentences)]
         self.paragraphs = [self._paragraph() for _ in range(n_paragraphs)]
         self.mean_plen = sum(len(p) + 2 for p in self.paragraphs) / len(self.paragraphs)
         self.para_idx = Indices(r.gen, len(self.paragraphs))
-        self.foreign = {"zh": [self._foreign_paragraph(ZH_S, ZH_P, ZH_T, "") for _ in range(300)],
-                        "ru": [self._foreign_paragraph(RU_S, RU_P, RU_T, " ") for _ in range(300)],
-                        "es": [self._foreign_paragraph(ES_S, ES_P, ES_T, " ") for _ in range(300)]}
+        self.foreign = {
+            "zh": [self._foreign_paragraph(ZH_S, ZH_P, ZH_T, "") for _ in range(300)],
+            "ru": [self._foreign_paragraph(RU_S, RU_P, RU_T, " ") for _ in range(300)],
+            "es": [self._foreign_paragraph(ES_S, ES_P, ES_T, " ") for _ in range(300)],
+        }
 
-    def with_rand(self, r: Rand) -> "Text":
+    def with_rand(self, r: Rand) -> Text:
         """The same pools, drawing with another random stream."""
         other = object.__new__(Text)
         other.__dict__.update(self.__dict__)
@@ -71,13 +196,20 @@ class Text:
         return other
 
     @staticmethod
-    def _fresh_fns(t: "Text") -> dict:
-        return {"n1": lambda: str(t.r.randint(2, 999)), "n2": lambda: str(t.r.randint(2, 999)),
-                "k": lambda: str(t.r.randint(1, 9)), "k2": lambda: str(t.r.randint(2, 20)),
-                "ndays": lambda: str(t.r.randint(2, 10)), "sentence": t.narrative,
-                "paragraph": lambda: t.narrative_paragraph(t.r.randint(3, 6)), "code": t.code,
-                "items": lambda: ", ".join(t.r.sample(OBJECT_NOUNS, t.r.randint(4, 8))),
-                "Topic": lambda: _cap(t.r.pick(TOPICS)), "Num": lambda: _cap(t.r.pick(NUMS))}
+    def _fresh_fns(t: Text) -> dict:
+        return {
+            "n1": lambda: str(t.r.randint(2, 999)),
+            "n2": lambda: str(t.r.randint(2, 999)),
+            "k": lambda: str(t.r.randint(1, 9)),
+            "k2": lambda: str(t.r.randint(2, 20)),
+            "ndays": lambda: str(t.r.randint(2, 10)),
+            "sentence": t.narrative,
+            "paragraph": lambda: t.narrative_paragraph(t.r.randint(3, 6)),
+            "code": t.code,
+            "items": lambda: ", ".join(t.r.sample(OBJECT_NOUNS, t.r.randint(4, 8))),
+            "Topic": lambda: _cap(t.r.pick(TOPICS)),
+            "Num": lambda: _cap(t.r.pick(NUMS)),
+        }
 
     # -- words and sentences
     def slot(self, key: str) -> str:
@@ -159,8 +291,9 @@ class Text:
         x = r.u()
         if x < 0.07:
             lang = ("zh", "ru", "es")[int(r.u() * 3)]
-            forms, topics = {"zh": (ZH_FORMS, ZH_TOPICS), "ru": (RU_FORMS, RU_TOPICS),
-                             "es": (ES_FORMS, ES_TOPICS)}[lang]
+            forms, topics = {"zh": (ZH_FORMS, ZH_TOPICS), "ru": (RU_FORMS, RU_TOPICS), "es": (ES_FORMS, ES_TOPICS)}[
+                lang
+            ]
             return r.pick(forms).replace("{t}", r.pick(topics)), r.pick(TOPICS), (lang if r.u() < 0.85 else "en")
         text, slots = self.fill(r.pick(self._human))
         y = r.u()
@@ -201,12 +334,17 @@ def fill_wrapper(wrapper: str, instruction: str, inp: str) -> str:
 
 # --------------------------------------------------------------------------- integrations and benchmarks
 
+
 def integration_template(r: Rand) -> dict:
     """One integration's fixed prompt: a family, one phrasing of it, its constants."""
     family, phrasings = r.pick(INTEGRATION_FAMILIES)
     lang = r.randint(1, 3)
-    prompt = (r.pick(phrasings).replace("{product}", r.pick(PRODUCT_KINDS)).replace("{company}", r.pick(COMPANIES))
-              .replace("{lang3}", ("", "Spanish", "German", "French")[lang]))
+    prompt = (
+        r.pick(phrasings)
+        .replace("{product}", r.pick(PRODUCT_KINDS))
+        .replace("{company}", r.pick(COMPANIES))
+        .replace("{lang3}", ("", "Spanish", "German", "French")[lang])
+    )
     return {"family": family, "prompt": prompt, "lang": lang, "upper": r.u() < 0.3}
 
 
@@ -228,7 +366,7 @@ def integration_item(t: Text, tpl: dict) -> tuple[str, str]:
         order = f"{p('ABCDEFGH')}-{r.randint(10000, 99999)}"
         what = p(("has not arrived", "was damaged", "is missing an item", "was charged twice"))
         item = f"Hi, this is {name}. My order {order} {what}. {p(TICKET_ASKS)}".strip()
-        return item, '{"name": "%s", "order": "%s"}' % (name, order)
+        return item, f'{{"name": "{name}", "order": "{order}"}}'
     if fam == "translate":
         title, colour = p(PRODUCT_TITLES), p(COLOURS)
         size = p(("", ", 500 ml", ", large", ", 2-pack", ", 28 cm"))
@@ -239,10 +377,18 @@ def integration_item(t: Text, tpl: dict) -> tuple[str, str]:
         return (t.narrative() if r.u() < 0.5 else f"Hi, I {p(TICKET_ISSUES)[0]}. {p(TICKET_ASKS)}".strip()), "no"
     if fam == "summary":
         issue, what, _ = p(TICKET_ISSUES)
-        done = p((("I have fixed it", "fixed it"), ("I have escalated it", "escalated it"),
-                  ("I have issued a refund", "issued a refund"), ("I have sent a new link", "sent a new link")))
-        item = (f"Customer: Hi, I {issue}.\nAgent: Sorry about that! Let me check.\nAgent: {done[0]}.\n"
-                f"Customer: {p(('Thanks!', 'ok', 'Great, thank you.', 'Finally.'))}")
+        done = p(
+            (
+                ("I have fixed it", "fixed it"),
+                ("I have escalated it", "escalated it"),
+                ("I have issued a refund", "issued a refund"),
+                ("I have sent a new link", "sent a new link"),
+            )
+        )
+        item = (
+            f"Customer: Hi, I {issue}.\nAgent: Sorry about that! Let me check.\nAgent: {done[0]}.\n"
+            f"Customer: {p(('Thanks!', 'ok', 'Great, thank you.', 'Finally.'))}"
+        )
         return item, f"The customer reported {what} and the agent {done[1]}."
     topic = p(TOPICS)
     item = t.fill(p(TITLE_FORMS), topic=topic, Topic=_cap(topic))[0]
@@ -259,20 +405,34 @@ def benchmark_suite(seed: int, suite: int, pools: Text, size: int = 500) -> dict
         if kind == "mcq":
             topic = r.pick(TOPICS)
             opts = "\n".join(f"{c}. {t.sentence()}" for c in "ABCD")
-            q = r.pick(("Which of the following best describes {t}?", "Which statement about {t} is correct?",
-                        "Which claim about {t} is best supported by evidence?")).replace("{t}", topic)
-            prompts.append((f"The following is a multiple choice question about {r.pick(MCQ_SUBJECTS)}. Answer with "
-                            f"the letter of the correct option.\n\n{q}\n{opts}\nAnswer:", topic))
+            q = r.pick(
+                (
+                    "Which of the following best describes {t}?",
+                    "Which statement about {t} is correct?",
+                    "Which claim about {t} is best supported by evidence?",
+                )
+            ).replace("{t}", topic)
+            prompts.append(
+                (
+                    f"The following is a multiple choice question about {r.pick(MCQ_SUBJECTS)}. Answer with "
+                    f"the letter of the correct option.\n\n{q}\n{opts}\nAnswer:",
+                    topic,
+                )
+            )
         elif kind == "open":
             task, slots = t.fill(r.pick(HARVEST_TEMPLATES)[0])
             reqs = "\n".join(f"{i}. {t.fill(x)[0]}" for i, x in enumerate(r.sample(REQUIREMENTS, r.randint(2, 4)), 1))
             prompts.append((f"{task}\n\nRequirements:\n{reqs}", _subject(slots)))
         else:
             fn, task = r.pick(FNAMES), r.pick(CODE_TASKS)
-            prompts.append((f"Write a Python function `{fn}` that {task}.\n\n```python\ndef {fn}({r.pick(ARGS)}):\n"
-                            f"    \"\"\"{_cap(task)}.\"\"\"\n```\n\nReturn only the code.", "this function"))
+            prompts.append(
+                (
+                    f"Write a Python function `{fn}` that {task}.\n\n```python\ndef {fn}({r.pick(ARGS)}):\n"
+                    f'    """{_cap(task)}."""\n```\n\nReturn only the code.',
+                    "this function",
+                )
+            )
     return {"kind": kind, "prompts": prompts}
 
 
 # --------------------------------------------------------------------------- the plan
-

@@ -1,4 +1,5 @@
 """Writing a log: sized by target bytes, generated block by block in time order, streamed to disk."""
+
 from __future__ import annotations
 
 import csv
@@ -6,18 +7,19 @@ import datetime as dt
 import gzip
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
+
 from fastscan.synth.base import FORMATS, S_CALIBRATE, S_POOLS, S_TEXT, SynthSummary
 from fastscan.synth.generator import Generator, iso_times
 from fastscan.synth.plan import plan_accounts, schedule_requests
 from fastscan.synth.rand import Rand, make_rng
 from fastscan.synth.text import Text
 
-
 _BLOCK_RECORDS = 2048
 _CALIBRATION_REQUESTS = 1500  # requests per population rendered to learn bytes per request
+
 
 def _calibrate(pools: Text, seed: int, accounts: int, days: int, fmt: str, start: int) -> dict:
     """Mean bytes of a request of each population, measured by rendering a sample of them."""
@@ -35,8 +37,7 @@ def _calibrate(pools: Text, seed: int, accounts: int, days: int, fmt: str, start
     return {k: b / max(1, n) for k, (n, b) in sums.items()}
 
 
-def _accounts_for(target_bytes: int, accounts: int, pools: Text, seed: int, days: int, fmt: str,
-                  start: int) -> int:
+def _accounts_for(target_bytes: int, accounts: int, pools: Text, seed: int, days: int, fmt: str, start: int) -> int:
     """The account count whose planned requests are expected to make about `target_bytes`."""
     mean = _calibrate(pools, seed, accounts, days, fmt, start)
     tried = {}
@@ -54,18 +55,20 @@ def _accounts_for(target_bytes: int, accounts: int, pools: Text, seed: int, days
 
 # --------------------------------------------------------------------------- output
 
+
 class _Sink:
     """A file written through a temporary name; plain, gzip (.gz) or zstandard (.zst)."""
 
     def __init__(self, path: str):
         self.path = path
         self.tmp = path + ".part"
-        self.raw = open(self.tmp, "wb")
+        self.raw = open(self.tmp, "wb")  # noqa: SIM115 (closed by commit() or abort())
         if path.endswith(".gz"):
             # mtime=0 and no file name in the header: the same log gives the same bytes
             self.fh = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, compresslevel=6, mtime=0)
         elif path.endswith(".zst"):
             import zstandard
+
             self.fh = zstandard.ZstdCompressor(level=3).stream_writer(self.raw, closefd=False)
         else:
             self.fh = self.raw
@@ -99,9 +102,17 @@ def _parse_start(start: str) -> int:
     return int(t.timestamp() * 1000)
 
 
-def write_log(path, *, accounts: int = 300, seed: int = 0, fmt: str = "flat", target_bytes: int | None = None,
-              days: int = 7, start: str = "2025-09-01T00:00:00Z",
-              progress: Callable[[int], None] | None = None) -> SynthSummary:
+def write_log(
+    path,
+    *,
+    accounts: int = 300,
+    seed: int = 0,
+    fmt: str = "flat",
+    target_bytes: int | None = None,
+    days: int = 7,
+    start: str = "2025-09-01T00:00:00Z",
+    progress: Callable[[int], None] | None = None,
+) -> SynthSummary:
     """Write a synthetic, labelled request log as JSON Lines, sorted by time.
 
     path: where to write; a name ending in .gz is gzip-compressed, one ending in .zst zstandard.
@@ -144,9 +155,13 @@ def write_log(path, *, accounts: int = 300, seed: int = 0, fmt: str = "flat", ta
     nbytes = 0
     try:
         for b0 in range(0, len(ts), _BLOCK_RECORDS):
-            block_ts = ts[b0:b0 + _BLOCK_RECORDS]
-            block = zip(range(b0, b0 + len(block_ts)), acct[b0:b0 + _BLOCK_RECORDS].tolist(), block_ts.tolist(),
-                        iso_times(block_ts))
+            block_ts = ts[b0 : b0 + _BLOCK_RECORDS]
+            block = zip(
+                range(b0, b0 + len(block_ts)),
+                acct[b0 : b0 + _BLOCK_RECORDS].tolist(),
+                block_ts.tolist(),
+                iso_times(block_ts),
+            )
             # appended one by one: orjson's bytes keep spare capacity, a list of 2048 of them is ~40 MB
             data = bytearray()
             for i, j, t, iso in block:
@@ -161,8 +176,16 @@ def write_log(path, *, accounts: int = 300, seed: int = 0, fmt: str = "flat", ta
         raise
     counts = np.bincount(acct, minlength=len(plan))
     labels = tuple(a.label(int(c)) for a, c in zip(plan, counts.tolist()))
-    return SynthSummary(path=path, fmt=fmt, seed=seed, records=int(len(ts)), bytes_written=nbytes,
-                        file_bytes=os.path.getsize(path), seconds=time.perf_counter() - t_start, labels=labels)
+    return SynthSummary(
+        path=path,
+        fmt=fmt,
+        seed=seed,
+        records=int(len(ts)),
+        bytes_written=nbytes,
+        file_bytes=os.path.getsize(path),
+        seconds=time.perf_counter() - t_start,
+        labels=labels,
+    )
 
 
 def write_labels(path, summary: SynthSummary) -> None:
@@ -172,5 +195,3 @@ def write_labels(path, summary: SynthSummary) -> None:
         w.writerow(["account_id", "label", "kind", "campaign", "requests"])
         for a in sorted(summary.labels, key=lambda a: a.account_id):
             w.writerow([a.account_id, a.label, a.kind, a.campaign, a.requests])
-
-
