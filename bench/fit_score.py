@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 
@@ -108,21 +109,38 @@ def fit(x, y, l2=0.003, steps=6000, lr=0.05):
     return w, b
 
 
-def write_weights(w, b, seeds, scale, formats, n, n_pos, l2):
+def weights_source(w, b, seeds, scale, formats, n, n_pos, l2, date: str) -> str:
+    """The text of fastscan/score/weights.py, as `ruff format` leaves it (the file is linted)."""
+    fit = {
+        "seeds": list(seeds),
+        "scale": scale,
+        "formats": list(formats),
+        "accounts": n,
+        "extractors": n_pos,
+        "l2": l2,
+        "min_requests": MIN_REQUESTS,
+        "date": date,
+    }
     lines = [
         '"""Weights of the extraction score (fastscan.score), written by bench/fit_score.py; do not edit by hand."""',
-        f"BIAS = {b:.4f}",
-        "WEIGHTS = {",
-    ]
-    lines += [f"    {term_name(t)!r}: {wi:.4f}," for t, wi in zip(TERMS, w)]
-    lines += [
-        "}",
-        f"FIT = {{'seeds': {list(seeds)!r}, 'scale': {scale!r}, 'formats': {list(formats)!r}, "
-        f"'accounts': {n}, 'extractors': {n_pos}, 'l2': {l2!r}, "
-        f"'min_requests': {MIN_REQUESTS}, 'date': {dt.date.today().isoformat()!r}}}",
         "",
+        "from __future__ import annotations",
+        "",
+        "from typing import Any",
+        "",
+        f"BIAS = {b:.4f}",
+        "WEIGHTS: dict[str, float] = {",
     ]
-    WEIGHTS_FILE.write_text("\n".join(lines), encoding="utf-8")
+    lines += [f'    "{term_name(t)}": {wi:.4f},' for t, wi in zip(TERMS, w)]
+    lines += ["}", "FIT: dict[str, Any] = {"]
+    lines += [f'    "{k}": {json.dumps(v)},' for k, v in fit.items()]
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def write_weights(w, b, seeds, scale, formats, n, n_pos, l2):
+    text = weights_source(w, b, seeds, scale, formats, n, n_pos, l2, dt.date.today().isoformat())
+    WEIGHTS_FILE.write_text(text, encoding="utf-8")
 
 
 def main(argv=None) -> int:

@@ -74,9 +74,14 @@ def test_hash_prompts(benchmark, prompts):
 
     texts = ["Hello, wörld 你好", None, "one two three four five six seven eight nine ten eleven"]
     o, d, v = _small(texts)
-    outs = [np.empty(3, np.uint64), np.empty(3, np.int32), np.empty(3, np.uint64), np.empty(3, np.uint64)]
+    outs: list[np.ndarray] = [
+        np.empty(3, np.uint64),
+        np.empty(3, np.int32),
+        np.empty(3, np.uint64),
+        np.empty(3, np.uint64),
+    ]
     text.hash_prompts(o, d, v, 5, *outs)
-    assert int(outs[0][0]) == _fmix64(_fnv(texts[0].encode()))
+    assert int(outs[0][0]) == _fmix64(_fnv(str(texts[0]).encode()))
     assert outs[1].tolist() == [4, -1, 11]
     assert int(outs[2][2]) != 0 and int(outs[2][0]) == 0
     off, buf, valid, nbytes = prompts

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -80,7 +81,7 @@ class AccountState:
         self.model_tokens = SparseCounts()  # (account, model index) -> completion tokens
         self.model_hours = SparseCounts()  # (account, model << 20 | epoch hour) -> requests
         self.sample = PromptSample(self.config.sample_size, self.config.num_perm)
-        self._params = None
+        self._params: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- accounts
     @property
@@ -124,7 +125,8 @@ class AccountState:
         return out
 
     # -- update
-    def minhash_params(self):
+    def minhash_params(self) -> tuple[np.ndarray, np.ndarray]:
+        """The MinHash permutations (a, b) of this state's config, made once."""
         if self._params is None:
             from fastscan.kernels.hashing import minhash_params
 
@@ -150,7 +152,7 @@ class AccountState:
         tail = np.empty(n, dtype=np.uint64)
         asks = np.empty(n, dtype=np.bool_)
 
-        def text_pass(part):
+        def text_pass(part: tuple[int, int]) -> None:
             lo, hi = part
             text.hash_prompts(
                 p_off[lo : hi + 1],
@@ -187,7 +189,15 @@ class AccountState:
 
         self._update_sample(account, phash, n_words, head, tail, p_off, p_data, p_valid)
 
-    def _record_features(self, batch, n_words, p_off, p_data, p_valid, asks) -> np.ndarray:
+    def _record_features(
+        self,
+        batch: pa.RecordBatch,
+        n_words: np.ndarray,
+        p_off: np.ndarray,
+        p_data: np.ndarray,
+        p_valid: np.ndarray,
+        asks: np.ndarray,
+    ) -> np.ndarray:
         from fastscan.kernels import text
 
         n = batch.num_rows
@@ -240,7 +250,17 @@ class AccountState:
         vals[:, F["max_tokens_sum"]] = mt
         return vals
 
-    def _update_sample(self, account, phash, n_words, head, tail, p_off, p_data, p_valid) -> None:
+    def _update_sample(
+        self,
+        account: np.ndarray,
+        phash: np.ndarray,
+        n_words: np.ndarray,
+        head: np.ndarray,
+        tail: np.ndarray,
+        p_off: np.ndarray,
+        p_data: np.ndarray,
+        p_valid: np.ndarray,
+    ) -> None:
         from fastscan.kernels import text
 
         s = self.sample
@@ -274,7 +294,7 @@ class AccountState:
         sig = np.empty((len(uniq_rows), self.config.num_perm), dtype=np.uint32)
         uniq_rows = uniq_rows.astype(np.int64)
 
-        def minhash_part(part):
+        def minhash_part(part: tuple[int, int]) -> None:
             lo, hi = part
             text.minhash_signatures(
                 p_off, p_data, p_valid, uniq_rows[lo:hi], self.config.shingle_words, a, b, sig[lo:hi]
@@ -360,7 +380,7 @@ class AccountState:
         return sink.getvalue().to_pybytes()
 
     @classmethod
-    def from_bytes(cls, data) -> AccountState:
+    def from_bytes(cls, data: bytes) -> AccountState:
         """The state `to_bytes` wrote. ValueError if `data` is not one (or of another format)."""
         try:
             reader = pa.ipc.open_stream(pa.py_buffer(data))
@@ -374,7 +394,7 @@ class AccountState:
             raise ValueError("state written by a fastscan with other features")
         config = ScanConfig.from_dict(json.loads(meta[b"fastscan.config"]))
 
-        def col(name, dtype=None):
+        def col(name: str, dtype: type | None = None) -> Any:
             values = batch.column(name).values
             if dtype is None:
                 return values.to_pylist()
@@ -405,7 +425,7 @@ class AccountState:
         s._live = len(s.account)
         return st
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
         return (AccountState.from_bytes, (self.to_bytes(),))
 
     @property
@@ -427,7 +447,8 @@ KEEP_EXAMPLES = 20  # rejected records a scan keeps as examples (the reject file
 
 def line_offsets(piece_files: list[int], lines: dict[int, int]) -> list[int]:
     """Per piece, the lines of its file before it (the sum of `lines` of the earlier ranges)."""
-    offsets, seen = [], {}
+    offsets: list[int] = []
+    seen: dict[int, int] = {}
     for i, fi in enumerate(piece_files):
         before = seen.get(fi, 0)
         offsets.append(before)

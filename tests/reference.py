@@ -153,7 +153,7 @@ def count_tokens_all(values: list) -> list[int]:
     return [0 if v is None else count_tokens(v) for v in values]
 
 
-def hash_prompts_all(values: list, skeleton_words: int) -> tuple[list, list, list, list]:
+def hash_prompts_all(values: list, skeleton_words: int) -> tuple[list, ...]:
     rows = [(0, -1, 0, 0) if v is None else hash_prompt(v, skeleton_words) for v in values]
     return tuple(list(col) for col in zip(*rows)) if rows else ([], [], [], [])
 
@@ -180,7 +180,7 @@ def sum_by_account(account: list[int], values: list[list[int]], n_accounts: int,
 
 def minmax_by_account(account: list[int], values: list[int], valid: list[bool], n_accounts: int):
     """(min, max) per account over valid rows; accounts without one are None."""
-    seen = {}
+    seen: dict = {}
     for acc, v, ok in zip(account, values, valid):
         if ok:
             seen.setdefault(acc, []).append(v)
@@ -322,7 +322,7 @@ def link_pairs(sig, account, prompt_hash, tie, bands, rows_per_band, min_agree, 
 
     out = set()
     for b in range(bands):
-        buckets = {}
+        buckets: dict = {}
         for i in range(len(sig)):
             buckets.setdefault(band_key(sig[i], b, rows_per_band), []).append(i)
         for members in buckets.values():
@@ -337,11 +337,11 @@ def link_pairs(sig, account, prompt_hash, tie, bands, rows_per_band, min_agree, 
 
 def component_labels(n: int, edges: list[tuple[int, int]], rank: list[int]) -> list[int]:
     """Per vertex, the smallest rank in its connected component (graph search)."""
-    adj = {v: set() for v in range(n)}
+    adj: dict[int, set[int]] = {v: set() for v in range(n)}
     for a, b in edges:
         adj[a].add(b)
         adj[b].add(a)
-    out = [None] * n
+    out: list = [None] * n
     for v in range(n):
         if out[v] is not None:
             continue
@@ -360,7 +360,7 @@ def component_labels(n: int, edges: list[tuple[int, int]], rank: list[int]) -> l
 
 def linked_accounts(items: list[set]) -> dict:
     """Per account, the number of other accounts that hold one of its items (items: account sets)."""
-    out = {}
+    out: dict = {}
     for accts in items:
         for a in accts:
             out.setdefault(a, set()).update(accts - {a})

@@ -556,7 +556,7 @@ def test_role_prefix(prefix, expected):
 
 
 def test_pick_messages_example():
-    requests = [
+    requests: list[list] = [
         ["system", "user", "assistant", "user", "assistant"],
         [],
         ["assistant", None, "user"],

@@ -93,12 +93,12 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
     n, k = sig.shape
     phash = np.array([more.draw(st.integers(0, 4)) for _ in range(n)], dtype=np.uint64)
     # rows of one prompt hash are one text, so one signature (the kernel relies on it)
-    first = {}
+    first: dict[int, int] = {}
     for r in range(n):
         sig[r] = sig[first.setdefault(int(phash[r]), r)]
     tie = np.arange(n, dtype=np.int64)[::-1].copy()
     keys = np.empty(n, dtype=np.uint64)
-    got = []
+    pairs: list[tuple[int, int]] = []
     for band in range(k // rows):
         nd.hash_bands(sig, band, rows, keys)
         order = np.lexsort((tie, phash, keys)).astype(np.int64)
@@ -111,9 +111,9 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
             assert (
                 nd.link_bucket_pairs(order, keys, account, phash, sig, min_agree, window, band, rows, out_i, out_j) == c
             )
-        got += list(zip(out_i[:c].tolist(), out_j[:c].tolist()))
-    assert len(got) == len(set(got))  # each pair once over all bands
-    got = set(got)
+        pairs += list(zip(out_i[:c].tolist(), out_j[:c].tolist()))
+    assert len(pairs) == len(set(pairs))  # each pair once over all bands
+    got = set(pairs)
     want = ref.link_pairs(
         sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows, min_agree, window
     )
@@ -258,9 +258,9 @@ def test_near_dup_flags_match_exact_jaccard_on_real_text():
         text.hash_prompts(off, data, valid, cfg.skeleton_words, ph, nw, hh, th)
         truth += list(best >= cfg.near_dup_threshold)
         flags += [got[(name, int(h))] for h in ph]
-    truth, flags = np.array(truth), np.array(flags)
-    assert truth.sum() > 50 and (~truth).sum() > 50  # both classes are present
-    precision, recall = realtext.flag_metrics(truth, flags)
+    truth_a, flags_a = np.array(truth), np.array(flags)
+    assert truth_a.sum() > 50 and (~truth_a).sum() > 50  # both classes are present
+    precision, recall = realtext.flag_metrics(truth_a, flags_a)
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
 
 

@@ -53,7 +53,8 @@ def read_whole(src, chunk_bytes):
 
 
 def read_ranges(src, cuts, chunk_bytes):
-    stats, got, batches, before = ReadStats(), [], [], 0
+    stats, got, before = ReadStats(), [], 0
+    batches: list = []
     for a, b in zip(cuts, cuts[1:]):
         rng, rejects = ByteRange(a, b), RejectLog(keep_examples=10_000)
         batches += read_source(src, stats=stats, rejects=rejects, chunk_bytes=chunk_bytes, byte_range=rng)
@@ -110,7 +111,7 @@ def test_plan_pieces(tmp_path, mixed):
     assert [p.file_index for p in pieces] == [0, 0, 0, 1]
     assert [p.index for p in pieces] == [0, 1, 2, 3]
     assert pieces[0].start == 0 and pieces[1].start == pieces[0].end and pieces[2].start == pieces[1].end
-    assert pieces[2].end >= size and pieces[3].end is None  # last range reads to the end
+    assert pieces[2].end is not None and pieces[2].end >= size and pieces[3].end is None  # last range reads to the end
     assert sum(p.nbytes for p in pieces[:3]) == size
     assert len(plan_pieces(srcs, size)) == 2  # not larger than split: whole
     with pytest.raises(InputError, match="standard input"):
@@ -149,8 +150,8 @@ def test_pieces_merged_in_any_tree_give_the_single_process_report(tmp_path, mixe
     final = _tree_merge([r[0] for r in results], rng)
     report, offsets = finish_partial(final, [p.file_index for p in pieces])
     assert report.accounts.equals(want.accounts)
-    for k in COUNTS:
-        assert getattr(report.stats, k) == getattr(want.stats, k), k
+    for name in COUNTS:
+        assert getattr(report.stats, name) == getattr(want.stats, name), name
     key = lambda e: (e["file"], e["line"], e["reason"])  # noqa: E731
     assert sorted(report.rejected_examples, key=key) == sorted(want.rejected_examples, key=key)
     assert report.rejected_examples == sorted(

@@ -173,7 +173,7 @@ def test_openai_shape_and_transcripts(tmp_path):
             },
         },
     }
-    r2 = dict(r, request=dict(r["request"], messages=msgs[:2]))
+    r2 = {**r, "request": {**r["request"], "messages": msgs[:2]}}  # type: ignore[dict-item]
     write_lines(p, [r2, r])
     t, st, rj = read_all(p)
     assert st.records_rejected == 0, rj.examples

@@ -78,7 +78,7 @@ def _rec(i, account, ts, prompt, pt, ct, mt=4096, n=1, logprobs=False, finish="s
 
 def make_records(seed=0):
     rng = np.random.default_rng(seed)
-    recs = []
+    recs: list[dict] = []
     # harvester: round the clock for three weeks, every prompt a fresh task in a reasoning wrapper
     for k in range(500):
         ts = START_MS + k * 1.0 * HOUR + rng.integers(0, 600_000)
@@ -129,7 +129,7 @@ def make_records(seed=0):
         recs.append(_rec(len(recs), "prober", ts, _words(rng, 12), pt=20, ct=5 * 200, mt=256, n=5, logprobs=True))
     # a small account with every ratio of a harvester
     for k in range(12):
-        ts = START_MS + k * 2 * HOUR
+        ts = np.float64(START_MS + k * 2 * HOUR)
         recs.append(
             _rec(
                 len(recs), "small", ts, f"Let's think step by step. {_words(rng, 14)}", pt=40, ct=3000, finish="length"
@@ -271,7 +271,7 @@ def test_every_signal_only_adds_evidence():
 
 def _model_log(tmp_path):
     rng = np.random.default_rng(5)
-    recs = []
+    recs: list[dict] = []
     for k in range(240):  # five days, one request an hour from each account; a new model on day 3
         ts = START_MS + k * HOUR // 2
         released = ts >= START_MS + 48 * HOUR
@@ -420,6 +420,7 @@ def test_fit_keeps_weights_non_negative_and_finds_the_separating_signal():
 
     path = Path(__file__).resolve().parents[1] / "bench" / "fit_score.py"
     spec = importlib.util.spec_from_file_location("fit_score", path)
+    assert spec is not None and spec.loader is not None
     fit_score = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fit_score)
     rng = np.random.default_rng(1)

@@ -101,5 +101,5 @@ def test_cross_account_fields_survive_splitting_the_log(logs, tmp_path):
     parts = split_interleaved(path, 3, tmp_path)
     got = scan(list(reversed(parts)), chunk_bytes=1 << 16)
     _same(got.accounts, want.accounts)
-    assert got.shared_templates.equals(want.shared_templates)
-    assert got.near_dup_links.equals(want.near_dup_links)
+    assert got.shared_templates is not None and got.shared_templates.equals(want.shared_templates)
+    assert got.near_dup_links is not None and got.near_dup_links.equals(want.near_dup_links)

@@ -154,7 +154,7 @@ def interrupting(after):
 
 @pytest.mark.parametrize("after", [3, 17, 60])
 def test_interrupted_scan_resumes_to_the_same_report(archive, tmp_path, after):
-    kw = dict(config=SMALL, chunk_bytes=4096)
+    kw: dict = dict(config=SMALL, chunk_bytes=4096)
     want = scan(archive, reject_file=tmp_path / "want-rejects.jsonl", **kw)
     want_bytes = report_bytes(want, tmp_path, "want")
     state = tmp_path / "state"

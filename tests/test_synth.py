@@ -153,7 +153,7 @@ def test_flat_prompt_joins_role_blocks_with_a_blank_line():
 
 def test_labels_cover_every_account_with_both_classes(tmp_path, logs):
     summary, recs, _ = logs["flat"]
-    counts = {}
+    counts: dict = {}
     for r in recs:
         counts[r["account_id"]] = counts.get(r["account_id"], 0) + 1
     assert {a.account_id: a.requests for a in summary.labels} == counts
@@ -183,7 +183,7 @@ def test_labels_cover_every_account_with_both_classes(tmp_path, logs):
 def test_populations_behave_as_described(logs):
     summary, recs, _ = logs["flat"]
     who = {a.account_id: a for a in summary.labels}
-    by = {}
+    by: dict = {}
     for r in recs:
         a = who[r["account_id"]]
         by.setdefault(a.campaign or a.kind, []).append(r)
@@ -221,7 +221,7 @@ def test_populations_behave_as_described(logs):
 
 
 def test_target_bytes_lands_near_the_target(tmp_path):
-    seen = []
+    seen: list = []
     summary = write_log(tmp_path / "t.jsonl", seed=1, target_bytes=5_000_000, progress=seen.append)
     assert isinstance(summary, SynthSummary)
     assert 0.8 * 5_000_000 <= summary.bytes_written <= 1.2 * 5_000_000

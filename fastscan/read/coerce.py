@@ -91,7 +91,7 @@ class RecordCoercer:
             if msgs is not None:
                 if not isinstance(msgs, list):
                     raise Rejected(f"messages: expected an array, got {_describe(msgs)}")
-                clean = []
+                clean: list[dict | None] = []
                 for m in msgs:
                     if m is None:  # the bulk decoder takes a null message too
                         clean.append(None)
@@ -133,7 +133,7 @@ def _get_strict(record, path, fld):
 def _text_of(v):
     """Text of an OpenAI content-parts list ([{type: text, text: ...}, ...]), else None."""
     if isinstance(v, list):
-        parts = [p.get("text") for p in v if isinstance(p, dict) and isinstance(p.get("text"), str)]
+        parts = [p["text"] for p in v if isinstance(p, dict) and isinstance(p.get("text"), str)]
         if parts or not v:
             return "\n".join(parts)
     return None

@@ -38,14 +38,14 @@ def table_batches(
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError, TypeError):
             # a column of an unexpected type: coerce record by record, as for JSON
             coercer = RecordCoercer(sh, raw_schema(sh))
-            good, rows = [], []
+            good, kept = [], []
             for i, rec in enumerate(table.to_pylist()):
                 try:
                     good.append(coercer.row(rec))
-                    rows.append(i)
+                    kept.append(i)
                 except Rejected as e:
                     rejects.add(stats, name, row0 + i + 1, str(e), None)
-            rows = np.asarray(rows, dtype=np.int64)
+            rows = np.asarray(kept, dtype=np.int64)
             if not good:
                 row0 += n
                 continue

@@ -4,6 +4,8 @@ whichever path decodes it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -79,6 +81,7 @@ class JsonlDecoder:
             and not (shape.messages and shape.messages[0] == c_path[0])
         )
         if self.lean:
+            assert c_path is not None and ct_path is not None
             self.c_name, self.ct_name = c_path[0], ct_path[0]
             self.lean_options = pajson.ParseOptions(
                 explicit_schema=pa.schema([f for f in schema if f.name != self.c_name]),
@@ -283,7 +286,7 @@ class JsonlDecoder:
 
     def _decode_arrow(self, chunk, starts, ends, lines, out):
         n = len(starts)
-        piece = memoryview(chunk)[starts[0] : ends[-1] + 1]  # no copy: pyarrow reads the view
+        piece: Any = memoryview(chunk)[starts[0] : ends[-1] + 1]  # no copy: pyarrow reads the view
         longest = int((ends - starts).max())
         table = self._bulk(piece, n, longest, self.decode_options)
         if table is not None:

@@ -10,6 +10,7 @@ with, and writes a shape to and from JSON (a state directory keeps the shape it 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -103,7 +104,7 @@ def shape_from_mapping(mapping: dict, base: Shape | None = None) -> Shape:
     return Shape("custom", paths, messages)
 
 
-def detect_shape(record: dict) -> Shape:
+def detect_shape(record: Any) -> Shape:
     """The built-in shape a decoded record has, or SchemaError."""
     if not isinstance(record, dict):
         raise SchemaError("the first record is not a JSON object")
@@ -200,7 +201,7 @@ def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
 NO_SHAPE = Shape("unknown", {"account_id": ("account_id",), "prompt": ("prompt",)})
 
 
-def detect_shape_of(record: dict, name: str) -> Shape:
+def detect_shape_of(record: Any, name: str) -> Shape:
     """detect_shape, with the input's name in the error."""
     try:
         return detect_shape(record)

@@ -212,8 +212,9 @@ def read_chunk(fh, size: int, head: bytes = b"") -> tuple[bytes, Exception | Non
         try:
             piece = read(min(step, size - have))
         except (EOFError, zlib.error, gzip.BadGzipFile, TruncatedInput, OSError) as e:
-            if isinstance(e, TruncatedInput) and getattr(fh, "_pending", b""):
-                pieces.append(fh._pending)
+            pending: bytes = getattr(fh, "_pending", b"")
+            if isinstance(e, TruncatedInput) and pending:
+                pieces.append(pending)
                 fh._pending = b""
             return b"".join(pieces), e
         if not piece:

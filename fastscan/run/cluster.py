@@ -297,6 +297,7 @@ class DaskScan:
 
     def _write_rejects(self, offsets: list[int]) -> None:
         log, scratch = self._reject_log, ReadStats()
+        assert log is not None and self._reject_futures is not None
         for piece, fut in zip(self.pieces, self._reject_futures):
             for line, reason, raw in fut.result():
                 log.add(scratch, piece.source.name, line + offsets[piece.index], reason, raw)

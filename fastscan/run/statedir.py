@@ -108,7 +108,7 @@ class StateDir:
         self.path = os.path.abspath(os.fspath(path))
         self.config = config
         self.shape = shape
-        self._lock_fd = None
+        self._lock_fd: int | None = None
         try:
             os.makedirs(self.path, mode=0o700, exist_ok=True)
             if not os.path.isdir(self.path):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -433,7 +434,7 @@ class _Row(dict):
         return 0
 
 
-def _reasons(row: dict, excess: np.ndarray, k: int = REASONS_SHOWN) -> str:
+def _reasons(row: Any, excess: np.ndarray, k: int = REASONS_SHOWN) -> str:
     order = np.argsort(-excess, kind="stable")
     words = [SIGNALS[j].words(row) for j in order[:k] if excess[j] >= MIN_CONTRIBUTION]
     if words and row.get("reasoning_tokens") and row.get("completion_tokens"):

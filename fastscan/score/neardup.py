@@ -272,7 +272,7 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
     tmpl_edges_a, tmpl_edges_b = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     shared_tmpl_accounts = np.zeros(n, dtype=np.int64)
     shared_tmpl_count = np.zeros(n, dtype=np.int64)
-    tmpl_rows = {"skeleton_hash": [], "accounts": [], "account_ids": []}
+    tmpl_rows: dict[str, list] = {"skeleton_hash": [], "accounts": [], "account_ids": []}
     if t_acct:
         acc = np.concatenate(t_acct)
         key = np.concatenate(t_key)

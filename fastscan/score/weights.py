@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 BIAS = -10.1707
-WEIGHTS = {
+WEIGHTS: dict[str, float] = {
     "output_volume": 2.0880,
     "output_length": 2.2839,
     "output_ratio": 2.1085,
@@ -31,7 +33,7 @@ WEIGHTS = {
     "shared_templates*output_length": 2.1306,
     "rotation*output_length": 2.0255,
 }
-FIT = {
+FIT: dict[str, Any] = {
     "seeds": [1, 2],
     "scale": 0.5,
     "formats": ["flat", "openai"],

@@ -11,7 +11,9 @@ def main(argv=None) -> int:
     import argparse
     import sys
 
-    ap = argparse.ArgumentParser(prog="python -m fastscan.synth", description=main.__doc__.split(": ", 1)[1])
+    ap = argparse.ArgumentParser(
+        prog="python -m fastscan.synth", description="write a synthetic, labelled LLM API request log"
+    )
     ap.add_argument("out")
     ap.add_argument("--labels")
     ap.add_argument("--accounts", type=int, default=300)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ class Account:
         self.suite = 0
         self.max_tokens = 0
         self.models: tuple = ()
-        self.state = None  # generation state: a chat's conversation, an eval run's prompt order
+        self.state: Any = None  # generation state: a chat's conversation, an eval run's prompt order
         self.sent = 0
 
     def label(self, requests: int | None = None) -> AccountLabel:
@@ -111,7 +112,8 @@ def plan_accounts(accounts: int, seed: int, days: int) -> list:
     day_scale = days / BASE_DAYS
     groups = _groups(accounts)
     n_suites = max(1, -(-sum(g[3] for g in groups if g[0].role == "eval_run") // 4))
-    used, out = set(), []
+    used: set[str] = set()
+    out: list[Account] = []
     for pop, c, campaign, n_acc, mult in groups:
         r = Rand(make_rng(seed, S_PLAN, _POPS.index(pop), c), block=256)
         models = {"bulk": BULK_MODELS, "probe": PROBE_MODELS}.get(pop.role, EXTRACTOR_MODELS)

@@ -95,6 +95,7 @@ class _Slots(dict):
     """Template slots filled on first use, so a template only pays for the words it uses."""
 
     __slots__ = ("text",)
+    text: Text
 
     def __missing__(self, key):
         v = self.text.slot(key)

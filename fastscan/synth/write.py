@@ -8,6 +8,7 @@ import gzip
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ class _Sink:
         self.raw = open(self.tmp, "wb")  # noqa: SIM115 (closed by commit() or abort())
         if path.endswith(".gz"):
             # mtime=0 and no file name in the header: the same log gives the same bytes
-            self.fh = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, compresslevel=6, mtime=0)
+            self.fh: Any = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, compresslevel=6, mtime=0)
         elif path.endswith(".zst"):
             import zstandard
 
@@ -73,7 +74,7 @@ class _Sink:
         else:
             self.fh = self.raw
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self.fh.write(data)
 
     def commit(self) -> None:
