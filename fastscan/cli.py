@@ -150,7 +150,7 @@ def _connect(address: str):
 
 def _run_scan(args) -> int:
     from fastscan.report.progress import Progress
-    from fastscan.report.terminal import print_stats
+    from fastscan.report.terminal import format_top, print_stats
     from fastscan.run import scan
     from fastscan.run.local import total_size
 
@@ -192,7 +192,7 @@ def _run_scan(args) -> int:
     if args.stats:
         report.write_stats(args.stats)
     if args.top > 0:
-        sys.stdout.write(report.format_top(args.top) + "\n")
+        sys.stdout.write(format_top(report.top(args.top)) + "\n")
     print_stats(report.stats, report.file_errors, report.rejected_examples, sys.stderr)
     n_flagged = report.flagged.num_rows
     print(f"fastscan: {n_flagged:,} account(s) flagged", file=sys.stderr)

@@ -22,9 +22,9 @@ from mixed_log import write_mixed_log
 from fastscan import scan
 from fastscan.config import ScanConfig
 from fastscan.errors import InputError
+from fastscan.partial import line_offsets
 from fastscan.read import CANONICAL, ByteRange, ReadStats, RejectLog, Source, expand_sources, read_source
 from fastscan.run.cluster import finish_partial, merge_partials, plan_pieces, scan_piece
-from fastscan.state import line_offsets
 
 SMALL = ScanConfig(sample_size=32)
 COUNTS = (

@@ -143,10 +143,22 @@ def open_bytes(src: Source, byte_range: ByteRange | None = None, offset: int = 0
         buffered = io.BufferedReader(counter, 1 << 20)
         comp = src.compression
     if comp == "gzip":
-        return gzip.GzipFile(fileobj=buffered, mode="rb"), counter
+        return _GzipStream(fileobj=buffered, mode="rb"), counter
     if comp == "zstd":
         return _ZstdStream(buffered), counter
     return buffered, counter
+
+
+class _GzipStream(gzip.GzipFile):
+    """A gzip stream that closes the stream it reads (GzipFile leaves a given fileobj open)."""
+
+    def close(self) -> None:
+        inner = self.fileobj
+        try:
+            super().close()
+        finally:
+            if inner is not None:
+                inner.close()
 
 
 class _ZstdStream:

@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fastscan.report.tables import write_table
-from fastscan.report.terminal import format_top
 
 __all__ = ["LEAD_COLUMNS", "Explanation", "Report", "ScanStats"]
 
@@ -102,10 +101,6 @@ class Report:
             sort_keys=[("extraction_score", "descending"), ("requests", "descending"), ("account_id", "ascending")],
         )
         return self.accounts.take(idx[:n])
-
-    def format_top(self, n: int = 20, width: int = 160) -> str:
-        """The top-n table as the CLI prints it."""
-        return format_top(self.top(n), width)
 
 
 @dataclass

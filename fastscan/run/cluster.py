@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 from fastscan.config import ScanConfig
 from fastscan.errors import ClusterError, InputError
+from fastscan.partial import KEEP_EXAMPLES, Partial, line_offsets
 from fastscan.read import (
     DEFAULT_CHUNK_BYTES,
     ByteRange,
@@ -61,7 +62,7 @@ from fastscan.report import Report
 from fastscan.run.loop import fold
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
 from fastscan.score.finish import peak_rss_mb
-from fastscan.state import KEEP_EXAMPLES, AccountState, Partial, line_offsets
+from fastscan.state import AccountState
 
 __all__ = [
     "DEFAULT_FANIN",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 import pyarrow as pa
 
 from fastscan.config import ScanConfig
+from fastscan.partial import Partial
 from fastscan.read import (
     CANONICAL,
     DEFAULT_CHUNK_BYTES,
@@ -26,7 +27,7 @@ from fastscan.read import (
 from fastscan.report import Report
 from fastscan.run.loop import fold, read_all
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
-from fastscan.state import AccountState, Partial
+from fastscan.state import AccountState
 
 __all__ = ["Mapping_", "Paths", "Scanner", "scan_local", "total_size"]
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from fastscan.config import ScanConfig
+from fastscan.partial import Partial
 from fastscan.read import DEFAULT_CHUNK_BYTES, ReadStats, RejectLog, Shape, Source, as_shape, expand_sources
 from fastscan.read.shape import shape_from_dict, shape_to_dict
 from fastscan.report import Report
@@ -16,7 +17,6 @@ from fastscan.run.local import Mapping_, Paths
 from fastscan.run.loop import FileJob, fold, read_all
 from fastscan.run.statedir import StateDir, stats_from_dict, stats_to_dict
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
-from fastscan.state import Partial
 
 __all__ = ["DEFAULT_CHECKPOINT_BYTES", "scan_resumable"]
 

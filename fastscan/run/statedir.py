@@ -30,9 +30,10 @@ from dataclasses import asdict
 
 from fastscan.config import ScanConfig
 from fastscan.errors import StateError
+from fastscan.partial import Partial
 from fastscan.read import ReadStats, RejectLog, Shape, Source, is_url
 from fastscan.read.shape import shape_to_dict
-from fastscan.state import AccountState, Partial
+from fastscan.state import AccountState
 
 __all__ = ["MANIFEST_FORMAT", "StateDir", "fingerprint", "stats_from_dict", "stats_to_dict", "write_private"]
 

@@ -7,12 +7,12 @@ import time
 
 import pyarrow as pa
 
+from fastscan.partial import Partial
 from fastscan.report import Report, ScanStats
 from fastscan.score.coordination import coordination_columns
 from fastscan.score.features import account_features
 from fastscan.score.model import FLAG_THRESHOLD, MIN_REQUESTS, score_accounts
 from fastscan.score.neardup import cross_account, near_duplicate_flags
-from fastscan.state import Partial
 
 __all__ = ["finish", "peak_rss_mb"]
 

@@ -1,0 +1,253 @@
+"""JSON values straight from the bytes, for the flat JSON Lines decoder (kernels.jsonl): strings
+(plain runs skipped 8 bytes at a time, SWAR), escapes and code points, literals and numbers.
+
+Each helper validates what it reads and answers -1 where the value is invalid or one the decoder
+leaves to Arrow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastscan.kernels._jit import helper
+
+
+@helper
+def skip_ws(data, p, end):
+    while p < end:
+        c = data[p]
+        if c != 32 and c != 9 and c != 13 and c != 10:
+            break
+        p += 1
+    return p
+
+
+@helper
+def hex_value(c):
+    if 48 <= c <= 57:
+        return c - 48
+    if 97 <= c <= 102:
+        return c - 87
+    if 65 <= c <= 70:
+        return c - 55
+    return -1
+
+
+@helper
+def read_u4(data, q, end):
+    """The code unit of the `\\uXXXX` escape at q (q at the backslash), or -1."""
+    if q + 6 > end or data[q] != 92 or data[q + 1] != 117:
+        return -1
+    cp = 0
+    for k in range(2, 6):
+        h = hex_value(data[q + k])
+        if h < 0:
+            return -1
+        cp = cp * 16 + h
+    return cp
+
+
+@helper
+def code_point(data, q, end):
+    """(code point, bytes of escape) of the escape at q: a surrogate pair is one code point;
+    (-1, 0) for a lone surrogate, NUL or a bad escape (left to Arrow)."""
+    cp = read_u4(data, q, end)
+    if cp <= 0 or 0xDC00 <= cp <= 0xDFFF:
+        return -1, 0
+    if 0xD800 <= cp <= 0xDBFF:
+        lo = read_u4(data, q + 6, end)
+        if lo < 0xDC00 or lo > 0xDFFF:
+            return -1, 0
+        return 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00), 12
+    return cp, 6
+
+
+_ONES = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
+_QUOTES = np.uint64(0x2222222222222222)
+_SLASHES = np.uint64(0x5C5C5C5C5C5C5C5C)
+_SPACES = np.uint64(0x2020202020202020)
+
+
+@helper
+def plain8(w):
+    """True when none of the 8 bytes of w is a quote, a backslash or below 0x20 (SWAR)."""
+    q = w ^ _QUOTES
+    b = w ^ _SLASHES
+    hit = ((q - _ONES) & ~q) | ((b - _ONES) & ~b) | ((w - _SPACES) & ~w)
+    return (hit & _HIGH) == 0
+
+
+@helper
+def string_end(data, words, p, end):
+    """p at the opening quote -> (position after the closing quote, has escapes); position -1
+    when the string is invalid or one this decoder leaves to Arrow. `words` is `data` seen as
+    uint64: plain runs are skipped 8 bytes at a time."""
+    p += 1
+    esc = False
+    while p < end:
+        if (p & 7) == 0 and p + 8 <= end and plain8(words[p >> 3]):
+            p += 8
+            continue
+        c = data[p]
+        if c == 34:
+            return p + 1, esc
+        if c < 32:
+            return -1, esc
+        if c != 92:
+            p += 1
+            continue
+        esc = True
+        if p + 1 >= end:
+            return -1, esc
+        e = data[p + 1]
+        if e == 117:  # \uXXXX, or a surrogate pair of them
+            cp, size = code_point(data, p, end)
+            if cp < 0:
+                return -1, esc
+            p += size
+        elif e == 34 or e == 92 or e == 47 or e == 98 or e == 102 or e == 110 or e == 114 or e == 116:
+            p += 2
+        else:
+            return -1, esc
+    return -1, esc
+
+
+@helper
+def copy_string(data, words, p, end, out, f, o):
+    """Like string_end, and writes the decoded UTF-8 to out[f, o:] -> (position after the closing
+    quote or -1, end of what was written)."""
+    p += 1
+    while p < end:
+        if (p & 7) == 0 and p + 8 <= end and plain8(words[p >> 3]):
+            for k in range(8):
+                out[f, o + k] = data[p + k]
+            p += 8
+            o += 8
+            continue
+        c = data[p]
+        if c == 34:
+            return p + 1, o
+        if c < 32:
+            return -1, o
+        if c != 92:
+            out[f, o] = c
+            o += 1
+            p += 1
+            continue
+        if p + 1 >= end:
+            return -1, o
+        e = data[p + 1]
+        if e == 117:  # \uXXXX, or a surrogate pair of them
+            cp, size = code_point(data, p, end)
+            if cp < 0:
+                return -1, o
+            if cp < 0x80:
+                out[f, o] = cp
+                o += 1
+            elif cp < 0x800:
+                out[f, o] = 0xC0 | (cp >> 6)
+                out[f, o + 1] = 0x80 | (cp & 0x3F)
+                o += 2
+            elif cp < 0x10000:
+                out[f, o] = 0xE0 | (cp >> 12)
+                out[f, o + 1] = 0x80 | ((cp >> 6) & 0x3F)
+                out[f, o + 2] = 0x80 | (cp & 0x3F)
+                o += 3
+            else:
+                out[f, o] = 0xF0 | (cp >> 18)
+                out[f, o + 1] = 0x80 | ((cp >> 12) & 0x3F)
+                out[f, o + 2] = 0x80 | ((cp >> 6) & 0x3F)
+                out[f, o + 3] = 0x80 | (cp & 0x3F)
+                o += 4
+            p += size
+            continue
+        if e == 34 or e == 92 or e == 47:
+            out[f, o] = e
+        elif e == 98:
+            out[f, o] = 8
+        elif e == 102:
+            out[f, o] = 12
+        elif e == 110:
+            out[f, o] = 10
+        elif e == 114:
+            out[f, o] = 13
+        elif e == 116:
+            out[f, o] = 9
+        else:
+            return -1, o
+        o += 1
+        p += 2
+    return -1, o
+
+
+@helper
+def match_literal(data, p, end, word0, word1, word2, word3, word4, n):
+    """Position after the literal of n (4 or 5) bytes at p, or -1."""
+    if p + n > end:
+        return -1
+    if data[p] != word0 or data[p + 1] != word1 or data[p + 2] != word2 or data[p + 3] != word3:
+        return -1
+    if n == 5 and data[p + 4] != word4:
+        return -1
+    return p + n
+
+
+@helper
+def parse_number(data, p, end):
+    """Validate a JSON number at p -> (end position or -1, is integer, mantissa, significant
+    digits, decimal exponent, negative). mantissa holds at most 18 significant digits; more
+    are counted in `digits` (the caller gives up then)."""
+    neg = False
+    if p < end and data[p] == 45:
+        neg = True
+        p += 1
+    if p >= end or not (48 <= data[p] <= 57):
+        return -1, False, 0, 0, 0, neg
+    mant = 0
+    digits = 0
+    exp10 = 0
+    if data[p] == 48:
+        p += 1
+        if p < end and 48 <= data[p] <= 57:  # leading zero
+            return -1, False, 0, 0, 0, neg
+    else:
+        while p < end and 48 <= data[p] <= 57:
+            if digits < 18:
+                mant = mant * 10 + (data[p] - 48)
+            else:
+                exp10 += 1
+            digits += 1
+            p += 1
+    integer = True
+    if p < end and data[p] == 46:
+        integer = False
+        p += 1
+        if p >= end or not (48 <= data[p] <= 57):
+            return -1, False, 0, 0, 0, neg
+        while p < end and 48 <= data[p] <= 57:
+            d = data[p] - 48
+            if mant == 0 and d == 0:
+                exp10 -= 1  # leading zeros of the fraction are not significant
+            else:
+                if digits < 18:
+                    mant = mant * 10 + d
+                    exp10 -= 1
+                digits += 1
+            p += 1
+    if p < end and (data[p] == 101 or data[p] == 69):
+        integer = False
+        p += 1
+        eneg = False
+        if p < end and (data[p] == 43 or data[p] == 45):
+            eneg = data[p] == 45
+            p += 1
+        if p >= end or not (48 <= data[p] <= 57):
+            return -1, False, 0, 0, 0, neg
+        e = 0
+        while p < end and 48 <= data[p] <= 57:
+            if e < 100000:
+                e = e * 10 + (data[p] - 48)
+            p += 1
+        exp10 += -e if eneg else e
+    return p, integer, mant, digits, exp10, neg
