@@ -12,9 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MAKE_LOG = SHARED / "eval" / "make_log.py"
-SCORE_REPORT = SHARED / "eval" / "score_report.py"
+from shared import MAKE_LOG, SCORE_REPORT  # tests/shared.py: FASTSCAN_SHARED or ../shared
+
 DEFAULT_WORK = Path(os.environ.get("FASTSCAN_EVAL_DIR", Path(tempfile.gettempdir()) / "fastscan-eval"))
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/shared.py
 from _shared_logs import DEFAULT_WORK, features, make_log, read_labels, shared_available  # noqa: E402
 
 from fastscan.score.model import MIN_REQUESTS, TERMS, signal_values, term_name, term_values  # noqa: E402

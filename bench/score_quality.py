@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/shared.py
 from _shared_logs import DEFAULT_WORK, SCORE_REPORT, make_log, shared_available  # noqa: E402
 
 BAR = {"auc_active": 0.99, "flagged_precision": 0.95, "flagged_recall": 0.90}

@@ -27,9 +27,8 @@ from fastscan.kernels import warmup  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from mixed_log import split_interleaved, write_mixed_log  # noqa: E402
+from shared import MAKE_LOG  # noqa: E402  (tests/shared.py: FASTSCAN_SHARED or ../shared)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MAKE_LOG = SHARED / "eval" / "make_log.py"
 ROUNDS = 3
 _seen: dict = {}
 

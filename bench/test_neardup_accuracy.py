@@ -192,9 +192,10 @@ def test_cross_account_clusters_on_a_make_log_log(tmp_path):
     import subprocess
     from collections import Counter, defaultdict
 
+    from shared import MAKE_LOG as make_log
+
     from fastscan import scan
 
-    make_log = realtext.SHARED / "eval" / "make_log.py"
     scale = os.environ.get("FASTSCAN_BENCH_LOG_SCALE", "0.3")
     log, labels = tmp_path / "log.jsonl", tmp_path / "labels.csv"
     subprocess.run(

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-RAW = SHARED / "data" / "raw"
+from shared import RAW
 
 __all__ = ["RAW", "available", "load_accounts", "shingle_sets", "max_jaccard", "flag_metrics"]
 

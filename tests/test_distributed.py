@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,13 +17,12 @@ distributed = pytest.importorskip("distributed")
 import cloudpickle  # type: ignore[import-untyped]  # noqa: E402  (comes with distributed)
 import dask  # noqa: E402
 from mixed_log import split_interleaved, write_mixed_log  # noqa: E402
+from shared import MAKE_LOG, needs_make_log  # noqa: E402
 
 from fastscan import InputError, scan  # noqa: E402
 from fastscan.config import ScanConfig  # noqa: E402
 from fastscan.run.cluster import ClusterError, submit_scan  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MAKE_LOG = SHARED / "eval" / "make_log.py"
 SMALL = ScanConfig(sample_size=32)
 COUNTS = (
     "files",
@@ -101,7 +99,7 @@ def test_mixed_log_on_cluster_is_identical_with_rejects(client, mixed_parts, tmp
     assert rows(got_rj) == rows(want_rj)  # same records, files and line numbers
 
 
-@pytest.mark.skipif(not MAKE_LOG.exists(), reason="../shared is absent")
+@needs_make_log
 def test_make_log_on_cluster_is_identical(client, tmp_path):
     log = tmp_path / "flat.log"
     subprocess.run(

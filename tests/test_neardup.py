@@ -12,6 +12,7 @@ import realtext
 import reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared import needs_raw_prompts
 
 from fastscan import Scanner
 from fastscan.config import ScanConfig
@@ -230,7 +231,7 @@ def test_near_duplicate_needs_the_threshold():
 
 # --------------------------------------------------------------------------- accuracy on real text
 
-needs_shared = pytest.mark.skipif(not realtext.available(), reason="../shared is absent")
+needs_shared = needs_raw_prompts
 
 
 @needs_shared

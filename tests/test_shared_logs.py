@@ -17,12 +17,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from mixed_log import split_interleaved
+from shared import MAKE_LOG, needs_make_log
 
 from fastscan import scan
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MAKE_LOG = SHARED / "eval" / "make_log.py"
-pytestmark = pytest.mark.skipif(not MAKE_LOG.exists(), reason="../shared is absent")
+pytestmark = needs_make_log
 
 # Facts only one of the two shapes carries: the OpenAI shape logs reasoning tokens and times in
 # whole seconds; the flat shape has no reasoning tokens and times in milliseconds. Reasons may

@@ -8,6 +8,7 @@ import io
 import sys
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from fastscan.errors import InputError
 from fastscan.read.source import GZIP_MAGIC, ZSTD_MAGIC, Source
@@ -153,7 +154,7 @@ class _GzipStream(gzip.GzipFile):
     """A gzip stream that closes the stream it reads (GzipFile leaves a given fileobj open)."""
 
     def close(self) -> None:
-        inner = self.fileobj
+        inner: Any = self.fileobj
         try:
             super().close()
         finally:
