@@ -13,6 +13,7 @@ batches), `state` (mergeable per-account state, `Partial`), `score` (`finish(par
 
 from __future__ import annotations
 
+from fastscan import kernels  # the kernel package: compiles nothing until a kernel module is used
 from fastscan.config import ScanConfig
 from fastscan.errors import ClusterError, FastscanError, InputError, SchemaError, StateError
 from fastscan.read import Shape
@@ -35,5 +36,6 @@ __all__ = [
     "StateError",
     "__version__",
     "explain",
+    "kernels",
     "scan",
 ]

@@ -10,7 +10,7 @@ class ScanConfig:
     """Settings that shape the state; two states merge only if their configs are equal.
 
     The near-duplicate and cross-account settings (below `near_dup_threshold`) act at finish();
-    README "Near-duplicates and templates" defines what each one does.
+    docs/near-duplicates.md defines what each one does.
     """
 
     num_perm: int = 128  # MinHash permutations (K)

@@ -1,7 +1,7 @@
 """Hostile input: nothing crashes or hangs, every bad record is counted with its reason, and a
 line gets the same verdict whichever decoding path (bulk or one by one) it takes.
 
-Hypothesis runs few examples by default; `FASTSCAN_FUZZ=long` (see README, "Bad input") runs the
+Hypothesis runs few examples by default; `FASTSCAN_FUZZ=long` (see docs/bad-input.md) runs the
 same properties for much longer.
 """
 

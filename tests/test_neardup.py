@@ -288,7 +288,7 @@ def test_state_stays_within_the_bound_for_a_huge_account():
     entry = 4 * cfg.num_perm + 44  # signature + account, hash, count, n_words, head, tail
     assert len(state.sample.account) == cfg.sample_size
     assert state.sample.nbytes <= cfg.sample_size * entry + len(state.sample.threshold) * 8
-    # between compactions at most max(2**15, live) entries wait: the README's transient bound
+    # between compactions at most max(2**15, live) entries wait: the transient bound of docs/bounds.md
     assert peak <= (cfg.sample_size + (1 << 15) + per_batch) * entry + len(state.sample.threshold) * 8
     # a state per prompt would be 60,000 entries; this one is ~1/1000 of that
     assert state.sample.nbytes < distinct * entry / 500

@@ -343,7 +343,7 @@ def test_no_prompt_text_in_state_or_report_and_private_modes(archive, tmp_path):
 # --------------------------------------------------------------------------- adversarial scale
 
 SCALE = 10 if os.environ.get("FASTSCAN_SCALE") == "full" else 1
-# README, "Bounds": per account slot 184 B (slots grow by doubling, at least 1024), the id plus
+# docs/bounds.md: per account slot 184 B (slots grow by doubling, at least 1024), the id plus
 # 60 B, 16 B per (account, hour), (account, model, hour) and twice per (account, model) pair,
 # 4 * num_perm + 44 B per sampled distinct prompt (at most sample_size per account); plus a
 # pending buffer while batches are folded in

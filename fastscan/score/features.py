@@ -3,7 +3,7 @@
 Rates are shares of the account's requests. Repetition rates and the cross-account columns come
 from the prompt sample (state.PromptSample) via fastscan.neardup: exact for accounts with at most
 `sample_size` distinct prompts, estimated from a uniform sample of distinct prompts above that
-(see README, "Bounds").
+(see docs/bounds.md).
 """
 
 from __future__ import annotations

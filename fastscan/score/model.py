@@ -1,6 +1,6 @@
 """Features to an extraction score in [0, 1], a flag, and reasons in words an analyst reads.
 
-Each published signal (README, "Score") is a value in [0, 1] computed from the account's row of
+Each published signal (docs/score.md) is a value in [0, 1] computed from the account's row of
 features. The score is a logistic model over those signals,
 
     extraction_score = 1 / (1 + exp(-(bias + sum_k weight_k * signal_k)))

@@ -3,7 +3,7 @@
 Everything here runs at finish() on the merged `PromptSample`, whose content does not depend on
 how the input was split, and every order used below is by hash or by account_id (never by the
 order accounts were first seen), so the result is the same for any chunking, file split or worker
-count. README "Near-duplicates and templates" defines every column; in short:
+count. docs/near-duplicates.md defines every column; in short:
 
 - within an account: LSH banding over the K-permutation MinHash signatures gives candidates;
   a candidate pair counts when the signatures agree on >= ceil(threshold * K) positions;
