@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastscan.config import ScanConfig
 from fastscan.errors import StateError
@@ -54,41 +54,19 @@ def scan(
     log's shape is unknown, StateError when the state directory is in use, of another
     configuration, or a file in it changed; bad records never raise: they are counted and set aside.
     """
+    common: dict[str, Any] = {
+        "config": config,
+        "mapping": mapping,
+        "chunk_bytes": chunk_bytes,
+        "reject_file": reject_file,
+        "progress": progress,
+        "flag_threshold": flag_threshold,
+        "min_requests": min_requests,
+    }
     if client is not None:
         if state_dir is not None:
             raise StateError("a state directory cannot be used with a Dask client (not resumable yet)")
-        return scan_dask(
-            client,
-            paths,
-            config=config,
-            mapping=mapping,
-            chunk_bytes=chunk_bytes,
-            reject_file=reject_file,
-            progress=progress,
-            flag_threshold=flag_threshold,
-            min_requests=min_requests,
-            split_bytes=split_bytes or DEFAULT_SPLIT_BYTES,
-        )
+        return scan_dask(client, paths, split_bytes=split_bytes or DEFAULT_SPLIT_BYTES, **common)
     if state_dir is not None:
-        return scan_resumable(
-            paths,
-            state_dir,
-            config=config,
-            mapping=mapping,
-            chunk_bytes=chunk_bytes,
-            reject_file=reject_file,
-            progress=progress,
-            flag_threshold=flag_threshold,
-            min_requests=min_requests,
-            checkpoint_bytes=checkpoint_bytes,
-        )
-    return scan_local(
-        paths,
-        config=config,
-        mapping=mapping,
-        chunk_bytes=chunk_bytes,
-        reject_file=reject_file,
-        progress=progress,
-        flag_threshold=flag_threshold,
-        min_requests=min_requests,
-    )
+        return scan_resumable(paths, state_dir, checkpoint_bytes=checkpoint_bytes, **common)
+    return scan_local(paths, **common)
