@@ -70,7 +70,8 @@ def read_source(
     JSON Lines only: `start=(offset, line)` resumes at a decoded byte offset that begins line
     `line`; `on_chunk(offset, line, shape)` is called after the batches of each chunk have been
     consumed, with the position right after that chunk (a place to checkpoint and resume from);
-    a line longer than `max_line_bytes` (default 1 GiB) is rejected without being held in memory.
+    a line longer than `max_line_bytes` (default 256 MiB) is rejected once that much of it is read,
+    and the rest of it is skipped unread (memory stays within it plus a chunk).
     """
     rejects = rejects if rejects is not None else RejectLog()
     stats = stats if stats is not None else ReadStats()

@@ -179,6 +179,30 @@ def _completion_where_needed(completion: pa.Array, completion_tokens: pa.Array) 
     return pc.if_else(completion_tokens.is_valid(), pa.scalar(None, pa.string()), completion)
 
 
+# Counts a record may carry: a negative one is not a count, and one above MAX_COUNT is not a
+# request's (a billion tokens, samples or logprobs). Either rejects the record, so sums stay true:
+# an account's int64 sums would need 9 billion records at the cap to overflow.
+COUNT_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "max_tokens", "n", "top_logprobs")
+MAX_COUNT = 1_000_000_000
+
+
+def _reason(
+    r: int, bad_acct: np.ndarray, bad_ts: np.ndarray, bad_range: np.ndarray, bad_count: dict, cols: dict
+) -> str:
+    """Why row r is dropped: the first of its problems, in a fixed order."""
+    if bad_acct[r]:
+        return "missing account id"
+    if bad_ts[r]:
+        return TS_REASON
+    if bad_range[r]:
+        return TS_RANGE_REASON
+    for name in COUNT_FIELDS:
+        if name in bad_count and bad_count[name][r]:
+            v = as_array(_cast(cols[name], pa.int64()))[int(r)].as_py()
+            return f"{name}: negative ({v})" if v < 0 else f"{name}: out of range ({v:,} > {MAX_COUNT:,})"
+    raise AssertionError(r)
+
+
 def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, list]:
     """Raw columns -> (canonical RecordBatch of the good rows, bool[n] keep mask, reasons).
 
@@ -195,9 +219,18 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
     ts_ms = as_array(ts_ms)
     ts_vals = ts_ms.fill_null(0).to_numpy(zero_copy_only=False)
     bad_range = ~bad_ts & ((ts_vals < TS_MIN_MS) | (ts_vals > TS_MAX_MS))
+    bad_count: dict[str, np.ndarray] = {}
+    for name in COUNT_FIELDS:
+        if name in cols:
+            v = as_array(_cast(cols[name], pa.int64())).fill_null(0).to_numpy(zero_copy_only=False)
+            bad = (v < 0) | (v > MAX_COUNT)
+            if bad.any():
+                bad_count[name] = bad
     keep = ~(bad_acct | bad_ts | bad_range)
+    for bad in bad_count.values():
+        keep &= ~bad
     for r in np.flatnonzero(~keep):
-        reasons.append((int(r), "missing account id" if bad_acct[r] else TS_REASON if bad_ts[r] else TS_RANGE_REASON))
+        reasons.append((int(r), _reason(int(r), bad_acct, bad_ts, bad_range, bad_count, cols)))
 
     if shape.messages:
         prompt, system, n_prior = _prompt_from_messages(cols["messages"], n)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from typing import Any
+
 import pyarrow as pa
 
 from fastscan.read.shape import MESSAGES_TYPE, RAW_TYPES, Shape
-from fastscan.read.times import TS_REASON, MsArray, epoch_to_ms, text_to_ms
+from fastscan.read.times import TS_REASON, MsArray, datetime_to_ms, epoch_to_ms, text_to_ms
 
 
 class Rejected(ValueError):
@@ -29,6 +33,8 @@ class RecordCoercer:
         if v is None:
             return None
         if fld == "ts":
+            if isinstance(v, (dt.datetime, dt.date)):  # an Arrow timestamp or date read row by row
+                return datetime_to_ms(v)
             if isinstance(v, bool):
                 raise Rejected(f"ts: expected a time, got {_describe(v)}")
             if not isinstance(v, (int, float, str)):
@@ -150,3 +156,34 @@ def rows_to_columns(rows: list, shape: Shape) -> dict:
     if "ts" in cols:  # already ms: mark the values so ts_to_ms keeps them as they are
         cols["ts"] = MsArray(cols["ts"])
     return cols
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _text_ok(v: Any) -> bool:
+    """No lone surrogate in any string of v (orjson refuses them; so must we)."""
+    if isinstance(v, str):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(v, dict):
+        return all(_text_ok(k) and _text_ok(x) for k, x in v.items())
+    if isinstance(v, list):
+        return all(_text_ok(x) for x in v)
+    return True
+
+
+def loads_wide(raw: bytes, err: Exception) -> Any:
+    """The record of a line orjson refused only for an integer beyond 64 bits (an account id of
+    any size is text to fastscan), else None. Everything else orjson refuses stays refused."""
+    if "64-bit" not in str(err):
+        return None
+    try:
+        rec = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    return rec if _text_ok(rec) else None

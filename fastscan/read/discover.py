@@ -5,10 +5,10 @@ from __future__ import annotations
 import glob
 import os
 import stat
-from pathlib import Path
+from collections.abc import Iterable
 
 from fastscan.errors import InputError
-from fastscan.read.source import GZIP_MAGIC, ZSTD_MAGIC, Source
+from fastscan.read.source import GZIP_MAGIC, STATE_MARKER, ZSTD_MAGIC, Source
 from fastscan.read.streams import expand_url, is_url, open_raw
 
 _JSON_EXT = (".jsonl", ".ndjson", ".json", ".log", ".txt")
@@ -18,7 +18,8 @@ _ARROW_EXT = (".arrow", ".feather", ".ipc", ".arrows")
 # --------------------------------------------------------------------------- sources
 
 
-def sniff(path: str) -> tuple[str, str]:
+def _by_extension(path: str) -> tuple[str, str]:
+    """(format, compression) that the name says."""
     low = path.lower()
     comp = ""
     base = low
@@ -30,22 +31,29 @@ def sniff(path: str) -> tuple[str, str]:
         return "parquet", comp
     if base.endswith(_ARROW_EXT):
         return "arrow", comp
-    if base.endswith(_JSON_EXT):
-        return "jsonl", comp
+    return "jsonl", comp
+
+
+def sniff(path: str) -> tuple[str, str]:
+    """(format, compression) of a regular file, from its first bytes where they tell (a gzip or
+    zstd frame, Parquet's or Arrow's magic), else from its name. A URL is known by its name."""
+    fmt, comp = _by_extension(path)
+    if is_url(path):
+        return fmt, comp
     try:
         with open_raw(path) as fh:
             head = fh.read(8)
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    if head.startswith(GZIP_MAGIC):
+        return (fmt if comp else "jsonl"), "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return (fmt if comp else "jsonl"), "zstd"
     if head.startswith(b"PAR1"):
         return "parquet", ""
     if head.startswith(b"ARROW1") or head.startswith(b"\xff\xff\xff\xff"):
         return "arrow", ""
-    if head.startswith(GZIP_MAGIC):
-        return "jsonl", "gzip"
-    if head.startswith(ZSTD_MAGIC):
-        return "jsonl", "zstd"
-    return "jsonl", comp
+    return fmt, ""
 
 
 def is_log_file(path: str) -> bool:
@@ -59,21 +67,60 @@ def is_log_file(path: str) -> bool:
     return False
 
 
-def expand_sources(paths) -> list[Source]:
+def _is_state_dir(path: str) -> bool:
+    """A fastscan state directory (it holds the marker, or, made before the marker, a lock and a
+    manifest): never scanned as input."""
+    return os.path.exists(os.path.join(path, STATE_MARKER)) or (
+        os.path.exists(os.path.join(path, "lock")) and os.path.exists(os.path.join(path, "manifest.json"))
+    )
+
+
+def _folder_files(folder: str) -> list[str]:
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _is_state_dir(os.path.join(root, d)))
+        files += [os.path.join(root, n) for n in names if is_log_file(n) and os.path.isfile(os.path.join(root, n))]
+    return sorted(files)
+
+
+def expand_sources(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    notes: list[dict] | None = None,
+    exclude: Iterable[str | os.PathLike[str]] = (),
+) -> list[Source]:
     """Files, folders (every log file below, sorted) and globs -> Sources, in a stable order.
 
-    Raises InputError naming the first path that does not exist or cannot be read.
+    One file is one file: a path that resolves to a file already listed (a symlink, the same path
+    given twice) is skipped, and so is anything inside a folder of `exclude` or inside a fastscan
+    state directory; each skip is added to `notes` as {file, line: 0, reason}. A named pipe or
+    other non-regular file is a stream, read once. Raises InputError naming the first path that
+    does not exist or cannot be read.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    excluded = [os.path.realpath(os.fspath(e)) for e in exclude]
+    seen: dict[str, str] = {}
     out: list[Source] = []
+
+    def skip(name: str, reason: str) -> None:
+        if notes is not None:
+            notes.append({"file": name, "line": 0, "reason": reason})
+
     for p in paths:
         p = os.fspath(p)
         if p == "-":
-            out.append(Source("-", "jsonl", "", 0))
+            if "-" in seen:
+                skip("<stdin>", "skipped: standard input was given twice")
+                continue
+            seen["-"] = "-"
+            out.append(Source("-", "jsonl", "", 0, stream=True))
             continue
         if is_url(p):
             for url, size in expand_url(p, is_log_file):
+                if url in seen:
+                    skip(url, f"skipped: the same input as {seen[url]}")
+                    continue
+                seen[url] = url
                 fmt, comp = sniff(url)
                 out.append(Source(url, fmt, comp, size))
             continue
@@ -83,7 +130,7 @@ def expand_sources(paths) -> list[Source]:
                 raise InputError(f"{p}: no file matches this pattern")
             files = [m for m in matches if os.path.isfile(m)]
         elif os.path.isdir(p):
-            files = sorted(str(f) for f in Path(p).rglob("*") if f.is_file() and is_log_file(str(f)))
+            files = _folder_files(p)
             if not files:
                 raise InputError(f"{p}: folder holds no log files (.jsonl[.gz|.zst], .parquet, .arrow)")
         else:
@@ -95,13 +142,21 @@ def expand_sources(paths) -> list[Source]:
                 raise InputError(f"{f}: no such file") from None
             except OSError as e:
                 raise InputError(f"{f}: cannot read: {e.strerror or e}") from None
-            if not stat.S_ISREG(st.st_mode) and not stat.S_ISFIFO(st.st_mode):
-                raise InputError(f"{f}: not a regular file")
+            if stat.S_ISDIR(st.st_mode):
+                raise InputError(f"{f}: a folder, not a file")
             if not os.access(f, os.R_OK):
                 raise InputError(f"{f}: permission denied")
+            real = os.path.realpath(f)
+            if any(real == e or real.startswith(e + os.sep) for e in excluded):
+                skip(f, "skipped: inside the state directory")
+                continue
+            if real in seen:
+                skip(f, f"skipped: the same file as {seen[real]}")
+                continue
+            seen[real] = f
+            if not stat.S_ISREG(st.st_mode):  # a named pipe, a device: sniffing would consume it
+                out.append(Source(f, "jsonl", "", 0, stream=True))
+                continue
             fmt, comp = sniff(f)
             out.append(Source(f, fmt, comp, st.st_size))
     return out
-
-
-# --------------------------------------------------------------------------- byte streams

@@ -3,38 +3,49 @@ chunk; memory is bounded by the chunk size, never by the file size."""
 
 from __future__ import annotations
 
-import io
+import zlib
 from collections.abc import Callable, Iterator
 
 import orjson
 import pyarrow as pa
 
 from fastscan.errors import InputError, SchemaError
+from fastscan.read.coerce import loads_wide
 from fastscan.read.jsonl_decode import JsonlDecoder
 from fastscan.read.rejects import ReadStats, RejectLog
 from fastscan.read.shape import NO_SHAPE, Shape, detect_shape, detect_shape_of, raw_schema
 from fastscan.read.source import Source
-from fastscan.read.streams import ByteRange, open_bytes, open_raw, read_chunk, short_error
+from fastscan.read.streams import ByteRange, TruncatedInput, open_bytes, read_chunk, short_error
 
 DEFAULT_CHUNK_BYTES = 16 << 20
-MAX_LINE_BYTES = 1 << 30  # a longer line is rejected unread, so memory stays bounded
+# A longer line is rejected once this much of it has been read, and the rest is skipped unread:
+# no LLM API takes a request near this size, and memory stays within it plus a chunk.
+MAX_LINE_BYTES = 256 << 20
 
 
-def _first_record(chunk: bytes):
-    """The first record of the chunk whose log shape is known, else the first object (whose
-    shape is then reported unknown), else None: a line that is not an object (`5`, `null`)
-    is a bad record, not a reason to stop reading the file."""
+HEAD_LINES = 100_000  # lines of a file's head looked through for a record of a known shape
+HEAD_BYTES = 64 << 20  # ... and at most this many bytes of it
+
+
+def _pick(objects, shape: Shape | None):
+    """The record a read takes its raw schema (and, without `shape`, its log shape) from: the
+    first object of a known shape (the first object at all when a mapping gives the shape), else
+    the first object (whose shape is then reported unknown), else None."""
     first_obj = None
-    for line in chunk.split(b"\n"):
-        got = object_of(line)
+    for got in objects:
         if got is None:
             continue
         rec, known = got
-        if known:
+        if known or shape is not None:
             return rec
         if first_obj is None:
             first_obj = rec
     return first_obj
+
+
+def _first_record(chunk: bytes, shape: Shape | None):
+    """_pick over one chunk (a stream, which cannot be read twice, is looked at chunk by chunk)."""
+    return _pick((object_of(line) for line in chunk.split(b"\n")), shape)
 
 
 def object_of(line: bytes):
@@ -43,8 +54,8 @@ def object_of(line: bytes):
         return None
     try:
         rec = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
+    except orjson.JSONDecodeError as e:
+        rec = loads_wide(line, e)
     if not isinstance(rec, dict):
         return None
     try:
@@ -54,34 +65,42 @@ def object_of(line: bytes):
         return rec, False
 
 
-def head_record(src: Source, chunk_bytes: int):
-    """The record a whole-file read takes the log's shape and raw schema from, so every byte range
-    of a file decodes exactly as the whole file: in the first chunk that holds an object (a line
-    belongs to the chunk of its newline's position // chunk_bytes), the first object of known
-    shape, else the first object (see _first_record); None if the file holds no object."""
-    pos = 0
-    group = None
-    first_obj = None
-    with io.BufferedReader(open_raw(src.path), 1 << 16) as fh:
-        for line in fh:
-            begin = pos
-            pos += len(line)
-            ended = line.endswith(b"\n")
-            g = (pos - 1) // chunk_bytes if ended else -1
-            if first_obj is not None and g != group:
-                return first_obj
-            body = line[:-1] if ended else line
-            if begin == 0 and body.startswith(b"\xef\xbb\xbf"):
-                body = body[3:]
-            got = object_of(body)
-            if got is None:
-                continue
-            rec, known = got
-            if known:
-                return rec
-            if first_obj is None:
-                first_obj, group = rec, g
-    return first_obj
+def sample_record(src: Source, shape: Shape | None):
+    """_pick over the file's head (HEAD_LINES lines, HEAD_BYTES bytes): the same record whatever
+    the chunk size, and for every byte range of the file, so they all decode alike."""
+
+    def lines():
+        fh, _ = open_bytes(src)
+        try:
+            rest, read, n = b"", 0, 0
+            while read < HEAD_BYTES and n < HEAD_LINES:
+                piece = fh.read(min(1 << 16, HEAD_BYTES - read))
+                if read == 0 and piece.startswith(b"\xef\xbb\xbf"):
+                    piece = piece[3:]
+                read += len(piece)
+                *done, rest = (rest + piece).split(b"\n") if piece else ([rest] if rest else []) + [b""]
+                for line in done[: HEAD_LINES - n]:
+                    yield object_of(line)
+                n += len(done)
+                if not piece:
+                    return
+        finally:
+            fh.close()
+
+    try:
+        return _pick(lines(), shape)
+    except (EOFError, OSError, zlib.error, TruncatedInput):
+        return None  # the read itself meets the damage and reports it
+
+
+def _head(pieces: list[bytes], n: int) -> bytes:
+    """The first n bytes of the concatenated pieces, without joining them all."""
+    out = bytearray()
+    for p in pieces:
+        out += p[: n - len(out)]
+        if len(out) >= n:
+            break
+    return bytes(out)
 
 
 def read_jsonl(
@@ -96,12 +115,12 @@ def read_jsonl(
     on_chunk: Callable[[int, int, Shape], None] | None = None,
     max_line_bytes: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    if byte_range is not None and (src.path == "-" or src.compression or start is not None):
+    if byte_range is not None and (src.stream or src.compression or start is not None):
         raise InputError(f"{src.name}: only a plain JSON Lines file can be read by byte range")
     offset, next_line = start if start is not None else (0, 1)
     max_line = max(max_line_bytes or MAX_LINE_BYTES, chunk_bytes)
     try:
-        head = head_record(src, chunk_bytes) if byte_range is not None else None
+        head = sample_record(src, shape) if not src.stream else None
         fh, counter = open_bytes(src, byte_range, offset)
     except OSError as e:
         raise InputError(f"{src.name}: cannot read: {e.strerror or e}") from None
@@ -173,7 +192,7 @@ def read_jsonl(
                             src.name,
                             next_line,
                             f"line too long: more than {max_line:,} bytes",
-                            b"".join(carry)[:4096],
+                            _head(carry, 4096),
                         )
                         carry, carry_len, skipping = [], 0, True
                 else:
@@ -182,7 +201,7 @@ def read_jsonl(
                     carry_len = len(carry[0])
             if chunk:
                 if decoder is None or decoder.shape is NO_SHAPE:
-                    first = head if byte_range is not None else _first_record(chunk)
+                    first = head if head is not None else _first_record(chunk, shape)
                     if first is None and shape is None:
                         # nothing decodable yet: this chunk is rejected line by line, and the shape
                         # is looked for again in the next one

@@ -14,7 +14,7 @@ import pyarrow.json as pajson
 from fastscan.buffers import as_array, validity
 from fastscan.parallel import map_ordered, row_ranges
 from fastscan.read.canonical import extract, normalize
-from fastscan.read.coerce import RecordCoercer, Rejected, rows_to_columns
+from fastscan.read.coerce import RecordCoercer, Rejected, loads_wide, rows_to_columns
 from fastscan.read.rejects import ReadStats, RejectLog
 from fastscan.read.shape import NO_SHAPE, Shape
 
@@ -360,8 +360,10 @@ class JsonlDecoder:
                             continue
                     self._emit(extract(table, self.shape), lines[one], out, chunk, starts[one], ends[one])
                     continue
-                self._reject(int(lines[i]), json_reason(raw, e), raw)
-                continue
+                rec = loads_wide(raw, e)
+                if rec is None:
+                    self._reject(int(lines[i]), json_reason(raw, e), raw)
+                    continue
             try:
                 rows.append(self.coercer.row(rec))
             except Rejected as e:

@@ -128,11 +128,17 @@ class TruncatedInput(Exception):
 
 def open_bytes(src: Source, byte_range: ByteRange | None = None, offset: int = 0):
     """(binary stream of decoded bytes, counter of raw bytes read); a plain file starts at `offset`."""
-    if src.path == "-":
-        raw = sys.stdin.buffer
-        peek = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+    if src.stream:  # stdin or a named pipe: opened once, its compression told by its first bytes
+        try:
+            raw = sys.stdin.buffer if src.path == "-" else open_raw(src.path)
+        except OSError as e:
+            raise InputError(f"{src.name}: cannot read: {e.strerror or e}") from None
         counter = _CountingReader(raw)
         buffered = io.BufferedReader(counter, 1 << 20)
+        peek = buffered.peek(8)[:8]
+        if peek.startswith((b"PAR1", b"ARROW1", b"\xff\xff\xff\xff")):
+            buffered.close()
+            raise InputError(f"{src.name}: Parquet or Arrow data cannot be read from a stream; write it to a file")
         comp = "gzip" if peek.startswith(GZIP_MAGIC) else "zstd" if peek.startswith(ZSTD_MAGIC) else ""
     else:
         raw = open_raw(src.path)

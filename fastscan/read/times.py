@@ -22,11 +22,7 @@ def iso_to_ms(text: str) -> int:
     s = text.strip()
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
-    t = dt.datetime.fromisoformat(s)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    d = t - _EPOCH  # integer arithmetic: sub-millisecond digits are truncated, like Arrow's cast
-    return (d.days * 86_400 + d.seconds) * 1000 + d.microseconds // 1000
+    return datetime_to_ms(dt.datetime.fromisoformat(s))
 
 
 def epoch_to_ms(value) -> int:
@@ -64,6 +60,34 @@ TS_REASON = "ts: not an ISO-8601 time or epoch number"
 TS_RANGE_REASON = "ts: out of range (years 1 to 9999)"
 
 
+_UNIT_MS = {"s": (1000, 1), "ms": (1, 1), "us": (1, 1000), "ns": (1, 1_000_000)}
+
+
+def _timestamp_ms(col: pa.Array) -> pa.Array:
+    """Epoch ms of an Arrow timestamp column of any unit, with or without a time zone (the values
+    are UTC either way); finer units are floored to the millisecond, as ISO strings are. A value
+    whose ms overflow int64 becomes int64 max, which the range check rejects."""
+    mul, div = _UNIT_MS[col.type.unit]
+    raw = col.cast(pa.int64())
+    v = raw.fill_null(0).to_numpy(zero_copy_only=False)
+    if mul > 1:
+        over = np.abs(v) > np.iinfo(np.int64).max // mul
+        v = np.where(over, np.iinfo(np.int64).max, v * mul)
+    elif div > 1:
+        v = v // div
+    return pa.array(v, pa.int64(), mask=~validity(raw))
+
+
+def datetime_to_ms(t: dt.datetime | dt.date) -> int:
+    """Epoch ms of a Python datetime (naive ones are UTC) or date, floored like the columns."""
+    if not isinstance(t, dt.datetime):
+        t = dt.datetime(t.year, t.month, t.day)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    d = t - _EPOCH  # integer arithmetic: sub-millisecond digits are truncated, like Arrow's cast
+    return (d.days * 86_400 + d.seconds) * 1000 + d.microseconds // 1000
+
+
 def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """(int64 epoch ms array, bool[n] bad) from a string or numeric time column."""
     if isinstance(col, MsArray):
@@ -71,10 +95,10 @@ def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
     col = as_array(col)
     n = len(col)
     bad = np.zeros(n, dtype=np.bool_)
-    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
-        return col.cast(pa.timestamp("ms", tz="UTC") if pa.types.is_timestamp(col.type) else pa.date64()).cast(
-            pa.int64()
-        ), bad
+    if pa.types.is_timestamp(col.type):
+        return _timestamp_ms(col), bad
+    if pa.types.is_date(col.type):
+        return col.cast(pa.date64()).cast(pa.int64()), bad
     if pa.types.is_null(col.type):
         return pa.nulls(n, pa.int64()), bad
     if pa.types.is_integer(col.type):

@@ -41,7 +41,8 @@ def print_stats(stats: ScanStats, file_errors: list[dict], examples: list[dict],
         for e in examples[:5]:
             print(f"fastscan: rejected {e['file']}:{e['line']}: {e['reason']}", file=err)
     for e in file_errors:
-        print(f"fastscan: warning: {e['file']}:{e['line']}: {e['reason']}", file=err)
+        where = f"{e['file']}:{e['line']}" if e["line"] else e["file"]
+        print(f"fastscan: warning: {where}: {e['reason']}", file=err)
 
 
 def _one_line(text: str, width: int) -> str:

@@ -60,6 +60,7 @@ from fastscan.read import (
 )
 from fastscan.report import Report
 from fastscan.run.loop import fold
+from fastscan.run.outputs import check_outputs
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
 from fastscan.score.finish import peak_rss_mb
 from fastscan.state import AccountState
@@ -111,6 +112,8 @@ def plan_pieces(sources: list[Source], split_bytes: int = DEFAULT_SPLIT_BYTES) -
     for fi, src in enumerate(sources):
         if src.path == "-":
             raise InputError("-: standard input cannot be scanned on a cluster (give a path or URL)")
+        if src.stream:
+            raise InputError(f"{src.name}: a named pipe or device cannot be scanned on a cluster (give a file)")
         if src.fmt == "jsonl" and not src.compression and src.size > split_bytes:
             k = -(-src.size // split_bytes)
             step = -(-src.size // k)
@@ -210,6 +213,12 @@ def _take(pair, i):
 # --------------------------------------------------------------------------- the client side
 
 
+def list_inputs(paths: list[str]) -> tuple[list[Source], list[dict]]:
+    """The scan's Sources as a worker sees them, and the inputs it skipped (duplicates)."""
+    notes: list[dict] = []
+    return expand_sources(paths, notes), notes
+
+
 def _worker_paths(paths) -> list[str]:
     """Local paths made absolute (a worker's working directory is not the client's); URLs as given."""
     if isinstance(paths, (str, os.PathLike)):
@@ -236,6 +245,7 @@ class DaskScan:
         reject_log: RejectLog | None,
         progress: Callable[[int], None] | None,
         t0: float,
+        notes: list[dict] | None = None,
     ):
         self.client = client
         self.pieces = pieces
@@ -245,6 +255,7 @@ class DaskScan:
         self._reject_log = reject_log
         self._progress = progress
         self._t0 = t0
+        self._notes = notes or []  # inputs skipped when listed (duplicates), for the report
 
     def _all_futures(self) -> list:
         return [f for f in (self.final, *(self._reject_futures or []), *self.piece_futures) if f is not None]
@@ -268,6 +279,7 @@ class DaskScan:
                 for fut in as_completed(self.piece_futures):
                     self._progress(by_key[fut.key].nbytes)
             report, offsets = self.final.result()
+            report.file_errors[:0] = self._notes
             if self._reject_log is not None:
                 self._write_rejects(offsets)
         except KilledWorker as e:
@@ -328,7 +340,8 @@ def submit_scan(
     shape = as_shape(mapping)
     tag = uuid.uuid4().hex[:12]
     # listed on a worker: the paths are the ones the workers can reach
-    sources = client.submit(expand_sources, _worker_paths(paths), key=f"fastscan-list-{tag}").result()
+    sources, notes = client.submit(list_inputs, _worker_paths(paths), key=f"fastscan-list-{tag}").result()
+    check_outputs(sources, {"reject file": reject_file})
     pieces = plan_pieces(sources, split_bytes)
     reject_log = RejectLog(reject_file) if reject_file is not None else None
     keep = reject_log is not None
@@ -378,7 +391,7 @@ def submit_scan(
         key=f"fastscan-finish-{tag}",
         priority=depth + 1,
     )
-    return DaskScan(client, pieces, piece_futures, final, reject_futures, reject_log, progress, t0)
+    return DaskScan(client, pieces, piece_futures, final, reject_futures, reject_log, progress, t0, notes)
 
 
 def scan_dask(client, paths, **kw) -> Report:

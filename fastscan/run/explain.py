@@ -32,8 +32,10 @@ def explain(
     """Scan `paths` and explain one account: the whole scan is needed, since the reasons compare
     the account with the rest of the population. Example prompts are gathered in the same pass
     (only this account's, and only when `examples` > 0). Raises KeyError if the account is absent."""
-    sources = expand_sources(paths)
+    notes: list[dict] = []
+    sources = expand_sources(paths, notes)
     scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
+    scanner.rejects.file_errors.extend(notes)
     counts: dict[str, int] = {}
 
     def gather(batch: pa.RecordBatch) -> None:

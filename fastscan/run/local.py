@@ -26,6 +26,7 @@ from fastscan.read import (
 )
 from fastscan.report import Report
 from fastscan.run.loop import fold, read_all
+from fastscan.run.outputs import check_outputs
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
 from fastscan.state import AccountState
 
@@ -127,11 +128,14 @@ def scan_local(
     min_requests: int = MIN_REQUESTS,
 ) -> Report:
     """Scan `paths` in this process, reading one chunk ahead on a second thread."""
-    sources = expand_sources(paths)
+    notes: list[dict] = []
+    sources = expand_sources(paths, notes)
+    check_outputs(sources, {"reject file": reject_file})
     scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
     t0 = time.perf_counter()
     if reject_file is not None:
         scanner.rejects = RejectLog(reject_file)
+    scanner.rejects.file_errors.extend(notes)
     try:
         fold(
             scanner.state,

@@ -15,6 +15,7 @@ from fastscan.read.shape import shape_from_dict, shape_to_dict
 from fastscan.report import Report
 from fastscan.run.local import Mapping_, Paths
 from fastscan.run.loop import FileJob, fold, read_all
+from fastscan.run.outputs import check_outputs
 from fastscan.run.statedir import StateDir, stats_from_dict, stats_to_dict
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
 
@@ -96,12 +97,14 @@ def scan_resumable(
     checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES,
 ) -> Report:
     """Scan `paths` into the state directory `state_dir` and report on everything it holds."""
-    sources = expand_sources(paths)
+    notes: list[dict] = []
+    sources = expand_sources(paths, notes, exclude=[state_dir])
+    check_outputs(sources, {"reject file": reject_file}, state_dir)
     config = config or ScanConfig()
     shape = as_shape(mapping)
     t0 = time.perf_counter()
     with StateDir(state_dir, config, shape) as sd:
-        sd.check_partial(sources)
+        sd.check_inputs(sources)
         partial = sd.partial
         resume_at = None
         if (
@@ -136,7 +139,7 @@ def scan_resumable(
         partial.state,
         partial.stats,
         [(0, e) for e in rejects.examples],
-        [(0, e) for e in rejects.file_errors],
+        [(0, e) for e in notes + rejects.file_errors],
         seconds=time.perf_counter() - t0,
     )
     return finish(done, flag_threshold, min_requests)

@@ -228,6 +228,11 @@ class StateDir:
             raise StateError(
                 "stdin cannot be scanned into a state directory (it cannot be resumed); scan files, or drop --state"
             )
+        if src.stream:
+            raise StateError(
+                f"{src.path}: not a regular file (a named pipe or device): it cannot be resumed; "
+                "scan it without --state"
+            )
         if is_url(src.path):
             raise StateError(
                 f"{src.path}: URLs cannot be scanned into a state directory yet; scan local files, or drop --state"
@@ -245,6 +250,14 @@ class StateDir:
                 "scanning it again would count them twice; use a new state directory"
             )
         return rec["status"], rec
+
+    def check_inputs(self, sources: list[Source]) -> None:
+        """Refuse, before anything is read, an input that cannot be scanned into a state directory
+        (stdin, a pipe, a URL), and a file left half-scanned that is not among the inputs."""
+        for src in sources:
+            if src.stream or is_url(src.path):
+                self.lookup(src)  # raises, without touching the input
+        self.check_partial(sources)
 
     def check_partial(self, sources) -> None:
         """A file left half-scanned must be among the inputs, or the state would hold half of it."""
