@@ -21,3 +21,8 @@ class StateError(FastscanError):
 
 class ClusterError(FastscanError):
     """The cluster could not finish the scan (a piece kept killing its workers, or no scheduler)."""
+
+
+class OutputError(FastscanError):
+    """An output (report, statistics, reject file, state) cannot be written: a full disk, a
+    permission; the message names the path."""

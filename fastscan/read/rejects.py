@@ -3,10 +3,14 @@ to a reject file with its file, line and reason; `records_read == records_scored
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import orjson
+
+from fastscan.errors import OutputError
 
 
 @dataclass
@@ -28,6 +32,16 @@ class ReadStats:
             self.rejected_by_reason[k] = self.rejected_by_reason.get(k, 0) + v
 
 
+def printable(text: str) -> str:
+    """Text that encodes as UTF-8: a file name that is not (kept by Python as lone surrogates)
+    shows its bytes as escapes, so the reject file, the manifest and messages can hold it."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def reason_key(reason: str) -> str:
     """The kind of a reason, for counting (the text before the first colon)."""
     return reason.split(":", 1)[0].strip()
@@ -47,17 +61,27 @@ class RejectLog:
         self.file_errors: list[dict] = []  # problems that are not one record (a cut-off stream)
         self._fh = None
         if self.path is not None:
-            flags = os.O_WRONLY | os.O_CREAT | (0 if resume_at is not None else os.O_TRUNC)
-            fd = os.open(self.path, flags, 0o600)
-            os.fchmod(fd, 0o600)
-            if resume_at is not None:
-                os.ftruncate(fd, min(resume_at, os.fstat(fd).st_size))
-                os.lseek(fd, 0, os.SEEK_END)
-            self._fh = os.fdopen(fd, "wb")
+            with self._writing():
+                flags = os.O_WRONLY | os.O_CREAT | (0 if resume_at is not None else os.O_TRUNC)
+                fd = os.open(self.path, flags, 0o600)
+                os.fchmod(fd, 0o600)
+                if resume_at is not None:
+                    os.ftruncate(fd, min(resume_at, os.fstat(fd).st_size))
+                    os.lseek(fd, 0, os.SEEK_END)
+                self._fh = os.fdopen(fd, "wb")
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """An OS error on the reject file (a full disk) is one OutputError that names it."""
+        try:
+            yield
+        except OSError as e:
+            raise OutputError(f"{self.path}: cannot write the reject file: {e.strerror or e}") from None
 
     def flush(self) -> None:
         if self._fh is not None:
-            self._fh.flush()
+            with self._writing():
+                self._fh.flush()
 
     def tell(self) -> int:
         return self._fh.tell() if self._fh is not None else 0
@@ -67,19 +91,21 @@ class RejectLog:
         key = reason_key(reason)
         stats.rejected_by_reason[key] = stats.rejected_by_reason.get(key, 0) + 1
         self.count += 1
-        entry = {"file": source, "line": line, "reason": reason}
+        entry = {"file": printable(source), "line": line, "reason": printable(reason)}
         if len(self.examples) < self.keep_examples:
             self.examples.append(entry)
         if self._fh is not None:
             rec = dict(entry)
             if raw is not None:
                 rec["record"] = raw.decode("utf-8", errors="backslashreplace")
-            self._fh.write(orjson.dumps(rec) + b"\n")
+            with self._writing():
+                self._fh.write(orjson.dumps(rec) + b"\n")
 
     def file_error(self, source: str, line: int, reason: str) -> None:
-        self.file_errors.append({"file": source, "line": line, "reason": reason})
+        self.file_errors.append({"file": printable(source), "line": line, "reason": printable(reason)})
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            with self._writing():
+                fh.close()

@@ -9,6 +9,8 @@ with, and writes a shape to and from JSON (a state directory keeps the shape it 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +63,19 @@ def _p(dotted: str) -> tuple:
     return tuple(int(k) if k.isdigit() else k for k in dotted.split("."))
 
 
+def _path(value: Any, field: str) -> tuple:
+    """A mapping's path: "a.b.0.c" or "a.b[0].c" -> ("a", "b", 0, "c"), or SchemaError."""
+    if not isinstance(value, str) or not value.strip():
+        raise SchemaError(f'mapping of {field!r}: expected a dotted path such as "meta.customer", got {value!r}')
+    text = re.sub(r"\[(\d+)\]", r".\1", value.strip())
+    parts = text.split(".")
+    if any(not p or re.search(r"[\[\]\s]", p) for p in parts):
+        raise SchemaError(
+            f"mapping of {field!r}: {value!r} is not a path (keys joined by dots, list items as .0 or [0])"
+        )
+    return _p(text)
+
+
 FLAT = Shape("flat", {f: (f,) for f in RAW_TYPES if f != "system_prompt"})
 OPENAI = Shape(
     "openai",
@@ -90,9 +105,9 @@ def shape_from_mapping(mapping: dict, base: Shape | None = None) -> Shape:
     messages = base.messages if base else None
     for k, v in mapping.items():
         if k == "messages":
-            messages = _p(v)
+            messages = _path(v, k)
         elif k in RAW_TYPES:
-            paths[k] = _p(v)
+            paths[k] = _path(v, k)
         else:
             raise SchemaError(
                 f"unknown canonical field {k!r} in mapping; known: {', '.join(sorted(RAW_TYPES))}, messages"
@@ -231,6 +246,8 @@ def as_shape(mapping) -> Shape | None:
         if mapping not in named:
             raise SchemaError(f"unknown log shape {mapping!r}: use flat, openai or a field mapping")
         return named[mapping]
+    if not isinstance(mapping, Mapping):
+        raise SchemaError(f"a field mapping must be an object of field: path, got {type(mapping).__name__}")
     return shape_from_mapping(dict(mapping))
 
 

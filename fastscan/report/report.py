@@ -10,6 +10,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fastscan.errors import OutputError
 from fastscan.report.tables import write_table
 
 __all__ = ["LEAD_COLUMNS", "Explanation", "Report", "ScanStats"]
@@ -91,8 +92,12 @@ class Report:
         write_table(self.accounts, path)
 
     def write_stats(self, path: str | os.PathLike[str]) -> None:
-        with open(path, "wb") as fh:
-            fh.write(orjson.dumps(self.stats.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        data = orjson.dumps(self.stats.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        try:
+            with open(path, "wb") as fh:
+                fh.write(data)
+        except OSError as e:
+            raise OutputError(f"{os.fspath(path)}: cannot write the statistics: {e.strerror or e}") from None
 
     def top(self, n: int = 20) -> pa.Table:
         """The n highest-scoring accounts (ties by requests, then account_id)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import orjson
 import pyarrow as pa
+
+from fastscan.errors import OutputError
 
 __all__ = ["write_table", "REPORT_EXTENSIONS"]
 
@@ -13,10 +16,24 @@ REPORT_EXTENSIONS = (".parquet", ".pq", ".csv", ".jsonl", ".json", ".ndjson")
 
 
 def write_table(table: pa.Table, path: str | os.PathLike) -> None:
-    """Parquet, CSV or JSON Lines, by the extension of `path` (.parquet, .csv, .jsonl/.json)."""
+    """Parquet, CSV or JSON Lines, by the extension of `path` (.parquet, .csv, .jsonl/.json):
+    written to `path`.part, then renamed, so `path` is never half-written. On failure (a full
+    disk) the .part file is removed and OutputError names the path."""
     path = os.fspath(path)
     low = path.lower()
+    if not low.endswith(REPORT_EXTENSIONS):
+        raise ValueError(f"{path}: unknown report format (use .parquet, .csv or .jsonl)")
     tmp = path + ".part"
+    try:
+        _write(table, low, tmp)
+        os.replace(tmp, path)
+    except (OSError, pa.ArrowIOError) as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputError(f"{path}: cannot write the report: {getattr(e, 'strerror', None) or e}") from None
+
+
+def _write(table: pa.Table, low: str, tmp: str) -> None:
     if low.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
@@ -25,16 +42,13 @@ def write_table(table: pa.Table, path: str | os.PathLike) -> None:
         import pyarrow.csv as pacsv
 
         pacsv.write_csv(table, tmp)
-    elif low.endswith((".jsonl", ".json", ".ndjson")):
+    else:
         with open(tmp, "wb") as fh:
             for batch in table.to_batches(max_chunksize=65536):
                 cols = batch.schema.names
                 data = [_json_column(batch.column(i)) for i in range(batch.num_columns)]
                 for r in range(batch.num_rows):
                     fh.write(orjson.dumps({c: data[i][r] for i, c in enumerate(cols)}) + b"\n")
-    else:
-        raise ValueError(f"{path}: unknown report format (use .parquet, .csv or .jsonl)")
-    os.replace(tmp, path)
 
 
 def _json_column(col: pa.Array) -> list:

@@ -22,6 +22,7 @@ from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
 __all__ = ["DEFAULT_CHECKPOINT_BYTES", "scan_resumable"]
 
 DEFAULT_CHECKPOINT_BYTES = 256 << 20
+CHECKPOINT_SECONDS = 60.0  # ... or after a file once this long has passed since the last checkpoint
 
 
 class _Checkpoints:
@@ -37,9 +38,18 @@ class _Checkpoints:
         self.checkpoint_bytes = checkpoint_bytes
         self.files = dict(sd.files)
         self.rec: dict = {}
+        self.unsaved = 0  # decoded bytes of the files finished since the last checkpoint
+        self.saved_at = time.monotonic()
+        self.dirty = False
 
     def _save(self) -> None:
         self.sd.save(self.partial.state, self.partial.stats, self.rejects, self.files)
+        self.unsaved, self.saved_at, self.dirty = 0, time.monotonic(), False
+
+    def finish(self) -> None:
+        """The last checkpoint, for what was read since the one before."""
+        if self.dirty:
+            self._save()
 
     def begin(self, src: Source) -> FileJob | None:
         status, rec = self.sd.lookup(src)
@@ -78,9 +88,15 @@ class _Checkpoints:
         return job
 
     def end(self, src: Source, job: FileJob) -> None:
+        """A file is done. Its checkpoint waits until checkpoint_bytes or CHECKPOINT_SECONDS have
+        gone by, so a scan of many small files does not rewrite the whole state after each one
+        (a crash re-reads the files finished since the last checkpoint: the result is the same)."""
         self.partial.stats.merge(job.stats)
         self.files[self.sd.key(src)] = {"status": "done", "fingerprint": self.rec["fingerprint"]}
-        self._save()
+        self.dirty = True
+        self.unsaved += job.stats.bytes_decoded
+        if self.unsaved >= self.checkpoint_bytes or time.monotonic() - self.saved_at >= CHECKPOINT_SECONDS:
+            self._save()
 
 
 def scan_resumable(
@@ -133,6 +149,7 @@ def scan_resumable(
                 ),
                 prefetch=False,
             )
+            plan.finish()
         finally:
             rejects.close()
     done = Partial(

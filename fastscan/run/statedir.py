@@ -26,35 +26,46 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict
+from typing import Any
 
 from fastscan.config import ScanConfig
 from fastscan.errors import StateError
 from fastscan.partial import Partial
 from fastscan.read import ReadStats, RejectLog, Shape, Source, is_url
 from fastscan.read.shape import shape_to_dict
+from fastscan.read.source import STATE_MARKER
 from fastscan.state import AccountState
 
 __all__ = ["MANIFEST_FORMAT", "StateDir", "fingerprint", "stats_from_dict", "stats_to_dict", "write_private"]
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: checksums of the manifest and of the state file
+_READS = (1, 2)
+_STATE_NAME = re.compile(r"state-[0-9]{6}\.arrow")
 _EDGE = 64 << 10  # bytes hashed at each end of a file for its fingerprint
 
 
 def write_private(path, data: bytes) -> None:
-    """Write `data` to `path` atomically (temp file, fsync, rename), mode 0600."""
+    """Write `data` to `path` atomically (temp file, fsync, rename), mode 0600. On any failure
+    (a full disk, say) the temp file is removed, `path` is as it was, and StateError names it."""
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StateError(f"{path}: cannot write: {e.strerror or e}; the last checkpoint is intact") from None
 
 
 def _fsync_dir(path: str) -> None:
@@ -96,6 +107,88 @@ def stats_to_dict(st: ReadStats) -> dict:
 
 def stats_from_dict(d: dict) -> ReadStats:
     return ReadStats(**{**d, "rejected_by_reason": dict(d["rejected_by_reason"])})
+
+
+def _ours(name: str) -> bool:
+    """A file a checkpoint writes (a state file, a temp file of one)."""
+    return name.startswith("state-") or ".tmp-" in name
+
+
+def _checksum(manifest: dict) -> str:
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _need(cond: bool, what: str) -> None:
+    if not cond:
+        raise ValueError(what)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_entries(entries: Any, what: str) -> None:
+    _need(isinstance(entries, list), f"{what} is not a list")
+    for e in entries:
+        _need(isinstance(e, dict) and isinstance(e.get("file"), str), f"an entry of {what} has no file")
+        _need(_is_int(e.get("line")) and isinstance(e.get("reason"), str), f"an entry of {what} is malformed")
+
+
+def _check_stats(d: Any, what: str) -> None:
+    _need(isinstance(d, dict), f"{what} is not an object")
+    for k in ("files", "bytes_read", "bytes_decoded", "records_read", "records_scored", "records_rejected"):
+        _need(_is_int(d.get(k)) and d[k] >= 0, f"{what}.{k} is not a count")
+    by = d.get("rejected_by_reason")
+    _need(isinstance(by, dict) and all(_is_int(v) and v >= 0 for v in by.values()), f"{what}.rejected_by_reason")
+    _need(set(d) <= {*ReadStats.__dataclass_fields__}, f"{what} has unknown keys")
+
+
+def _check_shape(d: Any, what: str) -> None:
+    if d is None:
+        return
+    _need(isinstance(d, dict) and isinstance(d.get("name"), str), f"{what} is not a shape")
+    paths = d.get("paths")
+    _need(isinstance(paths, dict), f"{what}.paths is not an object")
+    for v in [*paths.values(), d.get("messages") or []]:
+        _need(isinstance(v, list) and all(isinstance(k, (str, int)) for k in v), f"{what} has a bad path")
+
+
+def _check_manifest(raw: bytes) -> dict:
+    """The manifest, checked: its checksum (format 2) and the type of every field a run reads.
+    ValueError (or KeyError, TypeError) says what is wrong; nothing else is trusted."""
+    m = json.loads(raw)
+    _need(isinstance(m, dict), "not a JSON object")
+    _need(m.get("format") in _READS, f"format {m.get('format')!r}; this fastscan reads {_READS}")
+    if m["format"] >= 2:
+        _need(m.get("checksum") == _checksum(m), "its checksum does not match its content")
+        _need(isinstance(m.get("state_sha256"), str), "no state checksum")
+    _need(isinstance(m.get("config"), dict), "config is not an object")
+    _check_shape(m.get("shape"), "shape")
+    _need(_is_int(m.get("generation")) and m["generation"] >= 0, "generation is not a count")
+    _need(isinstance(m.get("state_file"), str) and _STATE_NAME.fullmatch(m["state_file"]) is not None, "state_file")
+    _check_stats(m.get("stats"), "stats")
+    _need(_is_int(m.get("rejected")) and m["rejected"] >= 0, "rejected is not a count")
+    _check_entries(m.get("rejected_examples"), "rejected_examples")
+    _check_entries(m.get("file_errors"), "file_errors")
+    rj = m.get("reject_file")
+    _need(
+        rj is None or (isinstance(rj, dict) and isinstance(rj.get("path"), str) and _is_int(rj.get("size"))),
+        "reject_file",
+    )
+    files = m.get("files")
+    _need(isinstance(files, dict), "files is not an object")
+    for key, rec in files.items():
+        _need(isinstance(rec, dict) and rec.get("status") in ("done", "partial"), f"files[{key!r}].status")
+        fp = rec.get("fingerprint")
+        _need(isinstance(fp, dict) and _is_int(fp.get("size")) and _is_int(fp.get("mtime_ns")), f"files[{key!r}]")
+        _need(isinstance(fp.get("head_sha256"), str) and isinstance(fp.get("tail_sha256"), str), f"files[{key!r}]")
+        if rec["status"] == "partial":
+            _need(_is_int(rec.get("offset")) and rec["offset"] >= 0, f"files[{key!r}].offset")
+            _need(_is_int(rec.get("line")) and rec["line"] >= 1, f"files[{key!r}].line")
+            _check_shape(rec.get("shape"), f"files[{key!r}].shape")
+            _check_stats(rec.get("stats"), f"files[{key!r}].stats")
+    return m
 
 
 class StateDir:
@@ -171,20 +264,25 @@ class StateDir:
         self.files: dict = {}
         self.reject_file = None
         if not os.path.exists(mpath):
-            others = [f for f in os.listdir(self.path) if f != "lock"]
+            # a new directory, or one whose first checkpoint was cut short: only our own leftovers
+            ours = [f for f in os.listdir(self.path) if _ours(f)]
+            others = [f for f in os.listdir(self.path) if f not in ("lock", STATE_MARKER) and not _ours(f)]
             if others:
                 raise StateError(
                     f"{self.path}: not a fastscan state directory (no manifest.json, but holds {sorted(others)[:3]})"
                 )
+            for f in ours:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.path, f))
+            write_private(os.path.join(self.path, STATE_MARKER), b"fastscan state directory\n")
             return
         try:
             with open(mpath, "rb") as fh:
-                m = json.loads(fh.read())
-            if m.get("format") != MANIFEST_FORMAT:
-                raise StateError(f"{mpath}: manifest format {m.get('format')!r}, this fastscan reads {MANIFEST_FORMAT}")
+                raw = fh.read()
+            m = _check_manifest(raw)
             config = ScanConfig.from_dict(m["config"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise StateError(f"{mpath}: unreadable manifest: {e}") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise StateError(f"{mpath}: damaged manifest: {e}") from None
         if config != self.config:
             raise StateError(
                 f"{self.path}: holds a state of another scan configuration ({config}); use another --state directory"
@@ -194,27 +292,32 @@ class StateDir:
                 f"{self.path}: holds a state scanned with another log shape / --map "
                 f"({m['shape'] and m['shape']['name']}); use the same --map or another directory"
             )
+        spath = os.path.join(self.path, m["state_file"])
+        try:
+            with open(spath, "rb") as fh:
+                data = fh.read()
+            if "state_sha256" in m and hashlib.sha256(data).hexdigest() != m["state_sha256"]:
+                raise ValueError("its checksum does not match the manifest's")
+            state = AccountState.from_bytes(data)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise StateError(f"{spath}: damaged state: {e}") from None
+        if state.config != self.config:
+            raise StateError(f"{spath}: state of another scan configuration")
         self.generation = m["generation"]
         stats = stats_from_dict(m["stats"])
         examples = [(0, e) for e in m["rejected_examples"]]
         file_errors = [(0, e) for e in m["file_errors"]]
+        self.partial = Partial(state, stats, examples, file_errors)
         self.rejected = m["rejected"]
         self.files = m["files"]
         self.reject_file = m["reject_file"]
-        spath = os.path.join(self.path, m["state_file"])
-        try:
-            with open(spath, "rb") as fh:
-                state = AccountState.from_bytes(fh.read())
-        except (OSError, ValueError) as e:
-            raise StateError(f"{spath}: unreadable state: {e}") from None
-        self.partial = Partial(state, stats, examples, file_errors)
-        if state.config != self.config:
-            raise StateError(f"{spath}: state of another scan configuration")
-        keep = {"lock", "manifest.json", m["state_file"]}
+        keep = {"lock", "manifest.json", STATE_MARKER, m["state_file"]}
         for f in os.listdir(self.path):  # leftovers of a checkpoint cut short
-            if f not in keep and (f.startswith("state-") or ".tmp-" in f):
+            if f not in keep and _ours(f):
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(self.path, f))
+        if not os.path.exists(os.path.join(self.path, STATE_MARKER)):  # made before the marker
+            write_private(os.path.join(self.path, STATE_MARKER), b"fastscan state directory\n")
 
     # -- files
     @staticmethod
@@ -272,15 +375,18 @@ class StateDir:
         """Checkpoint: the state, the statistics of finished work, per-file progress."""
         self.generation += 1
         name = f"state-{self.generation:06d}.arrow"
-        write_private(os.path.join(self.path, name), state.to_bytes())
+        data = state.to_bytes()
+        state_sha256 = hashlib.sha256(data).hexdigest()
+        write_private(os.path.join(self.path, name), data)
         rj = None
         if rejects.path is not None:
             rejects.flush()
             rj = {"path": os.path.abspath(rejects.path), "size": rejects.tell()}
         elif self.reject_file is not None:
             rj = self.reject_file
-        manifest = {
+        manifest: dict = {
             "format": MANIFEST_FORMAT,
+            "state_sha256": state_sha256,
             "config": self.config.to_dict(),
             "shape": shape_to_dict(self.shape),
             "generation": self.generation,
@@ -292,6 +398,7 @@ class StateDir:
             "reject_file": rj,
             "files": files,
         }
+        manifest["checksum"] = _checksum(manifest)
         write_private(self._manifest_path(), json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n")
         _fsync_dir(self.path)
         for f in os.listdir(self.path):
