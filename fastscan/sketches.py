@@ -15,22 +15,22 @@ from __future__ import annotations
 import numpy as np
 
 HOUR_MS = 3_600_000
-MODEL_HOUR_BITS = 20  # epoch hours below 2**20 (until 2089) fit in model_hours keys
-MAX_MODEL_KEY = (1 << 12) - 1  # models beyond the 4095th share the last model_hours key
+HOUR_OFFSET = 1 << 25  # hour keys are epoch hours + this (see hour_key)
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-def model_hour_key(model: np.ndarray, hour: np.ndarray) -> np.ndarray:
-    """int64 key of (model index, epoch hour) for `model_hours`."""
-    m = np.minimum(np.asarray(model, dtype=np.int64), MAX_MODEL_KEY)
-    return (m << MODEL_HOUR_BITS) | (np.asarray(hour, dtype=np.int64) & ((1 << MODEL_HOUR_BITS) - 1))
+def hour_key(ts_ms: np.ndarray) -> np.ndarray:
+    """The key of an epoch hour in the sketches: the hour shifted by HOUR_OFFSET, so every time a
+    report can hold (years 1 to 9999, about -17.3 M to 70.4 M hours) is a non-negative 32-bit key
+    and nothing depends on where the epoch falls."""
+    return np.asarray(ts_ms, dtype=np.int64) // HOUR_MS + HOUR_OFFSET
 
 
-def split_model_hour_key(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    key = np.asarray(key, dtype=np.int64)
-    return key >> MODEL_HOUR_BITS, key & ((1 << MODEL_HOUR_BITS) - 1)
+def key_hour(key: np.ndarray) -> np.ndarray:
+    """The epoch hour of a `hour_key`."""
+    return np.asarray(key, dtype=np.int64) - HOUR_OFFSET
 
 
 class SparseCounts:
@@ -209,3 +209,29 @@ class PromptSample:
             + self.threshold.nbytes
             + sum(p[6].nbytes + 40 * len(p[0]) for p in self._pending)
         )
+
+
+class SparseMin(SparseCounts):
+    """The smallest value per (account index, key) pair, e.g. the first hour an account used each
+    model; merges exactly (a minimum of minima). `counts` holds the values."""
+
+    def add(self, account: np.ndarray, key: np.ndarray, counts: np.ndarray | None = None) -> None:
+        if counts is None:
+            raise ValueError("SparseMin.add needs the values")
+        self._pending_k.append(self.pack(account, key))
+        self._pending_c.append(np.asarray(counts, dtype=np.int64))
+        self._pending_n += len(account)
+        if self._pending_n > max(1 << 16, len(self.keys)):
+            self.compact()
+
+    def compact(self) -> None:
+        if not self._pending_k:
+            return
+        k = np.concatenate([self.keys, *self._pending_k])
+        v = np.concatenate([self.counts, *self._pending_c])
+        order = np.lexsort((v, k))
+        k, v = k[order], v[order]
+        first = np.ones(len(k), dtype=np.bool_)
+        first[1:] = k[1:] != k[:-1]
+        self.keys, self.counts = k[first], v[first]
+        self._pending_k, self._pending_c, self._pending_n = [], [], 0

@@ -22,18 +22,17 @@ from fastscan.buffers import bool_values, float_values, int_values, string_buffe
 from fastscan.config import ScanConfig
 from fastscan.parallel import map_ordered, row_ranges
 from fastscan.sketches import (
-    HOUR_MS,
     INT64_MAX,
     INT64_MIN,
     PromptSample,
     SparseCounts,
-    model_hour_key,
-    split_model_hour_key,
+    SparseMin,
+    hour_key,
 )
 
-STATE_FORMAT = 2  # version of AccountState.to_bytes(); bump when the layout changes
+STATE_FORMAT = 3  # version of AccountState.to_bytes(); bump when the layout changes
 # the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
-_SPARSE = ("hours", "model_counts", "model_tokens", "model_hours")
+_SPARSE = ("hours", "model_counts", "model_tokens", "model_timed", "model_first")
 
 FEATURES = (
     "requests",
@@ -74,10 +73,11 @@ class AccountState:
         self.ts_max = np.zeros(0, dtype=np.int64)
         self.models: list[str] = []
         self.model_index: dict[str, int] = {}
-        self.hours = SparseCounts()  # (account, epoch hour) -> requests
+        self.hours = SparseCounts()  # (account, hour_key) -> requests
         self.model_counts = SparseCounts()  # (account, model index) -> requests
         self.model_tokens = SparseCounts()  # (account, model index) -> completion tokens
-        self.model_hours = SparseCounts()  # (account, model << 20 | epoch hour) -> requests
+        self.model_timed = SparseCounts()  # (account, model index) -> requests with a time
+        self.model_first = SparseMin()  # (account, model index) -> hour_key of its first request
         self.sample = PromptSample(self.config.sample_size, self.config.num_perm)
         self._params: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -174,7 +174,7 @@ class AccountState:
         ts_vals = int_values(ts)
         aggregate.minmax_by_account(account, ts_vals, ts_valid, self.ts_min, self.ts_max)
         if ts_valid.any():
-            hrs = np.maximum(ts_vals[ts_valid] // HOUR_MS, 0)
+            hrs = hour_key(ts_vals[ts_valid])
             self.hours.add(account[ts_valid], hrs)
 
         model = batch.column("model")
@@ -183,7 +183,8 @@ class AccountState:
         self.model_counts.add(account, midx)
         self.model_tokens.add(account, midx, values[:, F["completion_tokens"]])
         if ts_valid.any():
-            self.model_hours.add(account[ts_valid], model_hour_key(midx[ts_valid], hrs))
+            self.model_timed.add(account[ts_valid], midx[ts_valid])
+            self.model_first.add(account[ts_valid], midx[ts_valid], hrs)
 
         self._update_sample(account, phash, n_words, head, tail, p_off, p_data, p_valid)
 
@@ -321,10 +322,10 @@ class AccountState:
         a, mk, c = other.model_tokens.items()
         if len(a):
             self.model_tokens.add(mapping[a], model_map[mk], c)
-        a, key, c = other.model_hours.items()
-        if len(a):
-            m, h = split_model_hour_key(key)
-            self.model_hours.add(mapping[a], model_hour_key(model_map[m], h), c)
+        for name in ("model_timed", "model_first"):
+            a, mk, c = getattr(other, name).items()
+            if len(a):
+                getattr(self, name).add(mapping[a], model_map[mk], c)
         self.sample.merge(other.sample, mapping)
         return self
 
@@ -332,7 +333,8 @@ class AccountState:
         self.hours.compact()
         self.model_counts.compact()
         self.model_tokens.compact()
-        self.model_hours.compact()
+        self.model_timed.compact()
+        self.model_first.compact()
         self.sample.compact()
 
     # -- serialization
@@ -434,7 +436,8 @@ class AccountState:
             + self.hours.nbytes
             + self.model_counts.nbytes
             + self.model_tokens.nbytes
-            + self.model_hours.nbytes
+            + self.model_timed.nbytes
+            + self.model_first.nbytes
             + self.sample.nbytes
             + sum(len(x) + 60 for x in self.ids)
         )

@@ -96,16 +96,29 @@ def _arrow_input(src):
     return pa.memory_map(src.path) if src.compression == "" else pa.input_stream(src.path, compression=src.compression)
 
 
+def _streams(reader, fh) -> Iterator[pa.RecordBatch]:
+    """The batches of every Arrow IPC stream written one after another into the file (each
+    ends with its end-of-stream marker), not only the first's."""
+    while True:
+        yield from reader
+        try:
+            reader = pa.ipc.open_stream(fh)
+        except pa.ArrowInvalid as e:
+            if "null or length 0" in str(e):  # the end of the file
+                return
+            raise
+
+
 def read_arrow(src, shape, rejects, stats, progress):
     try:
         fh = _arrow_input(src)
         try:
             reader = pa.ipc.open_file(fh)
-            batches_iter = (reader.get_batch(i) for i in range(reader.num_record_batches))
+            batches_iter: Iterator[pa.RecordBatch] = (reader.get_batch(i) for i in range(reader.num_record_batches))
         except pa.ArrowInvalid:
             fh = _arrow_input(src)
             reader = pa.ipc.open_stream(fh)
-            batches_iter = iter(reader)
+            batches_iter = _streams(reader, fh)
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"{src.name}: not a readable Arrow IPC file: {short_error(e)}") from None
     names = reader.schema.names

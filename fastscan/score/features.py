@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from fastscan.score.neardup import CrossAccount, cross_account, near_duplicate_flags, repetition
-from fastscan.sketches import HOUR_MS, split_model_hour_key
+from fastscan.sketches import HOUR_MS, key_hour
 from fastscan.state import AccountState, F
 
 __all__ = ["account_features", "repetition"]
@@ -28,7 +28,8 @@ def _safe_div(a, b):
 
 def _timing(state: AccountState) -> dict:
     n = state.n_accounts
-    acct, hour, cnt = state.hours.items()
+    acct, key, cnt = state.hours.items()
+    hour = key_hour(key)  # epoch hours, negative before 1970: floor division and modulo below
     out = {}
     hours_active = np.bincount(acct, minlength=n).astype(np.int64)
     day = hour // DAY_HOURS
@@ -133,20 +134,22 @@ def _model_moves(state: AccountState) -> dict:
     share = np.zeros(n)
     delay = np.full(n, -1, dtype=np.int64)
     new_model = np.full(n, "", dtype=object)
-    acct, key, cnt = state.model_hours.items()
+    acct, model, first_key = state.model_first.items()
     if not len(acct):
         return {"new_model": new_model, "new_model_share": share, "new_model_delay_hours": delay}
-    model, hour = split_model_hour_key(key)
+    hour = key_hour(first_key)
+    t_acct, t_model, t_cnt = state.model_timed.items()  # the same (account, model) pairs, same order
     start = hour.min()
     n_models = int(model.max()) + 1
     release = np.full(n_models, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(release, model, hour)
-    h_acct, h_hour, h_cnt = state.hours.items()
+    h_acct, h_key, h_cnt = state.hours.items()
+    h_hour = key_hour(h_key)
     for m in np.flatnonzero((release < np.iinfo(np.int64).max) & (release >= start + 24)):
         on_m = model == m
         first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(first, acct[on_m], hour[on_m])
-        used = np.bincount(acct[on_m], weights=cnt[on_m], minlength=n)
+        used = np.bincount(t_acct[t_model == m], weights=t_cnt[t_model == m], minlength=n)
         since = np.bincount(h_acct, weights=h_cnt * (h_hour >= release[m]), minlength=n)
         fast = (first - release[m] <= FAST_MOVE_HOURS) & (used > 0)
         s = np.where(fast, _safe_div(used, since), 0.0)
