@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from fastscan import kernels  # the kernel package: compiles nothing until a kernel module is used
 from fastscan.config import ScanConfig
-from fastscan.errors import ClusterError, FastscanError, InputError, SchemaError, StateError
+from fastscan.errors import ClusterError, FastscanError, InputError, OutputError, SchemaError, StateError
 from fastscan.read import Shape
 from fastscan.report import Explanation, Report, ScanStats
 from fastscan.run import Scanner, explain, scan
@@ -27,6 +27,7 @@ __all__ = [
     "Explanation",
     "FastscanError",
     "InputError",
+    "OutputError",
     "Report",
     "ScanConfig",
     "ScanStats",

@@ -4,6 +4,8 @@ whichever path decodes it."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 import numpy as np
@@ -364,6 +366,7 @@ class JsonlDecoder:
                 if rec is None:
                     self._reject(int(lines[i]), json_reason(raw, e), raw)
                     continue
+            rec = self._exact_ids(rec, raw)
             try:
                 rows.append(self.coercer.row(rec))
             except Rejected as e:
@@ -374,6 +377,18 @@ class JsonlDecoder:
         if rows:
             idx = np.asarray(row_idx)
             self._emit(rows_to_columns(rows, self.shape), np.asarray(row_lines), out, chunk, starts[idx], ends[idx])
+
+    def _exact_ids(self, rec, raw: bytes):
+        """orjson reads an integer beyond 64 bits as a float; an account id of any size is text,
+        so such a line is read again with Python's json, which keeps integers exact."""
+        path = self.shape.paths.get("account_id")
+        v = rec
+        for k in path or ():
+            v = v.get(k) if isinstance(v, dict) and isinstance(k, str) else None
+        if isinstance(v, float):
+            with contextlib.suppress(ValueError, RecursionError):
+                return json.loads(raw)
+        return rec
 
     def _emit(self, cols, lines, out, chunk, starts, ends):
         batch, keep, reasons = normalize(cols, self.shape)

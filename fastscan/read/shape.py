@@ -184,6 +184,10 @@ def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
         if fld in ("ts", "account_id"):
             v = _get(sample, path) if sample is not None else None
             typ = _json_type(v) if v is not None else (pa.string() if fld == "account_id" else pa.int64())
+            if fld == "account_id" and typ == pa.float64():
+                # a number too large for int64 (orjson reads it as a float): an id must be read
+                # exactly, which only the one-record path does, so the bulk decoder refuses it
+                typ = pa.int64()
         put(path, typ)
     if shape.messages:
         put(shape.messages, MESSAGES_TYPE)

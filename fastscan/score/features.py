@@ -60,14 +60,16 @@ def _timing(state: AccountState) -> dict:
     out["weekend_share"] = _safe_div(weekend, np.bincount(acct, weights=cnt, minlength=n))
     # regularity: coefficient of variation of requests per hour over the hours between the
     # account's first and last active hour (idle hours count as zero)
-    first = np.full(n, -1, dtype=np.int64)
-    last = np.full(n, -1, dtype=np.int64)
+    first = np.zeros(n, dtype=np.int64)
+    last = np.zeros(n, dtype=np.int64)
+    timed = np.zeros(n, dtype=np.bool_)  # not first >= 0: hours before 1970 are negative
     if len(acct):
         starts = np.flatnonzero(np.r_[True, acct[1:] != acct[:-1]])
         ends = np.r_[starts[1:], len(acct)] - 1
         first[acct[starts]] = hour[starts]
         last[acct[ends]] = hour[ends]
-    span = np.where(first >= 0, last - first + 1, 0)
+        timed[acct[starts]] = True
+    span = np.where(timed, last - first + 1, 0)
     s1 = np.bincount(acct, weights=cnt, minlength=n)
     s2 = np.bincount(acct, weights=cnt.astype(np.float64) ** 2, minlength=n)
     mean = _safe_div(s1, span)
