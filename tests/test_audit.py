@@ -79,7 +79,10 @@ def one_line_error(p) -> None:
 @pytest.mark.parametrize("tz", [None, "UTC", "Europe/Berlin"])
 def test_arrow_timestamps_of_every_unit_and_zone(recs, want, tmp_path, unit, tz):
     t = pa.Table.from_pylist(recs)
-    ts = pa.array([r["ts"] * 1000 for r in recs], pa.timestamp("ms")).cast(pa.timestamp(unit, tz=tz))
+    per_ms = {"s": 0, "ms": 1, "us": 1000, "ns": 1_000_000}[unit]
+    # what pandas and Spark write: microseconds and nanoseconds below the millisecond (floored away)
+    raw = [r["ts"] * 1000 * per_ms + (per_ms - 1) for r in recs] if per_ms else [r["ts"] for r in recs]
+    ts = pa.array(raw, pa.int64()).cast(pa.timestamp(unit, tz=tz))
     t = t.set_column(t.column_names.index("ts"), "ts", ts)
     pq.write_table(t, tmp_path / "log.parquet")
     got = scan([tmp_path / "log.parquet"], config=SMALL)
