@@ -149,23 +149,18 @@ def _connect(address: str):
 
 
 def _run_scan(args) -> int:
-    from fastscan.read import expand_sources
     from fastscan.report.progress import Progress
     from fastscan.report.terminal import format_top, print_stats
     from fastscan.run import scan
     from fastscan.run.local import total_size
-    from fastscan.run.outputs import check_outputs, check_report_path
+    from fastscan.run.outputs import check_report_path
 
     mapping = _parse_mapping(args.map)
     scheduler = getattr(args, "scheduler", None)
-    state_dir = getattr(args, "state", None)
     # every output checked before a byte is read: a bad path fails now, not after the whole scan
     if args.out:
         check_report_path(args.out)
-    outputs = {"report": args.out, "statistics file": args.stats, "reject file": args.reject_file}
-    if not scheduler:
-        check_outputs(expand_sources(args.paths, exclude=[state_dir] if state_dir else ()), outputs, state_dir)
-    kw = {}
+    kw: dict = {"outputs": {"report": args.out, "statistics file": args.stats}}
     if args.chunk_size:
         kw["chunk_bytes"] = args.chunk_size
     if args.threshold is not None:

@@ -5,7 +5,7 @@ never imported by it; `explain` reuses the local scan loop."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastscan.config import ScanConfig
@@ -38,6 +38,7 @@ def scan(
     split_bytes: int | None = None,
     state_dir: str | os.PathLike[str] | None = None,
     checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES,
+    outputs: Mapping[str, str | os.PathLike[str] | None] | None = None,
 ) -> Report:
     """Scan request logs (files, folders, globs, "-" for stdin) and return the per-account Report.
 
@@ -49,6 +50,10 @@ def scan(
     already scanned into that directory are skipped, a file left half-done resumes at its last
     checkpoint (after each file, and every `checkpoint_bytes` of decoded JSON inside one), and the
     report covers everything the directory holds.
+
+    `outputs` ({what: path}) names the files the caller will write after the scan (a report, say):
+    like the reject file, each is refused before anything is read if it would overwrite an input,
+    lie in the state directory, or land in a folder that is missing or not writable.
 
     Raises fastscan.InputError when a path does not exist or cannot be read, SchemaError when a
     log's shape is unknown, StateError when the state directory is in use, of another
@@ -62,6 +67,7 @@ def scan(
         "progress": progress,
         "flag_threshold": flag_threshold,
         "min_requests": min_requests,
+        "outputs": outputs,
     }
     if client is not None:
         if state_dir is not None:

@@ -40,7 +40,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from fastscan.config import ScanConfig
@@ -330,6 +330,7 @@ def submit_scan(
     progress: Callable[[int], None] | None = None,
     flag_threshold: float = FLAG_THRESHOLD,
     min_requests: int = MIN_REQUESTS,
+    outputs: Mapping[str, str | os.PathLike[str] | None] | None = None,
 ) -> DaskScan:
     """Submit a scan to the cluster behind `client` (a dask.distributed.Client) and return at once."""
     if fanin < 2:
@@ -341,7 +342,7 @@ def submit_scan(
     tag = uuid.uuid4().hex[:12]
     # listed on a worker: the paths are the ones the workers can reach
     sources, notes = client.submit(list_inputs, _worker_paths(paths), key=f"fastscan-list-{tag}").result()
-    check_outputs(sources, {"reject file": reject_file})
+    check_outputs(sources, {"reject file": reject_file, **(outputs or {})})
     pieces = plan_pieces(sources, split_bytes)
     reject_log = RejectLog(reject_file) if reject_file is not None else None
     keep = reject_log is not None

@@ -126,11 +126,12 @@ def scan_local(
     progress: Callable[[int], None] | None = None,
     flag_threshold: float = FLAG_THRESHOLD,
     min_requests: int = MIN_REQUESTS,
+    outputs: Mapping[str, str | os.PathLike[str] | None] | None = None,
 ) -> Report:
     """Scan `paths` in this process, reading one chunk ahead on a second thread."""
     notes: list[dict] = []
     sources = expand_sources(paths, notes)
-    check_outputs(sources, {"reject file": reject_file})
+    check_outputs(sources, {"reject file": reject_file, **(outputs or {})})
     scanner = Scanner(config, mapping=mapping, flag_threshold=flag_threshold, min_requests=min_requests)
     t0 = time.perf_counter()
     if reject_file is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from fastscan.config import ScanConfig
 from fastscan.partial import Partial
@@ -111,11 +111,12 @@ def scan_resumable(
     flag_threshold: float = FLAG_THRESHOLD,
     min_requests: int = MIN_REQUESTS,
     checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES,
+    outputs: Mapping[str, str | os.PathLike[str] | None] | None = None,
 ) -> Report:
     """Scan `paths` into the state directory `state_dir` and report on everything it holds."""
     notes: list[dict] = []
     sources = expand_sources(paths, notes, exclude=[state_dir])
-    check_outputs(sources, {"reject file": reject_file}, state_dir)
+    check_outputs(sources, {"reject file": reject_file, **(outputs or {})}, state_dir)
     config = config or ScanConfig()
     shape = as_shape(mapping)
     t0 = time.perf_counter()
