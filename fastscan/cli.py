@@ -8,8 +8,10 @@ input error, with one line on stderr saying what and where.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
 
 from fastscan import __version__
@@ -17,6 +19,7 @@ from fastscan.errors import FastscanError
 from fastscan.kernels.cache import enable_disk_cache
 
 EXIT_OK, EXIT_FLAGGED, EXIT_ERROR = 0, 1, 2
+DEFAULT_MAX_REJECT_RATE = 0.5
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,6 +65,36 @@ def _size(text: str) -> int:
     return v
 
 
+def _threshold(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return v
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return v
+
+
+def _share(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return v
+
+
 def _add_scan_options(p):
     p.add_argument(
         "--map",
@@ -76,7 +109,9 @@ def _add_scan_options(p):
         metavar="BYTES",
         help="bytes of JSON decoded at a time (default 16M); bounds memory",
     )
-    p.add_argument("--threshold", type=float, default=None, help="extraction_score that flags (default 0.5)")
+    p.add_argument(
+        "--threshold", type=_threshold, default=None, help="extraction_score that flags, in (0, 1] (default 0.5)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs; - for stdin")
     p.add_argument("--out", help="write the full report (.parquet, .csv or .jsonl)")
     p.add_argument("--stats", help="write the run's statistics as JSON")
-    p.add_argument("--top", type=int, default=20, help="accounts in the table on stdout (0: none)")
+    p.add_argument("--top", type=_count, default=20, help="accounts in the table on stdout (0: none)")
+    p.add_argument(
+        "--max-reject-rate",
+        type=_share,
+        default=DEFAULT_MAX_REJECT_RATE,
+        metavar="SHARE",
+        help="exit 2 when a larger share of the records is rejected (default 0.5): a scan that read "
+        "little must not pass a --fail-on-flagged gate",
+    )
     p.add_argument("--reject-file", help="write every rejected record, with file, line and reason (JSONL)")
     p.add_argument("--fail-on-flagged", action="store_true", help="exit 1 when an account is flagged")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
@@ -132,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--accounts", type=int, default=400, help="accounts in the synthetic log")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--format", choices=["flat", "openai"], default="flat")
-    d.add_argument("--top", type=int, default=15)
+    d.add_argument("--top", type=_count, default=15)
     return ap
 
 
@@ -146,6 +189,19 @@ def _connect(address: str):
         return Client(address, set_as_default=False)  # timeout: distributed.comm.timeouts.connect
     except (OSError, TimeoutError) as e:
         raise FastscanError(f"--scheduler {address}: cannot reach the Dask scheduler: {e}") from None
+
+
+def _say_resume(state_dir: str) -> None:
+    """Say that this run resumes or adds to a state directory, and where it stands."""
+    try:
+        with open(os.path.join(state_dir, "manifest.json"), "rb") as fh:
+            files = json.loads(fh.read())["files"]
+        done = sum(1 for r in files.values() if r["status"] == "done")
+        partial = [k for k, r in files.items() if r["status"] == "partial"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return  # a new directory; a damaged one is refused by the scan itself, with the reason
+    left = f"; resuming {partial[0]} at its last checkpoint" if partial else ""
+    print(f"fastscan: {state_dir}: {done:,} file(s) already scanned are skipped{left}", file=sys.stderr)
 
 
 def _run_scan(args) -> int:
@@ -166,6 +222,7 @@ def _run_scan(args) -> int:
     if args.threshold is not None:
         kw["flag_threshold"] = args.threshold
     if getattr(args, "state", None):
+        _say_resume(args.state)
         if scheduler:
             raise FastscanError("--state cannot be combined with --scheduler (a cluster scan is not resumable yet)")
         kw["state_dir"] = args.state
@@ -196,10 +253,21 @@ def _run_scan(args) -> int:
     if args.stats:
         report.write_stats(args.stats)
     if args.top > 0:
-        sys.stdout.write(format_top(report.top(args.top)) + "\n")
+        width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
+        sys.stdout.write(format_top(report.top(args.top), width) + "\n")
     print_stats(report.stats, report.file_errors, report.rejected_examples, sys.stderr)
     n_flagged = report.flagged.num_rows
     print(f"fastscan: {n_flagged:,} account(s) flagged", file=sys.stderr)
+    st = report.stats
+    rate = st.records_rejected / st.records_read if st.records_read else 1.0
+    if rate > args.max_reject_rate:
+        what = "no record was read" if not st.records_read else f"{rate:.0%} of the records were rejected"
+        print(
+            f"fastscan: error: {what} (--max-reject-rate {args.max_reject_rate:g}); the inputs are not "
+            "request logs of a known shape, or --map does not match them",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     return EXIT_FLAGGED if args.fail_on_flagged and n_flagged else EXIT_OK
 
 
@@ -246,6 +314,7 @@ def _run_demo(args) -> int:
         map=None,
         chunk_size=None,
         threshold=None,
+        max_reject_rate=DEFAULT_MAX_REJECT_RATE,
     )
     rc = _run_scan(ns)
     print(
@@ -266,6 +335,12 @@ def main(argv=None) -> int:
             return _run_explain(args)
         if args.command == "demo":
             return _run_demo(args)
+    except BrokenPipeError:
+        # the reader of stdout or stderr went away (| head): not an error, and not "flagged"
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+        return EXIT_OK
     except FastscanError as e:
         print(f"fastscan: error: {e}", file=sys.stderr)
         return EXIT_ERROR
@@ -273,7 +348,15 @@ def main(argv=None) -> int:
         print(f"fastscan: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("fastscan: interrupted", file=sys.stderr)
+        state = getattr(args, "state", None)
+        if args.command == "scan" and state:
+            print(
+                f"fastscan: interrupted; what was scanned up to the last checkpoint is saved in {state}: "
+                "run the same command again to resume",
+                file=sys.stderr,
+            )
+        else:
+            print("fastscan: interrupted; nothing was saved (--state DIR makes a scan resumable)", file=sys.stderr)
         return 130
     return EXIT_ERROR
 

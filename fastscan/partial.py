@@ -45,6 +45,8 @@ class Partial:
     seconds: float = 0.0  # wall time of the reading and folding behind it (not merged)
     peak_rss_mb: float = 0.0  # the largest of the processes that made it
     task_seconds: float = 0.0  # summed over the tasks that made it, not wall time
+    prior_bytes: int = 0  # bytes decoded by earlier runs (a state directory's): not this run's speed
+    prior_records: int = 0
 
     def merge(self, other: Partial, keep_examples: int = KEEP_EXAMPLES) -> Partial:
         """Add `other` (the piece(s) right after this one's) into this partial; returns self."""

@@ -81,3 +81,9 @@ def write_jsonl(path, recs) -> None:
         for r in recs:
             fh.write(r if isinstance(r, bytes) else json.dumps(r).encode())
             fh.write(b"\n")
+
+
+def table_rows(stdout: str) -> int:
+    """Lines of the top-N table that start a row (the header included): reasons wrap onto
+    continuation lines, which start with spaces."""
+    return sum(1 for line in stdout.splitlines() if line and not line.startswith(" "))

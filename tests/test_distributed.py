@@ -16,6 +16,7 @@ distributed = pytest.importorskip("distributed")
 
 import cloudpickle  # type: ignore[import-untyped]  # noqa: E402  (comes with distributed)
 import dask  # noqa: E402
+from logs import table_rows  # noqa: E402
 from mixed_log import split_interleaved, write_mixed_log  # noqa: E402
 from shared import MAKE_LOG, needs_make_log  # noqa: E402
 
@@ -255,7 +256,7 @@ def test_cli_scheduler(cluster, mixed_parts, tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "got.parquet").read_bytes() == (tmp_path / "want.parquet").read_bytes()
-    assert len(p.stdout.splitlines()) == 4 and "records" in p.stderr
+    assert table_rows(p.stdout) == 4 and "records" in p.stderr
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["workers"] == 2 and stats["pieces"] > 3
     assert all(stats[k] == getattr(want.stats, k) for k in COUNTS)

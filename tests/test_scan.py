@@ -10,6 +10,7 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from logs import table_rows
 from mixed_log import split_interleaved
 
 from fastscan import Scanner, scan
@@ -129,7 +130,7 @@ def test_cli_scan_outputs_and_exit_codes(small_log, tmp_path, run_cli):
     p = run_cli("scan", small_log, "--out", out, "--stats", stats, "--top", "5")
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines()[0].startswith("account_id")
-    assert len(p.stdout.splitlines()) == 6
+    assert table_rows(p.stdout) == 6
     assert "records" in p.stderr and "records" not in p.stdout
     st = json.loads(stats.read_text())
     assert st["records_read"] == st["records_scored"] + st["records_rejected"]
@@ -159,7 +160,7 @@ def test_cli_reads_stdin(small_log, run_cli):
     with open(small_log, "rb") as fh:
         p = run_cli("scan", "-", "--top", "3", stdin=fh)
     assert p.returncode == 0, p.stderr
-    assert len(p.stdout.splitlines()) == 4
+    assert table_rows(p.stdout) == 4
 
 
 def test_cross_account_tables_do_not_depend_on_the_split(small_log, tmp_path):

@@ -11,9 +11,13 @@ from fastscan.errors import InputError
 from fastscan.read.source import GZIP_MAGIC, STATE_MARKER, ZSTD_MAGIC, Source
 from fastscan.read.streams import expand_url, is_url, open_raw
 
-_JSON_EXT = (".jsonl", ".ndjson", ".json", ".log", ".txt")
+_JSON_EXT = (".jsonl", ".ndjson")  # a folder scan takes these; a file named on its own may be any name
 _PARQUET_EXT = (".parquet", ".pq")
 _ARROW_EXT = (".arrow", ".feather", ".ipc", ".arrows")
+
+LOG_EXTENSIONS = ", ".join(
+    [*_JSON_EXT, *(e + c for e in _JSON_EXT for c in (".gz", ".zst")), *_PARQUET_EXT, *_ARROW_EXT]
+)
 
 # --------------------------------------------------------------------------- sources
 
@@ -132,7 +136,7 @@ def expand_sources(
         elif os.path.isdir(p):
             files = _folder_files(p)
             if not files:
-                raise InputError(f"{p}: folder holds no log files (.jsonl[.gz|.zst], .parquet, .arrow)")
+                raise InputError(f"{p}: folder holds no log files ({LOG_EXTENSIONS})")
         else:
             files = [p]
         for f in files:

@@ -112,6 +112,14 @@ def shape_from_mapping(mapping: dict, base: Shape | None = None) -> Shape:
             raise SchemaError(
                 f"unknown canonical field {k!r} in mapping; known: {', '.join(sorted(RAW_TYPES))}, messages"
             )
+    named = sorted([*paths.items(), *([("messages", messages)] if messages else [])])
+    for a, pa_ in named:
+        for b, pb in named:
+            if a != b and len(pa_) < len(pb) and pb[: len(pa_)] == pa_:
+                raise SchemaError(
+                    f"mapping: {a} is {'.'.join(map(str, pa_))} and {b} is inside it ({'.'.join(map(str, pb))}): "
+                    "a field cannot be both a value and an object"
+                )
     if "account_id" not in paths:
         raise SchemaError("a mapping must name account_id")
     if "prompt" not in paths and messages is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, TextIO
 
 import pyarrow as pa
@@ -13,16 +14,23 @@ __all__ = ["format_explanation", "format_top", "print_stats"]
 
 
 def format_top(top: pa.Table, width: int = 160) -> str:
-    """The rows of `top` (a report's accounts, in order) as a fixed-width table cut at `width`."""
-    head = f"{'account_id':24s} {'score':>5s} {'flag':4s} {'requests':>9s} {'compl_tok':>11s} {'near_dup':>8s} reasons"
-    lines = [head]
-    for r in top.to_pylist():
-        line = (
-            f"{str(r['account_id'])[:24]:24s} {r['extraction_score']:5.2f} "
-            f"{'yes' if r['flagged'] else '':4s} {r['requests']:9,d} {r['completion_tokens']:11,d} "
-            f"{r['near_dup_rate']:8.2f} {r['reasons']}"
+    """The rows of `top` (a report's accounts, in order) as a table `width` characters wide: the
+    account id whole (it must paste into `fastscan explain`), the reasons wrapped under their
+    column rather than cut."""
+    rows = top.to_pylist()
+    id_w = max([len("account_id"), *(len(str(r["account_id"])) for r in rows)])
+    head = f"{'account_id':{id_w}s} {'score':>5s} {'flag':4s} {'requests':>9s} {'compl_tok':>11s} {'near_dup':>8s} "
+    indent = len(head)
+    text_w = max(width - indent, 30)
+    lines = [head + "reasons"]
+    for r in rows:
+        left = (
+            f"{r['account_id']!s:{id_w}s} {r['extraction_score']:5.2f} {'yes' if r['flagged'] else '':4s} "
+            f"{r['requests']:9,d} {r['completion_tokens']:11,d} {r['near_dup_rate']:8.2f} "
         )
-        lines.append(line[:width])
+        wrapped = textwrap.wrap(r["reasons"] or "", text_w, break_on_hyphens=False) or [""]
+        lines.append((left + wrapped[0]).rstrip())
+        lines += [" " * indent + w for w in wrapped[1:]]
     return "\n".join(lines)
 
 

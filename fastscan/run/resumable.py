@@ -123,6 +123,7 @@ def scan_resumable(
     with StateDir(state_dir, config, shape) as sd:
         sd.check_inputs(sources)
         partial = sd.partial
+        prior = (partial.stats.bytes_decoded, partial.stats.records_read)  # earlier runs' work
         resume_at = None
         if (
             reject_file is not None
@@ -159,5 +160,7 @@ def scan_resumable(
         [(0, e) for e in rejects.examples],
         [(0, e) for e in notes + rejects.file_errors],
         seconds=time.perf_counter() - t0,
+        prior_bytes=prior[0],
+        prior_records=prior[1],
     )
     return finish(done, flag_threshold, min_requests)

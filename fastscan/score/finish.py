@@ -53,8 +53,8 @@ def finish(
         rejected_by_reason=dict(sorted(st.rejected_by_reason.items())),
         accounts=state.n_accounts,
         seconds=round(seconds, 3),
-        mb_per_s=round(st.bytes_decoded / 1e6 / secs, 1),
-        records_per_s=round(st.records_read / secs, 1),
+        mb_per_s=round((st.bytes_decoded - partial.prior_bytes) / 1e6 / secs, 1),
+        records_per_s=round((st.records_read - partial.prior_records) / secs, 1),
         peak_rss_mb=peak_rss_mb(),
         state_mb=round(state.nbytes / 1e6, 1),
     )

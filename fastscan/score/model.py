@@ -328,11 +328,18 @@ def _contributions(features, weights=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _typical(per_signal: np.ndarray, req: np.ndarray, min_requests: int) -> np.ndarray:
-    """Per signal, the median contribution among the accounts that could be flagged (0 if none)."""
-    eligible = req >= min_requests
-    if not eligible.any():
+    """Per signal, the median contribution among the accounts that could be flagged (among all
+    accounts when none could: a small log still has a typical account)."""
+    if not len(req):
         return np.zeros(per_signal.shape[1])
+    eligible = _eligible(req, min_requests)
     return np.median(per_signal[eligible], axis=0)
+
+
+def _eligible(req: np.ndarray, min_requests: int) -> np.ndarray:
+    """The accounts the typical account is taken among: those that could be flagged, else all."""
+    eligible = req >= min_requests
+    return eligible if eligible.any() else np.ones(len(req), dtype=np.bool_)
 
 
 CLUSTER_MIN_REQUESTS = 10  # an account of a large cluster needs this many requests of its own
@@ -365,8 +372,10 @@ def score_accounts(
     """features + extraction_score, flagged, reasons.
 
     Reasons are the signals that lift this account's score most above the typical account of the
-    same scan (the median contribution among accounts with at least `min_requests` requests), so
-    a trait every account shares (say, single-shot requests) is not offered as a reason.
+    same scan (the median contribution among accounts with at least `min_requests` requests, or
+    among all accounts when none has that many), so a trait every account shares (say,
+    single-shot requests) is not offered as a reason; an account whose score is not above the
+    typical account's score gets none.
     """
     b = BIAS if bias is None else bias
     _, per_signal = _contributions(features, weights)
@@ -376,7 +385,9 @@ def score_accounts(
     excess = per_signal - _typical(per_signal, req, min_requests)
     # words only for accounts with something to say (most accounts of a big scan have nothing)
     reasons = [""] * features.num_rows
-    speak = np.flatnonzero((excess >= MIN_CONTRIBUTION).any(axis=1))
+    # and only for accounts that score above the typical account: a low score has no reason to give
+    above = score > np.median(score[_eligible(req, min_requests)]) if len(req) else np.zeros(0, np.bool_)
+    speak = np.flatnonzero((excess >= MIN_CONTRIBUTION).any(axis=1) & above)
     if len(speak):
         columns = _Columns(features)
         for i in speak:

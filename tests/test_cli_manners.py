@@ -1,0 +1,148 @@
+"""The CLI never passes a broken scan, says what it did, and keeps its output readable (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import orjson
+import pyarrow as pa
+import pytest
+from logs import records, table_rows, write_jsonl
+
+import fastscan.run
+from fastscan import cli, scan
+from fastscan.score.model import score_accounts
+
+
+@pytest.fixture
+def run_cli(cli_env):
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "fastscan", *map(str, args)], capture_output=True, text=True, env=cli_env
+        )
+
+    return run
+
+
+@pytest.fixture
+def log(tmp_path):
+    p = tmp_path / "log.jsonl"
+    write_jsonl(p, [orjson.dumps(r) for r in records(8, 30, seed=2)])
+    return p
+
+
+def test_a_scan_that_read_nothing_usable_fails_the_gate(run_cli, log, tmp_path):
+    csv = tmp_path / "log.csv"
+    csv.write_text("account_id,prompt\na,hello\nb,world\n")
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps(records(2, 3)))
+    for args in (
+        (csv, "--fail-on-flagged"),
+        (array, "--fail-on-flagged"),
+        (log, "--map", "account_id=no.such.field,prompt=prompt"),
+    ):
+        p = run_cli("scan", *args, "--top", "0")
+        assert p.returncode == 2, (args, p.stderr)
+        assert "rejected" in p.stderr.splitlines()[-1] and "--max-reject-rate" in p.stderr
+    # a path inside a field that is itself mapped is no mapping at all: refused before reading
+    p = run_cli("scan", log, "--map", "account_id=prompt.replies[0].user_id,prompt=prompt", "--top", "0")
+    assert p.returncode == 2 and len(p.stderr.splitlines()) == 1 and "both a value and an object" in p.stderr
+    allowed = run_cli("scan", csv, "--max-reject-rate", "1", "--top", "0")
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_argument_values_are_checked(run_cli, log):
+    for args in (("--threshold", "2"), ("--threshold", "0"), ("--top", "-3"), ("--max-reject-rate", "1.5")):
+        p = run_cli("scan", log, *args)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, args
+
+
+def test_folders_take_the_documented_extensions_only(run_cli, log, tmp_path):
+    d = tmp_path / "logs"
+    d.mkdir()
+    log.rename(d / "a.jsonl")
+    for name in ("notes.txt", "app.log", "config.json"):
+        (d / name).write_text("not a request log\n")
+    p = run_cli("scan", d, "--top", "0")
+    assert p.returncode == 0, p.stderr
+    assert "0 rejected" in p.stderr and "1 file(s)" in p.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("x\n")
+    p = run_cli("scan", empty)
+    assert p.returncode == 2 and ".jsonl.zst" in p.stderr and ".parquet" in p.stderr and ".arrows" in p.stderr
+
+
+def test_a_closed_pipe_is_not_an_error(cli_env, log):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastscan", "scan", str(log), "--top", "8"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as `| head -1` does
+    proc.stderr.close()
+    assert proc.wait(60) == 0
+
+
+def test_the_table_keeps_ids_whole_and_fits_its_width(run_cli, tmp_path):
+    long_id = "3f2b8c1e-9d4a-4f6b-8e2c-7a1d5b9c0e3f:org-000000000000"
+    recs = [dict(r, account_id=long_id if r["account_id"] == "acct_000" else r["account_id"]) for r in records(6, 60)]
+    p = tmp_path / "log.jsonl"
+    write_jsonl(p, [orjson.dumps(r) for r in recs])
+    out = run_cli("scan", p, "--top", "6").stdout
+    assert long_id in out
+    assert max(len(line) for line in out.splitlines()) <= 160
+    assert table_rows(out) == 7
+
+
+def test_reasons_only_above_the_typical_account():
+    rows = [
+        dict(requests=100, completion_tokens=50 * (k + 1), prompt_tokens=100, single_shot_rate=1.0) for k in range(9)
+    ]
+    rows.append(dict(requests=100, completion_tokens=2_000_000, prompt_tokens=100, single_shot_rate=1.0))
+    t = score_accounts(pa.Table.from_pylist([dict(r, account_id=f"a{i}") for i, r in enumerate(rows)]))
+    score, reasons = t.column("extraction_score").to_pylist(), t.column("reasons").to_pylist()
+    median = sorted(score)[len(score) // 2 - 1 : len(score) // 2 + 1]
+    for s, r in zip(score, reasons):
+        if s <= min(median):
+            assert r == "", (s, r)
+    assert reasons[-1] != ""
+
+
+def test_a_trait_every_account_shares_is_no_reason_on_a_small_log(tmp_path):
+    p = tmp_path / "log.jsonl"
+    write_jsonl(p, [orjson.dumps(r) for r in records(6, 12)])  # no account reaches 50 requests
+    got = scan([p])
+    assert not any("single-shot" in r for r in got.accounts.column("reasons").to_pylist())
+
+
+def test_a_resumed_run_says_so_and_counts_only_its_own_bytes(run_cli, log, tmp_path):
+    st = tmp_path / "st"
+    first = run_cli("scan", log, "--state", st, "--stats", tmp_path / "s1.json", "--top", "0")
+    assert first.returncode == 0 and "already scanned" not in first.stderr
+    again = run_cli("scan", log, "--state", st, "--stats", tmp_path / "s2.json", "--top", "0")
+    assert again.returncode == 0, again.stderr
+    assert "1 file(s) already scanned are skipped" in again.stderr
+    s1, s2 = (json.loads((tmp_path / f"s{k}.json").read_text()) for k in (1, 2))
+    assert s1["mb_per_s"] > 0 and s2["mb_per_s"] == 0 and s2["records_per_s"] == 0
+    assert s2["records_read"] == s1["records_read"]  # the report still covers everything
+
+
+@pytest.mark.parametrize("with_state", [True, False])
+def test_ctrl_c_says_what_was_saved(log, tmp_path, monkeypatch, capsys, with_state):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastscan.run, "scan", interrupted)
+    args = ["scan", str(log), "--top", "0"] + (["--state", str(tmp_path / "st")] if with_state else [])
+    assert cli.main(args) == 130
+    err = capsys.readouterr().err
+    if with_state:
+        assert "saved in" in err and "run the same command again to resume" in err
+    else:
+        assert "nothing was saved" in err
