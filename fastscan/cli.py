@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs; - for stdin")
     p.add_argument("--out", help="write the full report (.parquet, .csv or .jsonl)")
     p.add_argument("--stats", help="write the run's statistics as JSON")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the analyst's report: one self-contained HTML page, charts included, that works offline "
+        "(needs fastscan[report])",
+    )
     p.add_argument("--top", type=_count, default=20, help="accounts in the table on stdout (0: none)")
     p.add_argument(
         "--max-reject-rate",
@@ -216,7 +222,11 @@ def _run_scan(args) -> int:
     # every output checked before a byte is read: a bad path fails now, not after the whole scan
     if args.out:
         check_report_path(args.out)
-    kw: dict = {"outputs": {"report": args.out, "statistics file": args.stats}}
+    if getattr(args, "html", None) and not args.html.lower().endswith((".html", ".htm")):
+        raise FastscanError(f"{args.html}: the HTML report's name must end in .html")
+    kw: dict = {
+        "outputs": {"report": args.out, "statistics file": args.stats, "HTML report": getattr(args, "html", None)}
+    }
     if args.chunk_size:
         kw["chunk_bytes"] = args.chunk_size
     if args.threshold is not None:
@@ -252,6 +262,10 @@ def _run_scan(args) -> int:
         report.write(args.out)
     if args.stats:
         report.write_stats(args.stats)
+    if getattr(args, "html", None):
+        from fastscan.report.html import write_html  # draws with vl-convert, an optional dependency
+
+        write_html(report, args.html)
     if args.top > 0:
         width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
         sys.stdout.write(format_top(report.top(args.top), width) + "\n")

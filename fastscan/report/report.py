@@ -79,6 +79,11 @@ class Report:
     file_errors: list[dict] = field(default_factory=list)  # {file, line, reason}: not one record
     shared_templates: pa.Table | None = None  # skeleton_hash, accounts, account_ids (fastscan.score.neardup)
     near_dup_links: pa.Table | None = None  # account_id, other_account_id, shared_near_dups
+    activity: pa.Table | None = None  # account_id, hour, requests: the accounts near the threshold
+    models: pa.Table | None = None  # model, requests, accounts, completion_tokens
+    hour_of_day: pa.Table | None = None  # hour (0-23, UTC), requests: the whole log
+    threshold: float = 0.5  # the extraction_score that flagged
+    min_requests: int = 50
 
     def __post_init__(self) -> None:
         self.accounts = _ordered(self.accounts)

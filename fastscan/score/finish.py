@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from fastscan.partial import Partial
 from fastscan.report import Report, ScanStats
+from fastscan.score.activity import account_activity, hour_of_day, model_usage
 from fastscan.score.coordination import coordination_columns
 from fastscan.score.features import account_features
 from fastscan.score.model import FLAG_THRESHOLD, MIN_REQUESTS, score_accounts
@@ -65,4 +66,9 @@ def finish(
         file_errors,
         shared_templates=cross.shared_templates,
         near_dup_links=cross.near_dup_links,
+        activity=account_activity(state, accounts, flag_threshold),
+        models=model_usage(state),
+        hour_of_day=hour_of_day(state),
+        threshold=flag_threshold,
+        min_requests=min_requests,
     )
