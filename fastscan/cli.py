@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the full report (.parquet, .csv or .jsonl)")
     p.add_argument("--stats", help="write the run's statistics as JSON")
     p.add_argument(
+        "--evidence",
+        metavar="DIR",
+        help="write the evidence of rings as Parquet tables in DIR: clusters (members, what links them), "
+        "shared_templates, near_dup_links",
+    )
+    p.add_argument(
         "--html",
         metavar="FILE",
         help="write the analyst's report: one self-contained HTML page, charts included, that works offline "
@@ -222,6 +228,9 @@ def _run_scan(args) -> int:
     # every output checked before a byte is read: a bad path fails now, not after the whole scan
     if args.out:
         check_report_path(args.out)
+    evidence = getattr(args, "evidence", None)
+    if evidence and not os.path.isdir(os.path.dirname(os.path.abspath(evidence))):
+        raise FastscanError(f"{evidence}: the folder it would be made in does not exist")
     if getattr(args, "html", None) and not args.html.lower().endswith((".html", ".htm")):
         raise FastscanError(f"{args.html}: the HTML report's name must end in .html")
     kw: dict = {
@@ -262,6 +271,10 @@ def _run_scan(args) -> int:
         report.write(args.out)
     if args.stats:
         report.write_stats(args.stats)
+    if getattr(args, "evidence", None):
+        from fastscan.report.evidence import write_evidence
+
+        write_evidence(report, args.evidence)
     if getattr(args, "html", None):
         from fastscan.report.html import write_html  # draws with vl-convert, an optional dependency
 

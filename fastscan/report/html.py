@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fastscan.errors import FastscanError, OutputError
+from fastscan.report.evidence import clusters_table
 from fastscan.report.report import Report
 
 __all__ = ["render_html", "write_html"]
@@ -257,40 +258,30 @@ def _activity(r: Report) -> str:
 
 
 def _clusters(r: Report) -> str:
-    t = r.accounts
-    if "cluster_size" not in t.column_names:
-        return ""
-    grouped = t.filter(pc.greater(t.column("cluster_size"), 1))
-    clusters: dict[str, list[dict]] = {}
-    for a in grouped.to_pylist():
-        clusters.setdefault(a["cluster_id"], []).append(a)
-    ordered = sorted(clusters.items(), key=lambda kv: (-max(m["extraction_score"] for m in kv[1]), kv[0]))
+    table = clusters_table(r.accounts)
+    if table.num_rows == 0:
+        return '<section id="clusters"><h2>Clusters</h2><p>No accounts are linked.</p></section>'
     rows = []
-    for cid, members in ordered[:50]:
-        ids = sorted(m["account_id"] for m in members)
-        shown = ", ".join(ids[:12]) + (f" and {len(ids) - 12:,} more" if len(ids) > 12 else "")
+    for c in table.slice(0, 50).to_pylist():
         evidence = []
-        tmpl = max(m.get("shared_template_accounts") or 0 for m in members)
-        near = max(m.get("shared_near_dup_accounts") or 0 for m in members)
-        rot = max(m.get("rotation_partners") or 0 for m in members)
-        if tmpl:
-            evidence.append(f"shared templates (up to {tmpl} accounts)")
-        if near:
-            evidence.append(f"near-duplicate prompts (up to {near} accounts)")
-        if rot:
-            evidence.append(f"rotation (up to {rot} partners)")
+        if c["shared_template_accounts"]:
+            evidence.append(f"shared templates (up to {c['shared_template_accounts']} accounts)")
+        if c["shared_near_dup_accounts"]:
+            evidence.append(f"near-duplicate prompts (up to {c['shared_near_dup_accounts']} accounts)")
+        if c["rotation_partners"]:
+            evidence.append(f"rotation (up to {c['rotation_partners']} partners)")
+        ids = c["members"]
+        shown = ", ".join(ids[:12]) + (f" and {len(ids) - 12:,} more" if len(ids) > 12 else "")
         rows.append(
             [
-                _td(cid, "id"),
-                _td(len(members), "num"),
-                _td(sum(1 for m in members if m["flagged"]), "num"),
-                _td(_n(sum(m["requests"] for m in members)), "num"),
+                _td(c["cluster_id"], "id"),
+                _td(c["accounts"], "num"),
+                _td(c["flagged"], "num"),
+                _td(_n(c["requests"]), "num"),
                 _td("; ".join(evidence)),
                 _td(shown, "ids"),
             ]
         )
-    if not rows:
-        return '<section id="clusters"><h2>Clusters</h2><p>No accounts are linked.</p></section>'
     head = ["cluster", "accounts", "flagged", "requests", "what links them", "members"]
     return f'<section id="clusters"><h2>Clusters</h2>{_table(head, rows, {1, 2, 3})}</section>'
 

@@ -123,3 +123,4 @@ class Explanation:
     prompts: list[tuple[int, str]]  # up to `examples` (count, prompt) pairs, most frequent first
     distinct_prompts: int  # distinct prompts seen for the account in this scan
     report: Report
+    linked: dict[str, list[str]] = field(default_factory=dict)  # kind of link -> linked account ids

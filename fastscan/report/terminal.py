@@ -86,6 +86,10 @@ def format_explanation(ex: Explanation, threshold: float, min_requests: int, wid
         "  (adds: the signal's contribution to the score's logit; typical: the median contribution "
         "among accounts of this scan that could be flagged)"
     )
+    for kind, ids in ex.linked.items():
+        if ids:
+            shown = ", ".join(ids[:20]) + (f" and {len(ids) - 20:,} more" if len(ids) > 20 else "")
+            lines.append(f"  linked by {kind} ({len(ids):,}): {shown}")
     if ex.prompts:
         lines += [
             "",

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 from fastscan.config import ScanConfig
 from fastscan.read import DEFAULT_CHUNK_BYTES, expand_sources
 from fastscan.report import Explanation
+from fastscan.report.evidence import linked_accounts
 from fastscan.run.local import Mapping_, Paths, Scanner
 from fastscan.run.loop import fold, read_all
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS
@@ -56,4 +57,6 @@ def explain(
     ids = report.accounts.column("account_id").to_pylist()
     row = report.accounts.slice(ids.index(account_id), 1).to_pylist()[0]
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:examples]
-    return Explanation(account_id, row, signals, [(c, p) for p, c in top], len(counts), report)
+    return Explanation(
+        account_id, row, signals, [(c, p) for p, c in top], len(counts), report, linked_accounts(report, account_id)
+    )

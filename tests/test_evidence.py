@@ -1,0 +1,53 @@
+"""Ring evidence from the CLI: the clusters, shared templates and near-duplicate links as tables,
+and `explain` naming the accounts an account is linked to (issue 14)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from fastscan import scan
+from fastscan.report.evidence import clusters_table, linked_accounts
+from fastscan.synth import write_log
+
+
+@pytest.fixture(scope="module")
+def ring_log(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ring") / "log.jsonl"
+    write_log(path, accounts=150, seed=3)
+    return path
+
+
+def test_the_clusters_table_holds_every_linked_account_once(ring_log):
+    report = scan([ring_log])
+    table = clusters_table(report.accounts)
+    assert table.num_rows > 0
+    members = [m for ms in table.column("members").to_pylist() for m in ms]
+    linked = report.accounts.filter(pc.greater(report.accounts.column("cluster_size"), 1))
+    assert sorted(members) == sorted(linked.column("account_id").to_pylist())
+    assert table.column("accounts").to_pylist() == [len(m) for m in table.column("members").to_pylist()]
+
+
+def test_the_cli_writes_the_evidence_and_explain_names_the_linked_accounts(cli_env, ring_log, tmp_path):
+    run = [sys.executable, "-m", "fastscan"]
+    p = subprocess.run(
+        [*run, "scan", str(ring_log), "--evidence", str(tmp_path / "ev"), "--top", "0"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+    )
+    assert p.returncode == 0, p.stderr
+    clusters = pq.read_table(tmp_path / "ev" / "clusters.parquet")
+    assert (tmp_path / "ev" / "shared_templates.parquet").exists() and (
+        tmp_path / "ev" / "near_dup_links.parquet"
+    ).exists()
+    ring = max(clusters.to_pylist(), key=lambda c: c["accounts"])
+    one, other = ring["members"][0], ring["members"][1]
+    ex = subprocess.run([*run, "explain", one, str(ring_log)], capture_output=True, text=True, env=cli_env)
+    assert ex.returncode == 0, ex.stderr
+    assert "linked by same cluster" in ex.stdout and other in ex.stdout
+    assert linked_accounts(scan([ring_log]), one)["same cluster"] == sorted(set(ring["members"]) - {one})
