@@ -175,12 +175,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_scan_options(p)
 
-    e = sub.add_parser("explain", help="scan request logs and explain one account: signals, reasons, example prompts")
+    e = sub.add_parser(
+        "explain",
+        help="explain accounts: signals, reasons, linked accounts, example prompts",
+        description="fastscan explain ACCOUNT PATH...: scan the logs and explain ACCOUNT. "
+        "fastscan explain --state DIR ACCOUNT...: explain accounts of a saved scan at once, "
+        "without reading a log (no example prompts: a state keeps no prompt text).",
+    )
     e.add_argument("account_id", metavar="ACCOUNT")
-    e.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs; - for stdin")
+    e.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files, folders, globs; - for stdin (or more ACCOUNTs with --state)"
+    )
+    e.add_argument("--state", metavar="DIR", help="explain from the scan saved in DIR (fastscan scan --state DIR)")
     e.add_argument("--examples", type=int, default=5, help="example prompts to show (0: none; default 5)")
     e.add_argument("--width", type=int, default=160, help="characters of each example prompt shown (default 160)")
     _add_scan_options(e)
+
+    r = sub.add_parser("report", help="the report of a scan saved with --state, without reading a log again")
+    r.add_argument("--state", metavar="DIR", required=True, help="the state directory of a scan (--state DIR)")
+    r.add_argument("--out", help="write the full report (.parquet, .csv or .jsonl)")
+    r.add_argument("--html", metavar="FILE", help="write the analyst's HTML report (needs fastscan[report])")
+    r.add_argument("--evidence", metavar="DIR", help="write clusters, shared_templates and near_dup_links tables")
+    r.add_argument("--top", type=_count, default=20, help="accounts in the table on stdout (0: none)")
+    r.add_argument(
+        "--threshold", type=_threshold, default=None, help="extraction_score that flags, in (0, 1] (default 0.5)"
+    )
 
     d = sub.add_parser("demo", help="write a small synthetic log and scan it")
     d.add_argument("--dir", default="fastscan-demo", help="where to write the demo log (default ./fastscan-demo)")
@@ -304,6 +323,10 @@ def _run_explain(args) -> int:
     from fastscan.run import explain
     from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS
 
+    if args.state:
+        return _explain_saved(args)
+    if not args.paths:
+        raise FastscanError("explain: give the logs to scan (PATH ...), or --state DIR of a saved scan")
     mapping = _parse_mapping(args.map)
     warmup()
     kw = {}
@@ -319,6 +342,56 @@ def _run_explain(args) -> int:
         return EXIT_ERROR
     sys.stdout.write(format_explanation(ex, threshold, MIN_REQUESTS, max(args.width, 20)) + "\n")
     print_stats(ex.report.stats, ex.report.file_errors, ex.report.rejected_examples, sys.stderr)
+    return EXIT_OK
+
+
+def _explain_saved(args) -> int:
+    """explain --state DIR ACCOUNT...: every account at once, from the saved scan."""
+    from fastscan.kernels import warmup
+    from fastscan.report.terminal import format_explanation
+    from fastscan.run.saved import explain_saved, saved_report
+    from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS
+
+    warmup()
+    threshold = FLAG_THRESHOLD if args.threshold is None else args.threshold
+    report = saved_report(args.state, flag_threshold=threshold)
+    accounts = [args.account_id, *args.paths]
+    missing = [a for a in accounts if a not in set(report.accounts.column("account_id").to_pylist())]
+    if missing:
+        raise FastscanError(f"account(s) {', '.join(map(repr, missing))} not in the scan saved in {args.state}")
+    texts = [
+        format_explanation(explain_saved(report, a), threshold, MIN_REQUESTS, max(args.width, 20)) for a in accounts
+    ]
+    sys.stdout.write("\n\n".join(texts) + "\n")
+    return EXIT_OK
+
+
+def _run_report(args) -> int:
+    """report --state DIR: the saved scan's report, its tables and its HTML page again."""
+    from fastscan.kernels import warmup
+    from fastscan.report.terminal import format_top, print_stats
+    from fastscan.run.outputs import check_report_path
+    from fastscan.run.saved import saved_report
+    from fastscan.score import FLAG_THRESHOLD
+
+    if args.out:
+        check_report_path(args.out)
+    warmup()
+    report = saved_report(args.state, flag_threshold=FLAG_THRESHOLD if args.threshold is None else args.threshold)
+    if args.out:
+        report.write(args.out)
+    if args.evidence:
+        from fastscan.report.evidence import write_evidence
+
+        write_evidence(report, args.evidence)
+    if args.html:
+        from fastscan.report.html import write_html
+
+        write_html(report, args.html)
+    if args.top > 0:
+        width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
+        sys.stdout.write(format_top(report.top(args.top), width) + "\n")
+    print_stats(report.stats, report.file_errors, report.rejected_examples, sys.stderr)
     return EXIT_OK
 
 
@@ -362,6 +435,8 @@ def main(argv=None) -> int:
             return _run_explain(args)
         if args.command == "demo":
             return _run_demo(args)
+        if args.command == "report":
+            return _run_report(args)
     except BrokenPipeError:
         # the reader of stdout or stderr went away (| head): not an error, and not "flagged"
         with contextlib.suppress(OSError):

@@ -51,3 +51,52 @@ def test_the_cli_writes_the_evidence_and_explain_names_the_linked_accounts(cli_e
     assert ex.returncode == 0, ex.stderr
     assert "linked by same cluster" in ex.stdout and other in ex.stdout
     assert linked_accounts(scan([ring_log]), one)["same cluster"] == sorted(set(ring["members"]) - {one})
+
+
+def test_explain_and_report_from_a_saved_scan_read_no_log(cli_env, ring_log, tmp_path):
+    run = [sys.executable, "-m", "fastscan"]
+    st = tmp_path / "st"
+    scanned = subprocess.run(
+        [*run, "scan", str(ring_log), "--state", str(st), "--out", str(tmp_path / "a.parquet"), "--top", "0"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+    )
+    assert scanned.returncode == 0, scanned.stderr
+    want = pq.read_table(tmp_path / "a.parquet")
+    ring_log.rename(ring_log.with_suffix(".gone"))  # the log is not needed any more
+    try:
+        ids = want.sort_by([("extraction_score", "descending")]).column("account_id").to_pylist()[:3]
+        ex = subprocess.run([*run, "explain", "--state", str(st), *ids], capture_output=True, text=True, env=cli_env)
+        assert ex.returncode == 0, ex.stderr
+        assert all(f"account {a}:" in ex.stdout for a in ids)
+        rep = subprocess.run(
+            [
+                *run,
+                "report",
+                "--state",
+                str(st),
+                "--out",
+                str(tmp_path / "b.parquet"),
+                "--html",
+                str(tmp_path / "r.html"),
+                "--top",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            env=cli_env,
+        )
+        assert rep.returncode == 0, rep.stderr
+        assert pq.read_table(tmp_path / "b.parquet").equals(want)
+        assert 'id="clusters"' in (tmp_path / "r.html").read_text(encoding="utf-8")
+        missing = subprocess.run(
+            [*run, "explain", "--state", str(st), "nobody"], capture_output=True, text=True, env=cli_env
+        )
+        assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+        empty = subprocess.run(
+            [*run, "report", "--state", str(tmp_path / "none")], capture_output=True, text=True, env=cli_env
+        )
+        assert empty.returncode == 2 and "no saved scan" in empty.stderr
+    finally:
+        ring_log.with_suffix(".gone").rename(ring_log)

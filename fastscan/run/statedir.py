@@ -38,7 +38,15 @@ from fastscan.read.shape import shape_to_dict
 from fastscan.read.source import STATE_MARKER
 from fastscan.state import AccountState
 
-__all__ = ["MANIFEST_FORMAT", "StateDir", "fingerprint", "stats_from_dict", "stats_to_dict", "write_private"]
+__all__ = [
+    "MANIFEST_FORMAT",
+    "StateDir",
+    "fingerprint",
+    "read_manifest",
+    "stats_from_dict",
+    "stats_to_dict",
+    "write_private",
+]
 
 MANIFEST_FORMAT = 2  # 2: checksums of the manifest and of the state file
 _READS = (1, 2)
@@ -189,6 +197,18 @@ def _check_manifest(raw: bytes) -> dict:
             _check_shape(rec.get("shape"), f"files[{key!r}].shape")
             _check_stats(rec.get("stats"), f"files[{key!r}].stats")
     return m
+
+
+def read_manifest(path: str) -> dict:
+    """The checked manifest of the state directory at `path`; StateError when it is damaged."""
+    mpath = os.path.join(path, "manifest.json")
+    try:
+        with open(mpath, "rb") as fh:
+            return _check_manifest(fh.read())
+    except OSError as e:
+        raise StateError(f"{mpath}: cannot read: {e.strerror or e}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise StateError(f"{mpath}: damaged manifest: {e}") from None
 
 
 class StateDir:
