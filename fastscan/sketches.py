@@ -55,9 +55,13 @@ class SparseCounts:
         else:
             u, inv = np.unique(packed, return_inverse=True)
             c = np.bincount(inv, weights=counts, minlength=len(u)).astype(np.int64)
-        self._pending_k.append(u)
-        self._pending_c.append(c)
-        self._pending_n += len(u)
+        self._queue(u, c)
+
+    def _queue(self, packed: np.ndarray, values: np.ndarray) -> None:
+        """Keep (packed key, value) pairs for the next compact(); compact once enough wait."""
+        self._pending_k.append(packed)
+        self._pending_c.append(values)
+        self._pending_n += len(packed)
         if self._pending_n > max(1 << 16, len(self.keys)):
             self.compact()
 
@@ -218,11 +222,7 @@ class SparseMin(SparseCounts):
     def add(self, account: np.ndarray, key: np.ndarray, counts: np.ndarray | None = None) -> None:
         if counts is None:
             raise ValueError("SparseMin.add needs the values")
-        self._pending_k.append(self.pack(account, key))
-        self._pending_c.append(np.asarray(counts, dtype=np.int64))
-        self._pending_n += len(account)
-        if self._pending_n > max(1 << 16, len(self.keys)):
-            self.compact()
+        self._queue(self.pack(account, key), np.asarray(counts, dtype=np.int64))
 
     def compact(self) -> None:
         if not self._pending_k:

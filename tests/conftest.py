@@ -6,6 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/logs.py, tests/reference.py
 
 import os
+import subprocess
 
 import pytest
 
@@ -28,3 +29,20 @@ def _cache_home(tmp_path_factory):
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = old
+
+
+@pytest.fixture
+def run_cli(cli_env):
+    """Run `python -m fastscan ARGS` with the session's kernel cache; the CompletedProcess."""
+
+    def run(*args, stdin=None, timeout=300):
+        return subprocess.run(
+            [sys.executable, "-m", "fastscan", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=cli_env,
+            stdin=stdin,
+            timeout=timeout,
+        )
+
+    return run

@@ -9,8 +9,6 @@ import errno
 import gzip
 import json
 import os
-import subprocess
-import sys
 import threading
 import tracemalloc
 from pathlib import Path
@@ -49,20 +47,6 @@ def recs():
 def want(recs, tmp_path_factory):
     p = jsonl(tmp_path_factory.mktemp("want") / "log.jsonl", recs)
     return scan([p], config=SMALL)
-
-
-@pytest.fixture
-def run_cli(cli_env):
-    def run(*args, timeout=120):
-        return subprocess.run(
-            [sys.executable, "-m", "fastscan", *map(str, args)],
-            capture_output=True,
-            text=True,
-            env=cli_env,
-            timeout=timeout,
-        )
-
-    return run
 
 
 def one_line_error(p) -> None:

@@ -17,16 +17,6 @@ from fastscan.score.model import score_accounts
 
 
 @pytest.fixture
-def run_cli(cli_env):
-    def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "fastscan", *map(str, args)], capture_output=True, text=True, env=cli_env
-        )
-
-    return run
-
-
-@pytest.fixture
 def log(tmp_path):
     p = tmp_path / "log.jsonl"
     write_jsonl(p, [orjson.dumps(r) for r in records(8, 30, seed=2)])

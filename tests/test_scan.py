@@ -111,20 +111,6 @@ def test_import_compiles_nothing():
 # cli_env (tests/conftest.py): one numba cache for every CLI run of the session
 
 
-@pytest.fixture
-def run_cli(cli_env):
-    def run(*args, stdin=None):
-        return subprocess.run(
-            [sys.executable, "-m", "fastscan.cli", *map(str, args)],
-            capture_output=True,
-            text=True,
-            env=cli_env,
-            stdin=stdin,
-        )
-
-    return run
-
-
 def test_cli_scan_outputs_and_exit_codes(small_log, tmp_path, run_cli):
     out, stats = tmp_path / "r.jsonl", tmp_path / "s.json"
     p = run_cli("scan", small_log, "--out", out, "--stats", stats, "--top", "5")
