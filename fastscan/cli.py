@@ -114,6 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the full report (.parquet, .csv or .jsonl)")
     p.add_argument("--stats", help="write the run's statistics as JSON")
     p.add_argument(
+        "--allow", metavar="FILE", help="known-benign account ids, one a line: never flagged, still reported"
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="REPORT",
+        help="an earlier report (.parquet/.csv/.jsonl) to compare with: newly flagged, no longer flagged, score moves",
+    )
+    p.add_argument(
+        "--format",
+        choices=["table", "csv", "jsonl"],
+        default="table",
+        help="the top-N on stdout as a table (default), CSV or JSON Lines",
+    )
+    p.add_argument(
         "--evidence",
         metavar="DIR",
         help="write the evidence of rings as Parquet tables in DIR: clusters (members, what links them), "
@@ -225,9 +239,45 @@ def _say_resume(state_dir: str) -> None:
     print(f"fastscan: {state_dir}: {done:,} file(s) already scanned are skipped{left}", file=sys.stderr)
 
 
+def _operate(report, args):
+    """--allow and --baseline, applied to the finished report (read before the scan)."""
+    from fastscan.report.compare import compare_with_baseline, with_allowlist
+
+    if getattr(args, "allowlist", None) is not None:
+        report = with_allowlist(report, args.allowlist)
+    if getattr(args, "baseline_table", None) is not None:
+        report = compare_with_baseline(report, args.baseline_table)
+        changes = report.accounts.column("change").to_pylist()
+        newly = sum(c in ("newly flagged", "new account (flagged)") for c in changes)
+        gone = sum(c == "no longer flagged" for c in changes)
+        print(
+            f"fastscan: against {args.baseline}: {newly:,} newly flagged, {gone:,} no longer flagged", file=sys.stderr
+        )
+    return report
+
+
+def _write_top(report, args) -> None:
+    """The top-N on stdout: a table fitted to the terminal, or CSV / JSON Lines for a pipeline."""
+    from fastscan.report.terminal import format_top
+
+    top = report.top(args.top)
+    fmt = getattr(args, "format", "table")
+    if fmt == "table":
+        width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
+        sys.stdout.write(format_top(top, width) + "\n")
+        return
+    import io
+
+    from fastscan.report.tables import write_table_to
+
+    buf = io.BytesIO()
+    write_table_to(top, buf, fmt)
+    sys.stdout.write(buf.getvalue().decode("utf-8"))
+
+
 def _run_scan(args) -> int:
     from fastscan.report.progress import Progress
-    from fastscan.report.terminal import format_top, print_stats
+    from fastscan.report.terminal import print_stats
     from fastscan.run import scan
     from fastscan.run.local import total_size
     from fastscan.run.outputs import check_report_path
@@ -242,6 +292,14 @@ def _run_scan(args) -> int:
         raise FastscanError(f"{evidence}: the folder it would be made in does not exist")
     if getattr(args, "html", None) and not args.html.lower().endswith((".html", ".htm")):
         raise FastscanError(f"{args.html}: the HTML report's name must end in .html")
+    if getattr(args, "allow", None):
+        from fastscan.report.compare import read_allowlist
+
+        args.allowlist = read_allowlist(args.allow)
+    if getattr(args, "baseline", None):
+        from fastscan.report.compare import read_baseline
+
+        args.baseline_table = read_baseline(args.baseline)
     kw: dict = {
         "outputs": {"report": args.out, "statistics file": args.stats, "HTML report": getattr(args, "html", None)}
     }
@@ -276,6 +334,7 @@ def _run_scan(args) -> int:
             bar.close()
         if client is not None:
             client.close()
+    report = _operate(report, args)
     if args.out:
         report.write(args.out)
     if args.stats:
@@ -289,8 +348,7 @@ def _run_scan(args) -> int:
 
         write_html(report, args.html)
     if args.top > 0:
-        width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
-        sys.stdout.write(format_top(report.top(args.top), width) + "\n")
+        _write_top(report, args)
     print_stats(report.stats, report.file_errors, report.rejected_examples, sys.stderr)
     n_flagged = report.flagged.num_rows
     print(f"fastscan: {n_flagged:,} account(s) flagged", file=sys.stderr)

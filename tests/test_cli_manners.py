@@ -8,6 +8,7 @@ import sys
 
 import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from logs import records, table_rows, write_jsonl
 
@@ -136,3 +137,60 @@ def test_ctrl_c_says_what_was_saved(log, tmp_path, monkeypatch, capsys, with_sta
         assert "saved in" in err and "run the same command again to resume" in err
     else:
         assert "nothing was saved" in err
+
+
+@pytest.fixture
+def busy_log(tmp_path):
+    """Accounts of 70 requests: some flagged, some scoring between 0.3 and 0.5."""
+    p = tmp_path / "busy.jsonl"
+    write_jsonl(p, [orjson.dumps(r) for r in records(9, 70, seed=2)])
+    return p
+
+
+def test_an_allowlisted_account_is_reported_but_never_flagged(run_cli, busy_log, tmp_path):
+    log = busy_log
+    base = run_cli("scan", log, "--out", tmp_path / "base.parquet", "--top", "0")
+    assert base.returncode == 0, base.stderr
+    t = pq.read_table(tmp_path / "base.parquet")
+    flagged = t.filter(t.column("flagged")).column("account_id").to_pylist()
+    assert flagged
+    (tmp_path / "allow.txt").write_text(f"# our own load tests\n{flagged[0]}\n\n")
+    p = run_cli("scan", log, "--allow", tmp_path / "allow.txt", "--out", tmp_path / "r.parquet", "--top", "0")
+    assert p.returncode == 0, p.stderr
+    r = pq.read_table(tmp_path / "r.parquet").to_pylist()
+    row = next(x for x in r if x["account_id"] == flagged[0])
+    assert row["allowlisted"] and not row["flagged"] and row["reasons"]
+    assert sum(x["flagged"] for x in r) == len(flagged) - 1
+
+
+def test_a_baseline_says_what_changed(run_cli, busy_log, tmp_path):
+    log = busy_log
+    assert run_cli("scan", log, "--out", tmp_path / "old.csv", "--top", "0").returncode == 0
+    p = run_cli(
+        "scan",
+        log,
+        "--threshold",
+        "0.3",
+        "--baseline",
+        tmp_path / "old.csv",
+        "--out",
+        tmp_path / "r.jsonl",
+        "--top",
+        "0",
+    )
+    assert p.returncode == 0, p.stderr
+    rows = [orjson.loads(x) for x in (tmp_path / "r.jsonl").read_bytes().splitlines()]
+    newly = [x for x in rows if x["change"] == "newly flagged"]
+    assert newly and all(x["score_change"] == 0.0 and 0.3 <= x["extraction_score"] < 0.5 for x in newly)
+    assert f"{len(newly):,} newly flagged, 0 no longer flagged" in p.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_the_top_n_can_be_machine_readable(run_cli, log, fmt):
+    p = run_cli("scan", log, "--top", "3", "--format", fmt)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    if fmt == "csv":
+        assert lines[0].startswith('"account_id"') and len(lines) == 4
+    else:
+        assert len(lines) == 3 and all("extraction_score" in orjson.loads(x) for x in lines)

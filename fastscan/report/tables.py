@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import BinaryIO
 
 import orjson
 import pyarrow as pa
 
 from fastscan.errors import OutputError
 
-__all__ = ["write_table", "REPORT_EXTENSIONS"]
+__all__ = ["REPORT_EXTENSIONS", "write_table", "write_table_to"]
 
 REPORT_EXTENSIONS = (".parquet", ".pq", ".csv", ".jsonl", ".json", ".ndjson")
 
@@ -38,17 +39,23 @@ def _write(table: pa.Table, low: str, tmp: str) -> None:
         import pyarrow.parquet as pq
 
         pq.write_table(table, tmp)
-    elif low.endswith(".csv"):
+        return
+    with open(tmp, "wb") as fh:
+        write_table_to(table, fh, "csv" if low.endswith(".csv") else "jsonl")
+
+
+def write_table_to(table: pa.Table, fh: BinaryIO, fmt: str) -> None:
+    """`table` as CSV or JSON Lines (times as ISO-8601 UTC) into an open binary stream."""
+    if fmt == "csv":
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(table, tmp)
-    else:
-        with open(tmp, "wb") as fh:
-            for batch in table.to_batches(max_chunksize=65536):
-                cols = batch.schema.names
-                data = [_json_column(batch.column(i)) for i in range(batch.num_columns)]
-                for r in range(batch.num_rows):
-                    fh.write(orjson.dumps({c: data[i][r] for i, c in enumerate(cols)}) + b"\n")
+        pacsv.write_csv(table, fh)
+        return
+    for batch in table.to_batches(max_chunksize=65536):
+        cols = batch.schema.names
+        data = [_json_column(batch.column(i)) for i in range(batch.num_columns)]
+        for r in range(batch.num_rows):
+            fh.write(orjson.dumps({c: data[i][r] for i, c in enumerate(cols)}) + b"\n")
 
 
 def _json_column(col: pa.Array) -> list:
