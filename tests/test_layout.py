@@ -17,6 +17,7 @@ MAX_LINES = 500
 # Top to bottom: a module may import from its own layer or the layers below, never above.
 LAYERS = [
     "fastscan.cli",
+    "fastscan.cli_parser",
     "fastscan.run",
     "fastscan.score",
     "fastscan.report",
