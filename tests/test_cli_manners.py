@@ -194,3 +194,20 @@ def test_the_top_n_can_be_machine_readable(run_cli, log, fmt):
         assert lines[0].startswith('"account_id"') and len(lines) == 4
     else:
         assert len(lines) == 3 and all("extraction_score" in orjson.loads(x) for x in lines)
+
+
+def test_the_progress_line_says_file_records_accounts_rejects_and_stage(tmp_path):
+    import io
+
+    from fastscan.report.progress import Progress
+
+    paths = []
+    for k in range(2):
+        p = tmp_path / f"p{k}.jsonl"
+        write_jsonl(p, [orjson.dumps(r) for r in records(4, 30, seed=k)] + [b"{broken"])
+        paths.append(p)
+    out = io.StringIO()
+    bar = Progress(sum(p.stat().st_size for p in paths), stream=out, enabled=True, every=0.0)
+    scan(paths, progress=bar)
+    text = out.getvalue()
+    assert "file 2/2" in text and "records (" in text and "accounts, 2 rejected" in text and "scoring…" in text

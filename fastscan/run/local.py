@@ -25,7 +25,7 @@ from fastscan.read import (
     table_batches,
 )
 from fastscan.report import Report
-from fastscan.run.loop import fold, read_all
+from fastscan.run.loop import announce, fold, read_all
 from fastscan.run.outputs import check_outputs
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
 from fastscan.state import AccountState
@@ -137,6 +137,7 @@ def scan_local(
     if reject_file is not None:
         scanner.rejects = RejectLog(reject_file)
     scanner.rejects.file_errors.extend(notes)
+    announce(progress, "watch", scanner.stats)
     try:
         fold(
             scanner.state,
@@ -148,10 +149,12 @@ def scan_local(
                 stats=scanner.stats,
                 progress=progress,
             ),
+            progress=progress,
         )
     finally:
         scanner.rejects.close()
     scanner.partial.seconds += time.perf_counter() - t0
+    announce(progress, "stage", "scoring")
     return scanner.finish()
 
 

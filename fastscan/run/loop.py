@@ -17,7 +17,7 @@ import pyarrow as pa
 from fastscan.read import ReadStats, RejectLog, Shape, Source, read_source
 from fastscan.state import AccountState
 
-__all__ = ["FileJob", "FilePlan", "fold", "read_all"]
+__all__ = ["FileJob", "FilePlan", "announce", "fold", "read_all"]
 
 
 @dataclass
@@ -41,6 +41,14 @@ class FilePlan(Protocol):
         """`src` has been read to its end."""
 
 
+def announce(progress: Any, what: str, *args: Any) -> None:
+    """Tell a progress object that knows `what` (watch(stats), stage(name), ...): a plain
+    callable of bytes, all a library caller needs to give, is left alone."""
+    method = getattr(progress, what, None)
+    if method is not None:
+        method(*args)
+
+
 def read_all(
     sources: list[Source],
     *,
@@ -51,8 +59,10 @@ def read_all(
     progress: Callable[[int], None] | None = None,
     plan: FilePlan | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """The canonical batches of every source in order; with `plan`, only what it asks for."""
-    for src in sources:
+    """The canonical batches of every source in order; with `plan`, only what it asks for.
+    A `progress` that has a `file(k, n, name)` method is told when each file starts."""
+    for k, src in enumerate(sources):
+        announce(progress, "file", k + 1, len(sources), src.name)
         job = FileJob(shape, stats) if plan is None else plan.begin(src)
         if job is None:
             if progress is not None:
@@ -78,13 +88,17 @@ def fold(
     *,
     prefetch: bool = True,
     on_batch: Callable[[pa.RecordBatch], None] | None = None,
+    progress: Any = None,
 ) -> None:
     """Fold `batches` into `state`, reading ahead on a second thread unless `prefetch` is False
     (a checkpoint must see exactly the batches folded so far); `on_batch` sees each batch after."""
+    on_fold = getattr(progress, "folded", None)  # a progress line that counts accounts
     for batch in _prefetch(batches) if prefetch else batches:
         state.update(batch)
         if on_batch is not None:
             on_batch(batch)
+        if on_fold is not None:
+            on_fold(batch.num_rows, state.n_accounts)
 
 
 _DONE = object()

@@ -14,7 +14,7 @@ from fastscan.read import DEFAULT_CHUNK_BYTES, ReadStats, RejectLog, Shape, Sour
 from fastscan.read.shape import shape_from_dict, shape_to_dict
 from fastscan.report import Report
 from fastscan.run.local import Mapping_, Paths
-from fastscan.run.loop import FileJob, fold, read_all
+from fastscan.run.loop import FileJob, announce, fold, read_all
 from fastscan.run.outputs import check_outputs
 from fastscan.run.statedir import StateDir, stats_from_dict, stats_to_dict
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
@@ -135,6 +135,7 @@ def scan_resumable(
         rejects.examples = [e for _, e in partial.examples]
         rejects.file_errors = [e for _, e in partial.file_errors]
         rejects.count = sd.rejected
+        announce(progress, "watch", partial.stats)
         plan = _Checkpoints(sd, partial, rejects, shape, checkpoint_bytes)
         try:
             # read on this thread: a checkpoint must see exactly the batches folded in so far
@@ -150,10 +151,12 @@ def scan_resumable(
                     plan=plan,
                 ),
                 prefetch=False,
+                progress=progress,
             )
             plan.finish()
         finally:
             rejects.close()
+    announce(progress, "stage", "scoring")
     done = Partial(
         partial.state,
         partial.stats,
