@@ -100,3 +100,15 @@ def test_explain_and_report_from_a_saved_scan_read_no_log(cli_env, ring_log, tmp
         assert empty.returncode == 2 and "no saved scan" in empty.stderr
     finally:
         ring_log.with_suffix(".gone").rename(ring_log)
+
+
+def test_the_saved_report_is_kept_and_a_stale_one_is_not_used(ring_log, tmp_path):
+    from fastscan.run.saved import CACHE_FILE, saved_report
+
+    st = tmp_path / "st"
+    want = scan([ring_log], state_dir=st)
+    assert (st / CACHE_FILE).exists()
+    assert saved_report(st).accounts.equals(want.accounts)  # from the kept report
+    assert saved_report(st, flag_threshold=0.9).accounts.equals(scan([ring_log], flag_threshold=0.9).accounts)
+    (st / CACHE_FILE).write_bytes(b"damaged")  # then the state is finished again, same report
+    assert saved_report(st).accounts.equals(want.accounts)

@@ -328,7 +328,7 @@ def test_no_prompt_text_in_state_or_report_and_private_modes(archive, tmp_path):
     st = tmp_path / "st"
     assert stat.S_IMODE(os.stat(st).st_mode) == 0o700
     files = sorted(os.listdir(st))
-    assert {"manifest.json", "lock", ".fastscan-state"} < set(files) and len(files) == 4
+    assert {"manifest.json", "lock", ".fastscan-state", "report-cache.bin"} < set(files) and len(files) == 5
     assert any(f.startswith("state-") for f in files)
     for f in files:
         assert stat.S_IMODE(os.stat(st / f).st_mode) == 0o600, f

@@ -16,6 +16,7 @@ from fastscan.report import Report
 from fastscan.run.local import Mapping_, Paths
 from fastscan.run.loop import FileJob, announce, fold, read_all
 from fastscan.run.outputs import check_outputs
+from fastscan.run.saved import save_report
 from fastscan.run.statedir import StateDir, stats_from_dict, stats_to_dict
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
 
@@ -154,6 +155,7 @@ def scan_resumable(
                 progress=progress,
             )
             plan.finish()
+            generation = sd.generation
         finally:
             rejects.close()
     announce(progress, "stage", "scoring")
@@ -166,4 +168,6 @@ def scan_resumable(
         prior_bytes=prior[0],
         prior_records=prior[1],
     )
-    return finish(done, flag_threshold, min_requests)
+    report = finish(done, flag_threshold, min_requests)
+    save_report(state_dir, report, generation)  # for report / explain --state
+    return report
