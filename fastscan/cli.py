@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
 import sys
@@ -35,13 +34,16 @@ def _connect(address: str):
 
 def _say_resume(state_dir: str) -> None:
     """Say that this run resumes or adds to a state directory, and where it stands."""
+    from fastscan.run.statedir import read_manifest
+
+    if not os.path.exists(os.path.join(state_dir, "manifest.json")):
+        return  # a new directory
     try:
-        with open(os.path.join(state_dir, "manifest.json"), "rb") as fh:
-            files = json.loads(fh.read())["files"]
-        done = sum(1 for r in files.values() if r["status"] == "done")
-        partial = [k for k, r in files.items() if r["status"] == "partial"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return  # a new directory; a damaged one is refused by the scan itself, with the reason
+        files = read_manifest(os.path.abspath(state_dir))["files"]
+    except FastscanError:
+        return  # a damaged one is refused by the scan itself, with the reason
+    done = sum(1 for r in files.values() if r["status"] == "done")
+    partial = [k for k, r in files.items() if r["status"] == "partial"]
     left = f"; resuming {partial[0]} at its last checkpoint" if partial else ""
     print(f"fastscan: {state_dir}: {done:,} file(s) already scanned are skipped{left}", file=sys.stderr)
 

@@ -40,6 +40,19 @@ WORDS = [
 ]
 
 
+# the ScanStats fields every runner must agree on, whatever the split of the input
+COUNTS = (
+    "files",
+    "bytes_read",
+    "bytes_decoded",
+    "records_read",
+    "records_scored",
+    "records_rejected",
+    "rejected_by_reason",
+    "accounts",
+)
+
+
 def records(n_accounts: int = 12, per_account: int = 40, seed: int = 0, prefix: str = "acct") -> list[dict]:
     """Records of `n_accounts` accounts; every third account repeats one template (a harvester)."""
     rng = random.Random(seed)

@@ -16,7 +16,7 @@ distributed = pytest.importorskip("distributed")
 
 import cloudpickle  # type: ignore[import-untyped]  # noqa: E402  (comes with distributed)
 import dask  # noqa: E402
-from logs import table_rows  # noqa: E402
+from logs import COUNTS, table_rows  # noqa: E402
 from mixed_log import split_interleaved, write_mixed_log  # noqa: E402
 from shared import MAKE_LOG, needs_make_log  # noqa: E402
 
@@ -25,16 +25,6 @@ from fastscan.config import ScanConfig  # noqa: E402
 from fastscan.run.cluster import ClusterError, submit_scan  # noqa: E402
 
 SMALL = ScanConfig(sample_size=32)
-COUNTS = (
-    "files",
-    "bytes_read",
-    "bytes_decoded",
-    "records_read",
-    "records_scored",
-    "records_rejected",
-    "rejected_by_reason",
-    "accounts",
-)
 
 # the test module travels to the workers by value (the kill plugin below is defined here)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

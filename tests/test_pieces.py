@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from logs import COUNTS
 from mixed_log import write_mixed_log
 
 from fastscan import scan
@@ -27,16 +28,6 @@ from fastscan.read import CANONICAL, ByteRange, ReadStats, RejectLog, Source, ex
 from fastscan.run.cluster import finish_partial, merge_partials, plan_pieces, scan_piece
 
 SMALL = ScanConfig(sample_size=32)
-COUNTS = (
-    "files",
-    "bytes_read",
-    "bytes_decoded",
-    "records_read",
-    "records_scored",
-    "records_rejected",
-    "rejected_by_reason",
-    "accounts",
-)
 
 
 @pytest.fixture(scope="module")

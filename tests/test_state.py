@@ -17,7 +17,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from logs import records, write_jsonl
+from logs import COUNTS, records, write_jsonl
 
 from fastscan import Scanner, StateError, scan
 from fastscan.config import ScanConfig
@@ -71,18 +71,6 @@ def archive(tmp_path_factory):
     write_jsonl(p, [orjson.dumps(r) for r in parts[4]])
     paths.append(p)
     return paths
-
-
-COUNTS = (
-    "files",
-    "bytes_read",
-    "bytes_decoded",
-    "records_read",
-    "records_scored",
-    "records_rejected",
-    "rejected_by_reason",
-    "accounts",
-)
 
 
 def report_bytes(report, d, tag):

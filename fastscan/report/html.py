@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import html
 import os
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -19,13 +20,12 @@ import pyarrow.compute as pc
 
 from fastscan.errors import FastscanError, OutputError
 from fastscan.report.evidence import clusters_table
-from fastscan.report.report import Report
+from fastscan.report.report import NEAR_THRESHOLD, Report
 
 __all__ = ["render_html", "write_html"]
 
 MAX_ROWS = 100  # accounts listed in the flagged / near-threshold table
 MAX_LINES = 8  # accounts drawn in the activity charts
-NEAR = 0.8  # near the threshold: at least this share of it
 
 _CSS = "".join(
     (
@@ -74,9 +74,9 @@ def _svg(spec: dict) -> str:
     return vl_convert.vegalite_to_svg(spec)
 
 
-def _table(head: list[str], rows: list[list[str]], num: set[int] = frozenset()) -> str:  # type: ignore[assignment]
+def _table(head: list[str], rows: list[list[str]], num: Collection[int] = ()) -> str:
     th = "".join(f'<th class="num">{_e(h)}</th>' if i in num else f"<th>{_e(h)}</th>" for i, h in enumerate(head))
-    body = "".join("<tr>" + "".join(rows_cell for rows_cell in r) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -136,7 +136,6 @@ def _distribution(r: Report) -> str:
                         "scale": {"domain": [0, 1]},
                         "title": "extraction_score",
                     },
-                    "x2": {"datum": 1},
                     "y": {
                         "field": "accounts",
                         "type": "quantitative",
@@ -152,8 +151,6 @@ def _distribution(r: Report) -> str:
             },
         ],
     }
-    # x2 is not wanted for pre-binned bars; drop it (kept above only to document the shape)
-    spec["layer"][0]["encoding"].pop("x2")
     note = f"<p class='muted'>The red line is the flag threshold ({r.threshold:g}).</p>"
     return (
         f'<section id="distribution"><h2>Score distribution</h2><div class="charts">{_svg(spec)}</div>{note}</section>'
@@ -162,7 +159,7 @@ def _distribution(r: Report) -> str:
 
 def _accounts(r: Report) -> str:
     t = r.accounts
-    near = t.filter(pc.greater_equal(t.column("extraction_score"), NEAR * r.threshold))
+    near = t.filter(pc.greater_equal(t.column("extraction_score"), NEAR_THRESHOLD * r.threshold))
     idx = pc.sort_indices(near, sort_keys=[("extraction_score", "descending"), ("account_id", "ascending")])
     rows = []
     for a in near.take(idx[:MAX_ROWS]).to_pylist():
@@ -187,7 +184,8 @@ def _accounts(r: Report) -> str:
 def _activity(r: Report) -> str:
     if r.activity is None or r.activity.num_rows == 0:
         return '<section id="activity"><h2>Activity</h2><p>No account scores near the threshold.</p></section>'
-    top = r.top(MAX_LINES).filter(pc.greater_equal(r.top(MAX_LINES).column("extraction_score"), NEAR * r.threshold))
+    top = r.top(MAX_LINES)
+    top = top.filter(pc.greater_equal(top.column("extraction_score"), NEAR_THRESHOLD * r.threshold))
     names = top.column("account_id").to_pylist()
     act = r.activity.filter(pc.is_in(r.activity.column("account_id"), pa.array(names, pa.string())))
     days: dict[tuple[str, str], int] = {}

@@ -13,7 +13,9 @@ import pyarrow.compute as pc
 from fastscan.errors import OutputError
 from fastscan.report.tables import write_table
 
-__all__ = ["LEAD_COLUMNS", "Explanation", "Report", "ScanStats"]
+__all__ = ["LEAD_COLUMNS", "NEAR_THRESHOLD", "Explanation", "Report", "ScanStats"]
+
+NEAR_THRESHOLD = 0.8  # accounts scoring this share of the flag threshold or more are "near" it
 
 LEAD_COLUMNS = (
     "account_id",

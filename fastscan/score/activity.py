@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from fastscan.report.report import NEAR_THRESHOLD
 from fastscan.sketches import HOUR_MS, key_hour
 from fastscan.state import AccountState
 
-__all__ = ["MAX_ACTIVITY_ACCOUNTS", "NEAR_THRESHOLD", "account_activity", "hour_of_day", "model_usage"]
+__all__ = ["MAX_ACTIVITY_ACCOUNTS", "account_activity", "hour_of_day", "model_usage"]
 
-NEAR_THRESHOLD = 0.8  # accounts scoring this share of the threshold or more are "near" it
 MAX_ACTIVITY_ACCOUNTS = 200  # the activity table holds at most this many accounts, highest scores first
 
 
