@@ -116,6 +116,10 @@ def _run_scan(args) -> int:
         kw["chunk_bytes"] = args.chunk_size
     if args.threshold is not None:
         kw["flag_threshold"] = args.threshold
+    if getattr(args, "include_text", False):
+        from fastscan.config import ScanConfig
+
+        kw["config"] = ScanConfig(keep_text=True)
     if getattr(args, "state", None):
         _say_resume(args.state)
         if scheduler:
@@ -184,6 +188,8 @@ def _run_explain(args) -> int:
         return _explain_saved(args)
     if not args.paths:
         raise FastscanError("explain: give the logs to scan (PATH ...), or --state DIR of a saved scan")
+    if args.include_text:
+        raise FastscanError("explain: --include-text goes with --state DIR (a scan of the logs shows whole prompts)")
     mapping = parse_mapping(args.map)
     warmup()
     kw = {}
@@ -211,7 +217,7 @@ def _explain_saved(args) -> int:
 
     warmup()
     threshold = FLAG_THRESHOLD if args.threshold is None else args.threshold
-    report = saved_report(args.state, flag_threshold=threshold)
+    report = saved_report(args.state, flag_threshold=threshold, include_text=args.include_text)
     accounts = [args.account_id, *args.paths]
     missing = [a for a in accounts if a not in set(report.accounts.column("account_id").to_pylist())]
     if missing:
@@ -234,7 +240,11 @@ def _run_report(args) -> int:
     if args.out:
         check_report_path(args.out)
     warmup()
-    report = saved_report(args.state, flag_threshold=FLAG_THRESHOLD if args.threshold is None else args.threshold)
+    report = saved_report(
+        args.state,
+        flag_threshold=FLAG_THRESHOLD if args.threshold is None else args.threshold,
+        include_text=args.include_text,
+    )
     if args.out:
         report.write(args.out)
     if args.evidence:

@@ -78,6 +78,13 @@ _count = _bounded(int, 0, None, False, "0 or more")
 _share = _bounded(float, 0.0, 1.0, False, "in [0, 1]")
 
 
+_INCLUDE_TEXT = (
+    "put prompt text in the HTML report and evidence tables: the skeletons of shared templates (a wrapper's "
+    "first or last words, the payload cut) and excerpts of suspicious accounts' prompts, at most 80 characters "
+    "each; the state directory keeps the ends of sampled prompts for it"
+)
+
+
 def _add_scan_options(p):
     p.add_argument(
         "--map",
@@ -170,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="with --scheduler: cut plain JSONL files larger than this into byte ranges (default 128M)",
     )
+    p.add_argument("--include-text", action="store_true", help=_INCLUDE_TEXT)
     _add_scan_options(p)
 
     e = sub.add_parser(
@@ -177,13 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="explain accounts: signals, reasons, linked accounts, example prompts",
         description="fastscan explain ACCOUNT PATH...: scan the logs and explain ACCOUNT. "
         "fastscan explain --state DIR ACCOUNT...: explain accounts of a saved scan at once, "
-        "without reading a log (no example prompts: a state keeps no prompt text).",
+        "without reading a log (example prompts only with --include-text, from a scan made with it).",
     )
     e.add_argument("account_id", metavar="ACCOUNT")
     e.add_argument(
         "paths", nargs="*", metavar="PATH", help="files, folders, globs; - for stdin (or more ACCOUNTs with --state)"
     )
     e.add_argument("--state", metavar="DIR", help="explain from the scan saved in DIR (fastscan scan --state DIR)")
+    e.add_argument(
+        "--include-text",
+        action="store_true",
+        help="with --state: show the account's shared templates and prompt excerpts (a scan made with --include-text)",
+    )
     e.add_argument("--examples", type=int, default=5, help="example prompts to show (0: none; default 5)")
     e.add_argument("--width", type=int, default=160, help="characters of each example prompt shown (default 160)")
     _add_scan_options(e)
@@ -193,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="write the full report (.parquet, .csv or .jsonl)")
     r.add_argument("--html", metavar="FILE", help="write the analyst's HTML report (needs fastscan[report])")
     r.add_argument("--evidence", metavar="DIR", help="write clusters, shared_templates and near_dup_links tables")
+    r.add_argument("--include-text", action="store_true", help=_INCLUDE_TEXT + " (a scan made with --include-text)")
     r.add_argument("--top", type=_count, default=20, help="accounts in the table on stdout (0: none)")
     r.add_argument(
         "--threshold", type=_threshold, default=None, help="extraction_score that flags, in (0, 1] (default 0.5)"

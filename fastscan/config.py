@@ -27,6 +27,7 @@ class ScanConfig:
     link_min_share: float = 0.2  # ...and as a share of the smaller account's linkable sampled prompts
     template_min_prompts: int = 5  # cross-account: prompts with a skeleton that make it an account's template...
     template_min_share: float = 0.2  # ...and as a share of the account's linkable sampled prompts
+    keep_text: bool = False  # keep the ends of each sampled prompt, for --include-text (docs/report.md)
 
     def check(self) -> None:
         if not 1 <= self.shingle_words <= 16:

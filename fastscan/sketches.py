@@ -5,7 +5,9 @@
   epoch hour) (key = model << 20 | hour: when each account first used each model); memory grows
   with distinct pairs, never with records;
 - `PromptSample`: per account, the S distinct prompts with the smallest prompt hash (a bottom-k
-  sketch), each with its exact multiplicity, MinHash signature, word count and skeleton hashes.
+  sketch), each with its exact multiplicity, MinHash signature, word count and skeleton hashes,
+  and (only when the scan keeps text, `ScanConfig.keep_text`) the first and last TEXT_BYTES bytes
+  of the prompt.
   Bottom-k by a hash is a uniform sample of the distinct prompts that any split of the input
   reproduces exactly; an account with at most S distinct prompts is kept whole.
 """
@@ -19,6 +21,7 @@ HOUR_OFFSET = 1 << 25  # hour keys are epoch hours + this (see hour_key)
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
+TEXT_BYTES = 96  # bytes kept from each end of a sampled prompt when a scan keeps text
 
 
 def hour_key(ts_ms: np.ndarray) -> np.ndarray:
@@ -31,6 +34,23 @@ def hour_key(ts_ms: np.ndarray) -> np.ndarray:
 def key_hour(key: np.ndarray) -> np.ndarray:
     """The epoch hour of a `hour_key`."""
     return np.asarray(key, dtype=np.int64) - HOUR_OFFSET
+
+
+def prompt_ends(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """uint8[len(rows), 2 * TEXT_BYTES]: the first TEXT_BYTES bytes of each string at `rows`, then
+    its last TEXT_BYTES bytes (all of a shorter string, zero-padded on the right in both halves)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.zeros((len(rows), 2 * TEXT_BYTES), dtype=np.uint8)
+    if len(rows) == 0 or len(data) == 0:
+        return out
+    lo, hi = offsets[rows].astype(np.int64), offsets[rows + 1].astype(np.int64)
+    step = np.arange(TEXT_BYTES, dtype=np.int64)
+    last = len(data) - 1
+    for half, start in enumerate((lo, np.maximum(lo, hi - TEXT_BYTES))):
+        at = start[:, None] + step
+        inside = at < hi[:, None]
+        out[:, half * TEXT_BYTES : (half + 1) * TEXT_BYTES] = np.where(inside, data[np.minimum(at, last)], 0)
+    return out
 
 
 class SparseCounts:
@@ -100,7 +120,7 @@ class SparseCounts:
 class PromptSample:
     """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k)."""
 
-    def __init__(self, size: int, num_perm: int):
+    def __init__(self, size: int, num_perm: int, keep_text: bool = False):
         self.size = size
         self.num_perm = num_perm
         self.account = np.zeros(0, dtype=np.int64)
@@ -110,6 +130,8 @@ class PromptSample:
         self.head_hash = np.zeros(0, dtype=np.uint64)
         self.tail_hash = np.zeros(0, dtype=np.uint64)
         self.sig = np.zeros((0, num_perm), dtype=np.uint32)
+        # the first and the last TEXT_BYTES bytes of each prompt, zero-padded; None: no text kept
+        self.text = np.zeros((0, 2 * TEXT_BYTES), dtype=np.uint8) if keep_text else None
         self.threshold = np.zeros(0, dtype=np.uint64)  # per account: hashes above are never kept
         self._pending: list[tuple] = []
         self._pending_n = 0
@@ -120,7 +142,9 @@ class PromptSample:
             grow = np.full(max(n, 2 * len(self.threshold)) - len(self.threshold), UINT64_MAX, dtype=np.uint64)
             self.threshold = np.concatenate([self.threshold, grow])
 
-    def add(self, account, prompt_hash, count, n_words, head_hash, tail_hash, sig) -> None:
+    def add(self, account, prompt_hash, count, n_words, head_hash, tail_hash, sig, text=None) -> None:
+        if (text is None) != (self.text is None):
+            raise ValueError("prompt text given to a sample that keeps none, or missing from one that does")
         self._pending.append(
             (
                 account.astype(np.int64),
@@ -130,6 +154,7 @@ class PromptSample:
                 head_hash,
                 tail_hash,
                 sig,
+                text,
             )
         )
         self._pending_n += len(account)
@@ -140,7 +165,16 @@ class PromptSample:
         if not self._pending:
             return
         parts = [
-            (self.account, self.prompt_hash, self.count, self.n_words, self.head_hash, self.tail_hash, self.sig)
+            (
+                self.account,
+                self.prompt_hash,
+                self.count,
+                self.n_words,
+                self.head_hash,
+                self.tail_hash,
+                self.sig,
+                self.text,
+            )
         ] + self._pending
         account = np.concatenate([p[0] for p in parts])
         phash = np.concatenate([p[1] for p in parts])
@@ -172,7 +206,7 @@ class PromptSample:
         from fastscan.kernels.aggregate import copy_rows
 
         wide = []
-        for col in (3, 4, 5, 6):
+        for col in (3, 4, 5, 6) if self.text is None else (3, 4, 5, 6, 7):
             out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
             for k, p in enumerate(parts):
                 sel = by_part[cut[k] : cut[k + 1]]
@@ -184,7 +218,9 @@ class PromptSample:
                     out[sel] = p[col][rows[sel] - bounds[k]]
             wide.append(out)
         del parts
-        self.n_words, self.head_hash, self.tail_hash, self.sig = wide
+        self.n_words, self.head_hash, self.tail_hash, self.sig = wide[:4]
+        if self.text is not None:
+            self.text = wide[4]
         self._live = len(self.account)
         full = rank == self.size - 1
         self.ensure_accounts(int(account.max()) + 1 if len(account) else 0)
@@ -202,6 +238,7 @@ class PromptSample:
                 other.head_hash,
                 other.tail_hash,
                 other.sig,
+                other.text,
             )
         self.compact()
 
@@ -209,9 +246,10 @@ class PromptSample:
     def nbytes(self) -> int:
         return (
             self.sig.nbytes
+            + (self.text.nbytes if self.text is not None else 0)
             + self.account.nbytes * 5
             + self.threshold.nbytes
-            + sum(p[6].nbytes + 40 * len(p[0]) for p in self._pending)
+            + sum(p[6].nbytes + (p[7].nbytes if p[7] is not None else 0) + 40 * len(p[0]) for p in self._pending)
         )
 
 

@@ -24,10 +24,12 @@ from fastscan.parallel import map_ordered, row_ranges
 from fastscan.sketches import (
     INT64_MAX,
     INT64_MIN,
+    TEXT_BYTES,
     PromptSample,
     SparseCounts,
     SparseMin,
     hour_key,
+    prompt_ends,
 )
 
 STATE_FORMAT = 3  # version of AccountState.to_bytes(); bump when the layout changes
@@ -78,7 +80,7 @@ class AccountState:
         self.model_tokens = SparseCounts()  # (account, model index) -> completion tokens
         self.model_timed = SparseCounts()  # (account, model index) -> requests with a time
         self.model_first = SparseMin()  # (account, model index) -> hour_key of its first request
-        self.sample = PromptSample(self.config.sample_size, self.config.num_perm)
+        self.sample = PromptSample(self.config.sample_size, self.config.num_perm, self.config.keep_text)
         self._params: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- accounts
@@ -300,7 +302,9 @@ class AccountState:
             )
 
         map_ordered(minhash_part, row_ranges(len(uniq_rows)))
-        s.add(account[uniq_rows], phash[uniq_rows], counts, n_words[uniq_rows], head[uniq_rows], tail[uniq_rows], sig)
+        ends = prompt_ends(p_off, p_data, uniq_rows) if s.text is not None else None
+        rows = uniq_rows
+        s.add(account[rows], phash[rows], counts, n_words[rows], head[rows], tail[rows], sig, ends)
 
     # -- merge
     def merge(self, other: AccountState) -> AccountState:
@@ -341,7 +345,8 @@ class AccountState:
     def to_bytes(self) -> bytes:
         """The whole state as one Arrow IPC stream (a single row of large_list columns, the config
         in the schema metadata). Holds account ids, model names, counters, hashes and MinHash
-        signatures: never prompt text. `from_bytes` restores a state that reports identically."""
+        signatures; prompt text only when the config keeps it (the ends of each sampled prompt,
+        `ScanConfig.keep_text`). `from_bytes` restores a state that reports identically."""
         self.compact()
         n = self.n_accounts
         s = self.sample
@@ -360,6 +365,8 @@ class AccountState:
             "sample_sig": s.sig.ravel(),
             "sample_threshold": s.threshold[:n],
         }
+        if s.text is not None:
+            arrays["sample_text"] = s.text.ravel()
         for name in _SPARSE:
             sc = getattr(self, name)
             arrays[f"{name}_keys"], arrays[f"{name}_counts"] = sc.keys, sc.counts
@@ -422,6 +429,13 @@ class AccountState:
         s.tail_hash = col("sample_tail_hash", np.uint64)
         s.sig = col("sample_sig", np.uint32).reshape(len(s.account), config.num_perm)
         s.threshold = col("sample_threshold", np.uint64)
+        if config.keep_text:
+            if "sample_text" not in batch.schema.names:
+                raise ValueError("state of a scan that keeps text holds none")
+            text = col("sample_text", np.uint8)
+            if len(text) != len(s.account) * 2 * TEXT_BYTES:
+                raise ValueError("state keeps prompt text of another width")
+            s.text = text.reshape(len(s.account), 2 * TEXT_BYTES)
         s._live = len(s.account)
         return st
 

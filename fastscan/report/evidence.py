@@ -82,8 +82,8 @@ def linked_accounts(report: Report, account_id: str) -> dict[str, list[str]]:
 
 
 def write_evidence(report: Report, folder: str | os.PathLike[str], ext: str = "parquet") -> list[str]:
-    """Write clusters, shared_templates and near_dup_links as tables in `folder` (created);
-    the paths written."""
+    """Write clusters, shared_templates and near_dup_links (and prompt_excerpts, in a report with
+    text) as tables in `folder` (created); the paths written."""
     folder = os.fspath(folder)
     try:
         os.makedirs(folder, exist_ok=True)
@@ -93,6 +93,7 @@ def write_evidence(report: Report, folder: str | os.PathLike[str], ext: str = "p
         "clusters": clusters_table(report.accounts),
         "shared_templates": report.shared_templates,
         "near_dup_links": report.near_dup_links,
+        "prompt_excerpts": report.prompt_excerpts,  # only in a report with text (--include-text)
     }
     out = []
     for name, table in tables.items():

@@ -48,6 +48,7 @@ _CSS = "".join(
         "td.id{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:nowrap}",
         ".flag{color:#b42318;font-weight:600}",
         "td.ids{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}",
+        "td.text{font-style:italic;max-width:60ch}",
         ".muted{color:#667085}",
         ".charts{display:flex;flex-wrap:wrap;gap:16px}",
         ".charts svg{max-width:100%;height:auto}",
@@ -284,6 +285,40 @@ def _clusters(r: Report) -> str:
     return f'<section id="clusters"><h2>Clusters</h2>{_table(head, rows, {1, 2, 3})}</section>'
 
 
+def _templates(r: Report) -> str:
+    """The shared templates with their skeletons, and the excerpts of the suspicious accounts'
+    prompts: in a report with text (--include-text) only."""
+    t = r.shared_templates
+    if t is None or "skeleton" not in t.column_names:
+        n = 0 if t is None else t.num_rows
+        return (
+            f'<section id="templates"><h2>Shared templates</h2><p class="muted">{_n(n)} template(s) shared by '
+            "several accounts. No prompt text is shown: scan with --include-text for the templates' skeletons and "
+            "excerpts of the flagged accounts' prompts.</p></section>"
+        )
+    rows = []
+    for x in t.slice(0, MAX_ROWS).to_pylist():
+        ids = x["account_ids"]
+        shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8:,} more" if len(ids) > 8 else "")
+        rows.append([_td(x["skeleton"], "text"), _td(x["accounts"], "num"), _td(shown, "ids")])
+    body = _table(["skeleton (payload cut)", "accounts", "accounts sharing it"], rows, {1}) if rows else ""
+    ids, scores = r.accounts.column("account_id").to_pylist(), r.accounts.column("extraction_score").to_pylist()
+    near = {a for a, score in zip(ids, scores) if score >= NEAR_THRESHOLD * r.threshold}
+    ex: list[list[str]] = []
+    if r.prompt_excerpts is not None:
+        for e in r.prompt_excerpts.to_pylist():
+            if e["account_id"] in near and len(ex) < 3 * MAX_ROWS:
+                ex.append([_td(e["account_id"], "id"), _td(_n(e["count"]), "num"), _td(e["excerpt"], "text")])
+    excerpts = (
+        "<h3>Example prompts of the flagged and near-threshold accounts</h3>"
+        + _table(["account_id", "times sent", "excerpt"], ex, {1})
+        if ex
+        else ""
+    )
+    none = "" if rows else "<p>No template is shared by several accounts.</p>"
+    return f'<section id="templates"><h2>Shared templates</h2>{body}{none}{excerpts}</section>'
+
+
 def _models(r: Report) -> str:
     if r.models is None or r.models.num_rows == 0:
         return ""
@@ -324,6 +359,7 @@ def render_html(report: Report, title: str = "fastscan report") -> str:
         _accounts(report),
         _activity(report),
         _clusters(report),
+        _templates(report),
         _models(report),
         _quality(report),
     ]

@@ -79,11 +79,12 @@ class Report:
     stats: ScanStats
     rejected_examples: list[dict] = field(default_factory=list)  # {file, line, reason} of the first ones
     file_errors: list[dict] = field(default_factory=list)  # {file, line, reason}: not one record
-    shared_templates: pa.Table | None = None  # skeleton_hash, accounts, account_ids (fastscan.score.neardup)
+    shared_templates: pa.Table | None = None  # skeleton_hash, accounts, account_ids (+ skeleton with text)
     near_dup_links: pa.Table | None = None  # account_id, other_account_id, shared_near_dups
     activity: pa.Table | None = None  # account_id, hour, requests: the accounts near the threshold
     models: pa.Table | None = None  # model, requests, accounts, completion_tokens
     hour_of_day: pa.Table | None = None  # hour (0-23, UTC), requests: the whole log
+    prompt_excerpts: pa.Table | None = None  # account_id, count, excerpt: only with include_text
     threshold: float = 0.5  # the extraction_score that flagged
     min_requests: int = 50
 

@@ -90,6 +90,15 @@ def format_explanation(ex: Explanation, threshold: float, min_requests: int, wid
         if ids:
             shown = ", ".join(ids[:20]) + (f" and {len(ids) - 20:,} more" if len(ids) > 20 else "")
             lines.append(f"  linked by {kind} ({len(ids):,}): {shown}")
+    templates = ex.report.shared_templates
+    if templates is not None and "skeleton" in templates.column_names:
+        mine = [t for t in templates.to_pylist() if ex.account_id in t["account_ids"]]
+        if mine:
+            lines += ["", f"  shared templates ({len(mine):,}), the payload cut:"]
+            for t in mine[:10]:
+                lines.append(f"  {t['accounts']:6,d} accounts  {_one_line(t['skeleton'], width)}")
+            if len(mine) > 10:
+                lines.append(f"  and {len(mine) - 10:,} more")
     if ex.prompts:
         lines += [
             "",

@@ -18,13 +18,13 @@ from fastscan.run.statedir import StateDir, read_manifest, write_private
 from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS, finish
 from fastscan.score.model import explain_account
 
-__all__ = ["CACHE_FILE", "explain_saved", "save_report", "saved_report"]
+__all__ = ["CACHE_FILE", "explain_saved", "save_report", "saved_report", "without_text"]
 
 # The report of the last scan into the directory, so report / explain --state need not finish the
 # state again (4-5 s for a 2 GB log's state). Valid for that checkpoint generation and those flag
 # settings only; anything else, or a damaged file, and the state is finished again.
 CACHE_FILE = "report-cache.bin"
-_TABLES = ("accounts", "shared_templates", "near_dup_links", "activity", "models", "hour_of_day")
+_TABLES = ("accounts", "shared_templates", "near_dup_links", "activity", "models", "hour_of_day", "prompt_excerpts")
 
 
 def save_report(state_dir: str | os.PathLike[str], report: Report, generation: int) -> None:
@@ -81,27 +81,52 @@ def _cached(path: str, generation: int, threshold: float, min_requests: int) -> 
         return None  # no cache, or not one to trust: the state is finished again
 
 
+def without_text(report: Report) -> Report:
+    """`report` without any prompt text: no template skeletons, no prompt excerpts."""
+    templates = report.shared_templates
+    if templates is not None and "skeleton" in templates.column_names:
+        report.shared_templates = templates.drop_columns(["skeleton"])
+    report.prompt_excerpts = None
+    return report
+
+
 def saved_report(
-    state_dir: str | os.PathLike[str], *, flag_threshold: float = FLAG_THRESHOLD, min_requests: int = MIN_REQUESTS
+    state_dir: str | os.PathLike[str],
+    *,
+    flag_threshold: float = FLAG_THRESHOLD,
+    min_requests: int = MIN_REQUESTS,
+    include_text: bool = False,
 ) -> Report:
     """The report of every file scanned into `state_dir`, with the config and log shape it was
-    scanned with; StateError when it holds no scan (or a damaged one)."""
+    scanned with; StateError when it holds no scan (or a damaged one). `include_text`: with the
+    skeletons of shared templates and excerpts of prompts (fastscan.score.excerpts), which only a
+    scan with --include-text keeps (StateError otherwise)."""
     path = os.path.abspath(os.fspath(state_dir))
     if not os.path.exists(os.path.join(path, "manifest.json")):
         raise StateError(f"{path}: holds no saved scan (scan into it with --state first)")
     m = read_manifest(path)
+    config = ScanConfig.from_dict(m["config"])
+    if include_text and not config.keep_text:
+        raise StateError(f"{path}: the scan kept no prompt text (scan into it with --include-text to keep some)")
     cached = _cached(path, m["generation"], flag_threshold, min_requests)
-    if cached is not None:
-        return cached
-    with StateDir(path, ScanConfig.from_dict(m["config"]), shape_from_dict(m["shape"])) as sd:
+    if cached is not None and (cached.prompt_excerpts is not None or not include_text):
+        return cached if include_text else without_text(cached)
+    with StateDir(path, config, shape_from_dict(m["shape"])) as sd:
         partial = sd.partial
-    return finish(partial, flag_threshold, min_requests)
+    return finish(partial, flag_threshold, min_requests, include_text=include_text)
 
 
 def explain_saved(report: Report, account_id: str, min_requests: int = MIN_REQUESTS) -> Explanation:
-    """One account of a saved scan explained (no example prompts: a state keeps no prompt text).
-    KeyError when the account is not in it."""
+    """One account of a saved scan explained; its example prompts are the report's excerpts of it
+    (a report with text only, and only for accounts above the typical one). KeyError when the
+    account is not in it."""
     signals = explain_account(report.accounts, account_id, min_requests)
     ids = report.accounts.column("account_id").to_pylist()
     row = report.accounts.slice(ids.index(account_id), 1).to_pylist()[0]
-    return Explanation(account_id, row, signals, [], 0, report, linked_accounts(report, account_id))
+    prompts: list[tuple[int, str]] = []
+    if report.prompt_excerpts is not None:
+        prompts = [
+            (r["count"], r["excerpt"]) for r in report.prompt_excerpts.to_pylist() if r["account_id"] == account_id
+        ]
+    distinct = int(row.get("distinct_prompts") or 0)
+    return Explanation(account_id, row, signals, prompts, distinct, report, linked_accounts(report, account_id))

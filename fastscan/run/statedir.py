@@ -21,6 +21,7 @@ state it names, consistent with each other.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import hashlib
@@ -303,6 +304,12 @@ class StateDir:
             config = ScanConfig.from_dict(m["config"])
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise StateError(f"{mpath}: damaged manifest: {e}") from None
+        if config != self.config and config == dataclasses.replace(self.config, keep_text=config.keep_text):
+            again = "give --include-text again" if config.keep_text else "scan into it without --include-text"
+            kept = "with" if config.keep_text else "without"
+            raise StateError(
+                f"{self.path}: holds a scan made {kept} --include-text: {again} (or use another --state directory)"
+            )
         if config != self.config:
             raise StateError(
                 f"{self.path}: holds a state of another scan configuration ({config}); use another --state directory"

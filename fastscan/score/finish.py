@@ -11,6 +11,7 @@ from fastscan.partial import Partial
 from fastscan.report import Report, ScanStats
 from fastscan.score.activity import account_activity, hour_of_day, model_usage
 from fastscan.score.coordination import coordination_columns
+from fastscan.score.excerpts import prompt_excerpts, skeletons
 from fastscan.score.features import account_features
 from fastscan.score.model import FLAG_THRESHOLD, MIN_REQUESTS, score_accounts
 from fastscan.score.neardup import cross_account, near_duplicate_flags
@@ -28,18 +29,30 @@ def finish(
     flag_threshold: float = FLAG_THRESHOLD,
     min_requests: int = MIN_REQUESTS,
     piece_files: list[int] | None = None,
+    include_text: bool | None = None,
 ) -> Report:
     """Score the accounts of `partial`: near-duplicates, cross-account links, features, the
     extraction score and its reasons. `piece_files` (each piece's file) when pieces were byte
-    ranges, so that rejected records keep the line numbers of their whole file."""
+    ranges, so that rejected records keep the line numbers of their whole file. `include_text`:
+    the report shows the skeletons of shared templates and excerpts of the prompts of suspicious
+    accounts (fastscan.score.excerpts); None: when the scan kept text (`ScanConfig.keep_text`).
+    ValueError when asked for and the scan kept none."""
     t0 = time.perf_counter()
     state = partial.state
+    if include_text is None:
+        include_text = state.sample.text is not None
+    if include_text and state.sample.text is None:
+        raise ValueError("the scan kept no prompt text to include (scan with keep_text / --include-text)")
     near = near_duplicate_flags(state)
     cross = cross_account(state, near)
     features = account_features(state, cross, near)
     for name, values in coordination_columns(features).items():
         features = features.append_column(name, pa.array(values, pa.int64()))
     accounts = score_accounts(features, flag_threshold, min_requests)
+    templates, excerpts = cross.shared_templates, None
+    if include_text:
+        templates = templates.append_column("skeleton", skeletons(state, cross.template_examples))
+        excerpts = prompt_excerpts(state, accounts)
     examples, file_errors = partial.rejects(piece_files)
     st = partial.stats
     seconds = partial.seconds + time.perf_counter() - t0
@@ -64,7 +77,8 @@ def finish(
         stats,
         examples,
         file_errors,
-        shared_templates=cross.shared_templates,
+        shared_templates=templates,
+        prompt_excerpts=excerpts,
         near_dup_links=cross.near_dup_links,
         activity=account_activity(state, accounts, flag_threshold),
         models=model_usage(state),

@@ -200,10 +200,38 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
 class CrossAccount:
     """What accounts share: per-account columns, the shared templates and the near-duplicate links."""
 
-    def __init__(self, columns: dict, shared_templates: pa.Table, near_dup_links: pa.Table):
+    def __init__(
+        self,
+        columns: dict,
+        shared_templates: pa.Table,
+        near_dup_links: pa.Table,
+        template_examples: np.ndarray | None = None,
+    ):
         self.columns = columns
         self.shared_templates = shared_templates
         self.near_dup_links = near_dup_links
+        # per shared template (in table order): sample row * 2 + end (0 head, 1 tail) of the
+        # template's prompt of smallest hash, for showing its skeleton (fastscan.score.excerpts)
+        self.template_examples = np.zeros(0, np.int64) if template_examples is None else template_examples
+
+
+def _template_examples(
+    prompt_hash: np.ndarray, keys: np.ndarray, t_key: list[np.ndarray], t_row: list[np.ndarray]
+) -> np.ndarray:
+    """For each skeleton hash in `keys`: the (sample row * 2 + end) of its prompt of smallest
+    hash, ties by head before tail - the same whatever the order the sample was built in."""
+    out = np.full(len(keys), -1, dtype=np.int64)
+    if not len(keys) or not t_key:
+        return out
+    key = np.concatenate(t_key)
+    code = np.concatenate(t_row)
+    mine = np.isin(key, keys)
+    key, code = key[mine], code[mine]
+    order = np.lexsort((code & 1, prompt_hash[code >> 1], key))
+    key, code = key[order], code[order]
+    first = np.r_[True, key[1:] != key[:-1]]
+    out[:] = code[first][np.searchsorted(key[first], keys)]
+    return out
 
 
 def _pairs_unique(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -263,12 +291,13 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
     # payloads of their own: a prompt whose exact text more than two accounts sent (a templated
     # benchmark run by several evaluation harnesses) is shared content, not a shared wrapper
     own_text = group_sizes(s.prompt_hash) <= SHARED_TEXT_ACCOUNTS
-    t_acct, t_key = [], []
-    for hashes in (s.head_hash, s.tail_hash):
+    t_acct, t_key, t_row = [], [], []
+    for kind, hashes in enumerate((s.head_hash, s.tail_hash)):
         has = eligible & own_text & (hashes != 0)
         if has.any():
             t_acct.append(s.account[has])
             t_key.append(hashes[has])
+            t_row.append(np.flatnonzero(has) * 2 + kind)  # sample row and which end
     tmpl_edges_a, tmpl_edges_b = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     shared_tmpl_accounts = np.zeros(n, dtype=np.int64)
     shared_tmpl_count = np.zeros(n, dtype=np.int64)
@@ -336,6 +365,8 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
     t_order = sorted(
         range(len(tmpl_rows["accounts"])), key=lambda i: (-tmpl_rows["accounts"][i], tmpl_rows["skeleton_hash"][i])
     )
+    keys = np.array([tmpl_rows["skeleton_hash"][i] for i in t_order], dtype=np.uint64)
+    examples = _template_examples(s.prompt_hash, keys, t_key, t_row)
     templates = pa.table(
         {
             "skeleton_hash": pa.array([tmpl_rows["skeleton_hash"][i] for i in t_order], pa.uint64()),
@@ -353,4 +384,4 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
             "shared_near_dups": pa.array([p[2] for p in pairs], pa.int64()),
         }
     )
-    return CrossAccount(columns, templates, links)
+    return CrossAccount(columns, templates, links, examples)
