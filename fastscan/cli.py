@@ -84,6 +84,38 @@ def _write_top(report, args) -> None:
     sys.stdout.write(buf.getvalue().decode("utf-8"))
 
 
+def _write_outputs(report, args) -> None:
+    """--out, --campaigns, --stats, --evidence and --html, each where it was asked for."""
+    from fastscan.report.tables import write_table
+
+    if args.out:
+        report.write(args.out)
+    if getattr(args, "campaigns", None) and report.campaigns is not None:
+        write_table(report.campaigns, args.campaigns)
+    if getattr(args, "stats", None):
+        report.write_stats(args.stats)
+    if getattr(args, "evidence", None):
+        from fastscan.report.evidence import write_evidence
+
+        write_evidence(report, args.evidence)
+    if getattr(args, "html", None):
+        from fastscan.report.html import write_html  # draws with vl-convert, an optional dependency
+
+        write_html(report, args.html)
+
+
+def _campaign_note(report) -> str:
+    """ ", 3 of them as members of 2 harvesting campaign(s)", or nothing."""
+    c = report.campaigns
+    if c is None or not c.num_rows:
+        return ""
+    harvesting = c.filter(c.column("harvesting"))
+    if not harvesting.num_rows:
+        return ""
+    members = sum(harvesting.column("flagged").to_pylist())
+    return f", {members:,} of them in {harvesting.num_rows:,} harvesting campaign(s) (--campaigns FILE lists them)"
+
+
 def _run_scan(args) -> int:
     from fastscan.report.progress import Progress
     from fastscan.report.terminal import print_stats
@@ -96,6 +128,8 @@ def _run_scan(args) -> int:
     # every output checked before a byte is read: a bad path fails now, not after the whole scan
     if args.out:
         check_report_path(args.out)
+    if getattr(args, "campaigns", None):
+        check_report_path(args.campaigns, "campaigns")
     evidence = getattr(args, "evidence", None)
     if evidence and not os.path.isdir(os.path.dirname(os.path.abspath(evidence))):
         raise FastscanError(f"{evidence}: the folder it would be made in does not exist")
@@ -110,7 +144,12 @@ def _run_scan(args) -> int:
 
         args.baseline_table = read_baseline(args.baseline)
     kw: dict = {
-        "outputs": {"report": args.out, "statistics file": args.stats, "HTML report": getattr(args, "html", None)}
+        "outputs": {
+            "report": args.out,
+            "statistics file": args.stats,
+            "HTML report": getattr(args, "html", None),
+            "campaigns file": getattr(args, "campaigns", None),
+        }
     }
     if args.chunk_size:
         kw["chunk_bytes"] = args.chunk_size
@@ -148,23 +187,12 @@ def _run_scan(args) -> int:
         if client is not None:
             client.close()
     report = _operate(report, args)
-    if args.out:
-        report.write(args.out)
-    if args.stats:
-        report.write_stats(args.stats)
-    if getattr(args, "evidence", None):
-        from fastscan.report.evidence import write_evidence
-
-        write_evidence(report, args.evidence)
-    if getattr(args, "html", None):
-        from fastscan.report.html import write_html  # draws with vl-convert, an optional dependency
-
-        write_html(report, args.html)
+    _write_outputs(report, args)
     if args.top > 0:
         _write_top(report, args)
     print_stats(report.stats, report.file_errors, report.rejected_examples, sys.stderr)
     n_flagged = report.flagged.num_rows
-    print(f"fastscan: {n_flagged:,} account(s) flagged", file=sys.stderr)
+    print(f"fastscan: {n_flagged:,} account(s) flagged{_campaign_note(report)}", file=sys.stderr)
     st = report.stats
     rate = st.records_rejected / st.records_read if st.records_read else 1.0
     if rate > args.max_reject_rate:
@@ -196,6 +224,13 @@ def _run_explain(args) -> int:
     if args.chunk_size:
         kw["chunk_bytes"] = args.chunk_size
     threshold = FLAG_THRESHOLD if args.threshold is None else args.threshold
+    if args.account_id.startswith(CAMPAIGN_PREFIX):
+        from fastscan.run import scan
+
+        report = scan(args.paths, mapping=mapping, flag_threshold=threshold, **kw)
+        sys.stdout.write(_campaign_text(report, args.account_id, args.width, " ".join(args.paths)) + "\n")
+        print_stats(report.stats, report.file_errors, report.rejected_examples, sys.stderr)
+        return EXIT_OK
     try:
         ex = explain(
             args.paths, args.account_id, examples=max(args.examples, 0), mapping=mapping, flag_threshold=threshold, **kw
@@ -206,6 +241,21 @@ def _run_explain(args) -> int:
     sys.stdout.write(format_explanation(ex, threshold, MIN_REQUESTS, max(args.width, 20)) + "\n")
     print_stats(ex.report.stats, ex.report.file_errors, ex.report.rejected_examples, sys.stderr)
     return EXIT_OK
+
+
+CAMPAIGN_PREFIX = "campaign-"
+
+
+def _campaign_text(report, campaign_id: str, width: int, where: str) -> str:
+    """`fastscan explain CAMPAIGN`: the campaign explained, or the one-line error."""
+    from fastscan.report.terminal import format_campaign
+
+    try:
+        if report.campaigns is None:
+            raise KeyError(campaign_id)
+        return format_campaign(report.campaigns, report.accounts, campaign_id, max(width, 60))
+    except KeyError:
+        raise FastscanError(f"{campaign_id!r} is not a campaign of {where}") from None
 
 
 def _explain_saved(args) -> int:
@@ -219,11 +269,17 @@ def _explain_saved(args) -> int:
     threshold = FLAG_THRESHOLD if args.threshold is None else args.threshold
     report = saved_report(args.state, flag_threshold=threshold, include_text=args.include_text)
     accounts = [args.account_id, *args.paths]
-    missing = [a for a in accounts if a not in set(report.accounts.column("account_id").to_pylist())]
+    known = set(report.accounts.column("account_id").to_pylist())
+    if report.campaigns is not None:
+        known |= set(report.campaigns.column("campaign_id").to_pylist())
+    missing = [a for a in accounts if a not in known]
     if missing:
         raise FastscanError(f"account(s) {', '.join(map(repr, missing))} not in the scan saved in {args.state}")
     texts = [
-        format_explanation(explain_saved(report, a), threshold, MIN_REQUESTS, max(args.width, 20)) for a in accounts
+        _campaign_text(report, a, args.width, args.state)
+        if a.startswith(CAMPAIGN_PREFIX) and a not in set(report.accounts.column("account_id").to_pylist())
+        else format_explanation(explain_saved(report, a), threshold, MIN_REQUESTS, max(args.width, 20))
+        for a in accounts
     ]
     sys.stdout.write("\n\n".join(texts) + "\n")
     return EXIT_OK
@@ -239,22 +295,16 @@ def _run_report(args) -> int:
 
     if args.out:
         check_report_path(args.out)
+    if args.campaigns:
+        check_report_path(args.campaigns, "campaigns")
     warmup()
     report = saved_report(
         args.state,
         flag_threshold=FLAG_THRESHOLD if args.threshold is None else args.threshold,
         include_text=args.include_text,
     )
-    if args.out:
-        report.write(args.out)
-    if args.evidence:
-        from fastscan.report.evidence import write_evidence
-
-        write_evidence(report, args.evidence)
-    if args.html:
-        from fastscan.report.html import write_html
-
-        write_html(report, args.html)
+    args.stats = None
+    _write_outputs(report, args)
     if args.top > 0:
         width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
         sys.stdout.write(format_top(report.top(args.top), width) + "\n")

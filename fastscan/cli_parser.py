@@ -78,6 +78,10 @@ _count = _bounded(int, 0, None, False, "0 or more")
 _share = _bounded(float, 0.0, 1.0, False, "in [0, 1]")
 
 
+_CAMPAIGNS = (
+    "write the campaigns (.parquet, .csv or .jsonl): one row per group of two or more accounts that "
+    "harvest together or share a request fingerprint, templates or near-duplicates, with members and evidence"
+)
 _INCLUDE_TEXT = (
     "put prompt text in the HTML report and evidence tables: the skeletons of shared templates (a wrapper's "
     "first or last words, the payload cut) and excerpts of suspicious accounts' prompts, at most 80 characters "
@@ -113,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs; - for stdin")
     p.add_argument("--out", help="write the full report (.parquet, .csv or .jsonl)")
     p.add_argument("--stats", help="write the run's statistics as JSON")
+    p.add_argument("--campaigns", metavar="FILE", help=_CAMPAIGNS)
     p.add_argument(
         "--allow", metavar="FILE", help="known-benign account ids, one a line: never flagged, still reported"
     )
@@ -130,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--evidence",
         metavar="DIR",
-        help="write the evidence of rings as Parquet tables in DIR: clusters (members, what links them), "
-        "shared_templates, near_dup_links",
+        help="write the evidence of rings as Parquet tables in DIR: campaigns, clusters (members, what links "
+        "them), shared_templates, near_dup_links",
     )
     p.add_argument(
         "--html",
@@ -182,8 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser(
         "explain",
-        help="explain accounts: signals, reasons, linked accounts, example prompts",
-        description="fastscan explain ACCOUNT PATH...: scan the logs and explain ACCOUNT. "
+        help="explain accounts or campaigns: signals, reasons, linked accounts, example prompts",
+        description="fastscan explain ACCOUNT PATH...: scan the logs and explain ACCOUNT (or a campaign: "
+        "campaign-...). "
         "fastscan explain --state DIR ACCOUNT...: explain accounts of a saved scan at once, "
         "without reading a log (example prompts only with --include-text, from a scan made with it).",
     )
@@ -204,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="the report of a scan saved with --state, without reading a log again")
     r.add_argument("--state", metavar="DIR", required=True, help="the state directory of a scan (--state DIR)")
     r.add_argument("--out", help="write the full report (.parquet, .csv or .jsonl)")
+    r.add_argument("--campaigns", metavar="FILE", help=_CAMPAIGNS)
     r.add_argument("--html", metavar="FILE", help="write the analyst's HTML report (needs fastscan[report])")
     r.add_argument("--evidence", metavar="DIR", help="write clusters, shared_templates and near_dup_links tables")
     r.add_argument("--include-text", action="store_true", help=_INCLUDE_TEXT + " (a scan made with --include-text)")

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from fastscan.buffers import bool_values, float_values, int_values, string_buffers, validity
 from fastscan.config import ScanConfig
 from fastscan.parallel import map_ordered, row_ranges
+from fastscan.params import param_keys
 from fastscan.sketches import (
     INT64_MAX,
     INT64_MIN,
@@ -32,9 +33,9 @@ from fastscan.sketches import (
     prompt_ends,
 )
 
-STATE_FORMAT = 3  # version of AccountState.to_bytes(); bump when the layout changes
+STATE_FORMAT = 4  # version of AccountState.to_bytes(); bump when the layout changes
 # the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
-_SPARSE = ("hours", "model_counts", "model_tokens", "model_timed", "model_first")
+_SPARSE = ("hours", "model_counts", "model_tokens", "model_timed", "model_first", "params")
 
 FEATURES = (
     "requests",
@@ -80,6 +81,7 @@ class AccountState:
         self.model_tokens = SparseCounts()  # (account, model index) -> completion tokens
         self.model_timed = SparseCounts()  # (account, model index) -> requests with a time
         self.model_first = SparseMin()  # (account, model index) -> hour_key of its first request
+        self.params = SparseCounts()  # (account, request parameter value, see param_keys) -> requests
         self.sample = PromptSample(self.config.sample_size, self.config.num_perm, self.config.keep_text)
         self._params: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -170,6 +172,8 @@ class AccountState:
 
         values = self._record_features(batch, n_words, p_off, p_data, p_valid, asks)
         aggregate.sum_by_account(account, values, self.sums)
+        for keys in param_keys(batch):
+            self.params.add(account, keys)
 
         ts = batch.column("ts_ms")
         ts_valid = validity(ts)
@@ -326,6 +330,9 @@ class AccountState:
         a, mk, c = other.model_tokens.items()
         if len(a):
             self.model_tokens.add(mapping[a], model_map[mk], c)
+        a, pk, c = other.params.items()
+        if len(a):
+            self.params.add(mapping[a], pk, c)
         for name in ("model_timed", "model_first"):
             a, mk, c = getattr(other, name).items()
             if len(a):
@@ -339,6 +346,7 @@ class AccountState:
         self.model_tokens.compact()
         self.model_timed.compact()
         self.model_first.compact()
+        self.params.compact()
         self.sample.compact()
 
     # -- serialization
@@ -452,6 +460,7 @@ class AccountState:
             + self.model_tokens.nbytes
             + self.model_timed.nbytes
             + self.model_first.nbytes
+            + self.params.nbytes
             + self.sample.nbytes
             + sum(len(x) + 60 for x in self.ids)
         )

@@ -82,14 +82,15 @@ def linked_accounts(report: Report, account_id: str) -> dict[str, list[str]]:
 
 
 def write_evidence(report: Report, folder: str | os.PathLike[str], ext: str = "parquet") -> list[str]:
-    """Write clusters, shared_templates and near_dup_links (and prompt_excerpts, in a report with
-    text) as tables in `folder` (created); the paths written."""
+    """Write campaigns, clusters, shared_templates and near_dup_links (and prompt_excerpts, in a
+    report with text) as tables in `folder` (created); the paths written."""
     folder = os.fspath(folder)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
         raise OutputError(f"{folder}: cannot create the evidence folder: {e.strerror or e}") from None
     tables = {
+        "campaigns": report.campaigns,
         "clusters": clusters_table(report.accounts),
         "shared_templates": report.shared_templates,
         "near_dup_links": report.near_dup_links,

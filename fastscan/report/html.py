@@ -256,6 +256,53 @@ def _activity(r: Report) -> str:
     )
 
 
+def _campaigns(r: Report) -> str:
+    """The campaigns: groups of accounts judged on their traffic taken together."""
+    c = r.campaigns
+    if c is None or c.num_rows == 0:
+        return (
+            '<section id="campaigns"><h2>Campaigns</h2><p>No group of accounts shares a request fingerprint, '
+            "templates or near-duplicates.</p></section>"
+        )
+    rows = []
+    for x in c.slice(0, 50).to_pylist():
+        ids = x["members"]
+        shown = ", ".join(ids[:12]) + (f" and {len(ids) - 12:,} more" if len(ids) > 12 else "")
+        when = f"{x['first_seen']:%Y-%m-%d} – {x['last_seen']:%Y-%m-%d}" if x.get("first_seen") is not None else ""
+        rows.append(
+            [
+                _td(x["campaign_id"], "id"),
+                _td(x["accounts"], "num"),
+                _td(x["flagged"], "num"),
+                f'<td class="num{" flag" if x["harvesting"] else ""}">{x["campaign_score"]:.2f}</td>',
+                _td(_n(x["requests"]), "num"),
+                _td(_n(x["completion_tokens"]), "num"),
+                _td(when),
+                _td(x["evidence"]),
+                _td(x["reasons"]),
+                _td(shown, "ids"),
+            ]
+        )
+    head = [
+        "campaign",
+        "accounts",
+        "flagged",
+        "score",
+        "requests",
+        "completion tokens",
+        "active",
+        "what links them",
+        "their traffic together",
+        "members",
+    ]
+    harvesting = sum(c.column("harvesting").to_pylist())
+    note = (
+        f"<p>{_n(c.num_rows)} group(s) of accounts sharing a request fingerprint, templates or near-duplicate "
+        f"prompts; {_n(harvesting)} harvest together (score ≥ {r.threshold:g} on their pooled traffic).</p>"
+    )
+    return f'<section id="campaigns"><h2>Campaigns</h2>{note}{_table(head, rows, {1, 2, 3, 4, 5})}</section>'
+
+
 def _clusters(r: Report) -> str:
     table = clusters_table(r.accounts)
     if table.num_rows == 0:
@@ -358,6 +405,7 @@ def render_html(report: Report, title: str = "fastscan report") -> str:
         _distribution(report),
         _accounts(report),
         _activity(report),
+        _campaigns(report),
         _clusters(report),
         _templates(report),
         _models(report),

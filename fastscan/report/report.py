@@ -85,6 +85,7 @@ class Report:
     models: pa.Table | None = None  # model, requests, accounts, completion_tokens
     hour_of_day: pa.Table | None = None  # hour (0-23, UTC), requests: the whole log
     prompt_excerpts: pa.Table | None = None  # account_id, count, excerpt: only with include_text
+    campaigns: pa.Table | None = None  # one row per campaign of 2+ accounts (fastscan.score.campaigns)
     threshold: float = 0.5  # the extraction_score that flagged
     min_requests: int = 50
 

@@ -49,13 +49,22 @@ def write_table_to(table: pa.Table, fh: BinaryIO, fmt: str) -> None:
     if fmt == "csv":
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(table, fh)
+        pacsv.write_csv(_flat_lists(table), fh)
         return
     for batch in table.to_batches(max_chunksize=65536):
         cols = batch.schema.names
         data = [_json_column(batch.column(i)) for i in range(batch.num_columns)]
         for r in range(batch.num_rows):
             fh.write(orjson.dumps({c: data[i][r] for i, c in enumerate(cols)}) + b"\n")
+
+
+def _flat_lists(table: pa.Table) -> pa.Table:
+    """List columns (a campaign's members) as one space-separated string each, for CSV."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_list(f.type) or pa.types.is_large_list(f.type):
+            joined = [None if v is None else " ".join(map(str, v)) for v in table.column(i).to_pylist()]
+            table = table.set_column(i, f.name, pa.array(joined, pa.string()))
+    return table
 
 
 def _json_column(col: pa.Array) -> list:

@@ -10,7 +10,7 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from fastscan.report.report import Explanation, ScanStats
 
-__all__ = ["format_explanation", "format_top", "print_stats"]
+__all__ = ["format_campaign", "format_explanation", "format_top", "print_stats"]
 
 
 def format_top(top: pa.Table, width: int = 160) -> str:
@@ -107,4 +107,44 @@ def format_explanation(ex: Explanation, threshold: float, min_requests: int, wid
         ]
         for count, p in ex.prompts:
             lines.append(f"  {count:6,d}x  {_one_line(p, width)}")
+    return "\n".join(lines)
+
+
+def format_campaign(campaigns: pa.Table, accounts: pa.Table, campaign_id: str, width: int = 160) -> str:
+    """What `fastscan explain CAMPAIGN` prints: the campaign's totals, what links its members, what
+    their traffic says taken together, and the members (most requests first). KeyError if absent."""
+    found = [c for c in campaigns.to_pylist() if c["campaign_id"] == campaign_id]
+    if not found:
+        raise KeyError(campaign_id)
+    c = found[0]
+    verdict = "HARVESTING" if c["harvesting"] else "not harvesting"
+    seen = (
+        f"; first seen {c['first_seen']:%Y-%m-%d %H:%M}, last seen {c['last_seen']:%Y-%m-%d %H:%M} UTC"
+        if c.get("first_seen") is not None
+        else ""
+    )
+    lines = [
+        f"{campaign_id}: {c['accounts']:,} accounts, {verdict} (campaign_score {c['campaign_score']:.3f}), "
+        f"{c['flagged']:,} of them flagged",
+        f"  {c['requests']:,} requests, {c['prompt_tokens']:,} prompt tokens, "
+        f"{c['completion_tokens']:,} completion tokens together{seen}",
+    ]
+    lines += textwrap.wrap(
+        f"what links them: {c['evidence']}", width, initial_indent="  ", subsequent_indent="    "
+    ) or ["  what links them: -"]
+    lines += textwrap.wrap(
+        f"their traffic taken together: {c['reasons'] or 'nothing stands out from the typical group of accounts'}",
+        width,
+        initial_indent="  ",
+        subsequent_indent="    ",
+    )
+    members = set(c["members"])
+    rows = [r for r in accounts.select(["account_id", "requests", "extraction_score", "flagged"]).to_pylist()]
+    rows = sorted((r for r in rows if r["account_id"] in members), key=lambda r: (-r["requests"], r["account_id"]))
+    lines += ["", f"  {'member':30s} {'requests':>9s} {'score':>6s} flagged"]
+    for r in rows[:50]:
+        flag = "yes" if r["flagged"] else ""
+        lines.append(f"  {r['account_id']!s:30s} {r['requests']:9,d} {r['extraction_score']:6.2f} {flag}")
+    if len(rows) > 50:
+        lines.append(f"  and {len(rows) - 50:,} more (fastscan scan --campaigns FILE lists them all)")
     return "\n".join(lines)

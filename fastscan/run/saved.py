@@ -24,7 +24,16 @@ __all__ = ["CACHE_FILE", "explain_saved", "save_report", "saved_report", "withou
 # state again (4-5 s for a 2 GB log's state). Valid for that checkpoint generation and those flag
 # settings only; anything else, or a damaged file, and the state is finished again.
 CACHE_FILE = "report-cache.bin"
-_TABLES = ("accounts", "shared_templates", "near_dup_links", "activity", "models", "hour_of_day", "prompt_excerpts")
+_TABLES = (
+    "accounts",
+    "shared_templates",
+    "near_dup_links",
+    "activity",
+    "models",
+    "hour_of_day",
+    "prompt_excerpts",
+    "campaigns",
+)
 
 
 def save_report(state_dir: str | os.PathLike[str], report: Report, generation: int) -> None:

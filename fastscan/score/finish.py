@@ -10,6 +10,7 @@ import pyarrow as pa
 from fastscan.partial import Partial
 from fastscan.report import Report, ScanStats
 from fastscan.score.activity import account_activity, hour_of_day, model_usage
+from fastscan.score.campaigns import find_campaigns
 from fastscan.score.coordination import coordination_columns
 from fastscan.score.excerpts import prompt_excerpts, skeletons
 from fastscan.score.features import account_features
@@ -49,6 +50,7 @@ def finish(
     for name, values in coordination_columns(features).items():
         features = features.append_column(name, pa.array(values, pa.int64()))
     accounts = score_accounts(features, flag_threshold, min_requests)
+    accounts, campaigns = find_campaigns(state, accounts, flag_threshold, min_requests)
     templates, excerpts = cross.shared_templates, None
     if include_text:
         templates = templates.append_column("skeleton", skeletons(state, cross.template_examples))
@@ -79,6 +81,7 @@ def finish(
         file_errors,
         shared_templates=templates,
         prompt_excerpts=excerpts,
+        campaigns=campaigns,
         near_dup_links=cross.near_dup_links,
         activity=account_activity(state, accounts, flag_threshold),
         models=model_usage(state),

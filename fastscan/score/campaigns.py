@@ -1,0 +1,374 @@
+"""Campaigns: accounts that harvest together, scored on their traffic taken together.
+
+A swarm of light accounts is unremarkable one account at a time; together it is one harvest. A
+campaign is found and judged in three steps:
+
+1. **Candidates** - sets of accounts that something a campaign cannot easily hide ties together:
+   - the same *request fingerprint*: the set of request settings each account uses for at least
+     FP_MIN_SHARE of its requests (models, max_tokens, temperature, n, logprobs / logit_bias,
+     system prompt; fastscan.params), among accounts with at least FP_MIN_REQUESTS requests. A
+     script sends every request with the same few settings whatever the task; people and
+     integrations each have their own. Accounts are grouped by the exact set (a hash of it), so a
+     group never chains unrelated accounts together and the cost is one sort, whatever the number
+     of accounts;
+   - the clusters of shared templates and near-duplicate prompts (fastscan.score.neardup).
+2. **Judged together** - each candidate's members pooled into one virtual account: volumes and
+   token counts summed, every rate taken over the pooled requests, and the timing and
+   coordination signals taken as the members' median (pooling people from many time zones would
+   look like a round-the-clock script). The pooled account is scored by the same model as an
+   account (fastscan.score.model). Sharing alone is no evidence: users of a client library's
+   defaults or of a chat front end's system prompt share a fingerprint too, and their pooled
+   traffic still reads as people's.
+3. **Members** - every account belongs to at most one campaign, the candidate of its with the
+   highest pooled score. A campaign is *harvesting* when it has at least CAMPAIGN_MIN_ACCOUNTS
+   accounts, at least CLUSTER_VOLUME x min_requests requests together and a pooled score at the
+   threshold or above. It flags its members that are not flagged on their own only when those
+   quiet members, pooled by themselves, are again at least CAMPAIGN_MIN_ACCOUNTS accounts with that
+   volume and that score: one heavy harvester on a client library's defaults must not drag the
+   light accounts that share the defaults with it. A member so flagged has at least
+   CLUSTER_MIN_REQUESTS requests of its own; its score is the larger of its own and its quiet
+   peers' pooled score, and its reasons name the campaign.
+
+Everything is computed from the merged state and the per-account table, so it does not depend on
+how the input was split. Memory: the fingerprint sketch holds at most PARAM_BUCKETS keys per
+account (fastscan.params); the rest is O(accounts).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fastscan.params import describe
+from fastscan.score.model import CLUSTER_MIN_REQUESTS, CLUSTER_VOLUME, score_accounts
+from fastscan.state import AccountState, F
+
+__all__ = [
+    "CAMPAIGN_MIN_ACCOUNTS",
+    "FP_MIN_REQUESTS",
+    "FP_MIN_SHARE",
+    "campaign_id",
+    "find_campaigns",
+    "fingerprints",
+]
+
+FP_MIN_SHARE = 0.1  # a setting used for this share of an account's requests is part of its fingerprint
+FP_MIN_REQUESTS = 5  # accounts with fewer requests have no fingerprint: too few to say
+CAMPAIGN_MIN_ACCOUNTS = 5  # a campaign that flags its members has at least this many accounts
+_MODEL_KIND = 5  # fingerprint keys of models: _MODEL_KIND << 24 | rank of the model's name
+_KEY_SHIFT = 24
+
+# pooled: summed; the members' median; everything else numeric: over the pooled requests
+_SUMMED = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "distinct_prompts", "cluster_requests")
+_MEDIAN = (
+    "active_hours",
+    "active_days",
+    "hours_per_active_day",
+    "hour_entropy",
+    "hour_uniformity",
+    "night_share",
+    "weekend_share",
+    "hourly_cv",
+    "span_hours",
+    "requests_per_active_hour",
+    "active_span_days",
+    "rotation_partners",
+    "shared_template_accounts",
+    "shared_templates",
+    "shared_near_dup_accounts",
+    "new_model_delay_hours",
+)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """fmix64 of each value (uint64 arithmetic wraps)."""
+    x = x.astype(np.uint64)
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xFF51AFD7ED558CCD)
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xC4CEB9FE1A85EC53)
+    x ^= x >> np.uint64(33)
+    return x
+
+
+def fingerprints(state: AccountState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fingerprint hash per account index, 0 for none; the fingerprint keys as (account, key)
+    pairs sorted by account). The hash is of the set of keys, so it does not depend on order."""
+    n = state.n_accounts
+    req = state.sums[:n, F["requests"]].astype(np.float64)
+    acct, key, cnt = state.params.items()
+    m_acct, m_idx, m_cnt = state.model_counts.items()
+    if len(m_acct):
+        rank = np.argsort(np.argsort(np.array(state.models, dtype=object).astype(str), kind="stable"))
+        acct = np.concatenate([acct, m_acct])
+        key = np.concatenate([key, (np.int64(_MODEL_KIND) << _KEY_SHIFT) | rank[m_idx]])
+        cnt = np.concatenate([cnt, m_cnt])
+    keep = (cnt >= FP_MIN_SHARE * req[acct]) & (req[acct] >= FP_MIN_REQUESTS)
+    acct, key = acct[keep], key[keep]
+    order = np.lexsort((key, acct))
+    acct, key = acct[order], key[order]
+    h = np.zeros(n, dtype=np.uint64)
+    np.add.at(h, acct, _mix(key + np.int64(1)))
+    return h, acct, key
+
+
+def campaign_id(members: list[str]) -> str:
+    """A campaign's id: "campaign-" and its smallest member id (stable across splits and runs)."""
+    return "campaign-" + min(members)
+
+
+def _median(v: np.ndarray, lab: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Per group (labels 0..len(size)-1), the median of `v` over its elements; 0 for an empty one."""
+    order = np.lexsort((v, lab))
+    starts = np.searchsorted(lab[order], np.arange(len(size)))
+    vs = v[order]
+    ok = size > 0
+    med = np.zeros(len(size))
+    med[ok] = (vs[(starts + (size - 1) // 2)[ok]] + vs[(starts + size // 2)[ok]]) / 2
+    return med
+
+
+def _pool(accounts: pa.Table, label: np.ndarray, n_groups: int) -> pa.Table:
+    """One pooled row per group `label` (values 0..n_groups-1; -1 none) of the account table."""
+    req = accounts.column("requests").to_numpy(zero_copy_only=False).astype(np.float64)
+    inside = label >= 0
+    lab = label[inside]
+    size = np.bincount(lab, minlength=n_groups)
+    # rates over the pooled requests, each member's requests counted up to its group's median: a
+    # heavy account must not make a group of light ones look like itself
+    weight = np.minimum(req[inside], _median(req[inside], lab, size)[lab])
+    tot = np.bincount(lab, weights=weight, minlength=n_groups)
+    cols: dict[str, np.ndarray] = {}
+    for name in accounts.column_names:
+        col = accounts.column(name)
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type)):
+            continue
+        v = np.nan_to_num(col.to_numpy(zero_copy_only=False).astype(np.float64))[inside]
+        if name in _SUMMED:
+            cols[name] = np.bincount(lab, weights=v, minlength=n_groups)
+        elif name in _MEDIAN:
+            cols[name] = _median(v, lab, size)
+        elif name not in ("extraction_score", "flagged", "cluster_size"):
+            cols[name] = np.divide(
+                np.bincount(lab, weights=v * weight, minlength=n_groups),
+                tot,
+                out=np.zeros(n_groups),
+                where=tot > 0,
+            )
+    cols["completion_prompt_ratio"] = np.divide(
+        cols["completion_tokens"], cols["prompt_tokens"], out=np.zeros(n_groups), where=cols["prompt_tokens"] > 0
+    )
+    cols["completion_tokens_per_request"] = np.divide(
+        cols["completion_tokens"], cols["requests"], out=np.zeros(n_groups), where=cols["requests"] > 0
+    )
+    cols["cluster_size"] = size.astype(np.float64)
+    for name in ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "distinct_prompts"):
+        if name in cols:
+            cols[name] = np.round(cols[name])
+    return pa.table({k: pa.array(v) for k, v in cols.items()})
+
+
+def _groups(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Label 0..g-1 per element with a valid key (equal keys, equal labels), -1 elsewhere."""
+    label = np.full(len(keys), -1, dtype=np.int64)
+    if valid.any():
+        _, inv = np.unique(keys[valid], return_inverse=True)
+        label[valid] = inv
+    return label
+
+
+def _sizes(label: np.ndarray) -> np.ndarray:
+    """For each element, the size of its group (0 for -1)."""
+    out = np.zeros(len(label), dtype=np.int64)
+    ok = label >= 0
+    if ok.any():
+        out[ok] = np.bincount(label[ok])[label[ok]]
+    return out
+
+
+def find_campaigns(
+    state: AccountState, accounts: pa.Table, threshold: float, min_requests: int
+) -> tuple[pa.Table, pa.Table]:
+    """(accounts with campaign_id, campaign_size, campaign_score - and flags, scores and reasons
+    raised for members of harvesting campaigns -, the campaigns table: one row per campaign of
+    two or more accounts, highest score first). `accounts`: the scored account table."""
+    n = accounts.num_rows
+    ids = accounts.column("account_id").to_pylist()
+    index = state.index
+    at = np.array([index[a] for a in ids], dtype=np.int64) if n else np.zeros(0, np.int64)
+    fp_hash, fp_acct, fp_key = fingerprints(state)
+    fp = fp_hash[at] if n else np.zeros(0, np.uint64)
+    by_fp = _groups(fp, fp != 0)
+    by_fp[_sizes(by_fp) < 2] = -1
+    if "cluster_id" in accounts.column_names:
+        cl = np.array(accounts.column("cluster_id").to_pylist(), dtype=object).astype(str)
+        by_link = _groups(cl, np.ones(n, dtype=np.bool_))
+        by_link[_sizes(by_link) < 2] = -1
+    else:
+        by_link = np.full(n, -1, dtype=np.int64)
+
+    # candidates judged together; each account joins the better of its two (ties: the link cluster)
+    def pooled_scores(label: np.ndarray) -> np.ndarray:
+        g = int(label.max()) + 1 if len(label) and label.max() >= 0 else 0
+        if g == 0:
+            return np.zeros(0)
+        return score_accounts(_pool(accounts, label, g), threshold, min_requests).column("extraction_score").to_numpy()
+
+    fp_score = pooled_scores(by_fp)
+    link_score = pooled_scores(by_link)
+    s_fp = np.where(by_fp >= 0, fp_score[np.maximum(by_fp, 0)] if len(fp_score) else 0.0, -1.0)
+    s_link = np.where(by_link >= 0, link_score[np.maximum(by_link, 0)] if len(link_score) else 0.0, -1.0)
+    use_fp = s_fp > s_link
+    # the final campaigns: (kind, group) of the candidate each account joined
+    key = np.where(use_fp, by_fp * 2, by_link * 2 + 1)
+    label = _groups(key, np.where(use_fp, by_fp, by_link) >= 0)
+    label[_sizes(label) < 2] = -1
+    label = _groups(label, label >= 0)
+    g = int(label.max()) + 1 if n and label.max() >= 0 else 0
+
+    own_score = accounts.column("extraction_score").to_numpy()
+    req = accounts.column("requests").to_numpy(zero_copy_only=False).astype(np.int64)
+    members: list[list[str]] = [[] for _ in range(g)]
+    for i in np.flatnonzero(label >= 0):
+        members[label[i]].append(ids[i])
+    names = [campaign_id(m) for m in members]
+    pooled = score_accounts(_pool(accounts, label, g), threshold, min_requests) if g else None
+    c_score = pooled.column("extraction_score").to_numpy() if pooled is not None else np.zeros(0)
+    c_req = np.bincount(label[label >= 0], weights=req[label >= 0], minlength=g) if g else np.zeros(0)
+    c_size = np.array([len(m) for m in members], dtype=np.int64)
+    harvesting = (c_score >= threshold) & (c_size >= CAMPAIGN_MIN_ACCOUNTS) & (c_req >= CLUSTER_VOLUME * min_requests)
+
+    lifted = np.zeros(n, dtype=np.bool_)
+    in_c = label >= 0
+    lifted[in_c] = harvesting[label[in_c]] & (req[in_c] >= CLUSTER_MIN_REQUESTS)
+    score = own_score.copy()
+    score[lifted] = np.maximum(own_score[lifted], c_score[label[lifted]])
+    flagged = accounts.column("flagged").to_numpy(zero_copy_only=False) | lifted
+    evidence = _evidence(accounts, label, g, fp, state, fp_acct, fp_key)
+    c_reasons = pooled.column("reasons").to_pylist() if pooled is not None else []
+    reasons = accounts.column("reasons").to_pylist()
+    for i in np.flatnonzero(lifted):
+        c = label[i]
+        said = f"member of {names[c]}: {c_size[c]:,} accounts, {int(c_req[c]):,} requests together, {evidence[c]}"
+        together = f" - together: {c_reasons[c]}" if c_reasons[c] else ""
+        reasons[i] = said + together + (f"; own: {reasons[i]}" if reasons[i] else "")
+
+    size_col = np.where(in_c, c_size[np.maximum(label, 0)] if g else 0, 1)
+    out = accounts
+    for name, values in (
+        ("extraction_score", pa.array(score, pa.float64())),
+        ("flagged", pa.array(flagged, pa.bool_())),
+        ("reasons", pa.array(reasons, pa.string())),
+    ):
+        out = out.set_column(out.column_names.index(name), name, values)
+    c_names = names + [""]
+    out = out.append_column(
+        "campaign_id", pa.array([c_names[c] if c >= 0 else None for c in label.tolist()], pa.string())
+    )
+    out = out.append_column("campaign_size", pa.array(size_col.astype(np.int64)))
+    member_score = c_score[np.maximum(label, 0)] if g else np.zeros(n)
+    out = out.append_column("campaign_score", pa.array(member_score, pa.float64(), mask=~in_c))
+    return out, _campaign_table(accounts, label, names, members, c_score, harvesting, evidence, c_reasons, lifted)
+
+
+def _evidence(
+    accounts: pa.Table,
+    label: np.ndarray,
+    g: int,
+    fp: np.ndarray,
+    state: AccountState,
+    fp_acct: np.ndarray,
+    fp_key: np.ndarray,
+) -> list[str]:
+    """What links each campaign's members, in words: the request fingerprint most of them share
+    (with its settings) and how many of them share templates or near-duplicate prompts."""
+    models = sorted(state.models, key=str)
+    cols = {
+        name: accounts.column(name).to_numpy(zero_copy_only=False) if name in accounts.column_names else None
+        for name in ("shared_template_accounts", "shared_near_dup_accounts")
+    }
+    out: list[list[str]] = [[] for _ in range(g)]
+    at = [np.flatnonzero(label == c) for c in range(g)] if g < 64 else None
+    order = np.argsort(label, kind="stable")
+    bounds = np.searchsorted(label[order], np.arange(g + 1))
+    for c in range(g):
+        rows = at[c] if at is not None else order[bounds[c] : bounds[c + 1]]
+        size = len(rows)
+        hashes, counts = np.unique(fp[rows], return_counts=True)
+        best = int(np.argmax(np.where(hashes != 0, counts, -1)))
+        if hashes[best] != 0 and 2 * counts[best] >= size:
+            first = state.index[
+                str(accounts.column("account_id")[int(rows[np.flatnonzero(fp[rows] == hashes[best])[0]])])
+            ]
+            lo, hi = np.searchsorted(fp_acct, first), np.searchsorted(fp_acct, first, side="right")
+            words = []
+            for k in fp_key[lo:hi].tolist():
+                kind, bucket = k >> _KEY_SHIFT, k & ((1 << _KEY_SHIFT) - 1)
+                words.append(f"model {models[bucket]}" if kind == _MODEL_KIND else describe(k))
+            share = "" if counts[best] == size else f" for {counts[best]:,} of them"
+            out[c].append(f"the same request fingerprint ({', '.join(words)}){share}")
+        for name, what in (
+            ("shared_template_accounts", "templates"),
+            ("shared_near_dup_accounts", "near-duplicate prompts"),
+        ):
+            col = cols[name]
+            k = int((col[rows] > 0).sum()) if col is not None else 0
+            if k:
+                out[c].append(f"{k:,} of them share {what} with other accounts")
+    return ["; ".join(e) if e else "linked by shared templates or near-duplicate prompts" for e in out]
+
+
+def _campaign_table(
+    accounts: pa.Table,
+    label: np.ndarray,
+    names: list[str],
+    members: list[list[str]],
+    c_score: np.ndarray,
+    harvesting: np.ndarray,
+    evidence: list[str],
+    c_reasons: list[str],
+    lifted: np.ndarray,
+) -> pa.Table:
+    g = len(names)
+    inside = label >= 0
+    lab = label[inside]
+
+    def total(name: str) -> np.ndarray:
+        v = accounts.column(name).to_numpy(zero_copy_only=False).astype(np.int64)[inside]
+        return np.bincount(lab, weights=v, minlength=g).astype(np.int64)
+
+    def extreme(name: str, fn) -> list:
+        col = accounts.column(name).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        valid = ~np.asarray(accounts.column(name).is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        out: list = [None] * g
+        for i in np.flatnonzero(inside & valid):
+            c = label[i]
+            out[c] = col[i] if out[c] is None else fn(out[c], col[i])
+        return out
+
+    flagged = accounts.column("flagged").to_numpy(zero_copy_only=False)
+    n_flagged = np.bincount(lab, weights=(flagged | lifted)[inside], minlength=g).astype(np.int64)
+    table = pa.table(
+        {
+            "campaign_id": pa.array(names, pa.string()),
+            "accounts": pa.array([len(m) for m in members], pa.int64()),
+            "flagged": pa.array(n_flagged, pa.int64()),
+            "harvesting": pa.array(harvesting, pa.bool_()),
+            "campaign_score": pa.array(c_score, pa.float64()),
+            "requests": pa.array(total("requests"), pa.int64()),
+            "prompt_tokens": pa.array(total("prompt_tokens"), pa.int64()),
+            "completion_tokens": pa.array(total("completion_tokens"), pa.int64()),
+            "first_seen": pa.array(extreme("first_seen", min), pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "last_seen": pa.array(extreme("last_seen", max), pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "evidence": pa.array(evidence, pa.string()),
+            "reasons": pa.array(c_reasons, pa.string()),
+            "members": pa.array([sorted(m) for m in members], pa.list_(pa.string())),
+        }
+    )
+    if g == 0:
+        return table
+    idx = pc.sort_indices(
+        table, [("campaign_score", "descending"), ("accounts", "descending"), ("campaign_id", "ascending")]
+    )
+    return table.take(idx)

@@ -1,0 +1,219 @@
+"""Campaigns (issue 13): light accounts that harvest together are flagged as one campaign; sharing
+settings, a system prompt or a template with others is no evidence by itself."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from logs import WORDS, write_jsonl
+
+from fastscan import Scanner, scan
+from fastscan.params import PARAM_BUCKETS, describe, param_keys
+from fastscan.read.canonical import CANONICAL
+from fastscan.score.campaigns import CAMPAIGN_MIN_ACCOUNTS
+
+START = 1756684800  # 2025-09-01, epoch seconds
+DAY = 86400
+
+
+def _words(rng: random.Random, k: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(k))
+
+
+def _casual(rng: random.Random, acct: str, n: int, **params) -> list[dict]:
+    """A person: short questions in their own day, short answers."""
+    tz = rng.randint(-8, 9)
+    out = []
+    for _ in range(n):
+        day = rng.randrange(28)
+        hour = (rng.choice([9, 10, 11, 14, 15, 16, 19, 20, 21]) - tz) % 24
+        out.append(
+            {
+                "account_id": acct,
+                "ts": START + day * DAY + hour * 3600 + rng.randrange(3600),
+                "model": params.get("model", "m-large"),
+                "prompt": f"can you tell me {_words(rng, rng.randint(3, 12))}",
+                "prompt_tokens": 20,
+                "completion_tokens": rng.randint(40, 400),
+                "max_tokens": params.get("max_tokens", 1024),
+                "temperature": params.get("temperature", 1.0),
+                "finish_reason": "stop",
+            }
+        )
+    return out
+
+
+def _swarm_member(rng: random.Random, acct: str, n: int) -> list[dict]:
+    """One light account of a harvesting swarm: bare or wrapped tasks, long answers, the
+    campaign's settings, a human-looking day."""
+    tz = rng.randint(-8, 9)
+    out = []
+    for _ in range(n):
+        day = rng.randrange(28)
+        hour = (rng.choice([9, 10, 11, 14, 15, 16, 19, 20, 21]) - tz) % 24
+        task = f"Write a detailed explanation of {_words(rng, rng.randint(8, 16))}"
+        prompt = task + ("\n\nLet's think step by step." if rng.random() < 0.4 else "")
+        out.append(
+            {
+                "account_id": acct,
+                "ts": START + day * DAY + hour * 3600 + rng.randrange(3600),
+                "model": "m-reasoning",
+                "prompt": prompt,
+                "prompt_tokens": 30,
+                "completion_tokens": rng.randint(1200, 3000),
+                "max_tokens": rng.choice([2048, 4096]),
+                "temperature": rng.choice([0.0, 0.3]),
+                "finish_reason": "stop",
+            }
+        )
+    return out
+
+
+def _log(path, *, swarm: int = 40, per_member: int = 20, casual: int = 120, heavy: bool = False, seed: int = 3):
+    rng = random.Random(seed)
+    recs: list[dict] = []
+    for a in range(casual):
+        recs += _casual(rng, f"user_{a:04d}", rng.randint(5, 40))
+    for a in range(swarm):
+        recs += _swarm_member(rng, f"swarm_{a:03d}", per_member)
+    if heavy:  # one heavy harvester on the casual users' default settings
+        for r in _swarm_member(rng, "heavy", 3000):
+            r.update(model="m-large", max_tokens=1024, temperature=1.0)
+            recs.append(r)
+    rng.shuffle(recs)
+    write_jsonl(path, recs)
+
+
+@pytest.fixture(scope="module")
+def swarm_log(tmp_path_factory):
+    path = tmp_path_factory.mktemp("campaigns") / "swarm.jsonl"
+    _log(path)
+    return path
+
+
+def test_a_swarm_of_light_accounts_is_one_campaign_and_every_member_is_flagged(swarm_log):
+    report = scan([swarm_log])
+    rows = {r["account_id"]: r for r in report.accounts.to_pylist()}
+    swarm = [r for a, r in rows.items() if a.startswith("swarm_")]
+    assert all(r["requests"] < 50 for r in swarm)  # none could be flagged on its own
+    assert all(r["flagged"] for r in swarm), [r["account_id"] for r in swarm if not r["flagged"]]
+    assert not any(r["flagged"] for a, r in rows.items() if a.startswith("user_"))
+    (cid,) = {r["campaign_id"] for r in swarm}
+    assert cid == "campaign-swarm_000" and all(r["campaign_size"] == 40 for r in swarm)
+    assert all(r["reasons"].startswith(f"member of {cid}: 40 accounts") for r in swarm)
+    assert report.campaigns is not None
+    table = {r["campaign_id"]: r for r in report.campaigns.to_pylist()}
+    c = table[cid]
+    assert c["accounts"] == 40 and c["flagged"] == 40 and c["harvesting"]
+    assert c["members"] == sorted(r["account_id"] for r in swarm)
+    assert c["requests"] == sum(r["requests"] for r in swarm)
+    assert c["completion_tokens"] == sum(r["completion_tokens"] for r in swarm)
+    assert "request fingerprint" in c["evidence"] and "model m-reasoning" in c["evidence"]
+    assert c["first_seen"] == min(r["first_seen"] for r in swarm)
+    # the casual users' campaigns (people on common settings) are not harvesting
+    assert not any(r["harvesting"] for r in table.values() if r["campaign_id"] != cid)
+
+
+def test_a_heavy_harvester_does_not_drag_the_people_who_share_its_settings(tmp_path):
+    path = tmp_path / "heavy.jsonl"
+    _log(path, swarm=0, heavy=True)
+    rows = {r["account_id"]: r for r in scan([path]).accounts.to_pylist()}
+    assert rows["heavy"]["flagged"]
+    assert not any(r["flagged"] for a, r in rows.items() if a.startswith("user_"))
+
+
+def test_too_few_accounts_are_not_a_swarm(tmp_path):
+    path = tmp_path / "few.jsonl"
+    _log(path, swarm=CAMPAIGN_MIN_ACCOUNTS - 1, per_member=40)
+    rows = scan([path]).accounts.to_pylist()
+    assert not any(r["flagged"] for r in rows if r["account_id"].startswith("swarm_"))
+
+
+def test_campaigns_do_not_depend_on_how_the_input_is_split(swarm_log, tmp_path):
+    whole = scan([swarm_log])
+    pieces = scan([swarm_log], chunk_bytes=1 << 14)
+    assert whole.accounts.equals(pieces.accounts)
+    assert whole.campaigns is not None and whole.campaigns.equals(pieces.campaigns)
+    # two halves merged in either order
+    lines = swarm_log.read_bytes().splitlines(keepends=True)
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_bytes(b"".join(lines[: len(lines) // 2]))
+    b.write_bytes(b"".join(lines[len(lines) // 2 :]))
+    assert scan([b, a]).campaigns.equals(whole.campaigns)  # type: ignore[union-attr]
+
+
+def test_request_settings_become_bounded_keys():
+    n = 9
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "max_tokens": [None, 0, 1000, 1024, 2048, 10**12, 16, 1, 4096],
+            "temperature": [None, 0.0, 0.3, 0.31, 2.0, 7.5, -1.0, float("nan"), 1.0],
+            "n": [None, 1, 2, 63, 64, 10**6, 0, -5, 1],
+            "logprobs": [None, True, False, False, True, False, False, False, False],
+            "top_logprobs": [None, None, 5, 0, None, None, None, None, None],
+            "logit_bias": [None, False, False, True, True, False, False, False, False],
+            "system_prompt": [None, "", "You are helpful.", "You are helpful.", "x" * 10_000, "é", None, "a", "b"],
+        }
+    )
+    full = {f.name: batch.column(f.name) if f.name in batch.schema.names else pa.nulls(n, f.type) for f in CANONICAL}
+    keys = param_keys(pa.RecordBatch.from_pydict(full, schema=CANONICAL))
+    mt, temp, nn, probe, system = (k.tolist() for k in keys)
+    assert mt[2] == mt[3] and mt[0] == mt[1] and len(set(mt)) == 7  # 1,000 ~ 1,024; none ~ 0
+    assert [describe(k) for k in mt[:3]] == ["no max_tokens", "no max_tokens", "max_tokens ~1,024"]
+    assert describe(temp[0]) == "no temperature" and describe(temp[2]) == "temperature 0.3" == describe(temp[3])
+    assert describe(temp[5]) == "temperature > 2" and describe(temp[6]) == "temperature 0"
+    assert [describe(k) for k in nn[:6]] == ["n=1", "n=1", "n=2", "n=63", "n>=64", "n>=64"]
+    assert [describe(k) for k in probe[:5]] == [
+        "no logprobs",
+        "logprobs",
+        "logprobs",
+        "logit_bias",
+        "logprobs and logit_bias",
+    ]
+    assert system[0] == system[1] and describe(system[0]) == "no system prompt" and system[2] == system[3]
+    assert len(set(system)) == 6  # none, and five texts
+    # every key is one of PARAM_BUCKETS and fits the 32 bits of a sparse sketch's key
+    assert all(0 <= k < 2**32 for k in np.concatenate(keys).tolist())
+    assert PARAM_BUCKETS == 128 + 43 + 64 + 4 + 4096
+
+
+def test_a_log_without_settings_still_has_campaigns_of_its_models(tmp_path):
+    recs = [
+        {"account_id": f"a{i % 7}", "prompt": f"question {i} about {WORDS[i % len(WORDS)]}", "model": "m"}
+        for i in range(70)
+    ]
+    s = Scanner()
+    s.update(pa.Table.from_pylist(recs))
+    report = s.finish()
+    assert report.accounts.num_rows == 7 and not any(report.accounts.column("flagged").to_pylist())
+    assert report.campaigns is not None and report.campaigns.num_rows == 1
+    assert "model m" in report.campaigns.column("evidence")[0].as_py()
+
+
+def test_the_cli_writes_and_explains_campaigns(run_cli, swarm_log, tmp_path):
+    st = tmp_path / "st"
+    p = run_cli("scan", swarm_log, "--campaigns", tmp_path / "c.csv", "--state", st, "--top", "0")
+    assert p.returncode == 0, p.stderr
+    assert "40 of them in 1 harvesting campaign(s)" in p.stderr
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(tmp_path / "c.csv")
+    row = table.filter(pa.compute.equal(table.column("campaign_id"), "campaign-swarm_000")).to_pylist()[0]
+    assert row["accounts"] == 40 and row["members"].split() == [f"swarm_{a:03d}" for a in range(40)]
+    # explained from the saved scan, beside an account, and by scanning the log again
+    ex = run_cli("explain", "--state", st, "campaign-swarm_000", "swarm_007")
+    assert ex.returncode == 0, ex.stderr
+    assert ex.stdout.startswith("campaign-swarm_000: 40 accounts, HARVESTING")
+    assert "what links them: the same request fingerprint" in ex.stdout and "account swarm_007:" in ex.stdout
+    again = run_cli("explain", "campaign-swarm_000", swarm_log)
+    assert again.returncode == 0 and again.stdout.splitlines()[:2] == ex.stdout.splitlines()[:2]
+    p = run_cli("report", "--state", st, "--evidence", tmp_path / "ev", "--top", "0")
+    assert p.returncode == 0 and (tmp_path / "ev" / "campaigns.parquet").exists()
+    bad = run_cli("explain", "campaign-nobody", swarm_log)
+    assert bad.returncode == 2 and "'campaign-nobody' is not a campaign of" in bad.stderr
+    assert len([line for line in bad.stderr.splitlines() if "error" in line]) == 1
+    p = run_cli("scan", swarm_log, "--campaigns", tmp_path / "c.txt")
+    assert p.returncode == 2 and "unknown campaigns format" in p.stderr
