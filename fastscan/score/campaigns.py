@@ -57,6 +57,7 @@ FP_MIN_SHARE = 0.1  # a setting used for this share of an account's requests is 
 FP_MIN_REQUESTS = 5  # accounts with fewer requests have no fingerprint: too few to say
 CAMPAIGN_MIN_ACCOUNTS = 5  # a campaign that flags its members has at least this many accounts
 _MODEL_KIND = 5  # fingerprint keys of models: _MODEL_KIND << 24 | rank of the model's name
+N_KINDS = 6  # the kinds of fastscan.params, and the model
 _KEY_SHIFT = 24
 
 # pooled: summed; the members' median; everything else numeric: over the pooled requests
@@ -92,9 +93,11 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def fingerprints(state: AccountState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(fingerprint hash per account index, 0 for none; the fingerprint keys as (account, key)
-    pairs sorted by account). The hash is of the set of keys, so it does not depend on order."""
+def fingerprints(state: AccountState) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(fingerprint hash per account index, 0 for none; per kind of setting, the part of the hash
+    made of that kind's keys (uint64[N_KINDS, n]); the fingerprint keys as (account, key) pairs
+    sorted by account). The hash is of the set of keys, so it does not depend on order; the hash
+    without kind k is the hash minus its part k."""
     n = state.n_accounts
     req = state.sums[:n, F["requests"]].astype(np.float64)
     acct, key, cnt = state.params.items()
@@ -108,9 +111,12 @@ def fingerprints(state: AccountState) -> tuple[np.ndarray, np.ndarray, np.ndarra
     acct, key = acct[keep], key[keep]
     order = np.lexsort((key, acct))
     acct, key = acct[order], key[order]
+    parts = np.zeros((N_KINDS, n), dtype=np.uint64)
+    np.add.at(parts, (key >> _KEY_SHIFT, acct), _mix(key + np.int64(1)))
     h = np.zeros(n, dtype=np.uint64)
-    np.add.at(h, acct, _mix(key + np.int64(1)))
-    return h, acct, key
+    for k in range(N_KINDS):
+        h += parts[k]
+    return h, parts, acct, key
 
 
 def campaign_id(members: list[str]) -> str:
@@ -197,32 +203,43 @@ def find_campaigns(
     ids = accounts.column("account_id").to_pylist()
     index = state.index
     at = np.array([index[a] for a in ids], dtype=np.int64) if n else np.zeros(0, np.int64)
-    fp_hash, fp_acct, fp_key = fingerprints(state)
+    fp_hash, fp_parts, fp_acct, fp_key = fingerprints(state)
     fp = fp_hash[at] if n else np.zeros(0, np.uint64)
-    by_fp = _groups(fp, fp != 0)
-    by_fp[_sizes(by_fp) < 2] = -1
+    has_fp = fp != 0
+    # candidates: accounts of the same fingerprint, or of the same fingerprint but for one kind of
+    # setting (a campaign whose accounts each draw their own max_tokens, say), and link clusters
+    views = [fp] + [fp - fp_parts[k][at] for k in range(N_KINDS)] if n else []
+    labels = []
+    for v in views:
+        lab = _groups(v, has_fp)
+        lab[_sizes(lab) < 2] = -1
+        labels.append(lab)
     if "cluster_id" in accounts.column_names:
         cl = np.array(accounts.column("cluster_id").to_pylist(), dtype=object).astype(str)
         by_link = _groups(cl, np.ones(n, dtype=np.bool_))
         by_link[_sizes(by_link) < 2] = -1
-    else:
-        by_link = np.full(n, -1, dtype=np.int64)
+        labels.append(by_link)
 
-    # candidates judged together; each account joins the better of its two (ties: the link cluster)
     def pooled_scores(label: np.ndarray) -> np.ndarray:
+        """Per account, the pooled score of its candidate (-1: in none)."""
         g = int(label.max()) + 1 if len(label) and label.max() >= 0 else 0
         if g == 0:
-            return np.zeros(0)
-        return score_accounts(_pool(accounts, label, g), threshold, min_requests).column("extraction_score").to_numpy()
+            return np.full(len(label), -1.0)
+        got = score_accounts(_pool(accounts, label, g), threshold, min_requests).column("extraction_score").to_numpy()
+        return np.where(label >= 0, got[np.maximum(label, 0)], -1.0)
 
-    fp_score = pooled_scores(by_fp)
-    link_score = pooled_scores(by_link)
-    s_fp = np.where(by_fp >= 0, fp_score[np.maximum(by_fp, 0)] if len(fp_score) else 0.0, -1.0)
-    s_link = np.where(by_link >= 0, link_score[np.maximum(by_link, 0)] if len(link_score) else 0.0, -1.0)
-    use_fp = s_fp > s_link
-    # the final campaigns: (kind, group) of the candidate each account joined
-    key = np.where(use_fp, by_fp * 2, by_link * 2 + 1)
-    label = _groups(key, np.where(use_fp, by_fp, by_link) >= 0)
+    scores = np.array([pooled_scores(lab) for lab in labels]) if labels else np.zeros((0, n))
+    # an account of a sizeable group of its exact fingerprint that is not harvesting stays there:
+    # a coarser candidate must not draw people on common settings into a campaign
+    if labels:
+        settled = (_sizes(labels[0]) >= CAMPAIGN_MIN_ACCOUNTS) & (scores[0] < threshold)
+        scores[1 : 1 + N_KINDS, settled] = -1.0
+    # each account joins its candidate of highest pooled score (ties: the finer one, then the cluster)
+    choice = np.argmax(scores, axis=0) if labels else np.zeros(n, dtype=np.int64)
+    best = scores[choice, np.arange(n)] if labels else np.full(n, -1.0)
+    chosen = np.array([labels[c][i] for i, c in enumerate(choice.tolist())], dtype=np.int64) if n else choice
+    key = np.where(best >= 0, chosen * (len(labels) + 1) + choice, -1)
+    label = _groups(key, key >= 0)
     label[_sizes(label) < 2] = -1
     label = _groups(label, label >= 0)
     g = int(label.max()) + 1 if n and label.max() >= 0 else 0
