@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from logs import WORDS, write_jsonl
+from shared import RAW, skip_reason
 
 from fastscan import Scanner, scan
 from fastscan.params import PARAM_BUCKETS, describe, param_keys
@@ -35,7 +36,7 @@ def _casual(rng: random.Random, acct: str, n: int, **params) -> list[dict]:
                 "account_id": acct,
                 "ts": START + day * DAY + hour * 3600 + rng.randrange(3600),
                 "model": params.get("model", "m-large"),
-                "prompt": f"can you tell me {_words(rng, rng.randint(3, 12))}",
+                "prompt": f"{_words(rng, rng.randint(3, 12))}?",
                 "prompt_tokens": 20,
                 "completion_tokens": rng.randint(40, 400),
                 "max_tokens": params.get("max_tokens", 1024),
@@ -217,3 +218,71 @@ def test_the_cli_writes_and_explains_campaigns(run_cli, swarm_log, tmp_path):
     assert len([line for line in bad.stderr.splitlines() if "error" in line]) == 1
     p = run_cli("scan", swarm_log, "--campaigns", tmp_path / "c.txt")
     assert p.returncode == 2 and "unknown campaigns format" in p.stderr
+
+
+def _benign_sharing_log(path, seed: int = 9) -> None:
+    """People, integrations, evaluation runs and a reseller that share settings, a system prompt, a
+    template or a benchmark with one another - and no harvester."""
+    rng = random.Random(seed)
+    recs: list[dict] = []
+    for a in range(150):  # people on a client library's defaults
+        recs += _casual(rng, f"user_{a:04d}", rng.randint(5, 60))
+    for a in range(8):  # integrations: one classification template, one system prompt, around the clock
+        for i in range(400):
+            recs.append(
+                {
+                    "account_id": f"integ_{a}",
+                    "ts": START + i * 5400 + a * 60,
+                    "model": "m-mini",
+                    "system_prompt": "You are a precise data-labelling assistant.",
+                    "prompt": f"Classify the sentiment of this review: {_words(rng, 20)}. Answer with one word.",
+                    "prompt_tokens": 40,
+                    "completion_tokens": 1,
+                    "max_tokens": 16,
+                    "temperature": 0.0,
+                    "finish_reason": "stop",
+                }
+            )
+    bench = [f"Question {q}: {_words(rng, 18)}?" for q in range(300)]
+    for a in range(10):  # evaluation runs: the same benchmark, fast, at temperature 0
+        t0 = START + rng.randrange(20) * DAY
+        for i, q in enumerate(bench):
+            recs.append(
+                {
+                    "account_id": f"eval_{a}",
+                    "ts": t0 + i * 2,
+                    "model": "m-large",
+                    "prompt": q,
+                    "prompt_tokens": 30,
+                    "completion_tokens": rng.randint(5, 60),
+                    "max_tokens": 4096,
+                    "temperature": 0.0,
+                    "finish_reason": "stop",
+                }
+            )
+    for a in range(2):  # resellers: many people's questions behind one key
+        for r in _casual(rng, f"reseller_{a}", 2500, max_tokens=2048, temperature=0.8):
+            recs.append(r)
+    rng.shuffle(recs)
+    write_jsonl(path, recs)
+
+
+def test_sharing_settings_a_system_prompt_a_template_or_a_benchmark_is_not_a_campaign(tmp_path):
+    path = tmp_path / "benign.jsonl"
+    _benign_sharing_log(path)
+    report = scan([path])
+    flagged = report.flagged.column("account_id").to_pylist()
+    assert flagged == [], flagged
+    assert report.campaigns is not None and report.campaigns.num_rows > 0  # they do share...
+    assert not any(report.campaigns.column("harvesting").to_pylist())  # ...and are not harvesting
+    assert max(report.accounts.column("extraction_score").to_pylist()) < 0.5
+
+
+@pytest.mark.skipif(not (RAW / "oasst1_en_validation").is_dir(), reason=skip_reason(RAW / "oasst1_en_validation"))
+def test_real_volunteers_each_a_person_are_never_flagged():
+    """oasst1's English validation split: 1,058 volunteers with their own user_id; none harvests."""
+    log = RAW / "oasst1_en_validation" / "en-validation.jsonl.gz"
+    report = scan([log], mapping={"account_id": "user_id", "prompt": "text", "ts": "created_date"})
+    assert report.stats.records_rejected == 0 and report.stats.accounts > 1000
+    assert report.flagged.num_rows == 0
+    assert report.campaigns is None or not any(report.campaigns.column("harvesting").to_pylist())
