@@ -361,6 +361,18 @@ def _large_enough(features, req: np.ndarray, min_requests: int) -> np.ndarray:
     return own | in_ring
 
 
+def shrunk_logit(logit: np.ndarray, req: np.ndarray, min_requests: int) -> np.ndarray:
+    """The logit of an account with fewer than `min_requests` requests, drawn towards the typical
+    account's (the median logit of those that could be flagged) by sqrt(requests / min_requests):
+    rates read off a handful of requests are weak evidence either way, and one request asking for
+    reasoning must not score like a harvester. Accounts with `min_requests` or more keep theirs."""
+    if not len(logit):
+        return logit
+    typical = float(np.median(logit[_eligible(req, min_requests)]))
+    trust = np.sqrt(np.clip(req / max(min_requests, 1), 0.0, 1.0))
+    return typical + trust * (logit - typical)
+
+
 def score_accounts(
     features: pa.Table,
     threshold: float = FLAG_THRESHOLD,
@@ -379,8 +391,8 @@ def score_accounts(
     """
     b = BIAS if bias is None else bias
     _, per_signal = _contributions(features, weights)
-    score = _sigmoid(b + per_signal.sum(axis=1))
     req = _col(features, "requests")
+    score = _sigmoid(shrunk_logit(b + per_signal.sum(axis=1), req, min_requests))
     flagged = (score >= threshold) & _large_enough(features, req, min_requests)
     excess = per_signal - _typical(per_signal, req, min_requests)
     # words only for accounts with something to say (most accounts of a big scan have nothing)
