@@ -116,6 +116,16 @@ def _campaign_note(report) -> str:
     return f", {members:,} of them in {harvesting.num_rows:,} harvesting campaign(s) (--campaigns FILE lists them)"
 
 
+def _config(args):
+    """The ScanConfig of --include-text and --entity, or None for the default one."""
+    from fastscan.config import ScanConfig
+
+    keep_text, entity = getattr(args, "include_text", False), getattr(args, "entity", "account")
+    if not keep_text and entity == "account":
+        return None
+    return ScanConfig(keep_text=keep_text, entity=entity)
+
+
 def _run_scan(args) -> int:
     from fastscan.report.progress import Progress
     from fastscan.report.terminal import print_stats
@@ -155,10 +165,9 @@ def _run_scan(args) -> int:
         kw["chunk_bytes"] = args.chunk_size
     if args.threshold is not None:
         kw["flag_threshold"] = args.threshold
-    if getattr(args, "include_text", False):
-        from fastscan.config import ScanConfig
-
-        kw["config"] = ScanConfig(keep_text=True)
+    config = _config(args)
+    if config is not None:
+        kw["config"] = config
     if getattr(args, "state", None):
         _say_resume(args.state)
         if scheduler:
@@ -227,13 +236,19 @@ def _run_explain(args) -> int:
     if args.account_id.startswith(CAMPAIGN_PREFIX):
         from fastscan.run import scan
 
-        report = scan(args.paths, mapping=mapping, flag_threshold=threshold, **kw)
+        report = scan(args.paths, mapping=mapping, flag_threshold=threshold, config=_config(args), **kw)
         sys.stdout.write(_campaign_text(report, args.account_id, args.width, " ".join(args.paths)) + "\n")
         print_stats(report.stats, report.file_errors, report.rejected_examples, sys.stderr)
         return EXIT_OK
     try:
         ex = explain(
-            args.paths, args.account_id, examples=max(args.examples, 0), mapping=mapping, flag_threshold=threshold, **kw
+            args.paths,
+            args.account_id,
+            examples=max(args.examples, 0),
+            mapping=mapping,
+            flag_threshold=threshold,
+            config=_config(args),
+            **kw,
         )
     except KeyError:
         print(f"fastscan: error: account {args.account_id!r} has no records in {' '.join(args.paths)}", file=sys.stderr)

@@ -7,6 +7,7 @@ import json
 import sys
 
 from fastscan import __version__
+from fastscan.config import ENTITY_COLUMNS
 from fastscan.errors import FastscanError
 
 __all__ = ["DEFAULT_MAX_REJECT_RATE", "EXIT_ERROR", "build_parser", "parse_mapping"]
@@ -105,6 +106,13 @@ def _add_scan_options(p):
     )
     p.add_argument(
         "--threshold", type=_threshold, default=None, help="extraction_score that flags, in (0, 1] (default 0.5)"
+    )
+    p.add_argument(
+        "--entity",
+        choices=list(ENTITY_COLUMNS),
+        default="account",
+        help="the unit scored: account (default), org, api_key, end_user (safety_identifier or user) or ip; "
+        "records that do not name it are scored as account:ID",
     )
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+# the units a scan can score, and the canonical column that names each (fastscan.read.canonical)
+ENTITY_COLUMNS = {"account": "account_id", "org": "org_id", "api_key": "api_key_id", "end_user": "end_user", "ip": "ip"}
+
 
 @dataclass(frozen=True)
 class ScanConfig:
@@ -28,6 +31,7 @@ class ScanConfig:
     template_min_prompts: int = 5  # cross-account: prompts with a skeleton that make it an account's template...
     template_min_share: float = 0.2  # ...and as a share of the account's linkable sampled prompts
     keep_text: bool = False  # keep the ends of each sampled prompt, for --include-text (docs/report.md)
+    entity: str = "account"  # the unit scored: account, org, api_key, end_user or ip (docs/campaigns.md)
 
     def check(self) -> None:
         if not 1 <= self.shingle_words <= 16:
@@ -46,6 +50,9 @@ class ScanConfig:
             raise ValueError("popular_accounts must be >= 2, link_min_prompts and template_min_prompts >= 1")
         if not (0.0 <= self.link_min_share <= 1.0 and 0.0 <= self.template_min_share <= 1.0):
             raise ValueError("link_min_share and template_min_share must be in [0, 1]")
+
+        if self.entity not in ENTITY_COLUMNS:
+            raise ValueError(f"entity must be one of {', '.join(ENTITY_COLUMNS)}, not {self.entity!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

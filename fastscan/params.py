@@ -13,7 +13,11 @@ an account holds at most PARAM_BUCKETS keys whatever it sends:
 - temperature: steps of 0.05 up to 2, one bucket above, one for none; 43 buckets;
 - n: 1 to 63, one bucket for 64 or more (a missing n is 1); 64 buckets;
 - logprobs / top_logprobs and logit_bias: which of the two were asked; 4 buckets;
-- system prompt: none, or one of 4,095 buckets of a hash of its text; 4,096 buckets.
+- system prompt: none, or one of 4,095 buckets of a hash of its text; 4,096 buckets;
+- who sends, where the log says (docs/campaigns.md: entities), 4,096 buckets each: the owner (the
+  level above the scored entity: the org of an account, the account of an API key, end user or
+  IP address), the network (the /24 or /48 of the IP address) and the client (the user agent).
+The models an account uses are part of its fingerprint too (fastscan.score.campaigns).
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fastscan.buffers import bool_values, float_values, int_values, validity
+from fastscan.config import ENTITY_COLUMNS
 
-__all__ = ["KINDS", "PARAM_BUCKETS", "describe", "param_keys"]
+__all__ = ["IDENTITY_KINDS", "KINDS", "PARAM_BUCKETS", "describe", "entity_ids", "param_keys"]
 
-KINDS = ("max_tokens", "temperature", "n", "probing", "system_prompt")
-_BUCKETS = (128, 43, 64, 4, 4096)
+KINDS = ("max_tokens", "temperature", "n", "probing", "system_prompt", "model", "owner", "network", "client")
+IDENTITY_KINDS = (6, 7, 8)  # who sends, not how: an owner above the entity, a network, a client
+_BUCKETS = (128, 43, 64, 4, 4096, 0, 4096, 4096, 4096)  # models are keyed by fastscan.score.campaigns
 PARAM_BUCKETS = sum(_BUCKETS)
 _SHIFT = 24
 _SYSTEM_BUCKETS = 4095
@@ -39,13 +45,16 @@ def _key(kind: int, bucket: np.ndarray) -> np.ndarray:
     return (np.int64(kind) << _SHIFT) | bucket.astype(np.int64)
 
 
-def _system_buckets(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """0 for no system prompt, else 1 + a hash of its text mod 4,095 (each distinct text hashed once)."""
+def _text_buckets(col: pa.ChunkedArray | pa.Array, prepare=None) -> np.ndarray:
+    """0 for no text, else 1 + a hash of the text (after `prepare`) mod 4,095; each distinct text
+    hashed once."""
     enc = pc.dictionary_encode(pc.fill_null(col, ""))
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
 
     def bucket(text: str) -> int:
+        if prepare is not None:
+            text = prepare(text)
         digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).digest()
         return 1 + int.from_bytes(digest, "little") % _SYSTEM_BUCKETS if text else 0
 
@@ -53,8 +62,38 @@ def _system_buckets(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(words, dtype=np.int64)[np.asarray(enc.indices, dtype=np.int64)]
 
 
-def param_keys(batch: pa.RecordBatch) -> list[np.ndarray]:
-    """One int64 key per request for each kind of KINDS, from a canonical batch."""
+def network_prefix(ip: str) -> str:
+    """The network an address is in: its /24 for IPv4 ("203.0.113"), its /48 for IPv6
+    ("2001:db8:85a3"); any other text as it is (a gateway may log a host or a prefix)."""
+    ip = ip.strip()
+    if ip.count(".") == 3 and ":" not in ip:
+        return ip.rsplit(".", 1)[0]
+    if ":" in ip:
+        head = ip.split("::", 1)[0].split(":")
+        return ":".join(head[:3]).lower()
+    return ip
+
+
+# the level above each scored entity that its records name (the owner evidence)
+_OWNER = {"account": "org_id", "api_key": "account_id", "end_user": "account_id", "ip": "account_id"}
+
+
+def entity_ids(batch: pa.RecordBatch, entity: str) -> pa.Array:
+    """The id of the entity each record is scored under: the account, or the `entity` column
+    (fastscan.config.ENTITY_COLUMNS) where the record names one - else "account:" and its
+    account id, so that no record is lost for lacking it."""
+    account = batch.column("account_id")
+    if entity == "account":
+        return account
+    col = batch.column(ENTITY_COLUMNS[entity])
+    named = pc.and_(pc.is_valid(col), pc.greater(pc.fill_null(pc.binary_length(col), 0), 0))
+    fallback = pc.binary_join_element_wise(pa.scalar("account:"), account, "")
+    return pc.if_else(named, col, fallback)
+
+
+def param_keys(batch: pa.RecordBatch, entity: str = "account") -> list[np.ndarray]:
+    """One int64 key per request for each kind of KINDS but the model, from a canonical batch
+    scored by `entity`."""
     mt = int_values(batch.column("max_tokens"))
     mt_bucket = np.where(mt > 0, np.minimum(1 + np.round(4 * np.log2(np.maximum(mt, 1))), 127), 0)
     temp = float_values(batch.column("temperature"))
@@ -65,13 +104,19 @@ def param_keys(batch: pa.RecordBatch) -> list[np.ndarray]:
         validity(batch.column("top_logprobs")) & (int_values(batch.column("top_logprobs")) > 0)
     )
     probe = lp.astype(np.int64) + 2 * bool_values(batch.column("logit_bias")).astype(np.int64)
-    return [
+    keys = [
         _key(0, mt_bucket),
         _key(1, t_bucket),
         _key(2, n_bucket),
         _key(3, probe),
-        _key(4, _system_buckets(batch.column("system_prompt"))),
+        _key(4, _text_buckets(batch.column("system_prompt"))),
     ]
+    owner = _OWNER.get(entity)
+    n_rows = batch.num_rows
+    keys.append(_key(6, _text_buckets(batch.column(owner)) if owner else np.zeros(n_rows, np.int64)))
+    keys.append(_key(7, _text_buckets(batch.column("ip"), network_prefix)))
+    keys.append(_key(8, _text_buckets(batch.column("user_agent"))))
+    return keys
 
 
 def describe(key: int) -> str:
@@ -96,4 +141,7 @@ def describe(key: int) -> str:
         return ("no logprobs", "logprobs", "logit_bias", "logprobs and logit_bias")[bucket]
     if kind == 4:
         return "no system prompt" if bucket == 0 else f"system prompt #{bucket}"
+    if kind in IDENTITY_KINDS:
+        what = {6: "owner", 7: "network", 8: "user agent"}[kind]
+        return f"no {what}" if bucket == 0 else f"{what} #{bucket}"
     return f"parameter {key}"

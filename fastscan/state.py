@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from fastscan.buffers import bool_values, float_values, int_values, string_buffers, validity
 from fastscan.config import ScanConfig
 from fastscan.parallel import map_ordered, row_ranges
-from fastscan.params import param_keys
+from fastscan.params import entity_ids, param_keys
 from fastscan.sketches import (
     INT64_MAX,
     INT64_MIN,
@@ -142,7 +142,7 @@ class AccountState:
         n = batch.num_rows
         if n == 0:
             return
-        enc = pc.dictionary_encode(batch.column("account_id"))
+        enc = pc.dictionary_encode(entity_ids(batch, self.config.entity))
         account = self._map_ids(enc.dictionary.to_pylist())[np.asarray(enc.indices, dtype=np.int64)]
         account = np.ascontiguousarray(account, dtype=np.int32)
 
@@ -172,7 +172,7 @@ class AccountState:
 
         values = self._record_features(batch, n_words, p_off, p_data, p_valid, asks)
         aggregate.sum_by_account(account, values, self.sums)
-        for keys in param_keys(batch):
+        for keys in param_keys(batch, self.config.entity):
             self.params.add(account, keys)
 
         ts = batch.column("ts_ms")

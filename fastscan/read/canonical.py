@@ -38,6 +38,12 @@ CANONICAL = pa.schema(
         ("top_logprobs", pa.int64()),
         ("logit_bias", pa.bool_()),
         ("finish_reason", pa.string()),
+        # who sent it beyond the account, where the log says (null elsewhere); see ScanConfig.entity
+        ("org_id", pa.string()),
+        ("api_key_id", pa.string()),
+        ("end_user", pa.string()),  # safety_identifier where given, else the end user id (OpenAI `user`)
+        ("ip", pa.string()),
+        ("user_agent", pa.string()),
     ]
 )
 
@@ -159,6 +165,19 @@ def _prompt_from_messages(messages: pa.Array, n: int):
     return user, system, pa.array(n_prior, pa.int32())
 
 
+def _identity(cols: dict, name: str, n: int) -> pa.Array:
+    """An identity column as text: numbers as their digits; any other type (or none) null - it is
+    evidence only, never a reason to reject a record (a bool is not an id either)."""
+    if name not in cols:
+        return pa.nulls(n, pa.string())
+    col = as_array(cols[name])
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        return col.cast(pa.string())
+    if pa.types.is_integer(col.type):
+        return col.cast(pa.string())
+    return pa.nulls(n, pa.string())
+
+
 def _cast(col, typ) -> pa.Array:
     col = as_array(col)
     if col.type == typ:
@@ -268,6 +287,11 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
         "top_logprobs": top,
         "logit_bias": get("logit_bias", pa.bool_()),
         "finish_reason": get("finish_reason", pa.string()),
+        "org_id": _identity(cols, "org_id", n),
+        "api_key_id": _identity(cols, "api_key_id", n),
+        "end_user": pc.coalesce(_identity(cols, "safety_identifier", n), _identity(cols, "end_user", n)),
+        "ip": _identity(cols, "ip", n),
+        "user_agent": _identity(cols, "user_agent", n),
     }
     batch = pa.RecordBatch.from_arrays([as_array(arrays[f.name]) for f in CANONICAL], schema=CANONICAL)
     if not keep.all():

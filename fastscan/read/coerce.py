@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from fastscan.read.shape import MESSAGES_TYPE, RAW_TYPES, Shape
+from fastscan.read.shape import IDENTITY_FIELDS, MESSAGES_TYPE, RAW_TYPES, Shape
 from fastscan.read.times import TS_REASON, MsArray, datetime_to_ms, epoch_to_ms, text_to_ms
 
 
@@ -43,6 +43,8 @@ class RecordCoercer:
                 return epoch_to_ms(v) if not isinstance(v, str) else text_to_ms(v)
             except ValueError:
                 raise Rejected(TS_REASON) from None
+        if fld in IDENTITY_FIELDS:  # evidence only: a value of another kind is ignored, not rejected
+            return str(v) if isinstance(v, (str, int)) and not isinstance(v, bool) else None
         if fld == "account_id":
             if isinstance(v, bool) or not isinstance(v, (str, int)):
                 raise Rejected(f"account_id: expected a string, got {_describe(v)}")
@@ -88,6 +90,9 @@ class RecordCoercer:
         ct_path = self.shape.paths.get("completion_tokens")
         has_ct = ct_path is not None and _get_strict(record, ct_path, "completion_tokens") is not None
         for fld, path in self.shape.paths.items():
+            if fld in IDENTITY_FIELDS:
+                out[fld] = self._coerce(fld, _get_lenient(record, path))
+                continue
             v = _get_strict(record, path, fld)
             # the completion text is read only where its token count is missing (the bulk
             # decoder skips it otherwise), so it is not judged where it is not read either
@@ -118,6 +123,19 @@ class RecordCoercer:
         if out.get("account_id") in (None, ""):
             raise Rejected("missing account id")
         return out
+
+
+def _get_lenient(record, path):
+    """The value at `path`, or None wherever the record has another structure."""
+    cur = record
+    for k in path:
+        if isinstance(k, int):
+            cur = cur[k] if isinstance(cur, list) and len(cur) > k else None
+        else:
+            cur = cur.get(k) if isinstance(cur, dict) else None
+        if cur is None:
+            return None
+    return cur
 
 
 def _get_strict(record, path, fld):

@@ -36,7 +36,16 @@ RAW_TYPES = {
     "logprobs": pa.bool_(),
     "top_logprobs": pa.int64(),
     "finish_reason": pa.string(),
+    # who sent it, at every level a gateway logs (docs/campaigns.md: entities): never required,
+    # never a reason to reject a record; numbers are read as their text
+    "org_id": pa.string(),
+    "api_key_id": pa.string(),
+    "end_user": pa.string(),
+    "safety_identifier": pa.string(),  # OpenAI's successor of `user`: the end user where both are given
+    "ip": pa.string(),
+    "user_agent": pa.string(),
 }
+IDENTITY_FIELDS = ("org_id", "api_key_id", "end_user", "safety_identifier", "ip", "user_agent")
 MESSAGES_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 
 
@@ -94,6 +103,12 @@ OPENAI = Shape(
         "prompt_tokens": ("response", "usage", "prompt_tokens"),
         "completion_tokens": ("response", "usage", "completion_tokens"),
         "reasoning_tokens": ("response", "usage", "completion_tokens_details", "reasoning_tokens"),
+        "end_user": ("request", "user"),
+        "safety_identifier": ("request", "safety_identifier"),
+        "org_id": ("org_id",),
+        "api_key_id": ("api_key_id",),
+        "ip": ("ip",),
+        "user_agent": ("user_agent",),
     },
     messages=("request", "messages"),
 )
@@ -189,9 +204,11 @@ def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
 
     for fld, path in shape.paths.items():
         typ = RAW_TYPES[fld]
-        if fld in ("ts", "account_id"):
+        if fld in ("ts", "account_id") or fld in IDENTITY_FIELDS:
             v = _get(sample, path) if sample is not None else None
-            typ = _json_type(v) if v is not None else (pa.string() if fld == "account_id" else pa.int64())
+            typ = _json_type(v) if v is not None else (pa.int64() if fld == "ts" else pa.string())
+            if fld in IDENTITY_FIELDS and typ not in (pa.string(), pa.int64()):
+                typ = pa.string()
             if fld == "account_id" and typ == pa.float64():
                 # a number too large for int64 (orjson reads it as a float): an id must be read
                 # exactly, which only the one-record path does, so the bulk decoder refuses it

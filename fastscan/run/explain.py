@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fastscan.config import ScanConfig
+from fastscan.params import entity_ids
 from fastscan.read import DEFAULT_CHUNK_BYTES, expand_sources
 from fastscan.report import Explanation
 from fastscan.report.evidence import linked_accounts
@@ -40,7 +41,7 @@ def explain(
     counts: dict[str, int] = {}
 
     def gather(batch: pa.RecordBatch) -> None:
-        mine = batch.filter(pc.equal(batch.column("account_id"), account_id))
+        mine = batch.filter(pc.equal(entity_ids(batch, scanner.config.entity), account_id))
         for p in mine.column("prompt").to_pylist():
             if p is not None:
                 counts[p] = counts.get(p, 0) + 1

@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fastscan.params import describe
+from fastscan.params import IDENTITY_KINDS, KINDS, describe
 from fastscan.score.model import CLUSTER_MIN_REQUESTS, CLUSTER_VOLUME, score_accounts
 from fastscan.state import AccountState, F
 
@@ -56,12 +56,13 @@ __all__ = [
 FP_MIN_SHARE = 0.1  # a setting used for this share of an account's requests is part of its fingerprint
 FP_MIN_REQUESTS = 5  # accounts with fewer requests have no fingerprint: too few to say
 CAMPAIGN_MIN_ACCOUNTS = 5  # a campaign that flags its members has at least this many accounts
+SCORE_TIE = 0.02  # candidates whose pooled scores differ by less are as good: the larger is joined
 _MODEL_KIND = 5  # fingerprint keys of models: _MODEL_KIND << 24 | rank of the model's name
-N_KINDS = 6  # the kinds of fastscan.params, and the model
+N_KINDS = len(KINDS)  # the kinds of settings of fastscan.params (the model among them)
 _KEY_SHIFT = 24
 
 # pooled: summed; the members' median; everything else numeric: over the pooled requests
-_SUMMED = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "distinct_prompts", "cluster_requests")
+_SUMMED = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "distinct_prompts")
 _MEDIAN = (
     "active_hours",
     "active_days",
@@ -79,6 +80,7 @@ _MEDIAN = (
     "shared_templates",
     "shared_near_dup_accounts",
     "new_model_delay_hours",
+    "cluster_requests",  # each member's is its whole cluster's already
 )
 
 
@@ -184,6 +186,32 @@ def _groups(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return label
 
 
+def _agrees(label: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per element: True where its group (label >= 0) has no value held by at least half of its
+    members, or where the element holds that value; True outside any group."""
+    ok = np.ones(len(label), dtype=np.bool_)
+    inside = np.flatnonzero(label >= 0)
+    if not len(inside):
+        return ok
+    lab, val = label[inside], values[inside]
+    order = np.lexsort((val, lab))
+    lab_s, val_s = lab[order], val[order]
+    run = np.r_[True, (lab_s[1:] != lab_s[:-1]) | (val_s[1:] != val_s[:-1])]
+    starts = np.flatnonzero(run)
+    length = np.diff(np.r_[starts, len(order)])
+    size = np.bincount(lab)
+    # the longest run of each group: its modal value and how many hold it
+    g_of_run = lab_s[starts]
+    best = np.full(len(size), -1, dtype=np.int64)
+    by = np.lexsort((-length, g_of_run))
+    first_of_group = np.r_[True, g_of_run[by][1:] != g_of_run[by][:-1]]
+    best[g_of_run[by][first_of_group]] = by[first_of_group]
+    mode_val = val_s[starts[best[lab]]]
+    majority = 2 * length[best[lab]] >= size[lab]
+    ok[inside] = ~majority | (val == mode_val)
+    return ok
+
+
 def _sizes(label: np.ndarray) -> np.ndarray:
     """For each element, the size of its group (0 for -1)."""
     out = np.zeros(len(label), dtype=np.int64)
@@ -209,9 +237,24 @@ def find_campaigns(
     # candidates: accounts of the same fingerprint, or of the same fingerprint but for one kind of
     # setting (a campaign whose accounts each draw their own max_tokens, say), and link clusters
     views = [fp] + [fp - fp_parts[k][at] for k in range(N_KINDS)] if n else []
+    left_out: list[np.ndarray | None] = [None] + [fp_parts[k][at] for k in range(N_KINDS)] if n else []
+    if n:
+        who = sum((fp_parts[k][at] for k in IDENTITY_KINDS), np.zeros(n, np.uint64))
+        # without who sends them: a swarm behind rotating proxies and clients
+        views.append(fp - who)
+        left_out.append(who)
+        # who sends them alone (the same owner, network and client whatever the settings), where
+        # the log names any: a swarm behind one proxy, end users of one account
+        nobody = sum(_mix(np.array([(k << _KEY_SHIFT) + 1], dtype=np.int64)) for k in IDENTITY_KINDS)
+        views.append(np.where(who == nobody, np.uint64(0), who))
+        left_out.append(fp - who)
     labels = []
-    for v in views:
-        lab = _groups(v, has_fp)
+    for v, out_part in zip(views, left_out):
+        lab = _groups(v, has_fp & (v != 0))
+        if out_part is not None:
+            # a coarser candidate leaves a kind out only where its members do not agree on it:
+            # where most of them do, an account that differs there is not one of them
+            lab[~_agrees(lab, out_part)] = -1
         lab[_sizes(lab) < 2] = -1
         labels.append(lab)
     if "cluster_id" in accounts.column_names:
@@ -233,9 +276,16 @@ def find_campaigns(
     # a coarser candidate must not draw people on common settings into a campaign
     if labels:
         settled = (_sizes(labels[0]) >= CAMPAIGN_MIN_ACCOUNTS) & (scores[0] < threshold)
-        scores[1 : 1 + N_KINDS, settled] = -1.0
-    # each account joins its candidate of highest pooled score (ties: the finer one, then the cluster)
-    choice = np.argmax(scores, axis=0) if labels else np.zeros(n, dtype=np.int64)
+        scores[1 : len(views), settled] = -1.0
+    # each account joins its candidate of highest pooled score; among candidates scoring within
+    # SCORE_TIE of the best, the largest (a swarm's fingerprint groups and the network they share
+    # all score near 1: the account joins the group that holds most of the swarm), then the finer
+    if labels:
+        sizes = np.array([_sizes(lab) for lab in labels])
+        near_best = (scores >= scores.max(axis=0) - SCORE_TIE) & (scores >= 0)
+        choice = np.argmax(np.where(near_best, sizes, -1), axis=0)
+    else:
+        choice = np.zeros(n, dtype=np.int64)
     best = scores[choice, np.arange(n)] if labels else np.full(n, -1.0)
     chosen = np.array([labels[c][i] for i, c in enumerate(choice.tolist())], dtype=np.int64) if n else choice
     key = np.where(best >= 0, chosen * (len(labels) + 1) + choice, -1)
@@ -265,8 +315,14 @@ def find_campaigns(
     evidence = _evidence(accounts, label, g, fp, state, fp_acct, fp_key)
     c_reasons = pooled.column("reasons").to_pylist() if pooled is not None else []
     reasons = accounts.column("reasons").to_pylist()
-    for i in np.flatnonzero(lifted):
+    own_flag = accounts.column("flagged").to_numpy(zero_copy_only=False)
+    in_harvest = in_c & (harvesting[np.maximum(label, 0)] if g else False)
+    for i in np.flatnonzero(in_harvest & (lifted | own_flag)):
         c = label[i]
+        if own_flag[i]:  # flagged on its own: its reasons first, then the campaign it is part of
+            tail = f"member of {names[c]} ({c_size[c]:,} accounts, {int(c_req[c]):,} requests together)"
+            reasons[i] = f"{reasons[i]}; {tail}" if reasons[i] else tail
+            continue
         said = f"member of {names[c]}: {c_size[c]:,} accounts, {int(c_req[c]):,} requests together, {evidence[c]}"
         together = f" - together: {c_reasons[c]}" if c_reasons[c] else ""
         reasons[i] = said + together + (f"; own: {reasons[i]}" if reasons[i] else "")
@@ -299,13 +355,23 @@ def _evidence(
     fp_key: np.ndarray,
 ) -> list[str]:
     """What links each campaign's members, in words: the request fingerprint most of them share
-    (with its settings) and how many of them share templates or near-duplicate prompts."""
+    (with its settings) - or, where none, the owner, network or client most of them share - and
+    how many of them share templates or near-duplicate prompts."""
     models = sorted(state.models, key=str)
     cols = {
         name: accounts.column(name).to_numpy(zero_copy_only=False) if name in accounts.column_names else None
         for name in ("shared_template_accounts", "shared_near_dup_accounts")
     }
     out: list[list[str]] = [[] for _ in range(g)]
+    # per account (in `accounts` order), its key of each identity kind (0: the log does not say)
+    index = np.array([state.index[a] for a in accounts.column("account_id").to_pylist()], dtype=np.int64)
+    ident = {}
+    for kind in IDENTITY_KINDS:
+        mine = (fp_key >> _KEY_SHIFT) == kind
+        by_account = np.zeros(state.n_accounts, dtype=np.int64)
+        by_account[fp_acct[mine][::-1]] = fp_key[mine][::-1]  # the smallest key where several
+        keys = by_account[index]
+        ident[kind] = np.where(keys & ((1 << _KEY_SHIFT) - 1), keys, 0)
     at = [np.flatnonzero(label == c) for c in range(g)] if g < 64 else None
     order = np.argsort(label, kind="stable")
     bounds = np.searchsorted(label[order], np.arange(g + 1))
@@ -322,9 +388,18 @@ def _evidence(
             words = []
             for k in fp_key[lo:hi].tolist():
                 kind, bucket = k >> _KEY_SHIFT, k & ((1 << _KEY_SHIFT) - 1)
+                if kind in IDENTITY_KINDS and bucket == 0:
+                    continue  # the log does not say: nothing shared
                 words.append(f"model {models[bucket]}" if kind == _MODEL_KIND else describe(k))
             share = "" if counts[best] == size else f" for {counts[best]:,} of them"
             out[c].append(f"the same request fingerprint ({', '.join(words)}){share}")
+        else:
+            for kind in IDENTITY_KINDS:
+                keys, counts_k = np.unique(ident[kind][rows], return_counts=True)
+                top = int(np.argmax(np.where(keys != 0, counts_k, -1)))
+                if keys[top] != 0 and 2 * counts_k[top] >= size:
+                    share = "" if counts_k[top] == size else f" for {counts_k[top]:,} of them"
+                    out[c].append(f"the same {describe(int(keys[top]))}{share}")
         for name, what in (
             ("shared_template_accounts", "templates"),
             ("shared_near_dup_accounts", "near-duplicate prompts"),
