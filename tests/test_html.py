@@ -22,7 +22,17 @@ pytest.importorskip("vl_convert", reason="the HTML report's charts need vl-conve
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "zebracorn"
-SECTIONS = ("summary", "distribution", "accounts", "activity", "clusters", "models", "quality")
+SECTIONS = (
+    "summary",
+    "distribution",
+    "accounts",
+    "activity",
+    "campaigns",
+    "clusters",
+    "templates",
+    "models",
+    "quality",
+)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ""
 CHROMIUM_FLAGS = [
     "--headless",
@@ -111,6 +121,8 @@ def test_the_page_renders_in_a_browser_without_a_network_request(report, page, t
     for section in SECTIONS:
         assert f'id="{section}"' in dom, section
     assert "Flagged and near-threshold accounts" in dom and f"{report.stats.records_read:,}" in dom
+    if report.campaigns is not None and report.campaigns.num_rows:  # the top campaign is shown
+        assert report.campaigns.column("campaign_id")[0].as_py() in dom
     assert dom.count("<svg") >= 4
     assert asked == set()
     profile = tmp_path / "profile-shot"
