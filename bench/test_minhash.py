@@ -1,0 +1,164 @@
+"""MinHash speed per thread and accuracy per Jaccard band, side by side with rensa and datasketch.
+
+    pytest bench/test_minhash.py -s        (skips when ../shared is absent)
+
+Real prompts from ../shared/data/raw (T0 fills, ShareGPT turns, Alpaca instructions;
+tests/realtext.py). Speed: signatures of K = 128 of every prompt, word 3-shingles, one thread,
+tokenization included for every method - fastscan's kernel (`minhash_signatures`, K
+multiply-shift permutations fused with the tokenizer) from the raw Arrow text, and the time of its
+tokenizer alone (`hash_prompts`: the floor any scheme pays); rensa (RMinHash) and datasketch
+(MinHash) from the lower-cased words joined into shingle strings in Python, as their users do.
+Accuracy: each prompt beside a copy with a share of its words replaced, binned by the exact
+Jaccard similarity of the two shingle sets (0.5-0.6, ..., 0.9-1.0); per band the mean absolute
+error and the bias of each method's estimate.
+
+FASTSCAN_BENCH_DOCS (default 20000), FASTSCAN_BENCH_PAIRS (4000).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import realtext  # noqa: E402
+
+from fastscan.buffers import string_buffers  # noqa: E402
+from fastscan.kernels import hashing, text  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not realtext.available(), reason="../shared is absent")
+
+K = 128
+SHINGLE = 3
+DOCS = int(os.environ.get("FASTSCAN_BENCH_DOCS", 20000))
+PAIRS = int(os.environ.get("FASTSCAN_BENCH_PAIRS", 4000))
+BANDS = ((0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.0001))
+
+
+def _prompts(n: int) -> list[str]:
+    rows = [p for _, ps in realtext.load_accounts(per_account=400) for p in ps]
+    random.Random(1).shuffle(rows)
+    return rows[:n]
+
+
+def _shingle_strings(t: str) -> list[str]:
+    words = t.lower().split()
+    if len(words) < SHINGLE:
+        return [" ".join(words)] if words else []
+    return [" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
+
+
+def _fastscan(arr: pa.Array) -> np.ndarray:
+    off, data, valid = string_buffers(arr)
+    rows = np.arange(len(arr), dtype=np.int64)
+    out = np.empty((len(arr), K), dtype=np.uint32)
+    a, b = hashing.minhash_params(K, 1)
+    text.minhash_signatures(off, data, valid, rows, SHINGLE, a, b, out)
+    return out
+
+
+def _tokenize(arr: pa.Array) -> None:
+    off, data, valid = string_buffers(arr)
+    n = len(arr)
+    h, w, hh, th = (np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64))
+    text.hash_prompts(off, data, valid, 5, h, w, hh, th)
+
+
+def _rensa(texts: list[str]) -> list:
+    import rensa
+
+    out = []
+    for t in texts:
+        m = rensa.RMinHash(num_perm=K, seed=1)
+        m.update(_shingle_strings(t))
+        out.append(m)
+    return out
+
+
+def _datasketch(texts: list[str]) -> list:
+    from datasketch import MinHash
+
+    out = []
+    for t in texts:
+        m = MinHash(num_perm=K, seed=1)
+        m.update_batch([s.encode() for s in _shingle_strings(t)])
+        out.append(m)
+    return out
+
+
+def _timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def test_minhash_speed_per_thread():
+    pytest.importorskip("rensa")
+    pytest.importorskip("datasketch")
+    docs = _prompts(DOCS)
+    arr = pa.array(docs, pa.string())
+    mb = sum(len(d.encode()) for d in docs) / 1e6
+    _fastscan(arr[:100])  # compile first
+    _tokenize(arr[:100])
+    ours = min(_timed(_fastscan, arr) for _ in range(3))
+    floor = min(_timed(_tokenize, arr) for _ in range(3))
+    ren = min(_timed(_rensa, docs) for _ in range(2))
+    ds = _timed(_datasketch, docs[: len(docs) // 10]) * 10
+    print(f"\nMinHash, K={K}, word {SHINGLE}-shingles, {len(docs):,} real prompts ({mb:.1f} MB), one thread")
+    print(f"{'method':34s} {'docs/s':>12s} {'MB/s':>8s} {'fastscan is':>12s}")
+    for name, sec in (
+        ("fastscan minhash_signatures", ours),
+        ("  its tokenizer alone (the floor)", floor),
+        ("rensa RMinHash", ren),
+        ("datasketch MinHash (10% of docs)", ds),
+    ):
+        print(f"{name:34s} {len(docs) / sec:12,.0f} {mb / sec:8.1f} {sec / ours:11.1f}x")
+
+
+def _pairs(n: int) -> tuple[list[str], list[str]]:
+    rng = random.Random(7)
+    base = [p for p in _prompts(4 * n) if len(p.split()) >= 12][:n]
+    vocab = [w for p in base for w in p.split()]
+    left, right = [], []
+    for p in base:
+        words = p.split()
+        share = rng.uniform(0.0, 0.12)
+        right.append(" ".join(rng.choice(vocab) if rng.random() < share else w for w in words))
+        left.append(p)
+    return left, right
+
+
+def test_minhash_accuracy_per_jaccard_band():
+    pytest.importorskip("rensa")
+    pytest.importorskip("datasketch")
+    left, right = _pairs(PAIRS)
+    sets_l = realtext.shingle_sets(left, SHINGLE)
+    sets_r = realtext.shingle_sets(right, SHINGLE)
+    exact = np.array(
+        [len(np.intersect1d(a, b)) / max(len(np.union1d(a, b)), 1) for a, b in zip(sets_l, sets_r)], dtype=np.float64
+    )
+    est = {}
+    sl, sr = _fastscan(pa.array(left)), _fastscan(pa.array(right))
+    est["fastscan"] = (sl == sr).mean(axis=1)
+    rl, rr = _rensa(left), _rensa(right)
+    est["rensa RMinHash"] = np.array([a.jaccard(b) for a, b in zip(rl, rr)])
+    dl, dr = _datasketch(left), _datasketch(right)
+    est["datasketch MinHash"] = np.array([a.jaccard(b) for a, b in zip(dl, dr)])
+    print(f"\nJaccard estimate against exact (word {SHINGLE}-shingles, K={K}): mean |error| / bias per band")
+    print(f"{'band':10s} {'pairs':>6s} " + " ".join(f"{m:>26s}" for m in est))
+    for lo, hi in BANDS:
+        sel = (exact >= lo) & (exact < hi)
+        if not sel.any():
+            continue
+        cells = [
+            f"{np.abs(e[sel] - exact[sel]).mean():12.4f} / {np.mean(e[sel] - exact[sel]):+8.4f}" for e in est.values()
+        ]
+        print(f"{lo:.1f}-{min(hi, 1.0):.1f}   {sel.sum():6d} " + " ".join(f"{c:>26s}" for c in cells))
