@@ -158,3 +158,19 @@ def test_the_entity_is_part_of_the_state(tmp_path):
     t = pa.Table.from_pylist(_with_identity(records(3, 5)))
     a.update(t)
     assert all(x.startswith(("user-", "account:")) for x in a.state.ids)
+
+
+def test_the_cli_scores_the_entity_asked_for(run_cli, tmp_path):
+    recs = _with_identity(records(6, 40, seed=3))
+    write_jsonl(tmp_path / "log.jsonl", recs)
+    p = run_cli("scan", tmp_path / "log.jsonl", "--entity", "api_key", "--out", tmp_path / "r.csv", "--top", "0")
+    assert p.returncode == 0, p.stderr
+    import pyarrow.csv as pacsv
+
+    ids = set(pacsv.read_csv(tmp_path / "r.csv").column("account_id").to_pylist())
+    assert ids == {r["api_key_id"] for r in recs}
+    one = sorted(ids)[0]
+    ex = run_cli("explain", one, tmp_path / "log.jsonl", "--entity", "api_key")
+    assert ex.returncode == 0 and ex.stdout.startswith(f"account {one}:") and "example prompts" in ex.stdout
+    bad = run_cli("scan", tmp_path / "log.jsonl", "--entity", "tenant")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
