@@ -31,7 +31,16 @@ import pyarrow.compute as pc
 from fastscan.buffers import bool_values, float_values, int_values, validity
 from fastscan.config import ENTITY_COLUMNS
 
-__all__ = ["IDENTITY_KINDS", "KINDS", "PARAM_BUCKETS", "describe", "entity_ids", "param_keys"]
+__all__ = [
+    "IDENTITY_KINDS",
+    "KINDS",
+    "LABEL_CHARS",
+    "PARAM_BUCKETS",
+    "describe",
+    "entity_ids",
+    "note_label",
+    "param_keys",
+]
 
 KINDS = ("max_tokens", "temperature", "n", "probing", "system_prompt", "model", "owner", "network", "client")
 IDENTITY_KINDS = (6, 7, 8)  # who sends, not how: an owner above the entity, a network, a client
@@ -45,9 +54,12 @@ def _key(kind: int, bucket: np.ndarray) -> np.ndarray:
     return (np.int64(kind) << _SHIFT) | bucket.astype(np.int64)
 
 
-def _text_buckets(col: pa.ChunkedArray | pa.Array, prepare=None) -> np.ndarray:
+LABEL_CHARS = 120  # the longest text kept to name an owner, network or client
+
+
+def _text_buckets(col: pa.ChunkedArray | pa.Array, prepare=None, labels: dict | None = None, kind: int = 0):
     """0 for no text, else 1 + a hash of the text (after `prepare`) mod 4,095; each distinct text
-    hashed once."""
+    hashed once. With `labels`, each bucket's text is noted there too (see `note_label`)."""
     enc = pc.dictionary_encode(pc.fill_null(col, ""))
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
@@ -55,11 +67,26 @@ def _text_buckets(col: pa.ChunkedArray | pa.Array, prepare=None) -> np.ndarray:
     def bucket(text: str) -> int:
         if prepare is not None:
             text = prepare(text)
+        if not text:
+            return 0
         digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).digest()
-        return 1 + int.from_bytes(digest, "little") % _SYSTEM_BUCKETS if text else 0
+        b = 1 + int.from_bytes(digest, "little") % _SYSTEM_BUCKETS
+        if labels is not None:
+            note_label(labels, int(_key(kind, np.array([b]))[0]), text[:LABEL_CHARS])
+        return b
 
     words = [bucket(s) for s in enc.dictionary.to_pylist()]
     return np.asarray(words, dtype=np.int64)[np.asarray(enc.indices, dtype=np.int64)]
+
+
+def note_label(labels: dict, key: int, text: str) -> None:
+    """labels[key] = (the smallest text seen for key, whether another text shares its bucket):
+    a minimum, so any split of the input gives the same labels."""
+    have = labels.get(key)
+    if have is None:
+        labels[key] = (text, False)
+    elif have[0] != text:
+        labels[key] = (min(have[0], text), True)
 
 
 def network_prefix(ip: str) -> str:
@@ -91,9 +118,10 @@ def entity_ids(batch: pa.RecordBatch, entity: str) -> pa.Array:
     return pc.if_else(named, col, fallback)
 
 
-def param_keys(batch: pa.RecordBatch, entity: str = "account") -> list[np.ndarray]:
+def param_keys(batch: pa.RecordBatch, entity: str = "account", labels: dict | None = None) -> list[np.ndarray]:
     """One int64 key per request for each kind of KINDS but the model, from a canonical batch
-    scored by `entity`."""
+    scored by `entity`; with `labels`, the text of each owner, network and client key is noted
+    there (never a system prompt's: that is prompt text)."""
     mt = int_values(batch.column("max_tokens"))
     mt_bucket = np.where(mt > 0, np.minimum(1 + np.round(4 * np.log2(np.maximum(mt, 1))), 127), 0)
     temp = float_values(batch.column("temperature"))
@@ -113,15 +141,20 @@ def param_keys(batch: pa.RecordBatch, entity: str = "account") -> list[np.ndarra
     ]
     owner = _OWNER.get(entity)
     n_rows = batch.num_rows
-    keys.append(_key(6, _text_buckets(batch.column(owner)) if owner else np.zeros(n_rows, np.int64)))
-    keys.append(_key(7, _text_buckets(batch.column("ip"), network_prefix)))
-    keys.append(_key(8, _text_buckets(batch.column("user_agent"))))
+    owned = _text_buckets(batch.column(owner), labels=labels, kind=6) if owner else np.zeros(n_rows, np.int64)
+    keys.append(_key(6, owned))
+    keys.append(_key(7, _text_buckets(batch.column("ip"), network_prefix, labels, 7)))
+    keys.append(_key(8, _text_buckets(batch.column("user_agent"), labels=labels, kind=8)))
     return keys
 
 
-def describe(key: int) -> str:
-    """A key in words, e.g. "max_tokens ~2,048", "temperature 0.3", "system prompt #1234"."""
+def describe(key: int, labels: dict | None = None) -> str:
+    """A key in words, e.g. "max_tokens ~2,048", "temperature 0.3", "system prompt #1234",
+    "network 198.51.100" (from `labels`, where one text alone fell in the bucket)."""
     kind, bucket = key >> _SHIFT, key & ((1 << _SHIFT) - 1)
+    if labels is not None and kind in IDENTITY_KINDS and key in labels and not labels[key][1]:
+        what = {6: "owner", 7: "network", 8: "user agent"}[kind]
+        return f"{what} {labels[key][0]}"
     if kind == 0:
         if bucket == 0:
             return "no max_tokens"

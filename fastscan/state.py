@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from fastscan.buffers import bool_values, float_values, int_values, string_buffers, validity
 from fastscan.config import ScanConfig
 from fastscan.parallel import map_ordered, row_ranges
-from fastscan.params import entity_ids, param_keys
+from fastscan.params import entity_ids, note_label, param_keys
 from fastscan.sketches import (
     INT64_MAX,
     INT64_MIN,
@@ -82,6 +82,8 @@ class AccountState:
         self.model_timed = SparseCounts()  # (account, model index) -> requests with a time
         self.model_first = SparseMin()  # (account, model index) -> hour_key of its first request
         self.params = SparseCounts()  # (account, request parameter value, see param_keys) -> requests
+        # owner / network / client key -> (its smallest text, whether other texts share its bucket)
+        self.param_labels: dict[int, tuple[str, bool]] = {}
         self.sample = PromptSample(self.config.sample_size, self.config.num_perm, self.config.keep_text)
         self._params: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -172,7 +174,7 @@ class AccountState:
 
         values = self._record_features(batch, n_words, p_off, p_data, p_valid, asks)
         aggregate.sum_by_account(account, values, self.sums)
-        for keys in param_keys(batch, self.config.entity):
+        for keys in param_keys(batch, self.config.entity, self.param_labels):
             self.params.add(account, keys)
 
         ts = batch.column("ts_ms")
@@ -333,6 +335,10 @@ class AccountState:
         a, pk, c = other.params.items()
         if len(a):
             self.params.add(mapping[a], pk, c)
+        for key, (text, shared) in other.param_labels.items():
+            note_label(self.param_labels, key, text)
+            if shared:
+                self.param_labels[key] = (self.param_labels[key][0], True)
         for name in ("model_timed", "model_first"):
             a, mk, c = getattr(other, name).items()
             if len(a):
@@ -375,6 +381,10 @@ class AccountState:
         }
         if s.text is not None:
             arrays["sample_text"] = s.text.ravel()
+        labels = sorted(self.param_labels.items())
+        arrays["label_keys"] = np.array([k for k, _ in labels], dtype=np.int64)
+        arrays["label_texts"] = pa.array([t for _, (t, _) in labels], pa.large_string())
+        arrays["label_shared"] = np.array([sh for _, (_, sh) in labels], dtype=np.bool_)
         for name in _SPARSE:
             sc = getattr(self, name)
             arrays[f"{name}_keys"], arrays[f"{name}_counts"] = sc.keys, sc.counts
@@ -445,6 +455,10 @@ class AccountState:
                 raise ValueError("state keeps prompt text of another width")
             s.text = text.reshape(len(s.account), 2 * TEXT_BYTES)
         s._live = len(s.account)
+        keys, texts, shared = col("label_keys", np.int64), col("label_texts"), col("label_shared", np.bool_)
+        if not (len(keys) == len(texts) == len(shared)):
+            raise ValueError("state labels of unequal lengths")
+        st.param_labels = {int(k): (str(t), bool(sh)) for k, t, sh in zip(keys, texts, shared)}
         return st
 
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:

@@ -12,7 +12,7 @@ import pytest
 from logs import WORDS, records, write_jsonl
 
 from fastscan import ScanConfig, Scanner, scan
-from fastscan.params import network_prefix
+from fastscan.params import describe, network_prefix, note_label
 
 START = 1756684800
 
@@ -147,7 +147,20 @@ def test_who_sends_links_a_swarm_whose_settings_differ(tmp_path):
     assert not any(r["flagged"] for a, r in rows.items() if not a.startswith("proxy_"))
     assert report.campaigns is not None
     (c,) = [c for c in report.campaigns.to_pylist() if c["harvesting"]]
-    assert c["accounts"] == 30 and "the same network #" in c["evidence"] and "the same user agent #" in c["evidence"]
+    assert c["accounts"] == 30
+    assert "the same network 198.51.100" in c["evidence"] and "the same user agent harvest-bot/0.3" in c["evidence"]
+    # the names of networks and clients do not depend on how the input was split
+    pieces = scan([tmp_path / "log.jsonl"], chunk_bytes=1 << 14)
+    assert pieces.campaigns is not None and pieces.campaigns.equals(report.campaigns)
+
+
+def test_a_bucket_is_named_only_while_one_text_fell_in_it():
+    labels: dict = {}
+    key = (7 << 24) | 5
+    note_label(labels, key, "198.51.100")
+    assert describe(key, labels) == "network 198.51.100"
+    note_label(labels, key, "10.1.2")  # another network in the same bucket: the bucket's number
+    assert labels[key] == ("10.1.2", True) and describe(key, labels) == "network #5"
 
 
 def test_the_entity_is_part_of_the_state(tmp_path):
@@ -174,3 +187,14 @@ def test_the_cli_scores_the_entity_asked_for(run_cli, tmp_path):
     assert ex.returncode == 0 and ex.stdout.startswith(f"account {one}:") and "example prompts" in ex.stdout
     bad = run_cli("scan", tmp_path / "log.jsonl", "--entity", "tenant")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_the_names_of_networks_and_clients_survive_the_state_bytes():
+    s = Scanner()
+    s.update(pa.Table.from_pylist(_with_identity(records(4, 10))))
+    labels = s.state.param_labels
+    assert any(text.startswith("10.0.") for text, _ in labels.values())
+    assert any(text == "python-requests/2.32" for text, _ in labels.values())
+    from fastscan.state import AccountState
+
+    assert AccountState.from_bytes(s.state.to_bytes()).param_labels == labels

@@ -390,7 +390,7 @@ def _evidence(
                 kind, bucket = k >> _KEY_SHIFT, k & ((1 << _KEY_SHIFT) - 1)
                 if kind in IDENTITY_KINDS and bucket == 0:
                     continue  # the log does not say: nothing shared
-                words.append(f"model {models[bucket]}" if kind == _MODEL_KIND else describe(k))
+                words.append(f"model {models[bucket]}" if kind == _MODEL_KIND else describe(k, state.param_labels))
             share = "" if counts[best] == size else f" for {counts[best]:,} of them"
             out[c].append(f"the same request fingerprint ({', '.join(words)}){share}")
         else:
@@ -399,7 +399,7 @@ def _evidence(
                 top = int(np.argmax(np.where(keys != 0, counts_k, -1)))
                 if keys[top] != 0 and 2 * counts_k[top] >= size:
                     share = "" if counts_k[top] == size else f" for {counts_k[top]:,} of them"
-                    out[c].append(f"the same {describe(int(keys[top]))}{share}")
+                    out[c].append(f"the same {describe(int(keys[top]), state.param_labels)}{share}")
         for name, what in (
             ("shared_template_accounts", "templates"),
             ("shared_near_dup_accounts", "near-duplicate prompts"),
