@@ -287,7 +287,7 @@ def find_campaigns(
     else:
         choice = np.zeros(n, dtype=np.int64)
     best = scores[choice, np.arange(n)] if labels else np.full(n, -1.0)
-    chosen = np.array([labels[c][i] for i, c in enumerate(choice.tolist())], dtype=np.int64) if n else choice
+    chosen = np.array(labels)[choice, np.arange(n)] if labels else choice
     key = np.where(best >= 0, chosen * (len(labels) + 1) + choice, -1)
     label = _groups(key, key >= 0)
     label[_sizes(label) < 2] = -1
