@@ -172,12 +172,21 @@ def _accounts(r: Report) -> str:
                 _td(_n(a["requests"]), "num"),
                 _td(_n(a["completion_tokens"]), "num"),
                 _td(f"{a['near_dup_rate']:.2f}", "num"),
-                _td(a.get("cluster_id") if (a.get("cluster_size") or 1) > 1 else ""),
+                _td(a.get("campaign_id") or (a.get("cluster_id") if (a.get("cluster_size") or 1) > 1 else "")),
                 _td(a["reasons"]),
             ]
         )
     more = f"<p class='muted'>{near.num_rows - MAX_ROWS:,} more not shown.</p>" if near.num_rows > MAX_ROWS else ""
-    head = ["account_id", "score", "", "requests", "completion tokens", "near-dup rate", "cluster", "reasons"]
+    head = [
+        "account_id",
+        "score",
+        "",
+        "requests",
+        "completion tokens",
+        "near-dup rate",
+        "campaign (or cluster)",
+        "reasons",
+    ]
     body = _table(head, rows, {1, 3, 4, 5}) if rows else "<p>No account scores near the threshold.</p>"
     return f'<section id="accounts"><h2>Flagged and near-threshold accounts</h2>{body}{more}</section>'
 
