@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fastscan.params import IDENTITY_KINDS, KINDS, describe
-from fastscan.score.model import CLUSTER_MIN_REQUESTS, CLUSTER_VOLUME, score_accounts
+from fastscan.score.model import CLUSTER_MIN_REQUESTS, CLUSTER_VOLUME, extraction_scores, score_accounts
 from fastscan.state import AccountState, F
 
 __all__ = [
@@ -268,7 +268,7 @@ def find_campaigns(
         g = int(label.max()) + 1 if len(label) and label.max() >= 0 else 0
         if g == 0:
             return np.full(len(label), -1.0)
-        got = score_accounts(_pool(accounts, label, g), threshold, min_requests).column("extraction_score").to_numpy()
+        got = extraction_scores(_pool(accounts, label, g), min_requests)
         return np.where(label >= 0, got[np.maximum(label, 0)], -1.0)
 
     scores = np.array([pooled_scores(lab) for lab in labels]) if labels else np.zeros((0, n))

@@ -373,6 +373,20 @@ def shrunk_logit(logit: np.ndarray, req: np.ndarray, min_requests: int) -> np.nd
     return typical + trust * (logit - typical)
 
 
+def _scores(features, min_requests: int, weights: dict | None, bias: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(extraction_score float64[n], per-signal contributions float64[n, S])."""
+    b = BIAS if bias is None else bias
+    _, per_signal = _contributions(features, weights)
+    logit = shrunk_logit(b + per_signal.sum(axis=1), _col(features, "requests"), min_requests)
+    return _sigmoid(logit), per_signal
+
+
+def extraction_scores(features, min_requests: int = MIN_REQUESTS) -> np.ndarray:
+    """The extraction_score of every row of `features`, without flags or reasons (what judging
+    many candidate groups needs)."""
+    return _scores(features, min_requests, None, None)[0]
+
+
 def score_accounts(
     features: pa.Table,
     threshold: float = FLAG_THRESHOLD,
@@ -389,10 +403,8 @@ def score_accounts(
     single-shot requests) is not offered as a reason; an account whose score is not above the
     typical account's score gets none.
     """
-    b = BIAS if bias is None else bias
-    _, per_signal = _contributions(features, weights)
+    score, per_signal = _scores(features, min_requests, weights, bias)
     req = _col(features, "requests")
-    score = _sigmoid(shrunk_logit(b + per_signal.sum(axis=1), req, min_requests))
     flagged = (score >= threshold) & _large_enough(features, req, min_requests)
     excess = per_signal - _typical(per_signal, req, min_requests)
     # words only for accounts with something to say (most accounts of a big scan have nothing)
