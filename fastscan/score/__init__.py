@@ -1,6 +1,7 @@
 """Scoring a finished scan: near-duplicates and cross-account links (neardup), per-account
-features (features), coordination across accounts (coordination), the extraction score and its
-reasons (model, with the fitted weights in weights), and `finish(partial) -> Report`."""
+features (features), coordination across accounts (coordination), the published signals
+(signals), the extraction score and its reasons (model, with the fitted weights in weights),
+campaigns judged together (campaigns), and `finish(partial) -> Report`."""
 
 from __future__ import annotations
 
