@@ -34,7 +34,9 @@ from fastscan.config import ENTITY_COLUMNS
 __all__ = [
     "IDENTITY_KINDS",
     "KINDS",
+    "KEY_SHIFT",
     "LABEL_CHARS",
+    "MODEL_KIND",
     "PARAM_BUCKETS",
     "describe",
     "entity_ids",
@@ -46,7 +48,9 @@ KINDS = ("max_tokens", "temperature", "n", "probing", "system_prompt", "model", 
 IDENTITY_KINDS = (6, 7, 8)  # who sends, not how: an owner above the entity, a network, a client
 _BUCKETS = (128, 43, 64, 4, 4096, 0, 4096, 4096, 4096)  # models are keyed by fastscan.score.campaigns
 PARAM_BUCKETS = sum(_BUCKETS)
-_SHIFT = 24
+KEY_SHIFT = 24  # a key is kind << KEY_SHIFT | bucket
+MODEL_KIND = KINDS.index("model")  # keyed by fastscan.score.campaigns from the model counts
+_SHIFT = KEY_SHIFT
 _SYSTEM_BUCKETS = 4095
 
 
@@ -72,7 +76,7 @@ def _text_buckets(col: pa.ChunkedArray | pa.Array, prepare=None, labels: dict | 
         digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).digest()
         b = 1 + int.from_bytes(digest, "little") % _SYSTEM_BUCKETS
         if labels is not None:
-            note_label(labels, int(_key(kind, np.array([b]))[0]), text[:LABEL_CHARS])
+            note_label(labels, (kind << _SHIFT) | b, text[:LABEL_CHARS])
         return b
 
     words = [bucket(s) for s in enc.dictionary.to_pylist()]

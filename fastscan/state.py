@@ -309,8 +309,8 @@ class AccountState:
 
         map_ordered(minhash_part, row_ranges(len(uniq_rows)))
         ends = prompt_ends(p_off, p_data, uniq_rows) if s.text is not None else None
-        rows = uniq_rows
-        s.add(account[rows], phash[rows], counts, n_words[rows], head[rows], tail[rows], sig, ends)
+        u = uniq_rows
+        s.add(account[u], phash[u], counts, n_words[u], head[u], tail[u], sig, ends)
 
     # -- merge
     def merge(self, other: AccountState) -> AccountState:

@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fastscan.params import IDENTITY_KINDS, KINDS, describe
+from fastscan.params import IDENTITY_KINDS, KEY_SHIFT, KINDS, MODEL_KIND, describe
 from fastscan.score.model import CLUSTER_MIN_REQUESTS, CLUSTER_VOLUME, extraction_scores, score_accounts
 from fastscan.state import AccountState, F
 
@@ -57,9 +57,7 @@ FP_MIN_SHARE = 0.1  # a setting used for this share of an account's requests is 
 FP_MIN_REQUESTS = 5  # accounts with fewer requests have no fingerprint: too few to say
 CAMPAIGN_MIN_ACCOUNTS = 5  # a campaign that flags its members has at least this many accounts
 SCORE_TIE = 0.02  # candidates whose pooled scores differ by less are as good: the larger is joined
-_MODEL_KIND = 5  # fingerprint keys of models: _MODEL_KIND << 24 | rank of the model's name
 N_KINDS = len(KINDS)  # the kinds of settings of fastscan.params (the model among them)
-_KEY_SHIFT = 24
 
 # pooled: summed; the members' median; everything else numeric: over the pooled requests
 _SUMMED = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "distinct_prompts")
@@ -85,13 +83,15 @@ _MEDIAN = (
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """fmix64 of each value (uint64 arithmetic wraps)."""
+    """fastscan.kernels.hashing.fmix64 of each value, in numpy (uint64 arithmetic wraps)."""
+    from fastscan.kernels.hashing import M1, M2, U33
+
     x = x.astype(np.uint64)
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xFF51AFD7ED558CCD)
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xC4CEB9FE1A85EC53)
-    x ^= x >> np.uint64(33)
+    x ^= x >> U33
+    x *= M1
+    x ^= x >> U33
+    x *= M2
+    x ^= x >> U33
     return x
 
 
@@ -107,14 +107,14 @@ def fingerprints(state: AccountState) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if len(m_acct):
         rank = np.argsort(np.argsort(np.array(state.models, dtype=object).astype(str), kind="stable"))
         acct = np.concatenate([acct, m_acct])
-        key = np.concatenate([key, (np.int64(_MODEL_KIND) << _KEY_SHIFT) | rank[m_idx]])
+        key = np.concatenate([key, (np.int64(MODEL_KIND) << KEY_SHIFT) | rank[m_idx]])
         cnt = np.concatenate([cnt, m_cnt])
     keep = (cnt >= FP_MIN_SHARE * req[acct]) & (req[acct] >= FP_MIN_REQUESTS)
     acct, key = acct[keep], key[keep]
     order = np.lexsort((key, acct))
     acct, key = acct[order], key[order]
     parts = np.zeros((N_KINDS, n), dtype=np.uint64)
-    np.add.at(parts, (key >> _KEY_SHIFT, acct), _mix(key + np.int64(1)))
+    np.add.at(parts, (key >> KEY_SHIFT, acct), _mix(key + np.int64(1)))
     h = np.zeros(n, dtype=np.uint64)
     for k in range(N_KINDS):
         h += parts[k]
@@ -245,7 +245,7 @@ def find_campaigns(
         left_out.append(who)
         # who sends them alone (the same owner, network and client whatever the settings), where
         # the log names any: a swarm behind one proxy, end users of one account
-        nobody = sum(_mix(np.array([(k << _KEY_SHIFT) + 1], dtype=np.int64)) for k in IDENTITY_KINDS)
+        nobody = sum(_mix(np.array([(k << KEY_SHIFT) + 1], dtype=np.int64)) for k in IDENTITY_KINDS)
         views.append(np.where(who == nobody, np.uint64(0), who))
         left_out.append(fp - who)
     labels = []
@@ -311,11 +311,11 @@ def find_campaigns(
     lifted[in_c] = harvesting[label[in_c]] & (req[in_c] >= CLUSTER_MIN_REQUESTS)
     score = own_score.copy()
     score[lifted] = np.maximum(own_score[lifted], c_score[label[lifted]])
-    flagged = accounts.column("flagged").to_numpy(zero_copy_only=False) | lifted
-    evidence = _evidence(accounts, label, g, fp, state, fp_acct, fp_key)
+    own_flag = accounts.column("flagged").to_numpy(zero_copy_only=False)
+    flagged = own_flag | lifted
+    evidence = _evidence(accounts, label, g, fp, at, state, fp_acct, fp_key)
     c_reasons = pooled.column("reasons").to_pylist() if pooled is not None else []
     reasons = accounts.column("reasons").to_pylist()
-    own_flag = accounts.column("flagged").to_numpy(zero_copy_only=False)
     in_harvest = in_c & (harvesting[np.maximum(label, 0)] if g else False)
     for i in np.flatnonzero(in_harvest & (lifted | own_flag)):
         c = label[i]
@@ -350,6 +350,7 @@ def _evidence(
     label: np.ndarray,
     g: int,
     fp: np.ndarray,
+    at: np.ndarray,
     state: AccountState,
     fp_acct: np.ndarray,
     fp_key: np.ndarray,
@@ -363,34 +364,31 @@ def _evidence(
         for name in ("shared_template_accounts", "shared_near_dup_accounts")
     }
     out: list[list[str]] = [[] for _ in range(g)]
-    # per account (in `accounts` order), its key of each identity kind (0: the log does not say)
-    index = np.array([state.index[a] for a in accounts.column("account_id").to_pylist()], dtype=np.int64)
+    # per account (in `accounts` order; `at`: its index in the state), its key of each identity
+    # kind (0: the log does not say)
     ident = {}
     for kind in IDENTITY_KINDS:
-        mine = (fp_key >> _KEY_SHIFT) == kind
+        mine = (fp_key >> KEY_SHIFT) == kind
         by_account = np.zeros(state.n_accounts, dtype=np.int64)
         by_account[fp_acct[mine][::-1]] = fp_key[mine][::-1]  # the smallest key where several
-        keys = by_account[index]
-        ident[kind] = np.where(keys & ((1 << _KEY_SHIFT) - 1), keys, 0)
-    at = [np.flatnonzero(label == c) for c in range(g)] if g < 64 else None
+        keys = by_account[at]
+        ident[kind] = np.where(keys & ((1 << KEY_SHIFT) - 1), keys, 0)
     order = np.argsort(label, kind="stable")
     bounds = np.searchsorted(label[order], np.arange(g + 1))
     for c in range(g):
-        rows = at[c] if at is not None else order[bounds[c] : bounds[c + 1]]
+        rows = order[bounds[c] : bounds[c + 1]]
         size = len(rows)
         hashes, counts = np.unique(fp[rows], return_counts=True)
         best = int(np.argmax(np.where(hashes != 0, counts, -1)))
         if hashes[best] != 0 and 2 * counts[best] >= size:
-            first = state.index[
-                str(accounts.column("account_id")[int(rows[np.flatnonzero(fp[rows] == hashes[best])[0]])])
-            ]
+            first = at[rows[np.flatnonzero(fp[rows] == hashes[best])[0]]]
             lo, hi = np.searchsorted(fp_acct, first), np.searchsorted(fp_acct, first, side="right")
             words = []
             for k in fp_key[lo:hi].tolist():
-                kind, bucket = k >> _KEY_SHIFT, k & ((1 << _KEY_SHIFT) - 1)
+                kind, bucket = k >> KEY_SHIFT, k & ((1 << KEY_SHIFT) - 1)
                 if kind in IDENTITY_KINDS and bucket == 0:
                     continue  # the log does not say: nothing shared
-                words.append(f"model {models[bucket]}" if kind == _MODEL_KIND else describe(k, state.param_labels))
+                words.append(f"model {models[bucket]}" if kind == MODEL_KIND else describe(k, state.param_labels))
             share = "" if counts[best] == size else f" for {counts[best]:,} of them"
             out[c].append(f"the same request fingerprint ({', '.join(words)}){share}")
         else:
