@@ -4,9 +4,9 @@
 
 Real prompts from ../shared/data/raw (T0 fills, ShareGPT turns, Alpaca instructions;
 tests/realtext.py). Speed: signatures of K = 128 of every prompt, word 3-shingles, one thread,
-tokenization included for every method - fastscan's kernel (`minhash_signatures`, K
-multiply-shift permutations fused with the tokenizer) from the raw Arrow text, and the time of its
-tokenizer alone (`hash_prompts`: the floor any scheme pays); rensa (RMinHash) and datasketch
+tokenization included for every method - fastscan's kernel (`minhash_signatures`, K 32-bit
+permutations of one rolled hash per shingle, fused with the tokenizer) from the raw Arrow text,
+and the time of its tokenizer alone (`hash_prompts`: the floor any scheme pays); rensa (RMinHash) and datasketch
 (MinHash) from the lower-cased words joined into shingle strings in Python, as their users do.
 Accuracy: each prompt beside a copy with a share of its words replaced, binned by the exact
 Jaccard similarity of the two shingle sets (0.5-0.6, ..., 0.9-1.0); per band the mean absolute

@@ -31,6 +31,12 @@ def fmix64(x):
 
 
 @inline
+def rotl(x, r):
+    """x rotated left by r bits (0 <= r < 64)."""
+    return (x << r) | (x >> ((np.uint64(64) - r) & np.uint64(63)))
+
+
+@inline
 def fnv1a_step(h, byte):
     return (h ^ np.uint64(byte)) * FNV_PRIME
 
@@ -56,8 +62,9 @@ def splitmix64_sequence(seed: int, count: int) -> np.ndarray:
 
 
 def minhash_params(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Multipliers (odd) and offsets of the multiply-shift permutations of `minhash_signatures`."""
-    seq = splitmix64_sequence(seed, 2 * num_perm)
-    a = seq[0::2] | np.uint64(1)
-    b = seq[1::2]
+    """Multipliers (odd) and offsets of the 32-bit permutations x -> a x + b (mod 2**32) of
+    `minhash_signatures`: the low 32 bits of splitmix64 pairs, as uint32."""
+    seq = splitmix64_sequence(seed, 2 * num_perm) & np.uint64(0xFFFFFFFF)
+    a = (seq[0::2] | np.uint64(1)).astype(np.uint32)
+    b = seq[1::2].astype(np.uint32)
     return np.ascontiguousarray(a), np.ascontiguousarray(b)

@@ -6,14 +6,15 @@ UTF-8 sequence (CJK, kana, Hangul, emoji, symbols) is a word of its own, so scri
 spaces still give many words. All other ASCII bytes separate words.
 
 word_hash(w)      = fmix64(FNV-1a-64(w's bytes, A-Z folded to a-z))
-shingle_hash(i)   = fold(combine, SHINGLE_SEED, word_hash[i : i + k])   k consecutive words
+shingle_hash(i)   = fmix64(SHINGLE_SEED ^ xor over j < k of rotl(word_hash[i + j], 17 j mod 64))
+                    k consecutive words; one hash per shingle, rolled from the previous one
                     a text of 1..k-1 words has one shingle: all of its words; 0 words, none
 prompt_hash(text) = fmix64(FNV-1a-64(the text's raw bytes))          exact identity of a prompt
 count_tokens      = sum over words of ceil(bytes / 4) (1 for a 3/4-byte code point)
                     + 1 per ASCII punctuation byte; an approximation of BPE tokens, used only
                     where the log carries no token counts.
-MinHash           = per permutation j, min over shingles x of ((a_j * x + b_j) mod 2**64) >> 32,
-                    stored as uint32; a_j, b_j from `hashing.minhash_params`. A text without
+MinHash           = per permutation j, min over shingles x of (a_j * (x >> 32) + b_j) mod 2**32,
+                    uint32; a_j (odd), b_j from `hashing.minhash_params`. A text without
                     shingles gets all 0xFFFFFFFF (and n_words == 0 says so).
 """
 
@@ -23,7 +24,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, rw, rw2
-from fastscan.kernels.hashing import FNV_OFFSET, U32, combine, fmix64, fnv1a_step
+from fastscan.kernels.hashing import FNV_OFFSET, U32, combine, fmix64, fnv1a_step, rotl
 
 SHINGLE_SEED = np.uint64(0x9E3779B97F4A7C15)
 SKELETON_SEED = np.uint64(0x5851F42D4C957F2D)
@@ -221,52 +222,68 @@ def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_wo
             out_tail_hash[r] = 0
 
 
+SHINGLE_ROTATION = 17  # word j of a shingle is rotated by 17 j bits (distinct for j < 16)
+_ROLL = np.uint64(64 - SHINGLE_ROTATION)  # rotl by this undoes one step of rotation
+
+
 @inline
 def _shingle_hash(window, at, k):
     """Hash of the k word hashes ending at ring position `at` (oldest first)."""
-    h = SHINGLE_SEED
+    h = np.uint64(0)
     for j in range(k):
-        h = combine(h, window[(at - k + 1 + j) % MAX_SHINGLE_K])
-    return h
+        h ^= rotl(window[(at - k + 1 + j) % MAX_SHINGLE_K], np.uint64((SHINGLE_ROTATION * j) & 63))
+    return fmix64(h ^ SHINGLE_SEED)
 
 
 @inline
 def _minhash_update(mins, a, b, x):
-    # one lane per permutation, no branch: LLVM turns this into vector multiplies
+    # one lane per permutation, no branch: 32-bit lanes, which LLVM turns into vector multiplies
+    x32 = np.uint32(x >> U32)
     for j in range(mins.shape[0]):
-        v = (a[j] * x + b[j]) >> U32
-        mins[j] = min(mins[j], v)
+        mins[j] = min(mins[j], np.uint32(a[j] * x32 + b[j]))
 
 
-@kernel(types.void(_i64ro, _u8ro, _boolro, _i64ro, types.int64, ro(types.uint64), ro(types.uint64), rw2(types.uint32)))
+@inline
+def _minhash_words(buf, words, k, a, b, mins):
+    """Fold the k-shingles of the word hashes buf[:words] into mins (see module doc): the rotated
+    xor of a shingle's words rolls to the next shingle in two rotations and two xors, so each
+    shingle costs one fmix64 whatever k is."""
+    if words <= 0:
+        return
+    kk = min(k, words)
+    h = np.uint64(0)
+    for j in range(kk):
+        h ^= rotl(buf[j], np.uint64((SHINGLE_ROTATION * j) & 63))
+    top = np.uint64((SHINGLE_ROTATION * (kk - 1)) & 63)
+    t = 0
+    while True:
+        _minhash_update(mins, a, b, fmix64(h ^ SHINGLE_SEED))
+        if t + kk >= words:
+            return
+        h = rotl(h ^ buf[t], _ROLL) ^ rotl(buf[t + kk], top)
+        t += 1
+
+
+@kernel(types.void(_i64ro, _u8ro, _boolro, _i64ro, types.int64, ro(types.uint32), ro(types.uint32), rw2(types.uint32)))
 def minhash_signatures(offsets, data, valid, rows, k, a, b, out):
     """MinHash signature of the word k-shingles of the strings at `rows`, fused in one pass.
 
-    rows : int64[m] (indices into the string array), a, b : uint64[K] from `minhash_params`,
+    rows : int64[m] (indices into the string array), a, b : uint32[K] from `minhash_params`,
     out : uint32[m, K]. Null strings and texts without words get all 0xFFFFFFFF.
     """
     num_perm = a.shape[0]
-    mins = np.empty(num_perm, dtype=np.uint64)
+    mins = np.empty(num_perm, dtype=np.uint32)
     buf = np.empty(1, dtype=np.uint64)
     for i in range(rows.shape[0]):
         r = rows[i]
         for j in range(num_perm):
-            mins[j] = np.uint64(EMPTY_MIN)
+            mins[j] = EMPTY_MIN
         if valid[r]:
             lo = offsets[r]
             hi = offsets[r + 1]
             if buf.shape[0] < hi - lo + 1:
                 buf = np.empty(2 * (hi - lo) + 1, dtype=np.uint64)
             words, ph = _word_hashes(data, lo, hi, buf)
-            for t in range(words - k + 1):
-                x = SHINGLE_SEED
-                for j in range(t, t + k):
-                    x = combine(x, buf[j])
-                _minhash_update(mins, a, b, x)
-            if 0 < words < k:
-                x = SHINGLE_SEED
-                for j in range(words):
-                    x = combine(x, buf[j])
-                _minhash_update(mins, a, b, x)
+            _minhash_words(buf, words, k, a, b, mins)
         for j in range(num_perm):
-            out[i, j] = np.uint32(mins[j])
+            out[i, j] = mins[j]

@@ -56,6 +56,19 @@ def chain(seed: int, hashes) -> int:
     return h
 
 
+def rotl(x: int, r: int) -> int:
+    r %= 64
+    return ((x << r) | (x >> (64 - r))) & MASK64 if r else x
+
+
+def shingle(hashes) -> int:
+    """The hash of one shingle: word j rotated left by 17 j bits, all xor-ed, then fmix64."""
+    h = 0
+    for j, x in enumerate(hashes):
+        h ^= rotl(x, 17 * j)
+    return fmix64(h ^ SHINGLE_SEED)
+
+
 def splitmix64(seed: int, count: int) -> list[int]:
     state = seed & MASK64
     out = []
@@ -113,8 +126,8 @@ def shingle_hashes(text: str, k: int) -> list[int]:
     if not hashes:
         return []
     if len(hashes) < k:
-        return [chain(SHINGLE_SEED, hashes)]
-    return [chain(SHINGLE_SEED, hashes[i : i + k]) for i in range(len(hashes) - k + 1)]
+        return [shingle(hashes)]
+    return [shingle(hashes[i : i + k]) for i in range(len(hashes) - k + 1)]
 
 
 def prompt_hash(text: str) -> int:
@@ -143,7 +156,7 @@ def hash_prompt(text: str, skeleton_words: int) -> tuple[int, int, int, int]:
 
 def minhash_signature(text: str, k: int, a: list[int], b: list[int]) -> list[int]:
     shingles = shingle_hashes(text, k)
-    return [min((((aj * x + bj) & MASK64) >> 32 for x in shingles), default=EMPTY_MIN) for aj, bj in zip(a, b)]
+    return [min(((aj * (x >> 32) + bj) & 0xFFFFFFFF for x in shingles), default=EMPTY_MIN) for aj, bj in zip(a, b)]
 
 
 # -- the kernels, row by row over Python values (None is a null) -------------------------------
