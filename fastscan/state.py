@@ -139,7 +139,7 @@ class AccountState:
 
     def update(self, batch: pa.RecordBatch) -> None:
         """Fold one canonical RecordBatch into the state."""
-        from fastscan.kernels import aggregate, reasoning, text
+        from fastscan.kernels import aggregate, prompts, reasoning
 
         n = batch.num_rows
         if n == 0:
@@ -155,22 +155,33 @@ class AccountState:
         head = np.empty(n, dtype=np.uint64)
         tail = np.empty(n, dtype=np.uint64)
         asks = np.empty(n, dtype=np.bool_)
+        # every prompt's word hashes, for the MinHash of those that enter the sample: a word is at
+        # least a byte, so rows lo.. have room from (their first byte + lo): parts never overlap
+        words = np.empty(int(p_off[n] - p_off[0]) + n + 1, dtype=np.uint64)
+        word_start = np.empty(n, dtype=np.int64)
+        pat_off, pat_data = reasoning.reasoning_table()
 
         def text_pass(part: tuple[int, int]) -> None:
             lo, hi = part
-            text.hash_prompts(
+            prompts.prompt_pass(
                 p_off[lo : hi + 1],
                 p_data,
                 p_valid[lo:hi],
                 self.config.skeleton_words,
+                pat_off,
+                pat_data,
                 phash[lo:hi],
                 n_words[lo:hi],
                 head[lo:hi],
                 tail[lo:hi],
+                asks[lo:hi],
+                int(p_off[lo] - p_off[0]) + lo,
+                word_start[lo:hi],
+                words,
             )
-            reasoning.asks_for_reasoning(p_off[lo : hi + 1], p_data, p_valid[lo:hi], asks[lo:hi])
 
         map_ordered(text_pass, row_ranges(n))
+        text_words = (word_start, n_words, words)
 
         values = self._record_features(batch, n_words, p_off, p_data, p_valid, asks)
         aggregate.sum_by_account(account, values, self.sums)
@@ -194,7 +205,7 @@ class AccountState:
             self.model_timed.add(account[ts_valid], midx[ts_valid])
             self.model_first.add(account[ts_valid], midx[ts_valid], hrs)
 
-        self._update_sample(account, phash, n_words, head, tail, p_off, p_data, p_valid)
+        self._update_sample(account, phash, n_words, head, tail, p_off, p_data, p_valid, text_words)
 
     def _record_features(
         self,
@@ -267,8 +278,9 @@ class AccountState:
         p_off: np.ndarray,
         p_data: np.ndarray,
         p_valid: np.ndarray,
+        text_words: tuple[np.ndarray, np.ndarray, np.ndarray],
     ) -> None:
-        from fastscan.kernels import text
+        from fastscan.kernels.prompts import minhash_from_words
 
         s = self.sample
         s.ensure_accounts(self.n_accounts)
@@ -301,11 +313,12 @@ class AccountState:
         sig = np.empty((len(uniq_rows), self.config.num_perm), dtype=np.uint32)
         uniq_rows = uniq_rows.astype(np.int64)
 
+        word_start, n_words, words = text_words
+
         def minhash_part(part: tuple[int, int]) -> None:
             lo, hi = part
-            text.minhash_signatures(
-                p_off, p_data, p_valid, uniq_rows[lo:hi], self.config.shingle_words, a, b, sig[lo:hi]
-            )
+            rows = uniq_rows[lo:hi]
+            minhash_from_words(word_start, n_words, words, rows, self.config.shingle_words, a, b, sig[lo:hi])
 
         map_ordered(minhash_part, row_ranges(len(uniq_rows)))
         ends = prompt_ends(p_off, p_data, uniq_rows) if s.text is not None else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from fastscan.kernels._jit import kernel, ro, rw
+from fastscan.kernels._jit import helper, inline, kernel, ro, rw
 
 REASONING_PHRASES = (
     # English
@@ -132,22 +132,11 @@ _MULT = np.uint64(0x9E3779B97F4A7C15)
 _FILTER_BITS = 16
 
 
-@kernel(
-    types.void(ro(types.int64), ro(types.uint8), ro(types.boolean), ro(types.int64), ro(types.uint8), rw(types.boolean))
-)
-def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
-    """out[i] = some phrase occurs in string i (ASCII case-insensitive).
-
-    offsets : int64[n + 1], data : uint8[m], valid : bool[n]; pat_offsets : int64[p + 1],
-    pat_data : uint8 (lower-case phrases); out : bool[n]
-
-    One pass per string: the first W = min(4, shortest phrase) folded bytes at each position roll
-    into a key whose hash indexes a bitmap of the phrases' W-byte prefixes; only positions that
-    pass the filter are compared with the phrases of that bucket.
-    """
-    n = offsets.shape[0] - 1
+@helper
+def phrase_filter(pat_offsets, pat_data):
+    """The prefix filter of `match_phrases` for a phrase table: (W, key mask, bitmap of the
+    phrases' W-byte prefixes by hash bucket, bucket starts, phrases by bucket)."""
     n_pat = pat_offsets.shape[0] - 1
-    fold = _FOLD
     w = 4
     for p in range(n_pat):
         pl = pat_offsets[p + 1] - pat_offsets[p]
@@ -179,47 +168,71 @@ def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
         if h >= 0:
             by_bucket[fill[h]] = p
             fill[h] += 1
-    for r in range(n):
-        out[r] = False
-        if not valid[r]:
+    return w, mask, bits, bucket_count, by_bucket
+
+
+@inline
+def has_phrase(data, lo, hi, w, mask, bits, bucket_count, by_bucket, pat_offsets, pat_data):
+    """Some phrase occurs in data[lo:hi] (ASCII case-insensitive); the tables from phrase_filter."""
+    fold = _FOLD
+    shift = np.uint64(64 - _FILTER_BITS)
+    key = np.uint64(0)
+    for i in range(lo, hi):
+        key = ((key << np.uint64(8)) | np.uint64(fold[data[i]])) & mask
+        s = i - w + 1
+        if s < lo:
             continue
-        lo = offsets[r]
-        hi = offsets[r + 1]
-        found = False
-        key = np.uint64(0)
-        for i in range(lo, hi):
-            key = ((key << np.uint64(8)) | np.uint64(fold[data[i]])) & mask
-            s = i - w + 1
-            if s < lo:
+        h = np.int64((key * _MULT) >> shift)
+        if (bits[h >> 6] >> np.uint64(h & 63)) & np.uint64(1) == 0:
+            continue
+        for q in range(bucket_count[h], bucket_count[h + 1]):
+            p = by_bucket[q]
+            ps = pat_offsets[p]
+            pl = pat_offsets[p + 1] - ps
+            if s + pl > hi:
                 continue
-            h = np.int64((key * _MULT) >> shift)
-            if (bits[h >> 6] >> np.uint64(h & 63)) & np.uint64(1) == 0:
-                continue
-            for q in range(bucket_count[h], bucket_count[h + 1]):
-                p = by_bucket[q]
-                ps = pat_offsets[p]
-                pl = pat_offsets[p + 1] - ps
-                if s + pl > hi:
-                    continue
-                ok = True
-                for j in range(pl):
-                    if fold[data[s + j]] != pat_data[ps + j]:
-                        ok = False
-                        break
-                if ok:
-                    found = True
+            ok = True
+            for j in range(pl):
+                if fold[data[s + j]] != pat_data[ps + j]:
+                    ok = False
                     break
-            if found:
-                break
-        out[r] = found
+            if ok:
+                return True
+    return False
+
+
+@kernel(
+    types.void(ro(types.int64), ro(types.uint8), ro(types.boolean), ro(types.int64), ro(types.uint8), rw(types.boolean))
+)
+def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
+    """out[i] = some phrase occurs in string i (ASCII case-insensitive).
+
+    offsets : int64[n + 1], data : uint8[m], valid : bool[n]; pat_offsets : int64[p + 1],
+    pat_data : uint8 (lower-case phrases); out : bool[n]
+
+    One pass per string: the first W = min(4, shortest phrase) folded bytes at each position roll
+    into a key whose hash indexes a bitmap of the phrases' W-byte prefixes; only positions that
+    pass the filter are compared with the phrases of that bucket.
+    """
+    w, mask, bits, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
+    for r in range(offsets.shape[0] - 1):
+        out[r] = valid[r] and has_phrase(
+            data, offsets[r], offsets[r + 1], w, mask, bits, bucket_count, by_bucket, pat_offsets, pat_data
+        )
 
 
 _TABLE = None
 
 
-def asks_for_reasoning(offsets, data, valid, out) -> None:
-    """out[i] = prompt i asks for step-by-step reasoning (REASONING_PHRASES)."""
+def reasoning_table() -> tuple[np.ndarray, np.ndarray]:
+    """phrase_table(REASONING_PHRASES), made once."""
     global _TABLE
     if _TABLE is None:
         _TABLE = phrase_table()
-    match_phrases(offsets, data, valid, _TABLE[0], _TABLE[1], out)
+    return _TABLE
+
+
+def asks_for_reasoning(offsets, data, valid, out) -> None:
+    """out[i] = prompt i asks for step-by-step reasoning (REASONING_PHRASES)."""
+    table = reasoning_table()
+    match_phrases(offsets, data, valid, table[0], table[1], out)

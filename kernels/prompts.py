@@ -1,0 +1,114 @@
+"""The scan's text work on a batch of prompts, each prompt tokenized once.
+
+`prompt_pass` reads each prompt's bytes once for its words (kernels.text: exact hash, word
+count, skeleton hashes, and every word hash kept in a buffer) and, while those bytes are still in
+the cache, for the reasoning phrases (kernels.reasoning). `minhash_from_words` then computes the
+MinHash signatures of the prompts that enter the sample from the kept word hashes, without
+tokenizing them again. Results are those of `text.hash_prompts`, `reasoning.match_phrases` and
+`text.minhash_signatures` on the same strings, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+
+from fastscan.kernels._jit import kernel, ro, rw, rw2
+from fastscan.kernels.hashing import combine
+from fastscan.kernels.reasoning import has_phrase, phrase_filter
+from fastscan.kernels.text import EMPTY_MIN, SKELETON_SEED, _minhash_words, _word_hashes
+
+_i64ro = ro(types.int64)
+
+
+@kernel(
+    types.void(
+        _i64ro,
+        ro(types.uint8),
+        ro(types.boolean),
+        types.int64,
+        _i64ro,
+        ro(types.uint8),
+        rw(types.uint64),
+        rw(types.int32),
+        rw(types.uint64),
+        rw(types.uint64),
+        rw(types.boolean),
+        types.int64,
+        rw(types.int64),
+        rw(types.uint64),
+    )
+)
+def prompt_pass(
+    offsets,
+    data,
+    valid,
+    skeleton_words,
+    pat_offsets,
+    pat_data,
+    out_prompt_hash,
+    out_n_words,
+    out_head_hash,
+    out_tail_hash,
+    out_phrase,
+    word_base,
+    word_start,
+    words,
+):
+    """hash_prompts and match_phrases of each string in one pass, keeping the word hashes.
+
+    offsets : int64[n + 1] (absolute positions in data), valid : bool[n]; pat_offsets, pat_data:
+    the phrase table (reasoning.phrase_table); outputs as hash_prompts' and match_phrases'.
+    The word hashes of string r go to words[word_start[r] : word_start[r] + out_n_words[r]], from
+    word_start[0] = word_base; words needs word_base + (offsets[n] - offsets[0]) + 1 slots (a word
+    is at least one byte, and the tokenizer may write one slot past a string's last word).
+    """
+    n = offsets.shape[0] - 1
+    w, mask, bits, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
+    p = min(max(skeleton_words, 1), 64)
+    cursor = word_base
+    for r in range(n):
+        word_start[r] = cursor
+        out_head_hash[r] = 0
+        out_tail_hash[r] = 0
+        if not valid[r]:
+            out_prompt_hash[r] = 0
+            out_n_words[r] = -1
+            out_phrase[r] = False
+            continue
+        lo = offsets[r]
+        hi = offsets[r + 1]
+        buf = words[cursor:]
+        count, ph = _word_hashes(data, lo, hi, buf)
+        out_prompt_hash[r] = ph
+        out_n_words[r] = count
+        if count >= 2 * p + 1:
+            head = SKELETON_SEED
+            for j in range(p):
+                head = combine(head, buf[j])
+            tail = SKELETON_SEED
+            for j in range(count - p, count):
+                tail = combine(tail, buf[j])
+            out_head_hash[r] = head
+            out_tail_hash[r] = tail
+        out_phrase[r] = has_phrase(data, lo, hi, w, mask, bits, bucket_count, by_bucket, pat_offsets, pat_data)
+        cursor += count
+
+
+_u32ro = ro(types.uint32)
+
+
+@kernel(types.void(_i64ro, ro(types.int32), ro(types.uint64), _i64ro, types.int64, _u32ro, _u32ro, rw2(types.uint32)))
+def minhash_from_words(word_start, n_words, words, rows, k, a, b, out):
+    """out[i] = the MinHash signature of string rows[i] from the word hashes prompt_pass kept
+    (minhash_signatures' result, without the tokenizer); a string without words (or null) gets
+    all 0xFFFFFFFF."""
+    num_perm = a.shape[0]
+    mins = np.empty(num_perm, dtype=np.uint32)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(num_perm):
+            mins[j] = EMPTY_MIN
+        _minhash_words(words[word_start[r] :], n_words[r], k, a, b, mins)
+        for j in range(num_perm):
+            out[i, j] = mins[j]
