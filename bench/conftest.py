@@ -56,7 +56,7 @@ def warm():
 
     fastscan.kernels.warmup()
     tiny = bench_log(2_000_000, seed=2, fmt="flat")
-    for kind in ("gz", "parquet", "arrow"):
+    for kind in ("gz", "zst", "parquet", "arrow"):
         fastscan.scan([converted(tiny, kind)])
     fastscan.scan([tiny])
 
@@ -85,6 +85,7 @@ def log_formats(jsonl_log) -> dict:
     return {
         "jsonl": jsonl_log,
         "gz": converted(jsonl_log, "gz"),
+        "zst": converted(jsonl_log, "zst"),
         "parquet": converted(jsonl_log, "parquet"),
         "arrow": converted(jsonl_log, "arrow"),
     }
@@ -102,6 +103,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         ("scan jsonl", "duckdb group by"),
         ("scan jsonl", "polars group by"),
         ("scan arrow", "duckdb group by"),
+        ("scan jsonl", "msgspec decode"),
+        ("scan gz", "zcat"),
+        ("scan zst", "zstd -dc"),
         ("minhash fastscan", "minhash datasketch"),
     ]
     lines = [f"{a} / {b}: {ratio(a, b)}" for a, b in pairs if ratio(a, b) is not None]

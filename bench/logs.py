@@ -3,8 +3,8 @@
 `bench_log(target_bytes, seed, fmt)` returns the path of a cached log under $FASTSCAN_BENCH_DIR
 (default /tmp/fastscan-bench), written first if needed by `fastscan.synth.write_log`, the
 realistic generator the tests and `fastscan demo` use (people, chat front ends, integrations,
-evaluation runs, extraction campaigns); `converted(path, kind)` derives the .gz, Parquet and
-Arrow IPC versions of the same records. The same (size, seed, format) gives the same bytes.
+evaluation runs, extraction campaigns); `converted(path, kind)` derives the .gz, .zst, Parquet
+and Arrow IPC versions of the same records. The same (size, seed, format) gives the same bytes.
 """
 
 from __future__ import annotations
@@ -34,14 +34,19 @@ def bench_log(target_bytes: int, seed: int = 0, fmt: str = "flat") -> Path:
 
 
 def converted(path: Path, kind: str) -> Path:
-    """The same records as `path` in another container: "gz", "parquet" or "arrow" (cached)."""
-    out = path.with_suffix({"gz": ".jsonl.gz", "parquet": ".parquet", "arrow": ".arrow"}[kind])
+    """The same records as `path` in another container: "gz", "zst", "parquet" or "arrow" (cached)."""
+    out = path.with_suffix({"gz": ".jsonl.gz", "zst": ".jsonl.zst", "parquet": ".parquet", "arrow": ".arrow"}[kind])
     if out.exists():
         return out
     tmp = out.with_name(out.name + ".partial")
     if kind == "gz":
         with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=1) as dst:
             shutil.copyfileobj(src, dst, 1 << 22)
+    elif kind == "zst":
+        import zstandard
+
+        with open(path, "rb") as src, open(tmp, "wb") as dst:
+            zstandard.ZstdCompressor(level=3).copy_stream(src, dst, read_size=1 << 22, write_size=1 << 22)
     else:
         import pyarrow as pa
         import pyarrow.json as pajson

@@ -1,5 +1,6 @@
-"""End-to-end scans (JSONL, .gz, Parquet, Arrow IPC), cold start, peak memory, and the peers on
-the same file in the same run: DuckDB and Polars GROUP BY account, datasketch MinHash.
+"""End-to-end scans (JSONL, .gz, .zst, Parquet, Arrow IPC), cold start, peak memory, and the peers
+on the same file in the same run: DuckDB and Polars GROUP BY account, msgspec decoding the fields
+a scan needs, zcat and zstd decompressing the compressed logs, datasketch MinHash.
 
 MB/s is always of the equivalent JSON Lines (the bench log's size), so formats compare directly.
 """
@@ -33,7 +34,7 @@ def _scan(path):
     return fastscan.scan([path])
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "gz", "parquet", "arrow"])
+@pytest.mark.parametrize("fmt", ["jsonl", "gz", "zst", "parquet", "arrow"])
 def test_scan(benchmark, warm, log_formats, jsonl_log, jsonl_report, fmt):
     path = log_formats[fmt]
     report = benchmark.pedantic(_scan, args=(path,), rounds=ROUNDS, iterations=1)
@@ -110,6 +111,72 @@ def test_peer_polars(benchmark, jsonl_log, jsonl_report):
     )
     benchmark.extra_info["fastscan_over_polars"] = ratio("scan jsonl", "polars group by")
     fig["fastscan_over_peer"] = benchmark.extra_info["fastscan_over_polars"]
+
+
+# The fields a scan reads from a flat log (the rest of each line is skipped, as the scan skips it).
+_NEEDED = (
+    "account_id",
+    "ts",
+    "model",
+    "prompt",
+    "prompt_tokens",
+    "completion_tokens",
+    "max_tokens",
+    "temperature",
+    "n",
+    "logprobs",
+    "finish_reason",
+)
+
+
+def _msgspec(path):
+    import msgspec
+
+    fields = {name: (str | int | float | bool | None, None) for name in _NEEDED}
+    rec = msgspec.defstruct("Rec", [(k, t, d) for k, (t, d) in fields.items()], forbid_unknown_fields=False)
+    decoder = msgspec.json.Decoder(rec)
+    counts: dict = {}
+    with open(path, "rb") as fh:
+        while True:
+            lines = fh.readlines(16 << 20)
+            if not lines:
+                break
+            for r in decoder.decode_lines(b"".join(lines)):
+                a = r.account_id  # type: ignore[attr-defined]  # a struct made at run time
+                counts[a] = counts.get(a, 0) + 1
+    return counts
+
+
+def test_peer_msgspec(benchmark, jsonl_log, jsonl_report):
+    """msgspec decoding the 11 fields a scan needs, one thread, and counting requests per account:
+    the speed of a fast JSON decoder that does no text work at all."""
+    pytest.importorskip("msgspec")
+    want = jsonl_report
+    got = _msgspec(jsonl_log)
+    assert sorted(got.items()) == sorted(
+        zip(want.column("account_id").to_pylist(), want.column("requests").to_pylist())
+    )
+    benchmark.pedantic(_msgspec, args=(jsonl_log,), rounds=ROUNDS, iterations=1)
+    fig = record(benchmark, "msgspec decode", os.path.getsize(jsonl_log), int(sum(got.values())))
+    fig["fastscan_over_peer"] = ratio("scan jsonl", "msgspec decode")
+
+
+@pytest.mark.parametrize("fmt, tool", [("gz", ["zcat"]), ("zst", ["zstd", "-dc"])])
+def test_peer_decompress(benchmark, log_formats, jsonl_log, fmt, tool):
+    """The command-line decompressor alone, to /dev/null: the floor of a scan of a compressed log."""
+    import shutil
+
+    if shutil.which(tool[0]) is None:
+        pytest.skip(f"{tool[0]} is not installed")
+
+    def run():
+        with open(os.devnull, "wb") as out:
+            subprocess.run([*tool, str(log_formats[fmt])], stdout=out, check=True)
+
+    benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
+    name = " ".join(tool)
+    fig = record(benchmark, name, os.path.getsize(jsonl_log))
+    fig["fastscan_over_peer"] = ratio(f"scan {fmt}", name)
 
 
 # --------------------------------------------------------------------------- MinHash vs datasketch
