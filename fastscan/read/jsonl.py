@@ -3,7 +3,6 @@ chunk; memory is bounded by the chunk size, never by the file size."""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Iterator
 
 import orjson
@@ -15,7 +14,7 @@ from fastscan.read.jsonl_decode import JsonlDecoder
 from fastscan.read.rejects import ReadStats, RejectLog
 from fastscan.read.shape import NO_SHAPE, Shape, detect_shape, detect_shape_of, raw_schema
 from fastscan.read.source import Source
-from fastscan.read.streams import ByteRange, TruncatedInput, open_bytes, read_chunk, short_error
+from fastscan.read.streams import DAMAGED, ByteRange, TruncatedInput, open_bytes, read_chunk, short_error
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 # A longer line is rejected once this much of it has been read, and the rest is skipped unread:
@@ -89,7 +88,7 @@ def sample_record(src: Source, shape: Shape | None):
 
     try:
         return _pick(lines(), shape)
-    except (EOFError, OSError, zlib.error, TruncatedInput):
+    except (*DAMAGED, OSError, TruncatedInput):
         return None  # the read itself meets the damage and reports it
 
 

@@ -10,8 +10,14 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from isal.igzip import IGzipFile
+from isal.isal_zlib import error as IsalError
+
 from fastscan.errors import InputError
 from fastscan.read.source import GZIP_MAGIC, ZSTD_MAGIC, Source
+
+# what reading a damaged compressed stream raises (zlib's and ISA-L's inflate, gzip's framing)
+DAMAGED: tuple[Any, ...] = (EOFError, zlib.error, IsalError, gzip.BadGzipFile)
 
 
 @dataclass
@@ -156,8 +162,11 @@ def open_bytes(src: Source, byte_range: ByteRange | None = None, offset: int = 0
     return buffered, counter
 
 
-class _GzipStream(gzip.GzipFile):
-    """A gzip stream that closes the stream it reads (GzipFile leaves a given fileobj open)."""
+class _GzipStream(IGzipFile):
+    """A gzip stream that closes the stream it reads (GzipFile leaves a given fileobj open).
+
+    ISA-L's inflate (isal.igzip, the GzipFile interface over Intel's ISA-L): it decompresses a
+    log about twice as fast as zlib's."""
 
     def close(self) -> None:
         inner: Any = self.fileobj
@@ -183,10 +192,12 @@ class _ZstdStream:
     def read(self, size: int) -> bytes:
         import zstandard
 
-        out = [self._pending]
+        out = [self._pending] if self._pending else []
         have = len(self._pending)
         while have < size and not self._eof:
-            data = self._fh.read(1 << 20)
+            # small feeds: each one's output is still in the cache when it is joined (1 MiB feeds
+            # decompressed at a third of the speed)
+            data = self._fh.read(1 << 16)
             if not data:
                 self._eof = True
                 if self._fed and not self._d.eof:
@@ -206,11 +217,18 @@ class _ZstdStream:
                 if not rest:
                     break
                 chunk += self._d.decompress(rest)
-            out.append(chunk)
-            have += len(chunk)
-        buf = b"".join(out)
-        self._pending = buf[size:]
-        return buf[:size]
+            if chunk:
+                out.append(chunk)
+                have += len(chunk)
+        if have <= size:
+            self._pending = b""
+            return b"".join(out)
+        # one copy of what is returned; only the last piece is cut
+        last = out[-1]
+        cut = len(last) - (have - size)
+        self._pending = last[cut:]
+        out[-1] = last[:cut]
+        return b"".join(out)
 
     def close(self):
         self._fh.close()
@@ -224,13 +242,13 @@ def read_chunk(fh, size: int, head: bytes = b"") -> tuple[bytes, Exception | Non
     pieces = [head]
     have = 0
     read = getattr(fh, "read1", None) or fh.read
-    # a plain file is read in one call (one copy); a decompressed stream in pieces of 1 MiB, so
+    # a plain file is read in one call (one copy); a decompressed stream in pieces of 64 KiB, so
     # that a cut in it loses at most the piece being decoded
-    step = size if isinstance(fh, io.BufferedReader) else 1 << 20
+    step = size if isinstance(fh, io.BufferedReader) else 1 << 16
     while have < size:
         try:
             piece = read(min(step, size - have))
-        except (EOFError, zlib.error, gzip.BadGzipFile, TruncatedInput, OSError) as e:
+        except (*DAMAGED, TruncatedInput, OSError) as e:
             pending: bytes = getattr(fh, "_pending", b"")
             if isinstance(e, TruncatedInput) and pending:
                 pieces.append(pending)
