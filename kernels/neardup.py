@@ -7,14 +7,22 @@ Two rows are *candidates* when some band key is equal; a candidate pair is *veri
 two signatures agree on at least `min_agree` of their K positions (estimated Jaccard >= min_agree / K).
 Only verified pairs count; nothing is chained: a prompt is a near-duplicate because of a pair it
 is in, never because of a pair its neighbour is in.
+
+Before a candidate pair's two signatures are read (two rows of 512 bytes far apart in memory:
+cache misses, in bucket order), the pair is checked on the low 2 bits of every position (`low_bits`, 32
+bytes a row): positions whose values are equal have equal low bits, so fewer than `min_agree`
+positions agreeing there proves the pair fails, and most failing pairs stop at that one cache
+line. The check drops no pair the full comparison would keep.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import types
+from numba.extending import intrinsic
 
-from fastscan.kernels._jit import inline, kernel, ro, ro2, rw
+from fastscan.kernels._jit import inline, kernel, ro, ro2, rw, rw2
 from fastscan.kernels.hashing import combine, fmix64
 
 BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
@@ -34,6 +42,46 @@ def _agree(sig, i, j, min_agree):
     for p in range(sig.shape[1]):
         agree += sig[i, p] == sig[j, p]
     return agree >= min_agree
+
+
+@intrinsic
+def _popcount(typingctx, x):
+    """Set bits of a uint64 (LLVM's ctpop: one instruction)."""
+
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
+        return builder.call(fn, args)
+
+    return types.uint64(types.uint64), codegen
+
+
+_LOW = np.uint64(0x5555555555555555)
+
+
+@kernel(types.void(_u32ro2, rw2(types.uint64)))
+def low_bits(sig, out):
+    """The low 2 bits of every signature value, 32 positions a word: out[i, w] bit 2 q + b is bit b
+    of sig[i, 32 w + q]. out : uint64[n, ceil(K / 32)] (positions past K are 0 in every row)."""
+    k = sig.shape[1]
+    for i in range(sig.shape[0]):
+        for w in range(out.shape[1]):
+            x = np.uint64(0)
+            for q in range(32):
+                p = 32 * w + q
+                if p < k:
+                    x |= np.uint64(sig[i, p] & 3) << np.uint64(2 * q)
+            out[i, w] = x
+
+
+@inline
+def _may_agree(bits, i, j, min_agree, k):
+    """False when rows i and j cannot agree on min_agree of their k positions: fewer agree on
+    their low 2 bits (equal values have equal low bits)."""
+    differ = 0
+    for w in range(bits.shape[1]):
+        x = bits[i, w] ^ bits[j, w]
+        differ += _popcount((x | (x >> np.uint64(1))) & _LOW)
+    return k - np.int64(differ) >= min_agree
 
 
 @kernel(types.void(_u32ro2, types.int64, types.int64, rw(types.uint64)))
@@ -137,6 +185,7 @@ def _collided_before(sig, i, j, band, rows_per_band):
         _i64ro,
         ro(types.uint64),
         _u32ro2,
+        ro2(types.uint64),
         types.int64,
         types.int64,
         types.int64,
@@ -145,7 +194,9 @@ def _collided_before(sig, i, j, band, rows_per_band):
         rw(types.int64),
     )
 )
-def link_bucket_pairs(order, keys, account, prompt_hash, sig, min_agree, window, band, rows_per_band, out_i, out_j):
+def link_bucket_pairs(
+    order, keys, account, prompt_hash, sig, bits, min_agree, window, band, rows_per_band, out_i, out_j
+):
     """Verified cross-account pairs among the candidates of one band; returns how many there are.
 
     A bucket is a run of `order` with equal key; each row is verified against the next `window`
@@ -158,9 +209,10 @@ def link_bucket_pairs(order, keys, account, prompt_hash, sig, min_agree, window,
     Rows of equal prompt hash are the same text, so the same signature: they collide in band 0,
     and later bands skip them without reading their signatures (most repeated visits are those).
     order : int64[m] (rows sorted by key, then prompt hash), keys : uint64[n], account : int64[n],
-    prompt_hash : uint64[n], sig : uint32[n, K], out_i, out_j : int64[cap]
+    prompt_hash : uint64[n], sig : uint32[n, K], bits : low_bits(sig), out_i, out_j : int64[cap]
     """
     m = order.shape[0]
+    k = sig.shape[1]
     cap = out_i.shape[0]
     # keys, accounts and prompt hashes in bucket order: each row is looked up once, and the
     # window's checks then read them in sequence
@@ -185,6 +237,8 @@ def link_bucket_pairs(order, keys, account, prompt_hash, sig, min_agree, window,
                 if ac[a] == ac[b] or (band > 0 and ph[a] == ph[b]):
                     continue
                 j = order[b]
+                if not _may_agree(bits, i, j, min_agree, k):
+                    continue  # fails the full check too: it is no pair in any band
                 if _collided_before(sig, i, j, band, rows_per_band):
                     continue
                 if _agree(sig, i, j, min_agree):

@@ -92,6 +92,10 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
     sig, account = data
     nd = kernels()
     n, k = sig.shape
+    # values 4 apart share their low 2 bits: the low-bits check must pass them to the full one
+    sig = sig + np.uint32(4) * np.array(
+        [[more.draw(st.integers(0, 1)) for _ in range(k)] for _ in range(n)], dtype=np.uint32
+    ).reshape(n, k)
     phash = np.array([more.draw(st.integers(0, 4)) for _ in range(n)], dtype=np.uint64)
     # rows of one prompt hash are one text, so one signature (the kernel relies on it)
     first: dict[int, int] = {}
@@ -99,18 +103,23 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
         sig[r] = sig[first.setdefault(int(phash[r]), r)]
     tie = np.arange(n, dtype=np.int64)[::-1].copy()
     keys = np.empty(n, dtype=np.uint64)
+    bits = np.empty((n, -(-k // 32)), dtype=np.uint64)
+    nd.low_bits(sig, bits)
     pairs: list[tuple[int, int]] = []
     for band in range(k // rows):
         nd.hash_bands(sig, band, rows, keys)
         order = np.lexsort((tie, phash, keys)).astype(np.int64)
         out_i = np.empty(2, dtype=np.int64)  # deliberately small: the kernel reports what it needs
         out_j = np.empty(2, dtype=np.int64)
-        c = nd.link_bucket_pairs(order, keys, account, phash, sig, min_agree, window, band, rows, out_i, out_j)
+        c = nd.link_bucket_pairs(order, keys, account, phash, sig, bits, min_agree, window, band, rows, out_i, out_j)
         if c > 2:
             out_i = np.empty(c, dtype=np.int64)
             out_j = np.empty(c, dtype=np.int64)
             assert (
-                nd.link_bucket_pairs(order, keys, account, phash, sig, min_agree, window, band, rows, out_i, out_j) == c
+                nd.link_bucket_pairs(
+                    order, keys, account, phash, sig, bits, min_agree, window, band, rows, out_i, out_j
+                )
+                == c
             )
         pairs += list(zip(out_i[:c].tolist(), out_j[:c].tolist()))
     assert len(pairs) == len(set(pairs))  # each pair once over all bands
@@ -383,3 +392,26 @@ def test_cross_account_fields_do_not_depend_on_how_input_is_split():
     assert merged.accounts.equals(want.accounts)
     assert merged.shared_templates.equals(want.shared_templates)
     assert merged.near_dup_links.equals(want.near_dup_links)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([8, 40, 128]), st.integers(1, 9), st.data())
+def test_low_bits_bound_the_agreement(k, spread, data):
+    """low_bits packs bit b of position p at bit 2 (p % 32) + b of word p // 32, and the positions
+    agreeing on their low 2 bits are never fewer than the positions agreeing outright."""
+    nd = kernels()
+    vals = st.integers(0, spread)
+    sig = np.array([[data.draw(vals) for _ in range(k)] for _ in range(2)], dtype=np.uint32)
+    bits = np.full((2, -(-k // 32)), 7, dtype=np.uint64)
+    nd.low_bits(sig, bits)
+    for r in range(2):
+        want = [
+            sum(int(sig[r, p] & 3) << (2 * (p - 32 * w)) for p in range(32 * w, min(k, 32 * w + 32)))
+            for w in range(bits.shape[1])
+        ]
+        assert bits[r].tolist() == want
+    low_agree = sum(int(sig[0, p] & 3) == int(sig[1, p] & 3) for p in range(k))
+    full_agree = int((sig[0] == sig[1]).sum())
+    x = [int(a) ^ int(b) for a, b in zip(bits[0], bits[1])]
+    differ = sum(bin((v | (v >> 1)) & 0x5555555555555555).count("1") for v in x)
+    assert k - differ == low_agree >= full_agree

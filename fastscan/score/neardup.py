@@ -171,6 +171,8 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
     # then needs only a stable sort by its key.
     acct_rank = rank[s.account]
     base = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx]))]
+    bits = np.empty((n, -(-cfg.num_perm // 32)), dtype=np.uint64)
+    neardup.low_bits(s.sig, bits)
 
     def band_pairs(band: int) -> np.ndarray:
         keys = np.empty(n, dtype=np.uint64)
@@ -183,7 +185,7 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
             out_i = np.empty(cap, dtype=np.int64)
             out_j = np.empty(cap, dtype=np.int64)
             c = neardup.link_bucket_pairs(
-                order, keys, s.account, s.prompt_hash, s.sig, need, cfg.bucket_window, band, rows, out_i, out_j
+                order, keys, s.account, s.prompt_hash, s.sig, bits, need, cfg.bucket_window, band, rows, out_i, out_j
             )
             if c <= cap:
                 return out_i[:c] * n + out_j[:c]
