@@ -117,8 +117,10 @@ def flag_account_near_dups(offsets, sig, n_words, bands, rows_per_band, min_agre
 
     Rows of account a are offsets[a]:offsets[a + 1] (the sample is in account order). out[i] is
     set when row i and another row of its account share a band key (see module doc) and are
-    verified. One account's signatures stay in cache while all its bands are done, and a row
-    stops looking once it has a partner. Accounts are independent, so disjoint ranges can run on several threads.
+    verified. One account's signatures stay in cache while all its bands are done, a band's
+    buckets come from a hash table of its keys (no sort), and a row stops looking once it has a
+    partner; which row finds a pair first changes nothing flagged. Accounts are independent, so
+    disjoint ranges can run on several threads.
     offsets : int64[n_accounts + 1], sig : uint32[n, K], n_words : int32[n] (rows with
     n_words <= 0 never match), out : bool[n]
     """
@@ -127,6 +129,15 @@ def flag_account_near_dups(offsets, sig, n_words, bands, rows_per_band, min_agre
         width = max(width, offsets[a + 1] - offsets[a])
     rows = np.empty(width, dtype=np.int64)
     keys = np.empty(width, dtype=np.uint64)
+    # one band's buckets: an open-addressing table of 2^b >= 2 m slots, each holding the first
+    # row of its key; the rows of a bucket are chained through `nxt` (no sort)
+    size = 1
+    while size < 2 * max(width, 1):
+        size *= 2
+    slot_row = np.empty(size, dtype=np.int64)
+    head = np.empty(width, dtype=np.int64)  # per row: the first row of its bucket
+    nxt = np.empty(width, dtype=np.int64)  # per row: the next row of its bucket, -1 at the end
+    tail = np.empty(width, dtype=np.int64)  # per bucket head: its last row
     for a in range(first, last):
         m = 0
         for i in range(offsets[a], offsets[a + 1]):
@@ -135,33 +146,49 @@ def flag_account_near_dups(offsets, sig, n_words, bands, rows_per_band, min_agre
                 m += 1
         if m < 2:
             continue
+        mask = 1
+        while mask < 2 * m:
+            mask *= 2
+        mask -= 1
         for band in range(bands):
             lo_p = band * rows_per_band
             seed = fmix64(BAND_SEED ^ np.uint64(band))
+            for t in range(mask + 1):
+                slot_row[t] = -1
             for r in range(m):
                 h = seed
                 for p in range(lo_p, lo_p + rows_per_band):
                     h = combine(h, np.uint64(sig[rows[r], p]))
                 keys[r] = h
-            order = np.argsort(keys[:m])
-            lo = 0
-            while lo < m:
-                hi = lo + 1
-                while hi < m and keys[order[hi]] == keys[order[lo]]:
-                    hi += 1
-                for x in range(lo, hi):
-                    i = rows[order[x]]
-                    if out[i]:
-                        continue
-                    for y in range(lo, hi):
-                        if y == x:
-                            continue
-                        j = rows[order[y]]
+                nxt[r] = -1
+                t = np.int64(h >> np.uint64(40)) & mask
+                while slot_row[t] >= 0 and keys[slot_row[t]] != h:
+                    t = (t + 1) & mask
+                if slot_row[t] < 0:
+                    slot_row[t] = r
+                    head[r] = r
+                    tail[r] = r
+                else:
+                    f = slot_row[t]
+                    head[r] = f
+                    nxt[tail[f]] = r
+                    tail[f] = r
+            for x in range(m):
+                f = head[x]
+                if f == x and nxt[x] < 0:
+                    continue  # alone in its bucket
+                i = rows[x]
+                if out[i]:
+                    continue
+                y = f
+                while y >= 0:
+                    if y != x:
+                        j = rows[y]
                         if _agree(sig, i, j, min_agree):
                             out[i] = True
                             out[j] = True
                             break
-                lo = hi
+                    y = nxt[y]
 
 
 @inline
