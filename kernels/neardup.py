@@ -332,39 +332,40 @@ def count_linked_accounts(item_offsets, item_accounts, account_offsets, account_
         out[a] = c
 
 
-_RADIX_BITS = 11
-_RADIX = 1 << _RADIX_BITS
+@kernel(types.void(_i64ro, ro(types.uint64), rw(types.int64)))
+def group_by_key(rows, keys, out):
+    """out = rows grouped by keys[row]: the rows of one key together, in the order they have in
+    `rows`, groups in the order of their first row (a stable partition, not a sort: O(n) through
+    an open-addressing table of the distinct keys).
 
-
-@kernel(types.void(ro(types.uint64), rw(types.int64)))
-def stable_argsort(keys, out):
-    """out = np.argsort(keys, kind="stable"), by an LSD radix sort of 11-bit digits (about 4x
-    faster than numpy's timsort on random 64-bit keys).
-
-    keys : uint64[n], out : int64[n]
+    rows : int64[m] (indices into keys), keys : uint64[n], out : int64[m]
     """
-    n = keys.shape[0]
-    idx = np.arange(n)
-    nxt = np.empty(n, dtype=np.int64)
-    k = keys.copy()
-    k2 = np.empty(n, dtype=np.uint64)
-    count = np.empty(_RADIX + 1, dtype=np.int64)
-    mask = np.uint64(_RADIX - 1)
-    for shift in range(0, 64, _RADIX_BITS):
-        sh = np.uint64(shift)
-        count[:] = 0
-        for i in range(n):
-            count[((k[i] >> sh) & mask) + 1] += 1
-        if count[((k[0] >> sh) & mask) + 1] == n if n else True:
-            continue  # one digit value throughout: the pass would not move anything
-        for d in range(_RADIX):
-            count[d + 1] += count[d]
-        for i in range(n):
-            d = (k[i] >> sh) & mask
-            pos = count[d]
-            count[d] = pos + 1
-            nxt[pos] = idx[i]
-            k2[pos] = k[i]
-        idx, nxt = nxt, idx
-        k, k2 = k2, k
-    out[:] = idx
+    m = rows.shape[0]
+    size = 2
+    while size < 2 * m:
+        size *= 2
+    mask = size - 1
+    slot_group = np.full(size, -1, dtype=np.int64)
+    group = np.empty(m, dtype=np.int64)  # per position of rows: its group
+    count = np.zeros(m + 1, dtype=np.int64)
+    first_key = np.empty(m, dtype=np.uint64)
+    groups = 0
+    for a in range(m):
+        h = keys[rows[a]]
+        t = np.int64(h >> np.uint64(40)) & mask
+        while slot_group[t] >= 0 and first_key[slot_group[t]] != h:
+            t = (t + 1) & mask
+        g = slot_group[t]
+        if g < 0:
+            g = groups
+            groups += 1
+            slot_group[t] = g
+            first_key[g] = h
+        group[a] = g
+        count[g + 1] += 1
+    for g in range(groups):
+        count[g + 1] += count[g]
+    for a in range(m):
+        g = group[a]
+        out[count[g]] = rows[a]
+        count[g] += 1

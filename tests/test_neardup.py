@@ -76,14 +76,19 @@ def test_flag_account_near_dups_matches_reference(data, rows, min_agree, more):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.integers(0, 3))
-def test_stable_argsort_matches_numpy(values, spread):
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.integers(0, 3), st.randoms())
+def test_group_by_key_is_a_stable_partition(values, spread, rnd):
     keys = np.array(values, dtype=np.uint64)
-    if spread:  # many equal keys: ties must keep their order
+    if spread:  # many equal keys: a group keeps the order its rows have in `rows`
         keys = keys % np.uint64(spread + 1)
-    out = np.empty(len(keys), dtype=np.int64)
-    kernels().stable_argsort(keys, out)
-    assert out.tolist() == np.argsort(keys, kind="stable").tolist()
+    rows = list(range(len(keys)))
+    rnd.shuffle(rows)
+    out = np.full(len(keys), -1, dtype=np.int64)
+    kernels().group_by_key(np.array(rows, dtype=np.int64), keys, out)
+    want: dict[int, list[int]] = {}
+    for r in rows:  # groups in the order of their first row
+        want.setdefault(int(keys[r]), []).append(r)
+    assert out.tolist() == [r for g in want.values() for r in g]
 
 
 @settings(max_examples=60, deadline=None)

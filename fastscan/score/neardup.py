@@ -168,7 +168,7 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # order inside a bucket: prompt hash, then account_id rank (identical prompts of several
     # accounts) - never the order in which accounts were first seen. Sorted so once; each band
-    # then needs only a stable sort by its key.
+    # then only groups the rows by its key, keeping this order within a group.
     acct_rank = rank[s.account]
     base = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx]))]
     bits = np.empty((n, -(-cfg.num_perm // 32)), dtype=np.uint64)
@@ -177,9 +177,8 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
     def band_pairs(band: int) -> np.ndarray:
         keys = np.empty(n, dtype=np.uint64)
         neardup.hash_bands(s.sig, band, rows, keys)
-        perm = np.empty(len(base), dtype=np.int64)
-        neardup.stable_argsort(keys[base], perm)
-        order = base[perm]
+        order = np.empty(len(base), dtype=np.int64)
+        neardup.group_by_key(base, keys, order)  # a bucket's rows in `base` order
         cap = max(4096, len(idx))
         while True:
             out_i = np.empty(cap, dtype=np.int64)
