@@ -80,7 +80,7 @@ def _may_agree(bits, i, j, min_agree, k):
     differ = 0
     for w in range(bits.shape[1]):
         x = bits[i, w] ^ bits[j, w]
-        differ += _popcount((x | (x >> np.uint64(1))) & _LOW)
+        differ += _popcount((x | (x >> np.uint64(1))) & _LOW)  # type: ignore[call-arg]  # an intrinsic
     return k - np.int64(differ) >= min_agree
 
 
