@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastscan.parallel import map_ordered, row_ranges
+
 HOUR_MS = 3_600_000
 HOUR_OFFSET = 1 << 25  # hour keys are epoch hours + this (see hour_key)
 INT64_MAX = np.iinfo(np.int64).max
@@ -117,6 +119,17 @@ class SparseCounts:
         return self.keys.nbytes + self.counts.nbytes + 16 * self._pending_n
 
 
+def _copy_rows(src: np.ndarray, src_rows: np.ndarray, dst: np.ndarray, dst_rows: np.ndarray) -> None:
+    """dst[dst_rows] = src[src_rows], whole rows, on every core: most of the cost is the first
+    touch of a new array's pages, which the threads take in parallel."""
+    from fastscan.kernels.aggregate import copy_rows
+
+    def part(r: tuple[int, int]) -> None:
+        copy_rows(src, src_rows[r[0] : r[1]], dst, dst_rows[r[0] : r[1]])
+
+    map_ordered(part, row_ranges(len(src_rows)))
+
+
 class PromptSample:
     """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k)."""
 
@@ -203,7 +216,6 @@ class PromptSample:
         bounds = np.cumsum([0] + [len(p[0]) for p in parts])
         by_part = np.argsort(rows, kind="stable")  # rows of part k: by_part[cut[k]:cut[k + 1]]
         cut = np.searchsorted(rows[by_part], bounds)
-        from fastscan.kernels.aggregate import copy_rows
 
         wide = []
         for col in (3, 4, 5, 6) if self.text is None else (3, 4, 5, 6, 7):
@@ -213,7 +225,7 @@ class PromptSample:
                 if len(sel) == 0:
                     continue
                 if col == 6:
-                    copy_rows(np.ascontiguousarray(p[col]), rows[sel] - bounds[k], out, sel)
+                    _copy_rows(np.ascontiguousarray(p[col]), rows[sel] - bounds[k], out, sel)
                 else:
                     out[sel] = p[col][rows[sel] - bounds[k]]
             wide.append(out)
