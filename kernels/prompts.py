@@ -14,9 +14,8 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import kernel, ro, rw, rw2
-from fastscan.kernels.hashing import combine
 from fastscan.kernels.reasoning import has_phrase, phrase_filter
-from fastscan.kernels.text import EMPTY_MIN, SKELETON_SEED, _minhash_words, _word_hashes
+from fastscan.kernels.text import EMPTY_MIN, _minhash_words, _word_hashes, skeleton
 
 _i64ro = ro(types.int64)
 
@@ -69,9 +68,9 @@ def prompt_pass(
     cursor = word_base
     for r in range(n):
         word_start[r] = cursor
-        out_head_hash[r] = 0
-        out_tail_hash[r] = 0
         if not valid[r]:
+            out_head_hash[r] = 0
+            out_tail_hash[r] = 0
             out_prompt_hash[r] = 0
             out_n_words[r] = -1
             out_phrase[r] = False
@@ -82,15 +81,7 @@ def prompt_pass(
         count, ph = _word_hashes(data, lo, hi, buf)
         out_prompt_hash[r] = ph
         out_n_words[r] = count
-        if count >= 2 * p + 1:
-            head = SKELETON_SEED
-            for j in range(p):
-                head = combine(head, buf[j])
-            tail = SKELETON_SEED
-            for j in range(count - p, count):
-                tail = combine(tail, buf[j])
-            out_head_hash[r] = head
-            out_tail_hash[r] = tail
+        out_head_hash[r], out_tail_hash[r] = skeleton(buf, count, p)
         out_phrase[r] = has_phrase(data, lo, hi, w, mask, bits, bucket_count, by_bucket, pat_offsets, pat_data)
         cursor += count
 

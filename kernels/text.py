@@ -146,6 +146,21 @@ def _word_hashes(data, lo, hi, buf):
 
 
 @inline
+def skeleton(buf, words, p):
+    """(head, tail) hashes of the word hashes buf[:words]: the first and the last p chained from
+    SKELETON_SEED; (0, 0) when the text has fewer than 2 p + 1 words (no room for a payload)."""
+    if words < 2 * p + 1:
+        return np.uint64(0), np.uint64(0)
+    head = SKELETON_SEED
+    for j in range(p):
+        head = combine(head, buf[j])
+    tail = SKELETON_SEED
+    for j in range(words - p, words):
+        tail = combine(tail, buf[j])
+    return head, tail
+
+
+@inline
 def _max_length(offsets):
     m = 0
     for r in range(offsets.shape[0] - 1):
@@ -208,18 +223,7 @@ def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_wo
         words, ph = _word_hashes(data, offsets[r], offsets[r + 1], buf)
         out_prompt_hash[r] = ph
         out_n_words[r] = words
-        if words >= 2 * p + 1:
-            head = SKELETON_SEED
-            for j in range(p):
-                head = combine(head, buf[j])
-            tail = SKELETON_SEED
-            for j in range(words - p, words):
-                tail = combine(tail, buf[j])
-            out_head_hash[r] = head
-            out_tail_hash[r] = tail
-        else:
-            out_head_hash[r] = 0
-            out_tail_hash[r] = 0
+        out_head_hash[r], out_tail_hash[r] = skeleton(buf, words, p)
 
 
 SHINGLE_ROTATION = 17  # word j of a shingle is rotated by 17 j bits (distinct for j < 16)
