@@ -1,4 +1,4 @@
-"""The 64-bit hash functions every kernel uses, as numba inline helpers.
+"""The 64-bit hash functions every kernel uses, as numba inline helpers (and fmix64 over an array).
 
 They are plain arithmetic modulo 2**64 so Python can reproduce them bit for bit
 (`tests/reference.py` does): FNV-1a 64 over bytes, finished with the MurmurHash3 64-bit
@@ -8,8 +8,9 @@ finalizer (fmix64); splitmix64 to derive parameters from a seed.
 from __future__ import annotations
 
 import numpy as np
+from numba import types
 
-from fastscan.kernels._jit import inline
+from fastscan.kernels._jit import inline, kernel, ro, rw
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -34,6 +35,13 @@ def fmix64(x):
 def rotl(x, r):
     """x rotated left by r bits (0 <= r < 64)."""
     return (x << r) | (x >> ((np.uint64(64) - r) & np.uint64(63)))
+
+
+@kernel(types.void(ro(types.uint64), rw(types.uint64)))
+def fmix64_each(x, out):
+    """out[i] = fmix64(x[i]): the finalizer over an array, for code outside the kernels."""
+    for i in range(x.shape[0]):
+        out[i] = fmix64(x[i])
 
 
 @inline

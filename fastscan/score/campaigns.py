@@ -83,16 +83,13 @@ _MEDIAN = (
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """fastscan.kernels.hashing.fmix64 of each value, in numpy (uint64 arithmetic wraps)."""
-    from fastscan.kernels.hashing import M1, M2, U33
+    """fastscan.kernels.hashing.fmix64 of each value."""
+    from fastscan.kernels.hashing import fmix64_each
 
-    x = x.astype(np.uint64)
-    x ^= x >> U33
-    x *= M1
-    x ^= x >> U33
-    x *= M2
-    x ^= x >> U33
-    return x
+    x = np.ascontiguousarray(x).astype(np.uint64)
+    out = np.empty(len(x), dtype=np.uint64)
+    fmix64_each(x, out)
+    return out
 
 
 def fingerprints(state: AccountState) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
