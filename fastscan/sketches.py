@@ -139,6 +139,7 @@ class PromptSample:
         self.account = np.zeros(0, dtype=np.int64)
         self.prompt_hash = np.zeros(0, dtype=np.uint64)
         self.count = np.zeros(0, dtype=np.int64)
+        self.count0 = np.zeros(0, dtype=np.int64)  # of `count`, the requests at temperature 0
         self.n_words = np.zeros(0, dtype=np.int32)
         self.head_hash = np.zeros(0, dtype=np.uint64)
         self.tail_hash = np.zeros(0, dtype=np.uint64)
@@ -155,7 +156,7 @@ class PromptSample:
             grow = np.full(max(n, 2 * len(self.threshold)) - len(self.threshold), UINT64_MAX, dtype=np.uint64)
             self.threshold = np.concatenate([self.threshold, grow])
 
-    def add(self, account, prompt_hash, count, n_words, head_hash, tail_hash, sig, text=None) -> None:
+    def add(self, account, prompt_hash, count, count0, n_words, head_hash, tail_hash, sig, text=None) -> None:
         if (text is None) != (self.text is None):
             raise ValueError("prompt text given to a sample that keeps none, or missing from one that does")
         self._pending.append(
@@ -163,6 +164,7 @@ class PromptSample:
                 account.astype(np.int64),
                 prompt_hash,
                 count.astype(np.int64),
+                count0.astype(np.int64),
                 n_words.astype(np.int32),
                 head_hash,
                 tail_hash,
@@ -182,6 +184,7 @@ class PromptSample:
                 self.account,
                 self.prompt_hash,
                 self.count,
+                self.count0,
                 self.n_words,
                 self.head_hash,
                 self.tail_hash,
@@ -192,6 +195,7 @@ class PromptSample:
         account = np.concatenate([p[0] for p in parts])
         phash = np.concatenate([p[1] for p in parts])
         count = np.concatenate([p[2] for p in parts])
+        count0 = np.concatenate([p[3] for p in parts])
         self._pending, self._pending_n = [], 0
         order = np.lexsort((phash, account))
         account, phash = account[order], phash[order]
@@ -199,6 +203,7 @@ class PromptSample:
         first[1:] = (account[1:] != account[:-1]) | (phash[1:] != phash[:-1])
         starts = np.flatnonzero(first)
         count = np.add.reduceat(count[order], starts) if len(starts) else count[:0]
+        count0 = np.add.reduceat(count0[order], starts) if len(starts) else count0[:0]
         keep_rows = order[starts]
         account, phash = account[starts], phash[starts]
         # rank of each distinct prompt within its account; keep the `size` smallest hashes
@@ -209,7 +214,7 @@ class PromptSample:
         keep = rank < self.size
         self.account = account[keep]
         self.prompt_hash = phash[keep]
-        self.count = count[keep]
+        self.count, self.count0 = count[keep], count0[keep]
         rows = keep_rows[keep]
         # the wide columns are gathered from each part straight into their new place: the
         # signatures are most of the state, and concatenating them first held a third copy
@@ -218,13 +223,13 @@ class PromptSample:
         cut = np.searchsorted(rows[by_part], bounds)
 
         wide = []
-        for col in (3, 4, 5, 6) if self.text is None else (3, 4, 5, 6, 7):
+        for col in (4, 5, 6, 7) if self.text is None else (4, 5, 6, 7, 8):
             out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
             for k, p in enumerate(parts):
                 sel = by_part[cut[k] : cut[k + 1]]
                 if len(sel) == 0:
                     continue
-                if col == 6:
+                if col == 7:
                     _copy_rows(np.ascontiguousarray(p[col]), rows[sel] - bounds[k], out, sel)
                 else:
                     out[sel] = p[col][rows[sel] - bounds[k]]
@@ -246,6 +251,7 @@ class PromptSample:
                 mapping[other.account],
                 other.prompt_hash,
                 other.count,
+                other.count0,
                 other.n_words,
                 other.head_hash,
                 other.tail_hash,
@@ -259,9 +265,9 @@ class PromptSample:
         return (
             self.sig.nbytes
             + (self.text.nbytes if self.text is not None else 0)
-            + self.account.nbytes * 5
+            + self.account.nbytes * 6
             + self.threshold.nbytes
-            + sum(p[6].nbytes + (p[7].nbytes if p[7] is not None else 0) + 40 * len(p[0]) for p in self._pending)
+            + sum(p[7].nbytes + (p[8].nbytes if p[8] is not None else 0) + 48 * len(p[0]) for p in self._pending)
         )
 
 

@@ -33,7 +33,7 @@ from fastscan.sketches import (
     prompt_ends,
 )
 
-STATE_FORMAT = 5  # version of AccountState.to_bytes(); bump when the layout changes
+STATE_FORMAT = 6  # version of AccountState.to_bytes(); bump when the layout changes
 # the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
 _SPARSE = ("hours", "model_counts", "model_tokens", "model_timed", "model_first", "params")
 
@@ -205,7 +205,8 @@ class AccountState:
             self.model_timed.add(account[ts_valid], midx[ts_valid])
             self.model_first.add(account[ts_valid], midx[ts_valid], hrs)
 
-        self._update_sample(account, phash, n_words, head, tail, p_off, p_data, p_valid, text_words)
+        t0 = values[:, F["temperature_zero"]]
+        self._update_sample(account, phash, t0, n_words, head, tail, p_off, p_data, p_valid, text_words)
 
     def _record_features(
         self,
@@ -272,6 +273,7 @@ class AccountState:
         self,
         account: np.ndarray,
         phash: np.ndarray,
+        t0: np.ndarray,
         n_words: np.ndarray,
         head: np.ndarray,
         tail: np.ndarray,
@@ -296,6 +298,7 @@ class AccountState:
         first[1:] = (a_s[1:] != a_s[:-1]) | (h_s[1:] != h_s[:-1])
         starts = np.flatnonzero(first)
         counts = np.diff(np.append(starts, len(order))).astype(np.int64)
+        counts0 = np.add.reduceat(t0[rows[order]].astype(np.int64), starts)  # of those, at temperature 0
         uniq_rows = rows[order[starts]]
         # a prompt already in the sample only adds to its count: no signature to compute again
         if len(s.account):
@@ -306,7 +309,8 @@ class AccountState:
             known = pos >= 0
             if known.any():
                 s.count[pos[known]] += counts[known]  # distinct positions: one per (account, prompt)
-                uniq_rows, counts = uniq_rows[~known], counts[~known]
+                s.count0[pos[known]] += counts0[known]
+                uniq_rows, counts, counts0 = uniq_rows[~known], counts[~known], counts0[~known]
                 if len(uniq_rows) == 0:
                     return
         a, b = self.minhash_params()
@@ -323,7 +327,7 @@ class AccountState:
         map_ordered(minhash_part, row_ranges(len(uniq_rows)))
         ends = prompt_ends(p_off, p_data, uniq_rows) if s.text is not None else None
         u = uniq_rows
-        s.add(account[u], phash[u], counts, n_words[u], head[u], tail[u], sig, ends)
+        s.add(account[u], phash[u], counts, counts0, n_words[u], head[u], tail[u], sig, ends)
 
     # -- merge
     def merge(self, other: AccountState) -> AccountState:
@@ -386,6 +390,7 @@ class AccountState:
             "sample_account": s.account,
             "sample_prompt_hash": s.prompt_hash,
             "sample_count": s.count,
+            "sample_count0": s.count0,
             "sample_n_words": s.n_words,
             "sample_head_hash": s.head_hash,
             "sample_tail_hash": s.tail_hash,
@@ -455,6 +460,7 @@ class AccountState:
         s.account = col("sample_account", np.int64)
         s.prompt_hash = col("sample_prompt_hash", np.uint64)
         s.count = col("sample_count", np.int64)
+        s.count0 = col("sample_count0", np.int64)
         s.n_words = col("sample_n_words", np.int32)
         s.head_hash = col("sample_head_hash", np.uint64)
         s.tail_hash = col("sample_tail_hash", np.uint64)

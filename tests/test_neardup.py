@@ -299,7 +299,7 @@ def test_state_stays_within_the_bound_for_a_huge_account():
         s.update(pa.table({"account_id": ["heavy"] * per_batch, "prompt": prompts}))
         peak = max(peak, state.sample.nbytes)
     state.compact()
-    entry = 4 * cfg.num_perm + 44  # signature + account, hash, count, n_words, head, tail
+    entry = 4 * cfg.num_perm + 52  # signature + account, hash, count, count0, n_words, head, tail
     assert len(state.sample.account) == cfg.sample_size
     assert state.sample.nbytes <= cfg.sample_size * entry + len(state.sample.threshold) * 8
     # between compactions at most max(2**15, live) entries wait: the transient bound of docs/bounds.md

@@ -115,7 +115,13 @@ def near_duplicate_flags(state: AccountState) -> np.ndarray:
 
 
 def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
-    """exact_dup_rate, near_dup_rate, template_rate, distinct_prompts and sampled per account index."""
+    """exact_dup_rate, near_dup_rate, template_rate, stale_repeat_rate, answers_per_prompt,
+    distinct_prompts and sampled per account index.
+
+    A repeat of a prompt at temperature 0 after the first request at temperature 0 returns an
+    answer the account already has (stale); a repeat at a temperature above 0 draws a new one.
+    answers_per_prompt counts the distinct answers drawn per distinct prompt: 1 for an account
+    that never repeats itself, high for one that samples each prompt many times."""
     cfg = state.config
     s = state.sample
     s.compact()
@@ -138,6 +144,9 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
         acct = s.account[has]
         templ[np.flatnonzero(has)] |= group_sizes(acct, hashes[has]) >= t[acct]
     templ_w = np.bincount(s.account, weights=count * templ, minlength=n)
+    stale = np.maximum(s.count0 - 1, 0)
+    stale_w = np.bincount(s.account, weights=stale, minlength=n)
+    answers = np.bincount(s.account, weights=count - stale, minlength=n)
     # distinct prompts: exact below the sample size, a bottom-k estimate above it
     full = in_sample >= cfg.sample_size
     thr = s.threshold[:n].astype(np.float64)
@@ -149,6 +158,8 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
         "exact_dup_rate": np.clip(1.0 - _safe_div(distinct, prompted), 0.0, 1.0),
         "near_dup_rate": _safe_div(near_w, sampled),
         "template_rate": _safe_div(templ_w, sampled),
+        "stale_repeat_rate": _safe_div(stale_w, sampled),
+        "answers_per_prompt": _safe_div(answers, in_sample),
         "sampled": full,
     }
 

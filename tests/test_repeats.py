@@ -1,0 +1,77 @@
+"""Repeats of a prompt: at temperature 0 the answer is one the account already has (stale), above 0
+each repeat draws a new one (resampling). Counted per sampled prompt, so the rates do not depend
+on how the input is split, merged or saved."""
+
+from __future__ import annotations
+
+import random
+
+import pyarrow as pa
+import pytest
+
+from fastscan import Scanner
+from fastscan.config import ScanConfig
+from fastscan.state import AccountState
+
+
+def _rows() -> list[tuple[str, str, float | None]]:
+    rows: list[tuple[str, str, float | None]] = []
+    for k in range(40):  # "cache": 40 prompts sent 5 times each at temperature 0
+        rows += [("cache", f"classify ticket number {k} into a queue", 0.0)] * 5
+    for k in range(40):  # "sampler": 40 prompts sent 5 times each at temperature 0.9
+        rows += [("sampler", f"solve problem number {k} and show the work", 0.9)] * 5
+    for k in range(40):  # "mixed": twice at 0, then three times at 1 (or missing: the API's 1)
+        rows += [("mixed", f"write a story about animal number {k}", 0.0)] * 2
+        rows += [("mixed", f"write a story about animal number {k}", t) for t in (1.0, None, 0.5)]
+    rows += [("fresh", f"a question nobody asked before, number {k}", 0.0) for k in range(200)]
+    random.Random(3).shuffle(rows)
+    return rows
+
+
+def _table(rows):
+    return pa.table(
+        {
+            "account_id": [a for a, _, _ in rows],
+            "prompt": [p for _, p, _ in rows],
+            "temperature": pa.array([t for _, _, t in rows], pa.float64()),
+        }
+    )
+
+
+def _scan(rows, config=None, batch=None):
+    s = Scanner(config)
+    t = _table(rows)
+    step = batch or len(rows)
+    for i in range(0, len(rows), step):
+        s.update(t.slice(i, step))
+    return s
+
+
+def _by_account(report):
+    return {r["account_id"]: r for r in report.accounts.to_pylist()}
+
+
+@pytest.mark.parametrize("sample_size", [512, 16])  # whole, and a bottom-k sample of the prompts
+def test_stale_repeats_and_answers_per_prompt(sample_size):
+    r = _by_account(_scan(_rows(), ScanConfig(sample_size=sample_size)).finish())
+    assert r["cache"]["stale_repeat_rate"] == pytest.approx(0.8)  # 4 of every 5
+    assert r["cache"]["answers_per_prompt"] == pytest.approx(1.0)
+    assert r["sampler"]["stale_repeat_rate"] == 0.0
+    assert r["sampler"]["answers_per_prompt"] == pytest.approx(5.0)
+    assert r["mixed"]["stale_repeat_rate"] == pytest.approx(0.2)  # the second request at 0
+    assert r["mixed"]["answers_per_prompt"] == pytest.approx(4.0)
+    assert r["fresh"]["stale_repeat_rate"] == 0.0 and r["fresh"]["answers_per_prompt"] == 1.0
+    if sample_size == 512:  # exact_dup_rate cannot tell the cache from the sampler; these can
+        assert r["cache"]["exact_dup_rate"] == pytest.approx(r["sampler"]["exact_dup_rate"]) == 0.8
+
+
+def test_repeat_counts_do_not_depend_on_split_merge_or_save():
+    rows = _rows()
+    cfg = ScanConfig(sample_size=16)
+    want = _scan(rows, cfg).finish().accounts
+    assert _scan(rows, cfg, batch=37).finish().accounts.equals(want)
+    parts = [_scan(list(reversed(rows[k::3])), cfg) for k in range(3)]
+    assert parts[1].merge(parts[2]).merge(parts[0]).finish().accounts.equals(want)
+    s = _scan(rows, cfg, batch=101)
+    s.state = AccountState.from_bytes(s.state.to_bytes())
+    assert s.finish().accounts.equals(want)
