@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,7 @@ PRIOR = {
     "max_tokens_hits": 1.0,
     "reasoning_prompts": 4.0,
     "probing": 6.0,
+    "resampling": 2.0,
     "round_the_clock": 1.0,
     "steady_pace": 0.5,
     "sustained": 1.0,
@@ -87,14 +89,24 @@ PRIOR = {
 }
 
 
-def fit(x, y, l2=0.003, steps=6000, lr=0.05):
+def fit(x, y, l2=0.003, steps=6000, lr=0.05, free=None):
     """Non-negative weights and a free bias minimising class-balanced logistic loss
-    + l2 |w - prior|^2 (Adam)."""
+    + l2 |w - prior|^2 (Adam). With `free` (term names, and "bias"), only those move: every other
+    weight, and the bias unless named, stays as fastscan/score/weights.py has it (a new signal
+    joins the fitted model without refitting the rest)."""
     n, k = x.shape
     w0 = np.array([PRIOR.get(term_name(t), 0.0) for t in TERMS])
+    movable = np.ones(k, dtype=np.bool_)
+    b = 0.0
+    if free is not None:
+        from fastscan.score.weights import BIAS, WEIGHTS
+
+        movable = np.array([term_name(t) in free for t in TERMS])
+        w0 = np.where(movable, w0, [WEIGHTS.get(term_name(t), 0.0) for t in TERMS])
+        b = BIAS
     sw = np.where(y > 0, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1))
     w = w0.copy()
-    b = 0.0
+    b_free = free is None or "bias" in free
     m = np.zeros(k + 1)
     v = np.zeros(k + 1)
     for t in range(1, steps + 1):
@@ -105,14 +117,14 @@ def fit(x, y, l2=0.003, steps=6000, lr=0.05):
         m = 0.9 * m + 0.1 * grad
         v = 0.999 * v + 0.001 * grad**2
         step = lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-9)
-        w = np.maximum(w - step[:k], 0.0)
-        b -= step[k]
+        w = np.where(movable, np.maximum(w - step[:k], 0.0), w0)
+        b -= step[k] if b_free else 0.0
     return w, b
 
 
-def weights_source(w, b, seeds, scale, formats, n, n_pos, l2, date: str) -> str:
+def weights_source(w, b, seeds, scale, formats, n, n_pos, l2, date: str, free=None, others_from=None) -> str:
     """The text of fastscan/score/weights.py, as `ruff format` leaves it (the file is linted)."""
-    fit = {
+    fit: dict[str, Any] = {
         "seeds": list(seeds),
         "scale": scale,
         "formats": list(formats),
@@ -122,6 +134,9 @@ def weights_source(w, b, seeds, scale, formats, n, n_pos, l2, date: str) -> str:
         "min_requests": MIN_REQUESTS,
         "date": date,
     }
+    if free is not None:  # the other weights are an earlier fit's: keep its record beside
+        fit["free"] = sorted(free)
+        fit["others_from"] = others_from
     lines = [
         '"""Weights of the extraction score (fastscan.score), written by bench/fit_score.py; do not edit by hand."""',
         "",
@@ -134,13 +149,22 @@ def weights_source(w, b, seeds, scale, formats, n, n_pos, l2, date: str) -> str:
     ]
     lines += [f'    "{term_name(t)}": {wi:.4f},' for t, wi in zip(TERMS, w)]
     lines += ["}", "FIT: dict[str, Any] = {"]
-    lines += [f'    "{k}": {json.dumps(v)},' for k, v in fit.items()]
+    for k, v in fit.items():
+        if isinstance(v, dict):  # one entry a line, as ruff format splits a long dict
+            lines += [f'    "{k}": {{'] + [f'        "{k2}": {json.dumps(v2)},' for k2, v2 in v.items()] + ["    },"]
+        else:
+            lines.append(f'    "{k}": {json.dumps(v)},')
     lines += ["}", ""]
     return "\n".join(lines)
 
 
-def write_weights(w, b, seeds, scale, formats, n, n_pos, l2):
-    text = weights_source(w, b, seeds, scale, formats, n, n_pos, l2, dt.date.today().isoformat())
+def write_weights(w, b, seeds, scale, formats, n, n_pos, l2, free=None):
+    from fastscan.score.weights import FIT
+
+    # weights held from a fit that itself held some: the record of the fit they came from
+    held = FIT.get("others_from", FIT) if free is not None and FIT.get("free") else FIT
+    others = {k: v for k, v in held.items() if k not in ("free", "others_from")} if free is not None else None
+    text = weights_source(w, b, seeds, scale, formats, n, n_pos, l2, dt.date.today().isoformat(), free, others)
     WEIGHTS_FILE.write_text(text, encoding="utf-8")
 
 
@@ -152,13 +176,22 @@ def main(argv=None) -> int:
     ap.add_argument("--l2", type=float, default=0.003)
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where logs are built (outside the repo)")
     ap.add_argument("--rescan", action="store_true", help="scan again even if a cached report exists")
+    ap.add_argument(
+        "--free",
+        nargs="+",
+        metavar="TERM",
+        help='fit only these weights ("bias" for the bias); keep the others as weights.py has them',
+    )
     ap.add_argument("--dry-run", action="store_true", help="print the weights, do not write them")
     args = ap.parse_args(argv)
     if not shared_available():
         print("fit_score: ../shared (make_log.py, score_report.py) is absent; nothing to fit", file=sys.stderr)
         return 0
     x, y = dataset(args.seeds, args.scale, args.formats, args.work, args.rescan)
-    w, b = fit(x, y, l2=args.l2)
+    names = {term_name(t) for t in TERMS} | {"bias"}
+    if args.free and not set(args.free) <= names:
+        ap.error(f"--free: no such term {sorted(set(args.free) - names)}; terms: {sorted(names)}")
+    w, b = fit(x, y, l2=args.l2, free=args.free)
     p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
     print(f"bias {b:+.3f}")
     for t, wi in sorted(zip(TERMS, w), key=lambda z: -z[1]):
@@ -169,7 +202,7 @@ def main(argv=None) -> int:
         f"recall {((p >= 0.5) & (y > 0)).sum() / max(y.sum(), 1):.3f}"
     )
     if not args.dry_run:
-        write_weights(w, b, args.seeds, args.scale, args.formats, len(y), int(y.sum()), args.l2)
+        write_weights(w, b, args.seeds, args.scale, args.formats, len(y), int(y.sum()), args.l2, args.free)
         print(f"wrote {WEIGHTS_FILE}", file=sys.stderr)
     return 0
 

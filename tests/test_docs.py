@@ -84,5 +84,7 @@ def test_the_weights_file_is_what_the_fitting_script_writes():
     spec.loader.exec_module(fit_score)
     w = [WEIGHTS[term_name(t)] for t in TERMS]
     keys = ("seeds", "scale", "formats", "accounts", "extractors", "l2")
-    text = fit_score.weights_source(w, BIAS, *(FIT[k] for k in keys), FIT["date"])
+    text = fit_score.weights_source(
+        w, BIAS, *(FIT[k] for k in keys), FIT["date"], FIT.get("free"), FIT.get("others_from")
+    )
     assert text == (ROOT / "fastscan" / "score" / "weights.py").read_text(encoding="utf-8")

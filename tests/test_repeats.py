@@ -1,6 +1,6 @@
 """Repeats of a prompt: at temperature 0 the answer is one the account already has (stale), above 0
 each repeat draws a new one (resampling). Counted per sampled prompt, so the rates do not depend
-on how the input is split, merged or saved."""
+on how the input is split, merged or saved, and they move the score the way they should."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from fastscan import Scanner
 from fastscan.config import ScanConfig
+from fastscan.score.model import score_accounts
 from fastscan.state import AccountState
 
 
@@ -75,3 +76,40 @@ def test_repeat_counts_do_not_depend_on_split_merge_or_save():
     s = _scan(rows, cfg, batch=101)
     s.state = AccountState.from_bytes(s.state.to_bytes())
     assert s.finish().accounts.equals(want)
+
+
+def _row(**more):
+    row = {
+        "requests": 2000,
+        "completion_tokens": 600_000,
+        "completion_tokens_per_request": 300.0,
+        "samples_per_request": 1.0,
+        "completion_prompt_ratio": 8.0,
+        "hit_max_tokens_rate": 0.9,
+        "hours_per_active_day": 20.0,
+        "hour_uniformity": 0.7,
+        "span_hours": 600,
+        "hourly_cv": 0.5,
+        "active_days": 25,
+        "template_rate": 1.0,
+        "near_dup_rate": 0.9,
+        "exact_dup_rate": 0.6,
+        "answers_per_prompt": 1.0,
+        "distinct_prompts": 800,
+    }
+    return {**row, **more}
+
+
+def _score(**more):
+    return score_accounts(pa.Table.from_pylist([_row(**more)])).column("extraction_score")[0].as_py()
+
+
+def test_stale_answers_take_output_evidence_away_and_resampling_adds():
+    # the same templated, round-the-clock, output-heavy traffic: the more of it repeats at
+    # temperature 0, the less of its output is harvest; resampling the prompts is harvest
+    fresh, half, stale = (_score(stale_repeat_rate=x) for x in (0.0, 0.5, 0.95))
+    assert fresh > half > stale
+    assert fresh - stale > 0.3
+    assert _score(stale_repeat_rate=0.0, answers_per_prompt=8.0) > fresh
+    # a report without the new columns (an older one) scores as if every answer were fresh
+    assert _score() == pytest.approx(fresh)

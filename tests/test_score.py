@@ -10,7 +10,7 @@ import pytest
 
 from fastscan import cli, scan
 from fastscan.score.model import SIGNALS, TERMS, explain_account, score_accounts, signal_values, term_name
-from fastscan.score.weights import FIT, WEIGHTS
+from fastscan.score.weights import BIAS, FIT, WEIGHTS
 
 START_MS = 1_756_684_800_000  # 2025-09-01T00:00:00Z
 HOUR = 3_600_000
@@ -264,6 +264,7 @@ def test_every_signal_only_adds_evidence():
         ("template_rate", 0.9),
         ("hours_per_active_day", 23.0),
         ("completion_tokens", 5_000_000),
+        ("answers_per_prompt", 6.0),
     ):
         r = dict(row, **{key: more})
         assert score_accounts(pa.Table.from_pylist([r])).column("extraction_score")[0].as_py() >= s0, key
@@ -432,3 +433,12 @@ def test_fit_keeps_weights_non_negative_and_finds_the_separating_signal():
     assert w[j] == w.max() and w[j] > 5
     p = 1 / (1 + np.exp(-(x @ w + b)))
     assert ((p >= 0.5) == (y > 0)).mean() > 0.95
+    # --free moves only the named weights (and the bias only when named): a new signal joins the
+    # fitted model without refitting the rest
+    names = [term_name(t) for t in TERMS]
+    w, b = fit_score.fit(x, y, l2=1e-4, steps=1500, free={"reasoning_prompts"})
+    held = [k for k, name in enumerate(names) if name != "reasoning_prompts"]
+    assert w[held].tolist() == [WEIGHTS[names[k]] for k in held]
+    assert b == BIAS and w[j] != WEIGHTS["reasoning_prompts"]
+    w, b = fit_score.fit(x, y, l2=1e-4, steps=1500, free={"reasoning_prompts", "bias"})
+    assert b != BIAS and w[held].tolist() == [WEIGHTS[names[k]] for k in held]

@@ -11,8 +11,11 @@ automation and coordination (templates, round-the-clock or day-and-night pace, a
 max_tokens, shared templates, rotation) count only as far as the account also takes substantial
 output, because integrations that run one classification template around the clock are the
 commonest legitimate automation; and a template wrapped around many different tasks counts more
-than one narrow task repeated. The weights come from `bench/fit_score.py` (fitted on make_log.py
-logs; the seeds are recorded in `fastscan/score/weights.py`).
+than one narrow task repeated. Every term with an output-harvest signal also counts only as far as
+the account's answers are fresh (`fresh_answers`): a prompt sent again at temperature 0 returns
+an answer the account already has, which is no harvest however long. The weights come from
+`bench/fit_score.py` (fitted on make_log.py logs; the seeds are recorded in
+`fastscan/score/weights.py`).
 
 Nothing here needs labels: the signals are facts about the account's own traffic, and reasons
 compare it with the scanned population. An account with fewer than `min_requests` requests is
@@ -39,7 +42,11 @@ MIN_CONTRIBUTION = 0.5  # logit units: weaker evidence is not worth a reason
 
 
 # Terms of the model: single signals, and products where one signal only counts alongside another.
-TERMS = tuple((s.name,) for s in SIGNALS) + (
+# Every term with an output-harvest signal is also multiplied by FRESH (term_values): answers the
+# account already has (repeats at temperature 0) are no harvest, however long.
+FRESH = "fresh_answers"
+OUTPUT_SIGNALS = frozenset(s.name for s in SIGNALS if s.group == "output harvest") - {FRESH}
+TERMS = tuple((s.name,) for s in SIGNALS if s.name != FRESH) + (
     ("templated", "output_length"),
     ("templated", "varied_payloads", "output_length"),
     ("round_the_clock", "output_length"),
@@ -64,11 +71,14 @@ def signal_values(features) -> np.ndarray:
 
 
 def term_values(signals: np.ndarray) -> np.ndarray:
-    """float64[n, len(TERMS)]: the model's inputs."""
+    """float64[n, len(TERMS)]: the model's inputs (a term with an output-harvest signal counts
+    only as far as the answers are fresh)."""
     out = np.ones((signals.shape[0], len(TERMS)), dtype=np.float64)
     for j, term in enumerate(TERMS):
         for name in term:
             out[:, j] *= signals[:, SIGNAL_INDEX[name]]
+        if OUTPUT_SIGNALS.intersection(term):
+            out[:, j] *= signals[:, SIGNAL_INDEX[FRESH]]
     return out
 
 

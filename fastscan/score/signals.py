@@ -106,6 +106,18 @@ SIGNALS = (
         lambda r: f"{_pct(r['hit_max_tokens_rate'])} of answers stop at max_tokens",
     ),
     Signal(
+        "fresh_answers",
+        "output harvest",
+        "share of requests that can return an answer the account does not have yet (not a repeat at "
+        "temperature 0 of a prompt it already sent at temperature 0); the output-harvest terms are "
+        "multiplied by it",
+        lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "stale_repeat_rate"), 0.0),
+        lambda r: (
+            f"{_pct(r.get('stale_repeat_rate') or 0)} of requests repeat a prompt at temperature 0 "
+            "and get back an answer the account already has"
+        ),
+    ),
+    Signal(
         "reasoning_prompts",
         "reasoning harvest",
         "share of prompts asking for step-by-step reasoning or a chain of thought (many languages)",
@@ -123,6 +135,16 @@ SIGNALS = (
             f"{_pct(r['logprobs_rate'])} ask for logprobs, {_pct(r['multi_sample_rate'])} for several "
             f"samples ({r['samples_per_request']:.1f} per request)"
             + (f", {_pct(r['logit_bias_rate'])} set a logit_bias" if r["logit_bias_rate"] > 0 else "")
+        ),
+    ),
+    Signal(
+        "resampling",
+        "probing",
+        "answers drawn per distinct prompt (repeats at a temperature above 0), log2 scaled: 0 at 1, 1 at 16",
+        lambda f: _clip(np.log2(np.maximum(_col(f, "answers_per_prompt"), 1.0)) / 4.0),
+        lambda r: (
+            f"samples each prompt {r.get('answers_per_prompt') or 0:.1f} times on average "
+            f"(repeats at a temperature above 0; {_n(r['distinct_prompts'])} distinct prompts)"
         ),
     ),
     Signal(
