@@ -113,3 +113,65 @@ def test_stale_answers_take_output_evidence_away_and_resampling_adds():
     assert _score(stale_repeat_rate=0.0, answers_per_prompt=8.0) > fresh
     # a report without the new columns (an older one) scores as if every answer were fresh
     assert _score() == pytest.approx(fresh)
+
+
+def _log_with(tmp_path, extra):
+    import orjson
+    from test_score import make_records
+
+    recs = make_records() + extra
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
+    from fastscan import scan
+
+    return {r["account_id"]: r for r in scan([path]).accounts.to_pylist()}
+
+
+def _traffic(account, prompts, per_prompt, temperature, *, hours, ct=400, mt=400, start=0):
+    """Every prompt `per_prompt` times at `temperature`, spread evenly over `hours` hours."""
+    from test_score import HOUR, START_MS, _rec
+
+    out = []
+    total = len(prompts) * per_prompt
+    for k in range(total):
+        r = _rec(k, account, START_MS + (start + k * hours / total) * HOUR, prompts[k % len(prompts)], 30, ct, mt=mt)
+        r["request_id"] = f"{account}-{k}"
+        r["temperature"] = temperature
+        r["finish_reason"] = "length" if ct >= mt else "stop"
+        out.append(r)
+    return out
+
+
+def test_benign_repeats_stay_below_the_threshold_and_resampling_a_pool_is_caught(tmp_path):
+    rng = random.Random(7)
+
+    def task(k):
+        return f"Summarize support ticket {k}: " + " ".join(
+            rng.choice(["disk", "login", "refund", "slow"]) for _ in range(12)
+        )
+
+    tickets = [task(k) for k in range(60)]
+    bench = [
+        f"Benchmark problem {k}: " + " ".join(rng.choice(["prove", "sum", "graph"]) for _ in range(15))
+        for k in range(100)
+    ]
+    pool = [f"Explain in full: {task(k)}" for k in range(100, 200)]
+    extra = (
+        # an integration re-sending 60 inputs round the clock at temperature 0, answers cut at 400
+        _traffic("cached", tickets, 12, 0.0, hours=24 * 21)
+        # the same volume and pace with a new input each time: fresh answers
+        + _traffic("uncached", [task(k) for k in range(1000, 1720)], 1, 0.0, hours=24 * 21)
+        # an evaluation run: pass@8 on 100 benchmark problems at temperature 0.8, in one afternoon
+        + _traffic("pass-at-8", bench, 8, 0.8, hours=5, ct=300, mt=2048)
+        # a harvester sampling a pool of 100 tasks 12 times each round the clock, full answers
+        + _traffic("resampler", pool, 12, 0.9, hours=24 * 21, ct=900, mt=4096)
+    )
+    r = _log_with(tmp_path, extra)
+    assert r["cached"]["stale_repeat_rate"] == pytest.approx(11 / 12)
+    assert r["cached"]["extraction_score"] < r["uncached"]["extraction_score"] - 0.3
+    assert r["cached"]["extraction_score"] <= 0.35 and not r["cached"]["flagged"]
+    assert r["pass-at-8"]["answers_per_prompt"] == pytest.approx(8.0)
+    assert r["pass-at-8"]["extraction_score"] <= 0.35 and not r["pass-at-8"]["flagged"]
+    assert r["resampler"]["answers_per_prompt"] == pytest.approx(12.0)
+    assert r["resampler"]["flagged"]
+    assert "samples each prompt 12.0 times" in r["resampler"]["reasons"]
