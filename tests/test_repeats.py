@@ -175,3 +175,29 @@ def test_benign_repeats_stay_below_the_threshold_and_resampling_a_pool_is_caught
     assert r["resampler"]["answers_per_prompt"] == pytest.approx(12.0)
     assert r["resampler"]["flagged"]
     assert "samples each prompt 12.0 times" in r["resampler"]["reasons"]
+
+
+def test_explain_shows_what_stale_answers_take_away(tmp_path):
+    import math
+
+    import orjson
+    from test_score import make_records
+
+    from fastscan import scan
+    from fastscan.score.model import explain_account
+    from fastscan.score.weights import BIAS
+
+    tickets = [f"Summarize support ticket {k}: the login page is slow again today" for k in range(60)]
+    path = tmp_path / "log.jsonl"
+    recs = make_records() + _traffic("cached", tickets, 12, 0.0, hours=24 * 21)
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
+    accounts = scan([path]).accounts
+    rows = {s["signal"]: s for s in explain_account(accounts, "cached")}
+    assert rows["fresh_answers"]["value"] == pytest.approx(1 / 12)
+    assert rows["fresh_answers"]["contribution"] < -2.0
+    assert rows["output_volume"]["contribution"] > 1.0  # what it would add were the answers fresh
+    # the rows still add up to the account's score
+    logit = BIAS + sum(s["contribution"] for s in rows.values())
+    score = accounts.column("extraction_score")[accounts.column("account_id").to_pylist().index("cached")].as_py()
+    assert 1 / (1 + math.exp(-logit)) == pytest.approx(score)
+    assert rows["fresh_answers"]["words"].startswith("92% of requests repeat a prompt at temperature 0")

@@ -84,7 +84,8 @@ def format_explanation(ex: Explanation, threshold: float, min_requests: int, wid
         )
     lines.append(
         "  (adds: the signal's contribution to the score's logit; typical: the median contribution "
-        "among accounts of this scan that could be flagged)"
+        "among accounts of this scan that could be flagged; output signals as if every answer were "
+        "fresh, fresh_answers what stale answers take away from them)"
     )
     for kind, ids in ex.linked.items():
         if ids:

@@ -70,14 +70,14 @@ def signal_values(features) -> np.ndarray:
     return out
 
 
-def term_values(signals: np.ndarray) -> np.ndarray:
+def term_values(signals: np.ndarray, fresh: bool = True) -> np.ndarray:
     """float64[n, len(TERMS)]: the model's inputs (a term with an output-harvest signal counts
-    only as far as the answers are fresh)."""
+    only as far as the answers are fresh; `fresh=False`: as if every answer were)."""
     out = np.ones((signals.shape[0], len(TERMS)), dtype=np.float64)
     for j, term in enumerate(TERMS):
         for name in term:
             out[:, j] *= signals[:, SIGNAL_INDEX[name]]
-        if OUTPUT_SIGNALS.intersection(term):
+        if fresh and OUTPUT_SIGNALS.intersection(term):
             out[:, j] *= signals[:, SIGNAL_INDEX[FRESH]]
     return out
 
@@ -91,14 +91,20 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def _contributions(features, weights=None) -> tuple[np.ndarray, np.ndarray]:
-    """(signals float64[n, S], per-signal contributions to the logit float64[n, S])."""
+def _contributions(features, weights=None, show_fresh: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(signals float64[n, S], per-signal contributions to the logit float64[n, S]).
+
+    `show_fresh`: credit the output terms as if every answer were fresh and give `fresh_answers`
+    what it takes away (negative), so an analyst sees both; the sum is the same logit."""
     sig = signal_values(features)
-    contrib = term_values(sig) * weight_vector(weights)
+    w = weight_vector(weights)
+    contrib = term_values(sig, fresh=not show_fresh) * w
     per_signal = np.zeros_like(sig)
     # a product term is credited to its first signal (the automation that the output qualifies)
     for j, term in enumerate(TERMS):
         per_signal[:, SIGNAL_INDEX[term[0]]] += contrib[:, j]
+    if show_fresh:
+        per_signal[:, SIGNAL_INDEX[FRESH]] = ((term_values(sig) - term_values(sig, fresh=False)) * w).sum(axis=1)
     return sig, per_signal
 
 
@@ -258,12 +264,14 @@ def explain_account(
     accounts: pa.Table, account_id: str, min_requests: int = MIN_REQUESTS, weights: dict | None = None
 ) -> list[dict]:
     """Every signal of one account of a scored report: its group, value in [0, 1], contribution
-    to the score's logit, the typical account's contribution, and the signal in words."""
+    to the score's logit, the typical account's contribution, and the signal in words. The output
+    signals show what they would add were every answer fresh; `fresh_answers` shows, negative,
+    what the account's stale answers take away from them."""
     ids = accounts.column("account_id").to_pylist()
     if account_id not in ids:
         raise KeyError(account_id)
     i = ids.index(account_id)
-    sig, per_signal = _contributions(accounts, weights)
+    sig, per_signal = _contributions(accounts, weights, show_fresh=True)
     typical = _typical(per_signal, _col(accounts, "requests"), min_requests)
     row = _Row(accounts.slice(i, 1).to_pylist()[0])
     out = []
