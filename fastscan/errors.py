@@ -19,6 +19,10 @@ class StateError(FastscanError):
     """A state directory is locked by another scan, or holds state of another configuration."""
 
 
+class StateFormatError(ValueError):
+    """Bytes that are a fastscan state of another format (written by another version)."""
+
+
 class ClusterError(FastscanError):
     """The cluster could not finish the scan (a piece kept killing its workers, or no scheduler)."""
 

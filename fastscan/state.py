@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from fastscan.buffers import bool_values, float_values, int_values, string_buffers, validity
 from fastscan.config import ScanConfig
+from fastscan.errors import StateFormatError
 from fastscan.parallel import map_ordered, row_ranges
 from fastscan.params import entity_ids, note_label, param_keys
 from fastscan.sketches import (
@@ -60,6 +61,18 @@ FEATURES = (
 )
 F = {name: i for i, name in enumerate(FEATURES)}
 LONG_OUTPUT_TOKENS = 1000
+
+
+def _intern(names: list, index: dict, known: list) -> np.ndarray:
+    """Each name's number in `known` (int64), appending the names not seen before."""
+    out = np.empty(len(names), dtype=np.int64)
+    for i, name in enumerate(names):
+        j = index.get(name)
+        if j is None:
+            j = index[name] = len(known)
+            known.append(name)
+        out[i] = j
+    return out
 
 
 class AccountState:
@@ -105,28 +118,12 @@ class AccountState:
         self.sample.ensure_accounts(new)
 
     def _map_ids(self, ids: list) -> np.ndarray:
-        index = self.index
-        out = np.empty(len(ids), dtype=np.int32)
-        for i, a in enumerate(ids):
-            j = index.get(a)
-            if j is None:
-                j = len(self.ids)
-                index[a] = j
-                self.ids.append(a)
-            out[i] = j
+        out = _intern(ids, self.index, self.ids).astype(np.int32)
         self._grow(len(self.ids))
         return out
 
     def _map_models(self, names: list) -> np.ndarray:
-        out = np.empty(len(names), dtype=np.int64)
-        for i, m in enumerate(names):
-            j = self.model_index.get(m)
-            if j is None:
-                j = len(self.models)
-                self.model_index[m] = j
-                self.models.append(m)
-            out[i] = j
-        return out
+        return _intern(names, self.model_index, self.models)
 
     # -- update
     def minhash_params(self) -> tuple[np.ndarray, np.ndarray]:
@@ -431,8 +428,11 @@ class AccountState:
         except (pa.ArrowInvalid, StopIteration, OSError) as e:
             raise ValueError(f"not a fastscan state: {e}") from None
         meta = batch.schema.metadata or {}
-        if meta.get(b"fastscan.state_format") != str(STATE_FORMAT).encode():
-            raise ValueError(f"not a fastscan state of format {STATE_FORMAT}")
+        if not (found := meta.get(b"fastscan.state_format")):
+            raise ValueError("not a fastscan state: no state format in its metadata")
+        if found != str(STATE_FORMAT).encode():
+            msg = f"state of format {found.decode(errors='replace')}, from another fastscan version"
+            raise StateFormatError(f"{msg}; this one reads {STATE_FORMAT}")
         if meta.get(b"fastscan.features") != ",".join(FEATURES).encode():
             raise ValueError("state written by a fastscan with other features")
         config = ScanConfig.from_dict(json.loads(meta[b"fastscan.config"]))

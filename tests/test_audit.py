@@ -281,6 +281,15 @@ def test_a_flipped_bit_in_the_state_is_one_clear_error(scanned_state):
         scan([log], config=SMALL, state_dir=st)
 
 
+def test_a_state_of_another_version_is_one_clear_error(scanned_state, monkeypatch):
+    import fastscan.state
+
+    log, st = scanned_state
+    monkeypatch.setattr(fastscan.state, "STATE_FORMAT", fastscan.state.STATE_FORMAT + 1)
+    with pytest.raises(StateError, match=r"state of format \d+, from another fastscan version.*new --state directory"):
+        scan([log], config=SMALL, state_dir=st)
+
+
 def test_a_garbled_manifest_is_one_clear_error_never_a_second_read(scanned_state):
     log, st = scanned_state
     m = json.loads((st / "manifest.json").read_text())

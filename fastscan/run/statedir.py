@@ -32,7 +32,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastscan.config import ScanConfig
-from fastscan.errors import StateError
+from fastscan.errors import StateError, StateFormatError
 from fastscan.partial import Partial
 from fastscan.read import ReadStats, RejectLog, Shape, Source, is_url
 from fastscan.read.shape import shape_to_dict
@@ -326,6 +326,8 @@ class StateDir:
             if "state_sha256" in m and hashlib.sha256(data).hexdigest() != m["state_sha256"]:
                 raise ValueError("its checksum does not match the manifest's")
             state = AccountState.from_bytes(data)
+        except StateFormatError as e:
+            raise StateError(f"{spath}: {e}; scan into a new --state directory") from None
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise StateError(f"{spath}: damaged state: {e}") from None
         if state.config != self.config:
