@@ -130,6 +130,15 @@ def _copy_rows(src: np.ndarray, src_rows: np.ndarray, dst: np.ndarray, dst_rows:
     map_ordered(part, row_ranges(len(src_rows)))
 
 
+# The columns of a part of the sample, in the order `add` takes them: the key of a row, the
+# counts summed when a prompt meets itself again, and the columns gathered row by row ("text" is
+# None in a sample that keeps no text).
+_KEYS = ("account", "prompt_hash")
+_COUNTS = ("count", "count0")
+_WIDE = ("n_words", "head_hash", "tail_hash", "sig", "text")
+_AT = {name: i for i, name in enumerate(_KEYS + _COUNTS + _WIDE)}
+
+
 class PromptSample:
     """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k)."""
 
@@ -179,31 +188,15 @@ class PromptSample:
     def compact(self) -> None:
         if not self._pending:
             return
-        parts = [
-            (
-                self.account,
-                self.prompt_hash,
-                self.count,
-                self.count0,
-                self.n_words,
-                self.head_hash,
-                self.tail_hash,
-                self.sig,
-                self.text,
-            )
-        ] + self._pending
-        account = np.concatenate([p[0] for p in parts])
-        phash = np.concatenate([p[1] for p in parts])
-        count = np.concatenate([p[2] for p in parts])
-        count0 = np.concatenate([p[3] for p in parts])
+        parts = [tuple(getattr(self, name) for name in _AT)] + self._pending
+        account = np.concatenate([p[_AT["account"]] for p in parts])
+        phash = np.concatenate([p[_AT["prompt_hash"]] for p in parts])
         self._pending, self._pending_n = [], 0
         order = np.lexsort((phash, account))
         account, phash = account[order], phash[order]
         first = np.ones(len(order), dtype=np.bool_)
         first[1:] = (account[1:] != account[:-1]) | (phash[1:] != phash[:-1])
         starts = np.flatnonzero(first)
-        count = np.add.reduceat(count[order], starts) if len(starts) else count[:0]
-        count0 = np.add.reduceat(count0[order], starts) if len(starts) else count0[:0]
         keep_rows = order[starts]
         account, phash = account[starts], phash[starts]
         # rank of each distinct prompt within its account; keep the `size` smallest hashes
@@ -214,7 +207,9 @@ class PromptSample:
         keep = rank < self.size
         self.account = account[keep]
         self.prompt_hash = phash[keep]
-        self.count, self.count0 = count[keep], count0[keep]
+        for name in _COUNTS:
+            c = np.concatenate([p[_AT[name]] for p in parts])
+            setattr(self, name, (np.add.reduceat(c[order], starts) if len(starts) else c[:0])[keep])
         rows = keep_rows[keep]
         # the wide columns are gathered from each part straight into their new place: the
         # signatures are most of the state, and concatenating them first held a third copy
@@ -222,22 +217,21 @@ class PromptSample:
         by_part = np.argsort(rows, kind="stable")  # rows of part k: by_part[cut[k]:cut[k + 1]]
         cut = np.searchsorted(rows[by_part], bounds)
 
-        wide = []
-        for col in (4, 5, 6, 7) if self.text is None else (4, 5, 6, 7, 8):
+        for name in _WIDE:
+            col = _AT[name]
+            if parts[0][col] is None:
+                continue  # no text kept
             out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
             for k, p in enumerate(parts):
                 sel = by_part[cut[k] : cut[k + 1]]
                 if len(sel) == 0:
                     continue
-                if col == 7:
+                if name == "sig":
                     _copy_rows(np.ascontiguousarray(p[col]), rows[sel] - bounds[k], out, sel)
                 else:
                     out[sel] = p[col][rows[sel] - bounds[k]]
-            wide.append(out)
+            setattr(self, name, out)
         del parts
-        self.n_words, self.head_hash, self.tail_hash, self.sig = wide[:4]
-        if self.text is not None:
-            self.text = wide[4]
         self._live = len(self.account)
         full = rank == self.size - 1
         self.ensure_accounts(int(account.max()) + 1 if len(account) else 0)
@@ -247,17 +241,7 @@ class PromptSample:
         other.compact()
         if len(other.account):
             self.ensure_accounts(int(mapping.max()) + 1)
-            self.add(
-                mapping[other.account],
-                other.prompt_hash,
-                other.count,
-                other.count0,
-                other.n_words,
-                other.head_hash,
-                other.tail_hash,
-                other.sig,
-                other.text,
-            )
+            self.add(mapping[other.account], *(getattr(other, name) for name in list(_AT)[1:]))
         self.compact()
 
     @property
@@ -267,7 +251,10 @@ class PromptSample:
             + (self.text.nbytes if self.text is not None else 0)
             + self.account.nbytes * 6
             + self.threshold.nbytes
-            + sum(p[7].nbytes + (p[8].nbytes if p[8] is not None else 0) + 48 * len(p[0]) for p in self._pending)
+            + sum(
+                p[_AT["sig"]].nbytes + (p[_AT["text"]].nbytes if p[_AT["text"]] is not None else 0) + 48 * len(p[0])
+                for p in self._pending
+            )
         )
 
 
