@@ -98,13 +98,14 @@ def _contributions(features, weights=None, show_fresh: bool = False) -> tuple[np
     what it takes away (negative), so an analyst sees both; the sum is the same logit."""
     sig = signal_values(features)
     w = weight_vector(weights)
-    contrib = term_values(sig, fresh=not show_fresh) * w
+    gated = term_values(sig) * w
+    contrib = term_values(sig, fresh=False) * w if show_fresh else gated
     per_signal = np.zeros_like(sig)
     # a product term is credited to its first signal (the automation that the output qualifies)
     for j, term in enumerate(TERMS):
         per_signal[:, SIGNAL_INDEX[term[0]]] += contrib[:, j]
     if show_fresh:
-        per_signal[:, SIGNAL_INDEX[FRESH]] = ((term_values(sig) - term_values(sig, fresh=False)) * w).sum(axis=1)
+        per_signal[:, SIGNAL_INDEX[FRESH]] = (gated - contrib).sum(axis=1)
     return sig, per_signal
 
 
