@@ -50,12 +50,11 @@ _BUCKETS = (128, 43, 64, 4, 4096, 0, 4096, 4096, 4096)  # models are keyed by fa
 PARAM_BUCKETS = sum(_BUCKETS)
 KEY_SHIFT = 24  # a key is kind << KEY_SHIFT | bucket
 MODEL_KIND = KINDS.index("model")  # keyed by fastscan.score.campaigns from the model counts
-_SHIFT = KEY_SHIFT
 _SYSTEM_BUCKETS = 4095
 
 
 def _key(kind: int, bucket: np.ndarray) -> np.ndarray:
-    return (np.int64(kind) << _SHIFT) | bucket.astype(np.int64)
+    return (np.int64(kind) << KEY_SHIFT) | bucket.astype(np.int64)
 
 
 LABEL_CHARS = 120  # the longest text kept to name an owner, network or client
@@ -76,7 +75,7 @@ def _text_buckets(col: pa.ChunkedArray | pa.Array, prepare=None, labels: dict | 
         digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).digest()
         b = 1 + int.from_bytes(digest, "little") % _SYSTEM_BUCKETS
         if labels is not None:
-            note_label(labels, (kind << _SHIFT) | b, text[:LABEL_CHARS])
+            note_label(labels, (kind << KEY_SHIFT) | b, text[:LABEL_CHARS])
         return b
 
     words = [bucket(s) for s in enc.dictionary.to_pylist()]
@@ -155,7 +154,7 @@ def param_keys(batch: pa.RecordBatch, entity: str = "account", labels: dict | No
 def describe(key: int, labels: dict | None = None) -> str:
     """A key in words, e.g. "max_tokens ~2,048", "temperature 0.3", "system prompt #1234",
     "network 198.51.100" (from `labels`, where one text alone fell in the bucket)."""
-    kind, bucket = key >> _SHIFT, key & ((1 << _SHIFT) - 1)
+    kind, bucket = key >> KEY_SHIFT, key & ((1 << KEY_SHIFT) - 1)
     if labels is not None and kind in IDENTITY_KINDS and key in labels and not labels[key][1]:
         what = {6: "owner", 7: "network", 8: "user agent"}[kind]
         return f"{what} {labels[key][0]}"
