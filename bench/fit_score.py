@@ -161,8 +161,8 @@ def weights_source(w, b, seeds, scale, formats, n, n_pos, l2, date: str, free=No
 def write_weights(w, b, seeds, scale, formats, n, n_pos, l2, free=None):
     from fastscan.score.weights import FIT
 
-    # weights held from a fit that itself held some: the record of the fit they came from
-    held = FIT.get("others_from", FIT) if free is not None and FIT.get("free") else FIT
+    # the record of the fit the held weights come from (a fit that itself held some names it)
+    held = FIT.get("others_from", FIT)
     others = {k: v for k, v in held.items() if k not in ("free", "others_from")} if free is not None else None
     text = weights_source(w, b, seeds, scale, formats, n, n_pos, l2, dt.date.today().isoformat(), free, others)
     WEIGHTS_FILE.write_text(text, encoding="utf-8")
