@@ -115,16 +115,16 @@ def test_stale_answers_take_output_evidence_away_and_resampling_adds():
     assert _score() == pytest.approx(fresh)
 
 
-def _log_with(tmp_path, extra):
+def _scan_with(tmp_path, extra):
+    """The accounts table of a scan of test_score's log plus the records `extra`."""
     import orjson
     from test_score import make_records
 
-    recs = make_records() + extra
-    path = tmp_path / "log.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
     from fastscan import scan
 
-    return {r["account_id"]: r for r in scan([path]).accounts.to_pylist()}
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in make_records() + extra))
+    return scan([path]).accounts
 
 
 def _traffic(account, prompts, per_prompt, temperature, *, hours, ct=400, mt=400, start=0):
@@ -166,7 +166,7 @@ def test_benign_repeats_stay_below_the_threshold_and_resampling_a_pool_is_caught
         # a harvester sampling a pool of 100 tasks 12 times each round the clock, full answers
         + _traffic("resampler", pool, 12, 0.9, hours=24 * 21, ct=900, mt=4096)
     )
-    r = _log_with(tmp_path, extra)
+    r = {a["account_id"]: a for a in _scan_with(tmp_path, extra).to_pylist()}
     assert r["cached"]["stale_repeat_rate"] == pytest.approx(11 / 12)
     assert r["cached"]["extraction_score"] < r["uncached"]["extraction_score"] - 0.3
     assert r["cached"]["extraction_score"] <= 0.35 and not r["cached"]["flagged"]
@@ -180,18 +180,11 @@ def test_benign_repeats_stay_below_the_threshold_and_resampling_a_pool_is_caught
 def test_explain_shows_what_stale_answers_take_away(tmp_path):
     import math
 
-    import orjson
-    from test_score import make_records
-
-    from fastscan import scan
     from fastscan.score.model import explain_account
     from fastscan.score.weights import BIAS
 
     tickets = [f"Summarize support ticket {k}: the login page is slow again today" for k in range(60)]
-    path = tmp_path / "log.jsonl"
-    recs = make_records() + _traffic("cached", tickets, 12, 0.0, hours=24 * 21)
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
-    accounts = scan([path]).accounts
+    accounts = _scan_with(tmp_path, _traffic("cached", tickets, 12, 0.0, hours=24 * 21))
     rows = {s["signal"]: s for s in explain_account(accounts, "cached")}
     assert rows["fresh_answers"]["value"] == pytest.approx(1 / 12)
     assert rows["fresh_answers"]["contribution"] < -2.0
