@@ -1,5 +1,5 @@
 """JSON values straight from the bytes, for the flat JSON Lines decoder (kernels.jsonl): strings
-(plain runs skipped 8 bytes at a time, SWAR), escapes and code points, literals and numbers.
+(plain runs found and copied 8 bytes at a time at any position, SWAR), escapes and code points, literals and numbers.
 
 Each helper validates what it reads and answers -1 where the value is invalid or one the decoder
 leaves to Arrow.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastscan.kernels._jit import helper
+from fastscan.kernels.bits import load8, store8, trailing_zeros
 
 
 @helper
@@ -70,33 +71,46 @@ _SPACES = np.uint64(0x2020202020202020)
 
 
 @helper
-def plain8(w):
-    """True when none of the 8 bytes of w is a quote, a backslash or below 0x20 (SWAR)."""
+def specials8(w):
+    """The high bit of each byte of w that is a quote, a backslash or below 0x20 (SWAR). Bits
+    above the lowest may be false alarms (a borrow carries up); the lowest is exact."""
     q = w ^ _QUOTES
     b = w ^ _SLASHES
-    hit = ((q - _ONES) & ~q) | ((b - _ONES) & ~b) | ((w - _SPACES) & ~w)
-    return (hit & _HIGH) == 0
+    return (((q - _ONES) & ~q) | ((b - _ONES) & ~b) | ((w - _SPACES) & ~w)) & _HIGH
 
 
 @helper
-def string_end(data, words, p, end):
+def next_special(data, p, end):
+    """The first position in [p, end) of a quote, a backslash or a control byte, else end:
+    8 bytes at a step at any position, the last few one at a time."""
+    while p + 8 <= end:
+        hit = specials8(load8(data, p))
+        if hit:
+            return p + (trailing_zeros(hit) >> 3)
+        p += 8
+    while p < end:
+        c = data[p]
+        if c == 34 or c == 92 or c < 32:
+            return p
+        p += 1
+    return end
+
+
+@helper
+def string_end(data, p, end):
     """p at the opening quote -> (position after the closing quote, has escapes); position -1
-    when the string is invalid or one this decoder leaves to Arrow. `words` is `data` seen as
-    uint64: plain runs are skipped 8 bytes at a time."""
+    when the string is invalid or one this decoder leaves to Arrow."""
     p += 1
     esc = False
-    while p < end:
-        if (p & 7) == 0 and p + 8 <= end and plain8(words[p >> 3]):
-            p += 8
-            continue
+    while True:
+        p = next_special(data, p, end)
+        if p >= end:
+            return -1, esc
         c = data[p]
         if c == 34:
             return p + 1, esc
         if c < 32:
             return -1, esc
-        if c != 92:
-            p += 1
-            continue
         esc = True
         if p + 1 >= end:
             return -1, esc
@@ -110,32 +124,37 @@ def string_end(data, words, p, end):
             p += 2
         else:
             return -1, esc
-    return -1, esc
 
 
 @helper
-def copy_string(data, words, p, end, out, f, o):
+def copy_run(data, p, n, out, f, o):
+    """out[f, o:o + n] = data[p:p + n], 8 bytes at a step (out: 2-d, C-contiguous)."""
+    k = 0
+    row = f * out.shape[1] + o
+    while k + 8 <= n:
+        store8(out, row + k, load8(data, p + k))
+        k += 8
+    while k < n:
+        out[f, o + k] = data[p + k]
+        k += 1
+
+
+@helper
+def copy_string(data, p, end, out, f, o):
     """Like string_end, and writes the decoded UTF-8 to out[f, o:] -> (position after the closing
     quote or -1, end of what was written)."""
     p += 1
-    while p < end:
-        if (p & 7) == 0 and p + 8 <= end and plain8(words[p >> 3]):
-            for k in range(8):
-                out[f, o + k] = data[p + k]
-            p += 8
-            o += 8
-            continue
+    while True:
+        q = next_special(data, p, end)
+        copy_run(data, p, q - p, out, f, o)
+        o += q - p
+        p = q
+        if p >= end:
+            return -1, o
         c = data[p]
         if c == 34:
             return p + 1, o
-        if c < 32:
-            return -1, o
-        if c != 92:
-            out[f, o] = c
-            o += 1
-            p += 1
-            continue
-        if p + 1 >= end:
+        if c < 32 or p + 1 >= end:
             return -1, o
         e = data[p + 1]
         if e == 117:  # \uXXXX, or a surrogate pair of them
@@ -178,7 +197,6 @@ def copy_string(data, words, p, end, out, f, o):
             return -1, o
         o += 1
         p += 2
-    return -1, o
 
 
 @helper

@@ -33,7 +33,7 @@ _i64ro = ro(types.int64)
 
 
 @helper
-def _skip(data, words, p, end, stack):
+def _skip(data, p, end, stack):
     """Skip (and validate) any JSON value at p -> position after it, or -1."""
     depth = 0
     want_key = False  # inside an object, after `{` or `,`
@@ -58,7 +58,7 @@ def _skip(data, words, p, end, stack):
                 continue
         else:
             if c == 34:
-                p, _ = string_end(data, words, p, end)
+                p, _ = string_end(data, p, end)
             elif c == 116:
                 p = match_literal(data, p, end, 116, 114, 117, 101, 0, 4)
             elif c == 102:
@@ -115,7 +115,7 @@ def _key_index(data, ks, ke, names_off, names_data):
 
 @helper
 def _decode_line(
-    data, words, start, end, i, names_off, names_data, ftypes, slots, valid, ivals, fvals, text, cursor, seen, stack
+    data, start, end, i, names_off, names_data, ftypes, slots, valid, ivals, fvals, text, cursor, seen, stack
 ):
     """Decode one line into row i of the outputs (see scan_flat); False when it is left to Arrow."""
     nf = ftypes.shape[0]
@@ -133,7 +133,7 @@ def _decode_line(
             if p >= end or data[p] != 34:
                 return False
             ks = p + 1
-            q, esc = string_end(data, words, p, end)
+            q, esc = string_end(data, p, end)
             if q < 0 or esc:
                 return False
             f = _key_index(data, ks, q - 1, names_off, names_data)
@@ -144,7 +144,7 @@ def _decode_line(
             if p >= end:
                 return False
             if f < 0:
-                p = _skip(data, words, p, end, stack)
+                p = _skip(data, p, end, stack)
                 if p < 0:
                     return False
             else:
@@ -160,7 +160,7 @@ def _decode_line(
                 elif t == T_STRING:
                     if c != 34:
                         return False
-                    q, o = copy_string(data, words, p, end, text, slots[f], cursor[f])
+                    q, o = copy_string(data, p, end, text, slots[f], cursor[f])
                     if q < 0:
                         return False
                     cursor[f] = o
@@ -218,7 +218,6 @@ def _decode_line(
 @kernel(
     types.int64(
         _u8ro,
-        ro(types.uint64),
         _i64ro,
         _i64ro,
         _i64ro,
@@ -233,11 +232,8 @@ def _decode_line(
         rw(types.boolean),
     )
 )
-def scan_flat(
-    data, words, starts, ends, names_off, names_data, ftypes, slots, valid, ivals, fvals, text, text_end, refused
-):
-    """Decode lines i of data[starts[i]:ends[i]] (see module doc); words : uint64, the first
-    len(data) // 8 * 8 bytes of data (8-aligned) seen as uint64. refused[i] is set for a line
+def scan_flat(data, starts, ends, names_off, names_data, ftypes, slots, valid, ivals, fvals, text, text_end, refused):
+    """Decode lines i of data[starts[i]:ends[i]] (see module doc). refused[i] is set for a line
     left to Arrow (its row is all null and it adds no text); returns how many lines are.
 
     names_off : int64[f + 1], names_data : uint8 (the wanted keys), ftypes : int8[f], slots :
@@ -257,7 +253,6 @@ def scan_flat(
             saved[f] = cursor[f]
         ok = _decode_line(
             data,
-            words,
             starts[i],
             ends[i],
             i,

@@ -18,11 +18,10 @@ line. The check drops no pair the full comparison would keep.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic
 
 from fastscan.kernels._jit import inline, kernel, ro, ro2, rw, rw2
+from fastscan.kernels.bits import popcount
 from fastscan.kernels.hashing import combine, fmix64
 
 BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
@@ -42,17 +41,6 @@ def _agree(sig, i, j, min_agree):
     for p in range(sig.shape[1]):
         agree += sig[i, p] == sig[j, p]
     return agree >= min_agree
-
-
-@intrinsic
-def _popcount(typingctx, x):
-    """Set bits of a uint64 (LLVM's ctpop: one instruction)."""
-
-    def codegen(context, builder, signature, args):
-        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
-        return builder.call(fn, args)
-
-    return types.uint64(types.uint64), codegen
 
 
 _LOW = np.uint64(0x5555555555555555)
@@ -80,7 +68,7 @@ def _may_agree(bits, i, j, min_agree, k):
     differ = 0
     for w in range(bits.shape[1]):
         x = bits[i, w] ^ bits[j, w]
-        differ += _popcount((x | (x >> np.uint64(1))) & _LOW)  # type: ignore[call-arg]  # an intrinsic
+        differ += popcount((x | (x >> np.uint64(1))) & _LOW)
     return k - np.int64(differ) >= min_agree
 
 

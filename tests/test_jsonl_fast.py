@@ -155,6 +155,18 @@ def test_edge_cases(line, decoded):
     assert check([line]) is decoded
 
 
+@pytest.mark.parametrize("special", ['\\"', "\\\\", "\\n", "\\u00e9", "\\ud83d\\ude00", "\t", "\x01"])
+def test_strings_with_a_special_byte_anywhere(special):
+    """The string scanner reads 8 bytes at a step from any position: a quote, an escape or a
+    control byte is found wherever it falls in that word, at every alignment of the line."""
+    for pad in range(9):
+        for k in range(19):
+            body = "abcdefghijklmnopqrs"[:k] + special + "tuvwxyz0123456789"[: 18 - k]
+            line = " " * pad + '{"account_id":"a' + "b" * pad + '","prompt":"' + body + '"}'
+            took = check([line.encode()])
+            assert took is (special[0] == "\\"), (pad, k, line)
+
+
 def test_ordinary_logs_are_decoded_fast(tmp_path):
     from fastscan.synth import write_log
 

@@ -177,6 +177,40 @@ def test_string_buffers_string_view():
     assert data[offsets[2] : offsets[3]].tobytes() == b"a much longer string than twelve bytes"
 
 
+# -- machine words (kernels/bits.py) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def words_kernel():
+    import numba
+
+    from fastscan.kernels.bits import load8, popcount, store8, trailing_zeros
+
+    @numba.njit
+    def run(src, dst, pos):
+        w = load8(src, pos)
+        store8(dst, pos, w)
+        return w, trailing_zeros(w), popcount(w)
+
+    return run
+
+
+@PROPERTY
+@given(st.binary(min_size=8, max_size=40), st.data())
+def test_words_at_any_byte_position(words_kernel, raw, data):
+    pos = data.draw(st.integers(0, len(raw) - 8))
+    src = np.frombuffer(raw, dtype=np.uint8)  # read-only, as a chunk's bytes are
+    dst = np.zeros((2, len(raw)), dtype=np.uint8)  # 2-d: positions count in the flat array
+    w, tz, pc = words_kernel(src, dst, pos)
+    want = int.from_bytes(raw[pos : pos + 8], "little")
+    assert int(w) == want
+    assert int(tz) == ((want & -want).bit_length() - 1 if want else 64)
+    assert int(pc) == bin(want).count("1")
+    flat = np.zeros(2 * len(raw), dtype=np.uint8)
+    flat[pos : pos + 8] = src[pos : pos + 8]
+    assert dst.ravel().tolist() == flat.tolist()  # those 8 bytes written, nothing else
+
+
 # -- hashing ---------------------------------------------------------------------------------------
 
 # Published vectors: fmix64 from MurmurHash3 ports, FNV-1a 64 from the FNV test suite.

@@ -110,10 +110,6 @@ class JsonlDecoder:
         names_off, names_data, ftypes = plan
         n, nf = len(starts), len(ftypes)
         data = np.frombuffer(chunk, dtype=np.uint8)
-        words = data[: len(data) // 8 * 8].view(np.uint64)
-        if words.ctypes.data % 8:  # the word view must start at byte 0 of an 8-aligned buffer
-            data = np.frombuffer(bytearray(chunk), dtype=np.uint8)  # (bytes objects normally are)
-            words = data[: len(data) // 8 * 8].view(np.uint64)
         valid = np.empty((n, nf), dtype=np.bool_)
         ivals = np.zeros((n, nf), dtype=np.int64)
         fvals = np.zeros((n, nf), dtype=np.float64)
@@ -130,7 +126,6 @@ class JsonlDecoder:
             text = np.empty((int(has_text.sum()), span), dtype=np.uint8)
             res = jsonl.scan_flat(
                 data,
-                words,
                 starts[lo:hi],
                 ends[lo:hi],
                 names_off,

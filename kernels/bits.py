@@ -1,0 +1,88 @@
+"""Machine words for the kernels: bit counts and 8-byte loads and stores at any byte position.
+
+LLVM intrinsics and plain (unaligned) memory accesses, each one instruction on x86-64 and
+ARM64. The loads and stores do no bounds check: their callers keep `pos + 8` within the array.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+_I64 = ir.IntType(64)
+
+
+@intrinsic
+def _popcount(typingctx, x):
+    """Set bits of a uint64 (LLVM's ctpop)."""
+
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.ctpop", [_I64])
+        return builder.call(fn, args)
+
+    return types.uint64(types.uint64), codegen
+
+
+@intrinsic
+def _trailing_zeros(typingctx, x):
+    """Zero bits below the lowest set bit of a uint64; 64 for 0 (LLVM's cttz)."""
+
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.cttz", [_I64, ir.IntType(1)])
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 0)])
+
+    return types.uint64(types.uint64), codegen
+
+
+def _byte_pointer(context, builder, arrtype, arr, pos):
+    """An i64* at byte `pos` of a C-contiguous uint8 array (any number of dimensions)."""
+    data = context.make_array(arrtype)(context, builder, arr).data
+    return builder.bitcast(builder.gep(data, [pos]), _I64.as_pointer())
+
+
+@intrinsic
+def _load8(typingctx, arr, pos):
+    """The 8 bytes arr.flat[pos:pos + 8] as a little-endian uint64 (arr: C-contiguous uint8)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pos = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = _byte_pointer(context, builder, signature.args[0], args[0], pos)
+        return builder.load(ptr, align=1)
+
+    return types.uint64(arr, types.intp), codegen
+
+
+@intrinsic
+def _store8(typingctx, arr, pos, value):
+    """Write the uint64 `value` to arr.flat[pos:pos + 8], little-endian (arr: C-contiguous uint8)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C" and arr.mutable):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pos = context.cast(builder, args[1], signature.args[1], types.intp)
+        val = context.cast(builder, args[2], signature.args[2], types.uint64)
+        ptr = _byte_pointer(context, builder, signature.args[0], args[0], pos)
+        builder.store(val, ptr, align=1)
+        return context.get_dummy_value()
+
+    return types.none(arr, types.intp, types.uint64), codegen
+
+
+if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts with the typing context)
+
+    def popcount(x: np.uint64) -> np.uint64: ...
+
+    def trailing_zeros(x: np.uint64) -> np.uint64: ...
+
+    def load8(arr: np.ndarray, pos: int) -> np.uint64: ...
+
+    def store8(arr: np.ndarray, pos: int, value: np.uint64) -> None: ...
+
+else:
+    popcount, trailing_zeros, load8, store8 = _popcount, _trailing_zeros, _load8, _store8
