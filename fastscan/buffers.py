@@ -1,7 +1,8 @@
 """The one seam between Arrow and numpy: columns become (offsets, data, validity) views.
 
 Offsets are cast once to int64 and honour `array.offset`, so they are absolute positions into the
-data buffer; nothing is copied except those offsets and the validity bitmap.
+data buffer; nothing is copied except those offsets and the validity bitmap. `Scratch` keeps the
+kernels' work arrays from one batch to the next.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["string_buffers", "int_values", "float_values", "bool_values", "validity"]
+__all__ = ["Scratch", "string_buffers", "int_values", "float_values", "bool_values", "validity"]
 
 _EMPTY_DATA = np.zeros(0, dtype=np.uint8)
 _EMPTY_DATA.flags.writeable = False
@@ -74,3 +75,43 @@ def bool_values(arr, fill: bool = False) -> np.ndarray:
     if arr.null_count:
         arr = arr.fill_null(fill)
     return np.ascontiguousarray(arr.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+class Scratch:
+    """Work arrays used again for every batch instead of allocated anew.
+
+    The operating system hands out fresh memory zeroed, a whole huge page (2 MiB) at the first
+    touch of any byte of it; for arrays a kernel writes only here and there (a slot per word of
+    each prompt, a row per text field) that zeroing was most of their cost, on every batch. An
+    array given out holds whatever was written before, and is valid until the next call for the
+    same name; one name per thread that writes at once.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def _get(self, name: str, size: int, dtype: np.dtype) -> np.ndarray:
+        a = self._arrays.get(name)
+        if a is None or a.dtype != dtype or a.size < size:
+            a = np.empty(max(size, a.size * 5 // 4 if a is not None else 0), dtype=dtype)  # room to grow
+            self._arrays[name] = a
+        return a
+
+    def flat(self, name: str, n: int, dtype) -> np.ndarray:
+        """A 1-d array of n elements."""
+        return self._get(name, n, np.dtype(dtype))[:n]
+
+    def rows(self, name: str, n_rows: int, min_width: int, dtype) -> np.ndarray:
+        """A C-contiguous 2-d array of n_rows rows of at least min_width elements: the width only
+        grows, so each row keeps its place in memory from one call to the next."""
+        a = self._arrays.get(name)
+        dtype = np.dtype(dtype)
+        if a is None or a.dtype != dtype or a.ndim != 2 or a.shape[0] != n_rows or a.shape[1] < min_width:
+            width = max(min_width, a.shape[1] * 5 // 4 if a is not None and a.ndim == 2 else 0)
+            a = np.empty((n_rows, width), dtype=dtype)
+            self._arrays[name] = a
+        return a
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self._arrays.values())

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fastscan.buffers import bool_values, float_values, int_values, string_buffers, validity
+from fastscan.buffers import Scratch, bool_values, float_values, int_values, string_buffers, validity
 from fastscan.config import ScanConfig
 from fastscan.errors import StateFormatError
 from fastscan.parallel import map_ordered, row_ranges
@@ -99,6 +99,7 @@ class AccountState:
         self.param_labels: dict[int, tuple[str, bool]] = {}
         self.sample = PromptSample(self.config.sample_size, self.config.num_perm, self.config.keep_text)
         self._params: tuple[np.ndarray, np.ndarray] | None = None
+        self._scratch = Scratch()  # update()'s work arrays, kept from one batch to the next
 
     # -- accounts
     @property
@@ -154,7 +155,7 @@ class AccountState:
         asks = np.empty(n, dtype=np.bool_)
         # every prompt's word hashes, for the MinHash of those that enter the sample: a word is at
         # least a byte, so rows lo.. have room from (their first byte + lo): parts never overlap
-        words = np.empty(int(p_off[n] - p_off[0]) + n + 1, dtype=np.uint64)
+        words = self._scratch.flat("words", int(p_off[n] - p_off[0]) + n + 1, np.uint64)
         word_start = np.empty(n, dtype=np.int64)
         pat_off, pat_data = reasoning.reasoning_table()
 

@@ -13,7 +13,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from fastscan.buffers import as_array, validity
+from fastscan.buffers import Scratch, as_array, validity
 from fastscan.parallel import map_ordered, row_ranges
 from fastscan.read.canonical import extract, normalize
 from fastscan.read.coerce import RecordCoercer, Rejected, loads_wide, rows_to_columns
@@ -66,6 +66,7 @@ class JsonlDecoder:
         self.rejects = rejects
         self.stats = stats
         self.coercer = RecordCoercer(shape, schema)
+        self._scratch = Scratch()  # the flat decoder's text rows, one set per thread
         self._plan = None  # the flat decoder's plan, made at first use (see _flat_plan)
         self.parse_options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
         # Completions are often most of a log's bytes but only needed to estimate the tokens of
@@ -119,11 +120,11 @@ class JsonlDecoder:
         has_text = ftypes == jsonl.T_STRING
         slots = np.where(has_text, np.cumsum(has_text) - 1, -1).astype(np.int64)
 
-        def part(r):
-            lo, hi = r
+        def part(k_r):
+            k, (lo, hi) = k_r
             # decoded strings are never longer than their JSON: the part's bytes bound each field
             span = int(ends[hi - 1] - starts[lo]) if hi > lo else 0
-            text = np.empty((int(has_text.sum()), span), dtype=np.uint8)
+            text = self._scratch.rows(f"text{k}", int(has_text.sum()), span, np.uint8)
             res = jsonl.scan_flat(
                 data,
                 starts[lo:hi],
@@ -142,7 +143,7 @@ class JsonlDecoder:
             return res, text
 
         ranges = row_ranges(n)
-        parts = map_ordered(part, ranges)
+        parts = map_ordered(part, list(enumerate(ranges)))
         if sum(res for res, _ in parts) == n:
             return pa.table({}).slice(0, 0), refused
         texts = {}
