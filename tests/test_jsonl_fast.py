@@ -167,6 +167,21 @@ def test_strings_with_a_special_byte_anywhere(special):
             assert took is (special[0] == "\\"), (pad, k, line)
 
 
+def test_a_decoder_reused_decodes_each_chunk_as_a_new_one_would():
+    """The flat decoder writes into work rows kept from chunk to chunk: nothing left there by a
+    chunk of long strings shows in the next chunk of short ones (or of nulls)."""
+    long = [json.dumps({"account_id": "a" * 300, "prompt": "p\\n" * 500, "model": "m" * 90}).encode()] * 40
+    short = [json.dumps({"account_id": "b", "prompt": "q", "model": None}).encode()] * 30
+    reused = decoder()
+    for lines in (long, short, long[:3], short[:1]):
+        chunk = b"\n".join(lines) + b"\n"
+        starts, ends, _, _ = line_bounds(chunk)
+        got, _ = reused._flat(chunk, starts, ends)
+        want, _ = decoder()._flat(chunk, starts, ends)
+        assert got.equals(want)
+        assert got.column("account_id").to_pylist() == [json.loads(x)["account_id"] for x in lines]
+
+
 def test_ordinary_logs_are_decoded_fast(tmp_path):
     from fastscan.synth import write_log
 

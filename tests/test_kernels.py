@@ -148,6 +148,25 @@ def test_string_buffers_sliced_example(typ):
     assert data[2:5].tobytes() == b"cde"
 
 
+def test_scratch_gives_the_same_memory_again():
+    from fastscan.buffers import Scratch
+
+    s = Scratch()
+    a = s.flat("w", 1000, np.uint64)
+    assert a.shape == (1000,) and a.dtype == np.uint64
+    b = s.flat("w", 600, np.uint64)
+    assert b.shape == (600,) and b.ctypes.data == a.ctypes.data  # reused, not allocated
+    c = s.flat("w", 5000, np.uint64)
+    assert c.shape == (5000,)  # grown
+    assert s.flat("other", 10, np.uint8).ctypes.data != c.ctypes.data  # names apart
+    r = s.rows("t", 3, 100, np.uint8)
+    assert r.shape[0] == 3 and r.shape[1] >= 100 and r.flags.c_contiguous
+    r2 = s.rows("t", 3, 40, np.uint8)
+    assert r2.ctypes.data == r.ctypes.data and r2.shape == r.shape  # each row in the same place
+    assert s.rows("t", 3, 1000, np.uint8).shape[1] >= 1000
+    assert s.nbytes >= 5000 * 8 + 3 * 1000
+
+
 def test_string_buffers_data_is_read_only():
     _, data, _ = string_buffers(pa.array(["abc", "de"]))
     assert not data.flags.writeable
