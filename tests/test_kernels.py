@@ -148,6 +148,17 @@ def test_string_buffers_sliced_example(typ):
     assert data[2:5].tobytes() == b"cde"
 
 
+@PROPERTY
+@given(st.lists(st.sampled_from([b"\n", b"a", b"\x8a", b"\x0b", b"\x00", b"\xff"]), max_size=80), st.integers(0, 7))
+def test_newline_positions_match_numpy(pieces, skip):
+    from fastscan.kernels import jsonl
+
+    data = np.frombuffer(b"".join(pieces), dtype=np.uint8)[skip:]  # at any alignment
+    out = np.full(jsonl.count_newlines(data), -1, dtype=np.int64)
+    jsonl.newline_positions(data, out)
+    assert out.tolist() == np.flatnonzero(data == 10).tolist()
+
+
 def test_scratch_gives_the_same_memory_again():
     from fastscan.buffers import Scratch
 

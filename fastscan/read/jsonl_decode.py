@@ -31,8 +31,11 @@ def line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     line_index counts every line of the chunk, blank ones included, so file line numbers follow;
     `lines` is how many lines (newlines) the chunk has in all.
     """
+    from fastscan.kernels import jsonl
+
     arr = np.frombuffer(chunk, dtype=np.uint8)
-    nl = np.flatnonzero(arr == 10)
+    nl = np.empty(jsonl.count_newlines(arr), dtype=np.int64)
+    jsonl.newline_positions(arr, nl)
     ends = nl
     starts = np.empty_like(nl)
     if len(nl):
