@@ -178,6 +178,25 @@ def test_scratch_gives_the_same_memory_again():
     assert s.nbytes >= 5000 * 8 + 3 * 1000
 
 
+def test_no_huge_pages_is_scoped_and_yields_to_the_environment(monkeypatch):
+    from fastscan import buffers
+
+    setter = buffers._multiarray._set_madvise_hugepage
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    before = setter(True)
+    try:
+        with buffers.no_huge_pages():
+            with buffers.no_huge_pages():
+                assert setter(False) is False
+            assert setter(False) is False  # the inner block put back the outer one's setting
+        assert setter(True) is True  # and the outer one the caller's
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")  # the user's choice stands
+        with buffers.no_huge_pages():
+            assert setter(True) is True
+    finally:
+        setter(before)
+
+
 def test_string_buffers_data_is_read_only():
     _, data, _ = string_buffers(pa.array(["abc", "de"]))
     assert not data.flags.writeable

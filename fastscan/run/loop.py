@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from fastscan.buffers import no_huge_pages
 from fastscan.read import ReadStats, RejectLog, Shape, Source, read_source
 from fastscan.state import AccountState
 
@@ -93,12 +94,13 @@ def fold(
     """Fold `batches` into `state`, reading ahead on a second thread unless `prefetch` is False
     (a checkpoint must see exactly the batches folded so far); `on_batch` sees each batch after."""
     on_fold = getattr(progress, "folded", None)  # a progress line that counts accounts
-    for batch in _prefetch(batches) if prefetch else batches:
-        state.update(batch)
-        if on_batch is not None:
-            on_batch(batch)
-        if on_fold is not None:
-            on_fold(batch.num_rows, state.n_accounts)
+    with no_huge_pages():
+        for batch in _prefetch(batches) if prefetch else batches:
+            state.update(batch)
+            if on_batch is not None:
+                on_batch(batch)
+            if on_fold is not None:
+                on_fold(batch.num_rows, state.n_accounts)
 
 
 _DONE = object()

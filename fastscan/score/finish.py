@@ -7,6 +7,7 @@ import time
 
 import pyarrow as pa
 
+from fastscan.buffers import no_huge_pages
 from fastscan.partial import Partial
 from fastscan.report import Report, ScanStats
 from fastscan.score.activity import account_activity, hour_of_day, model_usage
@@ -38,6 +39,17 @@ def finish(
     the report shows the skeletons of shared templates and excerpts of the prompts of suspicious
     accounts (fastscan.score.excerpts); None: when the scan kept text (`ScanConfig.keep_text`).
     ValueError when asked for and the scan kept none."""
+    with no_huge_pages():
+        return _finish(partial, flag_threshold, min_requests, piece_files, include_text)
+
+
+def _finish(
+    partial: Partial,
+    flag_threshold: float,
+    min_requests: int,
+    piece_files: list[int] | None,
+    include_text: bool | None,
+) -> Report:
     t0 = time.perf_counter()
     state = partial.state
     if include_text is None:
