@@ -423,3 +423,49 @@ def test_every_prompt_identical_or_empty(prompt):
         assert r["distinct_prompts"] == 1
         assert r["exact_dup_rate"] == pytest.approx(1 - 10 / n)
         assert r["near_dup_rate"] == (1.0 if prompt else 0.0)
+
+
+def _sample_rows(rng, n, k):
+    """Columns of n sample rows over 5 accounts, in the order PromptSample.add takes them."""
+    account = rng.integers(0, 5, n).astype(np.int64)
+    phash = rng.choice(np.array([1, 2, 3, 2**63, 2**64 - 1], dtype=np.uint64), n)
+    return (
+        account,
+        phash,
+        rng.integers(1, 4, n),
+        rng.integers(0, 2, n),
+        rng.integers(1, 50, n),
+        rng.integers(0, 2**63, n).astype(np.uint64),
+        rng.integers(0, 2**63, n).astype(np.uint64),
+        rng.integers(0, 2**32, (n, k), dtype=np.uint32),
+    )
+
+
+def test_sample_compaction_keeps_the_same_rows_whatever_the_order_of_the_live_ones():
+    """Live rows in another order than compaction leaves them (a state built elsewhere) give
+    the same sample and the same counts when new rows come."""
+    from fastscan.sketches import _AT, PromptSample
+
+    rng = np.random.default_rng(7)
+    first, second = _sample_rows(rng, 60, 8), _sample_rows(rng, 40, 8)
+    ordered, shuffled = PromptSample(3, 8), PromptSample(3, 8)
+    for s in (ordered, shuffled):
+        s.ensure_accounts(5)
+        s.add(*first)
+        s.compact()
+    perm = rng.permutation(len(shuffled.account))
+    for name in list(_AT)[:-1]:  # every column but the text, which this sample does not keep
+        setattr(shuffled, name, getattr(shuffled, name)[perm])
+    for s in (ordered, shuffled):
+        s.add(*second)
+        s.compact()
+    for name in list(_AT)[:-1]:
+        assert np.array_equal(getattr(ordered, name), getattr(shuffled, name)), name
+    # counts summed over both parts: every request of a kept prompt is counted once
+    kept = set(zip(ordered.account.tolist(), ordered.prompt_hash.tolist()))
+    want: dict[tuple[int, int], int] = {}
+    for cols in (first, second):
+        for a, h, c in zip(cols[0].tolist(), cols[1].tolist(), cols[2].tolist()):
+            if (a, h) in kept:
+                want[(a, h)] = want.get((a, h), 0) + c
+    assert dict(zip(zip(ordered.account.tolist(), ordered.prompt_hash.tolist()), ordered.count.tolist())) == want
