@@ -1,4 +1,5 @@
-"""Machine words for the kernels: bit counts and 8-byte loads and stores at any byte position.
+"""Machine words for the kernels: bit counts and 8-byte loads and stores at any byte position,
+and what is built from them: finding a byte and copying a run 8 bytes at a step.
 
 LLVM intrinsics and plain (unaligned) memory accesses, each one instruction on x86-64 and
 ARM64. The loads and stores do no bounds check: their callers keep `pos + 8` within the array.
@@ -12,6 +13,8 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
+
+from fastscan.kernels._jit import helper
 
 _I64 = ir.IntType(64)
 
@@ -86,3 +89,40 @@ if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts 
 
 else:
     popcount, trailing_zeros, load8, store8 = _popcount, _trailing_zeros, _load8, _store8
+
+
+_ONES = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
+
+
+@helper
+def find_byte(data, p, end, c):
+    """The first position in [p, end) of the byte c in the 1-d uint8 array `data`, else end:
+    8 bytes at a step (SWAR: the lowest high bit of (x - 0x01..) & ~x, x = w ^ c..c, is the
+    first byte of w equal to c; bits above it may be false alarms from a borrow), the last
+    few one at a time."""
+    pattern = np.uint64(c) * _ONES
+    while p + 8 <= end:
+        x = load8(data, p) ^ pattern
+        hit = (x - _ONES) & ~x & _HIGH
+        if hit:
+            return p + np.int64(trailing_zeros(hit) >> np.uint64(3))
+        p += 8
+    while p < end:
+        if data[p] == c:
+            return p
+        p += 1
+    return end
+
+
+@helper
+def copy_bytes(src, p, dst, q, n):
+    """dst[q:q + n] = src[p:p + n], 8 bytes at a step (1-d uint8 arrays; writes nothing
+    outside dst[q:q + n], so threads may fill neighbouring ranges of one array)."""
+    k = 0
+    while k + 8 <= n:
+        store8(dst, q + k, load8(src, p + k))
+        k += 8
+    while k < n:
+        dst[q + k] = src[p + k]
+        k += 1

@@ -10,6 +10,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, rw
+from fastscan.kernels.bits import copy_bytes, find_byte
 
 _USER = np.frombuffer(b"user", dtype=np.uint8)
 _SYSTEM = np.frombuffer(b"system", dtype=np.uint8)
@@ -157,16 +158,16 @@ def split_transcripts(offsets, data, valid, user_start, user_end, sys_start, sys
             nxt = -1
             nxt_code = 0
             nxt_body = -1
-            j = i
-            while j + 1 < hi:
-                if data[j] == 10 and data[j + 1] == 10:
+            j = find_byte(data, i, hi - 1, 10)  # a newline with a byte after it
+            while j < hi - 1:
+                if data[j + 1] == 10:
                     c, body = role_prefix(data, j + 2, hi)
                     if c != 0:
                         nxt = j
                         nxt_code = c
                         nxt_body = body
                         break
-                j += 1
+                j = find_byte(data, j + 1, hi - 1, 10)
             cur_end = nxt if nxt >= 0 else hi
             if cur_code == 2:
                 last_user_s = cur_start
@@ -203,9 +204,5 @@ def gather_slices(data, starts, ends, out_offsets, out_data):
     """
     for i in range(starts.shape[0]):
         s = starts[i]
-        if s < 0:
-            continue
-        w = out_offsets[i]
-        for p in range(s, ends[i]):
-            out_data[w] = data[p]
-            w += 1
+        if s >= 0:
+            copy_bytes(data, s, out_data, out_offsets[i], ends[i] - s)

@@ -262,6 +262,36 @@ def test_words_at_any_byte_position(words_kernel, raw, data):
     assert dst.ravel().tolist() == flat.tolist()  # those 8 bytes written, nothing else
 
 
+@pytest.mark.parametrize("c", [10, 0, 34, 128, 255])
+def test_find_byte_at_any_position(c):
+    from fastscan.kernels.bits import find_byte
+
+    # bytes next to c and c with its high bit flipped are where a SWAR compare can go wrong
+    alphabet = np.array([c, c ^ 0x80, (c + 1) % 256, (c - 1) % 256, 0, 255], dtype=np.uint8)
+    rng = np.random.default_rng(c)
+    for _ in range(40):
+        arr = alphabet[rng.integers(0, len(alphabet), 24)]
+        arr[rng.random(24) < 0.6] = alphabet[1 + rng.integers(0, len(alphabet) - 1)]  # c rarer
+        raw = arr.tobytes()
+        for p in range(len(raw) + 1):
+            for end in range(p, len(raw) + 1):
+                want = raw.find(bytes([c]), p, end)
+                assert find_byte(arr, p, end, c) == (end if want < 0 else want), (raw, p, end)
+
+
+@PROPERTY
+@given(st.binary(max_size=64), st.data())
+def test_copy_bytes_writes_its_range_only(raw, data):
+    from fastscan.kernels.bits import copy_bytes
+
+    p = data.draw(st.integers(0, len(raw)))
+    n = data.draw(st.integers(0, len(raw) - p))
+    q = data.draw(st.integers(0, 16))
+    dst = np.full(q + n + 16, 0xAB, dtype=np.uint8)
+    copy_bytes(np.frombuffer(raw, dtype=np.uint8), p, dst, q, n)
+    assert dst.tobytes() == b"\xab" * q + raw[p : p + n] + b"\xab" * 16
+
+
 # -- hashing ---------------------------------------------------------------------------------------
 
 # Published vectors: fmix64 from MurmurHash3 ports, FNV-1a 64 from the FNV test suite.
@@ -734,6 +764,26 @@ def test_split_transcripts_matches_reference(data, values):
             assert rows[r] == ref.split_transcript(v.encode())
 
 
+@PROPERTY
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 20), st.sampled_from(["\n\n", "\n", "\n\n\n", "\n \n"]), st.sampled_from(ROLE_NAMES)),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(["user", "system"]),
+)
+def test_split_transcripts_finds_a_boundary_at_any_byte_position(blocks, opener):
+    # bodies of every length put each blank line at every position of an 8-byte word, and
+    # single newlines near it are the SWAR search's false starts
+    prompt = f"{opener}: "
+    for k, (pad, sep, role) in enumerate(blocks):
+        prompt += "ab\nc"[: pad % 5] + "x" * pad + sep + f"{role}: body{k}"
+    arr = pa.array(["padding", prompt]).slice(1)
+    rows, _ = run_split_transcripts(arr)
+    assert rows[0] == ref.split_transcript(prompt.encode())
+
+
 def test_gather_slices_example():
     data = np.frombuffer(b"hello world", dtype=np.uint8)
     starts = np.array([6, -1, 0, 3], dtype=np.int64)
@@ -758,6 +808,7 @@ def test_gather_slices_matches_reference(raw, data):
     out = np.full(total + GUARD, 0xAB, dtype=np.uint8)
     messages.gather_slices(np.frombuffer(raw, dtype=np.uint8), starts, ends, out_offsets, out)
     assert out[:total].tobytes() == ref.gather_slices(raw, starts.tolist(), ends.tolist())
+    assert out[total:].tolist() == [0xAB] * GUARD  # nothing written past the last slice
     assert np.all(out[total:] == 0xAB)
 
 
