@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from fastscan.kernels._jit import helper, inline, kernel, ro, rw
+from fastscan.kernels._jit import allocating_helper, inline, kernel, ro, rw
 
 REASONING_PHRASES = (
     # English
@@ -132,7 +132,7 @@ _MULT = np.uint64(0x9E3779B97F4A7C15)
 _FILTER_BITS = 16
 
 
-@helper
+@allocating_helper
 def phrase_filter(pat_offsets, pat_data):
     """The prefix filter of `match_phrases` for a phrase table: (W, key mask, bitmap of the
     phrases' W-byte prefixes by hash bucket, bucket starts, phrases by bucket)."""
