@@ -9,6 +9,7 @@ from stale caches, so a user has to ask for it.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numba
 from numba import types
@@ -34,6 +35,9 @@ def inline(fn):
     return numba.njit(inline="always", nogil=True, cache=cache_enabled(), error_model="numpy")(fn)
 
 
+_NO_NRT: dict[str, Any] = {"_nrt": False}  # numba's own option, missing from its type stubs
+
+
 def helper(fn):
     """A helper that kernels call, compiled once and called (LLVM may still inline it): for
     helpers called from many places, where inlining each call site would multiply compile time.
@@ -44,7 +48,7 @@ def helper(fn):
     JSON decoder spent about half its time in them (scan_flat on one thread: 1.0 -> 2.0 GB/s
     without them).
     """
-    return numba.njit(nogil=True, cache=cache_enabled(), boundscheck=False, error_model="numpy", _nrt=False)(fn)
+    return numba.njit(nogil=True, cache=cache_enabled(), boundscheck=False, error_model="numpy", **_NO_NRT)(fn)
 
 
 def allocating_helper(fn):
