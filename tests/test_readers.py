@@ -70,6 +70,53 @@ def test_record_straddling_chunk_boundary(tmp_path, chunk):
     assert st.records_read == 60 == st.records_scored
 
 
+@pytest.mark.parametrize("opener", [open, gzip.open])
+@pytest.mark.parametrize("chunk", [4096, 7001])
+def test_batches_keep_their_values_while_the_read_buffer_is_reused(tmp_path, opener, chunk):
+    # the reader keeps one buffer from chunk to chunk; every batch of the file is held here
+    # until the end, so a batch that kept a view of that buffer would show later lines' bytes
+    nested = {
+        "id": "o",
+        "created": 1756684800,
+        "user": "u9",
+        "request": {"model": "m", "messages": [{"role": "user", "content": "nested é " * 40}]},
+        "response": {"usage": {"prompt_tokens": 3, "completion_tokens": 4}},
+    }
+    lines: list = [b"\xef\xbb\xbf" + json.dumps(rec(0)).encode()]  # a byte order mark first
+    for i in range(1, 120):
+        kind = i % 6
+        if kind == 0:
+            lines.append(b'{"broken": ' + b"x" * (i * 37))  # malformed, of many lengths
+        elif kind == 1:
+            lines.append(b"x" * 40_000)  # far longer than the max line below: rejected unread
+        else:
+            lines.append(rec(i, prompt=f"p{i} " + 'é\\n"q' * (i * 53 % 250)))  # lines < 4 KiB
+    lines.append(json.dumps(rec(999, prompt="the last line has no newline")).encode())
+    p = tmp_path / ("a.jsonl.gz" if opener is gzip.open else "a.jsonl")
+    with opener(p, "wb") as fh:
+        fh.write(b"\n".join(x if isinstance(x, bytes) else json.dumps(x).encode() for x in lines))
+    q = tmp_path / "nested.jsonl"
+    write_lines(q, [nested] * 40)
+
+    for path in (p, q):
+        small = read_all(path, chunk_bytes=chunk, max_line_bytes=8192)
+        whole = read_all(path, chunk_bytes=8192, max_line_bytes=8192)  # the longest line allowed: 8 KiB
+        assert small[0].to_pylist() == whole[0].to_pylist()
+        assert (small[1].records_read, small[1].records_scored, small[1].records_rejected) == (
+            whole[1].records_read,
+            whole[1].records_scored,
+            whole[1].records_rejected,
+        )
+        assert [(e["line"], e["reason"]) for e in small[2].examples] == [
+            (e["line"], e["reason"]) for e in whole[2].examples
+        ]
+    t, st, rj = read_all(p, chunk_bytes=chunk, max_line_bytes=8192)
+    assert st.records_read == st.records_scored + st.records_rejected == 121
+    kept = [x for x in lines if isinstance(x, dict)] + [rec(999, prompt="the last line has no newline")]
+    assert t.column("prompt").to_pylist() == [rec(0)["prompt"]] + [x["prompt"] for x in kept]
+    assert sum(e["reason"].startswith("line too long") for e in rj.examples) == 20
+
+
 def test_bad_lines_are_rejected_with_line_and_reason(tmp_path):
     p = tmp_path / "bad.jsonl"
     lines = [rec(i) for i in range(100)]

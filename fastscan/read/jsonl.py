@@ -3,8 +3,10 @@ chunk; memory is bounded by the chunk size, never by the file size."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -92,14 +94,78 @@ def sample_record(src: Source, shape: Shape | None):
         return None  # the read itself meets the damage and reports it
 
 
-def _head(pieces: list[bytes], n: int) -> bytes:
-    """The first n bytes of the concatenated pieces, without joining them all."""
-    out = bytearray()
-    for p in pieces:
-        out += p[: n - len(out)]
-        if len(out) >= n:
-            break
-    return bytes(out)
+class _Window:
+    """The bytes of a file from the start of its first unfinished line to the end of what was
+    read, in one buffer kept from chunk to chunk: a chunk of whole lines is a view of its start,
+    and the unfinished line after it moves to the front before the next read, which goes
+    straight in after it. A plain file's bytes are so copied once, by the read, into pages that
+    are already mapped (a new 16 MiB object per read and its join with the line before cost
+    0.65 CPU-s on a 2.1 GB log). The decoder copies everything its batches keep."""
+
+    def __init__(self, chunk_bytes: int):
+        self.buf = np.empty(chunk_bytes + (1 << 16), dtype=np.uint8)
+        self.end = 0
+
+    def read(self, fh, size: int) -> tuple[int, Exception | None]:
+        """Up to `size` more decoded bytes from `fh` -> (how many, the error that cut it short)."""
+        self._room(self.end + size + 1)  # + 1: a last line's missing newline
+        target = self.buf.data[self.end : self.end + size]
+        if isinstance(fh, io.BufferedReader):  # a plain file: read straight into the window
+            got, err = 0, None
+            while got < size:
+                try:
+                    k = fh.readinto(target[got:])
+                except OSError as e:  # what was read stays; the error is the file's (read_chunk)
+                    err = e
+                    break
+                if not k:
+                    break
+                got += k
+            self.end += got
+            return got, err
+        data, truncated = read_chunk(fh, size)
+        target[: len(data)] = data
+        self.end += len(data)
+        return len(data), truncated
+
+    def _room(self, need: int) -> None:
+        if need > len(self.buf):
+            grown = np.empty(max(need, 2 * len(self.buf)), dtype=np.uint8)
+            grown[: self.end] = self.buf[: self.end]
+            self.buf = grown
+
+    def starts_with_bom(self, at: int) -> bool:
+        return self.end - at >= 3 and bytes(self.buf[at : at + 3]) == b"\xef\xbb\xbf"
+
+    def find_newline(self, lo: int) -> int:
+        """The first newline at or after `lo`, or -1."""
+        hits = np.flatnonzero(self.buf[lo : self.end] == 10)  # only after a too-long line
+        return lo + int(hits[0]) if len(hits) else -1
+
+    def last_newline(self, lo: int) -> int:
+        """The last newline at or after `lo`, or -1 (looked for from the end, 64 KiB at a time)."""
+        hi = self.end
+        while hi > lo:
+            at = max(lo, hi - (1 << 16))
+            k = bytes(self.buf[at:hi]).rfind(b"\n")
+            if k >= 0:
+                return at + k
+            hi = at
+        return -1
+
+    def append_newline(self) -> None:
+        self.buf[self.end] = 10
+        self.end += 1
+
+    def view(self, size: int) -> memoryview:
+        return self.buf.data[:size]
+
+    def drop(self, size: int) -> None:
+        """Forget the first `size` bytes: what follows moves to the front."""
+        rest = self.end - size
+        if rest:
+            self.buf[:rest] = self.buf[size : self.end].copy() if rest > size else self.buf[size : self.end]
+        self.end = rest
 
 
 def read_jsonl(
@@ -124,10 +190,9 @@ def read_jsonl(
     except OSError as e:
         raise InputError(f"{src.name}: cannot read: {e.strerror or e}") from None
     decoder = None
-    carry: list[bytes] = []  # the start of a line that has not ended yet
-    carry_len = 0
+    win = _Window(chunk_bytes)  # the unfinished line at its start, then what was read after it
     skipping = False  # inside a line longer than max_line, which is rejected unread
-    pos = offset  # decoded offset of the first byte of `carry` (a line start)
+    pos = offset  # decoded offset of the first byte of the window (a line start)
     read_pos = offset  # decoded offset of the end of what was read
     reported = 0
     try:
@@ -139,68 +204,66 @@ def read_jsonl(
                 if truncated is not None or not data:
                     return
         while True:
-            data, truncated = read_chunk(fh, chunk_bytes)
-            stats.bytes_decoded += len(data)
+            new_at = win.end
+            got, truncated = win.read(fh, chunk_bytes)
+            stats.bytes_decoded += got
             if progress is not None:
                 progress(counter.count - reported)
                 reported = counter.count
             data_start = read_pos
-            read_pos += len(data)
-            if data_start == 0 and (byte_range is None or byte_range.start == 0) and data.startswith(b"\xef\xbb\xbf"):
-                data = b"   " + data[3:]  # a byte order mark: blanked, so offsets stay true
-            last = truncated is not None or len(data) < chunk_bytes
-            if skipping:
-                nl = data.find(b"\n")
+            read_pos += got
+            if data_start == 0 and (byte_range is None or byte_range.start == 0) and win.starts_with_bom(new_at):
+                win.buf[new_at : new_at + 3] = 32  # a byte order mark: blanked, so offsets stay true
+            last = truncated is not None or got < chunk_bytes
+            if skipping:  # the window held nothing before this read
+                nl = win.find_newline(new_at)
                 if nl < 0:
-                    data = b""
+                    win.end = new_at
                 else:
                     skipping = False
                     next_line += 1
-                    pos = data_start + nl + 1
-                    data = data[nl + 1 :]
-            chunk = b""
+                    pos = data_start + nl - new_at + 1
+                    win.drop(nl + 1)
+                    new_at = 0
+            size = 0  # of the chunk of whole lines to decode: the window's first `size` bytes
             cut_off = None
             if skipping:
                 pass
             elif last:
-                chunk = b"".join(carry) + data
-                carry, carry_len = [], 0
-                if chunk and not chunk.endswith(b"\n"):
+                size = win.end
+                if size and win.buf[size - 1] != 10:
                     if truncated is not None:
                         # the line the stream was cut in is not a record we can trust
-                        cut = chunk.rfind(b"\n") + 1
-                        partial = chunk[cut:]
-                        chunk = chunk[:cut]
+                        cut = win.last_newline(0) + 1
+                        partial = bytes(win.buf[cut:size])
+                        size = cut
                         if partial.strip():
                             cut_off = (
-                                next_line + chunk.count(b"\n"),
+                                next_line + int(np.count_nonzero(win.buf[:cut] == 10)),
                                 f"truncated file: last line cut off ({short_error(truncated)})",
                                 partial,
                             )
                     else:
-                        chunk += b"\n"
+                        win.append_newline()
+                        size += 1
             else:
-                nl = data.rfind(b"\n")
-                if nl < 0:
-                    carry.append(data)
-                    carry_len += len(data)
-                    if carry_len > max_line:
-                        stats.records_read += 1
-                        rejects.add(
-                            stats,
-                            src.name,
-                            next_line,
-                            f"line too long: more than {max_line:,} bytes",
-                            _head(carry, 4096),
-                        )
-                        carry, carry_len, skipping = [], 0, True
-                else:
-                    chunk = b"".join([*carry, memoryview(data)[: nl + 1]])  # one copy, not two
-                    carry = [data[nl + 1 :]]
-                    carry_len = len(carry[0])
-            if chunk:
+                nl = win.last_newline(new_at)
+                if nl >= 0:
+                    size = nl + 1
+                elif win.end > max_line:
+                    stats.records_read += 1
+                    rejects.add(
+                        stats,
+                        src.name,
+                        next_line,
+                        f"line too long: more than {max_line:,} bytes",
+                        bytes(win.buf[:4096]),
+                    )
+                    win.end, skipping = 0, True
+            if size:
+                chunk = win.view(size)
                 if decoder is None or decoder.shape is NO_SHAPE:
-                    first = head if head is not None else _first_record(chunk, shape)
+                    first = head if head is not None else _first_record(bytes(chunk), shape)
                     if first is None and shape is None:
                         # nothing decodable yet: this chunk is rejected line by line, and the shape
                         # is looked for again in the next one
@@ -208,9 +271,11 @@ def read_jsonl(
                     else:
                         sh = shape or detect_shape_of(first, src.name)
                         decoder = JsonlDecoder(src.name, sh, raw_schema(sh, first), rejects, stats)
-                yield from decoder.decode(chunk, next_line)
+                yield from decoder.decode(chunk, next_line)  # batches copy what they keep
+                del chunk
+                win.drop(size)
                 next_line += decoder.newlines
-                pos += len(chunk)
+                pos += size
                 if on_chunk is not None and not last and decoder.shape is not NO_SHAPE:
                     # every batch of this chunk has been consumed: a consistent place to resume
                     on_chunk(pos, next_line, decoder.shape)

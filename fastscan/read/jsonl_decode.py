@@ -25,7 +25,7 @@ _SMALL_PIECE_LINES = 32  # below this many lines a refused piece is decoded line
 _MAX_REFUSED_RUNS = 64  # more runs of lines the fast decoder refuses: Arrow decodes the chunk
 
 
-def line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def line_bounds(chunk: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(starts, ends, line_index, lines) of the non-blank lines of a chunk that ends with a newline.
 
     line_index counts every line of the chunk, blank ones included, so file line numbers follow;
@@ -45,7 +45,7 @@ def line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     nonblank = lengths > 0
     short = np.flatnonzero(nonblank & (lengths <= 16))
     for i in short:  # whitespace-only lines are blank too; only short lines can be cheap to check
-        if not chunk[starts[i] : ends[i]].strip():
+        if not bytes(chunk[starts[i] : ends[i]]).strip():
             nonblank[i] = False
     if len(nl) and (lengths > 16).any():
         # long whitespace-only lines are rare; check the first byte class only when needed
@@ -53,7 +53,7 @@ def line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         ws = np.isin(first, (9, 13, 32))
         if ws.any():
             for i in np.flatnonzero(lengths > 16)[ws]:
-                if not chunk[starts[i] : ends[i]].strip():
+                if not bytes(chunk[starts[i] : ends[i]]).strip():
                     nonblank[i] = False
     idx = np.flatnonzero(nonblank)
     return starts[idx], ends[idx], idx, len(nl)
@@ -99,7 +99,7 @@ class JsonlDecoder:
         # what a chunk's lines are decoded with (by the flat decoder or by Arrow)
         self.decode_options = self.lean_options if self.lean else self.parse_options
 
-    def _flat(self, chunk: bytes, starts: np.ndarray, ends: np.ndarray):
+    def _flat(self, chunk: bytes | memoryview, starts: np.ndarray, ends: np.ndarray):
         """(raw table of the lines it took, bool mask of the lines it refused) by the strict
         flat-object decoder (kernels/jsonl.py), which refuses a line it cannot decode exactly as
         Arrow would; None when the decode schema is not one it decodes."""
@@ -221,7 +221,7 @@ class JsonlDecoder:
             return None
         return table
 
-    def decode(self, chunk: bytes, first_line: int) -> list[pa.RecordBatch]:
+    def decode(self, chunk: bytes | memoryview, first_line: int) -> list[pa.RecordBatch]:
         starts, ends, line_idx, self.newlines = line_bounds(chunk)
         self.stats.records_read += len(starts)
         out: list[pa.RecordBatch] = []
@@ -229,7 +229,7 @@ class JsonlDecoder:
         bad = invalid_utf8_lines(chunk, starts, ends)
         if bad is not None:
             for i in np.flatnonzero(bad):
-                raw = chunk[starts[i] : ends[i]]
+                raw = bytes(chunk[starts[i] : ends[i]])
                 self._reject(int(line_idx[i] + first_line), json_reason(raw, None), raw)
             starts, ends, line_idx = starts[~bad], ends[~bad], line_idx[~bad]
         obj = object_lines(chunk, starts, ends)
@@ -309,7 +309,7 @@ class JsonlDecoder:
         if not need.any():
             return table.append_column(field, pa.nulls(n, pa.string())), None
         idx = np.flatnonzero(need)
-        sub = b"\n".join([chunk[starts[i] : ends[i]] for i in idx]) + b"\n"
+        sub = b"\n".join([bytes(chunk[starts[i] : ends[i]]) for i in idx]) + b"\n"
         part = self._bulk(sub, len(idx), longest, self.completion_options)
         keep = None
         if part is not None:
@@ -318,7 +318,7 @@ class JsonlDecoder:
             keep = np.ones(n, dtype=np.bool_)
             texts = []
             for i in idx:
-                raw = chunk[starts[i] : ends[i]]
+                raw = bytes(chunk[starts[i] : ends[i]])
                 try:
                     texts.append(self.coercer._coerce("completion", orjson.loads(raw).get(self.c_name)))
                 except Rejected as e:
@@ -342,7 +342,7 @@ class JsonlDecoder:
     def _one_by_one(self, chunk, starts, ends, lines, out):
         rows, row_lines, row_idx = [], [], []
         for i in range(len(starts)):
-            raw = chunk[starts[i] : ends[i]]
+            raw = bytes(chunk[starts[i] : ends[i]])
             try:
                 rec = orjson.loads(raw)
             except orjson.JSONDecodeError as e:
@@ -392,23 +392,23 @@ class JsonlDecoder:
     def _emit(self, cols, lines, out, chunk, starts, ends):
         batch, keep, reasons = normalize(cols, self.shape)
         for row, reason in reasons:
-            self._reject(int(lines[row]), reason, chunk[starts[row] : ends[row]])
+            self._reject(int(lines[row]), reason, bytes(chunk[starts[row] : ends[row]]))
         if batch.num_rows:
             self.stats.records_scored += batch.num_rows
             out.append(batch)
 
 
-def object_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def object_lines(chunk: bytes | memoryview, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """bool mask of the lines whose first non-blank byte is `{`."""
     arr = np.frombuffer(chunk, dtype=np.uint8)
     first = arr[starts] if len(starts) else np.zeros(0, dtype=np.uint8)
     obj = first == 123
     for i in np.flatnonzero(np.isin(first, (9, 11, 12, 13, 32))):  # leading blanks: look past them
-        obj[i] = chunk[starts[i] : ends[i]].lstrip().startswith(b"{")
+        obj[i] = bytes(chunk[starts[i] : ends[i]]).lstrip().startswith(b"{")
     return obj
 
 
-def valid_utf8(chunk: bytes) -> bool:
+def valid_utf8(chunk: bytes | memoryview) -> bool:
     """Whether `chunk` is valid UTF-8: Arrow's validator, an order of magnitude faster than
     bytes.decode, and it builds no str (Python's codec rules: no surrogates, no overlongs)."""
     arr = pa.LargeStringArray.from_buffers(
@@ -421,7 +421,7 @@ def valid_utf8(chunk: bytes) -> bool:
         return False
 
 
-def invalid_utf8_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+def invalid_utf8_lines(chunk: bytes | memoryview, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
     """bool mask of the lines holding invalid UTF-8 (the bulk JSON decoder does not check), or None.
 
     Linear in the chunk whatever the number of bad lines: blocks of lines are checked whole and
