@@ -419,6 +419,9 @@ def test_a_line_too_long_is_not_held_twice(recs, tmp_path):
         fh.write(b'{"account_id": "x", "prompt": "' + b"a" * (48 << 20) + b'"}\n')
         fh.write(orjson.dumps(recs[1]) + b"\n")
     (src,) = expand_sources([log])
+    # the reader's kernels compiled first: numba's compile-time objects are not the reader's memory
+    (warm,) = expand_sources([jsonl(tmp_path / "warm.jsonl", recs[:3])])
+    assert sum(b.num_rows for b in read_source(warm, rejects=RejectLog())) == 3
     tracemalloc.start()
     try:
         rejects = RejectLog()

@@ -129,10 +129,11 @@ class _Window:
         return len(data), truncated
 
     def _room(self, need: int) -> None:
+        """Room for `need` bytes: only a line longer than a chunk needs more. Grown in place
+        (realloc, which moves a large block's pages without copying them), never to twice
+        what the line needs: the longest line allowed is held once, not twice."""
         if need > len(self.buf):
-            grown = np.empty(max(need, 2 * len(self.buf)), dtype=np.uint8)
-            grown[: self.end] = self.buf[: self.end]
-            self.buf = grown
+            self.buf.resize(need + (1 << 20), refcheck=False)  # no view of it is alive here
 
     def starts_with_bom(self, at: int) -> bool:
         return self.end - at >= 3 and bytes(self.buf[at : at + 3]) == b"\xef\xbb\xbf"
