@@ -248,6 +248,40 @@ def test_flat_transcript_matches_messages(tmp_path):
     assert rows[2]["prompt"] == "User: not a transcript"
 
 
+def test_parquet_reads_completions_only_where_a_count_is_missing(tmp_path):
+    import pyarrow.parquet as pq
+
+    from fastscan.read.columnar import _lean_row_groups
+    from fastscan.read.shape import detect_columns
+
+    # row groups of 10: the second has records without completion_tokens, whose completions
+    # are read to estimate them; the first and third have every count and are read without
+    recs = [rec(i, account=f"a{i % 4}", completion=f"answer {i} " * (i % 9 + 1)) for i in range(30)]
+    for i in (12, 15, 19):
+        recs[i]["completion_tokens"] = None
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.Table.from_pylist(recs), path, row_group_size=10)
+    pf = pq.ParquetFile(path)
+    assert _lean_row_groups(pf, detect_columns(pf.schema_arrow.names, None, "a")) == ["completion", None, "completion"]
+    plain = tmp_path / "a.jsonl"
+    write_lines(plain, recs)
+    got, want = read_all(path)[0], read_all(plain)[0]
+    assert got.to_pylist() == want.to_pylist()
+    missing = got.column("completion_tokens").is_null().to_pylist()
+    assert [i for i, m in enumerate(missing) if m] == [12, 15, 19]
+    assert got.column("completion").to_pylist()[12] == recs[12]["completion"]
+    # and the scores: the estimated counts of those three records are in both
+    import fastscan
+
+    a, b = fastscan.scan([str(path)]), fastscan.scan([str(plain)])
+    assert a.accounts.to_pylist() == b.accounts.to_pylist()
+    # a count column of strings is no proof of a count: every completion is read
+    recs_s = [{**r, "completion_tokens": str(r["completion_tokens"])} for r in recs]
+    pq.write_table(pa.Table.from_pylist(recs_s), tmp_path / "s.parquet", row_group_size=10)
+    pf = pq.ParquetFile(tmp_path / "s.parquet")
+    assert _lean_row_groups(pf, detect_columns(pf.schema_arrow.names, None, "s")) == [None] * 3
+
+
 def test_gzip_zstd_parquet_arrow_agree(tmp_path):
     import zstandard
 
