@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from fastscan.kernels._jit import inline, kernel, ro, rw
+from fastscan.kernels._jit import helper, inline, kernel, ro, rw
 from fastscan.kernels.bits import copy_bytes, find_byte
 
 _USER = np.frombuffer(b"user", dtype=np.uint8)
@@ -29,7 +29,7 @@ def _is_name(data, start, n, name):
     return True
 
 
-@kernel(types.int64(ro(types.uint8), types.int64, types.int64))
+@helper
 def role_code(data, start, end):
     """Code of the role name in data[start:end]: 1 system/developer, 2 user, 3 assistant, 4 tool, 0 other."""
     # every byte is compared: a 3-letter prefix check took "associate" for assistant and
@@ -91,7 +91,7 @@ def pick_messages(list_offsets, role_offsets, role_data, role_valid, out_user, o
         out_n_prior[r] = turns_before_user if user >= 0 else turns
 
 
-@kernel(types.UniTuple(types.int64, 2)(ro(types.uint8), types.int64, types.int64))
+@helper
 def role_prefix(data, at, hi):
     """(role code, body start) if data[at:hi] starts with "<role>: ", else (0, -1)."""
     j = at
