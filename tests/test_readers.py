@@ -348,3 +348,70 @@ def test_folder_and_glob(tmp_path):
     (tmp_path / "d" / "notes.md").write_text("not a log")
     assert [os.path.basename(s.path) for s in expand_sources([tmp_path / "d"])] == ["1.jsonl", "2.jsonl"]
     assert len(expand_sources([str(tmp_path / "d" / "*.jsonl")])) == 2
+
+
+class _Pieces:
+    """A decompressed stream stand-in: pieces, then an error (or the end)."""
+
+    def __init__(self, pieces, error=None, pending=b""):
+        self.pieces, self.error, self._pending, self.closed = list(pieces), error, pending, False
+
+    def read(self, size):
+        if self.pieces:
+            return self.pieces.pop(0)
+        if self.error is not None:
+            raise self.error
+        return b""
+
+    def close(self):
+        self.closed = True
+
+
+def _drain(fh, step=7000):
+    out, buf = bytearray(), bytearray(step)
+    while True:
+        k = fh.readinto(memoryview(buf))
+        if not k:
+            return bytes(out)
+        out += buf[:k]
+
+
+def test_read_ahead_gives_every_byte_then_the_streams_error():
+    import zlib
+
+    from fastscan.read.streams import ReadAhead, TruncatedInput
+
+    pieces = [bytes([i % 256]) * (1000 + 37 * i) for i in range(300)]  # more than a batch
+    whole = b"".join(pieces)
+    fh = ReadAhead(_Pieces(pieces))
+    assert _drain(fh) == whole
+    fh.close()
+    # damage: everything read before it first, then the error, as read_chunk gives them
+    fh = ReadAhead(_Pieces(pieces, zlib.error("bad block")))
+    got, buf = bytearray(), bytearray(4096)
+    with pytest.raises(zlib.error):
+        while True:
+            k = fh.readinto(memoryview(buf))
+            got += buf[:k]
+    assert bytes(got) == whole
+    fh.close()
+    # a cut zstd stream keeps what it had decoded (its _pending bytes)
+    fh = ReadAhead(_Pieces(pieces[:3], TruncatedInput("cut"), pending=b"tail"))
+    got = bytearray()
+    with pytest.raises(TruncatedInput):
+        while True:
+            k = fh.readinto(memoryview(buf))
+            got += buf[:k]
+    assert bytes(got) == b"".join(pieces[:3]) + b"tail"
+    fh.close()
+
+
+def test_read_ahead_closed_early_stops_its_thread():
+    from fastscan.read.streams import ReadAhead
+
+    inner = _Pieces([b"x" * 65536] * 2000)  # 128 MiB: far more than it reads ahead
+    fh = ReadAhead(inner, ahead=2 << 20)
+    assert fh.read(10) == b"x" * 10
+    fh.close()
+    assert inner.closed and not fh._thread.is_alive()
+    assert len(inner.pieces) > 1500  # it stopped reading ahead when its queue was full

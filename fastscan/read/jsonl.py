@@ -16,7 +16,15 @@ from fastscan.read.jsonl_decode import JsonlDecoder
 from fastscan.read.rejects import ReadStats, RejectLog
 from fastscan.read.shape import NO_SHAPE, Shape, detect_shape, detect_shape_of, raw_schema
 from fastscan.read.source import Source
-from fastscan.read.streams import DAMAGED, ByteRange, TruncatedInput, open_bytes, read_chunk, short_error
+from fastscan.read.streams import (
+    DAMAGED,
+    ByteRange,
+    ReadAhead,
+    TruncatedInput,
+    open_bytes,
+    read_chunk,
+    short_error,
+)
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 # A longer line is rejected once this much of it has been read, and the rest is skipped unread:
@@ -110,12 +118,12 @@ class _Window:
         """Up to `size` more decoded bytes from `fh` -> (how many, the error that cut it short)."""
         self._room(self.end + size + 1)  # + 1: a last line's missing newline
         target = self.buf.data[self.end : self.end + size]
-        if isinstance(fh, io.BufferedReader):  # a plain file: read straight into the window
+        if isinstance(fh, (io.BufferedReader, ReadAhead)):  # read straight into the window
             got, err = 0, None
             while got < size:
                 try:
                     k = fh.readinto(target[got:])
-                except OSError as e:  # what was read stays; the error is the file's (read_chunk)
+                except (*DAMAGED, TruncatedInput, OSError) as e:  # what was read stays (read_chunk)
                     err = e
                     break
                 if not k:
@@ -188,6 +196,8 @@ def read_jsonl(
     try:
         head = sample_record(src, shape) if not src.stream else None
         fh, counter = open_bytes(src, byte_range, offset)
+        if not isinstance(fh, io.BufferedReader):  # decompressed: on a thread of its own, ahead
+            fh = ReadAhead(fh)
     except OSError as e:
         raise InputError(f"{src.name}: cannot read: {e.strerror or e}") from None
     decoder = None

@@ -234,6 +234,102 @@ class _ZstdStream:
         self._fh.close()
 
 
+class ReadAhead:
+    """A decompressing stream read on a thread of its own, up to about `ahead` bytes ahead of
+    its reader, so that decompression overlaps decoding (zlib, ISA-L and zstd release the GIL).
+
+    The thread reads the stream as `read_chunk` does, `STEP` bytes at a time, and hands them on
+    in batches of about BATCH bytes. When a read fails, everything read before the failure is
+    delivered first (a TruncatedInput's `_pending` bytes too, as read_chunk keeps them), and then
+    the error is raised by `readinto`: a damaged or cut stream loses no more than it did read in
+    the reader's own thread.
+    """
+
+    STEP = 1 << 16
+    BATCH = 1 << 20
+
+    def __init__(self, inner, ahead: int = 16 << 20):
+        import queue
+        import threading
+
+        self._inner = inner
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, ahead // self.BATCH))
+        self._stop = threading.Event()
+        self._piece = memoryview(b"")
+        self._pieces: list[bytes] = []
+        self._error: BaseException | None = None
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name="fastscan-decompress", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        batch: list[bytes] = []
+        have = 0
+        try:
+            while not self._stop.is_set():
+                piece = self._inner.read(self.STEP)
+                if not piece:
+                    break
+                batch.append(piece)
+                have += len(piece)
+                if have >= self.BATCH:
+                    if not self._put((batch, None)):
+                        return
+                    batch, have = [], 0
+        except BaseException as e:  # handed to the reader, after what was read before it
+            pending = getattr(self._inner, "_pending", b"")
+            if isinstance(e, TruncatedInput) and pending:
+                batch.append(pending)
+                self._inner._pending = b""
+            self._put((batch, e))
+            return
+        self._put((batch, None))
+        self._put(None)  # the end
+
+    def readinto(self, b) -> int:
+        """Up to len(b) bytes into b; 0 at the end; the stream's error once all before it is given."""
+        while not len(self._piece):
+            if self._pieces:
+                self._piece = memoryview(self._pieces.pop())
+                continue
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
+            if self._done:
+                return 0
+            item = self._q.get()
+            if item is None:
+                self._done = True
+                continue
+            batch, self._error = item
+            self._pieces = batch[::-1]
+        k = min(len(b), len(self._piece))
+        b[:k] = self._piece[:k]
+        self._piece = self._piece[k:]
+        return k
+
+    def read(self, size: int) -> bytes:
+        buf = bytearray(size)
+        return bytes(buf[: self.readinto(memoryview(buf))])
+
+    def close(self) -> None:
+        self._stop.set()
+        # a thread waiting on a slow pipe is not waited for long: it stops at its next piece
+        self._thread.join(timeout=1.0)
+        self._inner.close()
+
+
 # --------------------------------------------------------------------------- JSON Lines
 
 
