@@ -77,6 +77,30 @@ def _store8(typingctx, arr, pos, value):
     return types.none(arr, types.intp, types.uint64), codegen
 
 
+@intrinsic
+def _prefetch(typingctx, arr, pos):
+    """Ask for the cache line of arr.flat[pos] to be loaded (LLVM's prefetch: read, keep in all
+    levels); it does nothing else, and a position past the array is harmless."""
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        from numba.core import cgutils
+
+        aty = signature.args[0]
+        data = context.make_array(aty)(context, builder, args[0]).data
+        pos = context.cast(builder, args[1], signature.args[1], types.intp)
+        size = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(aty.dtype)))
+        ptr = builder.gep(builder.bitcast(data, ir.IntType(8).as_pointer()), [builder.mul(pos, size)])
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(arr, types.intp), codegen
+
+
 if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts with the typing context)
 
     def popcount(x: np.uint64) -> np.uint64: ...
@@ -87,8 +111,10 @@ if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts 
 
     def store8(arr: np.ndarray, pos: int, value: np.uint64) -> None: ...
 
+    def prefetch(arr: np.ndarray, pos: int) -> None: ...
+
 else:
-    popcount, trailing_zeros, load8, store8 = _popcount, _trailing_zeros, _load8, _store8
+    popcount, trailing_zeros, load8, store8, prefetch = _popcount, _trailing_zeros, _load8, _store8, _prefetch
 
 
 _ONES = np.uint64(0x0101010101010101)

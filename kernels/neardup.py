@@ -21,7 +21,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, ro2, rw, rw2
-from fastscan.kernels.bits import popcount
+from fastscan.kernels.bits import popcount, prefetch
 from fastscan.kernels.hashing import combine, fmix64
 
 BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
@@ -248,6 +248,10 @@ def link_bucket_pairs(
         for a in range(lo, hi - 1):
             i = order[a]
             stop = min(hi, a + 1 + window)
+            if stop < hi:  # the row the window takes in next: its low bits and first values
+                nxt = order[stop]
+                prefetch(bits, nxt * bits.shape[1])
+                prefetch(sig, nxt * k)
             for b in range(a + 1, stop):
                 if ac[a] == ac[b] or (band > 0 and ph[a] == ph[b]):
                     continue
@@ -339,6 +343,10 @@ def group_by_key(rows, keys, out):
     first_key = np.empty(m, dtype=np.uint64)
     groups = 0
     for a in range(m):
+        if a + 8 < m:  # the table slot of the key 8 rows on (its key is read ahead too)
+            prefetch(slot_group, np.int64(keys[rows[a + 8]] >> np.uint64(40)) & mask)
+        if a + 32 < m:
+            prefetch(keys, rows[a + 32])
         h = keys[rows[a]]
         t = np.int64(h >> np.uint64(40)) & mask
         while slot_group[t] >= 0 and first_key[slot_group[t]] != h:

@@ -292,6 +292,23 @@ def test_copy_bytes_writes_its_range_only(raw, data):
     assert dst.tobytes() == b"\xab" * q + raw[p : p + n] + b"\xab" * 16
 
 
+def test_prefetch_compiles_for_every_array_and_changes_nothing():
+    import numba
+
+    from fastscan.kernels.bits import prefetch
+
+    @numba.njit
+    def touch(arr, upto):
+        for p in range(upto):
+            prefetch(arr, p)  # past the end too: a prefetch never faults
+        return arr.sum()
+
+    for arr in (np.arange(10, dtype=np.uint64), np.arange(12, dtype=np.uint32).reshape(3, 4), np.zeros(5, np.uint16)):
+        before = arr.copy()
+        assert touch(arr, arr.size + 4096) == before.sum()
+        assert np.array_equal(arr, before)
+
+
 # -- hashing ---------------------------------------------------------------------------------------
 
 # Published vectors: fmix64 from MurmurHash3 ports, FNV-1a 64 from the FNV test suite.
