@@ -80,7 +80,9 @@ def hash_bands(sig, band, rows_per_band, out):
     """
     lo = band * rows_per_band
     seed = fmix64(BAND_SEED ^ np.uint64(band))
+    k = sig.shape[1]
     for i in range(sig.shape[0]):
+        prefetch(sig, (i + 8) * k + lo)  # 8 rows on (one line of each row is read, rows apart)
         h = seed
         for p in range(lo, lo + rows_per_band):
             h = combine(h, np.uint64(sig[i, p]))
@@ -252,6 +254,7 @@ def link_bucket_pairs(
                 nxt = order[stop]
                 prefetch(bits, nxt * bits.shape[1])
                 prefetch(sig, nxt * k)
+                prefetch(sig, nxt * k + 16)
             for b in range(a + 1, stop):
                 if ac[a] == ac[b] or (band > 0 and ph[a] == ph[b]):
                     continue
