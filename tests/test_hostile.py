@@ -234,6 +234,14 @@ def test_chunk_size_never_changes_report_stats_or_rejects(tmp_path_factory, line
         counts = {k: s[k] for k in ("records_read", "records_scored", "records_rejected", "rejected_by_reason")}
         outs.append((rep.read_bytes(), rj.read_bytes(), counts))
     assert outs[0] == outs[1] == outs[2]
+    # the same file compressed: decompressed on a thread of its own, ahead of the decoder
+    gz = d / "h.jsonl.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    r = scan([gz], chunk_bytes=5000)
+    rep = d / "report-gz.jsonl"
+    r.write(rep)
+    assert rep.read_bytes() == outs[0][0]
+    assert {k: r.stats.to_dict()[k] for k in outs[0][2]} == outs[0][2]
 
 
 @settings(max_examples=examples(15))
