@@ -415,3 +415,19 @@ def test_read_ahead_closed_early_stops_its_thread():
     fh.close()
     assert inner.closed and not fh._thread.is_alive()
     assert len(inner.pieces) > 1500  # it stopped reading ahead when its queue was full
+
+
+def test_the_read_buffer_never_moves_memory_that_something_still_views():
+    from fastscan.read.jsonl import _Window
+
+    w = _Window(1024)
+    w.buf[:10] = 7
+    w.end = 10
+    view = w.view(10)  # a chunk still being looked at
+    w._room(1 << 21)  # a long line needs more room
+    assert bytes(view) == b"\x07" * 10  # the view still reads the old memory, untouched
+    assert w.buf[:10].tolist() == [7] * 10 and len(w.buf) >= 1 << 21
+    del view
+    before = len(w.buf)
+    w._room(before + 1)  # nothing views it now: grown in place
+    assert len(w.buf) > before and w.buf[:10].tolist() == [7] * 10

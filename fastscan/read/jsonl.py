@@ -141,7 +141,12 @@ class _Window:
         (realloc, which moves a large block's pages without copying them), never to twice
         what the line needs: the longest line allowed is held once, not twice."""
         if need > len(self.buf):
-            self.buf.resize(need + (1 << 20), refcheck=False)  # no view of it is alive here
+            try:
+                self.buf.resize(need + (1 << 20))  # refused while anything else holds it
+            except ValueError:
+                grown = np.empty(need + (1 << 20), dtype=np.uint8)
+                grown[: self.end] = self.buf[: self.end]
+                self.buf = grown
 
     def starts_with_bom(self, at: int) -> bool:
         return self.end - at >= 3 and bytes(self.buf[at : at + 3]) == b"\xef\xbb\xbf"
