@@ -74,8 +74,8 @@ def read_parquet(src, shape, batch_rows, rejects, stats, progress):
     done = 0
 
     def row_group_batches():
-        for i, no_completion in enumerate(lean):
-            cols = [c for c in wanted if c != no_completion]
+        for i, unread in enumerate(lean):
+            cols = [c for c in wanted if c != unread]
             yield from pf.iter_batches(batch_size=batch_rows, columns=cols, row_groups=[i])
 
     def batches():
@@ -96,37 +96,24 @@ def read_parquet(src, shape, batch_rows, rejects, stats, progress):
 
 
 def _lean_row_groups(pf, sh: Shape) -> list[str | None]:
-    """Per row group: the completion column when it need not be read, else None.
-
-    A completion is only read to estimate the completion tokens of a record that lacks a count
-    (the canonical batch keeps it nowhere else), and completions are often most of a log's
-    bytes. A row group's completion is left unread when its top-level completion_tokens column
-    is an integer column with no null (its statistics say so): every record there has a count.
-    The JSON Lines decoder leaves completions undecoded on the same condition (JsonlDecoder.lean).
-    """
-    schema = pf.schema_arrow
-    c_path, ct_path = sh.paths.get("completion"), sh.paths.get("completion_tokens")
-    if (
-        c_path is None
-        or ct_path is None
-        or len(c_path) != 1
-        or len(ct_path) != 1
-        or c_path[0] not in schema.names
-        or ct_path[0] not in schema.names
-        or sum(1 for p in sh.paths.values() if p[0] == c_path[0]) != 1
-        or (sh.messages is not None and sh.messages[0] == c_path[0])
-    ):
+    """Per row group: the completion column when it need not be read, else None: when the
+    completion can be left unread at all (Shape.lean_completion) and the row group's
+    completion_tokens column is an integer column with no null (its statistics say so), so every
+    record there has a count. The JSON Lines decoder leaves completions undecoded likewise."""
+    lean = sh.lean_completion(pf.schema_arrow.names)
+    if lean is None:
         return [None] * pf.metadata.num_row_groups
-    t = schema.field(ct_path[0]).type
+    c_name, ct_name = lean
+    t = pf.schema_arrow.field(ct_name).type
     if not pa.types.is_integer(t) or t == pa.uint64():  # a uint64 past int64 is no count
         return [None] * pf.metadata.num_row_groups
-    leaves = [j for j in range(len(pf.schema)) if pf.schema.column(j).path == ct_path[0]]
+    leaves = [j for j in range(len(pf.schema)) if pf.schema.column(j).path == ct_name]
     leaf = leaves[0] if len(leaves) == 1 else -1
     out: list[str | None] = []
     for i in range(pf.metadata.num_row_groups):
         st = pf.metadata.row_group(i).column(leaf).statistics if leaf >= 0 else None
         counted = st is not None and st.has_null_count and st.null_count == 0
-        out.append(c_path[0] if counted else None)
+        out.append(c_name if counted else None)
     return out
 
 

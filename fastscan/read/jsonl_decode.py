@@ -72,23 +72,12 @@ class JsonlDecoder:
         self._scratch = Scratch()  # the flat decoder's text rows, one set per thread
         self._plan = None  # the flat decoder's plan, made at first use (see _flat_plan)
         self.parse_options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-        # Completions are often most of a log's bytes but only needed to estimate the tokens of
-        # records that lack completion_tokens. When both are top-level keys, chunks are decoded
-        # without the completion, and it is decoded afterwards for just the records lacking a count.
-        c_path, ct_path = shape.paths.get("completion"), shape.paths.get("completion_tokens")
-        self.lean = (
-            c_path is not None
-            and ct_path is not None
-            and len(c_path) == 1
-            and len(ct_path) == 1
-            and c_path[0] in schema.names
-            and ct_path[0] in schema.names
-            and sum(1 for p in shape.paths.values() if p[0] == c_path[0]) == 1
-            and not (shape.messages and shape.messages[0] == c_path[0])
-        )
-        if self.lean:
-            assert c_path is not None and ct_path is not None
-            self.c_name, self.ct_name = c_path[0], ct_path[0]
+        # When the completion can be left unread (Shape.lean_completion), chunks are decoded
+        # without it, and it is decoded afterwards for just the records lacking a count.
+        lean = shape.lean_completion(schema.names)
+        self.lean = lean is not None
+        if lean is not None:
+            self.c_name, self.ct_name = lean
             self.lean_options = pajson.ParseOptions(
                 explicit_schema=pa.schema([f for f in schema if f.name != self.c_name]),
                 unexpected_field_behavior="ignore",

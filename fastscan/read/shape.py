@@ -67,6 +67,22 @@ class Shape:
             keys.add(self.messages[0])
         return keys
 
+    def lean_completion(self, names) -> tuple[str, str] | None:
+        """(completion key, completion_tokens key) when both are top-level keys among `names` and
+        the completion's key holds nothing else this shape reads, else None. Completions are
+        often most of a log's bytes but only estimate the count of a record that lacks one, so
+        the readers can leave that key unread wherever every record has its count."""
+        c_path, ct_path = self.paths.get("completion"), self.paths.get("completion_tokens")
+        if c_path is None or ct_path is None or len(c_path) != 1 or len(ct_path) != 1:
+            return None
+        if c_path[0] not in names or ct_path[0] not in names:
+            return None
+        if sum(1 for p in self.paths.values() if p[0] == c_path[0]) != 1:
+            return None
+        if self.messages and self.messages[0] == c_path[0]:
+            return None
+        return c_path[0], ct_path[0]
+
 
 def _p(dotted: str) -> tuple:
     return tuple(int(k) if k.isdigit() else k for k in dotted.split("."))
