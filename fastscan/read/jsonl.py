@@ -22,7 +22,6 @@ from fastscan.read.streams import (
     ReadAhead,
     TruncatedInput,
     open_bytes,
-    read_chunk,
     short_error,
 )
 
@@ -115,26 +114,23 @@ class _Window:
         self.end = 0
 
     def read(self, fh, size: int) -> tuple[int, Exception | None]:
-        """Up to `size` more decoded bytes from `fh` -> (how many, the error that cut it short)."""
+        """Up to `size` more decoded bytes, read straight in from `fh` (a plain file's
+        BufferedReader or a ReadAhead) -> (how many, the error that cut it short: what was read
+        before it stays)."""
         self._room(self.end + size + 1)  # + 1: a last line's missing newline
         target = self.buf.data[self.end : self.end + size]
-        if isinstance(fh, (io.BufferedReader, ReadAhead)):  # read straight into the window
-            got, err = 0, None
-            while got < size:
-                try:
-                    k = fh.readinto(target[got:])
-                except (*DAMAGED, TruncatedInput, OSError) as e:  # what was read stays (read_chunk)
-                    err = e
-                    break
-                if not k:
-                    break
-                got += k
-            self.end += got
-            return got, err
-        data, truncated = read_chunk(fh, size)
-        target[: len(data)] = data
-        self.end += len(data)
-        return len(data), truncated
+        got, err = 0, None
+        while got < size:
+            try:
+                k = fh.readinto(target[got:])
+            except (*DAMAGED, TruncatedInput, OSError) as e:
+                err = e
+                break
+            if not k:
+                break
+            got += k
+        self.end += got
+        return got, err
 
     def _room(self, need: int) -> None:
         """Room for `need` bytes: only a line longer than a chunk needs more. Grown in place
@@ -215,9 +211,10 @@ def read_jsonl(
         if src.compression and offset:  # a compressed stream cannot seek: decode and drop
             read_pos = 0
             while read_pos < offset:
-                data, truncated = read_chunk(fh, min(chunk_bytes, offset - read_pos))
-                read_pos += len(data)
-                if truncated is not None or not data:
+                got, truncated = win.read(fh, min(chunk_bytes, offset - read_pos))
+                win.end = 0
+                read_pos += got
+                if truncated is not None or not got:
                     return
         while True:
             new_at = win.end

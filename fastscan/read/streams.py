@@ -238,11 +238,10 @@ class ReadAhead:
     """A decompressing stream read on a thread of its own, up to about `ahead` bytes ahead of
     its reader, so that decompression overlaps decoding (zlib, ISA-L and zstd release the GIL).
 
-    The thread reads the stream as `read_chunk` does, `STEP` bytes at a time, and hands them on
-    in batches of about BATCH bytes. When a read fails, everything read before the failure is
-    delivered first (a TruncatedInput's `_pending` bytes too, as read_chunk keeps them), and then
-    the error is raised by `readinto`: a damaged or cut stream loses no more than it did read in
-    the reader's own thread.
+    The thread reads the stream `STEP` bytes at a time, so that a cut in it loses at most the
+    piece being decoded, and hands them on in batches of about BATCH bytes. When a read fails,
+    everything read before the failure is delivered first (a TruncatedInput's `_pending` bytes
+    too), and then the error is raised by `readinto`.
     """
 
     STEP = 1 << 16
@@ -319,10 +318,6 @@ class ReadAhead:
         self._piece = self._piece[k:]
         return k
 
-    def read(self, size: int) -> bytes:
-        buf = bytearray(size)
-        return bytes(buf[: self.readinto(memoryview(buf))])
-
     def close(self) -> None:
         self._stop.set()
         # a thread waiting on a slow pipe is not waited for long: it stops at its next piece
@@ -331,32 +326,6 @@ class ReadAhead:
 
 
 # --------------------------------------------------------------------------- JSON Lines
-
-
-def read_chunk(fh, size: int, head: bytes = b"") -> tuple[bytes, Exception | None]:
-    """`head` + up to `size` decoded bytes, in pieces, so a stream cut short loses nothing it had."""
-    pieces = [head]
-    have = 0
-    read = getattr(fh, "read1", None) or fh.read
-    # a plain file is read in one call (one copy); a decompressed stream in pieces of 64 KiB, so
-    # that a cut in it loses at most the piece being decoded
-    step = size if isinstance(fh, io.BufferedReader) else 1 << 16
-    while have < size:
-        try:
-            piece = read(min(step, size - have))
-        except (*DAMAGED, TruncatedInput, OSError) as e:
-            pending: bytes = getattr(fh, "_pending", b"")
-            if isinstance(e, TruncatedInput) and pending:
-                pieces.append(pending)
-                fh._pending = b""
-            return b"".join(pieces), e
-        if not piece:
-            break
-        pieces.append(piece)
-        have += len(piece)
-    if len(pieces) == 2 and not head:
-        return pieces[1], None
-    return b"".join(pieces), None
 
 
 def short_error(e: Exception) -> str:
