@@ -117,8 +117,9 @@ else:
     popcount, trailing_zeros, load8, store8, prefetch = _popcount, _trailing_zeros, _load8, _store8, _prefetch
 
 
-_ONES = np.uint64(0x0101010101010101)
-_HIGH = np.uint64(0x8080808080808080)
+# SWAR constants: a 1 and a high bit in every byte of a word (json_values uses them too)
+ONES = np.uint64(0x0101010101010101)
+HIGH = np.uint64(0x8080808080808080)
 
 
 @helper
@@ -127,10 +128,10 @@ def find_byte(data, p, end, c):
     8 bytes at a step (SWAR: the lowest high bit of (x - 0x01..) & ~x, x = w ^ c..c, is the
     first byte of w equal to c; bits above it may be false alarms from a borrow), the last
     few one at a time."""
-    pattern = np.uint64(c) * _ONES
+    pattern = np.uint64(c) * ONES
     while p + 8 <= end:
         x = load8(data, p) ^ pattern
-        hit = (x - _ONES) & ~x & _HIGH
+        hit = (x - ONES) & ~x & HIGH
         if hit:
             return p + np.int64(trailing_zeros(hit) >> np.uint64(3))
         p += 8

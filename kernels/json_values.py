@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastscan.kernels._jit import helper
-from fastscan.kernels.bits import load8, store8, trailing_zeros
+from fastscan.kernels.bits import HIGH, ONES, copy_bytes, load8, trailing_zeros
 
 
 @helper
@@ -63,8 +63,6 @@ def code_point(data, q, end):
     return cp, 6
 
 
-_ONES = np.uint64(0x0101010101010101)
-_HIGH = np.uint64(0x8080808080808080)
 _QUOTES = np.uint64(0x2222222222222222)
 _SLASHES = np.uint64(0x5C5C5C5C5C5C5C5C)
 _SPACES = np.uint64(0x2020202020202020)
@@ -76,7 +74,7 @@ def specials8(w):
     above the lowest may be false alarms (a borrow carries up); the lowest is exact."""
     q = w ^ _QUOTES
     b = w ^ _SLASHES
-    return (((q - _ONES) & ~q) | ((b - _ONES) & ~b) | ((w - _SPACES) & ~w)) & _HIGH
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - _SPACES) & ~w)) & HIGH
 
 
 @helper
@@ -127,26 +125,13 @@ def string_end(data, p, end):
 
 
 @helper
-def copy_run(data, p, n, out, f, o):
-    """out[f, o:o + n] = data[p:p + n], 8 bytes at a step (out: 2-d, C-contiguous)."""
-    k = 0
-    row = f * out.shape[1] + o
-    while k + 8 <= n:
-        store8(out, row + k, load8(data, p + k))
-        k += 8
-    while k < n:
-        out[f, o + k] = data[p + k]
-        k += 1
-
-
-@helper
 def copy_string(data, p, end, out, f, o):
     """Like string_end, and writes the decoded UTF-8 to out[f, o:] -> (position after the closing
     quote or -1, end of what was written)."""
     p += 1
     while True:
         q = next_special(data, p, end)
-        copy_run(data, p, q - p, out, f, o)
+        copy_bytes(data, p, out[f], o, q - p)
         o += q - p
         p = q
         if p >= end:
