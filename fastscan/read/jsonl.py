@@ -174,7 +174,7 @@ class _Window:
         """Forget the first `size` bytes: what follows moves to the front."""
         rest = self.end - size
         if rest:
-            self.buf[:rest] = self.buf[size : self.end].copy() if rest > size else self.buf[size : self.end]
+            self.buf[:rest] = self.buf[size : self.end]  # numpy copies overlapping ranges safely
         self.end = rest
 
 
