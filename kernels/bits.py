@@ -1,8 +1,10 @@
 """Machine words for the kernels: bit counts and 8-byte loads and stores at any byte position,
-and what is built from them: finding a byte and copying a run 8 bytes at a step.
+and what is built from them: finding a byte and copying a run 8 bytes at a step; and one loop
+over vector lanes, the MinHash minima (`min_affine_lanes`).
 
 LLVM intrinsics and plain (unaligned) memory accesses, each one instruction on x86-64 and
-ARM64. The loads and stores do no bounds check: their callers keep `pos + 8` within the array.
+ARM64. The loads and stores do no bounds check: their callers keep `pos + 8` within the array
+(and the lanes within theirs).
 """
 
 from __future__ import annotations
@@ -101,6 +103,60 @@ def _prefetch(typingctx, arr, pos):
     return types.none(arr, types.intp), codegen
 
 
+@intrinsic
+def _min_affine_lanes(typingctx, xs, m, a, b, lo, dst, pos, width):
+    """dst.flat[pos:pos + W] = min over s < m of (a[lo:lo + W] * xs[s] + b[lo:lo + W]) mod 2**32,
+    lane by lane (all ones when m == 0); W = `width`, a literal. xs, a, b, dst: C-contiguous
+    uint32 arrays.
+
+    The W lanes are one LLVM vector held in registers across the loop over xs (one broadcast,
+    multiply, add and unsigned min per element), so nothing is loaded or stored per element but
+    xs[s]. Written as a numba loop, the lanes live in memory, or LLVM vectorizes over s instead and
+    pays a horizontal min per lane. W = 32 keeps a, b and the minima in 12 AVX2 registers (6
+    AVX-512 ones).
+    """
+    if not (isinstance(width, types.IntegerLiteral) and width.literal_value > 0):
+        return None
+    arrays = (xs, a, b, dst)
+    if not all(isinstance(t, types.Array) and t.dtype == types.uint32 and t.layout == "C" for t in arrays):
+        return None
+    if not dst.mutable:
+        return None
+    lanes = width.literal_value
+
+    def codegen(context, builder, signature, args):
+        from numba.core import cgutils
+
+        xs_v, m_v, a_v, b_v, lo_v, dst_v, pos_v, _ = args
+        i32 = ir.IntType(32)
+        vec = ir.VectorType(i32, lanes)
+
+        def data(i, value):
+            return context.make_array(signature.args[i])(context, builder, value).data
+
+        def at(i, value, index):
+            where = context.cast(builder, index[0], index[1], types.intp)
+            return builder.bitcast(builder.gep(data(i, value), [where]), vec.as_pointer())
+
+        av = builder.load(at(2, a_v, (lo_v, signature.args[4])), align=4)
+        bv = builder.load(at(3, b_v, (lo_v, signature.args[4])), align=4)
+        acc = cgutils.alloca_once(builder, vec)  # promoted to a register by LLVM
+        builder.store(ir.Constant(vec, [0xFFFFFFFF] * lanes), acc)
+        xp = data(0, xs_v)
+        undef = ir.Constant(vec, ir.Undefined)
+        splat = ir.Constant(vec, [0] * lanes)
+        count = context.cast(builder, m_v, signature.args[1], types.intp)
+        with cgutils.for_range(builder, count) as loop:
+            x = builder.insert_element(undef, builder.load(builder.gep(xp, [loop.index])), i32(0))
+            v = builder.add(builder.mul(av, builder.shuffle_vector(x, undef, splat)), bv)
+            cur = builder.load(acc)
+            builder.store(builder.select(builder.icmp_unsigned("<", v, cur), v, cur), acc)
+        builder.store(builder.load(acc), at(5, dst_v, (pos_v, signature.args[6])), align=4)
+        return context.get_dummy_value()
+
+    return types.none(xs, types.intp, a, b, types.intp, dst, types.intp, width), codegen
+
+
 if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts with the typing context)
 
     def popcount(x: np.uint64) -> np.uint64: ...
@@ -113,8 +169,13 @@ if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts 
 
     def prefetch(arr: np.ndarray, pos: int) -> None: ...
 
+    def min_affine_lanes(
+        xs: np.ndarray, m: int, a: np.ndarray, b: np.ndarray, lo: int, dst: np.ndarray, pos: int, width: int
+    ) -> None: ...
+
 else:
     popcount, trailing_zeros, load8, store8, prefetch = _popcount, _trailing_zeros, _load8, _store8, _prefetch
+    min_affine_lanes = _min_affine_lanes
 
 
 # SWAR constants: a 1 and a high bit in every byte of a word (json_values uses them too)

@@ -15,7 +15,7 @@ from numba import types
 
 from fastscan.kernels._jit import kernel, ro, rw, rw2
 from fastscan.kernels.reasoning import has_phrase, phrase_filter
-from fastscan.kernels.text import EMPTY_MIN, _minhash_words, _word_hashes, skeleton
+from fastscan.kernels.text import _minhash_rows, _shingle_keys, _word_hashes, skeleton
 
 _i64ro = ro(types.int64)
 
@@ -94,12 +94,11 @@ def minhash_from_words(word_start, n_words, words, rows, k, a, b, out):
     """out[i] = the MinHash signature of string rows[i] from the word hashes prompt_pass kept
     (minhash_signatures' result, without the tokenizer); a string without words (or null) gets
     all 0xFFFFFFFF."""
-    num_perm = a.shape[0]
-    mins = np.empty(num_perm, dtype=np.uint32)
+    most = 0
+    for i in range(rows.shape[0]):
+        most = max(most, n_words[rows[i]])
+    xs = np.empty(most + 1, dtype=np.uint32)
     for i in range(rows.shape[0]):
         r = rows[i]
-        for j in range(num_perm):
-            mins[j] = EMPTY_MIN
-        _minhash_words(words[word_start[r] :], n_words[r], k, a, b, mins)
-        for j in range(num_perm):
-            out[i, j] = mins[j]
+        m = _shingle_keys(words[word_start[r] :], n_words[r], k, xs)
+        _minhash_rows(xs, m, a, b, out, i)

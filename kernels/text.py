@@ -24,6 +24,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, rw, rw2
+from fastscan.kernels.bits import min_affine_lanes
 from fastscan.kernels.hashing import FNV_OFFSET, U32, combine, fmix64, fnv1a_step, rotl
 
 SHINGLE_SEED = np.uint64(0x9E3779B97F4A7C15)
@@ -239,21 +240,16 @@ def _shingle_hash(window, at, k):
     return fmix64(h ^ SHINGLE_SEED)
 
 
-@inline
-def _minhash_update(mins, a, b, x):
-    # one lane per permutation, no branch: 32-bit lanes, which LLVM turns into vector multiplies
-    x32 = np.uint32(x >> U32)
-    for j in range(mins.shape[0]):
-        mins[j] = min(mins[j], np.uint32(a[j] * x32 + b[j]))
+MINHASH_LANES = 32  # lanes per pass over a text's shingles (bits.min_affine_lanes); then 8 at a time
 
 
 @inline
-def _minhash_words(buf, words, k, a, b, mins):
-    """Fold the k-shingles of the word hashes buf[:words] into mins (see module doc): the rotated
-    xor of a shingle's words rolls to the next shingle in two rotations and two xors, so each
-    shingle costs one fmix64 whatever k is."""
+def _shingle_keys(buf, words, k, xs):
+    """xs[:m] = the high 32 bits of the hash of each k-shingle of the word hashes buf[:words]
+    (see module doc); returns m. The rotated xor of a shingle's words rolls to the next shingle in
+    two rotations and two xors, so each shingle costs one fmix64 whatever k is."""
     if words <= 0:
-        return
+        return 0
     kk = min(k, words)
     h = np.uint64(0)
     for j in range(kk):
@@ -261,11 +257,33 @@ def _minhash_words(buf, words, k, a, b, mins):
     top = np.uint64((SHINGLE_ROTATION * (kk - 1)) & 63)
     t = 0
     while True:
-        _minhash_update(mins, a, b, fmix64(h ^ SHINGLE_SEED))
+        xs[t] = np.uint32(fmix64(h ^ SHINGLE_SEED) >> U32)
         if t + kk >= words:
-            return
+            return t + 1
         h = rotl(h ^ buf[t], _ROLL) ^ rotl(buf[t + kk], top)
         t += 1
+
+
+@inline
+def _minhash_rows(xs, m, a, b, out, i):
+    """out[i] = the MinHash signature of the shingle keys xs[:m] (all 0xFFFFFFFF when m == 0):
+    MINHASH_LANES permutations per pass over xs, held in vector registers, then 8 at a time
+    (num_perm is a multiple of 8)."""
+    num_perm = a.shape[0]
+    base = i * num_perm
+    lo = 0
+    while lo + MINHASH_LANES <= num_perm:
+        min_affine_lanes(xs, m, a, b, lo, out, base + lo, MINHASH_LANES)
+        lo += MINHASH_LANES
+    while lo + 8 <= num_perm:
+        min_affine_lanes(xs, m, a, b, lo, out, base + lo, 8)
+        lo += 8
+    while lo < num_perm:  # only if num_perm is not a multiple of 8 (ScanConfig refuses that)
+        v = EMPTY_MIN
+        for s in range(m):
+            v = min(v, np.uint32(a[lo] * xs[s] + b[lo]))
+        out[i, lo] = v
+        lo += 1
 
 
 @kernel(types.void(_i64ro, _u8ro, _boolro, _i64ro, types.int64, ro(types.uint32), ro(types.uint32), rw2(types.uint32)))
@@ -275,19 +293,17 @@ def minhash_signatures(offsets, data, valid, rows, k, a, b, out):
     rows : int64[m] (indices into the string array), a, b : uint32[K] from `minhash_params`,
     out : uint32[m, K]. Null strings and texts without words get all 0xFFFFFFFF.
     """
-    num_perm = a.shape[0]
-    mins = np.empty(num_perm, dtype=np.uint32)
     buf = np.empty(1, dtype=np.uint64)
+    xs = np.empty(1, dtype=np.uint32)
     for i in range(rows.shape[0]):
         r = rows[i]
-        for j in range(num_perm):
-            mins[j] = EMPTY_MIN
+        m = 0
         if valid[r]:
             lo = offsets[r]
             hi = offsets[r + 1]
             if buf.shape[0] < hi - lo + 1:
                 buf = np.empty(2 * (hi - lo) + 1, dtype=np.uint64)
+                xs = np.empty(2 * (hi - lo) + 1, dtype=np.uint32)
             words, ph = _word_hashes(data, lo, hi, buf)
-            _minhash_words(buf, words, k, a, b, mins)
-        for j in range(num_perm):
-            out[i, j] = mins[j]
+            m = _shingle_keys(buf, words, k, xs)
+        _minhash_rows(xs, m, a, b, out, i)

@@ -512,7 +512,11 @@ def test_count_and_hash_shingles_match_reference(arr, k):
 
 @PROPERTY
 @given(
-    st.data(), string_arrays(), st.integers(1, 5) | st.just(16), st.sampled_from([8, 16, 24]), st.integers(0, 2**64 - 1)
+    st.data(),
+    string_arrays(),
+    st.integers(1, 5) | st.just(16),
+    st.sampled_from([3, 8, 12, 16, 24, 32, 40, 72, 128]),
+    st.integers(0, 2**64 - 1),
 )
 def test_minhash_signatures_match_reference(data, arr, k, num_perm, seed):
     rows = data.draw(st.lists(st.integers(0, len(arr) - 1), max_size=10)) if len(arr) else []

@@ -71,7 +71,7 @@ def test_prompt_pass_equals_the_separate_kernels(data, arr, skeleton_words, k):
     n = len(arr)
     rows = data.draw(st.lists(st.integers(0, n - 1), max_size=12)) if n else []
     cuts = data.draw(st.lists(st.integers(0, n), max_size=3))
-    assert fused(arr, skeleton_words, rows, k, 16, cuts) == separate(arr, skeleton_words, rows, k, 16)
+    assert fused(arr, skeleton_words, rows, k, 40, cuts) == separate(arr, skeleton_words, rows, k, 40)
 
 
 def test_prompt_pass_examples():
