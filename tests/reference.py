@@ -111,6 +111,37 @@ def split_words(text: str) -> list[str]:
     return words
 
 
+def split_word_bytes(data: bytes) -> list[bytes]:
+    """split_words on bytes that need not be UTF-8, as the kernels read them: a run of ASCII
+    letters and digits and bytes 0x80-0xDF is a word; a byte from 0xE0 (0xF0) starts a word of
+    itself and the next 2 (3) bytes, whatever they are, cut at the end; the rest separate.
+    A-Z are folded to a-z in runs, not inside a 3/4-byte word. Same words as split_words on UTF-8."""
+    words = []
+    i = 0
+    run = bytearray()
+    while i < len(data):
+        b = data[i]
+        if b >= 0xE0:
+            if run:
+                words.append(bytes(run))
+                run = bytearray()
+            width = 3 if b < 0xF0 else 4
+            words.append(data[i : i + width])
+            i += width
+            continue
+        if b >= 0x80 or (48 <= b <= 57) or (97 <= b <= 122):
+            run.append(b)
+        elif 65 <= b <= 90:
+            run.append(b + 32)
+        elif run:
+            words.append(bytes(run))
+            run = bytearray()
+        i += 1
+    if run:
+        words.append(bytes(run))
+    return words
+
+
 def word_bytes(word: str) -> bytes:
     """The bytes a word hashes: UTF-8 with A-Z folded to a-z (and nothing else folded)."""
     return bytes(b + 32 if 65 <= b <= 90 else b for b in word.encode("utf-8"))

@@ -510,6 +510,35 @@ def test_count_and_hash_shingles_match_reference(arr, k):
     assert hashes == ref.hash_shingles_all(values, k)
 
 
+# bytes where the tokenizer decides something: word bytes of each kind, separators, and the lead
+# bytes of 3/4-byte sequences, which take the next bytes whatever they are (invalid UTF-8 too)
+_TOKEN_BYTES = st.sampled_from(b"aZ09 .-\n\x00\x7f\x80\xbf\xc3\xdf\xe0\xef\xf0\xff")
+
+
+@PROPERTY
+@given(st.lists(st.lists(_TOKEN_BYTES, max_size=40).map(bytes) | st.binary(max_size=40), max_size=8))
+def test_hash_prompts_on_any_bytes_match_reference(values):
+    """Arrow string columns read from Parquet or IPC need not be UTF-8: on any bytes, the word
+    hashes (through the skeleton and word counts) and the prompt hash follow the byte rule."""
+    binary = pa.array(values, type=pa.binary())
+    arr = pa.Array.from_buffers(pa.string(), len(values), binary.buffers())  # no UTF-8 check
+    offsets, data, valid = string_buffers(arr)
+    n = len(values)
+    h, w, hh, th = np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64)
+    text.hash_prompts(offsets, data, valid, 1, h, w, hh, th)
+    for i, raw in enumerate(values):
+        hashes = [ref.fmix64(ref.fnv1a64(x)) for x in ref.split_word_bytes(raw)]
+        assert int(h[i]) == ref.fmix64(ref.fnv1a64(raw))
+        assert int(w[i]) == len(hashes)
+        if len(hashes) >= 3:
+            assert (int(hh[i]), int(th[i])) == (
+                ref.chain(ref.SKELETON_SEED, hashes[:1]),
+                ref.chain(ref.SKELETON_SEED, hashes[-1:]),
+            )
+        else:
+            assert (int(hh[i]), int(th[i])) == (0, 0)
+
+
 @PROPERTY
 @given(
     st.data(),
