@@ -81,18 +81,20 @@ def _next_word(data, pos, end):
     return start, i, fmix64(h), n_punct
 
 
-# Byte classes for the branch-light tokenizer: 2 word byte, 3/4 lead of a 3/4-byte sequence,
-# 0 anything else (a separator). Same words as `_next_word`.
-_CLASS = np.zeros(256, dtype=np.uint8)
+# One table for the tokenizer: the byte lower-cased (A-Z to a-z) in the low 8 bits, bit 8 set for
+# a word byte, bit 9 for the lead byte of a 3/4-byte sequence; separators have neither. Same words
+# as `_next_word`.
+_WORD_BIT = 256
+_BYTES = np.zeros(256, dtype=np.uint16)
 for _b in range(256):
+    _BYTES[_b] = _b + 32 if 65 <= _b <= 90 else _b
     if (48 <= _b <= 57) or (65 <= _b <= 90) or (97 <= _b <= 122) or (128 <= _b < 224):
-        _CLASS[_b] = 2
-    elif _b >= 240:
-        _CLASS[_b] = 4
+        _BYTES[_b] |= _WORD_BIT
     elif _b >= 224:
-        _CLASS[_b] = 3
-_LOWER = np.arange(256, dtype=np.uint8)
-_LOWER[65:91] += 32
+        _BYTES[_b] |= 2 * _WORD_BIT
+_U8 = np.uint64(8)
+_U255 = np.uint64(255)
+_U1 = np.uint64(1)
 
 
 @inline
@@ -100,50 +102,50 @@ def _word_hashes(data, lo, hi, buf):
     """(number of words, prompt_hash) of data[lo:hi], the word hashes written to buf[:words].
 
     One pass, two independent FNV chains (the whole text, the current word) so the CPU overlaps
-    them; a word's end is a conditional increment, not a branch; 3/4-byte sequences (rare in
-    most text) take the branch.
+    them. The word chain steps at every ASCII or 2-byte-sequence byte, from FNV_OFFSET where a
+    word starts (one select, before the multiply); at a separator its value is never used, as the
+    word's hash was written just before. Every byte writes the word chain to buf[n] and a word's end
+    increments n, so nothing branches on word boundaries; 3/4-byte sequences (rare in most text)
+    take a branch. Indices are unsigned: numba adds no negative-index wrap to them.
     """
-    cls = _CLASS
-    low = _LOWER
-    n = 0
+    table = _BYTES
+    n = np.uint64(0)
     wh = FNV_OFFSET
     h = FNV_OFFSET
-    prev = 0
+    prev = np.uint64(0)
     i = lo
     while i < hi:
-        b = data[i]
-        c = cls[b]
-        if c >= 3:
+        b = data[np.uint64(i)]
+        h = fnv1a_step(h, b)
+        if b >= 224:
             if prev:
                 buf[n] = wh
-                n += 1
-                prev = 0
-            stop = min(hi, i + c)
-            w3 = FNV_OFFSET
-            for j in range(i, stop):
-                w3 = fnv1a_step(w3, data[j])
-                h = fnv1a_step(h, data[j])
+                n += _U1
+                prev = np.uint64(0)
+            stop = min(hi, i + (3 if b < 240 else 4))
+            w3 = fnv1a_step(FNV_OFFSET, b)
+            for j in range(i + 1, stop):
+                c = data[np.uint64(j)]
+                w3 = fnv1a_step(w3, c)
+                h = fnv1a_step(h, c)
             buf[n] = w3
-            n += 1
+            n += _U1
             i = stop
             continue
-        h = fnv1a_step(h, b)
-        w = 1 if c == 2 else 0
+        t = np.uint64(table[b])
+        w = t >> _U8
         buf[n] = wh  # kept only if a word ends here
-        n += prev & (1 - w)
-        if w > prev:
-            wh = FNV_OFFSET
-        nxt = fnv1a_step(wh, low[b])
-        if w:
-            wh = nxt
+        n += prev & ~w
+        start = FNV_OFFSET if w > prev else wh
+        wh = fnv1a_step(start, t & _U255)
         prev = w
         i += 1
     if prev:
         buf[n] = wh
-        n += 1
+        n += _U1
     for j in range(n):
         buf[j] = fmix64(buf[j])
-    return n, fmix64(h)
+    return np.int64(n), fmix64(h)
 
 
 @inline
