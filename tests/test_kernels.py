@@ -907,6 +907,26 @@ def test_reasoning_phrases_match_reference(arr):
     assert run_match_phrases(arr, phrases) == want
 
 
+def test_every_reasoning_phrase_found_at_every_offset_and_case():
+    """Each phrase after 0..17 bytes of padding (every position of the 8-byte key words), in its
+    own case and upper case (folded back for ASCII only), whole and cut short by a byte; each
+    text also last in its array, where the search folds its last bytes one at a time."""
+    from fastscan.kernels import reasoning
+
+    phrases = [p.lower() for p in reasoning.REASONING_PHRASES]
+    enc = [p.encode("utf-8") for p in phrases]
+    for phrase in phrases:
+        texts = []
+        for pad in range(18):
+            for variant in (phrase, phrase.upper()):
+                texts += ["q" * pad + variant + "!", "q" * pad + variant, ("q" * pad + variant)[:-1]]
+        want = [ref.match_phrases(t.encode("utf-8"), enc) for t in texts]
+        assert all(want[i] and want[i + 1] for i in range(0, len(texts), 6)), phrase  # found as written
+        assert run_match_phrases(pa.array(texts, pa.string()), phrases) == want, phrase
+        for t, w in zip(texts, want):  # alone: the text ends the data buffer
+            assert run_match_phrases(pa.array([t], pa.string()), phrases) == [w], (phrase, t)
+
+
 @pytest.mark.parametrize(
     "value, asks",
     [
