@@ -13,6 +13,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import allocating_helper, inline, kernel, ro, rw
+from fastscan.kernels.bits import HIGH, ONES, load8
 
 REASONING_PHRASES = (
     # English
@@ -154,7 +155,7 @@ def phrase_filter(pat_offsets, pat_data):
             continue  # an empty phrase matches nothing
         key = np.uint64(0)
         for j in range(w):
-            key = (key << np.uint64(8)) | np.uint64(pat_data[ps + j])
+            key |= np.uint64(pat_data[ps + j]) << np.uint64(8 * j)
         h = np.int64((key * _MULT) >> shift)
         pat_bucket[p] = h
         bucket_count[h + 1] += 1
@@ -171,33 +172,59 @@ def phrase_filter(pat_offsets, pat_data):
     return w, mask, bits, bucket_count, by_bucket
 
 
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_CASE_BIT = np.uint64(2)  # HIGH >> 2 is 0x20 in every byte: the ASCII case bit
+
+
+@inline
+def _fold8(x):
+    """The 8 bytes of x with ASCII A-Z folded to a-z (SWAR: bytes 0x41-0x5A, high bit clear,
+    get 0x20 set), every other byte as it is."""
+    a = x & _LOW7
+    upper = (a + np.uint64(0x80 - 0x41) * ONES) & ~(a + np.uint64(0x7F - 0x5A) * ONES) & ~x & HIGH
+    return x | (upper >> _CASE_BIT)
+
+
 @inline
 def has_phrase(data, lo, hi, w, mask, bits, bucket_count, by_bucket, pat_offsets, pat_data):
-    """Some phrase occurs in data[lo:hi] (ASCII case-insensitive); the tables from phrase_filter."""
+    """Some phrase occurs in data[lo:hi] (ASCII case-insensitive); the tables from phrase_filter.
+
+    The keys of 9 - W start positions come from one 8-byte load folded at once (before, a key
+    rolled in one byte per position, a chain through every byte); the last positions of the data
+    array, where 8 bytes are not there to load, fold byte by byte."""
     fold = _FOLD
     shift = np.uint64(64 - _FILTER_BITS)
-    key = np.uint64(0)
-    for i in range(lo, hi):
-        key = ((key << np.uint64(8)) | np.uint64(fold[data[i]])) & mask
-        s = i - w + 1
-        if s < lo:
-            continue
-        h = np.int64((key * _MULT) >> shift)
-        if (bits[h >> 6] >> np.uint64(h & 63)) & np.uint64(1) == 0:
-            continue
-        for q in range(bucket_count[h], bucket_count[h + 1]):
-            p = by_bucket[q]
-            ps = pat_offsets[p]
-            pl = pat_offsets[p + 1] - ps
-            if s + pl > hi:
-                continue
-            ok = True
-            for j in range(pl):
-                if fold[data[s + j]] != pat_data[ps + j]:
-                    ok = False
-                    break
-            if ok:
-                return True
+    last = min(hi - w, data.shape[0] - 8)  # positions up to here load 8 bytes
+    step = 9 - w  # the keys of this many positions lie in one 8-byte word
+    s = lo
+    while s <= hi - w:
+        if s <= last:
+            x = _fold8(load8(data, s))
+            n = min(step, last + 1 - s)
+        else:
+            x = np.uint64(0)
+            for j in range(w):
+                x |= np.uint64(fold[data[s + j]]) << np.uint64(8 * j)
+            n = 1
+        for t in range(n):
+            key = (x >> np.uint64(8 * t)) & mask
+            h = np.uint64((key * _MULT) >> shift)
+            if (bits[h >> np.uint64(6)] >> (h & np.uint64(63))) & np.uint64(1) != 0:
+                at = s + t
+                for q in range(bucket_count[h], bucket_count[h + np.uint64(1)]):
+                    p = by_bucket[q]
+                    ps = pat_offsets[p]
+                    pl = pat_offsets[p + 1] - ps
+                    if at + pl > hi:
+                        continue
+                    ok = True
+                    for j in range(pl):
+                        if fold[data[at + j]] != pat_data[ps + j]:
+                            ok = False
+                            break
+                    if ok:
+                        return True
+        s += n
     return False
 
 
@@ -210,9 +237,10 @@ def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
     offsets : int64[n + 1], data : uint8[m], valid : bool[n]; pat_offsets : int64[p + 1],
     pat_data : uint8 (lower-case phrases); out : bool[n]
 
-    One pass per string: the first W = min(4, shortest phrase) folded bytes at each position roll
-    into a key whose hash indexes a bitmap of the phrases' W-byte prefixes; only positions that
-    pass the filter are compared with the phrases of that bucket.
+    One pass per string: the first W = min(4, shortest phrase) folded bytes at each position are
+    a key (little-endian) whose hash indexes a bitmap of the phrases' W-byte prefixes; only
+    positions that pass the filter are compared with the phrases of that bucket. One 8-byte load,
+    folded 8 bytes at a time, gives the keys of 9 - W positions.
     """
     w, mask, bits, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
     for r in range(offsets.shape[0] - 1):
