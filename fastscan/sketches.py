@@ -119,6 +119,40 @@ class SparseCounts:
         return self.keys.nbytes + self.counts.nbytes + 16 * self._pending_n
 
 
+_PACKED_SORT_MIN = 1 << 12  # below this many rows, np.lexsort is as fast
+
+
+def order_by_account_hash(account: np.ndarray, phash: np.ndarray) -> np.ndarray:
+    """np.lexsort((phash, account)): rows by account, then prompt hash, rows of equal both in
+    their order. From one argsort of a packed uint64 key (the account's bits, then the hash's top
+    bits), numpy's SIMD quicksort, where lexsort runs two stable merge sorts (about 3x slower on a
+    million rows); rows whose packed keys tie are then put in that exact order apart (rare: equal
+    prompts of one account, or hashes that agree on their top bits). Falls back to np.lexsort for
+    few rows, and for accounts below 0 or from 2**32 on."""
+    n = len(account)
+    if n < _PACKED_SORT_MIN:
+        return np.lexsort((phash, account))
+    lo, hi = int(account.min()), int(account.max())
+    if lo < 0 or hi >= 1 << 32:
+        return np.lexsort((phash, account))
+    bits = hi.bit_length()
+    ph = phash.astype(np.uint64, copy=False)
+    packed = ph if bits == 0 else (account.astype(np.uint64) << np.uint64(64 - bits)) | (ph >> np.uint64(bits))
+    order = np.argsort(packed)
+    sp = packed[order]
+    tie = sp[1:] == sp[:-1]
+    if tie.any():
+        # the positions of each run of equal packed keys, in order of run, then hash, then row
+        in_run = np.zeros(n, dtype=np.bool_)
+        in_run[1:] |= tie
+        in_run[:-1] |= tie
+        run = np.cumsum(np.r_[True, ~tie])
+        at = np.flatnonzero(in_run)
+        rows = order[at]
+        order[at] = rows[np.lexsort((rows, ph[rows], run[at]))]
+    return order
+
+
 def _copy_rows(src: np.ndarray, src_rows: np.ndarray, dst: np.ndarray, dst_rows: np.ndarray) -> None:
     """dst[dst_rows] = src[src_rows], whole rows, on every core: most of the cost is the first
     touch of a new array's pages, which the threads take in parallel."""
@@ -192,7 +226,7 @@ class PromptSample:
         account = np.concatenate([p[_AT["account"]] for p in parts])
         phash = np.concatenate([p[_AT["prompt_hash"]] for p in parts])
         self._pending, self._pending_n = [], 0
-        order = np.lexsort((phash, account))
+        order = order_by_account_hash(account, phash)
         account, phash = account[order], phash[order]
         first = np.ones(len(order), dtype=np.bool_)
         first[1:] = (account[1:] != account[:-1]) | (phash[1:] != phash[:-1])

@@ -31,6 +31,7 @@ from fastscan.sketches import (
     SparseCounts,
     SparseMin,
     hour_key,
+    order_by_account_hash,
     prompt_ends,
 )
 
@@ -290,7 +291,7 @@ class AccountState:
         rows = np.flatnonzero(cand)
         key_a = account[rows].astype(np.int64)
         key_h = phash[rows]
-        order = np.lexsort((key_h, key_a))
+        order = order_by_account_hash(key_a, key_h)
         a_s, h_s = key_a[order], key_h[order]
         first = np.ones(len(order), dtype=np.bool_)
         first[1:] = (a_s[1:] != a_s[:-1]) | (h_s[1:] != h_s[:-1])

@@ -469,3 +469,23 @@ def test_sample_compaction_keeps_the_same_rows_whatever_the_order_of_the_live_on
             if (a, h) in kept:
                 want[(a, h)] = want.get((a, h), 0) + c
     assert dict(zip(zip(ordered.account.tolist(), ordered.prompt_hash.tolist()), ordered.count.tolist())) == want
+
+
+@pytest.mark.parametrize("accounts", [1, 2, 300, 2**31 + 5, 2**32 + 5])
+@pytest.mark.parametrize("n", [100, 5000, 60000])
+def test_order_by_account_hash_is_lexsort(accounts, n):
+    """The sample's sort by (account, prompt hash) gives np.lexsort's order exactly: equal pairs in
+    their order, hashes that agree on their top bits (which the packed key drops) included."""
+    from fastscan.sketches import order_by_account_hash
+
+    rng = np.random.default_rng(n + accounts)
+    account = rng.integers(0, accounts, n).astype(np.int64)
+    phash = rng.integers(0, 2**64, n, dtype=np.uint64)
+    phash[: n // 4] = rng.integers(0, 64, n // 4).astype(np.uint64) << np.uint64(58)  # top bits only
+    phash[n // 4 : n // 2] &= np.uint64(0xFF)  # low bits only: top bits tie
+    phash[n // 2 : n // 2 + n // 8] = phash[: n // 8]  # the same hashes again
+    account[n // 2 : n // 2 + n // 8] = account[: n // 8]  # some of them of the same account
+    for perm in (np.arange(n), rng.permutation(n)):
+        a, h = account[perm], phash[perm]
+        assert np.array_equal(order_by_account_hash(a, h), np.lexsort((h, a)))
+    assert np.array_equal(order_by_account_hash(account * 0, phash), np.lexsort((phash, account * 0)))
