@@ -489,3 +489,30 @@ def test_order_by_account_hash_is_lexsort(accounts, n):
         a, h = account[perm], phash[perm]
         assert np.array_equal(order_by_account_hash(a, h), np.lexsort((h, a)))
     assert np.array_equal(order_by_account_hash(account * 0, phash), np.lexsort((phash, account * 0)))
+
+
+@pytest.mark.parametrize("batches", [1, 3, 40])
+def test_sparse_counts_and_minima_match_a_dictionary(batches):
+    """Per (account, key): the sum of counts and the smallest value, whatever the batches and
+    compactions (many small batches compact between them)."""
+    from fastscan.sketches import SparseCounts, SparseMin
+
+    rng = np.random.default_rng(batches)
+    sums, mins = SparseCounts(), SparseMin()
+    want_sum: dict[tuple[int, int], int] = {}
+    want_min: dict[tuple[int, int], int] = {}
+    for _ in range(batches):
+        n = int(rng.integers(0, 30000))
+        acct = rng.integers(0, 50, n)
+        key = rng.integers(0, 2**32, n) % rng.choice([3, 1000, 2**32])
+        val = rng.integers(-(2**40), 2**40, n)
+        cnt = rng.integers(1, 5, n)
+        sums.add(acct, key, cnt)
+        mins.add(acct, key, val)
+        for a, k, v, c in zip(acct.tolist(), key.tolist(), val.tolist(), cnt.tolist()):
+            want_sum[(a, k)] = want_sum.get((a, k), 0) + c
+            want_min[(a, k)] = min(want_min.get((a, k), v), v)
+    for sketch, want in ((sums, want_sum), (mins, want_min)):
+        a, k, v = sketch.items()
+        assert list(zip(a.tolist(), k.tolist())) == sorted(want)  # sorted by account, then key
+        assert dict(zip(zip(a.tolist(), k.tolist()), v.tolist())) == want
