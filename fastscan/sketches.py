@@ -306,9 +306,11 @@ class SparseMin(SparseCounts):
             return
         k = np.concatenate([self.keys, *self._pending_k])
         v = np.concatenate([self.counts, *self._pending_c])
-        order = np.lexsort((v, k))
-        k, v = k[order], v[order]
+        order = np.argsort(k)  # a minimum needs no stable order (np.lexsort's two merge sorts)
+        k = k[order]
         first = np.ones(len(k), dtype=np.bool_)
         first[1:] = k[1:] != k[:-1]
-        self.keys, self.counts = k[first], v[first]
+        starts = np.flatnonzero(first)
+        self.keys = k[starts]
+        self.counts = np.minimum.reduceat(v[order], starts) if len(starts) else v[:0]
         self._pending_k, self._pending_c, self._pending_n = [], [], 0
