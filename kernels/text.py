@@ -81,17 +81,15 @@ def _next_word(data, pos, end):
     return start, i, fmix64(h), n_punct
 
 
-# One table for the tokenizer: the byte lower-cased (A-Z to a-z) in the low 8 bits, bit 8 set for
-# a word byte, bit 9 for the lead byte of a 3/4-byte sequence; separators have neither. Same words
-# as `_next_word`.
+# One table for the tokenizer: the byte lower-cased (A-Z to a-z) in the low 8 bits, and bit 8 set
+# for a word byte; separators have it clear, and so do the lead bytes of 3/4-byte sequences (from
+# 224 on), which the loop tests before it reads the table. Same words as `_next_word`.
 _WORD_BIT = 256
 _BYTES = np.zeros(256, dtype=np.uint16)
 for _b in range(256):
     _BYTES[_b] = _b + 32 if 65 <= _b <= 90 else _b
     if (48 <= _b <= 57) or (65 <= _b <= 90) or (97 <= _b <= 122) or (128 <= _b < 224):
         _BYTES[_b] |= _WORD_BIT
-    elif _b >= 224:
-        _BYTES[_b] |= 2 * _WORD_BIT
 _U8 = np.uint64(8)
 _U255 = np.uint64(255)
 _U1 = np.uint64(1)
