@@ -153,6 +153,16 @@ def order_by_account_hash(account: np.ndarray, phash: np.ndarray) -> np.ndarray:
     return order
 
 
+def group_by_account_hash(account: np.ndarray, phash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, starts): the rows in order_by_account_hash's order, and where in it each distinct
+    (account, prompt hash) pair starts."""
+    order = order_by_account_hash(account, phash)
+    a, h = account[order], phash[order]
+    first = np.ones(len(order), dtype=np.bool_)
+    first[1:] = (a[1:] != a[:-1]) | (h[1:] != h[:-1])
+    return order, np.flatnonzero(first)
+
+
 def _copy_rows(src: np.ndarray, src_rows: np.ndarray, dst: np.ndarray, dst_rows: np.ndarray) -> None:
     """dst[dst_rows] = src[src_rows], whole rows, on every core: most of the cost is the first
     touch of a new array's pages, which the threads take in parallel."""
@@ -226,13 +236,9 @@ class PromptSample:
         account = np.concatenate([p[_AT["account"]] for p in parts])
         phash = np.concatenate([p[_AT["prompt_hash"]] for p in parts])
         self._pending, self._pending_n = [], 0
-        order = order_by_account_hash(account, phash)
-        account, phash = account[order], phash[order]
-        first = np.ones(len(order), dtype=np.bool_)
-        first[1:] = (account[1:] != account[:-1]) | (phash[1:] != phash[:-1])
-        starts = np.flatnonzero(first)
+        order, starts = group_by_account_hash(account, phash)
         keep_rows = order[starts]
-        account, phash = account[starts], phash[starts]
+        account, phash = account[keep_rows], phash[keep_rows]
         # rank of each distinct prompt within its account; keep the `size` smallest hashes
         acct_first = np.ones(len(account), dtype=np.bool_)
         acct_first[1:] = account[1:] != account[:-1]

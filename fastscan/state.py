@@ -30,8 +30,8 @@ from fastscan.sketches import (
     PromptSample,
     SparseCounts,
     SparseMin,
+    group_by_account_hash,
     hour_key,
-    order_by_account_hash,
     prompt_ends,
 )
 
@@ -291,11 +291,7 @@ class AccountState:
         rows = np.flatnonzero(cand)
         key_a = account[rows].astype(np.int64)
         key_h = phash[rows]
-        order = order_by_account_hash(key_a, key_h)
-        a_s, h_s = key_a[order], key_h[order]
-        first = np.ones(len(order), dtype=np.bool_)
-        first[1:] = (a_s[1:] != a_s[:-1]) | (h_s[1:] != h_s[:-1])
-        starts = np.flatnonzero(first)
+        order, starts = group_by_account_hash(key_a, key_h)
         counts = np.diff(np.append(starts, len(order))).astype(np.int64)
         counts0 = np.add.reduceat(t0[rows[order]].astype(np.int64), starts)  # of those, at temperature 0
         uniq_rows = rows[order[starts]]
@@ -304,7 +300,7 @@ class AccountState:
             from fastscan.kernels.aggregate import find_pairs
 
             pos = np.empty(len(starts), dtype=np.int64)
-            find_pairs(s.account, s.prompt_hash, a_s[starts], h_s[starts], pos)
+            find_pairs(s.account, s.prompt_hash, key_a[order[starts]], key_h[order[starts]], pos)
             known = pos >= 0
             if known.any():
                 s.count[pos[known]] += counts[known]  # distinct positions: one per (account, prompt)
