@@ -964,16 +964,19 @@ def test_copy_rows_matches_numpy(n, k, data):
     assert np.array_equal(dst, want)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2**64 - 1)), max_size=40, unique=True),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2**64 - 1)), max_size=200, unique=True),
     st.lists(st.tuples(st.integers(0, 6), st.integers(0, 2**64 - 1)), max_size=20),
+    st.booleans(),
     st.data(),
 )
-def test_find_pairs_matches_a_dict(rows, queries, data):
+def test_find_pairs_matches_a_dict(rows, queries, in_order, data):
     rows = sorted(rows)
-    # some queries that are present
-    queries = queries + [rows[data.draw(st.integers(0, len(rows) - 1))] for _ in range(3)] if rows else queries
+    # some queries that are present, and (as the sample's candidates come) sorted queries
+    queries = queries + [rows[data.draw(st.integers(0, len(rows) - 1))] for _ in range(6)] if rows else queries
+    if in_order:
+        queries = sorted(queries)
     sa = np.array([a for a, _ in rows], dtype=np.int64)
     sh = np.array([h for _, h in rows], dtype=np.uint64)
     qa = np.array([a for a, _ in queries], dtype=np.int64)
