@@ -294,13 +294,14 @@ class AccountState:
         order, starts = group_by_account_hash(key_a, key_h)
         counts = np.diff(np.append(starts, len(order))).astype(np.int64)
         counts0 = np.add.reduceat(t0[rows[order]].astype(np.int64), starts)  # of those, at temperature 0
-        uniq_rows = rows[order[starts]]
+        first = order[starts]  # each distinct (account, prompt)'s first candidate
+        uniq_rows = rows[first]
         # a prompt already in the sample only adds to its count: no signature to compute again
         if len(s.account):
             from fastscan.kernels.aggregate import find_pairs
 
             pos = np.empty(len(starts), dtype=np.int64)
-            find_pairs(s.account, s.prompt_hash, key_a[order[starts]], key_h[order[starts]], pos)
+            find_pairs(s.account, s.prompt_hash, key_a[first], key_h[first], pos)
             known = pos >= 0
             if known.any():
                 s.count[pos[known]] += counts[known]  # distinct positions: one per (account, prompt)

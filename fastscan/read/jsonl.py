@@ -149,8 +149,10 @@ class _Window:
 
     def find_newline(self, lo: int) -> int:
         """The first newline at or after `lo`, or -1."""
-        hits = np.flatnonzero(self.buf[lo : self.end] == 10)  # only after a too-long line
-        return lo + int(hits[0]) if len(hits) else -1
+        from fastscan.kernels.bits import find_byte
+
+        at = int(find_byte(self.buf, lo, self.end, 10))
+        return at if at < self.end else -1
 
     def last_newline(self, lo: int) -> int:
         """The last newline at or after `lo`, or -1 (looked for from the end, 64 KiB at a time)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import queue
 import sys
+import threading
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -248,9 +250,6 @@ class ReadAhead:
     BATCH = 1 << 20
 
     def __init__(self, inner, ahead: int = 16 << 20):
-        import queue
-        import threading
-
         self._inner = inner
         self._q: queue.Queue = queue.Queue(maxsize=max(1, ahead // self.BATCH))
         self._stop = threading.Event()
@@ -262,8 +261,6 @@ class ReadAhead:
         self._thread.start()
 
     def _put(self, item) -> bool:
-        import queue
-
         while not self._stop.is_set():
             try:
                 self._q.put(item, timeout=0.1)
