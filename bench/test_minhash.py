@@ -83,6 +83,13 @@ for _b in range(256):
         _F4_CLASS[_b] = 3
 _F4_LOWER = np.arange(256, dtype=np.uint8)
 _F4_LOWER[65:91] += 32
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)  # its word and prompt hashes: FNV-1a 64
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+@inline
+def _fnv1a_step(h, byte):
+    return (h ^ np.uint64(byte)) * _FNV_PRIME
 
 
 @inline
@@ -90,8 +97,8 @@ def _format4_words(data, lo, hi, buf):
     cls = _F4_CLASS
     low = _F4_LOWER
     n = 0
-    wh = hashing.FNV_OFFSET
-    h = hashing.FNV_OFFSET
+    wh = _FNV_OFFSET
+    h = _FNV_OFFSET
     prev = 0
     i = lo
     while i < hi:
@@ -103,21 +110,21 @@ def _format4_words(data, lo, hi, buf):
                 n += 1
                 prev = 0
             stop = min(hi, i + c)
-            w3 = hashing.FNV_OFFSET
+            w3 = _FNV_OFFSET
             for j in range(i, stop):
-                w3 = hashing.fnv1a_step(w3, data[j])
-                h = hashing.fnv1a_step(h, data[j])
+                w3 = _fnv1a_step(w3, data[j])
+                h = _fnv1a_step(h, data[j])
             buf[n] = w3
             n += 1
             i = stop
             continue
-        h = hashing.fnv1a_step(h, b)
+        h = _fnv1a_step(h, b)
         w = 1 if c == 2 else 0
         buf[n] = wh
         n += prev & (1 - w)
         if w > prev:
-            wh = hashing.FNV_OFFSET
-        nxt = hashing.fnv1a_step(wh, low[b])
+            wh = _FNV_OFFSET
+        nxt = _fnv1a_step(wh, low[b])
         if w:
             wh = nxt
         prev = w

@@ -35,7 +35,7 @@ from fastscan.sketches import (
     prompt_ends,
 )
 
-STATE_FORMAT = 6  # version of AccountState.to_bytes(); bump when the layout changes
+STATE_FORMAT = 7  # version of AccountState.to_bytes(); bump when the layout changes
 # the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
 _SPARSE = ("hours", "model_counts", "model_tokens", "model_timed", "model_first", "params")
 

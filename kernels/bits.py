@@ -1,6 +1,7 @@
 """Machine words for the kernels: bit counts and 8-byte loads and stores at any byte position,
-and what is built from them: finding a byte and copying a run 8 bytes at a step; and one loop
-over vector lanes, the MinHash minima (`min_affine_lanes`).
+and what is built from them: finding a byte and copying a run 8 bytes at a step; and two uses
+of vector lanes: the MinHash minima (`min_affine_lanes`) and the tokenizer's byte classes of 64
+bytes at once (`byte_class_masks`).
 
 LLVM intrinsics and plain (unaligned) memory accesses, each one instruction on x86-64 and
 ARM64. The loads and stores do no bounds check: their callers keep `pos + 8` within the array
@@ -157,6 +158,40 @@ def _min_affine_lanes(typingctx, xs, m, a, b, lo, dst, pos, width):
     return types.none(xs, types.intp, a, b, types.intp, dst, types.intp, width), codegen
 
 
+@intrinsic
+def _byte_class_masks(typingctx, arr, pos):
+    """(word, lead) bit masks of the 64 bytes arr.flat[pos:pos + 64]: bit j of `word` is set if
+    byte pos + j is a word byte of kernels.text (ASCII letter or digit, or 0x80-0xDF: the bytes of
+    a 2-byte UTF-8 sequence), bit j of `lead` if it is 0xE0 or above (a 3/4-byte sequence's lead).
+    arr: C-contiguous uint8; the caller keeps pos + 64 within it.
+
+    One 64-byte vector: three range tests (a subtract and an unsigned compare each), and each
+    vector of 64 booleans read as one integer (AVX-512: a mask register; AVX2: two byte-mask moves).
+    """
+    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        vec = ir.VectorType(ir.IntType(8), 64)
+        pos = context.cast(builder, args[1], signature.args[1], types.intp)
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        x = builder.load(builder.bitcast(builder.gep(data, [pos]), vec.as_pointer()), align=1)
+
+        def splat(byte):
+            return ir.Constant(vec, [byte] * 64)
+
+        def below(v, lo, width):  # lo <= v < lo + width, bytes unsigned
+            return builder.icmp_unsigned("<", builder.sub(v, splat(lo)), splat(width))
+
+        letter = below(builder.or_(x, splat(0x20)), 97, 26)  # A-Z, a-z
+        word = builder.or_(builder.or_(below(x, 48, 10), letter), below(x, 0x80, 0x60))
+        lead = builder.icmp_unsigned(">=", x, splat(0xE0))
+        masks = [builder.bitcast(word, _I64), builder.bitcast(lead, _I64)]
+        return context.make_tuple(builder, signature.return_type, masks)
+
+    return types.UniTuple(types.uint64, 2)(arr, types.intp), codegen
+
+
 if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts with the typing context)
 
     def popcount(x: np.uint64) -> np.uint64: ...
@@ -169,6 +204,8 @@ if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts 
 
     def prefetch(arr: np.ndarray, pos: int) -> None: ...
 
+    def byte_class_masks(arr: np.ndarray, pos: int) -> tuple[np.uint64, np.uint64]: ...
+
     def min_affine_lanes(
         xs: np.ndarray, m: int, a: np.ndarray, b: np.ndarray, lo: int, dst: np.ndarray, pos: int, width: int
     ) -> None: ...
@@ -176,6 +213,7 @@ if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts 
 else:
     popcount, trailing_zeros, load8, store8, prefetch = _popcount, _trailing_zeros, _load8, _store8, _prefetch
     min_affine_lanes = _min_affine_lanes
+    byte_class_masks = _byte_class_masks
 
 
 # SWAR constants: a 1 and a high bit in every byte of a word (json_values uses them too)

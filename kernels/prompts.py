@@ -14,6 +14,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import kernel, ro, rw, rw2
+from fastscan.kernels.hashing import xxh64
 from fastscan.kernels.reasoning import has_phrase, phrase_filter
 from fastscan.kernels.text import _minhash_rows, _shingle_keys, _word_hashes, skeleton
 
@@ -60,7 +61,7 @@ def prompt_pass(
     the phrase table (reasoning.phrase_table); outputs as hash_prompts' and match_phrases'.
     The word hashes of string r go to words[word_start[r] : word_start[r] + out_n_words[r]], from
     word_start[0] = word_base; words needs word_base + (offsets[n] - offsets[0]) + 1 slots (a word
-    is at least one byte, and the tokenizer may write one slot past a string's last word).
+    is at least one byte).
     """
     n = offsets.shape[0] - 1
     w, mask, bits, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
@@ -78,8 +79,8 @@ def prompt_pass(
         lo = offsets[r]
         hi = offsets[r + 1]
         buf = words[cursor:]
-        count, ph = _word_hashes(data, lo, hi, buf)
-        out_prompt_hash[r] = ph
+        count = _word_hashes(data, lo, hi, buf)
+        out_prompt_hash[r] = xxh64(data, lo, hi)
         out_n_words[r] = count
         out_head_hash[r], out_tail_hash[r] = skeleton(buf, count, p)
         out_phrase[r] = has_phrase(data, lo, hi, w, mask, bits, bucket_count, by_bucket, pat_offsets, pat_data)

@@ -5,11 +5,15 @@ bytes of 2-byte UTF-8 sequences (Latin, Greek, Cyrillic, Arabic, Hebrew ...). Ev
 UTF-8 sequence (CJK, kana, Hangul, emoji, symbols) is a word of its own, so scripts written without
 spaces still give many words. All other ASCII bytes separate words.
 
-word_hash(w)      = fmix64(FNV-1a-64(w's bytes, A-Z folded to a-z))
+word_hash(w)      = h_m: w's bytes (A-Z folded to a-z; a 3/4-byte sequence's as they are) read
+                    as m little-endian 8-byte chunks c_j, the last zero-padded;
+                    h_0 = WORD_SEED ^ len(w), h_j+1 = rotl((h_j ^ c_j) * WORD_PRIME, 27).
+                    A word of up to 8 bytes costs one multiply and no two share a hash; the
+                    shingle and skeleton hashes built from word hashes end in fmix64.
 shingle_hash(i)   = fmix64(SHINGLE_SEED ^ xor over j < k of rotl(word_hash[i + j], 17 j mod 64))
                     k consecutive words; one hash per shingle, rolled from the previous one
                     a text of 1..k-1 words has one shingle: all of its words; 0 words, none
-prompt_hash(text) = fmix64(FNV-1a-64(the text's raw bytes))          exact identity of a prompt
+prompt_hash(text) = XXH64(the text's raw bytes, seed 0)                 exact identity of a prompt
 count_tokens      = sum over words of ceil(bytes / 4) (1 for a 3/4-byte code point)
                     + 1 per ASCII punctuation byte; an approximation of BPE tokens, used only
                     where the log carries no token counts.
@@ -24,12 +28,14 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, rw, rw2
-from fastscan.kernels.bits import min_affine_lanes
-from fastscan.kernels.hashing import FNV_OFFSET, U32, combine, fmix64, fnv1a_step, rotl
+from fastscan.kernels.bits import byte_class_masks, load8, min_affine_lanes, trailing_zeros
+from fastscan.kernels.hashing import U32, combine, fmix64, rotl, xxh64
 
 SHINGLE_SEED = np.uint64(0x9E3779B97F4A7C15)
 SKELETON_SEED = np.uint64(0x5851F42D4C957F2D)
 EMPTY_MIN = np.uint32(0xFFFFFFFF)
+WORD_SEED = np.uint64(0x2545F4914F6CDD1D)
+WORD_PRIME = np.uint64(0x9E3779B185EBCA87)
 MAX_SHINGLE_K = 16
 
 _i64 = types.int64
@@ -44,11 +50,40 @@ def _is_word_byte(b):
     return (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or (128 <= b < 224)
 
 
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_FOLD = np.uint64(0x2020202020202020)
+_U2 = np.uint64(2)
+_U1 = np.uint64(1)
+_U27 = np.uint64(27)
+
+
+@inline
+def _chunk_step(h, c):
+    return rotl((h ^ c) * WORD_PRIME, _U27)
+
+
+@inline
+def _bytes_hash(data, s, e, fold):
+    """word_hash of data[s:e], A-Z folded if `fold`, read one byte at a time (no byte outside)."""
+    h = WORD_SEED ^ np.uint64(e - s)
+    c = np.uint64(0)
+    for j in range(s, e):
+        b = data[j]
+        if fold and 65 <= b <= 90:
+            b += 32
+        c |= np.uint64(b) << np.uint64(8 * ((j - s) & 7))
+        if (j - s) & 7 == 7 or j == e - 1:
+            h = _chunk_step(h, c)
+            c = np.uint64(0)
+    return h
+
+
 @inline
 def _next_word(data, pos, end):
     """(start, stop, word_hash, n_punct) of the next word at or after `pos`; start == end if none.
 
-    n_punct counts the ASCII punctuation bytes skipped before the word.
+    n_punct counts the ASCII punctuation bytes skipped before the word. One byte at a time: for
+    counting tokens and for the tests; the scan's tokenizer is `_word_hashes`.
     """
     n_punct = 0
     i = pos
@@ -62,88 +97,116 @@ def _next_word(data, pos, end):
     if i >= end:
         return end, end, np.uint64(0), n_punct
     start = i
-    h = FNV_OFFSET
     b = data[i]
     if b >= 224:
-        width = 3 if b < 240 else 4
-        stop = min(end, i + width)
-        for j in range(i, stop):
-            h = fnv1a_step(h, data[j])
-        return start, stop, fmix64(h), n_punct
-    while i < end:
-        b = data[i]
-        if not _is_word_byte(b):
-            break
-        if 65 <= b <= 90:
-            b = b + 32
-        h = fnv1a_step(h, b)
+        stop = min(end, i + (3 if b < 240 else 4))
+        return start, stop, _bytes_hash(data, start, stop, False), n_punct
+    while i < end and _is_word_byte(data[i]):
         i += 1
-    return start, i, fmix64(h), n_punct
+    return start, i, _bytes_hash(data, start, i, True), n_punct
 
 
-# One table for the tokenizer: the byte lower-cased (A-Z to a-z) in the low 8 bits, and bit 8 set
-# for a word byte; separators have it clear, and so do the lead bytes of 3/4-byte sequences (from
-# 224 on), which the loop tests before it reads the table. Same words as `_next_word`.
-_WORD_BIT = 256
-_BYTES = np.zeros(256, dtype=np.uint16)
-for _b in range(256):
-    _BYTES[_b] = _b + 32 if 65 <= _b <= 90 else _b
-    if (48 <= _b <= 57) or (65 <= _b <= 90) or (97 <= _b <= 122) or (128 <= _b < 224):
-        _BYTES[_b] |= _WORD_BIT
-_U8 = np.uint64(8)
-_U255 = np.uint64(255)
-_U1 = np.uint64(1)
+@inline
+def _word_hash(data, s, e, fold):
+    """word_hash of data[s:e] 8 bytes at a step, A-Z folded if `fold` (only for a run of word
+    bytes: the fold sets bit 5 of every ASCII byte, which lowers letters and keeps digits). Reads
+    up to 7 bytes past e."""
+    n = e - s
+    h = WORD_SEED ^ np.uint64(n)
+    while n > 8:
+        c = load8(data, s)
+        if fold:
+            c |= (~c >> _U2) & _FOLD
+        h = _chunk_step(h, c)
+        s += 8
+        n -= 8
+    c = load8(data, s)
+    if fold:
+        c |= (~c >> _U2) & _FOLD
+    return _chunk_step(h, c & (_ALL >> np.uint64(64 - 8 * n)))
+
+
+TOKENIZER_PAD = 64  # bytes the tokenizer may read past a text's end
+
+
+@inline
+def _word_hashes_padded(data, lo, hi, buf):
+    """_word_hashes where data[hi : hi + TOKENIZER_PAD] may be read.
+
+    A window of 64 bytes at a time: `byte_class_masks` gives its word bytes and lead bytes, cut
+    at the text's end and at the first lead byte. In the window, S marks where words start and E
+    where they end (their last byte), and the k-th set bit of S pairs with the k-th of E, so each
+    word costs two bit scans and its hash, with nothing carried from one word to the next. A word
+    that reaches the window's end stays open (ws) into the next window. A lead byte ends the
+    window; its 3/4-byte sequence is a word of its own.
+    """
+    n = np.uint64(0)
+    i = lo
+    ws = -1
+    while i < hi:
+        wm, lm = byte_class_masks(data, i)
+        lim = 64
+        if hi - i < 64:
+            lim = hi - i
+            keep = (_U1 << np.uint64(lim)) - _U1
+            wm &= keep
+            lm &= keep
+        lead = lm != 0
+        if lead:
+            lim = np.int64(trailing_zeros(lm))
+            wm &= (_U1 << np.uint64(lim)) - _U1
+        starts = wm & ~(wm << _U1)
+        ends = wm & ~(wm >> _U1)
+        if lim == 64:
+            ends &= _ALL >> _U1  # a word at the window's end may go on
+        if ws >= 0:
+            if wm & _U1:
+                starts &= ~_U1
+                if ends == 0:  # all 64 bytes are word bytes: the word goes on
+                    i += 64
+                    continue
+                e = np.int64(trailing_zeros(ends)) + 1
+                ends &= ends - _U1
+                buf[n] = _word_hash(data, ws, i + e, True)
+            else:
+                buf[n] = _word_hash(data, ws, i, True)
+            n += _U1
+            ws = -1
+        while ends:
+            s = np.int64(trailing_zeros(starts))
+            starts &= starts - _U1
+            e = np.int64(trailing_zeros(ends)) + 1
+            ends &= ends - _U1
+            buf[n] = _word_hash(data, i + s, i + e, True)
+            n += _U1
+        if starts:
+            ws = i + np.int64(trailing_zeros(starts))
+        if lead:
+            p = i + lim
+            stop = min(hi, p + (3 if data[p] < 240 else 4))
+            buf[n] = _word_hash(data, p, stop, False)
+            n += _U1
+            i = stop
+        else:
+            i += lim
+    if ws >= 0:
+        buf[n] = _word_hash(data, ws, hi, True)
+        n += _U1
+    return np.int64(n)
 
 
 @inline
 def _word_hashes(data, lo, hi, buf):
-    """(number of words, prompt_hash) of data[lo:hi], the word hashes written to buf[:words].
+    """Number of words of data[lo:hi], their hashes written to buf[:words] (see module doc).
 
-    One pass, two independent FNV chains (the whole text, the current word) so the CPU overlaps
-    them. The word chain steps at every ASCII or 2-byte-sequence byte, from FNV_OFFSET where a
-    word starts (one select, before the multiply); at a separator its value is never used, as the
-    word's hash was written just before. Every byte writes the word chain to buf[n] and a word's end
-    increments n, so nothing branches on word boundaries; 3/4-byte sequences (rare in most text)
-    take a branch. Indices are unsigned: numba adds no negative-index wrap to them.
+    A text that ends less than TOKENIZER_PAD bytes before the buffer's end (the last of a batch)
+    is tokenized from a zero-padded copy, as zero bytes separate words.
     """
-    table = _BYTES
-    n = np.uint64(0)
-    wh = FNV_OFFSET
-    h = FNV_OFFSET
-    prev = np.uint64(0)
-    i = lo
-    while i < hi:
-        b = data[np.uint64(i)]
-        h = fnv1a_step(h, b)
-        if b >= 224:
-            if prev:
-                buf[n] = wh
-                n += _U1
-                prev = np.uint64(0)
-            stop = min(hi, i + (3 if b < 240 else 4))
-            w3 = fnv1a_step(FNV_OFFSET, b)
-            for j in range(i + 1, stop):
-                c = data[np.uint64(j)]
-                w3 = fnv1a_step(w3, c)
-                h = fnv1a_step(h, c)
-            buf[n] = w3
-            n += _U1
-            i = stop
-            continue
-        t = np.uint64(table[b])
-        w = t >> _U8
-        buf[n] = wh  # kept only if a word ends here
-        n += prev & ~w
-        start = FNV_OFFSET if w > prev else wh
-        wh = fnv1a_step(start, t & _U255)
-        prev = w
-        i += 1
-    if prev:
-        buf[n] = wh
-        n += _U1
-    for j in range(n):
-        buf[j] = fmix64(buf[j])
-    return np.int64(n), fmix64(h)
+    if hi + TOKENIZER_PAD <= data.shape[0]:
+        return _word_hashes_padded(data, lo, hi, buf)
+    copy = np.zeros(hi - lo + TOKENIZER_PAD, dtype=np.uint8)
+    copy[: hi - lo] = data[lo:hi]
+    return _word_hashes_padded(copy, 0, hi - lo, buf)
 
 
 @inline
@@ -221,8 +284,8 @@ def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_wo
             out_head_hash[r] = 0
             out_tail_hash[r] = 0
             continue
-        words, ph = _word_hashes(data, offsets[r], offsets[r + 1], buf)
-        out_prompt_hash[r] = ph
+        words = _word_hashes(data, offsets[r], offsets[r + 1], buf)
+        out_prompt_hash[r] = xxh64(data, offsets[r], offsets[r + 1])
         out_n_words[r] = words
         out_head_hash[r], out_tail_hash[r] = skeleton(buf, words, p)
 
@@ -304,6 +367,6 @@ def minhash_signatures(offsets, data, valid, rows, k, a, b, out):
             if buf.shape[0] < hi - lo + 1:
                 buf = np.empty(2 * (hi - lo) + 1, dtype=np.uint64)
                 xs = np.empty(2 * (hi - lo) + 1, dtype=np.uint32)
-            words, ph = _word_hashes(data, lo, hi, buf)
+            words = _word_hashes(data, lo, hi, buf)
             m = _shingle_keys(buf, words, k, xs)
         _minhash_rows(xs, m, a, b, out, i)

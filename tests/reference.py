@@ -13,8 +13,9 @@ import string
 
 MASK64 = (1 << 64) - 1
 
-FNV_OFFSET = 0xCBF29CE484222325
-FNV_PRIME = 0x100000001B3
+WORD_SEED = 0x2545F4914F6CDD1D
+WORD_PRIME = 0x9E3779B185EBCA87
+XXH_PRIMES = (0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5)
 SHINGLE_SEED = 0x9E3779B97F4A7C15
 SKELETON_SEED = 0x5851F42D4C957F2D
 EMPTY_MIN = 0xFFFFFFFF
@@ -38,11 +39,51 @@ def fmix64(x: int) -> int:
     return x
 
 
-def fnv1a64(data: bytes) -> int:
-    h = FNV_OFFSET
-    for byte in data:
-        h = ((h ^ byte) * FNV_PRIME) & MASK64
+def chunk_hash(data: bytes) -> int:
+    """The word hash of a word's bytes (already folded): 8-byte little-endian chunks, the last
+    zero-padded, each xor-ed into the state, multiplied and rotated (no finalizer)."""
+    h = WORD_SEED ^ len(data)
+    for at in range(0, len(data), 8):
+        c = int.from_bytes(data[at : at + 8], "little")
+        h = rotl(((h ^ c) * WORD_PRIME) & MASK64, 27)
     return h
+
+
+def xxh64(data: bytes) -> int:
+    """XXH64 with seed 0, from the xxHash specification (doc/xxhash_spec.md)."""
+    p1, p2, p3, p4, p5 = XXH_PRIMES
+
+    def round_(acc: int, x: int) -> int:
+        return (rotl((acc + x * p2) & MASK64, 31) * p1) & MASK64
+
+    def word(at: int, size: int) -> int:
+        return int.from_bytes(data[at : at + size], "little")
+
+    n, at = len(data), 0
+    if n >= 32:
+        acc = [(p1 + p2) & MASK64, p2, 0, (-p1) & MASK64]
+        while at + 32 <= n:
+            acc = [round_(v, word(at + 8 * i, 8)) for i, v in enumerate(acc)]
+            at += 32
+        h = (rotl(acc[0], 1) + rotl(acc[1], 7) + rotl(acc[2], 12) + rotl(acc[3], 18)) & MASK64
+        for v in acc:
+            h = (((h ^ round_(0, v)) * p1) + p4) & MASK64
+    else:
+        h = p5
+    h = (h + n) & MASK64
+    while at + 8 <= n:
+        h = (rotl(h ^ round_(0, word(at, 8)), 27) * p1 + p4) & MASK64
+        at += 8
+    if at + 4 <= n:
+        h = (rotl(h ^ ((word(at, 4) * p1) & MASK64), 23) * p2 + p3) & MASK64
+        at += 4
+    for byte in data[at:]:
+        h = (rotl(h ^ ((byte * p5) & MASK64), 11) * p1) & MASK64
+    h ^= h >> 33
+    h = (h * p2) & MASK64
+    h ^= h >> 29
+    h = (h * p3) & MASK64
+    return h ^ (h >> 32)
 
 
 def combine(h: int, x: int) -> int:
@@ -148,7 +189,7 @@ def word_bytes(word: str) -> bytes:
 
 
 def word_hash(word: str) -> int:
-    return fmix64(fnv1a64(word_bytes(word)))
+    return chunk_hash(word_bytes(word))
 
 
 def shingle_hashes(text: str, k: int) -> list[int]:
@@ -162,7 +203,7 @@ def shingle_hashes(text: str, k: int) -> list[int]:
 
 
 def prompt_hash(text: str) -> int:
-    return fmix64(fnv1a64(text.encode("utf-8")))
+    return xxh64(text.encode("utf-8"))
 
 
 def count_tokens(text: str) -> int:

@@ -311,9 +311,9 @@ def test_prefetch_compiles_for_every_array_and_changes_nothing():
 
 # -- hashing ---------------------------------------------------------------------------------------
 
-# Published vectors: fmix64 from MurmurHash3 ports, FNV-1a 64 from the FNV test suite.
+# Published vectors: fmix64 from MurmurHash3 ports, XXH64 (seed 0) from xxHash's documentation.
 FMIX64_VECTORS = [(0, 0), (1, 0xB456BCFC34C2CB2C), (0xCBF29CE484222325, 0xEFD01F60BA992926)]
-FNV1A64_VECTORS = [(b"", 0xCBF29CE484222325), (b"a", 0xAF63DC4C8601EC8C), (b"foobar", 0x85944171F73967E8)]
+XXH64_VECTORS = [(b"", 0xEF46DB3751D8E999), (b"a", 0xD24EC4F1A98C6E5B), (b"abc", 0x44BC2CF5AD770999)]
 
 
 @pytest.mark.parametrize("x, expected", FMIX64_VECTORS)
@@ -322,11 +322,11 @@ def test_fmix64_known_values(x, expected):
     assert int(hashing.fmix64(np.uint64(x))) == expected
 
 
-@pytest.mark.parametrize("data, expected", FNV1A64_VECTORS)
-def test_fnv1a64_known_values(data, expected):
-    assert ref.fnv1a64(data) == expected
+@pytest.mark.parametrize("data, expected", XXH64_VECTORS)
+def test_xxh64_known_values(data, expected):
+    assert ref.xxh64(data) == expected
     phash, _, _, _ = run_hash_prompts(one(data.decode()), 1)
-    assert phash == [ref.fmix64(expected)]
+    assert phash == [expected]
 
 
 @PROPERTY
@@ -408,7 +408,7 @@ def test_word_hash_folds_ascii_case_only():
     # with k = 1 every word is one shingle: shingle([word_hash])
     arr = pa.array(["Hello", "hello", "HELLO", "Жук", "жук"])
     _, hashes = run_hash_shingles(arr, 1)
-    assert hashes[0] == hashes[1] == hashes[2] == ref.shingle([ref.fmix64(ref.fnv1a64(b"hello"))])
+    assert hashes[0] == hashes[1] == hashes[2] == ref.shingle([ref.chunk_hash(b"hello")])
     assert hashes[3] != hashes[4]
 
 
@@ -419,12 +419,7 @@ def test_hash_prompts_examples():
     wh = ref.word_hash
     arr = pa.array(["a b c d e", "a b c d", None, "foobar"])
     phash, n_words, head, tail = run_hash_prompts(arr, 2)
-    assert phash == [
-        ref.fmix64(ref.fnv1a64(b"a b c d e")),
-        ref.fmix64(ref.fnv1a64(b"a b c d")),
-        0,
-        ref.fmix64(0x85944171F73967E8),
-    ]
+    assert phash == [ref.xxh64(b"a b c d e"), ref.xxh64(b"a b c d"), 0, ref.xxh64(b"foobar")]
     assert n_words == [5, 4, -1, 1]
     # 5 = 2 * 2 + 1 words leave room for a payload; 4 do not
     assert head == [ref.combine(ref.combine(ref.SKELETON_SEED, wh("a")), wh("b")), 0, 0, 0]
@@ -527,8 +522,8 @@ def test_hash_prompts_on_any_bytes_match_reference(values):
     h, w, hh, th = np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64)
     text.hash_prompts(offsets, data, valid, 1, h, w, hh, th)
     for i, raw in enumerate(values):
-        hashes = [ref.fmix64(ref.fnv1a64(x)) for x in ref.split_word_bytes(raw)]
-        assert int(h[i]) == ref.fmix64(ref.fnv1a64(raw))
+        hashes = [ref.chunk_hash(x) for x in ref.split_word_bytes(raw)]
+        assert int(h[i]) == ref.xxh64(raw)
         assert int(w[i]) == len(hashes)
         if len(hashes) >= 3:
             assert (int(hh[i]), int(th[i])) == (
@@ -537,6 +532,121 @@ def test_hash_prompts_on_any_bytes_match_reference(values):
             )
         else:
             assert (int(hh[i]), int(th[i])) == (0, 0)
+
+
+def run_word_hashes(values: list[bytes], filler: int) -> tuple[list[list[int]], list[int]]:
+    """Word hashes and prompt hash of each value by the scan's tokenizer (prompt_pass keeps the
+    word hashes), with `filler` bytes after the last value in the same buffer: a text that ends
+    64 or more bytes before the buffer's end is read in place, the others from a padded copy."""
+    from fastscan.kernels import prompts, reasoning
+
+    binary = pa.array([*values, b"." * filler], type=pa.binary())
+    arr = pa.Array.from_buffers(pa.string(), len(values) + 1, binary.buffers())  # no UTF-8 check
+    off, data, valid = string_buffers(arr)
+    n = len(values)
+    h, w, hh, th = np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64)
+    words = np.empty(int(off[n] - off[0]) + 1, dtype=np.uint64)
+    start = np.empty(n, dtype=np.int64)
+    pat_off, pat_data = reasoning.reasoning_table()
+    phrase = np.empty(n, dtype=np.bool_)
+    prompts.prompt_pass(off[: n + 1], data, valid[:n], 1, pat_off, pat_data, h, w, hh, th, phrase, 0, start, words)
+    return [words[start[i] : start[i] + w[i]].tolist() for i in range(n)], h.tolist()
+
+
+# texts made of words of 1 to 150 bytes (so across the tokenizer's 64-byte windows), separators,
+# 3/4-byte sequences (valid, and lead bytes followed by anything) and 2-byte sequences
+_WORD_PIECES = st.one_of(
+    st.text("aZ09", min_size=1, max_size=150).map(str.encode),
+    st.text("aé0Ж", min_size=1, max_size=40).map(str.encode),
+    st.sampled_from([b" ", b", ", b"\n", b"\x00", b"\x7f", "中".encode(), "😀".encode()]),
+    st.sampled_from([b"\xe4a", b"\xf0", b"\xff\xff"]),  # lead bytes followed by anything
+)
+
+
+@PROPERTY
+@given(st.lists(st.lists(_WORD_PIECES, max_size=30).map(b"".join), min_size=1, max_size=5), st.integers(0, 200))
+def test_tokenizer_on_long_words_anywhere_in_the_buffer(values, filler):
+    """The 64-byte-window tokenizer gives the reference's words and hashes: words longer than a
+    window, words and 3/4-byte sequences across window edges, texts read in place or copied."""
+    hashes, phash = run_word_hashes(values, filler)
+    for raw, got, ph in zip(values, hashes, phash):
+        assert got == [ref.chunk_hash(x) for x in ref.split_word_bytes(raw)]
+        assert ph == ref.xxh64(raw)
+
+
+def test_tokenizer_on_words_as_long_as_windows():
+    """Words of 63 to 300 bytes at every offset in a window: they open in one window and end in
+    the next, or cover a whole one; with and without a 3/4-byte sequence right after them."""
+    values = [
+        b" " * skip + b"Ab0" * (size // 3) + tail
+        for skip in range(0, 70, 3)
+        for size in (63, 64, 65, 127, 128, 129, 192, 300)
+        for tail in (b"", b" x", "中y".encode())
+    ]
+    hashes, _ = run_word_hashes(values, 100)
+    assert hashes == [[ref.chunk_hash(x) for x in ref.split_word_bytes(raw)] for raw in values]
+
+
+_GUARD_PAGE_SCRIPT = """
+import ctypes, mmap, sys
+import numpy as np
+from fastscan.kernels import hashing, prompts, reasoning, text
+
+page = mmap.PAGESIZE
+region = mmap.mmap(-1, 2 * page)
+start = ctypes.addressof(ctypes.c_char.from_buffer(region))
+if ctypes.CDLL(None).mprotect(ctypes.c_void_p(start + page), ctypes.c_size_t(page), 0) != 0:
+    sys.exit(3)  # PROT_NONE refused: nothing to check here
+memory = np.frombuffer(region, dtype=np.uint8, count=page)
+for value, after in [(v, k) for v in sys.argv[1:] for k in (0, 1, 7, 8, 30, 63, 64, 65)]:
+    raw = value.encode() + b"." * after  # the text, then a string of `after` bytes
+    data = memory[page - len(raw) :]  # whose last byte is the last readable one
+    data[:] = np.frombuffer(raw, dtype=np.uint8)
+    data = data.view()
+    data.flags.writeable = False
+    off = np.array([0, len(raw) - after, len(raw)], np.int64)
+    valid, rows = np.ones(2, np.bool_), np.arange(2, dtype=np.int64)
+    one = lambda dtype: np.empty(2, dtype)
+    text.hash_prompts(off, data, valid, 1, one(np.uint64), one(np.int32), one(np.uint64), one(np.uint64))
+    a, b = hashing.minhash_params(8, 1)
+    text.minhash_signatures(off, data, valid, rows, 3, a, b, np.empty((2, 8), np.uint32))
+    pat_off, pat_data = reasoning.reasoning_table()
+    words, start_at = np.empty(len(raw) + 2, np.uint64), one(np.int64)
+    prompts.prompt_pass(off, data, valid, 1, pat_off, pat_data, one(np.uint64), one(np.int32), one(np.uint64),
+                        one(np.uint64), one(np.bool_), 0, start_at, words)
+print("read nothing past the end")
+"""
+
+
+def test_text_kernels_read_nothing_past_the_buffer():
+    """Texts that end 0 to 65 bytes before the last readable byte of memory (the next page has no
+    access): the tokenizer, the prompt hash and the phrase search read no byte past the buffer (or
+    the process dies of SIGSEGV)."""
+    import subprocess
+    import sys
+
+    values = ["x", "hello", "Think step by step" * 5, "a" * 200, "中文" * 30, "word " * 40 + "end"]
+    done = subprocess.run([sys.executable, "-c", _GUARD_PAGE_SCRIPT, *values], capture_output=True, text=True)
+    if done.returncode == 3:
+        pytest.skip("mprotect refused PROT_NONE here")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "read nothing past the end" in done.stdout
+
+
+def test_prompt_hash_is_xxh64_of_the_python_package():
+    xxhash = pytest.importorskip("xxhash")
+    rng = np.random.default_rng(5)
+    values = [rng.integers(0, 256, size, dtype=np.uint8).tobytes() for size in [*range(70), 100, 1000, 4099]]
+    _, phash = run_word_hashes(values, 0)
+    assert phash == [xxhash.xxh64_intdigest(v) for v in values]
+
+
+def test_word_hashes_of_up_to_8_bytes_are_distinct():
+    """One chunk, one multiply: the hash is a bijection of the (length, bytes) of a short word."""
+    words = [b"a", b"ab", b"ba", b"a0", b"0a", b"abcdefgh", b"abcdefgi", b"bbcdefgh", b"\xc3\xa9", b"\xc3\xa8"]
+    hashes, _ = run_word_hashes([b" ".join(words), b"ABCDEFGH abcdefgh"], 64)
+    assert len(set(hashes[0])) == len(words)
+    assert hashes[1][0] == hashes[1][1]  # A-Z folded
 
 
 @PROPERTY
