@@ -36,7 +36,6 @@ SKELETON_SEED = np.uint64(0x5851F42D4C957F2D)
 EMPTY_MIN = np.uint32(0xFFFFFFFF)
 WORD_SEED = np.uint64(0x2545F4914F6CDD1D)
 WORD_PRIME = np.uint64(0x9E3779B185EBCA87)
-MAX_SHINGLE_K = 16
 
 _i64 = types.int64
 _u8ro = ro(types.uint8)
@@ -63,27 +62,11 @@ def _chunk_step(h, c):
 
 
 @inline
-def _bytes_hash(data, s, e, fold):
-    """word_hash of data[s:e], A-Z folded if `fold`, read one byte at a time (no byte outside)."""
-    h = WORD_SEED ^ np.uint64(e - s)
-    c = np.uint64(0)
-    for j in range(s, e):
-        b = data[j]
-        if fold and 65 <= b <= 90:
-            b += 32
-        c |= np.uint64(b) << np.uint64(8 * ((j - s) & 7))
-        if (j - s) & 7 == 7 or j == e - 1:
-            h = _chunk_step(h, c)
-            c = np.uint64(0)
-    return h
-
-
-@inline
 def _next_word(data, pos, end):
-    """(start, stop, word_hash, n_punct) of the next word at or after `pos`; start == end if none.
+    """(start, stop, n_punct) of the next word at or after `pos`; start == end if none.
 
-    n_punct counts the ASCII punctuation bytes skipped before the word. One byte at a time: for
-    counting tokens and for the tests; the scan's tokenizer is `_word_hashes`.
+    n_punct counts the ASCII punctuation bytes skipped before the word. One byte at a time, for
+    counting tokens; the scan's tokenizer is `_word_hashes`.
     """
     n_punct = 0
     i = pos
@@ -95,22 +78,21 @@ def _next_word(data, pos, end):
             n_punct += 1
         i += 1
     if i >= end:
-        return end, end, np.uint64(0), n_punct
+        return end, end, n_punct
     start = i
     b = data[i]
     if b >= 224:
-        stop = min(end, i + (3 if b < 240 else 4))
-        return start, stop, _bytes_hash(data, start, stop, False), n_punct
+        return start, min(end, i + (3 if b < 240 else 4)), n_punct
     while i < end and _is_word_byte(data[i]):
         i += 1
-    return start, i, _bytes_hash(data, start, i, True), n_punct
+    return start, i, n_punct
 
 
 @inline
 def _word_hash(data, s, e, fold):
     """word_hash of data[s:e] 8 bytes at a step, A-Z folded if `fold` (only for a run of word
-    bytes: the fold sets bit 5 of every ASCII byte, which lowers letters and keeps digits). Reads
-    up to 7 bytes past e."""
+    bytes: the fold sets bit 5 of every ASCII byte, which lowers letters and keeps digits, in three
+    operations; reasoning._fold8 folds any bytes). Reads up to 7 bytes past e."""
     n = e - s
     h = WORD_SEED ^ np.uint64(n)
     while n > 8:
@@ -247,7 +229,7 @@ def count_tokens(offsets, data, valid, out):
         end = offsets[r + 1]
         total = 0
         while pos < end:
-            start, stop, h, n_punct = _next_word(data, pos, end)
+            start, stop, n_punct = _next_word(data, pos, end)
             total += n_punct
             if start >= end:
                 break
@@ -292,15 +274,6 @@ def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_wo
 
 SHINGLE_ROTATION = 17  # word j of a shingle is rotated by 17 j bits (distinct for j < 16)
 _ROLL = np.uint64(64 - SHINGLE_ROTATION)  # rotl by this undoes one step of rotation
-
-
-@inline
-def _shingle_hash(window, at, k):
-    """Hash of the k word hashes ending at ring position `at` (oldest first)."""
-    h = np.uint64(0)
-    for j in range(k):
-        h ^= rotl(window[(at - k + 1 + j) % MAX_SHINGLE_K], np.uint64((SHINGLE_ROTATION * j) & 63))
-    return fmix64(h ^ SHINGLE_SEED)
 
 
 MINHASH_LANES = 32  # lanes per pass over a text's shingles (bits.min_affine_lanes); then 8 at a time

@@ -7,10 +7,21 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from fastscan.kernels._jit import kernel, rw
-from fastscan.kernels.text import MAX_SHINGLE_K, _boolro, _i64ro, _next_word, _shingle_hash, _u8ro
+from fastscan.kernels._jit import inline, kernel, rw
+from fastscan.kernels.hashing import fmix64, rotl
+from fastscan.kernels.text import SHINGLE_ROTATION, SHINGLE_SEED, _boolro, _i64ro, _max_length, _u8ro, _word_hashes
 
 __all__ = ["count_shingles", "hash_shingles"]
+
+
+@inline
+def _shingle_hash(hashes, t, k):
+    """The hash of the shingle of the k word hashes hashes[t : t + k] (kernels.text's module doc),
+    computed afresh, not rolled as the MinHash kernel rolls it."""
+    h = np.uint64(0)
+    for j in range(k):
+        h ^= rotl(hashes[t + j], np.uint64((SHINGLE_ROTATION * j) & 63))
+    return fmix64(h ^ SHINGLE_SEED)
 
 
 @kernel(types.void(_i64ro, _u8ro, _boolro, types.int64, rw(types.int64)))
@@ -19,52 +30,25 @@ def count_shingles(offsets, data, valid, k, out):
 
     offsets : int64[n + 1], data : uint8[m], valid : bool[n], out : int64[n]
     """
-    n = offsets.shape[0] - 1
-    for r in range(n):
-        if not valid[r]:
-            out[r] = 0
-            continue
-        pos = offsets[r]
-        end = offsets[r + 1]
-        words = 0
-        while pos < end:
-            start, stop, wh, n_punct = _next_word(data, pos, end)
-            if start >= end:
-                break
-            words += 1
-            pos = stop
-        if words == 0:
-            out[r] = 0
-        elif words < k:
-            out[r] = 1
-        else:
-            out[r] = words - k + 1
+    buf = np.empty(_max_length(offsets) + 1, dtype=np.uint64)
+    for r in range(offsets.shape[0] - 1):
+        words = _word_hashes(data, offsets[r], offsets[r + 1], buf) if valid[r] else 0
+        out[r] = 0 if words == 0 else max(words - k + 1, 1)
 
 
 @kernel(types.void(_i64ro, _u8ro, _boolro, types.int64, _i64ro, rw(types.uint64)))
 def hash_shingles(offsets, data, valid, k, out_offsets, out):
-    """Word k-shingle hashes of every string, in text order (duplicates kept).
+    """Word k-shingle hashes of every string, in text order (duplicates kept); a string of 1 to
+    k - 1 words has one shingle of them all.
 
     out_offsets : int64[n + 1] from the cumulative sum of `count_shingles`; out : uint64[total]
     """
-    n = offsets.shape[0] - 1
-    window = np.zeros(MAX_SHINGLE_K, dtype=np.uint64)
-    for r in range(n):
+    buf = np.empty(_max_length(offsets) + 1, dtype=np.uint64)
+    for r in range(offsets.shape[0] - 1):
         if not valid[r]:
             continue
-        pos = offsets[r]
-        end = offsets[r + 1]
-        words = 0
+        words = _word_hashes(data, offsets[r], offsets[r + 1], buf)
+        kk = min(k, words)
         w = out_offsets[r]
-        while pos < end:
-            start, stop, wh, n_punct = _next_word(data, pos, end)
-            if start >= end:
-                break
-            window[words % MAX_SHINGLE_K] = wh
-            words += 1
-            if words >= k:
-                out[w] = _shingle_hash(window, words - 1, k)
-                w += 1
-            pos = stop
-        if 0 < words < k:
-            out[w] = _shingle_hash(window, words - 1, words)
+        for t in range(words - kk + 1 if words else 0):
+            out[w + t] = _shingle_hash(buf, t, kk)
