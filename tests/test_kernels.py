@@ -7,6 +7,8 @@ Integers and hashes compare exactly. Kernels read their buffers through
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastscan.buffers import string_buffers
-from fastscan.kernels import aggregate, hashing, messages, text
+from fastscan.kernels import aggregate, hashing, messages, prompts, reasoning, text
 
 # deadline=None: the first call of a kernel may compile
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -538,8 +540,6 @@ def run_word_hashes(values: list[bytes], filler: int) -> tuple[list[list[int]], 
     """Word hashes and prompt hash of each value by the scan's tokenizer (prompt_pass keeps the
     word hashes), with `filler` bytes after the last value in the same buffer: a text that ends
     64 or more bytes before the buffer's end is read in place, the others from a padded copy."""
-    from fastscan.kernels import prompts, reasoning
-
     binary = pa.array([*values, b"." * filler], type=pa.binary())
     arr = pa.Array.from_buffers(pa.string(), len(values) + 1, binary.buffers())  # no UTF-8 check
     off, data, valid = string_buffers(arr)
@@ -622,9 +622,6 @@ def test_text_kernels_read_nothing_past_the_buffer():
     """Texts that end 0 to 65 bytes before the last readable byte of memory (the next page has no
     access): the tokenizer, the prompt hash and the phrase search read no byte past the buffer (or
     the process dies of SIGSEGV)."""
-    import subprocess
-    import sys
-
     values = ["x", "hello", "Think step by step" * 5, "a" * 200, "中文" * 30, "word " * 40 + "end"]
     done = subprocess.run([sys.executable, "-c", _GUARD_PAGE_SCRIPT, *values], capture_output=True, text=True)
     if done.returncode == 3:
