@@ -973,8 +973,6 @@ def test_gather_slices_matches_reference(raw, data):
 
 
 def run_match_phrases(arr, phrases):
-    from fastscan.kernels import reasoning
-
     offsets, data, valid = string_buffers(arr)
     enc = [p.encode("utf-8") for p in phrases]
     pat_off = np.zeros(len(enc) + 1, dtype=np.int64)
@@ -1007,8 +1005,6 @@ def test_match_phrases_matches_reference(values, phrases):
 @PROPERTY
 @given(sliced_string_arrays())
 def test_reasoning_phrases_match_reference(arr):
-    from fastscan.kernels import reasoning
-
     phrases = [p.lower() for p in reasoning.REASONING_PHRASES]
     want = [ref.match_phrases(v, [p.encode("utf-8") for p in phrases]) for v in _values_bytes(arr)]
     assert run_match_phrases(arr, phrases) == want
@@ -1018,8 +1014,6 @@ def test_every_reasoning_phrase_found_at_every_offset_and_case():
     """Each phrase after 0..17 bytes of padding (every position of the 8-byte key words), in its
     own case and upper case (folded back for ASCII only), whole and cut short by a byte; each
     text also last in its array, where the search folds its last bytes one at a time."""
-    from fastscan.kernels import reasoning
-
     phrases = [p.lower() for p in reasoning.REASONING_PHRASES]
     enc = [p.encode("utf-8") for p in phrases]
     for phrase in phrases:
@@ -1048,8 +1042,6 @@ def test_every_reasoning_phrase_found_at_every_offset_and_case():
     ],
 )
 def test_asks_for_reasoning_examples(value, asks):
-    from fastscan.kernels import reasoning
-
     offsets, data, valid = string_buffers(pa.array([value], pa.string()))
     out = np.zeros(1, dtype=np.bool_)
     reasoning.asks_for_reasoning(offsets, data, valid, out)
