@@ -192,6 +192,78 @@ def _byte_class_masks(typingctx, arr, pos):
     return types.UniTuple(types.uint64, 2)(arr, types.intp), codegen
 
 
+_V64 = ir.VectorType(ir.IntType(8), 64)
+
+
+def _vector_at(context, builder, arrtype, arr, pos):
+    """A <64 x i8>* at byte `pos` of a C-contiguous uint8 array (unaligned)."""
+    data = context.make_array(arrtype)(context, builder, arr).data
+    return builder.bitcast(builder.gep(data, [pos]), _V64.as_pointer())
+
+
+def _splat(byte):
+    return ir.Constant(_V64, [byte] * 64)
+
+
+@intrinsic
+def _json_specials64(typingctx, arr, pos):
+    """Bit j set where byte pos + j of arr.flat[pos:pos + 64] is a quote, a backslash or below
+    0x20 (what ends a run of plain JSON string bytes): three compares of one 64-byte vector.
+    arr: C-contiguous uint8; the caller keeps pos + 64 within it."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pos = context.cast(builder, args[1], signature.args[1], types.intp)
+        x = builder.load(_vector_at(context, builder, signature.args[0], args[0], pos), align=1)
+        hit = builder.or_(
+            builder.or_(builder.icmp_unsigned("==", x, _splat(34)), builder.icmp_unsigned("==", x, _splat(92))),
+            builder.icmp_unsigned("<", x, _splat(32)),
+        )
+        return builder.bitcast(hit, _I64)
+
+    return types.uint64(arr, types.intp), codegen
+
+
+@intrinsic
+def _byte_mask64(typingctx, arr, pos, c):
+    """Bit j set where byte pos + j of arr.flat[pos:pos + 64] equals `c` (a uint8 value).
+    arr: C-contiguous uint8; the caller keeps pos + 64 within it."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pos = context.cast(builder, args[1], signature.args[1], types.intp)
+        x = builder.load(_vector_at(context, builder, signature.args[0], args[0], pos), align=1)
+        byte = builder.trunc(context.cast(builder, args[2], signature.args[2], types.uint64), ir.IntType(8))
+        splat = builder.shuffle_vector(
+            builder.insert_element(ir.Constant(_V64, ir.Undefined), byte, ir.IntType(32)(0)),
+            ir.Constant(_V64, ir.Undefined),
+            ir.Constant(ir.VectorType(ir.IntType(32), 64), [0] * 64),
+        )
+        return builder.bitcast(builder.icmp_unsigned("==", x, splat), _I64)
+
+    return types.uint64(arr, types.intp, c), codegen
+
+
+@intrinsic
+def _copy64(typingctx, src, p, dst, q):
+    """dst.flat[q:q + 64] = src.flat[p:p + 64] (C-contiguous uint8 arrays; one unaligned vector
+    load and store; the caller keeps both ranges within their arrays)."""
+    ok = all(isinstance(a, types.Array) and a.dtype == types.uint8 and a.layout == "C" for a in (src, dst))
+    if not (ok and dst.mutable):
+        return None
+
+    def codegen(context, builder, signature, args):
+        p_ = context.cast(builder, args[1], signature.args[1], types.intp)
+        q_ = context.cast(builder, args[3], signature.args[3], types.intp)
+        x = builder.load(_vector_at(context, builder, signature.args[0], args[0], p_), align=1)
+        builder.store(x, _vector_at(context, builder, signature.args[2], args[2], q_), align=1)
+        return context.get_dummy_value()
+
+    return types.none(src, types.intp, dst, types.intp), codegen
+
+
 if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts with the typing context)
 
     def popcount(x: np.uint64) -> np.uint64: ...
@@ -206,6 +278,12 @@ if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts 
 
     def byte_class_masks(arr: np.ndarray, pos: int) -> tuple[np.uint64, np.uint64]: ...
 
+    def json_specials64(arr: np.ndarray, pos: int) -> np.uint64: ...
+
+    def byte_mask64(arr: np.ndarray, pos: int, c: int) -> np.uint64: ...
+
+    def copy64(src: np.ndarray, p: int, dst: np.ndarray, q: int) -> None: ...
+
     def min_affine_lanes(
         xs: np.ndarray, m: int, a: np.ndarray, b: np.ndarray, lo: int, dst: np.ndarray, pos: int, width: int
     ) -> None: ...
@@ -214,6 +292,7 @@ else:
     popcount, trailing_zeros, load8, store8, prefetch = _popcount, _trailing_zeros, _load8, _store8, _prefetch
     min_affine_lanes = _min_affine_lanes
     byte_class_masks = _byte_class_masks
+    json_specials64, byte_mask64, copy64 = _json_specials64, _byte_mask64, _copy64
 
 
 # SWAR constants: a 1 and a high bit in every byte of a word (json_values uses them too)
@@ -224,9 +303,14 @@ HIGH = np.uint64(0x8080808080808080)
 @helper
 def find_byte(data, p, end, c):
     """The first position in [p, end) of the byte c in the 1-d uint8 array `data`, else end:
-    8 bytes at a step (SWAR: the lowest high bit of (x - 0x01..) & ~x, x = w ^ c..c, is the
-    first byte of w equal to c; bits above it may be false alarms from a borrow), the last
-    few one at a time."""
+    64 bytes at a step (one vector compare), then 8 (SWAR: the lowest high bit of
+    (x - 0x01..) & ~x, x = w ^ c..c, is the first byte of w equal to c; bits above it may be
+    false alarms from a borrow), the last few one at a time."""
+    while p + 64 <= end:
+        hit64 = byte_mask64(data, p, c)
+        if hit64:
+            return p + np.int64(trailing_zeros(hit64))
+        p += 64
     pattern = np.uint64(c) * ONES
     while p + 8 <= end:
         x = load8(data, p) ^ pattern
@@ -243,9 +327,12 @@ def find_byte(data, p, end, c):
 
 @helper
 def copy_bytes(src, p, dst, q, n):
-    """dst[q:q + n] = src[p:p + n], 8 bytes at a step (1-d uint8 arrays; writes nothing
+    """dst[q:q + n] = src[p:p + n], 64 bytes at a step, then 8 (1-d uint8 arrays; writes nothing
     outside dst[q:q + n], so threads may fill neighbouring ranges of one array)."""
     k = 0
+    while k + 64 <= n:
+        copy64(src, p + k, dst, q + k)
+        k += 64
     while k + 8 <= n:
         store8(dst, q + k, load8(src, p + k))
         k += 8

@@ -21,7 +21,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import helper, kernel, ro, rw, rw2
-from fastscan.kernels.bits import load8, trailing_zeros
+from fastscan.kernels.bits import byte_mask64, load8, trailing_zeros
 from fastscan.kernels.json_values import copy_string, match_literal, parse_number, skip_ws, string_end
 
 T_STRING, T_INT, T_FLOAT, T_BOOL = 0, 1, 2, 3
@@ -112,11 +112,18 @@ def count_newlines(data):
 
 @kernel(types.void(_u8ro, rw(types.int64)))
 def newline_positions(data, out):
-    """out[k] = the position of the k-th newline of data (out: count_newlines(data) long); 8
-    bytes at a step, each newline of a word found from its exact bit (no false alarms)."""
+    """out[k] = the position of the k-th newline of data (out: count_newlines(data) long); 64
+    bytes at a step (one vector compare), then 8, each newline found from its exact bit."""
     end = data.shape[0]
     k = 0
     p = 0
+    while p + 64 <= end:
+        hit64 = byte_mask64(data, p, 10)
+        while hit64:
+            out[k] = p + np.int64(trailing_zeros(hit64))
+            k += 1
+            hit64 &= hit64 - np.uint64(1)
+        p += 64
     while p + 8 <= end:
         x = load8(data, p) ^ _NEWLINES  # a newline is a zero byte of x
         hit = ~(((x & _LOW7) + _LOW7) | x | _LOW7)  # the high bit of each zero byte, exactly

@@ -151,7 +151,7 @@ def test_string_buffers_sliced_example(typ):
 
 
 @PROPERTY
-@given(st.lists(st.sampled_from([b"\n", b"a", b"\x8a", b"\x0b", b"\x00", b"\xff"]), max_size=80), st.integers(0, 7))
+@given(st.lists(st.sampled_from([b"\n", b"a", b"\x8a", b"\x0b", b"\x00", b"\xff"]), max_size=300), st.integers(0, 7))
 def test_newline_positions_match_numpy(pieces, skip):
     from fastscan.kernels import jsonl
 
@@ -159,6 +159,22 @@ def test_newline_positions_match_numpy(pieces, skip):
     out = np.full(jsonl.count_newlines(data), -1, dtype=np.int64)
     jsonl.newline_positions(data, out)
     assert out.tolist() == np.flatnonzero(data == 10).tolist()
+
+
+@pytest.mark.parametrize("density", [0.01, 0.1, 0.5, 1.0])
+def test_newline_positions_in_long_data(density):
+    """Data long enough for the 64-byte steps, newlines from rare to every byte, at any alignment."""
+    from fastscan.kernels import jsonl
+
+    rng = np.random.default_rng(int(density * 100))
+    for size in (64, 65, 127, 128, 300, 1000):
+        raw = rng.choice(np.array([97, 0x8A, 0x0B, 0, 255], dtype=np.uint8), size)
+        raw[rng.random(size) < density] = 10
+        for skip in range(8):
+            data = raw[skip:]
+            out = np.full(jsonl.count_newlines(data), -1, dtype=np.int64)
+            jsonl.newline_positions(data, out)
+            assert out.tolist() == np.flatnonzero(data == 10).tolist(), (size, skip)
 
 
 def test_scratch_gives_the_same_memory_again():
@@ -271,9 +287,12 @@ def test_find_byte_at_any_position(c):
     # bytes next to c and c with its high bit flipped are where a SWAR compare can go wrong
     alphabet = np.array([c, c ^ 0x80, (c + 1) % 256, (c - 1) % 256, 0, 255], dtype=np.uint8)
     rng = np.random.default_rng(c)
-    for _ in range(40):
-        arr = alphabet[rng.integers(0, len(alphabet), 24)]
-        arr[rng.random(24) < 0.6] = alphabet[1 + rng.integers(0, len(alphabet) - 1)]  # c rarer
+    # short arrays (the 8-byte and byte-at-a-time paths), and long ones with c rare, so that
+    # the 64-byte steps run and meet c at every place of a window, or not at all
+    for size, rare in [(24, 0.6)] * 40 + [(150, 0.97)] * 6 + [(150, 1.0)]:
+        arr = alphabet[rng.integers(0, len(alphabet), size)]
+        swap = rng.random(size) < rare  # c made rarer: those bytes become one of the others
+        arr[swap] = alphabet[1 + rng.integers(0, len(alphabet) - 1, size)][swap]
         raw = arr.tobytes()
         for p in range(len(raw) + 1):
             for end in range(p, len(raw) + 1):
@@ -281,8 +300,29 @@ def test_find_byte_at_any_position(c):
                 assert find_byte(arr, p, end, c) == (end if want < 0 else want), (raw, p, end)
 
 
+@pytest.mark.parametrize("special", [b'"', b"\\", b"\x00", b"\x1f", b"\n"])
+def test_next_special_finds_the_first_at_any_place_of_long_runs(special):
+    """The first quote, backslash or control byte, in runs long enough for the 64-byte steps:
+    at every place of a window, after bytes that are one off from a special (0x20, 0x21, 0x5b,
+    0x5d, and high bytes), or nowhere."""
+    from fastscan.kernels.json_values import next_special
+
+    filler = np.frombuffer(b" !#[]\x7f\x80\xa2\xffab", dtype=np.uint8)
+    rng = np.random.default_rng(special[0])
+    for size in (63, 64, 65, 130, 200):
+        base = filler[rng.integers(0, len(filler), size)]
+        for at in [*range(size), -1]:
+            arr = base.copy()
+            if at >= 0:
+                arr[at] = special[0]
+            for p in {0, 1, 7, 8, 63, 64} & set(range(size + 1)):
+                for end in {size, size - 1, p + 64, p + 65} & set(range(p, size + 1)):
+                    want = at if p <= at < end else end
+                    assert next_special(arr, p, end) == want, (size, at, p, end)
+
+
 @PROPERTY
-@given(st.binary(max_size=64), st.data())
+@given(st.binary(max_size=300), st.data())
 def test_copy_bytes_writes_its_range_only(raw, data):
     from fastscan.kernels.bits import copy_bytes
 
