@@ -9,14 +9,15 @@ nothing that follows depends on the thread count.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import pyarrow as pa
 
-__all__ = ["workers", "map_ordered", "row_ranges"]
+__all__ = ["workers", "map_ordered", "row_ranges", "split_when"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -26,8 +27,30 @@ _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
 
+_local = threading.local()
+
+
 def workers() -> int:
+    """Threads to split work across: pyarrow's CPU count; 1 on a thread inside `split_when`
+    whose condition is false at the time."""
+    gate = getattr(_local, "gate", None)
+    if gate is not None and not gate():
+        return 1
     return max(1, pa.cpu_count())
+
+
+@contextlib.contextmanager
+def split_when(gate: Callable[[], bool]) -> Iterator[None]:
+    """Within the block, work this thread asks to split goes to the worker threads only while
+    `gate()` is true, and otherwise runs on this thread, one item after another (the results are
+    the same either way). For a thread that is one of two stages of a pipeline: it splits its
+    work only while the other stage waits for it."""
+    before = getattr(_local, "gate", None)
+    _local.gate = gate
+    try:
+        yield
+    finally:
+        _local.gate = before
 
 
 def _executor(n: int) -> ThreadPoolExecutor:

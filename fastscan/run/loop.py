@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from fastscan.buffers import no_huge_pages
+from fastscan.parallel import split_when
 from fastscan.read import ReadStats, RejectLog, Shape, Source, read_source
 from fastscan.state import AccountState
 
@@ -94,8 +95,9 @@ def fold(
     """Fold `batches` into `state`, reading ahead on a second thread unless `prefetch` is False
     (a checkpoint must see exactly the batches folded so far); `on_batch` sees each batch after."""
     on_fold = getattr(progress, "folded", None)  # a progress line that counts accounts
-    with no_huge_pages():
-        for batch in _prefetch(batches) if prefetch else batches:
+    pipe = _Pipe()
+    with no_huge_pages(), split_when(lambda: pipe.reader_idle or not prefetch):
+        for batch in _prefetch(batches, pipe=pipe) if prefetch else batches:
             state.update(batch)
             if on_batch is not None:
                 on_batch(batch)
@@ -106,40 +108,61 @@ def fold(
 _DONE = object()
 
 
-def _prefetch(items: Iterable[Any], depth: int = 2) -> Iterator[Any]:
+class _Pipe:
+    """What each side of `_prefetch` is doing, for the other to decide whether to split its work."""
+
+    def __init__(self) -> None:
+        self.consumer_waiting = False  # the consumer waits for the next item
+        self.reader_idle = False  # the reading thread waits for room in the queue, or is done
+
+
+def _prefetch(items: Iterable[Any], depth: int = 2, pipe: _Pipe | None = None) -> Iterator[Any]:
     """Iterate `items` on a second thread, up to `depth` items ahead.
 
     Reading, decompressing and pyarrow's JSON decoding release the GIL, and so do the numba
     kernels, so decoding chunk i + 1 overlaps with folding chunk i into the state. Order is kept;
     an exception on the reading thread is raised here; memory stays bounded by `depth` batches.
+
+    Each side splits its work across the worker threads (`parallel.split_when`) only while the
+    other side waits: the reading thread while the consumer waits for an item, the consumer (the
+    fold, with `pipe`) while the reading thread waits for room or is done. Both stages already
+    keep a core busy; when both also split, each one's parts waited in the shared pool's queue
+    behind the other's.
     """
+    pipe = pipe or _Pipe()
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def put(item: Any) -> bool:
         while not stop.is_set():
+            pipe.reader_idle = q.full()
             try:
                 q.put(item, timeout=0.1)
+                pipe.reader_idle = False
                 return True
             except queue.Full:
                 continue
         return False
 
     def run() -> None:
+        done: tuple[Any, BaseException | None] = (_DONE, None)
         try:
-            for item in items:
-                if not put((item, None)):
-                    return
+            with split_when(lambda: pipe.consumer_waiting):
+                for item in items:
+                    if not put((item, None)):
+                        return
         except BaseException as e:  # handed to the consumer, which raises it
-            put((_DONE, e))
-            return
-        put((_DONE, None))
+            done = (_DONE, e)
+        put(done)
+        pipe.reader_idle = True
 
     worker = threading.Thread(target=run, name="fastscan-reader", daemon=True)
     worker.start()
     try:
         while True:
+            pipe.consumer_waiting = q.empty()
             item, err = q.get()
+            pipe.consumer_waiting = False
             if item is _DONE:
                 if err is not None:
                     raise err

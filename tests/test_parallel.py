@@ -1,0 +1,104 @@
+"""fastscan.parallel (splitting work across threads) and the scan loop's reading thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pyarrow as pa
+import pytest
+
+from fastscan.parallel import map_ordered, split_when, workers
+from fastscan.run.loop import _Pipe, _prefetch
+
+
+@pytest.fixture
+def two_threads():
+    before = pa.cpu_count()
+    pa.set_cpu_count(2)
+    yield
+    pa.set_cpu_count(before)
+
+
+def test_map_ordered_keeps_the_order_of_the_items_and_raises_their_error(two_threads):
+    assert map_ordered(lambda x: x * x, range(50)) == [x * x for x in range(50)]
+
+    def fail(x: int) -> int:
+        if x == 7:
+            raise ValueError("item 7")
+        return x
+
+    with pytest.raises(ValueError, match="item 7"):
+        map_ordered(fail, range(10))
+
+
+def test_split_when_splits_only_while_its_condition_holds(two_threads):
+    here = threading.get_ident()
+    other_waits = [False]
+    assert workers() == 2
+    with split_when(lambda: other_waits[0]):
+        assert workers() == 1
+        assert set(map_ordered(lambda _: threading.get_ident(), range(8))) == {here}
+        other_waits[0] = True  # read at each call, not when the block starts
+        assert workers() == 2
+        other_waits[0] = False
+        with split_when(lambda: True):
+            assert workers() == 2
+        assert workers() == 1  # the inner block gives the outer one's condition back
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(workers()))
+        other.start()
+        other.join()
+        assert seen == [2]  # another thread is not concerned
+    assert workers() == 2
+    assert threading.get_ident() not in set(map_ordered(lambda _: threading.get_ident(), range(8)))
+
+
+class _Forced(_Pipe):
+    """A pipe whose `consumer_waiting` the test sets (what the consumer writes is ignored)."""
+
+    waiting = False
+
+    @property
+    def consumer_waiting(self) -> bool:
+        return self.waiting
+
+    @consumer_waiting.setter
+    def consumer_waiting(self, value: bool) -> None:
+        pass
+
+
+def test_the_reading_thread_splits_only_while_the_consumer_waits(two_threads):
+    """The scan loop's reading thread splits its work only while the folding thread waits for
+    it, and the folding thread (through the pipe) only while the reading thread waits or is done."""
+    pipe = _Forced()
+    reader: list[tuple[int, int]] = []
+
+    def items():
+        for k in range(6):
+            pipe.waiting = False
+            busy = workers()
+            pipe.waiting = True
+            reader.append((busy, workers()))
+            yield k
+
+    got = []
+    for k in _prefetch(items(), depth=1, pipe=pipe):
+        got.append(k)
+        if k == 2:  # the consumer is busy: the reader fills the queue, then waits for room
+            deadline = time.monotonic() + 5
+            while not pipe.reader_idle and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert pipe.reader_idle
+    assert got == list(range(6))
+    assert reader == [(1, 2)] * 6
+    assert pipe.reader_idle  # done
+
+
+def test_the_reading_threads_error_is_raised_to_the_consumer(two_threads):
+    def items():
+        yield 1
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        list(_prefetch(items()))
