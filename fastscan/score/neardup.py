@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from fastscan.config import ScanConfig
-from fastscan.parallel import map_ordered, workers
+from fastscan.parallel import map_ordered, row_ranges, workers
 from fastscan.state import AccountState, F
 
 __all__ = ["lsh_params", "repetition", "cross_account", "CrossAccount"]
@@ -166,7 +166,8 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
 
 def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Verified near-duplicate pairs (i < j, sample rows) between different accounts' eligible
-    prompts, each once (in the first band it collides in), sorted."""
+    prompts, each once (in the first band it collides in), in no particular order (every use
+    of them below is a count or a set)."""
     from fastscan.kernels import neardup
 
     cfg = state.config
@@ -183,7 +184,7 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
     acct_rank = rank[s.account]
     base = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx]))]
     bits = np.empty((n, -(-cfg.num_perm // 32)), dtype=np.uint64)
-    neardup.low_bits(s.sig, bits)
+    map_ordered(lambda r: neardup.low_bits(s.sig[r[0] : r[1]], bits[r[0] : r[1]]), row_ranges(n))
 
     def band_pairs(band: int) -> np.ndarray:
         keys = np.empty(n, dtype=np.uint64)
@@ -205,7 +206,7 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
     found = [f for f in map_ordered(band_pairs, range(bands)) if len(f)]
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    code = np.sort(np.concatenate(found))
+    code = np.concatenate(found)
     return code // n, code % n
 
 
