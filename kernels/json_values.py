@@ -101,13 +101,31 @@ def next_special(data, p, end):
 
 
 @helper
+def next_special_kept(data, p, end, win, mask):
+    """next_special that keeps its 64-byte window between calls -> (position, win, mask): `mask`
+    holds the specials of data[win:win + 64] (win -1: no window yet). A string with an escape
+    every few dozen bytes then loads and compares each 64 bytes once, not once per escape."""
+    while True:
+        if win >= 0 and p < win + 64:
+            m = mask >> np.uint64(p - win)
+            if m:
+                return p + np.int64(trailing_zeros(m)), win, mask
+            p = win + 64
+        if p + 64 > end:
+            return next_special(data, p, end), -1, np.uint64(0)
+        win = p
+        mask = json_specials64(data, p)
+
+
+@helper
 def string_end(data, p, end):
     """p at the opening quote -> (position after the closing quote, has escapes); position -1
     when the string is invalid or one this decoder leaves to Arrow."""
     p += 1
     esc = False
+    win, mask = -1, np.uint64(0)
     while True:
-        p = next_special(data, p, end)
+        p, win, mask = next_special_kept(data, p, end, win, mask)
         if p >= end:
             return -1, esc
         c = data[p]
@@ -135,8 +153,9 @@ def copy_string(data, p, end, out, f, o):
     """Like string_end, and writes the decoded UTF-8 to out[f, o:] -> (position after the closing
     quote or -1, end of what was written)."""
     p += 1
+    win, mask = -1, np.uint64(0)
     while True:
-        q = next_special(data, p, end)
+        q, win, mask = next_special_kept(data, p, end, win, mask)
         copy_bytes(data, p, out[f], o, q - p)
         o += q - p
         p = q

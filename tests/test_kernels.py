@@ -321,6 +321,27 @@ def test_next_special_finds_the_first_at_any_place_of_long_runs(special):
                     assert next_special(arr, p, end) == want, (size, at, p, end)
 
 
+def test_next_special_kept_finds_every_special_in_turn():
+    """Walking a long run special by special with the kept window finds what next_special finds
+    from scratch each time, wherever the run starts and ends and however far a step jumps."""
+    from fastscan.kernels.json_values import next_special, next_special_kept
+
+    rng = np.random.default_rng(5)
+    alphabet = np.frombuffer(b' !#[]\x7f\x80\xffab"\\\n\x00', dtype=np.uint8)
+    for density in (0.005, 0.05, 0.3):
+        for size in (40, 64, 65, 200, 400):
+            arr = alphabet[rng.integers(0, 10, size)]
+            hit = rng.random(size) < density
+            arr[hit] = alphabet[10 + rng.integers(0, 4, hit.sum())]
+            for start in (0, 1, 5, 63):
+                for end in {size, size - 3, start + 64} & set(range(start, size + 1)):
+                    p, win, mask = start, -1, np.uint64(0)
+                    while p < end:
+                        q, win, mask = next_special_kept(arr, p, end, win, np.uint64(mask))
+                        assert q == next_special(arr, p, end), (density, size, start, end, p)
+                        p = q + 1 + int(rng.integers(0, 14))  # past it, as an escape of up to 12 bytes moves
+
+
 @PROPERTY
 @given(st.binary(max_size=300), st.data())
 def test_copy_bytes_writes_its_range_only(raw, data):
