@@ -22,6 +22,11 @@ from fastscan.kernels._jit import helper
 _I64 = ir.IntType(64)
 
 
+def _is_bytes(arr) -> bool:
+    """Whether a numba type is a C-contiguous uint8 array (what the byte loads, stores and vectors take)."""
+    return isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C"
+
+
 @intrinsic
 def _popcount(typingctx, x):
     """Set bits of a uint64 (LLVM's ctpop)."""
@@ -53,7 +58,7 @@ def _byte_pointer(context, builder, arrtype, arr, pos):
 @intrinsic
 def _load8(typingctx, arr, pos):
     """The 8 bytes arr.flat[pos:pos + 8] as a little-endian uint64 (arr: C-contiguous uint8)."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C"):
+    if not _is_bytes(arr):
         return None
 
     def codegen(context, builder, signature, args):
@@ -67,7 +72,7 @@ def _load8(typingctx, arr, pos):
 @intrinsic
 def _store8(typingctx, arr, pos, value):
     """Write the uint64 `value` to arr.flat[pos:pos + 8], little-endian (arr: C-contiguous uint8)."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C" and arr.mutable):
+    if not (_is_bytes(arr) and arr.mutable):
         return None
 
     def codegen(context, builder, signature, args):
@@ -158,6 +163,25 @@ def _min_affine_lanes(typingctx, xs, m, a, b, lo, dst, pos, width):
     return types.none(xs, types.intp, a, b, types.intp, dst, types.intp, width), codegen
 
 
+_V64 = ir.VectorType(ir.IntType(8), 64)
+
+
+def _vector_at(context, builder, arrtype, arr, pos):
+    """A <64 x i8>* at byte `pos` of a C-contiguous uint8 array (unaligned)."""
+    data = context.make_array(arrtype)(context, builder, arr).data
+    return builder.bitcast(builder.gep(data, [pos]), _V64.as_pointer())
+
+
+def _load64(context, builder, signature, args):
+    """The 64 bytes at args[1] of the array args[0], as one vector (an intrinsic's (arr, pos))."""
+    pos = context.cast(builder, args[1], signature.args[1], types.intp)
+    return builder.load(_vector_at(context, builder, signature.args[0], args[0], pos), align=1)
+
+
+def _splat(byte):
+    return ir.Constant(_V64, [byte] * 64)
+
+
 @intrinsic
 def _byte_class_masks(typingctx, arr, pos):
     """(word, lead) bit masks of the 64 bytes arr.flat[pos:pos + 64]: bit j of `word` is set if
@@ -168,41 +192,22 @@ def _byte_class_masks(typingctx, arr, pos):
     One 64-byte vector: three range tests (a subtract and an unsigned compare each), and each
     vector of 64 booleans read as one integer (AVX-512: a mask register; AVX2: two byte-mask moves).
     """
-    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C"):
+    if not _is_bytes(arr):
         return None
 
     def codegen(context, builder, signature, args):
-        vec = ir.VectorType(ir.IntType(8), 64)
-        pos = context.cast(builder, args[1], signature.args[1], types.intp)
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        x = builder.load(builder.bitcast(builder.gep(data, [pos]), vec.as_pointer()), align=1)
-
-        def splat(byte):
-            return ir.Constant(vec, [byte] * 64)
+        x = _load64(context, builder, signature, args)
 
         def below(v, lo, width):  # lo <= v < lo + width, bytes unsigned
-            return builder.icmp_unsigned("<", builder.sub(v, splat(lo)), splat(width))
+            return builder.icmp_unsigned("<", builder.sub(v, _splat(lo)), _splat(width))
 
-        letter = below(builder.or_(x, splat(0x20)), 97, 26)  # A-Z, a-z
+        letter = below(builder.or_(x, _splat(0x20)), 97, 26)  # A-Z, a-z
         word = builder.or_(builder.or_(below(x, 48, 10), letter), below(x, 0x80, 0x60))
-        lead = builder.icmp_unsigned(">=", x, splat(0xE0))
+        lead = builder.icmp_unsigned(">=", x, _splat(0xE0))
         masks = [builder.bitcast(word, _I64), builder.bitcast(lead, _I64)]
         return context.make_tuple(builder, signature.return_type, masks)
 
     return types.UniTuple(types.uint64, 2)(arr, types.intp), codegen
-
-
-_V64 = ir.VectorType(ir.IntType(8), 64)
-
-
-def _vector_at(context, builder, arrtype, arr, pos):
-    """A <64 x i8>* at byte `pos` of a C-contiguous uint8 array (unaligned)."""
-    data = context.make_array(arrtype)(context, builder, arr).data
-    return builder.bitcast(builder.gep(data, [pos]), _V64.as_pointer())
-
-
-def _splat(byte):
-    return ir.Constant(_V64, [byte] * 64)
 
 
 @intrinsic
@@ -210,12 +215,11 @@ def _json_specials64(typingctx, arr, pos):
     """Bit j set where byte pos + j of arr.flat[pos:pos + 64] is a quote, a backslash or below
     0x20 (what ends a run of plain JSON string bytes): three compares of one 64-byte vector.
     arr: C-contiguous uint8; the caller keeps pos + 64 within it."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C"):
+    if not _is_bytes(arr):
         return None
 
     def codegen(context, builder, signature, args):
-        pos = context.cast(builder, args[1], signature.args[1], types.intp)
-        x = builder.load(_vector_at(context, builder, signature.args[0], args[0], pos), align=1)
+        x = _load64(context, builder, signature, args)
         hit = builder.or_(
             builder.or_(builder.icmp_unsigned("==", x, _splat(34)), builder.icmp_unsigned("==", x, _splat(92))),
             builder.icmp_unsigned("<", x, _splat(32)),
@@ -229,12 +233,11 @@ def _json_specials64(typingctx, arr, pos):
 def _byte_mask64(typingctx, arr, pos, c):
     """Bit j set where byte pos + j of arr.flat[pos:pos + 64] equals `c` (a uint8 value).
     arr: C-contiguous uint8; the caller keeps pos + 64 within it."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.layout == "C"):
+    if not _is_bytes(arr):
         return None
 
     def codegen(context, builder, signature, args):
-        pos = context.cast(builder, args[1], signature.args[1], types.intp)
-        x = builder.load(_vector_at(context, builder, signature.args[0], args[0], pos), align=1)
+        x = _load64(context, builder, signature, args)
         byte = builder.trunc(context.cast(builder, args[2], signature.args[2], types.uint64), ir.IntType(8))
         splat = builder.shuffle_vector(
             builder.insert_element(ir.Constant(_V64, ir.Undefined), byte, ir.IntType(32)(0)),
@@ -250,8 +253,7 @@ def _byte_mask64(typingctx, arr, pos, c):
 def _copy64(typingctx, src, p, dst, q):
     """dst.flat[q:q + 64] = src.flat[p:p + 64] (C-contiguous uint8 arrays; one unaligned vector
     load and store; the caller keeps both ranges within their arrays)."""
-    ok = all(isinstance(a, types.Array) and a.dtype == types.uint8 and a.layout == "C" for a in (src, dst))
-    if not (ok and dst.mutable):
+    if not (_is_bytes(src) and _is_bytes(dst) and dst.mutable):
         return None
 
     def codegen(context, builder, signature, args):
