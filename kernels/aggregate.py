@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import kernel, ro, ro2, rw, rw2
@@ -51,6 +52,33 @@ def copy_rows(src, src_rows, dst, dst_rows):
         d = dst_rows[i]
         for j in range(k):
             dst[d, j] = src[s, j]
+
+
+@kernel(types.void(ro(types.float64), ro(types.int64), ro(types.int64), rw(types.float64)))
+def group_medians(values, label, size, out):
+    """out[g] = the median of the values whose label is g (the mean of the two middle ones of an
+    even count), 0 for a group of none: a counting sort by label, then a sort of each group.
+
+    values : float64[n], label : int64[n] (0 <= label < len(size)), size : int64[g] (how many
+    values each group has), out : float64[g]
+    """
+    g = size.shape[0]
+    start = np.zeros(g + 1, dtype=np.int64)
+    for k in range(g):
+        start[k + 1] = start[k] + size[k]
+    fill = start[:g].copy()
+    grouped = np.empty(values.shape[0], dtype=np.float64)
+    for i in range(values.shape[0]):
+        k = label[i]
+        grouped[fill[k]] = values[i]
+        fill[k] += 1
+    for k in range(g):
+        m = size[k]
+        if m == 0:
+            out[k] = 0.0
+            continue
+        v = np.sort(grouped[start[k] : start[k] + m])
+        out[k] = (v[(m - 1) // 2] + v[m // 2]) / 2
 
 
 @kernel(types.void(ro(types.int64), ro(types.uint64), ro(types.int64), ro(types.uint64), rw(types.int64)))

@@ -291,3 +291,22 @@ def test_real_volunteers_each_a_person_are_never_flagged():
     assert report.stats.records_rejected == 0 and report.stats.accounts > 1000
     assert report.flagged.num_rows == 0
     assert report.campaigns is None or not any(report.campaigns.column("harvesting").to_pylist())
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_group_medians_are_those_of_sorting_each_group(seed):
+    """The campaigns' pooled medians (a counting sort by group, then a sort of each group) are
+    the medians of each group's sorted values: ties, empty groups and groups of one included."""
+    from fastscan.score.campaigns import _median
+
+    rng = np.random.default_rng(seed)
+    g = int(rng.integers(1, 30))
+    n = int(rng.integers(0, 300))
+    lab = rng.integers(0, g, n).astype(np.int64)
+    v = rng.choice(np.array([0.0, 1.0, 2.5, -3.0, 1e9]), n) if seed % 2 else rng.normal(size=n)
+    size = np.bincount(lab, minlength=g)
+    want = []
+    for k in range(g):
+        s = np.sort(v[lab == k])
+        want.append((s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2 if len(s) else 0.0)
+    assert _median(v, lab, size).tolist() == want

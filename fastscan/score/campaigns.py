@@ -125,17 +125,35 @@ def campaign_id(members: list[str]) -> str:
 
 def _median(v: np.ndarray, lab: np.ndarray, size: np.ndarray) -> np.ndarray:
     """Per group (labels 0..len(size)-1), the median of `v` over its elements; 0 for an empty one."""
-    order = np.lexsort((v, lab))
-    starts = np.searchsorted(lab[order], np.arange(len(size)))
-    vs = v[order]
-    ok = size > 0
+    from fastscan.kernels.aggregate import group_medians
+
     med = np.zeros(len(size))
-    med[ok] = (vs[(starts + (size - 1) // 2)[ok]] + vs[(starts + size // 2)[ok]]) / 2
+    group_medians(
+        np.ascontiguousarray(v, dtype=np.float64),
+        np.ascontiguousarray(lab, dtype=np.int64),
+        np.ascontiguousarray(size, dtype=np.int64),
+        med,
+    )
     return med
 
 
-def _pool(accounts: pa.Table, label: np.ndarray, n_groups: int) -> pa.Table:
-    """One pooled row per group `label` (values 0..n_groups-1; -1 none) of the account table."""
+def _numeric(accounts: pa.Table) -> dict[str, np.ndarray]:
+    """The integer, float and boolean columns of the account table as float64 (NaN as 0)."""
+    out = {}
+    for name in accounts.column_names:
+        col = accounts.column(name)
+        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type):
+            out[name] = np.nan_to_num(col.to_numpy(zero_copy_only=False).astype(np.float64))
+    return out
+
+
+def _pool(
+    accounts: pa.Table, label: np.ndarray, n_groups: int, numeric: dict[str, np.ndarray] | None = None
+) -> pa.Table:
+    """One pooled row per group `label` (values 0..n_groups-1; -1 none) of the account table.
+    `numeric`: _numeric(accounts), when the caller pools the same table again and again."""
+    if numeric is None:
+        numeric = _numeric(accounts)
     req = accounts.column("requests").to_numpy(zero_copy_only=False).astype(np.float64)
     inside = label >= 0
     lab = label[inside]
@@ -145,11 +163,8 @@ def _pool(accounts: pa.Table, label: np.ndarray, n_groups: int) -> pa.Table:
     weight = np.minimum(req[inside], _median(req[inside], lab, size)[lab])
     tot = np.bincount(lab, weights=weight, minlength=n_groups)
     cols: dict[str, np.ndarray] = {}
-    for name in accounts.column_names:
-        col = accounts.column(name)
-        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type)):
-            continue
-        v = np.nan_to_num(col.to_numpy(zero_copy_only=False).astype(np.float64))[inside]
+    for name, values in numeric.items():
+        v = values[inside]
         if name in _SUMMED:
             cols[name] = np.bincount(lab, weights=v, minlength=n_groups)
         elif name in _MEDIAN:
@@ -226,6 +241,7 @@ def find_campaigns(
     two or more accounts, highest score first). `accounts`: the scored account table."""
     n = accounts.num_rows
     ids = accounts.column("account_id").to_pylist()
+    numeric = _numeric(accounts)  # pooled a dozen times below
     index = state.index
     at = np.array([index[a] for a in ids], dtype=np.int64) if n else np.zeros(0, np.int64)
     fp_hash, fp_parts, fp_acct, fp_key = fingerprints(state)
@@ -265,7 +281,7 @@ def find_campaigns(
         g = int(label.max()) + 1 if len(label) and label.max() >= 0 else 0
         if g == 0:
             return np.full(len(label), -1.0)
-        got = extraction_scores(_pool(accounts, label, g), min_requests)
+        got = extraction_scores(_pool(accounts, label, g, numeric), min_requests)
         return np.where(label >= 0, got[np.maximum(label, 0)], -1.0)
 
     scores = np.array([pooled_scores(lab) for lab in labels]) if labels else np.zeros((0, n))
@@ -297,7 +313,7 @@ def find_campaigns(
     for i in np.flatnonzero(label >= 0):
         members[label[i]].append(ids[i])
     names = [campaign_id(m) for m in members]
-    pooled = score_accounts(_pool(accounts, label, g), threshold, min_requests) if g else None
+    pooled = score_accounts(_pool(accounts, label, g, numeric), threshold, min_requests) if g else None
     c_score = pooled.column("extraction_score").to_numpy() if pooled is not None else np.zeros(0)
     c_req = np.bincount(label[label >= 0], weights=req[label >= 0], minlength=g) if g else np.zeros(0)
     c_size = np.array([len(m) for m in members], dtype=np.int64)
