@@ -216,15 +216,20 @@ def link_bucket_pairs(
 ):
     """Verified cross-account pairs among the candidates of one band; returns how many there are.
 
-    A bucket is a run of `order` with equal key; each row is verified against the next `window`
-    rows of its bucket (every pair when the bucket has at most window + 1 rows), so a bucket of
-    m rows costs at most m * window verifications. Pairs of one account are skipped, and so are
-    pairs that already collided in an earlier band: a pair belongs to the first band it collides
-    in, so over all bands each pair is reported at most once and needs no deduplication.
+    A bucket is a run of `order` with equal key; each row is paired with the next `window` rows of
+    its bucket (every pair when the bucket has at most window + 1 rows), so a bucket of m rows
+    holds at most m * window candidate pairs. Pairs of one account are skipped, and so are pairs
+    that already collided in an earlier band: a pair belongs to the first band it collides in,
+    so over all bands each pair is reported at most once and needs no deduplication.
     The first min(count, len(out_i)) pairs are written as (smaller row, larger row); a caller
     whose buffers were too small calls again with buffers of the returned size.
-    Rows of equal prompt hash are the same text, so the same signature: they collide in band 0,
-    and later bands skip them without reading their signatures (most repeated visits are those).
+
+    Rows of equal prompt hash are the same text, so the same signature, and `order` puts them
+    next to each other (it sorts a bucket by prompt hash): a bucket is a sequence of such copies.
+    So a candidate pair is verified once per two copies, not once per two rows: the copies'
+    first rows are checked, and when they pass, every pair of their rows within `window` places
+    of each other and of different accounts is reported. Copies of one text pair up in band 0
+    without a check (they agree everywhere) and are skipped in later bands (they collided in 0).
     order : int64[m] (rows sorted by key, then prompt hash), keys : uint64[n], account : int64[n],
     prompt_hash : uint64[n], sig : uint32[n, K], bits : low_bits(sig), out_i, out_j : int64[cap]
     """
@@ -241,33 +246,54 @@ def link_bucket_pairs(
         ks[a] = keys[r]
         ac[a] = account[r]
         ph[a] = prompt_hash[r]
+    # where each place's copies end: the end of its run of equal key and prompt hash
+    run_end = np.empty(m, dtype=np.int64)
+    a = m - 1
+    while a >= 0:
+        e = a + 1
+        while a >= 0 and ks[a] == ks[e - 1] and ph[a] == ph[e - 1]:
+            run_end[a] = e
+            a -= 1
     count = 0
     lo = 0
     while lo < m:
         hi = lo + 1
         while hi < m and ks[hi] == ks[lo]:
             hi += 1
-        for a in range(lo, hi - 1):
-            i = order[a]
-            stop = min(hi, a + 1 + window)
-            if stop < hi:  # the row the window takes in next: its low bits and first values
-                nxt = order[stop]
-                prefetch(bits, nxt * bits.shape[1])
-                prefetch(sig, nxt * k)
-                prefetch(sig, nxt * k + 16)
-            for b in range(a + 1, stop):
-                if ac[a] == ac[b] or (band > 0 and ph[a] == ph[b]):
-                    continue
-                j = order[b]
-                if not _may_agree(bits, i, j, min_agree, k):
-                    continue  # fails the full check too: it is no pair in any band
-                if _collided_before(sig, i, j, band, rows_per_band):
-                    continue
-                if _agree(sig, i, j, min_agree):
-                    if count < cap:
-                        out_i[count] = min(i, j)
-                        out_j[count] = max(i, j)
-                    count += 1
+        r1 = lo
+        while r1 < hi:
+            e1 = run_end[r1]
+            if band == 0 and k >= min_agree:  # copies of one text agree everywhere: no check
+                for x in range(r1, e1 - 1):
+                    for y in range(x + 1, min(e1, x + 1 + window)):
+                        if ac[x] != ac[y]:
+                            if count < cap:
+                                out_i[count] = min(order[x], order[y])
+                                out_j[count] = max(order[x], order[y])
+                            count += 1
+            i = order[r1]
+            r2 = e1
+            while r2 < hi and r2 - (e1 - 1) <= window:  # later copies a row of these can reach
+                e2 = run_end[r2]
+                j = order[r2]
+                if e2 < hi and e2 - (e1 - 1) <= window:  # the next copies' first row
+                    prefetch(bits, order[e2] * bits.shape[1])
+                    prefetch(sig, order[e2] * k)
+                if (
+                    (band == 0 or ph[r1] != ph[r2])
+                    and _may_agree(bits, i, j, min_agree, k)
+                    and not _collided_before(sig, i, j, band, rows_per_band)
+                    and _agree(sig, i, j, min_agree)
+                ):
+                    for x in range(max(r1, r2 - window), e1):
+                        for y in range(r2, min(e2, x + 1 + window)):
+                            if ac[x] != ac[y]:
+                                if count < cap:
+                                    out_i[count] = min(order[x], order[y])
+                                    out_j[count] = max(order[x], order[y])
+                                count += 1
+                r2 = e2
+            r1 = e1
         lo = hi
     return count
 
