@@ -4,7 +4,9 @@ The numba kernels release the GIL (kernels/_jit.py) and so do numpy's sorts, so 
 run them in parallel. How many: pyarrow's CPU thread count (`pyarrow.set_cpu_count`, or the
 OMP_NUM_THREADS it reads at start), so one setting governs decoding and the kernels alike.
 Results come back in the order of the work items, whatever order the threads finish in, so
-nothing that follows depends on the thread count.
+nothing that follows depends on the thread count. A thread that is one stage of a pipeline
+(the scan loop's reading thread, and the fold beside it) splits its work only while the other
+stage waits for it (`split_when`): two busy stages that also split queue behind each other.
 """
 
 from __future__ import annotations
