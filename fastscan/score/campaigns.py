@@ -154,7 +154,7 @@ def _pool(
     `numeric`: _numeric(accounts), when the caller pools the same table again and again."""
     if numeric is None:
         numeric = _numeric(accounts)
-    req = accounts.column("requests").to_numpy(zero_copy_only=False).astype(np.float64)
+    req = numeric["requests"]
     inside = label >= 0
     lab = label[inside]
     size = np.bincount(lab, minlength=n_groups)
