@@ -93,6 +93,7 @@ def hash_bands(sig, band, rows_per_band, out):
     types.void(
         _i64ro,
         _u32ro2,
+        ro2(types.uint64),
         ro(types.int32),
         types.int64,
         types.int64,
@@ -102,32 +103,38 @@ def hash_bands(sig, band, rows_per_band, out):
         rw(types.boolean),
     )
 )
-def flag_account_near_dups(offsets, sig, n_words, bands, rows_per_band, min_agree, first, last, out):
+def flag_account_near_dups(offsets, sig, bits, n_words, bands, rows_per_band, min_agree, first, last, out):
     """Within-account near-duplicates, every band at once, for accounts first..last-1.
 
     Rows of account a are offsets[a]:offsets[a + 1] (the sample is in account order). out[i] is
     set when row i and another row of its account share a band key (see module doc) and are
-    verified. One account's signatures stay in cache while all its bands are done, a band's
-    buckets come from a hash table of its keys (no sort), and a row stops looking once it has a
-    partner; which row finds a pair first changes nothing flagged. Accounts are independent, so
-    disjoint ranges can run on several threads.
-    offsets : int64[n_accounts + 1], sig : uint32[n, K], n_words : int32[n] (rows with
-    n_words <= 0 never match), out : bool[n]
+    verified. One account's signatures stay in cache while all its bands are done: its band keys
+    are computed first, all bands of a row at once (independent hash chains, where one band after
+    the other waited on each chain's multiplies), then a band's buckets come from a hash table of
+    its keys (no sort). Each pair of a bucket is looked at once, and not at all when both rows are
+    already flagged; the low-bits check (`bits`, see `low_bits`) turns most pairs away before the
+    full comparison. Accounts are independent, so disjoint ranges can run on several threads.
+    offsets : int64[n_accounts + 1], sig : uint32[n, K], bits : low_bits(sig), n_words : int32[n]
+    (rows with n_words <= 0 never match), out : bool[n]
     """
+    k = sig.shape[1]
     width = 0
     for a in range(first, last):
         width = max(width, offsets[a + 1] - offsets[a])
     rows = np.empty(width, dtype=np.int64)
-    keys = np.empty(width, dtype=np.uint64)
+    keys = np.empty((bands, width), dtype=np.uint64)  # keys[band, r]: band key of rows[r]
+    chain = np.empty(bands, dtype=np.uint64)
+    seeds = np.empty(bands, dtype=np.uint64)
+    for band in range(bands):
+        seeds[band] = fmix64(BAND_SEED ^ np.uint64(band))
     # one band's buckets: an open-addressing table of 2^b >= 2 m slots, each holding the first
     # row of its key; the rows of a bucket are chained through `nxt` (no sort)
     size = 1
     while size < 2 * max(width, 1):
         size *= 2
     slot_row = np.empty(size, dtype=np.int64)
-    head = np.empty(width, dtype=np.int64)  # per row: the first row of its bucket
     nxt = np.empty(width, dtype=np.int64)  # per row: the next row of its bucket, -1 at the end
-    tail = np.empty(width, dtype=np.int64)  # per bucket head: its last row
+    tail = np.empty(width, dtype=np.int64)  # per bucket's first row: its last row
     for a in range(first, last):
         m = 0
         for i in range(offsets[a], offsets[a + 1]):
@@ -140,44 +147,49 @@ def flag_account_near_dups(offsets, sig, n_words, bands, rows_per_band, min_agre
         while mask < 2 * m:
             mask *= 2
         mask -= 1
+        for r in range(m):
+            i = rows[r]
+            for band in range(bands):
+                chain[band] = seeds[band]
+            for p in range(rows_per_band):
+                for band in range(bands):
+                    chain[band] = combine(chain[band], np.uint64(sig[i, band * rows_per_band + p]))
+            for band in range(bands):
+                keys[band, r] = chain[band]
         for band in range(bands):
-            lo_p = band * rows_per_band
-            seed = fmix64(BAND_SEED ^ np.uint64(band))
             for t in range(mask + 1):
                 slot_row[t] = -1
             for r in range(m):
-                h = seed
-                for p in range(lo_p, lo_p + rows_per_band):
-                    h = combine(h, np.uint64(sig[rows[r], p]))
-                keys[r] = h
+                h = keys[band, r]
                 nxt[r] = -1
                 t = np.int64(h >> np.uint64(40)) & mask
-                while slot_row[t] >= 0 and keys[slot_row[t]] != h:
+                while slot_row[t] >= 0 and keys[band, slot_row[t]] != h:
                     t = (t + 1) & mask
                 if slot_row[t] < 0:
                     slot_row[t] = r
-                    head[r] = r
                     tail[r] = r
                 else:
                     f = slot_row[t]
-                    head[r] = f
                     nxt[tail[f]] = r
                     tail[f] = r
+            # each pair of a bucket once, from its earlier row: a row is flagged when some pair
+            # it is in passes, whichever of its two rows looks
             for x in range(m):
-                f = head[x]
-                if f == x and nxt[x] < 0:
-                    continue  # alone in its bucket
-                i = rows[x]
-                if out[i]:
+                y = nxt[x]
+                if y < 0:
                     continue
-                y = f
+                i = rows[x]
+                flagged = out[i]
                 while y >= 0:
-                    if y != x:
-                        j = rows[y]
-                        if _agree(sig, i, j, min_agree):
-                            out[i] = True
-                            out[j] = True
-                            break
+                    j = rows[y]
+                    if (
+                        not (flagged and out[j])
+                        and _may_agree(bits, i, j, min_agree, k)
+                        and _agree(sig, i, j, min_agree)
+                    ):
+                        out[i] = True
+                        out[j] = True
+                        flagged = True
                     y = nxt[y]
 
 

@@ -62,15 +62,21 @@ def test_flag_account_near_dups_matches_reference(data, rows, min_agree, more):
     nd = kernels()
     n, k = sig.shape
     n_words = np.array([more.draw(st.integers(0, 3)) for _ in range(n)], dtype=np.int32)
+    # values 4 apart share their low 2 bits: the low-bits check must pass them to the full one
+    sig = sig + np.uint32(4) * np.array(
+        [[more.draw(st.integers(0, 1)) for _ in range(k)] for _ in range(n)], dtype=np.uint32
+    ).reshape(n, k)
     bands = k // rows
     order = np.argsort(account, kind="stable")  # the kernel takes rows in account order
     sig, account, n_words = np.ascontiguousarray(sig[order]), account[order], n_words[order]
     offsets = np.zeros(5, dtype=np.int64)
     np.cumsum(np.bincount(account, minlength=4), out=offsets[1:])
+    bits = np.empty((n, -(-k // 32)), dtype=np.uint64)
+    nd.low_bits(sig, bits)
     out = np.zeros(n, dtype=np.bool_)
     # in two account ranges, as two threads would run it
-    nd.flag_account_near_dups(offsets, sig, n_words, bands, rows, min_agree, 0, 2, out)
-    nd.flag_account_near_dups(offsets, sig, n_words, bands, rows, min_agree, 2, 4, out)
+    nd.flag_account_near_dups(offsets, sig, bits, n_words, bands, rows, min_agree, 0, 2, out)
+    nd.flag_account_near_dups(offsets, sig, bits, n_words, bands, rows, min_agree, 2, 4, out)
     want = ref.flag_near_duplicates(sig.tolist(), account.tolist(), n_words.tolist(), bands, rows, min_agree)
     assert out.tolist() == want
 

@@ -16,7 +16,7 @@ from fastscan.score.coordination import coordination_columns
 from fastscan.score.excerpts import prompt_excerpts, skeletons
 from fastscan.score.features import account_features
 from fastscan.score.model import FLAG_THRESHOLD, MIN_REQUESTS, score_accounts
-from fastscan.score.neardup import cross_account, near_duplicate_flags
+from fastscan.score.neardup import cross_account, low_bits, near_duplicate_flags
 
 __all__ = ["finish", "peak_rss_mb"]
 
@@ -56,8 +56,9 @@ def _finish(
         include_text = state.sample.text is not None
     if include_text and state.sample.text is None:
         raise ValueError("the scan kept no prompt text to include (scan with keep_text / --include-text)")
-    near = near_duplicate_flags(state)
-    cross = cross_account(state, near)
+    bits = low_bits(state)
+    near = near_duplicate_flags(state, bits)
+    cross = cross_account(state, near, bits)
     features = account_features(state, cross, near)
     for name, values in coordination_columns(features).items():
         features = features.append_column(name, pa.array(values, pa.int64()))

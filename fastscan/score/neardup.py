@@ -25,7 +25,7 @@ from fastscan.config import ScanConfig
 from fastscan.parallel import map_ordered, row_ranges, workers
 from fastscan.state import AccountState, F
 
-__all__ = ["lsh_params", "repetition", "cross_account", "CrossAccount"]
+__all__ = ["lsh_params", "low_bits", "near_duplicate_flags", "repetition", "cross_account", "CrossAccount"]
 
 SHARED_TEXT_ACCOUNTS = 2  # text sent by more accounts than this is shared content, not a payload
 LSH_TARGET_RECALL = 0.99  # chance that a pair LSH must find is a candidate...
@@ -85,8 +85,22 @@ def account_ranks(state: AccountState) -> np.ndarray:
     return rank
 
 
-def near_duplicate_flags(state: AccountState) -> np.ndarray:
-    """bool per sampled prompt: another sampled prompt of its account is a verified near-duplicate."""
+def low_bits(state: AccountState) -> np.ndarray:
+    """The sample's signatures reduced to the low 2 bits of each position (kernels.neardup.low_bits,
+    on every thread): the cheap first check of every candidate pair, within and across accounts."""
+    from fastscan.kernels import neardup
+
+    s = state.sample
+    s.compact()
+    n = len(s.account)
+    bits = np.empty((n, -(-state.config.num_perm // 32)), dtype=np.uint64)
+    map_ordered(lambda r: neardup.low_bits(s.sig[r[0] : r[1]], bits[r[0] : r[1]]), row_ranges(n))
+    return bits
+
+
+def near_duplicate_flags(state: AccountState, bits: np.ndarray | None = None) -> np.ndarray:
+    """bool per sampled prompt: another sampled prompt of its account is a verified near-duplicate.
+    `bits`: low_bits(state), computed when not given."""
     from fastscan.kernels import neardup
 
     cfg = state.config
@@ -95,6 +109,8 @@ def near_duplicate_flags(state: AccountState) -> np.ndarray:
     out = np.zeros(len(s.account), dtype=np.bool_)
     if len(out) == 0:
         return out
+    if bits is None:
+        bits = low_bits(state)
     bands, rows = lsh_params(cfg.num_perm, cfg.near_dup_threshold, cfg.lsh_rows)
     need = min_agree(cfg)
     # the sample is in account order: account a's rows are offsets[a]:offsets[a + 1]
@@ -108,7 +124,7 @@ def near_duplicate_flags(state: AccountState) -> np.ndarray:
 
     def part(k: int) -> None:
         neardup.flag_account_near_dups(
-            offsets, s.sig, s.n_words, bands, rows, need, int(bounds[k]), int(bounds[k + 1]), out
+            offsets, s.sig, bits, s.n_words, bands, rows, need, int(bounds[k]), int(bounds[k + 1]), out
         )
 
     map_ordered(part, range(parts))
@@ -165,10 +181,12 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
     }
 
 
-def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cross_pairs(
+    state: AccountState, rank: np.ndarray, eligible: np.ndarray, bits: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Verified near-duplicate pairs (i < j, sample rows) between different accounts' eligible
     prompts, each once (in the first band it collides in), in no particular order (every use
-    of them below is a count or a set)."""
+    of them below is a count or a set). `bits`: low_bits(state)."""
     from fastscan.kernels import neardup
 
     cfg = state.config
@@ -184,8 +202,6 @@ def cross_pairs(state: AccountState, rank: np.ndarray, eligible: np.ndarray) -> 
     # then only groups the rows by its key, keeping this order within a group.
     acct_rank = rank[s.account]
     base = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx]))]
-    bits = np.empty((n, -(-cfg.num_perm // 32)), dtype=np.uint64)
-    map_ordered(lambda r: neardup.low_bits(s.sig[r[0] : r[1]], bits[r[0] : r[1]]), row_ranges(n))
 
     def band_pairs(band: int) -> np.ndarray:
         keys = np.empty(n, dtype=np.uint64)
@@ -253,10 +269,11 @@ def _pairs_unique(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.
     return code // n, code % n, cnt
 
 
-def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossAccount:
+def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.ndarray | None = None) -> CrossAccount:
     """Templates and near-duplicates that accounts share, and the clusters they make.
 
-    `near`: the within-account near-duplicate flags of the sample (computed when not given).
+    `near`: the within-account near-duplicate flags of the sample, `bits`: low_bits(state) (each
+    computed when not given).
     """
     from fastscan.kernels import neardup
 
@@ -267,15 +284,17 @@ def cross_account(state: AccountState, near: np.ndarray | None = None) -> CrossA
     ids = np.array(state.ids, dtype=object)
     rank = account_ranks(state)
     m = len(s.account)
+    if bits is None:
+        bits = low_bits(state)
     if near is None:
-        near = near_duplicate_flags(state)
+        near = near_duplicate_flags(state, bits)
     # linkable: long enough, and not repeated within its own account (an account's own
     # repetition is near_dup_rate's business; what links accounts is what each sends once)
     eligible = (s.n_words >= cfg.link_min_words) & ~near & (s.count == 1)
     n_elig = np.bincount(s.account[eligible], minlength=n)
 
     # ---- near-duplicate links: verified pairs of different, non-identical, non-popular prompts
-    pi, pj = cross_pairs(state, rank, eligible)
+    pi, pj = cross_pairs(state, rank, eligible, bits)
     ai, aj = s.account[pi], s.account[pj]
     # (row, other account) once each; a row's account frequency counts identical copies too
     rows = np.concatenate([pi, pj])
