@@ -453,8 +453,7 @@ class AccountState:
         st.ts_min = col("ts_min", np.int64)
         st.ts_max = col("ts_max", np.int64)
         for name in _SPARSE:
-            sc = getattr(st, name)
-            sc.keys, sc.counts = col(f"{name}_keys", np.int64), col(f"{name}_counts", np.int64)
+            getattr(st, name).restore(col(f"{name}_keys", np.int64), col(f"{name}_counts", np.int64))
         s = st.sample
         s.account = col("sample_account", np.int64)
         s.prompt_hash = col("sample_prompt_hash", np.uint64)

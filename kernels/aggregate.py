@@ -101,3 +101,47 @@ def find_pairs(sorted_a, sorted_h, query_a, query_h, out):
             else:
                 hi = mid
         out[i] = lo if lo < n and sorted_a[lo] == qa and sorted_h[lo] == qh else -1
+
+
+@kernel(
+    types.int64(
+        ro(types.int64),
+        ro(types.int64),
+        ro(types.int64),
+        ro(types.int64),
+        types.boolean,
+        rw(types.int64),
+        rw(types.int64),
+    )
+)
+def merge_counts(keys, values, more_keys, more_values, minimum, out_keys, out_values):
+    """Merge (key, value) pairs into a sorted table of distinct keys; returns the table's new length.
+
+    keys : int64[n] sorted and distinct, with values[n]; more_keys : int64[m] sorted (repeats
+    allowed), with more_values[m]. out_keys, out_values : int64[>= n + m] get the distinct keys
+    of both, sorted, each with the sum of its values (the smallest when `minimum`).
+    """
+    n = keys.shape[0]
+    m = more_keys.shape[0]
+    i = 0
+    j = 0
+    c = -1
+    while i < n or j < m:
+        if j >= m or (i < n and keys[i] <= more_keys[j]):
+            k = keys[i]
+            v = values[i]
+            i += 1
+        else:
+            k = more_keys[j]
+            v = more_values[j]
+            j += 1
+        if c >= 0 and out_keys[c] == k:
+            if minimum:
+                out_values[c] = min(out_values[c], v)
+            else:
+                out_values[c] += v
+        else:
+            c += 1
+            out_keys[c] = k
+            out_values[c] = v
+    return c + 1

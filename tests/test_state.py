@@ -498,9 +498,10 @@ def test_sparse_counts_and_minima_match_a_dictionary(batches):
     from fastscan.sketches import SparseCounts, SparseMin
 
     rng = np.random.default_rng(batches)
-    sums, mins = SparseCounts(), SparseMin()
+    sums, mins, seen = SparseCounts(), SparseMin(), SparseCounts()
     want_sum: dict[tuple[int, int], int] = {}
     want_min: dict[tuple[int, int], int] = {}
+    want_seen: dict[tuple[int, int], int] = {}
     for _ in range(batches):
         n = int(rng.integers(0, 30000))
         acct = rng.integers(0, 50, n)
@@ -509,10 +510,28 @@ def test_sparse_counts_and_minima_match_a_dictionary(batches):
         cnt = rng.integers(1, 5, n)
         sums.add(acct, key, cnt)
         mins.add(acct, key, val)
+        seen.add(acct, key)  # no counts: each pair once
         for a, k, v, c in zip(acct.tolist(), key.tolist(), val.tolist(), cnt.tolist()):
             want_sum[(a, k)] = want_sum.get((a, k), 0) + c
             want_min[(a, k)] = min(want_min.get((a, k), v), v)
-    for sketch, want in ((sums, want_sum), (mins, want_min)):
+            want_seen[(a, k)] = want_seen.get((a, k), 0) + 1
+    for sketch, want in ((sums, want_sum), (mins, want_min), (seen, want_seen)):
         a, k, v = sketch.items()
         assert list(zip(a.tolist(), k.tolist())) == sorted(want)  # sorted by account, then key
         assert dict(zip(zip(a.tolist(), k.tolist()), v.tolist())) == want
+
+
+def test_state_with_a_damaged_sparse_table_is_refused():
+    """The sparse tables merge as sorted tables of distinct keys: a state whose table is not one
+    (or has more keys than counts) is refused when read, not merged into wrong totals."""
+    from fastscan.sketches import SparseCounts
+
+    st = AccountState()
+    st.hours.add(np.array([0, 0, 1]), np.array([5, 7, 5]))
+    good = AccountState.from_bytes(st.to_bytes())
+    assert good.hours.items()[2].tolist() == [1, 1, 1]
+    for keys, counts in (([3, 2], [1, 1]), ([2, 2], [1, 1]), ([1, 2, 3], [1, 1])):
+        st.hours = SparseCounts()
+        st.hours.keys, st.hours.counts = np.array(keys, np.int64), np.array(counts, np.int64)
+        with pytest.raises(ValueError, match="state table"):
+            AccountState.from_bytes(st.to_bytes())
