@@ -14,12 +14,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import pyarrow as pa
 
-__all__ = ["workers", "map_ordered", "row_ranges", "split_when"]
+__all__ = ["workers", "map_ordered", "row_ranges", "split_when", "in_background"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -83,3 +83,20 @@ def row_ranges(n: int) -> list[tuple[int, int]]:
     parts = max(1, min(workers(), n // MIN_ROWS_PER_THREAD))
     cuts = [n * k // parts for k in range(parts + 1)]
     return list(zip(cuts[:-1], cuts[1:]))
+
+
+def in_background(fn: Callable[[], R]) -> Future[R]:
+    """Run fn() on a thread of its own, now; its result (or its exception) comes from the returned
+    future's result(). For work that splits across the worker threads itself (a worker thread
+    waiting for the split parts of its own work could wait behind them forever), while the
+    calling thread does something else."""
+    future: Future[R] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as e:  # handed to whoever asks for the result
+            future.set_exception(e)
+
+    threading.Thread(target=run, name="fastscan-background", daemon=True).start()
+    return future

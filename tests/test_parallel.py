@@ -8,7 +8,7 @@ import time
 import pyarrow as pa
 import pytest
 
-from fastscan.parallel import map_ordered, split_when, workers
+from fastscan.parallel import in_background, map_ordered, split_when, workers
 from fastscan.run.loop import _Pipe, _prefetch
 
 
@@ -30,6 +30,34 @@ def test_map_ordered_keeps_the_order_of_the_items_and_raises_their_error(two_thr
 
     with pytest.raises(ValueError, match="item 7"):
         map_ordered(fail, range(10))
+
+
+def test_in_background_runs_meanwhile_and_splits_its_own_work(two_threads):
+    """The work runs on a thread of its own while the caller goes on; work it splits across the
+    worker threads finishes (as when the worker threads are busy with the caller's own
+    splits); its result or its error comes out of result()."""
+    started = threading.Event()
+    go_on = threading.Event()
+    where: list[int] = []
+
+    def work() -> list[int]:
+        where.append(threading.get_ident())
+        started.set()
+        assert go_on.wait(10)
+        return map_ordered(lambda x: x + 1, range(20))
+
+    future = in_background(work)
+    assert started.wait(10)  # it started before the caller asked for anything
+    assert map_ordered(lambda x: -x, range(20)) == [-x for x in range(20)]  # the caller splits too
+    go_on.set()
+    assert future.result(timeout=10) == list(range(1, 21))
+    assert where != [threading.get_ident()]
+
+    def fail() -> None:
+        raise KeyError("in the background")
+
+    with pytest.raises(KeyError, match="in the background"):
+        in_background(fail).result(timeout=10)
 
 
 def test_split_when_splits_only_while_its_condition_holds(two_threads):

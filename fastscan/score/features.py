@@ -163,10 +163,10 @@ def _model_moves(state: AccountState) -> dict:
 
 
 def account_features(
-    state: AccountState, cross: CrossAccount | None = None, near: np.ndarray | None = None
+    state: AccountState, cross: CrossAccount | None = None, near: np.ndarray | None = None, rep: dict | None = None
 ) -> pa.Table:
-    """One row per account, sorted by account_id: volumes, rates, timing, repetition and what the
-    account shares with others (`cross`, computed here when not given)."""
+    """One row per account, sorted by account_id: volumes, rates, timing, repetition (`rep`) and
+    what the account shares with others (`cross`), each computed here when not given."""
     n = state.n_accounts
     sums = state.sums[:n]
     req = sums[:, F["requests"]]
@@ -200,7 +200,7 @@ def account_features(
     cols["samples_per_request"] = _safe_div(sums[:, F["samples"]], req)
     if near is None:  # the within-account flags: computed once, shared with cross_account
         near = near_duplicate_flags(state)
-    cols.update(repetition(state, near))
+    cols.update(rep if rep is not None else repetition(state, near))
     cols.update((cross or cross_account(state, near)).columns)
     cols.update(_timing(state))
     cols.update(_models(state))

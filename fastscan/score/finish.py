@@ -8,6 +8,7 @@ import time
 import pyarrow as pa
 
 from fastscan.buffers import no_huge_pages
+from fastscan.parallel import in_background
 from fastscan.partial import Partial
 from fastscan.report import Report, ScanStats
 from fastscan.score.activity import account_activity, hour_of_day, model_usage
@@ -16,7 +17,7 @@ from fastscan.score.coordination import coordination_columns
 from fastscan.score.excerpts import prompt_excerpts, skeletons
 from fastscan.score.features import account_features
 from fastscan.score.model import FLAG_THRESHOLD, MIN_REQUESTS, score_accounts
-from fastscan.score.neardup import cross_account, low_bits, near_duplicate_flags
+from fastscan.score.neardup import cross_account, low_bits, near_duplicate_flags, repetition
 
 __all__ = ["finish", "peak_rss_mb"]
 
@@ -58,8 +59,11 @@ def _finish(
         raise ValueError("the scan kept no prompt text to include (scan with keep_text / --include-text)")
     bits = low_bits(state)
     near = near_duplicate_flags(state, bits)
+    # the repetition columns need only the flags: on a thread of their own while the cross-account
+    # links are found (which leave the cores some time)
+    rep = in_background(lambda: repetition(state, near))
     cross = cross_account(state, near, bits)
-    features = account_features(state, cross, near)
+    features = account_features(state, cross, near, rep.result())
     for name, values in coordination_columns(features).items():
         features = features.append_column(name, pa.array(values, pa.int64()))
     accounts = score_accounts(features, flag_threshold, min_requests)

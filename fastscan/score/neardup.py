@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from fastscan.config import ScanConfig
-from fastscan.parallel import map_ordered, row_ranges, workers
+from fastscan.parallel import in_background, map_ordered, row_ranges, workers
 from fastscan.state import AccountState, F
 
 __all__ = ["lsh_params", "low_bits", "near_duplicate_flags", "repetition", "cross_account", "CrossAccount"]
@@ -293,32 +293,9 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
     eligible = (s.n_words >= cfg.link_min_words) & ~near & (s.count == 1)
     n_elig = np.bincount(s.account[eligible], minlength=n)
 
-    # ---- near-duplicate links: verified pairs of different, non-identical, non-popular prompts
-    pi, pj = cross_pairs(state, rank, eligible, bits)
-    ai, aj = s.account[pi], s.account[pj]
-    # (row, other account) once each; a row's account frequency counts identical copies too
-    rows = np.concatenate([pi, pj])
-    other = np.concatenate([aj, ai])
-    r_u, o_u, _ = _pairs_unique(rows, other, max(n, 1))
-    df = 1 + np.bincount(r_u, minlength=m)
-    popular = df > cfg.popular_accounts
-    differ = s.prompt_hash[pi] != s.prompt_hash[pj]
-    keep = differ & ~popular[pi] & ~popular[pj]
-    rows = np.concatenate([pi[keep], pj[keep]])
-    other = np.concatenate([aj[keep], ai[keep]])
-    r_u, o_u, _ = _pairs_unique(rows, other, max(m, n, 1))
-    # per ordered account pair (A, B): A's sampled prompts with a near-duplicate in B
-    a_src, a_dst, shared = _pairs_unique(s.account[r_u], o_u, max(n, 1))
-    # symmetric evidence: min(A's prompts matched in B, B's prompts matched in A)
-    code = a_src * n + a_dst
-    rev = a_dst * n + a_src
-    pos = np.minimum(np.searchsorted(code, rev), max(len(code) - 1, 0))
-    found = code[pos] == rev if len(code) else np.zeros(0, bool)
-    both = np.where(found, np.minimum(shared, shared[pos] if len(code) else shared), 0).astype(np.int64)
-    need = np.maximum(cfg.link_min_prompts, np.ceil(cfg.link_min_share * np.minimum(n_elig[a_src], n_elig[a_dst])))
-    nd_link = (both >= need) & (a_src < a_dst)
-    la, lb, ls = a_src[nd_link], a_dst[nd_link], both[nd_link]
-    shared_near = np.bincount(np.concatenate([la, lb]), minlength=n).astype(np.int64)
+    # the verified pairs keep both cores busy on the worker threads, but not all the time: the
+    # template links, which do not need them, are found on this thread meanwhile
+    verified = in_background(lambda: cross_pairs(state, rank, eligible, bits))
 
     # ---- template links: a skeleton that is a template of several accounts, as a wrapper around
     # payloads of their own: a prompt whose exact text more than two accounts sent (a templated
@@ -379,6 +356,33 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
                 tmpl_rows["skeleton_hash"].append(int(key[lo]))
                 tmpl_rows["accounts"].append(len(names))
                 tmpl_rows["account_ids"].append(names)
+
+    # ---- near-duplicate links: verified pairs of different, non-identical, non-popular prompts
+    pi, pj = verified.result()
+    ai, aj = s.account[pi], s.account[pj]
+    # (row, other account) once each; a row's account frequency counts identical copies too
+    rows = np.concatenate([pi, pj])
+    other = np.concatenate([aj, ai])
+    r_u, o_u, _ = _pairs_unique(rows, other, max(n, 1))
+    df = 1 + np.bincount(r_u, minlength=m)
+    popular = df > cfg.popular_accounts
+    differ = s.prompt_hash[pi] != s.prompt_hash[pj]
+    keep = differ & ~popular[pi] & ~popular[pj]
+    rows = np.concatenate([pi[keep], pj[keep]])
+    other = np.concatenate([aj[keep], ai[keep]])
+    r_u, o_u, _ = _pairs_unique(rows, other, max(m, n, 1))
+    # per ordered account pair (A, B): A's sampled prompts with a near-duplicate in B
+    a_src, a_dst, shared = _pairs_unique(s.account[r_u], o_u, max(n, 1))
+    # symmetric evidence: min(A's prompts matched in B, B's prompts matched in A)
+    code = a_src * n + a_dst
+    rev = a_dst * n + a_src
+    pos = np.minimum(np.searchsorted(code, rev), max(len(code) - 1, 0))
+    found = code[pos] == rev if len(code) else np.zeros(0, bool)
+    both = np.where(found, np.minimum(shared, shared[pos] if len(code) else shared), 0).astype(np.int64)
+    need = np.maximum(cfg.link_min_prompts, np.ceil(cfg.link_min_share * np.minimum(n_elig[a_src], n_elig[a_dst])))
+    nd_link = (both >= need) & (a_src < a_dst)
+    la, lb, ls = a_src[nd_link], a_dst[nd_link], both[nd_link]
+    shared_near = np.bincount(np.concatenate([la, lb]), minlength=n).astype(np.int64)
 
     # ---- clusters: connected components of accounts over both kinds of link
     ea = np.concatenate([la, *tmpl_edges_a]).astype(np.int64)
