@@ -63,7 +63,9 @@ LABEL_CHARS = 120  # the longest text kept to name an owner, network or client
 def _text_buckets(col: pa.ChunkedArray | pa.Array, prepare=None, labels: dict | None = None, kind: int = 0):
     """0 for no text, else 1 + a hash of the text (after `prepare`) mod 4,095; each distinct text
     hashed once. With `labels`, each bucket's text is noted there too (see `note_label`)."""
-    enc = pc.dictionary_encode(pc.fill_null(col, ""))
+    # nulls stay null (an index past the dictionary, bucket 0): filling them with "" first
+    # copied every string of the column
+    enc = pc.dictionary_encode(col)
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
 
@@ -78,8 +80,8 @@ def _text_buckets(col: pa.ChunkedArray | pa.Array, prepare=None, labels: dict | 
             note_label(labels, (kind << KEY_SHIFT) | b, text[:LABEL_CHARS])
         return b
 
-    words = [bucket(s) for s in enc.dictionary.to_pylist()]
-    return np.asarray(words, dtype=np.int64)[np.asarray(enc.indices, dtype=np.int64)]
+    words = [bucket(s) for s in enc.dictionary.to_pylist()] + [0]
+    return np.asarray(words, dtype=np.int64)[np.asarray(enc.indices.fill_null(len(words) - 1), dtype=np.int64)]
 
 
 def note_label(labels: dict, key: int, text: str) -> None:
