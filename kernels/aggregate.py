@@ -158,3 +158,26 @@ def merge_counts(keys, values, more_keys, more_values, minimum, out_keys, out_va
             out_keys[c] = k
             out_values[c] = v
     return c + 1
+
+
+@kernel(types.int64(rw(types.int64), rw(types.int64)))
+def distinct_in_place(values, counts):
+    """Move the distinct values of the sorted `values` to its front, in order; returns how many
+    there are. counts[k] gets how often the k-th one came (counts may be empty: then no counting).
+
+    values : int64[n] sorted, counts : int64[n] or int64[0]
+    """
+    n = values.shape[0]
+    count = counts.shape[0] > 0
+    k = 0
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and values[j] == values[i]:
+            j += 1
+        values[k] = values[i]
+        if count:
+            counts[k] = j - i
+        k += 1
+        i = j
+    return k

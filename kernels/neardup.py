@@ -220,12 +220,9 @@ def _collided_before(sig, i, j, band, rows_per_band):
         types.int64,
         types.int64,
         rw(types.int64),
-        rw(types.int64),
     )
 )
-def link_bucket_pairs(
-    order, keys, account, prompt_hash, sig, bits, min_agree, window, band, rows_per_band, out_i, out_j
-):
+def link_bucket_pairs(order, keys, account, prompt_hash, sig, bits, min_agree, window, band, rows_per_band, out):
     """Verified cross-account pairs among the candidates of one band; returns how many there are.
 
     A bucket is a run of `order` with equal key; each row is paired with the next `window` rows of
@@ -233,8 +230,9 @@ def link_bucket_pairs(
     holds at most m * window candidate pairs. Pairs of one account are skipped, and so are pairs
     that already collided in an earlier band: a pair belongs to the first band it collides in,
     so over all bands each pair is reported at most once and needs no deduplication.
-    The first min(count, len(out_i)) pairs are written as (smaller row, larger row); a caller
-    whose buffers were too small calls again with buffers of the returned size.
+    The first min(count, len(out)) pairs are written as smaller row * n + larger row (one array,
+    where two took twice the memory at the peak of finish()); a caller whose buffer was too small
+    calls again with one of the returned size.
 
     Rows of equal prompt hash are the same text, so the same signature, and `order` puts them
     next to each other (it sorts a bucket by prompt hash): a bucket is a sequence of such copies.
@@ -243,11 +241,12 @@ def link_bucket_pairs(
     of each other and of different accounts is reported. Copies of one text pair up in band 0
     without a check (they agree everywhere) and are skipped in later bands (they collided in 0).
     order : int64[m] (rows sorted by key, then prompt hash), keys : uint64[n], account : int64[n],
-    prompt_hash : uint64[n], sig : uint32[n, K], bits : low_bits(sig), out_i, out_j : int64[cap]
+    prompt_hash : uint64[n], sig : uint32[n, K], bits : low_bits(sig), out : int64[cap]
     """
     m = order.shape[0]
     k = sig.shape[1]
-    cap = out_i.shape[0]
+    cap = out.shape[0]
+    n = sig.shape[0]
     # keys, accounts and prompt hashes in bucket order: each row is looked up once, and the
     # window's checks then read them in sequence
     ks = np.empty(m, dtype=np.uint64)
@@ -280,8 +279,7 @@ def link_bucket_pairs(
                     for y in range(x + 1, min(e1, x + 1 + window)):
                         if ac[x] != ac[y]:
                             if count < cap:
-                                out_i[count] = min(order[x], order[y])
-                                out_j[count] = max(order[x], order[y])
+                                out[count] = min(order[x], order[y]) * n + max(order[x], order[y])
                             count += 1
             i = order[r1]
             r2 = e1
@@ -301,8 +299,7 @@ def link_bucket_pairs(
                         for y in range(r2, min(e2, x + 1 + window)):
                             if ac[x] != ac[y]:
                                 if count < cap:
-                                    out_i[count] = min(order[x], order[y])
-                                    out_j[count] = max(order[x], order[y])
+                                    out[count] = min(order[x], order[y]) * n + max(order[x], order[y])
                                 count += 1
                 r2 = e2
             r1 = e1

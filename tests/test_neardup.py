@@ -120,19 +120,12 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
     for band in range(k // rows):
         nd.hash_bands(sig, band, rows, keys)
         order = np.lexsort((tie, phash, keys)).astype(np.int64)
-        out_i = np.empty(2, dtype=np.int64)  # deliberately small: the kernel reports what it needs
-        out_j = np.empty(2, dtype=np.int64)
-        c = nd.link_bucket_pairs(order, keys, account, phash, sig, bits, min_agree, window, band, rows, out_i, out_j)
+        out = np.empty(2, dtype=np.int64)  # deliberately small: the kernel reports what it needs
+        c = nd.link_bucket_pairs(order, keys, account, phash, sig, bits, min_agree, window, band, rows, out)
         if c > 2:
-            out_i = np.empty(c, dtype=np.int64)
-            out_j = np.empty(c, dtype=np.int64)
-            assert (
-                nd.link_bucket_pairs(
-                    order, keys, account, phash, sig, bits, min_agree, window, band, rows, out_i, out_j
-                )
-                == c
-            )
-        pairs += list(zip(out_i[:c].tolist(), out_j[:c].tolist()))
+            out = np.empty(c, dtype=np.int64)
+            assert nd.link_bucket_pairs(order, keys, account, phash, sig, bits, min_agree, window, band, rows, out) == c
+        pairs += [(int(x) // n, int(x) % n) for x in out[:c]]  # i * n + j
     assert len(pairs) == len(set(pairs))  # each pair once over all bands
     got = set(pairs)
     want = ref.link_pairs(
@@ -426,3 +419,25 @@ def test_low_bits_bound_the_agreement(k, spread, data):
     x = [int(a) ^ int(b) for a, b in zip(bits[0], bits[1])]
     differ = sum(bin((v | (v >> 1)) & 0x5555555555555555).count("1") for v in x)
     assert k - differ == low_agree >= full_agree
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 6)), max_size=300),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 6)), max_size=300),
+    st.booleans(),
+)
+def test_distinct_pairs_is_np_unique_of_the_codes(first, second, both):
+    """_distinct_pairs (one array sorted in place, its distinct values moved to its front) gives
+    np.unique's values and counts of a * base + b over both lists of pairs."""
+    from fastscan.score.neardup import _distinct_pairs
+
+    a, b = (np.array([p[i] for p in first], dtype=np.int64) for i in (0, 1))
+    a2, b2 = (np.array([p[i] for p in second], dtype=np.int64) for i in (0, 1))
+    base = 7
+    code = np.concatenate([a * base + b, a2 * base + b2]) if both else a * base + b
+    want, want_counts = np.unique(code, return_counts=True)
+    got, counts = _distinct_pairs(a, b, base, a2, b2, counts=True) if both else _distinct_pairs(a, b, base, counts=True)
+    assert got.tolist() == want.tolist() and counts.tolist() == want_counts.tolist()
+    got, none = _distinct_pairs(a, b, base, a2, b2) if both else _distinct_pairs(a, b, base)
+    assert got.tolist() == want.tolist() and len(none) == 0

@@ -210,13 +210,12 @@ def cross_pairs(
         neardup.group_by_key(base, keys, order)  # a bucket's rows in `base` order
         cap = max(4096, len(idx))
         while True:
-            out_i = np.empty(cap, dtype=np.int64)
-            out_j = np.empty(cap, dtype=np.int64)
+            out = np.empty(cap, dtype=np.int64)  # pairs as i * n + j
             c = neardup.link_bucket_pairs(
-                order, keys, s.account, s.prompt_hash, s.sig, bits, need, cfg.bucket_window, band, rows, out_i, out_j
+                order, keys, s.account, s.prompt_hash, s.sig, bits, need, cfg.bucket_window, band, rows, out
             )
             if c <= cap:
-                return out_i[:c] * n + out_j[:c]
+                return out[:c]
             cap = c
 
     # a pair is reported only in the first band it collides in: no duplicates to remove
@@ -264,9 +263,25 @@ def _template_examples(
     return out
 
 
-def _pairs_unique(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    code, cnt = np.unique(a.astype(np.int64) * n + b.astype(np.int64), return_counts=True)
-    return code // n, code % n, cnt
+def _distinct_pairs(
+    a: np.ndarray, b: np.ndarray, base: int, a2: np.ndarray | None = None, b2: np.ndarray | None = None, counts=False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct codes a * base + b over the pairs (a, b) and (a2, b2), sorted, and with
+    `counts` how often each came (else an empty array): np.unique's result, from one array sorted in place (np.unique of
+    a concatenation held three copies of it, the peak of finish())."""
+    from fastscan.kernels.aggregate import distinct_in_place
+
+    p = len(a)
+    code = np.empty(p + (len(a2) if a2 is not None else 0), dtype=np.int64)
+    np.multiply(a, base, out=code[:p])
+    code[:p] += b
+    if a2 is not None and b2 is not None:
+        np.multiply(a2, base, out=code[p:])
+        code[p:] += b2
+    code.sort()
+    cnt = np.empty(len(code) if counts else 0, dtype=np.int64)
+    k = distinct_in_place(code, cnt)
+    return code[:k], cnt[:k]
 
 
 def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.ndarray | None = None) -> CrossAccount:
@@ -361,18 +376,15 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
     pi, pj = verified.result()
     ai, aj = s.account[pi], s.account[pj]
     # (row, other account) once each; a row's account frequency counts identical copies too
-    rows = np.concatenate([pi, pj])
-    other = np.concatenate([aj, ai])
-    r_u, o_u, _ = _pairs_unique(rows, other, max(n, 1))
-    df = 1 + np.bincount(r_u, minlength=m)
+    base = max(n, 1)
+    df = 1 + np.bincount(_distinct_pairs(pi, aj, base, pj, ai)[0] // base, minlength=m)
     popular = df > cfg.popular_accounts
     differ = s.prompt_hash[pi] != s.prompt_hash[pj]
     keep = differ & ~popular[pi] & ~popular[pj]
-    rows = np.concatenate([pi[keep], pj[keep]])
-    other = np.concatenate([aj[keep], ai[keep]])
-    r_u, o_u, _ = _pairs_unique(rows, other, max(m, n, 1))
+    ri, o_u = np.divmod(_distinct_pairs(pi[keep], aj[keep], base, pj[keep], ai[keep])[0], base)
     # per ordered account pair (A, B): A's sampled prompts with a near-duplicate in B
-    a_src, a_dst, shared = _pairs_unique(s.account[r_u], o_u, max(n, 1))
+    ab, shared = _distinct_pairs(s.account[ri], o_u, base, counts=True)
+    a_src, a_dst = np.divmod(ab, base)
     # symmetric evidence: min(A's prompts matched in B, B's prompts matched in A)
     code = a_src * n + a_dst
     rev = a_dst * n + a_src
