@@ -266,11 +266,16 @@ def _template_examples(
 
 
 def _distinct_pairs(
-    a: np.ndarray, b: np.ndarray, base: int, a2: np.ndarray | None = None, b2: np.ndarray | None = None, counts=False
+    a: np.ndarray,
+    b: np.ndarray,
+    base: int,
+    a2: np.ndarray | None = None,
+    b2: np.ndarray | None = None,
+    counts: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The distinct codes a * base + b over the pairs (a, b) and (a2, b2), sorted, and with
-    `counts` how often each came (else an empty array): np.unique's result, from one array sorted in place (np.unique of
-    a concatenation held three copies of it, the peak of finish())."""
+    `counts` how often each came (else an empty array): np.unique's result, from one array
+    sorted in place (np.unique of a concatenation held three copies of it, the peak of finish())."""
     from fastscan.kernels.aggregate import distinct_in_place
 
     p = len(a)
