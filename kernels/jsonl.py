@@ -26,6 +26,7 @@ from fastscan.kernels.json_values import copy_string, match_literal, parse_numbe
 
 T_STRING, T_INT, T_FLOAT, T_BOOL = 0, 1, 2, 3
 MAX_DEPTH = 64
+KEY_MEMORY = 64  # keys of the line before remembered by place (scan_flat)
 
 _POW10 = np.array([10.0**k for k in range(23)], dtype=np.float64)
 
@@ -158,9 +159,15 @@ def _key_index(data, ks, ke, names_off, names_data):
 
 @helper
 def _decode_line(
-    data, start, end, i, names_off, names_data, ftypes, slots, valid, ivals, fvals, text, cursor, seen, stack
+    data, start, end, i, names_off, names_data, ftypes, slots, valid, ivals, fvals, text, cursor, seen, stack, last
 ):
-    """Decode one line into row i of the outputs (see scan_flat); False when it is left to Arrow."""
+    """Decode one line into row i of the outputs (see scan_flat); False when it is left to Arrow.
+
+    last : int64[3, KEY_MEMORY], the keys of the line before by place: start in data, length and
+    field (-1: not wanted). A log's lines mostly have their keys in one order, so a key the same
+    as the one in its place the line before has that key's field, without a search of the wanted
+    names.
+    """
     nf = ftypes.shape[0]
     for f in range(nf):
         seen[f] = False
@@ -172,6 +179,7 @@ def _decode_line(
     if p < end and data[p] == 125:
         p += 1
     else:
+        j = 0  # the key's place in the line
         while True:
             if p >= end or data[p] != 34:
                 return False
@@ -179,7 +187,22 @@ def _decode_line(
             q, esc = string_end(data, p, end)
             if q < 0 or esc:
                 return False
-            f = _key_index(data, ks, q - 1, names_off, names_data)
+            n = q - 1 - ks
+            f = -2
+            if j < KEY_MEMORY and last[1, j] == n:
+                lk = last[0, j]
+                f = last[2, j]
+                for k in range(n):
+                    if data[ks + k] != data[lk + k]:
+                        f = -2
+                        break
+            if f == -2:
+                f = _key_index(data, ks, q - 1, names_off, names_data)
+            if j < KEY_MEMORY:
+                last[0, j] = ks
+                last[1, j] = n
+                last[2, j] = f
+            j += 1
             p = skip_ws(data, q, end)
             if p >= end or data[p] != 58:
                 return False
@@ -290,6 +313,7 @@ def scan_flat(data, starts, ends, names_off, names_data, ftypes, slots, valid, i
     stack = np.zeros(MAX_DEPTH, dtype=np.uint8)
     cursor = np.zeros(nf, dtype=np.int64)
     saved = np.zeros(nf, dtype=np.int64)
+    last = np.full((3, KEY_MEMORY), -1, dtype=np.int64)
     count = 0
     for i in range(starts.shape[0]):
         for f in range(nf):
@@ -310,6 +334,7 @@ def scan_flat(data, starts, ends, names_off, names_data, ftypes, slots, valid, i
             cursor,
             seen,
             stack,
+            last,
         )
         refused[i] = not ok
         if not ok:

@@ -167,6 +167,26 @@ def test_strings_with_a_special_byte_anywhere(special):
             assert took is (special[0] == "\\"), (pad, k, line)
 
 
+def test_keys_that_move_between_lines():
+    """The decoder takes a key's field from the key in its place the line before when the two are
+    the same bytes: keys of the same length that differ (a wanted one and one that is not, two
+    wanted ones), keys that swap places, lines with more or fewer keys, all read as Arrow reads
+    them."""
+    lines = [
+        {"model": "m1", "prompt": "p1", "account_id": "a"},
+        {"extra": "x2", "prompt": "p2", "account_id": "b"},  # "extra" is as long as "model"
+        {"model": "m3", "prompt": "p3", "account_id": "c"},
+        {"prompt": "p4", "model": "m4", "account_id": "d"},  # swapped
+        {"ts": "2025-09-01T00:00:00Z", "model": "m5"},
+        {"account_id": "f", "request_id": "r6"},  # "account_id" and "request_id": 10 bytes each
+        {"request_id": "r7", "account_id": "g"},
+        {"request_id": "r8", "account_id": "h", "meta": {"model": "nested"}, "model": "m8"},
+        {},
+        {"model": "m10"},
+    ]
+    assert check([json.dumps(r).encode() for r in lines])
+
+
 def test_a_decoder_reused_decodes_each_chunk_as_a_new_one_would():
     """The flat decoder writes into work rows kept from chunk to chunk: nothing left there by a
     chunk of long strings shows in the next chunk of short ones (or of nulls)."""
