@@ -65,15 +65,17 @@ LONG_OUTPUT_TOKENS = 1000
 
 
 def _intern(names: list, index: dict, known: list) -> np.ndarray:
-    """Each name's number in `known` (int64), appending the names not seen before."""
-    out = np.empty(len(names), dtype=np.int64)
-    for i, name in enumerate(names):
-        j = index.get(name)
-        if j is None:
-            j = index[name] = len(known)
-            known.append(name)
-        out[i] = j
-    return out
+    """Each name's number in `known` (int64), appending the names not seen before, in order."""
+    got = list(map(index.get, names))  # one C loop; the new names (rare once a scan runs) apart
+    if None in got:
+        for i, j in enumerate(got):
+            if j is None:
+                j = index.get(names[i])
+                if j is None:
+                    j = index[names[i]] = len(known)
+                    known.append(names[i])
+                got[i] = j
+    return np.array(got, dtype=np.int64)
 
 
 class AccountState:

@@ -535,3 +535,13 @@ def test_state_with_a_damaged_sparse_table_is_refused():
         st.hours.keys, st.hours.counts = np.array(keys, np.int64), np.array(counts, np.int64)
         with pytest.raises(ValueError, match="state table"):
             AccountState.from_bytes(st.to_bytes())
+
+
+def test_intern_numbers_new_names_in_the_order_they_come():
+    from fastscan.state import _intern
+
+    index: dict[str, int] = {"a": 0, "b": 1}
+    known = ["a", "b"]
+    assert _intern(["b", "c", "a", "d", "c"], index, known).tolist() == [1, 2, 0, 3, 2]
+    assert known == ["a", "b", "c", "d"] and index == {"a": 0, "b": 1, "c": 2, "d": 3}
+    assert _intern([], index, known).tolist() == [] and _intern(["d"], index, known).dtype == np.int64
