@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fastscan.parallel import map_ordered
 from fastscan.params import IDENTITY_KINDS, KEY_SHIFT, KINDS, MODEL_KIND, describe
 from fastscan.score.model import CLUSTER_MIN_REQUESTS, CLUSTER_VOLUME, extraction_scores, score_accounts
 from fastscan.state import AccountState, F
@@ -284,7 +285,8 @@ def find_campaigns(
         got = extraction_scores(_pool(accounts, label, g, numeric), min_requests)
         return np.where(label >= 0, got[np.maximum(label, 0)], -1.0)
 
-    scores = np.array([pooled_scores(lab) for lab in labels]) if labels else np.zeros((0, n))
+    # each candidate's pooling is independent of the others': on every thread
+    scores = np.array(map_ordered(pooled_scores, labels)) if labels else np.zeros((0, n))
     # an account of a sizeable group of its exact fingerprint that is not harvesting stays there:
     # a coarser candidate must not draw people on common settings into a campaign
     if labels:
