@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from fastscan.kernels._jit import kernel, ro, ro2, rw, rw2
+from fastscan.kernels._jit import inline, kernel, ro, ro2, rw, rw2
 
 
 @kernel(types.void(ro(types.int32), ro2(types.int64), rw2(types.int64)))
@@ -81,6 +81,12 @@ def group_medians(values, label, size, out):
         out[k] = (v[(m - 1) // 2] + v[m // 2]) / 2
 
 
+@inline
+def _before(a1, h1, a2, h2):
+    """(a1, h1) < (a2, h2): by a, then by h."""
+    return a1 < a2 or (a1 == a2 and h1 < h2)
+
+
 @kernel(types.void(ro(types.int64), ro(types.uint64), ro(types.int64), ro(types.uint64), rw(types.int64)))
 def find_pairs(sorted_a, sorted_h, query_a, query_h, out):
     """out[i] = the index of (query_a[i], query_h[i]) in the rows (sorted_a, sorted_h), which are
@@ -97,19 +103,19 @@ def find_pairs(sorted_a, sorted_h, query_a, query_h, out):
     for i in range(query_a.shape[0]):
         qa = query_a[i]
         qh = query_h[i]
-        if i > 0 and (qa < query_a[i - 1] or (qa == query_a[i - 1] and qh < query_h[i - 1])):
+        if i > 0 and _before(qa, qh, query_a[i - 1], query_h[i - 1]):
             lo = 0
         # every row before lo is smaller than the query; find hi, a row that is not (or n)
         hi = lo
         step = 1
-        while hi < n and (sorted_a[hi] < qa or (sorted_a[hi] == qa and sorted_h[hi] < qh)):
+        while hi < n and _before(sorted_a[hi], sorted_h[hi], qa, qh):
             lo = hi + 1
             hi = lo + step
             step *= 2
         hi = min(hi, n)
         while lo < hi:
             mid = (lo + hi) >> 1
-            if sorted_a[mid] < qa or (sorted_a[mid] == qa and sorted_h[mid] < qh):
+            if _before(sorted_a[mid], sorted_h[mid], qa, qh):
                 lo = mid + 1
             else:
                 hi = mid
