@@ -148,13 +148,10 @@ def _numeric(accounts: pa.Table) -> dict[str, np.ndarray]:
     return out
 
 
-def _pool(
-    accounts: pa.Table, label: np.ndarray, n_groups: int, numeric: dict[str, np.ndarray] | None = None
-) -> pa.Table:
-    """One pooled row per group `label` (values 0..n_groups-1; -1 none) of the account table.
-    `numeric`: _numeric(accounts), when the caller pools the same table again and again."""
-    if numeric is None:
-        numeric = _numeric(accounts)
+def _pool(accounts: pa.Table, label: np.ndarray, n_groups: int, numeric: dict[str, np.ndarray]) -> pa.Table:
+    """One pooled row per group `label` (values 0..n_groups-1; -1 none) of the account table;
+    `numeric` is _numeric(accounts), converted once by the caller, which pools the table again
+    and again."""
     req = numeric["requests"]
     inside = label >= 0
     lab = label[inside]
