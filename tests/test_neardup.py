@@ -367,6 +367,21 @@ def test_cross_account_ring_is_one_cluster_and_popular_content_ties_nothing():
     assert t and all(x["account_ids"] == [f"ring{a}" for a in range(6)] for x in t)
 
 
+def test_account_features_alone_match_what_finish_passes_it():
+    """account_features computes the flags, the cross-account links and the repetition columns
+    itself when not given them (sharing one packing of the low bits): the same table as from the
+    ones finish() computes and passes."""
+    from fastscan.score.features import account_features
+    from fastscan.score.neardup import cross_account, low_bits, repetition
+
+    st_ = scan_rows(cross_log()).state
+    bits = low_bits(st_)
+    near = near_duplicate_flags(st_, bits)
+    given = account_features(st_, cross_account(st_, near, bits), near, repetition(st_, near))
+    assert account_features(st_).equals(given)
+    assert account_features(st_, near=near).equals(given)
+
+
 def test_cross_account_near_duplicates_link_accounts_that_share_edited_content():
     rng = random.Random(3)
     words = [f"x{i}" for i in range(3000)]

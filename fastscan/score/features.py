@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from fastscan.score.neardup import CrossAccount, cross_account, near_duplicate_flags, repetition
+from fastscan.score.neardup import CrossAccount, cross_account, low_bits, near_duplicate_flags, repetition
 from fastscan.sketches import HOUR_MS, key_hour
 from fastscan.state import AccountState, F
 
@@ -198,10 +198,12 @@ def account_features(
     ):
         cols[f"{name}_rate"] = _safe_div(sums[:, F[name]], req)
     cols["samples_per_request"] = _safe_div(sums[:, F["samples"]], req)
-    if near is None:  # the within-account flags: computed once, shared with cross_account
-        near = near_duplicate_flags(state)
+    if near is None or cross is None:  # the low bits and the flags: computed once, shared
+        bits = low_bits(state)
+        near = near_duplicate_flags(state, bits) if near is None else near
+        cross = cross or cross_account(state, near, bits)
     cols.update(rep if rep is not None else repetition(state, near))
-    cols.update((cross or cross_account(state, near)).columns)
+    cols.update(cross.columns)
     cols.update(_timing(state))
     cols.update(_models(state))
     cols["active_span_days"] = np.where(timed, (ts_max - ts_min) / (24 * HOUR_MS), 0.0)
