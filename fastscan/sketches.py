@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastscan.parallel import map_ordered, row_ranges
+from fastscan.buffers import release_rows, reservable_bytes, reserved_rows
 
 HOUR_MS = 3_600_000
 HOUR_OFFSET = 1 << 25  # hour keys are epoch hours + this (see hour_key)
@@ -24,6 +24,7 @@ INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 TEXT_BYTES = 96  # bytes kept from each end of a sampled prompt when a scan keeps text
+MAPPED_STORE_BYTES = 32 << 20  # a sample's signature store past this size lives in reserved_rows
 
 
 def hour_key(ts_ms: np.ndarray) -> np.ndarray:
@@ -182,28 +183,25 @@ def group_by_account_hash(account: np.ndarray, phash: np.ndarray) -> tuple[np.nd
     return order, np.flatnonzero(first)
 
 
-def _copy_rows(src: np.ndarray, src_rows: np.ndarray, dst: np.ndarray, dst_rows: np.ndarray) -> None:
-    """dst[dst_rows] = src[src_rows], whole rows, on every core: most of the cost is the first
-    touch of a new array's pages, which the threads take in parallel."""
-    from fastscan.kernels.aggregate import copy_rows
-
-    def part(r: tuple[int, int]) -> None:
-        copy_rows(src, src_rows[r[0] : r[1]], dst, dst_rows[r[0] : r[1]])
-
-    map_ordered(part, row_ranges(len(src_rows)))
-
-
-# The columns of a part of the sample, in the order `add` takes them: the key of a row, the
-# counts summed when a prompt meets itself again, and the columns gathered row by row ("text" is
-# None in a sample that keeps no text).
+# The columns of a part of the sample, in the order `add_slots` takes them: the key of a row, the
+# counts summed when a prompt meets itself again, and the columns gathered row by row ("slot":
+# where the row's signature is in the store; "text" is None in a sample that keeps no text).
 _KEYS = ("account", "prompt_hash")
 _COUNTS = ("count", "count0")
-_WIDE = ("n_words", "head_hash", "tail_hash", "sig", "text")
+_WIDE = ("n_words", "head_hash", "tail_hash", "slot", "text")
 _AT = {name: i for i, name in enumerate(_KEYS + _COUNTS + _WIDE)}
 
 
 class PromptSample:
-    """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k)."""
+    """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k).
+
+    The rows are in (account, prompt hash) order after `compact`. Their MinHash signatures, most
+    of the sample's bytes, stay where they were first written: row i's is store[slot[i]]. A
+    compaction reorders the narrow columns only, and the rows it drops free their store rows for
+    the next signatures (moving the signatures at each compaction copied 900 MB, in fresh pages,
+    over a 2.1 GB log). The store so holds the live rows and those waiting for the next compaction,
+    and after one that dropped many rows it is cut back (`_shrink`).
+    """
 
     def __init__(self, size: int, num_perm: int, keep_text: bool = False):
         self.size = size
@@ -215,7 +213,11 @@ class PromptSample:
         self.n_words = np.zeros(0, dtype=np.int32)
         self.head_hash = np.zeros(0, dtype=np.uint64)
         self.tail_hash = np.zeros(0, dtype=np.uint64)
-        self.sig = np.zeros((0, num_perm), dtype=np.uint32)
+        self.slot = np.zeros(0, dtype=np.int64)  # per row: its signature's row in `store`
+        self.store = np.zeros((0, num_perm), dtype=np.uint32)  # the signatures, in no order
+        self._used = 0  # store rows handed out so far (the rest are room to grow into)
+        self._mapped = False  # the store is a reserved_rows array
+        self._free = np.zeros(0, dtype=np.int64)  # store rows handed out and freed since, ascending
         # the first and the last TEXT_BYTES bytes of each prompt, zero-padded; None: no text kept
         self.text = np.zeros((0, 2 * TEXT_BYTES), dtype=np.uint8) if keep_text else None
         self.threshold = np.zeros(0, dtype=np.uint64)  # per account: hashes above are never kept
@@ -228,7 +230,54 @@ class PromptSample:
             grow = np.full(max(n, 2 * len(self.threshold)) - len(self.threshold), UINT64_MAX, dtype=np.uint64)
             self.threshold = np.concatenate([self.threshold, grow])
 
+    def reserve(self, m: int) -> np.ndarray:
+        """Store rows for m new signatures, freed ones first: the caller writes the signatures
+        there (store[slots]), then passes the slots to `add_slots`."""
+        reuse = min(m, len(self._free))
+        slots = np.concatenate([self._free[:reuse], np.arange(self._used, self._used + m - reuse, dtype=np.int64)])
+        self._free = self._free[reuse:]
+        self._used += m - reuse
+        if self._used > len(self.store):
+            self._grow(self._used - (m - reuse))
+        return slots
+
+    def _grow(self, held: int) -> None:
+        """Room for self._used rows, of which the first `held` hold signatures. A large store
+        moves, once, into address space reserved for as many rows as memory holds; a small one
+        (or where that is refused) grows in place."""
+        row = 4 * self.num_perm
+        if self._used * row >= MAPPED_STORE_BYTES:
+            room = reserved_rows(max(2 * self._used, reservable_bytes() // row), self.num_perm, np.uint32)
+            if room is not None:
+                room[:held] = self.store[:held]
+                self.store, self._mapped = room, True
+                return
+        try:
+            # realloc: a large block's pages move without being copied (numpy zeroes the new rows)
+            self.store.resize((self._used, self.num_perm))
+        except ValueError:  # refused while anything else holds the store: a copy, with room
+            grown = np.empty((max(self._used, len(self.store) * 3 // 2), self.num_perm), dtype=np.uint32)
+            grown[:held] = self.store[:held]
+            self.store, self._mapped = grown, False
+
+    @property
+    def store_rows(self) -> int:
+        """How many rows of the store are in use (live, waiting or free): store[:store_rows]."""
+        return self._used
+
+    def signatures(self) -> np.ndarray:
+        """uint32[rows, num_perm]: the rows' signatures in row order (a copy)."""
+        self.compact()
+        return self.store[self.slot]
+
     def add(self, account, prompt_hash, count, count0, n_words, head_hash, tail_hash, sig, text=None) -> None:
+        """New rows with their signatures (uint32[m, num_perm])."""
+        slots = self.reserve(len(account))
+        self.store[slots] = sig
+        self.add_slots(account, prompt_hash, count, count0, n_words, head_hash, tail_hash, slots, text)
+
+    def add_slots(self, account, prompt_hash, count, count0, n_words, head_hash, tail_hash, slot, text=None) -> None:
+        """New rows whose signatures are written at store[slot] (slots from `reserve`)."""
         if (text is None) != (self.text is None):
             raise ValueError("prompt text given to a sample that keeps none, or missing from one that does")
         self._pending.append(
@@ -240,7 +289,7 @@ class PromptSample:
                 n_words.astype(np.int32),
                 head_hash,
                 tail_hash,
-                sig,
+                np.asarray(slot, dtype=np.int64),
                 text,
             )
         )
@@ -252,7 +301,7 @@ class PromptSample:
         if not self._pending:
             return
         parts = [tuple(getattr(self, name) for name in _AT)] + self._pending
-        account = np.concatenate([p[_AT["account"]] for p in parts])
+        account_all = account = np.concatenate([p[_AT["account"]] for p in parts])
         phash = np.concatenate([p[_AT["prompt_hash"]] for p in parts])
         self._pending, self._pending_n = [], 0
         order, starts = group_by_account_hash(account, phash)
@@ -270,8 +319,13 @@ class PromptSample:
             c = np.concatenate([p[_AT[name]] for p in parts])
             setattr(self, name, (np.add.reduceat(c[order], starts) if len(starts) else c[:0])[keep])
         rows = keep_rows[keep]
-        # the wide columns are gathered from each part straight into their new place: the
-        # signatures are most of the state, and concatenating them first held a third copy
+        gone = np.ones(len(account_all), dtype=np.bool_)
+        gone[rows] = False  # the rows dropped: beyond the sample size, or a prompt met again
+        if gone.any():
+            freed = np.concatenate([p[_AT["slot"]] for p in parts])[gone]
+            self._free = np.sort(np.concatenate([self._free, freed]))
+        # the other columns are gathered from each part straight into their new place (the
+        # text, when kept, is wide: concatenating it first held a third copy)
         bounds = np.cumsum([0] + [len(p[0]) for p in parts])
         by_part = np.argsort(rows, kind="stable")  # rows of part k: by_part[cut[k]:cut[k + 1]]
         cut = np.searchsorted(rows[by_part], bounds)
@@ -283,37 +337,60 @@ class PromptSample:
             out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
             for k, p in enumerate(parts):
                 sel = by_part[cut[k] : cut[k + 1]]
-                if len(sel) == 0:
-                    continue
-                if name == "sig":
-                    _copy_rows(np.ascontiguousarray(p[col]), rows[sel] - bounds[k], out, sel)
-                else:
+                if len(sel):
                     out[sel] = p[col][rows[sel] - bounds[k]]
             setattr(self, name, out)
         del parts
         self._live = len(self.account)
+        self._shrink()
         full = rank == self.size - 1
         self.ensure_accounts(int(account.max()) + 1 if len(account) else 0)
         self.threshold[account[full]] = phash[full]
+
+    def _shrink(self) -> None:
+        """After a compaction that dropped many rows (more than a quarter of the live ones and
+        4,096 besides), the live rows' signatures move to the store's first rows and the store is
+        cut to them: it holds at most 1.25 times the live rows and 4,096 more between compactions.
+        The copy is of live rows only, and only after as many rows again were dropped."""
+        live = len(self.slot)
+        if self._used <= live + live // 4 + 4096:
+            return
+        move = np.flatnonzero(self.slot >= live)  # live rows whose signature sits past the first `live`
+        if len(move):
+            taken = np.zeros(live, dtype=np.bool_)
+            taken[self.slot[self.slot < live]] = True
+            to = np.flatnonzero(~taken)  # as many free rows among the first `live` as rows to move
+            self.store[to] = self.store[self.slot[move]]
+            self.slot[move] = to
+        if self._mapped:
+            release_rows(self.store, live, self._used)
+        else:
+            try:
+                self.store.resize((live, self.num_perm))
+            except ValueError:
+                self.store = self.store[:live].copy()
+        self._used, self._free = live, np.zeros(0, dtype=np.int64)
 
     def merge(self, other: PromptSample, mapping: np.ndarray) -> None:
         other.compact()
         if len(other.account):
             self.ensure_accounts(int(mapping.max()) + 1)
-            self.add(mapping[other.account], *(getattr(other, name) for name in list(_AT)[1:]))
+            columns = [getattr(other, name) for name in _AT]
+            columns[0] = mapping[other.account]
+            columns[_AT["slot"]] = slots = self.reserve(len(other.account))
+            self.store[slots] = other.store[other.slot]
+            self.add_slots(*columns)
         self.compact()
 
     @property
     def nbytes(self) -> int:
         return (
-            self.sig.nbytes
+            self._used * 4 * self.num_perm
+            + self._free.nbytes
             + (self.text.nbytes if self.text is not None else 0)
-            + self.account.nbytes * 6
+            + self.account.nbytes * 7
             + self.threshold.nbytes
-            + sum(
-                p[_AT["sig"]].nbytes + (p[_AT["text"]].nbytes if p[_AT["text"]] is not None else 0) + 48 * len(p[0])
-                for p in self._pending
-            )
+            + sum((p[_AT["text"]].nbytes if p[_AT["text"]] is not None else 0) + 56 * len(p[0]) for p in self._pending)
         )
 
 

@@ -312,20 +312,18 @@ class AccountState:
                 if len(uniq_rows) == 0:
                     return
         a, b = self.minhash_params()
-        sig = np.empty((len(uniq_rows), self.config.num_perm), dtype=np.uint32)
-        uniq_rows = uniq_rows.astype(np.int64)
-
+        u = uniq_rows.astype(np.int64)
+        slots = s.reserve(len(u))  # the signatures are computed straight into the sample's store
         word_start, n_words, words = text_words
 
         def minhash_part(part: tuple[int, int]) -> None:
             lo, hi = part
-            rows = uniq_rows[lo:hi]
-            minhash_from_words(word_start, n_words, words, rows, self.config.shingle_words, a, b, sig[lo:hi])
+            k = self.config.shingle_words
+            minhash_from_words(word_start, n_words, words, u[lo:hi], k, a, b, s.store, slots[lo:hi])
 
-        map_ordered(minhash_part, row_ranges(len(uniq_rows)))
-        ends = prompt_ends(p_off, p_data, uniq_rows) if s.text is not None else None
-        u = uniq_rows
-        s.add(account[u], phash[u], counts, counts0, n_words[u], head[u], tail[u], sig, ends)
+        map_ordered(minhash_part, row_ranges(len(u)))
+        ends = prompt_ends(p_off, p_data, u) if s.text is not None else None
+        s.add_slots(account[u], phash[u], counts, counts0, n_words[u], head[u], tail[u], slots, ends)
 
     # -- merge
     def merge(self, other: AccountState) -> AccountState:
@@ -392,7 +390,7 @@ class AccountState:
             "sample_n_words": s.n_words,
             "sample_head_hash": s.head_hash,
             "sample_tail_hash": s.tail_hash,
-            "sample_sig": s.sig.ravel(),
+            "sample_sig": s.signatures().ravel(),
             "sample_threshold": s.threshold[:n],
         }
         if s.text is not None:
@@ -464,7 +462,9 @@ class AccountState:
         s.n_words = col("sample_n_words", np.int32)
         s.head_hash = col("sample_head_hash", np.uint64)
         s.tail_hash = col("sample_tail_hash", np.uint64)
-        s.sig = col("sample_sig", np.uint32).reshape(len(s.account), config.num_perm)
+        s.store = col("sample_sig", np.uint32)
+        s.store.shape = (len(s.account), config.num_perm)  # in place: a reshaped view could not grow
+        s.slot, s._used = np.arange(len(s.account), dtype=np.int64), len(s.account)
         s.threshold = col("sample_threshold", np.uint64)
         if config.keep_text:
             if "sample_text" not in batch.schema.names:

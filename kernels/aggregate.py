@@ -39,21 +39,6 @@ def minmax_by_account(account, values, valid, out_min, out_max):
             out_max[a] = v
 
 
-@kernel(types.void(ro2(types.uint32), ro(types.int64), rw2(types.uint32), ro(types.int64)))
-def copy_rows(src, src_rows, dst, dst_rows):
-    """dst[dst_rows[i]] = src[src_rows[i]] for every i (whole rows; numpy's fancy-index
-    assignment of 2-d rows was most of PromptSample.compact).
-
-    src : uint32[n, K], src_rows : int64[m], dst : uint32[p, K], dst_rows : int64[m]
-    """
-    k = src.shape[1]
-    for i in range(src_rows.shape[0]):
-        s = src_rows[i]
-        d = dst_rows[i]
-        for j in range(k):
-            dst[d, j] = src[s, j]
-
-
 @kernel(types.void(ro(types.float64), ro(types.int64), ro(types.int64), rw(types.float64)))
 def group_medians(values, label, size, out):
     """out[g] = the median of the values whose label is g (the mean of the two middle ones of an

@@ -93,6 +93,7 @@ def hash_bands(sig, band, rows_per_band, out):
     types.void(
         _i64ro,
         _u32ro2,
+        _i64ro,
         ro2(types.uint64),
         ro(types.int32),
         types.int64,
@@ -103,7 +104,7 @@ def hash_bands(sig, band, rows_per_band, out):
         rw(types.boolean),
     )
 )
-def flag_account_near_dups(offsets, sig, bits, n_words, bands, rows_per_band, min_agree, first, last, out):
+def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_band, min_agree, first, last, out):
     """Within-account near-duplicates, every band at once, for accounts first..last-1.
 
     Rows of account a are offsets[a]:offsets[a + 1] (the sample is in account order). out[i] is
@@ -114,8 +115,10 @@ def flag_account_near_dups(offsets, sig, bits, n_words, bands, rows_per_band, mi
     its keys (no sort). Each pair of a bucket is looked at once, and not at all when both rows are
     already flagged; the low-bits check (`bits`, see `low_bits`) turns most pairs away before the
     full comparison. Accounts are independent, so disjoint ranges can run on several threads.
-    offsets : int64[n_accounts + 1], sig : uint32[n, K], bits : low_bits(sig), n_words : int32[n]
-    (rows with n_words <= 0 never match), out : bool[n]
+    Row i's signature is sig[slot[i]] and its low bits bits[slot[i]] (a prompt sample keeps the
+    signatures where they were written, fastscan.sketches.PromptSample).
+    offsets : int64[n_accounts + 1], sig : uint32[store rows, K], slot : int64[n], bits :
+    low_bits(sig), n_words : int32[n] (rows with n_words <= 0 never match), out : bool[n]
     """
     k = sig.shape[1]
     width = 0
@@ -148,7 +151,7 @@ def flag_account_near_dups(offsets, sig, bits, n_words, bands, rows_per_band, mi
             mask *= 2
         mask -= 1
         for r in range(m):
-            i = rows[r]
+            i = slot[rows[r]]
             for band in range(bands):
                 chain[band] = seeds[band]
             for p in range(rows_per_band):
@@ -184,8 +187,8 @@ def flag_account_near_dups(offsets, sig, bits, n_words, bands, rows_per_band, mi
                     j = rows[y]
                     if (
                         not (flagged and out[j])
-                        and _may_agree(bits, i, j, min_agree, k)
-                        and _agree(sig, i, j, min_agree)
+                        and _may_agree(bits, slot[i], slot[j], min_agree, k)
+                        and _agree(sig, slot[i], slot[j], min_agree)
                     ):
                         out[i] = True
                         out[j] = True

@@ -90,11 +90,15 @@ def prompt_pass(
 _u32ro = ro(types.uint32)
 
 
-@kernel(types.void(_i64ro, ro(types.int32), ro(types.uint64), _i64ro, types.int64, _u32ro, _u32ro, rw2(types.uint32)))
-def minhash_from_words(word_start, n_words, words, rows, k, a, b, out):
-    """out[i] = the MinHash signature of string rows[i] from the word hashes prompt_pass kept
-    (minhash_signatures' result, without the tokenizer); a string without words (or null) gets
-    all 0xFFFFFFFF."""
+@kernel(
+    types.void(
+        _i64ro, ro(types.int32), ro(types.uint64), _i64ro, types.int64, _u32ro, _u32ro, rw2(types.uint32), _i64ro
+    )
+)
+def minhash_from_words(word_start, n_words, words, rows, k, a, b, out, out_rows):
+    """out[out_rows[i]] = the MinHash signature of string rows[i] from the word hashes prompt_pass
+    kept (minhash_signatures' result, without the tokenizer); a string without words (or null)
+    gets all 0xFFFFFFFF."""
     most = 0
     for i in range(rows.shape[0]):
         most = max(most, n_words[rows[i]])
@@ -102,4 +106,4 @@ def minhash_from_words(word_start, n_words, words, rows, k, a, b, out):
     for i in range(rows.shape[0]):
         r = rows[i]
         m = _shingle_keys(words[word_start[r] :], n_words[r], k, xs)
-        _minhash_rows(xs, m, a, b, out, i)
+        _minhash_rows(xs, m, a, b, out, out_rows[i])

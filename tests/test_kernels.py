@@ -217,6 +217,36 @@ def test_no_huge_pages_is_scoped_and_yields_to_the_environment(monkeypatch):
         setter(before)
 
 
+def test_reserved_rows_hold_what_is_written_and_give_back_whole_pages():
+    import mmap
+
+    from fastscan import buffers
+
+    a = buffers.reserved_rows(1 << 20, 128, np.uint32)  # 512 MiB of address space, none of it used yet
+    if a is None:
+        pytest.skip("no anonymous mappings here")
+    assert a.shape == (1 << 20, 128) and a.flags.writeable and a.flags.c_contiguous
+    per_page = mmap.PAGESIZE // 512
+    a[: 10 * per_page] = 7
+    buffers.release_rows(a, per_page + 1, 10 * per_page)
+    assert (a[: 2 * per_page] == 7).all()  # the page holding row per_page + 1 is kept whole
+    assert not a[2 * per_page : 10 * per_page].any()  # the pages after it read as zeros again
+    a[5] = 9  # and take new values as before
+    assert (a[5] == 9).all()
+    plain = np.zeros((4, 128), dtype=np.uint32)
+    buffers.release_rows(plain, 0, 4)  # not a reserved array: left alone
+    assert plain.shape == (4, 128)
+
+
+def test_reservable_bytes_leave_room_under_an_address_space_limit(monkeypatch):
+    resource = pytest.importorskip("resource")
+    from fastscan import buffers
+
+    assert buffers.reservable_bytes() > 0
+    monkeypatch.setattr(resource, "getrlimit", lambda what: (1 << 30, resource.RLIM_INFINITY))
+    assert buffers.reservable_bytes() <= 1 << 28
+
+
 def test_string_buffers_data_is_read_only():
     _, data, _ = string_buffers(pa.array(["abc", "de"]))
     assert not data.flags.writeable
@@ -1107,21 +1137,6 @@ def test_asks_for_reasoning_examples(value, asks):
     out = np.zeros(1, dtype=np.bool_)
     reasoning.asks_for_reasoning(offsets, data, valid, out)
     assert out.tolist() == [asks]
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.integers(1, 40), st.integers(1, 8), st.data())
-def test_copy_rows_matches_numpy(n, k, data):
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    src = rng.integers(0, 2**32, (n, k), dtype=np.uint32)
-    m = data.draw(st.integers(0, n))
-    src_rows = rng.integers(0, n, m).astype(np.int64)
-    dst_rows = rng.permutation(n)[:m].astype(np.int64)  # distinct destinations
-    dst = np.zeros((n, k), dtype=np.uint32)
-    want = dst.copy()
-    want[dst_rows] = src[src_rows]
-    aggregate.copy_rows(src, src_rows, dst, dst_rows)
-    assert np.array_equal(dst, want)
 
 
 @settings(max_examples=80, deadline=None)

@@ -29,6 +29,17 @@ def kernels():
 # --------------------------------------------------------------------------- kernels
 
 
+def in_store(sig: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """sig's rows scattered over a larger store, as a prompt sample keeps them: (store, slot) with
+    store[slot[i]] = sig[i]; the other rows hold noise a kernel must never read."""
+    rng = np.random.default_rng(seed)
+    n, k = sig.shape
+    slot = rng.permutation(2 * n + 1)[:n].astype(np.int64)
+    store = rng.integers(0, 2**32, (2 * n + 1, k), dtype=np.uint32)
+    store[slot] = sig
+    return store, slot
+
+
 def small_sigs(draw, n, k, values):
     vals = [draw(st.integers(0, values - 1)) for _ in range(n * k)]
     return np.array(vals, dtype=np.uint32).reshape(n, k)
@@ -71,12 +82,14 @@ def test_flag_account_near_dups_matches_reference(data, rows, min_agree, more):
     sig, account, n_words = np.ascontiguousarray(sig[order]), account[order], n_words[order]
     offsets = np.zeros(5, dtype=np.int64)
     np.cumsum(np.bincount(account, minlength=4), out=offsets[1:])
-    bits = np.empty((n, -(-k // 32)), dtype=np.uint64)
-    nd.low_bits(sig, bits)
+    # the signatures (and their low bits) where a sample's store keeps them: row i's at slot[i]
+    store, slot = in_store(sig, more.draw(st.integers(0, 2**32)))
+    bits = np.empty((len(store), -(-k // 32)), dtype=np.uint64)
+    nd.low_bits(store, bits)
     out = np.zeros(n, dtype=np.bool_)
     # in two account ranges, as two threads would run it
-    nd.flag_account_near_dups(offsets, sig, bits, n_words, bands, rows, min_agree, 0, 2, out)
-    nd.flag_account_near_dups(offsets, sig, bits, n_words, bands, rows, min_agree, 2, 4, out)
+    nd.flag_account_near_dups(offsets, store, slot, bits, n_words, bands, rows, min_agree, 0, 2, out)
+    nd.flag_account_near_dups(offsets, store, slot, bits, n_words, bands, rows, min_agree, 2, 4, out)
     want = ref.flag_near_duplicates(sig.tolist(), account.tolist(), n_words.tolist(), bands, rows, min_agree)
     assert out.tolist() == want
 
@@ -298,13 +311,19 @@ def test_state_stays_within_the_bound_for_a_huge_account():
         s.update(pa.table({"account_id": ["heavy"] * per_batch, "prompt": prompts}))
         peak = max(peak, state.sample.nbytes)
     state.compact()
-    entry = 4 * cfg.num_perm + 52  # signature + account, hash, count, count0, n_words, head, tail
+    # signature + account, hash, count, count0, n_words, head, tail and the signature's store row
+    entry = 4 * cfg.num_perm + 60
     assert len(state.sample.account) == cfg.sample_size
-    assert state.sample.nbytes <= cfg.sample_size * entry + len(state.sample.threshold) * 8
     # between compactions at most max(2**15, live) entries wait: the transient bound of docs/bounds.md
-    assert peak <= (cfg.sample_size + (1 << 15) + per_batch) * entry + len(state.sample.threshold) * 8
-    # a state per prompt would be 60,000 entries; this one is ~1/1000 of that
-    assert state.sample.nbytes < distinct * entry / 500
+    most = cfg.sample_size + (1 << 15) + per_batch
+    assert peak <= most * entry + len(state.sample.threshold) * 8
+    # after a compaction the signature store keeps at most 1.25 times the live entries and 4,096 more
+    assert state.sample.store_rows <= cfg.sample_size * 5 // 4 + 4096
+    store_row = 4 * cfg.num_perm + 8  # a signature and a free-list entry
+    kept = cfg.sample_size * entry + (cfg.sample_size // 4 + 4096) * store_row
+    assert state.sample.nbytes <= kept + len(state.sample.threshold) * 8
+    # a state per prompt would be 60,000 entries; this one is under 1/10 of that
+    assert state.sample.nbytes < distinct * entry / 10
     # the whole account state: the sample plus fixed-size counters (accounts are allocated 1024 at a time)
     assert state.nbytes <= state.sample.nbytes + state.sums.nbytes + state.ts_min.nbytes * 2 + 4096
     r = s.finish().accounts.to_pylist()[0]

@@ -60,9 +60,12 @@ def fused(arr, skeleton_words, rows, k, num_perm, cuts=()):
             words,
         )
     a, b = hashing.minhash_params(num_perm, 3)
-    sig = np.empty((len(rows), num_perm), dtype=np.uint32)
-    prompts.minhash_from_words(word_start, w, words, np.asarray(rows, dtype=np.int64), k, a, b, sig)
-    return [x.tolist() for x in (h, w, hh, th, asks, sig)]
+    # into the rows of a larger array the signatures are told to go to, in reverse (a sample's store)
+    store = np.zeros((2 * len(rows) + 1, num_perm), dtype=np.uint32)
+    at = np.arange(2 * len(rows), -1, -2, dtype=np.int64)[: len(rows)]
+    prompts.minhash_from_words(word_start, w, words, np.asarray(rows, dtype=np.int64), k, a, b, store, at)
+    assert not store[np.setdiff1d(np.arange(len(store)), at)].any()  # and nowhere else
+    return [x.tolist() for x in (h, w, hh, th, asks, store[at])]
 
 
 @PROPERTY

@@ -334,12 +334,14 @@ def test_no_prompt_text_in_state_or_report_and_private_modes(archive, tmp_path):
 SCALE = 10 if os.environ.get("FASTSCAN_SCALE") == "full" else 1
 # docs/bounds.md: per account slot 184 B (slots grow by doubling, at least 1024), the id plus
 # 60 B, 16 B per (account, hour), (account, model, hour) and twice per (account, model) pair,
-# 4 * num_perm + 44 B per sampled distinct prompt (at most sample_size per account); plus a
+# 4 * num_perm + 56 B per sampled distinct prompt (at most sample_size per account), and spare
+# rows of the signature store (a quarter of the sampled prompts and 4,096 more, at most); plus a
 # pending buffer while batches are folded in
 SLOT = 184
 PER_ID = 60
 PER_PAIR = 16
-PER_SAMPLED = 4 * ScanConfig().num_perm + 44  # signature + hash, count, words, skeletons
+PER_SAMPLED = 4 * ScanConfig().num_perm + 56  # signature + account, hash, counts, words, skeletons, store row
+STORE_ROW = 4 * ScanConfig().num_perm + 8  # a spare signature row and its free-list entry
 PENDING = 32_768 * PER_SAMPLED + (1 << 16) * PER_PAIR * 4
 
 
@@ -363,6 +365,7 @@ def bound(state: AccountState, hours: int, models: int, sampled: int) -> int:
         + sum(len(a) + PER_ID for a in state.ids)
         + PER_PAIR * (2 * hours + 2 * models)
         + PER_SAMPLED * sampled
+        + STORE_ROW * (sampled // 4 + 4096)
     )
 
 
@@ -469,6 +472,37 @@ def test_sample_compaction_keeps_the_same_rows_whatever_the_order_of_the_live_on
             if (a, h) in kept:
                 want[(a, h)] = want.get((a, h), 0) + c
     assert dict(zip(zip(ordered.account.tolist(), ordered.prompt_hash.tolist()), ordered.count.tolist())) == want
+
+
+@pytest.mark.parametrize("mapped", [False, True])
+def test_sample_signatures_follow_their_rows_through_compactions_and_shrinks(mapped, monkeypatch):
+    """Each kept row's signature is the one added with it, whatever store row it was written to,
+    reused or moved to; the store is cut back after compactions that drop many rows. `mapped`:
+    the store in reserved address space (where a large one goes), else a plain array."""
+    import fastscan.sketches
+    from fastscan.sketches import PromptSample
+
+    monkeypatch.setattr(fastscan.sketches, "MAPPED_STORE_BYTES", 1 if mapped else 1 << 40)
+
+    rng = np.random.default_rng(3)
+    k = 8
+    s = PromptSample(3, k)
+    s.ensure_accounts(20)
+
+    def sig_of(account, phash):  # the same prompt always comes with the same signature
+        return ((account[:, None] * 1_000_003 + phash[:, None] * np.arange(1, k + 1)) % 2**32).astype(np.uint32)
+
+    for size in (3000, 2500, 40, 6000, 7, 3000):
+        account = rng.integers(0, 20, size).astype(np.int64)
+        phash = rng.integers(0, 2**63, size).astype(np.uint64)
+        n = np.ones(size, dtype=np.int64)
+        s.add(account, phash, n, n, n.astype(np.int32), phash, phash, sig_of(account, phash))
+        s.compact()
+        assert np.array_equal(s.signatures(), sig_of(s.account, s.prompt_hash))
+        assert s.store_rows <= len(s.account) * 5 // 4 + 4096 and s.store_rows <= len(s.store)
+        assert sorted(s.slot.tolist() + s._free.tolist()) == list(range(s.store_rows))  # every row once
+        assert s._mapped == mapped
+    assert len(s.account) == 60
 
 
 @pytest.mark.parametrize("accounts", [1, 2, 300, 2**31 + 5, 2**32 + 5])

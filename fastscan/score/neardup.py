@@ -87,14 +87,15 @@ def account_ranks(state: AccountState) -> np.ndarray:
 
 def low_bits(state: AccountState) -> np.ndarray:
     """The sample's signatures reduced to the low 2 bits of each position (kernels.neardup.low_bits,
-    on every thread): the cheap first check of every candidate pair, within and across accounts."""
+    on every thread): the cheap first check of every candidate pair, within and across accounts.
+    Row r of the result is row r of the sample's signature store (sample row i's is slot[i])."""
     from fastscan.kernels import neardup
 
     s = state.sample
     s.compact()
-    n = len(s.account)
+    n = s.store_rows
     bits = np.empty((n, -(-state.config.num_perm // 32)), dtype=np.uint64)
-    map_ordered(lambda r: neardup.low_bits(s.sig[r[0] : r[1]], bits[r[0] : r[1]]), row_ranges(n))
+    map_ordered(lambda r: neardup.low_bits(s.store[r[0] : r[1]], bits[r[0] : r[1]]), row_ranges(n))
     return bits
 
 
@@ -124,7 +125,7 @@ def near_duplicate_flags(state: AccountState, bits: np.ndarray | None = None) ->
 
     def part(k: int) -> None:
         neardup.flag_account_near_dups(
-            offsets, s.sig, bits, s.n_words, bands, rows, need, int(bounds[k]), int(bounds[k + 1]), out
+            offsets, s.store, s.slot, bits, s.n_words, bands, rows, need, int(bounds[k]), int(bounds[k + 1]), out
         )
 
     map_ordered(part, range(parts))
@@ -202,19 +203,30 @@ def cross_pairs(
     # then only groups the rows by its key, keeping this order within a group.
     acct_rank = rank[s.account]
     base = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx]))]
+    # The passes below name a row by where its signature sits in the sample's store (`bits` does
+    # too), so each band's keys come from one pass through the store from its start; a store row
+    # that holds no sampled prompt is in no bucket. The pairs are named by sample rows at the end.
+    at = s.slot
+    used = s.store_rows
+    sig = s.store[:used]
+    account = np.full(used, -1, dtype=np.int64)
+    account[at] = s.account
+    phash = np.zeros(used, dtype=np.uint64)
+    phash[at] = s.prompt_hash
+    base = at[base]
 
     def band_pairs(band: int) -> np.ndarray:
-        keys = np.empty(n, dtype=np.uint64)
-        neardup.hash_bands(s.sig, band, rows, keys)
+        keys = np.empty(used, dtype=np.uint64)
+        neardup.hash_bands(sig, band, rows, keys)
         order = np.empty(len(base), dtype=np.int64)
         neardup.group_by_key(base, keys, order)  # a bucket's rows in `base` order
         # band 0 also reports every pair of copies of a text sent by several accounts (most pairs,
         # on the bench log 4x the eligible rows): room for them, not a second run
         cap = max(4096, (4 if band == 0 else 1) * len(idx))
         while True:
-            out = np.empty(cap, dtype=np.int64)  # pairs as i * n + j
+            out = np.empty(cap, dtype=np.int64)  # pairs of store rows as i * used + j
             c = neardup.link_bucket_pairs(
-                order, keys, s.account, s.prompt_hash, s.sig, bits, need, cfg.bucket_window, band, rows, out
+                order, keys, account, phash, sig, bits, need, cfg.bucket_window, band, rows, out
             )
             if c <= cap:
                 return out[:c]
@@ -225,7 +237,10 @@ def cross_pairs(
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     code = np.concatenate(found)
-    return code // n, code % n
+    row = np.zeros(used, dtype=np.int64)
+    row[at] = np.arange(n)
+    a, b = row[code // used], row[code % used]
+    return np.minimum(a, b), np.maximum(a, b)
 
 
 class CrossAccount:
