@@ -34,9 +34,13 @@ def line_bounds(chunk: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.n
     from fastscan.kernels import jsonl
 
     arr = np.frombuffer(chunk, dtype=np.uint8)
-    nl = np.empty(jsonl.count_newlines(arr), dtype=np.int64)
-    jsonl.newline_positions(arr, nl)
-    ends = nl
+    # room for lines of 128 bytes on average (a request log's are thousands); more: a second pass
+    nl = np.empty(len(arr) // 128 + 1024, dtype=np.int64)
+    count = jsonl.newline_positions(arr, nl)
+    if count > len(nl):
+        nl = np.empty(count, dtype=np.int64)
+        jsonl.newline_positions(arr, nl)
+    ends = nl = nl[:count]
     starts = np.empty_like(nl)
     if len(nl):
         starts[0] = 0
