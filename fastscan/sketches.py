@@ -234,11 +234,12 @@ class PromptSample:
         """Store rows for m new signatures, freed ones first: the caller writes the signatures
         there (store[slots]), then passes the slots to `add_slots`."""
         reuse = min(m, len(self._free))
-        slots = np.concatenate([self._free[:reuse], np.arange(self._used, self._used + m - reuse, dtype=np.int64)])
+        held = self._used
+        slots = np.concatenate([self._free[:reuse], np.arange(held, held + m - reuse, dtype=np.int64)])
         self._free = self._free[reuse:]
         self._used += m - reuse
         if self._used > len(self.store):
-            self._grow(self._used - (m - reuse))
+            self._grow(held)
         return slots
 
     def _grow(self, held: int) -> None:
@@ -259,6 +260,15 @@ class PromptSample:
             grown = np.empty((max(self._used, len(self.store) * 3 // 2), self.num_perm), dtype=np.uint32)
             grown[:held] = self.store[:held]
             self.store, self._mapped = grown, False
+
+    def restore_signatures(self, sig: np.ndarray) -> None:
+        """Take the rows' signatures read back from a state (uint32, row after row, in row order)
+        as the store. ValueError unless there are num_perm of them per row."""
+        if len(sig) != len(self.account) * self.num_perm:
+            raise ValueError("state sample of signatures and rows of unequal counts")
+        sig.shape = (len(self.account), self.num_perm)  # in place: a reshaped view could not grow
+        self.store, self.slot = sig, np.arange(len(self.account), dtype=np.int64)
+        self._used, self._free, self._mapped = len(self.account), np.zeros(0, dtype=np.int64), False
 
     @property
     def store_rows(self) -> int:

@@ -462,9 +462,7 @@ class AccountState:
         s.n_words = col("sample_n_words", np.int32)
         s.head_hash = col("sample_head_hash", np.uint64)
         s.tail_hash = col("sample_tail_hash", np.uint64)
-        s.store = col("sample_sig", np.uint32)
-        s.store.shape = (len(s.account), config.num_perm)  # in place: a reshaped view could not grow
-        s.slot, s._used = np.arange(len(s.account), dtype=np.int64), len(s.account)
+        s.restore_signatures(col("sample_sig", np.uint32))
         s.threshold = col("sample_threshold", np.uint64)
         if config.keep_text:
             if "sample_text" not in batch.schema.names:

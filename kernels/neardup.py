@@ -151,12 +151,12 @@ def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_ba
             mask *= 2
         mask -= 1
         for r in range(m):
-            i = slot[rows[r]]
+            at = slot[rows[r]]  # the row's signature in the store
             for band in range(bands):
                 chain[band] = seeds[band]
             for p in range(rows_per_band):
                 for band in range(bands):
-                    chain[band] = combine(chain[band], np.uint64(sig[i, band * rows_per_band + p]))
+                    chain[band] = combine(chain[band], np.uint64(sig[at, band * rows_per_band + p]))
             for band in range(bands):
                 keys[band, r] = chain[band]
         for band in range(bands):

@@ -571,6 +571,27 @@ def test_state_with_a_damaged_sparse_table_is_refused():
             AccountState.from_bytes(st.to_bytes())
 
 
+def test_sample_signatures_restored_in_row_order_and_refused_when_short():
+    """A state read back keeps each sampled prompt's signature, and grows its store from there;
+    a sample whose signatures are too few for its rows is refused."""
+    from fastscan.sketches import PromptSample
+
+    s = PromptSample(4, 8)
+    s.ensure_accounts(3)
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 2**32, (6, 8), dtype=np.uint32)
+    one = np.ones(6, dtype=np.int64)
+    s.add(np.array([2, 0, 1, 0, 2, 1]), np.arange(6, dtype=np.uint64), one, one, one.astype(np.int32), one, one, sig)
+    s.compact()
+    back = PromptSample(4, 8)
+    back.account, back.prompt_hash = s.account.copy(), s.prompt_hash.copy()
+    back.restore_signatures(s.signatures().ravel().copy())
+    assert np.array_equal(back.signatures(), s.signatures()) and back.store_rows == 6
+    assert back.reserve(2).tolist() == [6, 7] and back.store.shape[0] >= 8  # grows from the rows it has
+    with pytest.raises(ValueError, match="unequal counts"):
+        PromptSample(4, 8).restore_signatures(np.zeros(8, dtype=np.uint32))
+
+
 def test_intern_numbers_new_names_in_the_order_they_come():
     from fastscan.state import _intern
 
