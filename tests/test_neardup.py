@@ -114,7 +114,6 @@ def test_group_by_key_is_a_stable_partition(values, spread, rnd):
 @given(sig_sets(), st.sampled_from([2, 4]), st.integers(1, 16), st.integers(1, 20), st.data())
 def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more):
     sig, account = data
-    nd = kernels()
     n, k = sig.shape
     # values 4 apart share their low 2 bits: the low-bits check must pass them to the full one
     sig = sig + np.uint32(4) * np.array(
@@ -126,6 +125,14 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
     for r in range(n):
         sig[r] = sig[first.setdefault(int(phash[r]), r)]
     tie = np.arange(n, dtype=np.int64)[::-1].copy()
+    assert_links_match_reference(sig, account, phash, tie, rows, min_agree, window)
+
+
+def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, window):
+    """link_bucket_pairs over every band, its buckets ordered as cross_pairs orders them, finds
+    ref.link_pairs's pairs, each once."""
+    nd = kernels()
+    n, k = sig.shape
     keys = np.empty(n, dtype=np.uint64)
     bits = np.empty((n, -(-k // 32)), dtype=np.uint64)
     nd.low_bits(sig, bits)
@@ -140,11 +147,29 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
             assert nd.link_bucket_pairs(order, keys, account, phash, sig, bits, min_agree, window, band, rows, out) == c
         pairs += [(int(x) // n, int(x) % n) for x in out[:c]]  # i * n + j
     assert len(pairs) == len(set(pairs))  # each pair once over all bands
-    got = set(pairs)
     want = ref.link_pairs(
         sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows, min_agree, window
     )
-    assert got == want
+    assert set(pairs) == want
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 5])
+def test_link_bucket_pairs_reach_exactly_window_places(window):
+    """One bucket longer than the window, of texts with several copies: a row pairs with the
+    rows up to `window` places on, across texts and within one, and none further (random drawn
+    cases rarely hold a bucket longer than the window)."""
+    rng = np.random.default_rng(window)
+    k, rows = 8, 4
+    copies = [1, 3, 1, 2, 4, 1, 1, 2, 1]
+    phash = np.repeat(np.arange(len(copies), dtype=np.uint64), copies)
+    n = len(phash)
+    sig = np.tile(rng.integers(0, 2**32, k, dtype=np.uint32), (n, 1))
+    sig[:, rows:] += phash[:, None].astype(np.uint32)  # one bucket, in band 0 only
+    account = np.arange(n, dtype=np.int64) % 5
+    tie = rng.permutation(n).astype(np.int64)
+    want = ref.link_pairs(sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows, 1, window)
+    assert want
+    assert_links_match_reference(sig, account, phash, tie, rows, 1, window)
 
 
 @settings(max_examples=80, deadline=None)
