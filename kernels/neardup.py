@@ -72,20 +72,22 @@ def _may_agree(bits, i, j, min_agree, k):
     return k - np.int64(differ) >= min_agree
 
 
-@kernel(types.void(_u32ro2, types.int64, types.int64, rw(types.uint64)))
-def hash_bands(sig, band, rows_per_band, out):
-    """LSH band key of every row for one band (see module doc).
+@kernel(types.void(_u32ro2, _i64ro, types.int64, types.int64, rw(types.uint64)))
+def hash_bands(sig, rows, band, rows_per_band, out):
+    """LSH band key of the given rows for one band (see module doc): out[i] is row rows[i]'s.
 
-    sig : uint32[n, K], band : 0 <= band < K // rows_per_band, out : uint64[n]
+    sig : uint32[n, K], rows : int64[m] (< n), band : 0 <= band < K // rows_per_band, out : uint64[m]
     """
     lo = band * rows_per_band
     seed = fmix64(BAND_SEED ^ np.uint64(band))
-    k = sig.shape[1]
-    for i in range(sig.shape[0]):
-        prefetch(sig, (i + 8) * k + lo)  # 8 rows on (one line of each row is read, rows apart)
+    m = rows.shape[0]
+    for i in range(m):
+        if i + 8 < m:  # the row 8 on (one line of each row is read, rows apart)
+            prefetch(sig, rows[i + 8] * sig.shape[1] + lo)
+        r = rows[i]
         h = seed
         for p in range(lo, lo + rows_per_band):
-            h = combine(h, np.uint64(sig[i, p]))
+            h = combine(h, np.uint64(sig[r, p]))
         out[i] = h
 
 
@@ -213,9 +215,10 @@ def _collided_before(sig, i, j, band, rows_per_band):
 @kernel(
     types.int64(
         _i64ro,
-        ro(types.uint64),
         _i64ro,
-        ro(types.uint64),
+        _i64ro,
+        _i64ro,
+        _i64ro,
         _u32ro2,
         ro2(types.uint64),
         types.int64,
@@ -225,88 +228,96 @@ def _collided_before(sig, i, j, band, rows_per_band):
         rw(types.int64),
     )
 )
-def link_bucket_pairs(order, keys, account, prompt_hash, sig, bits, min_agree, window, band, rows_per_band, out):
+def link_bucket_pairs(order, starts, first, row, account, sig, bits, min_agree, window, band, rows_per_band, out):
     """Verified cross-account pairs among the candidates of one band; returns how many there are.
 
-    A bucket is a run of `order` with equal key; each row is paired with the next `window` rows of
-    its bucket (every pair when the bucket has at most window + 1 rows), so a bucket of m rows
-    holds at most m * window candidate pairs. Pairs of one account are skipped, and so are pairs
-    that already collided in an earlier band: a pair belongs to the first band it collides in,
-    so over all bands each pair is reported at most once and needs no deduplication.
-    The first min(count, len(out)) pairs are written as smaller row * n + larger row (one array,
-    where two took twice the memory at the peak of finish()); a caller whose buffer was too small
-    calls again with one of the returned size.
+    The rows come as texts: text t is the run first[t]:first[t + 1] of places of `row` (rows of
+    `sig` holding one signature: copies of one prompt, sent by the accounts at the same places of
+    `account`).
+    A bucket is a run order[starts[q]:starts[q + 1]] of texts of one band key (group_by_key's
+    groups): its rows are its texts' runs one after the other. Each row is paired with the next
+    `window` rows of its bucket (every pair when the bucket has at most window + 1 rows), so a
+    bucket of m rows holds at most m * window candidate pairs. Pairs of one account are skipped,
+    and so are pairs that already collided in an earlier band: a pair belongs to the first band it
+    collides in, so over all bands each pair is reported at most once and needs no deduplication.
+    The first min(count, len(out)) pairs are written as smaller place * m + larger place, places
+    of `row` (m = len(row); one array, where two took twice the memory at the peak of finish());
+    a caller whose buffer was too small calls again with one of the returned size.
 
-    Rows of equal prompt hash are the same text, so the same signature, and `order` puts them
-    next to each other (it sorts a bucket by prompt hash): a bucket is a sequence of such copies.
-    So a candidate pair is verified once per two copies, not once per two rows: the copies'
-    first rows are checked, and when they pass, every pair of their rows within `window` places
-    of each other and of different accounts is reported. Copies of one text pair up in band 0
-    without a check (they agree everywhere) and are skipped in later bands (they collided in 0).
-    order : int64[m] (rows sorted by key, then prompt hash), keys : uint64[n], account : int64[n],
-    prompt_hash : uint64[n], sig : uint32[n, K], bits : low_bits(sig), out : int64[cap]
+    A candidate pair of texts is verified once, not once per two rows: their first rows are
+    checked, and when they pass, every pair of their rows within `window` places of each other
+    and of different accounts is reported. Copies of one text pair up in band 0 without a check
+    (they agree everywhere) and are skipped in later bands (they collided in 0), so a bucket of
+    one text is passed over unread after band 0 (on the bench log, about half the texts each band).
+    order : int64[t] (a permutation of the texts), starts : int64[buckets + 1], first : int64[t + 1],
+    row : int64[m], account : int64[m], sig : uint32[n, K], bits : low_bits(sig), out : int64[cap]
     """
-    m = order.shape[0]
+    m = row.shape[0]
     k = sig.shape[1]
     cap = out.shape[0]
-    n = sig.shape[0]
-    # keys, accounts and prompt hashes in bucket order: each row is looked up once, and the
-    # window's checks then read them in sequence
-    ks = np.empty(m, dtype=np.uint64)
-    ac = np.empty(m, dtype=np.int64)
-    ph = np.empty(m, dtype=np.uint64)
-    for a in range(m):
-        r = order[a]
-        ks[a] = keys[r]
-        ac[a] = account[r]
-        ph[a] = prompt_hash[r]
-    # where each place's copies end: the end of its run of equal key and prompt hash
-    run_end = np.empty(m, dtype=np.int64)
-    a = m - 1
-    while a >= 0:
-        e = a + 1
-        while a >= 0 and ks[a] == ks[e - 1] and ph[a] == ph[e - 1]:
-            run_end[a] = e
-            a -= 1
     count = 0
-    lo = 0
-    while lo < m:
-        hi = lo + 1
-        while hi < m and ks[hi] == ks[lo]:
-            hi += 1
-        r1 = lo
-        while r1 < hi:
-            e1 = run_end[r1]
+    t = order.shape[0]
+    # per place of `order`: the text's first place in `row`, its copies and its first row, read
+    # once in a pass of their own (independent reads, in flight together), then in sequence
+    tf = np.empty(t, dtype=np.int64)
+    tc = np.empty(t, dtype=np.int64)
+    tr = np.empty(t, dtype=np.int64)
+    for q in range(starts.shape[0] - 1):
+        lo, hi = starts[q], starts[q + 1]
+        if hi - lo == 1 and band > 0:
+            continue
+        for a in range(lo, hi):
+            f = first[order[a]]
+            tf[a] = f
+            tc[a] = first[order[a] + 1] - f
+    for q in range(starts.shape[0] - 1):
+        lo, hi = starts[q], starts[q + 1]
+        if hi - lo == 1 and band > 0:
+            continue
+        for a in range(lo, hi):
+            tr[a] = row[tf[a]]
+    for q in range(starts.shape[0] - 1):
+        lo, hi = starts[q], starts[q + 1]
+        if hi - lo == 1 and band > 0:  # one text: its copies collided in band 0
+            continue
+        # places in the bucket: text order[a] takes p[a - lo] .. p[a - lo] + its copies
+        p1 = 0
+        for a1 in range(lo, hi):
+            f1 = tf[a1]
+            c1 = tc[a1]
+            e1 = p1 + c1
             if band == 0 and k >= min_agree:  # copies of one text agree everywhere: no check
-                for x in range(r1, e1 - 1):
-                    for y in range(x + 1, min(e1, x + 1 + window)):
-                        if ac[x] != ac[y]:
+                for x in range(c1 - 1):
+                    for y in range(x + 1, min(c1, x + 1 + window)):
+                        if account[f1 + x] != account[f1 + y]:
                             if count < cap:
-                                out[count] = min(order[x], order[y]) * n + max(order[x], order[y])
+                                out[count] = (f1 + x) * m + f1 + y
                             count += 1
-            i = order[r1]
-            r2 = e1
-            while r2 < hi and r2 - (e1 - 1) <= window:  # later copies a row of these can reach
-                e2 = run_end[r2]
-                j = order[r2]
-                if e2 < hi and e2 - (e1 - 1) <= window:  # the next copies' first row
-                    prefetch(bits, order[e2] * bits.shape[1])
-                    prefetch(sig, order[e2] * k)
+            i = tr[a1]
+            p2 = e1
+            a2 = a1 + 1
+            while a2 < hi and p2 - (e1 - 1) <= window:  # later texts a row of these can reach
+                f2 = tf[a2]
+                c2 = tc[a2]
+                if a2 + 1 < hi and p2 + c2 - (e1 - 1) <= window:  # the next text's first row
+                    prefetch(bits, tr[a2 + 1] * bits.shape[1])
+                    prefetch(sig, tr[a2 + 1] * k)
+                j = tr[a2]
                 if (
-                    (band == 0 or ph[r1] != ph[r2])
-                    and _may_agree(bits, i, j, min_agree, k)
+                    _may_agree(bits, i, j, min_agree, k)
                     and not _collided_before(sig, i, j, band, rows_per_band)
                     and _agree(sig, i, j, min_agree)
                 ):
-                    for x in range(max(r1, r2 - window), e1):
-                        for y in range(r2, min(e2, x + 1 + window)):
-                            if ac[x] != ac[y]:
+                    for x in range(max(p1, p2 - window), e1):
+                        for y in range(p2, min(p2 + c2, x + 1 + window)):
+                            if account[f1 + x - p1] != account[f2 + y - p2]:
                                 if count < cap:
-                                    out[count] = min(order[x], order[y]) * n + max(order[x], order[y])
+                                    u, v = f1 + x - p1, f2 + y - p2
+                                    out[count] = min(u, v) * m + max(u, v)
                                 count += 1
-                r2 = e2
-            r1 = e1
-        lo = hi
+                p2 += c2
+                a2 += 1
+            p1 = e1
     return count
 
 
@@ -365,13 +376,14 @@ def count_linked_accounts(item_offsets, item_accounts, account_offsets, account_
         out[a] = c
 
 
-@kernel(types.void(_i64ro, ro(types.uint64), rw(types.int64)))
-def group_by_key(rows, keys, out):
+@kernel(types.int64(_i64ro, ro(types.uint64), rw(types.int64), rw(types.int64)))
+def group_by_key(rows, keys, out, starts):
     """out = rows grouped by keys[row]: the rows of one key together, in the order they have in
     `rows`, groups in the order of their first row (a stable partition, not a sort: O(n) through
-    an open-addressing table of the distinct keys).
+    an open-addressing table of the distinct keys). Returns the number of groups g; group q is
+    out[starts[q]:starts[q + 1]].
 
-    rows : int64[m] (indices into keys), keys : uint64[n], out : int64[m]
+    rows : int64[m] (indices into keys), keys : uint64[n], out : int64[m], starts : int64[m + 1]
     """
     m = rows.shape[0]
     size = 2
@@ -402,7 +414,9 @@ def group_by_key(rows, keys, out):
         count[g + 1] += 1
     for g in range(groups):
         count[g + 1] += count[g]
+    starts[: groups + 1] = count[: groups + 1]
     for a in range(m):
         g = group[a]
         out[count[g]] = rows[a]
         count[g] += 1
+    return groups

@@ -60,10 +60,16 @@ def sig_sets(draw):
 def test_hash_bands_matches_reference(data, rows):
     sig, _ = data
     nd = kernels()
+    # the keys of chosen rows, in the order given (rows may repeat)
+    pick = (
+        np.array([(7 * i + 3) % len(sig) for i in range(2 * len(sig))], dtype=np.int64)
+        if len(sig)
+        else np.zeros(0, np.int64)
+    )
     for band in range(sig.shape[1] // rows):
-        out = np.empty(len(sig), dtype=np.uint64)
-        nd.hash_bands(sig, band, rows, out)
-        assert out.tolist() == [ref.band_key(r, band, rows) for r in sig.tolist()]
+        out = np.empty(len(pick), dtype=np.uint64)
+        nd.hash_bands(sig, pick, band, rows, out)
+        assert out.tolist() == [ref.band_key(sig[r].tolist(), band, rows) for r in pick]
 
 
 @settings(max_examples=60, deadline=None)
@@ -103,11 +109,14 @@ def test_group_by_key_is_a_stable_partition(values, spread, rnd):
     rows = list(range(len(keys)))
     rnd.shuffle(rows)
     out = np.full(len(keys), -1, dtype=np.int64)
-    kernels().group_by_key(np.array(rows, dtype=np.int64), keys, out)
+    starts = np.full(len(keys) + 1, -1, dtype=np.int64)
+    groups = kernels().group_by_key(np.array(rows, dtype=np.int64), keys, out, starts)
     want: dict[int, list[int]] = {}
     for r in rows:  # groups in the order of their first row
         want.setdefault(int(keys[r]), []).append(r)
     assert out.tolist() == [r for g in want.values() for r in g]
+    assert groups == len(want)
+    assert [out[starts[q] : starts[q + 1]].tolist() for q in range(groups)] == list(want.values())
 
 
 @settings(max_examples=60, deadline=None)
@@ -129,23 +138,33 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
 
 
 def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, window):
-    """link_bucket_pairs over every band, its buckets ordered as cross_pairs orders them, finds
-    ref.link_pairs's pairs, each once."""
+    """link_bucket_pairs over every band, fed as cross_pairs feeds it (texts, and buckets in their
+    order by prompt hash, then tie), finds ref.link_pairs's pairs, each once."""
     nd = kernels()
     n, k = sig.shape
-    keys = np.empty(n, dtype=np.uint64)
+    # the rows as the kernel takes them: by prompt hash, then tie, each text's copies a run
+    base = np.lexsort((tie, phash)).astype(np.int64)
+    ph = phash[base]
+    starts = np.flatnonzero(np.r_[True, ph[1:] != ph[:-1]]) if n else np.zeros(0, np.int64)
+    first = np.r_[starts, n].astype(np.int64)
+    texts = np.arange(len(starts), dtype=np.int64)
     bits = np.empty((n, -(-k // 32)), dtype=np.uint64)
     nd.low_bits(sig, bits)
     pairs: list[tuple[int, int]] = []
     for band in range(k // rows):
-        nd.hash_bands(sig, band, rows, keys)
-        order = np.lexsort((tie, phash, keys)).astype(np.int64)
+        keys = np.empty(len(texts), dtype=np.uint64)
+        nd.hash_bands(sig, base[starts], band, rows, keys)
+        order = np.empty(len(texts), dtype=np.int64)
+        bucket = np.empty(len(texts) + 1, dtype=np.int64)
+        g = nd.group_by_key(texts, keys, order, bucket)
+        args = (order, bucket[: g + 1], first, base, account[base], sig, bits, min_agree, window, band, rows)
         out = np.empty(2, dtype=np.int64)  # deliberately small: the kernel reports what it needs
-        c = nd.link_bucket_pairs(order, keys, account, phash, sig, bits, min_agree, window, band, rows, out)
+        c = nd.link_bucket_pairs(*args, out)
         if c > 2:
             out = np.empty(c, dtype=np.int64)
-            assert nd.link_bucket_pairs(order, keys, account, phash, sig, bits, min_agree, window, band, rows, out) == c
-        pairs += [(int(x) // n, int(x) % n) for x in out[:c]]  # i * n + j
+            assert nd.link_bucket_pairs(*args, out) == c
+        # places of `base`, i * n + j
+        pairs += [(int(min(base[x // n], base[x % n])), int(max(base[x // n], base[x % n]))) for x in out[:c]]
     assert len(pairs) == len(set(pairs))  # each pair once over all bands
     want = ref.link_pairs(
         sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows, min_agree, window

@@ -195,7 +195,6 @@ def cross_pairs(
     bands, rows = lsh_params(cfg.num_perm, cfg.near_dup_threshold, cfg.lsh_rows)
     need = min_agree(cfg)
     idx = np.flatnonzero(eligible)
-    n = len(s.account)
     if len(idx) < 2 or len(np.unique(s.account[idx])) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # order inside a bucket: prompt hash, then account_id rank (identical prompts of several
@@ -203,30 +202,33 @@ def cross_pairs(
     # then only groups the rows by its key, keeping this order within a group.
     acct_rank = rank[s.account]
     base = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx]))]
-    # The passes below name a row by where its signature sits in the sample's store (`bits` does
-    # too), so each band's keys come from one pass through the store from its start; a store row
-    # that holds no sampled prompt is in no bucket. The pairs are named by sample rows at the end.
-    at = s.slot
-    used = s.store_rows
-    sig = s.store[:used]
-    account = np.full(used, -1, dtype=np.int64)
-    account[at] = s.account
-    phash = np.zeros(used, dtype=np.uint64)
-    phash[at] = s.prompt_hash
-    base = at[base]
+    # Rows of one prompt hash are one text, so one signature, and `base` puts them together: the
+    # bands' keys are computed and grouped once per text (0.58 texts per eligible row on the bench
+    # log), and the kernel takes each text's rows where `base` has them. It reads a signature (and
+    # `bits`) where the sample's store keeps it, and names a pair by its places in `base`.
+    ph = s.prompt_hash[base]
+    starts = np.flatnonzero(np.r_[True, ph[1:] != ph[:-1]])
+    first = np.r_[starts, len(base)].astype(np.int64)
+    sig = s.store[: s.store_rows]
+    row = s.slot[base]
+    account = s.account[base].astype(np.int64)
+    text_row = row[starts]
+    texts = np.arange(len(starts), dtype=np.int64)
 
     def band_pairs(band: int) -> np.ndarray:
-        keys = np.empty(used, dtype=np.uint64)
-        neardup.hash_bands(sig, band, rows, keys)
-        order = np.empty(len(base), dtype=np.int64)
-        neardup.group_by_key(base, keys, order)  # a bucket's rows in `base` order
+        keys = np.empty(len(texts), dtype=np.uint64)
+        neardup.hash_bands(sig, text_row, band, rows, keys)
+        order = np.empty(len(texts), dtype=np.int64)
+        starts = np.empty(len(texts) + 1, dtype=np.int64)
+        buckets = neardup.group_by_key(texts, keys, order, starts)  # a bucket's texts in `base` order
+        del keys
         # band 0 also reports every pair of copies of a text sent by several accounts (most pairs,
         # on the bench log 4x the eligible rows): room for them, not a second run
         cap = max(4096, (4 if band == 0 else 1) * len(idx))
         while True:
-            out = np.empty(cap, dtype=np.int64)  # pairs of store rows as i * used + j
+            out = np.empty(cap, dtype=np.int64)  # pairs of places of `base` as i * len(base) + j
             c = neardup.link_bucket_pairs(
-                order, keys, account, phash, sig, bits, need, cfg.bucket_window, band, rows, out
+                order, starts[: buckets + 1], first, row, account, sig, bits, need, cfg.bucket_window, band, rows, out
             )
             if c <= cap:
                 return out[:c]
@@ -237,9 +239,7 @@ def cross_pairs(
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     code = np.concatenate(found)
-    row = np.zeros(used, dtype=np.int64)
-    row[at] = np.arange(n)
-    a, b = row[code // used], row[code % used]
+    a, b = base[code // len(base)], base[code % len(base)]
     return np.minimum(a, b), np.maximum(a, b)
 
 
