@@ -60,3 +60,47 @@ def test_no_cache_when_the_folder_cannot_be_written(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
     assert probe({"XDG_CACHE_HOME": str(blocker)}) == {"NUMBA_CACHE_DIR": None, "FASTSCAN_NUMBA_CACHE": None}
+
+
+COMMAND_PROBE = """
+import importlib.util, json, sys
+from fastscan.cli import main
+rc = main(["scan", sys.argv[1], "--no-progress", "--out", sys.argv[2]])
+import numba
+from fastscan import kernels
+misses = 0
+for name in kernels._MODULES:
+    module = sys.modules[f"fastscan.kernels.{name}"]
+    for f in vars(module).values():
+        if isinstance(f, numba.core.registry.CPUDispatcher):
+            misses += sum(f.stats.cache_misses.values())
+has_scipy = importlib.util.find_spec("scipy") is not None
+linalg = "scipy.linalg" in sys.modules
+if has_scipy:
+    import scipy.linalg.cython_blas  # noqa: F401  (imports as usual once the command has loaded numba)
+print(json.dumps({"rc": rc, "misses": misses, "linalg": linalg}))
+"""
+
+
+def test_command_loads_its_kernels_from_the_cache_and_no_scipy(tmp_path, cli_env):
+    """A scan by the command takes every kernel from the disk cache (numba reads where the cache is
+    as it loads, so the command must say it first), and loads no scipy.linalg for numba's BLAS
+    look, which the kernels do not need (load_numba_without_blas) - while SciPy still imports."""
+    log = tmp_path / "one.jsonl"
+    log.write_text('{"account_id": "a", "prompt": "hello there", "completion": "hi", "ts": 1700000000}\n')
+    # the session's cache folder, given as NUMBA_CACHE_DIR: the command turns it on itself
+    env = {k: v for k, v in cli_env.items() if k != "FASTSCAN_NUMBA_CACHE"}
+    runs = []
+    for _ in range(2):  # the first run fills the cache when it is cold
+        out = subprocess.run(
+            [sys.executable, "-c", COMMAND_PROBE, str(log), str(tmp_path / "r.parquet")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    last = runs[-1]
+    assert last["rc"] == 0
+    assert last["misses"] == 0
+    assert not last["linalg"]
