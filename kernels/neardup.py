@@ -420,3 +420,43 @@ def group_by_key(rows, keys, out, starts):
         out[count[g]] = rows[a]
         count[g] += 1
     return groups
+
+
+@kernel(types.void(ro(types.uint64), ro(types.uint64), rw(types.int64)))
+def key_counts(k1, k2, out):
+    """out[i] = how many j have (k1[j], k2[j]) == (k1[i], k2[i]).
+
+    One pass through an open-addressing table of the distinct pairs (each element is probed
+    once, its pair compared with its group's first element), then one to hand the counts back:
+    no sort. k1, k2 : uint64[n] (n < 2**31), out : int64[n]
+    """
+    n = k1.shape[0]
+    size = 2
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    table = np.full(size, -1, dtype=np.int32)  # slot -> group
+    group = np.empty(n, dtype=np.int32)
+    first = np.empty(n, dtype=np.int32)  # group -> its first element
+    count = np.zeros(n, dtype=np.int32)
+    groups = 0
+    for i in range(n):
+        a = k1[i]
+        b = k2[i]
+        t = np.int64(fmix64(a ^ fmix64(b ^ BAND_SEED)) & mask)
+        while True:
+            g = table[t]
+            if g < 0:
+                g = groups
+                groups += 1
+                table[t] = g
+                first[g] = i
+                break
+            f = first[g]
+            if k1[f] == a and k2[f] == b:
+                break
+            t = (t + 1) & np.int64(mask)
+        group[i] = g
+        count[g] += 1
+    for i in range(n):
+        out[i] = count[group[i]]

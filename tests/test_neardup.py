@@ -16,7 +16,7 @@ from shared import needs_raw_prompts
 
 from fastscan import Scanner
 from fastscan.config import ScanConfig
-from fastscan.score.neardup import lsh_params, near_duplicate_flags
+from fastscan.score.neardup import group_sizes, lsh_params, near_duplicate_flags
 from fastscan.state import AccountState
 
 
@@ -98,6 +98,35 @@ def test_flag_account_near_dups_matches_reference(data, rows, min_agree, more):
     nd.flag_account_near_dups(offsets, store, slot, bits, n_words, bands, rows, min_agree, 2, 4, out)
     want = ref.flag_near_duplicates(sig.tolist(), account.tolist(), n_words.tolist(), bands, rows, min_agree)
     assert out.tolist() == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(-(2**31), 2**31 - 1)), max_size=300),
+    st.integers(0, 3),
+    st.integers(0, 2),
+)
+def test_group_sizes_counts_equal_key_tuples(pairs, spread, kind):
+    """group_sizes = how often each element's key tuple occurs, for one or two keys (the hash
+    table's case, of unsigned, signed and mixed widths) and for three (the sort's)."""
+    from collections import Counter
+
+    if spread:  # many equal tuples
+        pairs = [(a % (spread + 1), b % (spread + 1)) for a, b in pairs]
+    a = np.array([p[0] for p in pairs], dtype=np.uint64)
+    b = np.array([p[1] for p in pairs], dtype=np.int32)
+    keys = [(a,), (a, b), (b, a, b.astype(np.int64))][kind]
+    tuples = list(zip(*(k.tolist() for k in keys))) if pairs else []
+    seen = Counter(tuples)
+    assert group_sizes(*keys).tolist() == [seen[t] for t in tuples]
+
+
+def test_group_sizes_tells_apart_tuples_that_share_a_first_key():
+    """Two hundred tuples of one first key: in a table a quarter full, many meet in probing, and
+    only the second key tells them apart."""
+    second = np.r_[np.arange(200), np.arange(0, 200, 4)].astype(np.int64)
+    first = np.full(len(second), 7, dtype=np.uint64)
+    assert group_sizes(first, second).tolist() == [2 if x % 4 == 0 else 1 for x in second.tolist()]
 
 
 @settings(max_examples=60, deadline=None)

