@@ -23,6 +23,7 @@ from fastscan import Scanner, StateError, scan
 from fastscan.config import ScanConfig
 from fastscan.read import expand_sources, read_source
 from fastscan.run.statedir import StateDir
+from fastscan.sketches import key_hour
 from fastscan.state import AccountState
 
 SMALL = ScanConfig(sample_size=32)
@@ -600,3 +601,43 @@ def test_intern_numbers_new_names_in_the_order_they_come():
     assert _intern(["b", "c", "a", "d", "c"], index, known).tolist() == [1, 2, 0, 3, 2]
     assert known == ["a", "b", "c", "d"] and index == {"a": 0, "b": 1, "c": 2, "d": 3}
     assert _intern([], index, known).tolist() == [] and _intern(["d"], index, known).dtype == np.int64
+
+
+def test_model_tables_count_each_account_and_model(tmp_path):
+    """The per-(account, model) tables one update fills from one grouping: requests, completion
+    tokens, requests with a time and the first hour, in batches where some requests have no time
+    and where none do, against a count of the records themselves."""
+    rng = np.random.default_rng(3)
+    recs = []
+    for i in range(600):
+        r = {
+            "account_id": f"a{rng.integers(0, 7)}",
+            "model": ["m-small", "m-large", None][rng.integers(0, 3)],
+            "prompt": f"question {i}",
+            "completion_tokens": int(rng.integers(1, 500)),
+        }
+        if i < 400 and rng.random() < 0.7:  # the last 200 (a batch of their own) have no time
+            r["ts"] = int(1756684800 + rng.integers(0, 86400 * 3))
+        recs.append(r)
+    log = tmp_path / "models.jsonl"
+    write_jsonl(log, recs)
+    (src,) = expand_sources([str(log)])
+    table = pa.Table.from_batches(list(read_source(src))).combine_chunks()
+    state = AccountState(ScanConfig())
+    for batch in table.slice(0, 400).to_batches() + table.slice(400).to_batches():
+        state.update(batch)  # times here and there, then none at all
+    want: dict = {}
+    for r in recs:
+        w = want.setdefault((r["account_id"], r["model"] or ""), [0, 0, 0, None])
+        w[0] += 1
+        w[1] += r["completion_tokens"]
+        if "ts" in r:
+            w[2] += 1
+            hour = r["ts"] // 3600
+            w[3] = hour if w[3] is None else min(w[3], hour)
+    got: dict = {}
+    for k, table in enumerate((state.model_counts, state.model_tokens, state.model_timed, state.model_first)):
+        for a, m, v in zip(*table.items()):
+            g = got.setdefault((state.ids[a], state.models[m]), [0, 0, 0, None])
+            g[k] = int(v) if k < 3 else int(key_hour(np.array([v]))[0])
+    assert got == want
