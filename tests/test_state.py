@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import orjson
@@ -604,13 +605,13 @@ def test_intern_numbers_new_names_in_the_order_they_come():
 
 
 def test_model_tables_count_each_account_and_model(tmp_path):
-    """The per-(account, model) tables one update fills from one grouping: requests, completion
-    tokens, requests with a time and the first hour, in batches where some requests have no time
-    and where none do, against a count of the records themselves."""
+    """The per-(account, model) tables (requests, completion tokens, requests with a time and the
+    first hour), in batches where some requests have no time and where none do, against a count
+    of the records themselves."""
     rng = np.random.default_rng(3)
     recs = []
     for i in range(600):
-        r = {
+        r: dict[str, Any] = {
             "account_id": f"a{rng.integers(0, 7)}",
             "model": ["m-small", "m-large", None][rng.integers(0, 3)],
             "prompt": f"question {i}",
