@@ -51,8 +51,9 @@ def lsh_params(num_perm: int, threshold: float, rows: int = 0) -> tuple[int, int
 
 def group_sizes(*keys: np.ndarray) -> np.ndarray:
     """For each element, how many elements have the same key tuple (np.unique's counts, taken
-    back to the elements). One or two integer keys of 64 bits at most: counted in a hash table
-    (kernels/neardup.py key_counts), 3x as fast as the sort that does any other case."""
+    back to the elements). One or two integer keys: counted in a hash table (kernels/neardup.py
+    key_counts), on 693 K keys 1.4x (one key) and 3.4x (two) as fast as the sort that does any
+    other case."""
     n = len(keys[0])
     if len(keys) <= 2 and n < 1 << 31 and all(k.dtype.kind in "iu" and k.dtype.itemsize <= 8 for k in keys):
         from fastscan.kernels import neardup
@@ -209,7 +210,7 @@ def cross_pairs(
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # order inside a bucket: prompt hash, then account_id rank (identical prompts of several
     # accounts) - never the order in which accounts were first seen. Sorted so once; each band
-    # then only groups the rows by its key, keeping this order within a group.
+    # then only groups the texts by its key, keeping this order within a group.
     acct_rank = rank[s.account]
     base = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx]))]
     # Rows of one prompt hash are one text, so one signature, and `base` puts them together: the
@@ -229,16 +230,17 @@ def cross_pairs(
         keys = np.empty(len(texts), dtype=np.uint64)
         neardup.hash_bands(sig, text_row, band, rows, keys)
         order = np.empty(len(texts), dtype=np.int64)
-        starts = np.empty(len(texts) + 1, dtype=np.int64)
-        buckets = neardup.group_by_key(texts, keys, order, starts)  # a bucket's texts in `base` order
+        bucket_at = np.empty(len(texts) + 1, dtype=np.int64)
+        buckets = neardup.group_by_key(texts, keys, order, bucket_at)  # a bucket's texts in `base` order
         del keys
+        bucket_at = bucket_at[: buckets + 1]
         # band 0 also reports every pair of copies of a text sent by several accounts (most pairs,
         # on the bench log 4x the eligible rows): room for them, not a second run
         cap = max(4096, (4 if band == 0 else 1) * len(idx))
         while True:
             out = np.empty(cap, dtype=np.int64)  # pairs of places of `base` as i * len(base) + j
             c = neardup.link_bucket_pairs(
-                order, starts[: buckets + 1], first, row, account, sig, bits, need, cfg.bucket_window, band, rows, out
+                order, bucket_at, first, row, account, sig, bits, need, cfg.bucket_window, band, rows, out
             )
             if c <= cap:
                 return out[:c]
