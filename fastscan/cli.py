@@ -357,7 +357,7 @@ def _run_demo(args) -> int:
     return rc
 
 
-def load_numba_without_blas() -> None:
+def _load_numba_without_blas() -> None:
     """Load numba's array functions without their look for a BLAS, in this process.
 
     Where SciPy is installed, numba looks for a BLAS when those functions load, by importing
@@ -383,7 +383,7 @@ def load_numba_without_blas() -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     enable_disk_cache()  # before numba loads: it reads where its cache is as it loads
-    load_numba_without_blas()
+    _load_numba_without_blas()
     try:
         if args.command == "scan":
             return _run_scan(args)

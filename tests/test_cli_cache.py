@@ -85,7 +85,7 @@ print(json.dumps({"rc": rc, "misses": misses, "linalg": linalg}))
 def test_command_loads_its_kernels_from_the_cache_and_no_scipy(tmp_path, cli_env):
     """A scan by the command takes every kernel from the disk cache (numba reads where the cache is
     as it loads, so the command must say it first), and loads no scipy.linalg for numba's BLAS
-    look, which the kernels do not need (load_numba_without_blas) - while SciPy still imports."""
+    look, which the kernels do not need (_load_numba_without_blas) - while SciPy still imports."""
     log = tmp_path / "one.jsonl"
     log.write_text('{"account_id": "a", "prompt": "hello there", "completion": "hi", "ts": 1700000000}\n')
     # the session's cache folder, given as NUMBA_CACHE_DIR: the command turns it on itself
