@@ -387,9 +387,8 @@ class PromptSample:
             self.ensure_accounts(int(mapping.max()) + 1)
             columns = [getattr(other, name) for name in _AT]
             columns[0] = mapping[other.account]
-            columns[_AT["slot"]] = slots = self.reserve(len(other.account))
-            self.store[slots] = other.store[other.slot]
-            self.add_slots(*columns)
+            columns[_AT["slot"]] = other.signatures()  # `add` takes the signatures where the slots go
+            self.add(*columns)
         self.compact()
 
     @property
