@@ -6,6 +6,9 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, ro2, rw, rw2
+from fastscan.kernels.hashing import fmix64
+
+EMPTY_KEY = np.iinfo(np.int64).min  # a free slot of accumulate's table
 
 
 @kernel(types.void(ro(types.int32), ro2(types.int64), rw2(types.int64)))
@@ -149,6 +152,55 @@ def merge_counts(keys, values, more_keys, more_values, minimum, out_keys, out_va
             out_keys[c] = k
             out_values[c] = v
     return c + 1
+
+
+@kernel(
+    types.int64(
+        ro(types.int64),
+        ro(types.int64),
+        types.boolean,
+        rw(types.int64),
+        rw(types.int64),
+        rw(types.int64),
+        types.int64,
+    )
+)
+def accumulate(keys, values, minimum, table_keys, table_values, used, limit):
+    """Add each (keys[i], values[i]) into an open-addressing table of distinct keys, summing the
+    values of a key (keeping the smallest when `minimum`), until the table holds `limit` keys;
+    returns how many rows were taken (all of them, or the row of the first key it had no room for).
+
+    keys : int64[n], none of them EMPTY_KEY; values : int64[n], or int64[0] for 1 each;
+    table_keys, table_values : int64[2**b] (EMPTY_KEY marks a free slot; limit below their
+    length); used : int64[1], how many keys the table holds, kept up to date.
+    """
+    mask = np.int64(table_keys.shape[0] - 1)
+    ones = values.shape[0] == 0
+    u = used[0]
+    n = keys.shape[0]
+    for i in range(n):
+        k = keys[i]
+        v = np.int64(1) if ones else values[i]
+        t = np.int64(fmix64(k)) & mask
+        while True:
+            s = table_keys[t]
+            if s == k:
+                if minimum:
+                    table_values[t] = min(table_values[t], v)
+                else:
+                    table_values[t] += v
+                break
+            if s == EMPTY_KEY:
+                if u >= limit:
+                    used[0] = u
+                    return i
+                table_keys[t] = k
+                table_values[t] = v
+                u += 1
+                break
+            t = (t + 1) & mask
+    used[0] = u
+    return n
 
 
 @kernel(types.int64(rw(types.int64), rw(types.int64)))

@@ -337,14 +337,15 @@ SCALE = 10 if os.environ.get("FASTSCAN_SCALE") == "full" else 1
 # docs/bounds.md: per account slot 184 B (slots grow by doubling, at least 1024), the id plus
 # 60 B, 16 B per (account, hour), (account, model, hour) and twice per (account, model) pair,
 # 4 * num_perm + 56 B per sampled distinct prompt (at most sample_size per account), and spare
-# rows of the signature store (a quarter of the sampled prompts and 4,096 more, at most); plus a
-# pending buffer while batches are folded in
+# rows of the signature store (a quarter of the sampled prompts and 4,096 more, at most); plus,
+# while batches are folded in, the sample's pending rows and each of the six sparse tables'
+# waiting pairs (a hash table of 16 B slots, max(65,536, its pairs) rounded up to a power of two)
 SLOT = 184
 PER_ID = 60
 PER_PAIR = 16
 PER_SAMPLED = 4 * ScanConfig().num_perm + 56  # signature + account, hash, counts, words, skeletons, store row
 STORE_ROW = 4 * ScanConfig().num_perm + 8  # a spare signature row and its free-list entry
-PENDING = 32_768 * PER_SAMPLED + (1 << 16) * PER_PAIR * 4
+PENDING = 32_768 * PER_SAMPLED + 6 * (1 << 16) * PER_PAIR
 
 
 def flat_table(account, prompt, ts):
@@ -555,6 +556,29 @@ def test_sparse_counts_and_minima_match_a_dictionary(batches):
         a, k, v = sketch.items()
         assert list(zip(a.tolist(), k.tolist())) == sorted(want)  # sorted by account, then key
         assert dict(zip(zip(a.tolist(), k.tolist()), v.tolist())) == want
+
+
+def test_sparse_counts_wait_in_bounded_memory_and_refuse_unequal_values():
+    """The waiting pairs live in a hash table of max(65,536, the table's pairs) slots rounded up
+    to a power of two, 16 B each, merged when half full; compact() gives it back."""
+    from fastscan.sketches import SparseCounts
+
+    sc = SparseCounts()
+    rng = np.random.default_rng(3)
+    most = 0
+    for _ in range(12):
+        key = rng.integers(0, 2**32, 50_000)
+        sc.add(np.zeros(len(key), dtype=np.int64), key)
+        slots = 1 << 16
+        while slots < len(sc.keys):
+            slots *= 2
+        most = max(most, sc.nbytes - 16 * len(sc.keys))
+        assert sc.nbytes - 16 * len(sc.keys) <= 16 * slots
+    assert most > 0 and len(sc.keys) > 1 << 17  # the waiting table grew with the table
+    sc.compact()
+    assert sc.nbytes == 16 * len(sc.keys) and sc.items()[2].sum() == 12 * 50_000
+    with pytest.raises(ValueError, match="3 keys but 2 values"):
+        sc.add(np.zeros(3, dtype=np.int64), np.arange(3), np.ones(2, dtype=np.int64))
 
 
 def test_state_with_a_damaged_sparse_table_is_refused():
