@@ -210,10 +210,13 @@ def order_by_account_hash(account: np.ndarray, phash: np.ndarray) -> np.ndarray:
     return order
 
 
-def group_by_account_hash(account: np.ndarray, phash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(order, starts): the rows in order_by_account_hash's order, and where in it each distinct
-    (account, prompt hash) pair starts."""
-    order = order_by_account_hash(account, phash)
+def group_by_account_hash(
+    account: np.ndarray, phash: np.ndarray, order: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(order, starts): the rows in order_by_account_hash's order (or `order`, when the caller
+    has it), and where in it each distinct (account, prompt hash) pair starts."""
+    if order is None:
+        order = order_by_account_hash(account, phash)
     a, h = account[order], phash[order]
     first = np.ones(len(order), dtype=np.bool_)
     first[1:] = (a[1:] != a[:-1]) | (h[1:] != h[:-1])
@@ -351,7 +354,7 @@ class PromptSample:
         account_all = account = np.concatenate([p[_AT["account"]] for p in parts])
         phash = np.concatenate([p[_AT["prompt_hash"]] for p in parts])
         self._pending, self._pending_n = [], 0
-        order, starts = group_by_account_hash(account, phash)
+        order, starts = group_by_account_hash(account, phash, self._merged_order(account, phash))
         keep_rows = order[starts]
         account, phash = account[keep_rows], phash[keep_rows]
         # rank of each distinct prompt within its account; keep the `size` smallest hashes
@@ -393,6 +396,22 @@ class PromptSample:
         full = rank == self.size - 1
         self.ensure_accounts(int(account.max()) + 1 if len(account) else 0)
         self.threshold[account[full]] = phash[full]
+
+    def _merged_order(self, account: np.ndarray, phash: np.ndarray) -> np.ndarray | None:
+        """order_by_account_hash of the rows (the live ones, then the pending ones) from a sort of
+        the pending rows alone and a merge with the live rows, which a compaction left sorted and
+        distinct; None when the live rows are not so (a state read back with its rows out of
+        order)."""
+        from fastscan.kernels.aggregate import merge_order
+
+        live = len(self.account)
+        if live == 0:
+            return None
+        order = np.empty(len(account), dtype=np.int64)
+        new_order = order_by_account_hash(account[live:], phash[live:])
+        if not merge_order(account[:live], phash[:live], account[live:], phash[live:], new_order, order):
+            return None
+        return order
 
     def _shrink(self) -> None:
         """After a compaction that dropped many rows (more than a quarter of the live ones and

@@ -110,6 +110,36 @@ def find_pairs(sorted_a, sorted_h, query_a, query_h, out):
         out[i] = lo if lo < n and sorted_a[lo] == qa and sorted_h[lo] == qh else -1
 
 
+_PAIRS = (ro(types.int64), ro(types.uint64))  # a table of (account, prompt hash) pairs
+
+
+@kernel(types.boolean(*_PAIRS, *_PAIRS, ro(types.int64), rw(types.int64)))
+def merge_order(a1, h1, a2, h2, order2, out):
+    """out = the rows of two tables (a, h), the first's numbered 0 .. n1 - 1 and the second's from
+    n1 on, in order of (a, h), the first's row before the second's where both hold a pair: the
+    order np.lexsort((h, a)) gives the two concatenated, when the first table is sorted and
+    distinct and `order2` puts the second's rows in (a, h, row) order. Returns False (out then
+    undefined) when the first table is not sorted and distinct.
+
+    a1 : int64[n1], h1 : uint64[n1], a2 : int64[n2], h2 : uint64[n2], order2 : int64[n2],
+    out : int64[n1 + n2]
+    """
+    n1 = a1.shape[0]
+    n2 = order2.shape[0]
+    i = 0
+    j = 0
+    for k in range(n1 + n2):
+        if i < n1 and (j >= n2 or not _before(a2[order2[j]], h2[order2[j]], a1[i], h1[i])):
+            if i > 0 and not _before(a1[i - 1], h1[i - 1], a1[i], h1[i]):
+                return False
+            out[k] = i
+            i += 1
+        else:
+            out[k] = n1 + order2[j]
+            j += 1
+    return True
+
+
 @kernel(
     types.int64(
         ro(types.int64),

@@ -597,6 +597,32 @@ def test_state_with_a_damaged_sparse_table_is_refused():
             AccountState.from_bytes(st.to_bytes())
 
 
+@pytest.mark.parametrize("live", [0, 1, 700])
+@pytest.mark.parametrize("new", [0, 1, 3000])
+def test_merge_order_of_live_and_new_rows_is_lexsort(live, new):
+    """A compaction's order from the live rows (sorted, distinct) and a sort of the new rows alone
+    is np.lexsort's over both: pairs held by both, the live row first; not when live is unsorted."""
+    from fastscan.kernels.aggregate import merge_order
+    from fastscan.sketches import order_by_account_hash
+
+    rng = np.random.default_rng(live + new)
+    a = rng.integers(0, 20, live + new).astype(np.int64)
+    h = rng.integers(0, 40, live + new).astype(np.uint64)
+    k = min(live, new // 2)
+    a[live : live + k], h[live : live + k] = a[:k], h[:k]  # pairs the live rows hold too
+    keep = np.lexsort((h[:live], a[:live]))
+    first = np.ones(len(keep), dtype=np.bool_)
+    first[1:] = (a[:live][keep][1:] != a[:live][keep][:-1]) | (h[:live][keep][1:] != h[:live][keep][:-1])
+    la, lh = a[:live][keep][first], h[:live][keep][first]  # the live rows: sorted and distinct
+    na, nh = a[live:], h[live:]
+    all_a, allh = np.concatenate([la, na]), np.concatenate([lh, nh])
+    out = np.empty(len(all_a), dtype=np.int64)
+    assert merge_order(la, lh, na, nh, order_by_account_hash(na, nh), out)
+    assert np.array_equal(out, np.lexsort((allh, all_a)))
+    if len(la) > 2:
+        assert not merge_order(la[::-1].copy(), lh[::-1].copy(), na, nh, order_by_account_hash(na, nh), out)
+
+
 def test_sample_signatures_restored_in_row_order_and_refused_when_short():
     """A state read back keeps each sampled prompt's signature, and grows its store from there;
     a sample whose signatures are too few for its rows is refused."""
