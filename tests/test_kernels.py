@@ -1175,3 +1175,21 @@ def test_find_pairs_matches_a_dict(rows, queries, in_order, data):
     aggregate.find_pairs(sa, sh, qa, qh, out)
     where = {r: i for i, r in enumerate(rows)}
     assert out.tolist() == [where.get(q, -1) for q in queries]
+
+
+@pytest.mark.parametrize("top", [0, 1, 2**11, 2**33, 2**62])
+@pytest.mark.parametrize("n", [0, 1, 2, 1000, 70_000])
+def test_radix_sort_is_numpy_sort_and_leaves_negative_values_alone(top, n):
+    """Every digit count (one to six of 11 bits; a digit every value shares is skipped), and no
+    sort at all when a value is negative (the caller sorts those with numpy)."""
+    rng = np.random.default_rng(n + top)
+    values = rng.integers(0, top + 1, n)
+    values[: n // 4] = values[n // 2 : n // 2 + n // 4]  # repeats
+    got = values.copy()
+    assert aggregate.radix_sort(got, np.empty(n + 3, dtype=np.int64))
+    assert np.array_equal(got, np.sort(values))
+    if n:
+        values[n // 3] = -1
+        got = values.copy()
+        assert not aggregate.radix_sort(got, np.empty(n, dtype=np.int64))
+        assert np.array_equal(got, values)
