@@ -63,6 +63,8 @@ LABEL_CHARS = 120  # the longest text kept to name an owner, network or client
 def _text_buckets(col: pa.ChunkedArray | pa.Array, prepare=None, labels: dict | None = None, kind: int = 0):
     """0 for no text, else 1 + a hash of the text (after `prepare`) mod 4,095; each distinct text
     hashed once. With `labels`, each bucket's text is noted there too (see `note_label`)."""
+    if col.null_count == len(col):  # no text at all (a log that does not say): every bucket 0
+        return np.zeros(len(col), dtype=np.int64)
     # nulls stay null (an index past the dictionary, bucket 0): filling them with "" first
     # copied every string of the column
     enc = pc.dictionary_encode(col)
