@@ -374,17 +374,21 @@ class PromptSample:
         if gone.any():
             freed = np.concatenate([p[_AT["slot"]] for p in parts])[gone]
             self._free = np.sort(np.concatenate([self._free, freed]))
-        # the other columns are gathered from each part straight into their new place (the
-        # text, when kept, is wide: concatenating it first held a third copy)
-        bounds = np.cumsum([0] + [len(p[0]) for p in parts])
-        by_part = np.argsort(rows, kind="stable")  # rows of part k: by_part[cut[k]:cut[k + 1]]
-        cut = np.searchsorted(rows[by_part], bounds)
-
+        # the other columns: the narrow ones gathered from their concatenation; the text, when
+        # kept, is wide (concatenating it first held a third copy) and is gathered from each part
+        # straight into its new place
         for name in _WIDE:
             col = _AT[name]
-            if parts[0][col] is None:
+            dtype = parts[0][col].dtype if parts[0][col] is not None else None
+            if dtype is None:
                 continue  # no text kept
-            out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
+            if name != "text":
+                setattr(self, name, np.concatenate([p[col] for p in parts], dtype=dtype, casting="unsafe")[rows])
+                continue
+            bounds = np.cumsum([0] + [len(p[0]) for p in parts])
+            by_part = np.argsort(rows, kind="stable")  # rows of part k: by_part[cut[k]:cut[k + 1]]
+            cut = np.searchsorted(rows[by_part], bounds)
+            out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=dtype)
             for k, p in enumerate(parts):
                 sel = by_part[cut[k] : cut[k + 1]]
                 if len(sel):
