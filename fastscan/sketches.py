@@ -60,10 +60,10 @@ class SparseCounts:
     """Exact counts per (account index, key) pair, kept as sorted unique int64 pairs.
 
     New pairs wait in a hash table of distinct pairs (`kernels.aggregate.accumulate`: one probe a
-    row, no sort), which is sorted and merged into the table when it is half full or read; with
-    half as many slots as the table has pairs (65,536 at least), each merge adds as many waiting
-    pairs as it reads from the table. Account indices are >= 0 (the table's free slot is the pair
-    of account -2**31 and key 0)."""
+    row, no sort), which is sorted and merged into the table when it is half full or read; it has
+    as many slots as the table has pairs (65,536 at least, a power of two), so a merge, which
+    reads the whole table, brings in at least half as many new pairs. Account indices are >= 0
+    (the table's free slot is the pair of account -2**31 and key 0)."""
 
     _MIN_SLOTS = 1 << 16
 

@@ -252,7 +252,7 @@ def radix_sort(values, tmp):
             return False
         top |= v
     digits = 0
-    while (top >> (digits * _RADIX_BITS)) > 0:
+    while digits * _RADIX_BITS < 63 and (top >> (digits * _RADIX_BITS)) > 0:  # a shift stays below 64
         digits += 1
     width = 1 << _RADIX_BITS
     mask = np.int64(width - 1)

@@ -1177,7 +1177,7 @@ def test_find_pairs_matches_a_dict(rows, queries, in_order, data):
     assert out.tolist() == [where.get(q, -1) for q in queries]
 
 
-@pytest.mark.parametrize("top", [0, 1, 2**11, 2**33, 2**62])
+@pytest.mark.parametrize("top", [0, 1, 2**11, 2**33, 2**62, 2**63 - 1])
 @pytest.mark.parametrize("n", [0, 1, 2, 1000, 70_000])
 def test_radix_sort_is_numpy_sort_and_leaves_negative_values_alone(top, n):
     """Every digit count (one to six of 11 bits; a digit every value shares is skipped), and no
