@@ -89,6 +89,8 @@ class SparseCounts:
 
     def add(self, account: np.ndarray, key: np.ndarray, counts: np.ndarray | None = None) -> None:
         """Count each (account, key) once, or add its `counts`."""
+        if counts is not None and len(counts) != len(account):
+            raise ValueError(f"{len(account)} keys but {len(counts)} values")
         self._queue(self.pack(account, key), _NO_VALUES if counts is None else counts)
 
     def _queue(self, packed: np.ndarray, values: np.ndarray) -> None:
@@ -97,8 +99,6 @@ class SparseCounts:
         from fastscan.kernels.aggregate import accumulate
 
         values = np.ascontiguousarray(values, dtype=np.int64)
-        if len(values) and len(values) != len(packed):
-            raise ValueError(f"{len(packed)} keys but {len(values)} values")
         done = 0
         while done < len(packed):
             if self._waiting[0] == 0:
@@ -379,9 +379,9 @@ class PromptSample:
         # straight into its new place
         for name in _WIDE:
             col = _AT[name]
-            dtype = parts[0][col].dtype if parts[0][col] is not None else None
-            if dtype is None:
+            if parts[0][col] is None:
                 continue  # no text kept
+            dtype = parts[0][col].dtype
             if name != "text":
                 setattr(self, name, np.concatenate([p[col] for p in parts], dtype=dtype, casting="unsafe")[rows])
                 continue
@@ -472,4 +472,4 @@ class SparseMin(SparseCounts):
     def add(self, account: np.ndarray, key: np.ndarray, counts: np.ndarray | None = None) -> None:
         if counts is None:
             raise ValueError("SparseMin.add needs the values")
-        self._queue(self.pack(account, key), np.asarray(counts, dtype=np.int64))
+        super().add(account, key, counts)

@@ -561,7 +561,7 @@ def test_sparse_counts_and_minima_match_a_dictionary(batches):
 def test_sparse_counts_wait_in_bounded_memory_and_refuse_unequal_values():
     """The waiting pairs live in a hash table of max(65,536, the table's pairs) slots rounded up
     to a power of two, 16 B each, merged when half full; compact() gives it back."""
-    from fastscan.sketches import SparseCounts
+    from fastscan.sketches import SparseCounts, SparseMin
 
     sc = SparseCounts()
     rng = np.random.default_rng(3)
@@ -579,6 +579,8 @@ def test_sparse_counts_wait_in_bounded_memory_and_refuse_unequal_values():
     assert sc.nbytes == 16 * len(sc.keys) and sc.items()[2].sum() == 12 * 50_000
     with pytest.raises(ValueError, match="3 keys but 2 values"):
         sc.add(np.zeros(3, dtype=np.int64), np.arange(3), np.ones(2, dtype=np.int64))
+    with pytest.raises(ValueError, match="3 keys but 0 values"):  # not read as "1 each"
+        SparseMin().add(np.zeros(3, dtype=np.int64), np.arange(3), np.zeros(0, dtype=np.int64))
 
 
 def test_state_with_a_damaged_sparse_table_is_refused():
