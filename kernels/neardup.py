@@ -225,10 +225,13 @@ def _collided_before(sig, i, j, band, rows_per_band):
         types.int64,
         types.int64,
         types.int64,
+        ro(types.boolean),
         rw(types.int64),
     )
 )
-def link_bucket_pairs(order, starts, first, row, account, sig, bits, min_agree, window, band, rows_per_band, out):
+def link_bucket_pairs(
+    order, starts, first, row, account, sig, bits, min_agree, window, band, rows_per_band, skip_copies, out
+):
     """Verified cross-account pairs among the candidates of one band; returns how many there are.
 
     The rows come as texts: text t is the run first[t]:first[t + 1] of places of `row` (rows of
@@ -247,10 +250,12 @@ def link_bucket_pairs(order, starts, first, row, account, sig, bits, min_agree, 
     A candidate pair of texts is verified once, not once per two rows: their first rows are
     checked, and when they pass, every pair of their rows within `window` places of each other
     and of different accounts is reported. Copies of one text pair up in band 0 without a check
-    (they agree everywhere) and are skipped in later bands (they collided in 0), so a bucket of
-    one text is passed over unread after band 0 (on the bench log, about half the texts each band).
+    (they agree everywhere), except those of a text t with skip_copies[t] set, whose caller has
+    no use for them; they are skipped in later bands (they collided in 0), so a bucket of one text
+    is passed over unread after band 0 (on the bench log, about half the texts each band).
     order : int64[t] (a permutation of the texts), starts : int64[buckets + 1], first : int64[t + 1],
-    row : int64[m], account : int64[m], sig : uint32[n, K], bits : low_bits(sig), out : int64[cap]
+    row : int64[m], account : int64[m], sig : uint32[n, K], bits : low_bits(sig),
+    skip_copies : bool[t], out : int64[cap]
     """
     m = row.shape[0]
     k = sig.shape[1]
@@ -286,7 +291,7 @@ def link_bucket_pairs(order, starts, first, row, account, sig, bits, min_agree, 
             f1 = tf[a1]
             c1 = tc[a1]
             e1 = p1 + c1
-            if band == 0 and k >= min_agree:  # copies of one text agree everywhere: no check
+            if band == 0 and k >= min_agree and not skip_copies[order[a1]]:  # copies agree everywhere
                 for x in range(c1 - 1):
                     for y in range(x + 1, min(c1, x + 1 + window)):
                         if account[f1 + x] != account[f1 + y]:

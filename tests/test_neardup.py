@@ -163,12 +163,14 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
     for r in range(n):
         sig[r] = sig[first.setdefault(int(phash[r]), r)]
     tie = np.arange(n, dtype=np.int64)[::-1].copy()
-    assert_links_match_reference(sig, account, phash, tie, rows, min_agree, window)
+    skip = [more.draw(st.booleans()) for _ in range(5)]  # per prompt hash: its copies do not pair
+    assert_links_match_reference(sig, account, phash, tie, rows, min_agree, window, skip)
 
 
-def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, window):
+def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, window, skip=None):
     """link_bucket_pairs over every band, fed as cross_pairs feeds it (texts, and buckets in their
-    order by prompt hash, then tie), finds ref.link_pairs's pairs, each once."""
+    order by prompt hash, then tie), finds ref.link_pairs's pairs, each once; but for the pairs
+    of two copies of a text whose prompt hash h has skip[h]."""
     nd = kernels()
     n, k = sig.shape
     # the rows as the kernel takes them: by prompt hash, then tie, each text's copies a run
@@ -177,6 +179,7 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
     starts = np.flatnonzero(np.r_[True, ph[1:] != ph[:-1]]) if n else np.zeros(0, np.int64)
     first = np.r_[starts, n].astype(np.int64)
     texts = np.arange(len(starts), dtype=np.int64)
+    skip_copies = np.array([bool(skip and skip[int(h)]) for h in ph[starts]], dtype=np.bool_)
     bits = np.empty((n, -(-k // 32)), dtype=np.uint64)
     nd.low_bits(sig, bits)
     pairs: list[tuple[int, int]] = []
@@ -187,6 +190,7 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
         bucket = np.empty(len(texts) + 1, dtype=np.int64)
         g = nd.group_by_key(texts, keys, order, bucket)
         args = (order, bucket[: g + 1], first, base, account[base], sig, bits, min_agree, window, band, rows)
+        args += (skip_copies,)
         out = np.empty(2, dtype=np.int64)  # deliberately small: the kernel reports what it needs
         c = nd.link_bucket_pairs(*args, out)
         if c > 2:
@@ -198,6 +202,8 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
     want = ref.link_pairs(
         sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows, min_agree, window
     )
+    if skip:
+        want = {(i, j) for i, j in want if not (phash[i] == phash[j] and skip[int(phash[i])])}
     assert set(pairs) == want
 
 
@@ -503,6 +509,51 @@ def test_cross_account_fields_do_not_depend_on_how_input_is_split():
     assert merged.accounts.equals(want.accounts)
     assert merged.shared_templates.equals(want.shared_templates)
     assert merged.near_dup_links.equals(want.near_dup_links)
+
+
+@pytest.mark.parametrize("popular, window", [(5, 16), (2, 16), (3, 2), (3, 3), (2, 1)])
+def test_copies_left_unpaired_change_nothing(monkeypatch, popular, window):
+    """cross_pairs leaves out the pairs among the copies of a text that makes each copy popular,
+    and says those copies are popular: the accounts' columns, the shared templates and the links
+    are what pairing every copy gives (copies sent by 2-7 accounts, edited copies from others)."""
+    import fastscan.kernels.neardup as kn
+    import fastscan.score.neardup as sn
+
+    rng = random.Random(popular * 31 + window)
+    rows = cross_log(seed=5)
+    bench = sorted({p for a, p in rows if a.startswith("eval")})
+    for k, text in enumerate(bench[:24]):
+        senders = rng.sample(range(12), 2 + k % 6)
+        rows += [(f"copy{a}", text) for a in senders]
+        rows += [(f"edit{a}", text + " edited") for a in rng.sample(range(12), k % 3)]
+    words = [f"x{i}" for i in range(3000)]
+    items = [" ".join(rng.choices(words, k=40)) for _ in range(20)]
+    rows += [("p", t) for t in items] + [("q", t + " edited") for t in items]  # a near-duplicate link
+    rng.shuffle(rows)
+    cfg = ScanConfig(popular_accounts=popular, bucket_window=window)
+    state = scan_rows(rows, cfg).state
+    skipped = []
+    cross_pairs = sn.cross_pairs
+
+    def skipping(*args):
+        got = cross_pairs(*args)
+        skipped.append(len(got[2]))
+        return got
+
+    monkeypatch.setattr(sn, "cross_pairs", skipping)
+    got = sn.cross_account(state)
+    # some copies were left unpaired, unless the window reaches fewer than popular_accounts
+    assert (skipped[0] > 0) == (window >= popular)
+    # every copy paired, and nothing said popular before the pairs are counted
+    link = kn.link_bucket_pairs
+    monkeypatch.setattr(kn, "link_bucket_pairs", lambda *a: link(*a[:-2], np.zeros_like(a[-2]), a[-1]))
+    monkeypatch.setattr(sn, "cross_pairs", lambda *a: (*cross_pairs(*a)[:2], np.zeros(0, np.int64)))
+    want = sn.cross_account(state)
+    for name, values in want.columns.items():
+        assert np.array_equal(got.columns[name], values), name
+    assert got.shared_templates.equals(want.shared_templates)
+    assert got.near_dup_links.equals(want.near_dup_links)
+    assert ("p", "q", 20) in [tuple(x.values()) for x in want.near_dup_links.to_pylist()] or popular < 2
 
 
 @settings(max_examples=60, deadline=None)

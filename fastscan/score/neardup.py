@@ -195,10 +195,13 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
 
 def cross_pairs(
     state: AccountState, rank: np.ndarray, eligible: np.ndarray, bits: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Verified near-duplicate pairs (i < j, sample rows) between different accounts' eligible
-    prompts, each once (in the first band it collides in), in no particular order (every use
-    of them below is a count or a set). `bits`: low_bits(state)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, popular): verified near-duplicate pairs (i < j, sample rows) between different
+    accounts' eligible prompts, each once (in the first band it collides in), in no particular
+    order (every use of them below is a count or a set), but for the pairs among the copies of
+    a text whose copies each pair with at least `popular_accounts` others: those copies are
+    `popular` (sample rows) whatever else they pair with, and their pairs among themselves would
+    only have said so. `bits`: low_bits(state)."""
     from fastscan.kernels import neardup
 
     cfg = state.config
@@ -206,8 +209,9 @@ def cross_pairs(
     bands, rows = lsh_params(cfg.num_perm, cfg.near_dup_threshold, cfg.lsh_rows)
     need = min_agree(cfg)
     idx = np.flatnonzero(eligible)
+    none = np.zeros(0, np.int64)
     if len(idx) < 2 or len(np.unique(s.account[idx])) < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return none, none, none
     # order inside a bucket: prompt hash, then account_id rank (identical prompts of several
     # accounts) - never the order in which accounts were first seen. Sorted so once; each band
     # then only groups the texts by its key, keeping this order within a group.
@@ -225,6 +229,15 @@ def cross_pairs(
     account = s.account[base].astype(np.int64)
     text_row = row[starts]
     texts = np.arange(len(starts), dtype=np.int64)
+    # The copies of a row's text within `bucket_window` places of it pair with it in band 0, all
+    # of other accounts (unless an account sent the text twice): the fewest a copy has is
+    # min(copies - 1, window), at either end of the run. From popular_accounts on, each copy is
+    # in more than popular_accounts accounts' prompts, which is what makes it popular.
+    copies = np.diff(first)
+    twice = np.flatnonzero((account[1:] == account[:-1]) & (ph[1:] == ph[:-1]))
+    skip = (np.minimum(copies - 1, cfg.bucket_window) >= cfg.popular_accounts) & (sig.shape[1] >= need)
+    skip[np.searchsorted(first, twice, side="right") - 1] = False
+    popular = base[np.repeat(skip, copies)]
 
     def band_pairs(band: int) -> np.ndarray:
         keys = np.empty(len(texts), dtype=np.uint64)
@@ -240,7 +253,7 @@ def cross_pairs(
         while True:
             out = np.empty(cap, dtype=np.int64)  # pairs of places of `base` as i * len(base) + j
             c = neardup.link_bucket_pairs(
-                order, bucket_at, first, row, account, sig, bits, need, cfg.bucket_window, band, rows, out
+                order, bucket_at, first, row, account, sig, bits, need, cfg.bucket_window, band, rows, skip, out
             )
             if c <= cap:
                 return out[:c]
@@ -249,10 +262,10 @@ def cross_pairs(
     # a pair is reported only in the first band it collides in: no duplicates to remove
     found = [f for f in map_ordered(band_pairs, range(bands)) if len(f)]
     if not found:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return none, none, popular
     code = np.concatenate(found)
     a, b = base[code // len(base)], base[code % len(base)]
-    return np.minimum(a, b), np.maximum(a, b)
+    return np.minimum(a, b), np.maximum(a, b), popular
 
 
 class CrossAccount:
@@ -409,12 +422,13 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
                 tmpl_rows["account_ids"].append(names)
 
     # ---- near-duplicate links: verified pairs of different, non-identical, non-popular prompts
-    pi, pj = verified.result()
+    pi, pj, copied = verified.result()
     ai, aj = s.account[pi], s.account[pj]
     # (row, other account) once each; a row's account frequency counts identical copies too
     base = max(n, 1)
     df = 1 + np.bincount(_distinct_pairs(pi, aj, base, pj, ai)[0] // base, minlength=m)
     popular = df > cfg.popular_accounts
+    popular[copied] = True
     differ = s.prompt_hash[pi] != s.prompt_hash[pj]
     keep = differ & ~popular[pi] & ~popular[pj]
     ri, o_u = np.divmod(_distinct_pairs(pi[keep], aj[keep], base, pj[keep], ai[keep])[0], base)
