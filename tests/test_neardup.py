@@ -189,8 +189,8 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
         order = np.empty(len(texts), dtype=np.int64)
         bucket = np.empty(len(texts) + 1, dtype=np.int64)
         g = nd.group_by_key(texts, keys, order, bucket)
-        args = (order, bucket[: g + 1], first, base, account[base], sig, bits, min_agree, window, band, rows)
-        args += (skip_copies,)
+        arrays = (order, bucket[: g + 1], first, base, account[base], sig, bits)
+        args = (*arrays, min_agree, window, band, rows, skip_copies)
         out = np.empty(2, dtype=np.int64)  # deliberately small: the kernel reports what it needs
         c = nd.link_bucket_pairs(*args, out)
         if c > 2:
