@@ -231,8 +231,8 @@ def cross_pairs(
     texts = np.arange(len(starts), dtype=np.int64)
     # The copies of a row's text within `bucket_window` places of it pair with it in band 0, all
     # of other accounts (unless an account sent the text twice): the fewest a copy has is
-    # min(copies - 1, window), at either end of the run. From popular_accounts on, each copy is
-    # in more than popular_accounts accounts' prompts, which is what makes it popular.
+    # min(copies - 1, window), at either end of the run. With popular_accounts of them, every
+    # copy has near-duplicates in more than popular_accounts accounts, its own counted: popular.
     copies = np.diff(first)
     twice = np.flatnonzero((account[1:] == account[:-1]) & (ph[1:] == ph[:-1]))
     skip = (np.minimum(copies - 1, cfg.bucket_window) >= cfg.popular_accounts) & (sig.shape[1] >= need)
@@ -425,6 +425,7 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
     pi, pj, copied = verified.result()
     ai, aj = s.account[pi], s.account[pj]
     # (row, other account) once each; a row's account frequency counts identical copies too
+    # (but for the copies cross_pairs left unpaired, which it says are popular)
     base = max(n, 1)
     df = 1 + np.bincount(_distinct_pairs(pi, aj, base, pj, ai)[0] // base, minlength=m)
     popular = df > cfg.popular_accounts
