@@ -196,8 +196,10 @@ def score_accounts(
     speak = np.flatnonzero((excess >= MIN_CONTRIBUTION).any(axis=1) & above)
     if len(speak):
         columns = _Columns(features)
-        for i in speak:
-            reasons[i] = _reasons(_RowView(columns, int(i)), excess[i])
+        # each speaking account's signals by excess, largest first: one sort for all of them
+        orders = np.argsort(-excess[speak], axis=1, kind="stable")
+        for i, order in zip(speak.tolist(), orders):
+            reasons[i] = _reasons(_RowView(columns, i), excess[i], order)
     return (
         features.append_column("extraction_score", pa.array(score, pa.float64()))
         .append_column("flagged", pa.array(flagged, pa.bool_()))
@@ -219,9 +221,9 @@ class _Columns:
     def get(self, name):
         if name not in self.cache:
             col = self.table.column(name)
-            self.cache[name] = (
-                col.to_numpy(zero_copy_only=False) if col.null_count == 0 else np.array(col.to_pylist(), dtype=object)
-            )
+            # Python values, as a row of the report reads (a list of them is read faster than
+            # numpy scalars one at a time)
+            self.cache[name] = col.to_numpy(zero_copy_only=False).tolist() if col.null_count == 0 else col.to_pylist()
         return self.cache[name]
 
 
@@ -237,8 +239,7 @@ class _RowView:
     def __getitem__(self, name):
         if name not in self.columns:
             return 0
-        v = self.columns.get(name)[self.i]
-        return v.item() if isinstance(v, np.generic) else v
+        return self.columns.get(name)[self.i]
 
     def get(self, name, default=None):
         return self[name] if name in self.columns else default
@@ -251,9 +252,9 @@ class _Row(dict):
         return 0
 
 
-def _reasons(row: Any, excess: np.ndarray, k: int = REASONS_SHOWN) -> str:
-    order = np.argsort(-excess, kind="stable")
-    words = [SIGNALS[j].words(row) for j in order[:k] if excess[j] >= MIN_CONTRIBUTION]
+def _reasons(row: Any, excess: np.ndarray, order: np.ndarray, k: int = REASONS_SHOWN) -> str:
+    """The account's reasons in words; `order`: its signals by excess, largest first."""
+    words = [SIGNALS[j].words(row) for j in order[:k].tolist() if excess[j] >= MIN_CONTRIBUTION]
     if words and row.get("reasoning_tokens") and row.get("completion_tokens"):
         share = row["reasoning_tokens"] / row["completion_tokens"]
         if share >= 0.25:
