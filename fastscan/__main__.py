@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from fastscan.cli import main
+from fastscan.cli import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import shutil
 import sys
@@ -419,5 +420,22 @@ def main(argv=None) -> int:
     return EXIT_ERROR
 
 
+def console() -> int:
+    """The `fastscan` command (and `python -m fastscan`): main(), then the objects alive are
+    frozen out of the garbage collector (gc.freeze), so the interpreter's exit does not walk them.
+
+    A scan of the bench log leaves some 120,000 objects (numba's dispatchers and compiled
+    libraries among them) to the collector's last pass at exit: 0.38 s went between main()
+    returning and the process ending, 0.16 s with the freeze (a gc.collect() before the exit
+    takes 0.05 s and leaves the exit as slow: the time is in what the teardown frees). Every
+    output is written and closed before main() returns (nothing relies on a finalizer), and the
+    system takes the memory back as at any exit. Only for the process's own entry point: a
+    program that calls main() goes on collecting.
+    """
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

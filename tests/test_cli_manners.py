@@ -211,3 +211,25 @@ def test_the_progress_line_says_file_records_accounts_rejects_and_stage(tmp_path
     scan(paths, progress=bar)
     text = out.getvalue()
     assert "file 2/2" in text and "records (" in text and "accounts, 2 rejected" in text and "scoring…" in text
+
+
+def test_the_command_freezes_the_collector_after_main_and_callers_of_main_keep_it(monkeypatch, run_cli, log, tmp_path):
+    """`fastscan` (cli.console) returns main()'s exit code and leaves the objects alive frozen out
+    of the garbage collector, so the interpreter's exit does not walk them; main() itself, which
+    programs call, freezes nothing. The command's outputs are complete with the freeze (the
+    subprocess tests run `python -m fastscan`, which is console())."""
+    import gc
+
+    gc.unfreeze()
+    try:
+        out = tmp_path / "r.parquet"
+        assert cli.main(["scan", str(log), "--out", str(out), "--top", "0", "--no-progress"]) == 0
+        assert gc.get_freeze_count() == 0
+        monkeypatch.setattr(cli, "main", lambda argv=None: 3)
+        assert cli.console() == 3
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    p = run_cli("scan", log, "--out", tmp_path / "s.parquet", "--top", "0")
+    assert p.returncode == 0, p.stderr
+    assert pq.read_table(tmp_path / "s.parquet").equals(pq.read_table(out))
