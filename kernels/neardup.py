@@ -72,23 +72,56 @@ def _may_agree(bits, i, j, min_agree, k):
     return k - np.int64(differ) >= min_agree
 
 
-@kernel(types.void(_u32ro2, _i64ro, types.int64, types.int64, rw(types.uint64)))
-def hash_bands(sig, rows, band, rows_per_band, out):
-    """LSH band key of the given rows for one band (see module doc): out[i] is row rows[i]'s.
+@inline
+def _row_band_keys(sig, r, rows_per_band, seeds, lanes, chain, out, col):
+    """out[band, col] = the band key of sig row r (see module doc), for every band.
 
-    sig : uint32[n, K], rows : int64[m] (< n), band : 0 <= band < K // rows_per_band, out : uint64[m]
+    The values are laid out band by band in `lanes` (lanes[p, band] = the band's p-th value)
+    and the bands' hash chains advance side by side, so one step is the same arithmetic on
+    consecutive lanes (SIMD multiplies), not one chain after another waiting on its multiplies.
+    seeds : uint64[bands] (fmix64(BAND_SEED ^ band)), lanes : uint64[rows_per_band, bands],
+    chain : uint64[bands]
     """
-    lo = band * rows_per_band
-    seed = fmix64(BAND_SEED ^ np.uint64(band))
-    m = rows.shape[0]
-    for i in range(m):
-        if i + 8 < m:  # the row 8 on (one line of each row is read, rows apart)
-            prefetch(sig, rows[i + 8] * sig.shape[1] + lo)
-        r = rows[i]
-        h = seed
-        for p in range(lo, lo + rows_per_band):
-            h = combine(h, np.uint64(sig[r, p]))
-        out[i] = h
+    bands = seeds.shape[0]
+    for band in range(bands):
+        for p in range(rows_per_band):
+            lanes[p, band] = np.uint64(sig[r, band * rows_per_band + p])
+    for band in range(bands):
+        chain[band] = seeds[band]
+    for p in range(rows_per_band):
+        for band in range(bands):
+            chain[band] = combine(chain[band], lanes[p, band])
+    for band in range(bands):
+        out[band, col] = chain[band]
+
+
+@inline
+def _band_seeds(bands):
+    seeds = np.empty(bands, dtype=np.uint64)
+    for band in range(bands):
+        seeds[band] = fmix64(BAND_SEED ^ np.uint64(band))
+    return seeds
+
+
+@kernel(types.void(_u32ro2, _i64ro, types.int64, types.int64, types.int64, rw2(types.uint64)))
+def band_keys(sig, rows, rows_per_band, first, last, out):
+    """Every LSH band key (see module doc) of rows[first:last]: out[band, i] is row rows[i]'s, for
+    first <= i < last. Each signature is read once for all its bands (where one band at a time
+    read one line of every row, rows apart, once per band); disjoint ranges can run on several
+    threads.
+
+    sig : uint32[n, K], rows : int64[m] (< n), out : uint64[K // rows_per_band, m]
+    """
+    bands = out.shape[0]
+    k = sig.shape[1]
+    seeds = _band_seeds(bands)
+    lanes = np.empty((rows_per_band, bands), dtype=np.uint64)
+    chain = np.empty(bands, dtype=np.uint64)
+    for i in range(first, last):
+        if i + 4 < last:  # the row 4 on, every line of it
+            for q in range(0, k, 16):
+                prefetch(sig, rows[i + 4] * k + q)
+        _row_band_keys(sig, rows[i], rows_per_band, seeds, lanes, chain, out, i)
 
 
 @kernel(
@@ -112,7 +145,7 @@ def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_ba
     Rows of account a are offsets[a]:offsets[a + 1] (the sample is in account order). out[i] is
     set when row i and another row of its account share a band key (see module doc) and are
     verified. One account's signatures stay in cache while all its bands are done: its band keys
-    are computed first, all bands of a row at once (independent hash chains, where one band after
+    are computed first, all bands of a row at once (`_row_band_keys`: hash chains side by side, where one band after
     the other waited on each chain's multiplies), then a band's buckets come from a hash table of
     its keys (no sort). Each pair of a bucket is looked at once, and not at all when both rows are
     already flagged; the low-bits check (`bits`, see `low_bits`) turns most pairs away before the
@@ -129,9 +162,8 @@ def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_ba
     rows = np.empty(width, dtype=np.int64)
     keys = np.empty((bands, width), dtype=np.uint64)  # keys[band, r]: band key of rows[r]
     chain = np.empty(bands, dtype=np.uint64)
-    seeds = np.empty(bands, dtype=np.uint64)
-    for band in range(bands):
-        seeds[band] = fmix64(BAND_SEED ^ np.uint64(band))
+    lanes = np.empty((rows_per_band, bands), dtype=np.uint64)
+    seeds = _band_seeds(bands)
     # one band's buckets: an open-addressing table of 2^b >= 2 m slots, each holding the first
     # row of its key; the rows of a bucket are chained through `nxt` (no sort)
     size = 1
@@ -153,14 +185,7 @@ def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_ba
             mask *= 2
         mask -= 1
         for r in range(m):
-            at = slot[rows[r]]  # the row's signature in the store
-            for band in range(bands):
-                chain[band] = seeds[band]
-            for p in range(rows_per_band):
-                for band in range(bands):
-                    chain[band] = combine(chain[band], np.uint64(sig[at, band * rows_per_band + p]))
-            for band in range(bands):
-                keys[band, r] = chain[band]
+            _row_band_keys(sig, slot[rows[r]], rows_per_band, seeds, lanes, chain, keys, r)
         for band in range(bands):
             for t in range(mask + 1):
                 slot_row[t] = -1

@@ -57,7 +57,7 @@ def sig_sets(draw):
 
 @settings(max_examples=60, deadline=None)
 @given(sig_sets(), st.sampled_from([1, 2, 4, 8]))
-def test_hash_bands_matches_reference(data, rows):
+def test_band_keys_match_reference(data, rows):
     sig, _ = data
     nd = kernels()
     # the keys of chosen rows, in the order given (rows may repeat)
@@ -66,10 +66,17 @@ def test_hash_bands_matches_reference(data, rows):
         if len(sig)
         else np.zeros(0, np.int64)
     )
-    for band in range(sig.shape[1] // rows):
-        out = np.empty(len(pick), dtype=np.uint64)
-        nd.hash_bands(sig, pick, band, rows, out)
-        assert out.tolist() == [ref.band_key(sig[r].tolist(), band, rows) for r in pick]
+    bands = sig.shape[1] // rows
+    want = [[ref.band_key(sig[r].tolist(), band, rows) for r in pick] for band in range(bands)]
+    out = np.empty((bands, len(pick)), dtype=np.uint64)
+    nd.band_keys(sig, pick, rows, 0, len(pick), out)
+    assert out.tolist() == want
+    # a range of the rows writes its own columns and no other (threads take disjoint ranges)
+    lo, hi = len(pick) // 3, 2 * len(pick) // 3
+    part = np.zeros((bands, len(pick)), dtype=np.uint64)
+    nd.band_keys(sig, pick, rows, lo, hi, part)
+    assert part[:, lo:hi].tolist() == out[:, lo:hi].tolist()
+    assert not part[:, :lo].any() and not part[:, hi:].any()
 
 
 @settings(max_examples=60, deadline=None)
@@ -183,12 +190,12 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
     bits = np.empty((n, -(-k // 32)), dtype=np.uint64)
     nd.low_bits(sig, bits)
     pairs: list[tuple[int, int]] = []
+    keys = np.empty((k // rows, len(texts)), dtype=np.uint64)
+    nd.band_keys(sig, base[starts], rows, 0, len(texts), keys)
     for band in range(k // rows):
-        keys = np.empty(len(texts), dtype=np.uint64)
-        nd.hash_bands(sig, base[starts], band, rows, keys)
         order = np.empty(len(texts), dtype=np.int64)
         bucket = np.empty(len(texts) + 1, dtype=np.int64)
-        g = nd.group_by_key(texts, keys, order, bucket)
+        g = nd.group_by_key(texts, keys[band], order, bucket)
         arrays = (order, bucket[: g + 1], first, base, account[base], sig, bits)
         args = (*arrays, min_agree, window, band, rows, skip_copies)
         out = np.empty(2, dtype=np.int64)  # deliberately small: the kernel reports what it needs
