@@ -25,6 +25,7 @@ from fastscan.kernels.bits import popcount, prefetch
 from fastscan.kernels.hashing import combine, fmix64
 
 BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
+PREFETCH_TEXTS = 16  # how far ahead link_bucket_pairs asks for a text's rows
 
 _u32ro2 = ro2(types.uint32)
 _i64ro = ro(types.int64)
@@ -292,6 +293,8 @@ def link_bucket_pairs(
     tf = np.empty(t, dtype=np.int64)
     tc = np.empty(t, dtype=np.int64)
     tr = np.empty(t, dtype=np.int64)
+    live = np.empty(t, dtype=np.int64)  # the places of `order` the candidate loop visits, in order
+    n_live = 0
     for q in range(starts.shape[0] - 1):
         lo, hi = starts[q], starts[q + 1]
         if hi - lo == 1 and band > 0:
@@ -306,6 +309,9 @@ def link_bucket_pairs(
             continue
         for a in range(lo, hi):
             tr[a] = row[tf[a]]
+            live[n_live] = a
+            n_live += 1
+    seen = 0  # places of `live` visited
     for q in range(starts.shape[0] - 1):
         lo, hi = starts[q], starts[q + 1]
         if hi - lo == 1 and band > 0:  # one text: its copies collided in band 0
@@ -313,6 +319,15 @@ def link_bucket_pairs(
         # places in the bucket: text order[a] takes p[a - lo] .. p[a - lo] + its copies
         p1 = 0
         for a1 in range(lo, hi):
+            # the text PREFETCH_TEXTS places on, whatever its bucket: its low bits and the first
+            # lines of its signature (most buckets hold 2-5 texts, so the next text's prefetch
+            # below is seldom early enough)
+            if seen + PREFETCH_TEXTS < n_live:
+                x = tr[live[seen + PREFETCH_TEXTS]]
+                prefetch(bits, x * bits.shape[1])
+                prefetch(sig, x * k)
+                prefetch(sig, x * k + 16)
+            seen += 1
             f1 = tf[a1]
             c1 = tc[a1]
             e1 = p1 + c1
