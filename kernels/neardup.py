@@ -75,13 +75,10 @@ def _may_agree(bits, i, j, min_agree, k):
 
 @inline
 def _row_band_keys(sig, r, rows_per_band, seeds, lanes, chain, out, col):
-    """out[band, col] = the band key of sig row r (see module doc), for every band.
-
-    The values are laid out band by band in `lanes` (lanes[p, band] = the band's p-th value)
-    and the bands' hash chains advance side by side, so one step is the same arithmetic on
-    consecutive lanes (SIMD multiplies), not one chain after another waiting on its multiplies.
-    seeds : uint64[bands] (fmix64(BAND_SEED ^ band)), lanes : uint64[rows_per_band, bands],
-    chain : uint64[bands]
+    """out[band, col] = the band key of sig row r (see module doc), for every band: the values
+    laid out band by band in lanes[p, band], the bands' hash chains advance side by side (one
+    step is the same arithmetic on consecutive lanes, not one chain waiting on its multiplies).
+    seeds : uint64[bands] (_band_seeds), lanes : uint64[rows_per_band, bands], chain : uint64[bands]
     """
     bands = seeds.shape[0]
     for band in range(bands):
@@ -106,13 +103,9 @@ def _band_seeds(bands):
 
 @kernel(types.void(_u32ro2, _i64ro, types.int64, types.int64, types.int64, rw2(types.uint64)))
 def band_keys(sig, rows, rows_per_band, first, last, out):
-    """Every LSH band key (see module doc) of rows[first:last]: out[band, i] is row rows[i]'s, for
-    first <= i < last. Each signature is read once for all its bands (where one band at a time
-    read one line of every row, rows apart, once per band); disjoint ranges can run on several
-    threads.
-
-    sig : uint32[n, K], rows : int64[m] (< n), out : uint64[K // rows_per_band, m]
-    """
+    """Every LSH band key (see module doc) of rows[first:last]: out[band, i] is row rows[i]'s.
+    Each signature is read once for all its bands; disjoint ranges can run on several threads.
+    sig : uint32[n, K], rows : int64[m] (< n), out : uint64[K // rows_per_band, m]"""
     bands = out.shape[0]
     k = sig.shape[1]
     seeds = _band_seeds(bands)
@@ -146,11 +139,12 @@ def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_ba
     Rows of account a are offsets[a]:offsets[a + 1] (the sample is in account order). out[i] is
     set when row i and another row of its account share a band key (see module doc) and are
     verified. One account's signatures stay in cache while all its bands are done: its band keys
-    are computed first, all bands of a row at once (`_row_band_keys`: hash chains side by side, where one band after
-    the other waited on each chain's multiplies), then a band's buckets come from a hash table of
-    its keys (no sort). Each pair of a bucket is looked at once, and not at all when both rows are
-    already flagged; the low-bits check (`bits`, see `low_bits`) turns most pairs away before the
-    full comparison. Accounts are independent, so disjoint ranges can run on several threads.
+    are computed first, all bands of a row at once (`_row_band_keys`: the bands' hash chains side
+    by side, where one band after the other waited on each chain's multiplies), then a band's
+    buckets come from a hash table of its keys (no sort). Each pair of a bucket is looked at
+    once, and not at all when both rows are already flagged; the low-bits check (`bits`, see
+    `low_bits`) turns most pairs away before the full comparison. Accounts are independent, so
+    disjoint ranges can run on several threads.
     Row i's signature is sig[slot[i]] and its low bits bits[slot[i]] (a prompt sample keeps the
     signatures where they were written, fastscan.sketches.PromptSample).
     offsets : int64[n_accounts + 1], sig : uint32[store rows, K], slot : int64[n], bits :
@@ -293,7 +287,7 @@ def link_bucket_pairs(
     tf = np.empty(t, dtype=np.int64)
     tc = np.empty(t, dtype=np.int64)
     tr = np.empty(t, dtype=np.int64)
-    live = np.empty(t, dtype=np.int64)  # the places of `order` the candidate loop visits, in order
+    live = np.empty(t, dtype=np.int64)  # the places the candidate loop visits, in its order
     n_live = 0
     for q in range(starts.shape[0] - 1):
         lo, hi = starts[q], starts[q + 1]
@@ -319,9 +313,8 @@ def link_bucket_pairs(
         # places in the bucket: text order[a] takes p[a - lo] .. p[a - lo] + its copies
         p1 = 0
         for a1 in range(lo, hi):
-            # the text PREFETCH_TEXTS places on, whatever its bucket: its low bits and the first
-            # lines of its signature (most buckets hold 2-5 texts, so the next text's prefetch
-            # below is seldom early enough)
+            # the text PREFETCH_TEXTS places on, whatever its bucket: low bits, signature's first
+            # lines (most buckets hold 2-5 texts: the next text's prefetch below comes too late)
             if seen + PREFETCH_TEXTS < n_live:
                 x = tr[live[seen + PREFETCH_TEXTS]]
                 prefetch(bits, x * bits.shape[1])

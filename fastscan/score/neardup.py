@@ -193,18 +193,6 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
     }
 
 
-def band_keys(sig: np.ndarray, rows: np.ndarray, bands: int, rows_per_band: int) -> np.ndarray:
-    """uint64[bands, len(rows)]: every LSH band key of the given rows of `sig`, each signature
-    read once for all its bands (kernels.neardup.band_keys), on the worker threads. One band at a
-    time read one line of every row, rows scattered over the store, once per band: twice the
-    time. 8 bytes a row and band (58 MB for the bench log's 290 K linkable texts)."""
-    from fastscan.kernels import neardup
-
-    keys = np.empty((bands, len(rows)), dtype=np.uint64)
-    map_ordered(lambda r: neardup.band_keys(sig, rows, rows_per_band, r[0], r[1], keys), row_ranges(len(rows)))
-    return keys
-
-
 def cross_pairs(
     state: AccountState, rank: np.ndarray, eligible: np.ndarray, bits: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -251,20 +239,21 @@ def cross_pairs(
     skip[np.searchsorted(first, twice, side="right") - 1] = False
     popular = base[np.repeat(skip, copies)]
 
-    keys = band_keys(sig, text_row, bands, rows)
+    # every band's key of every text, each signature read once for all its bands (one band at a
+    # time read a line of every text's scattered row, once per band): 58 MB on the bench log
+    keys = np.empty((bands, len(texts)), dtype=np.uint64)
+    map_ordered(lambda r: neardup.band_keys(sig, text_row, rows, r[0], r[1], keys), row_ranges(len(texts)))
 
-    def band_pairs(item: tuple[int, np.ndarray]) -> np.ndarray:
-        band, band_keys = item
+    def band_pairs(band: int) -> np.ndarray:
         order = np.empty(len(texts), dtype=np.int64)
         bucket_at = np.empty(len(texts) + 1, dtype=np.int64)
-        buckets = neardup.group_by_key(texts, band_keys, order, bucket_at)  # a bucket's texts in `base` order
+        buckets = neardup.group_by_key(texts, keys[band], order, bucket_at)  # a bucket's texts in `base` order
         bucket_at = bucket_at[: buckets + 1]
         # band 0 also reports the pairs of copies of a text that `skip` leaves paired (on the bench
         # log 0.73x the eligible rows; 4x before popular texts' copies were left out; more where
-        # the window is shorter than popular_accounts): room for them, not a second run. The
-        # pairs found are copied out of it: the room is memory malloc has handed out before, on
-        # the worker threads, so a view kept every band's whole buffer resident until the
-        # concatenation below (25 of them; the scan's peak RSS 984 -> 925 MiB on the bench log)
+        # the window is shorter than popular_accounts): room for them, not a second run. The pairs
+        # are copied out: the room is memory malloc handed out before (resident), and a view kept
+        # all 25 bands' rooms alive until the concatenation (the scan's peak, 984 -> 925 MiB)
         cap = max(4096, (4 if band == 0 else 1) * len(idx))
         while True:
             out = np.empty(cap, dtype=np.int64)  # pairs of places of `base` as i * len(base) + j
@@ -276,10 +265,7 @@ def cross_pairs(
             cap = c
 
     # a pair is reported only in the first band it collides in: no duplicates to remove
-    items = [(band, keys[band]) for band in range(bands)]
-    del keys
-    found = [f for f in map_ordered(band_pairs, items) if len(f)]
-    del items  # the keys
+    found = [f for f in map_ordered(band_pairs, range(bands)) if len(f)]
     if not found:
         return none, none, popular
     code = np.concatenate(found)
