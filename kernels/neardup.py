@@ -316,10 +316,10 @@ def link_bucket_pairs(
             # the text PREFETCH_TEXTS places on, whatever its bucket: low bits, signature's first
             # lines (most buckets hold 2-5 texts: the next text's prefetch below comes too late)
             if seen + PREFETCH_TEXTS < n_live:
-                x = tr[live[seen + PREFETCH_TEXTS]]
-                prefetch(bits, x * bits.shape[1])
-                prefetch(sig, x * k)
-                prefetch(sig, x * k + 16)
+                ahead = tr[live[seen + PREFETCH_TEXTS]]
+                prefetch(bits, ahead * bits.shape[1])
+                prefetch(sig, ahead * k)
+                prefetch(sig, ahead * k + 16)
             seen += 1
             f1 = tf[a1]
             c1 = tc[a1]
