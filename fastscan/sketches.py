@@ -24,6 +24,7 @@ INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 TEXT_BYTES = 96  # bytes kept from each end of a sampled prompt when a scan keeps text
+SIG_DTYPE = np.uint16  # a stored signature value: the low 16 bits of a MinHash minimum (b-bit MinHash)
 MAPPED_STORE_BYTES = 32 << 20  # a sample's signature store past this size lives in reserved_rows
 
 
@@ -254,7 +255,7 @@ class PromptSample:
         self.head_hash = np.zeros(0, dtype=np.uint64)
         self.tail_hash = np.zeros(0, dtype=np.uint64)
         self.slot = np.zeros(0, dtype=np.int64)  # per row: its signature's row in `store`
-        self.store = np.zeros((0, num_perm), dtype=np.uint32)  # the signatures, in no order
+        self.store = np.zeros((0, num_perm), dtype=SIG_DTYPE)  # the signatures, in no order
         self._used = 0  # store rows handed out so far (the rest are room to grow into)
         self._mapped = False  # the store is a reserved_rows array
         self._free = np.zeros(0, dtype=np.int64)  # store rows handed out and freed since, ascending
@@ -286,9 +287,9 @@ class PromptSample:
         """Room for self._used rows, of which the first `held` hold signatures. A large store
         moves, once, into address space reserved for as many rows as memory holds; a small one
         (or where that is refused) grows in place."""
-        row = 4 * self.num_perm
+        row = SIG_DTYPE().itemsize * self.num_perm
         if self._used * row >= MAPPED_STORE_BYTES:
-            room = reserved_rows(max(2 * self._used, reservable_bytes() // row), self.num_perm, np.uint32)
+            room = reserved_rows(max(2 * self._used, reservable_bytes() // row), self.num_perm, SIG_DTYPE)
             if room is not None:
                 room[:held] = self.store[:held]
                 self.store, self._mapped = room, True
@@ -297,12 +298,12 @@ class PromptSample:
             # realloc: a large block's pages move without being copied (numpy zeroes the new rows)
             self.store.resize((self._used, self.num_perm))
         except ValueError:  # refused while anything else holds the store: a copy, with room
-            grown = np.empty((max(self._used, len(self.store) * 3 // 2), self.num_perm), dtype=np.uint32)
+            grown = np.empty((max(self._used, len(self.store) * 3 // 2), self.num_perm), dtype=SIG_DTYPE)
             grown[:held] = self.store[:held]
             self.store, self._mapped = grown, False
 
     def restore_signatures(self, sig: np.ndarray) -> None:
-        """Take the rows' signatures read back from a state (uint32, row after row, in row order)
+        """Take the rows' signatures read back from a state (SIG_DTYPE, row after row, in row order)
         as the store. ValueError unless there are num_perm of them per row."""
         if len(sig) != len(self.account) * self.num_perm:
             raise ValueError("state sample of signatures and rows of unequal counts")
@@ -316,12 +317,12 @@ class PromptSample:
         return self._used
 
     def signatures(self) -> np.ndarray:
-        """uint32[rows, num_perm]: the rows' signatures in row order (a copy)."""
+        """SIG_DTYPE[rows, num_perm]: the rows' signatures in row order (a copy)."""
         self.compact()
         return self.store[self.slot]
 
     def add(self, account, prompt_hash, count, count0, n_words, head_hash, tail_hash, sig, text=None) -> None:
-        """New rows with their signatures (uint32[m, num_perm])."""
+        """New rows with their signatures (SIG_DTYPE[m, num_perm]; wider values keep their low bits)."""
         slots = self.reserve(len(account))
         self.store[slots] = sig
         self.add_slots(account, prompt_hash, count, count0, n_words, head_hash, tail_hash, slots, text)
@@ -454,7 +455,7 @@ class PromptSample:
     @property
     def nbytes(self) -> int:
         return (
-            self._used * 4 * self.num_perm
+            self._used * SIG_DTYPE().itemsize * self.num_perm
             + self._free.nbytes
             + (self.text.nbytes if self.text is not None else 0)
             + self.account.nbytes * 7

@@ -26,6 +26,7 @@ from fastscan.params import entity_ids, note_label, param_keys
 from fastscan.sketches import (
     INT64_MAX,
     INT64_MIN,
+    SIG_DTYPE,
     TEXT_BYTES,
     PromptSample,
     SparseCounts,
@@ -35,7 +36,9 @@ from fastscan.sketches import (
     prompt_ends,
 )
 
-STATE_FORMAT = 7  # version of AccountState.to_bytes(); bump when the layout changes
+STATE_FORMAT = 8  # version of AccountState.to_bytes(); bump when the layout changes
+# older formats this one reads: 7 kept 32-bit signature values, whose low 16 bits are format 8's
+OLDER_FORMATS = (7,)
 # the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
 _SPARSE = ("hours", "model_counts", "model_tokens", "model_timed", "model_first", "params")
 
@@ -429,9 +432,10 @@ class AccountState:
         meta = batch.schema.metadata or {}
         if not (found := meta.get(b"fastscan.state_format")):
             raise ValueError("not a fastscan state: no state format in its metadata")
-        if found != str(STATE_FORMAT).encode():
+        reads = [str(f).encode() for f in (*OLDER_FORMATS, STATE_FORMAT)]
+        if found not in reads:
             msg = f"state of format {found.decode(errors='replace')}, from another fastscan version"
-            raise StateFormatError(f"{msg}; this one reads {STATE_FORMAT}")
+            raise StateFormatError(f"{msg}; this one reads {' and '.join(f.decode() for f in reads)}")
         if meta.get(b"fastscan.features") != ",".join(FEATURES).encode():
             raise ValueError("state written by a fastscan with other features")
         config = ScanConfig.from_dict(json.loads(meta[b"fastscan.config"]))
@@ -462,7 +466,7 @@ class AccountState:
         s.n_words = col("sample_n_words", np.int32)
         s.head_hash = col("sample_head_hash", np.uint64)
         s.tail_hash = col("sample_tail_hash", np.uint64)
-        s.restore_signatures(col("sample_sig", np.uint32))
+        s.restore_signatures(col("sample_sig", SIG_DTYPE))  # format 7's uint32: the low 16 bits
         s.threshold = col("sample_threshold", np.uint64)
         if config.keep_text:
             if "sample_text" not in batch.schema.names:

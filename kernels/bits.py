@@ -112,8 +112,8 @@ def _prefetch(typingctx, arr, pos):
 @intrinsic
 def _min_affine_lanes(typingctx, xs, m, a, b, lo, dst, pos, width):
     """dst.flat[pos:pos + W] = min over s < m of (a[lo:lo + W] * xs[s] + b[lo:lo + W]) mod 2**32,
-    lane by lane (all ones when m == 0); W = `width`, a literal. xs, a, b, dst: C-contiguous
-    uint32 arrays.
+    lane by lane (all ones when m == 0); W = `width`, a literal. xs, a, b: C-contiguous uint32
+    arrays; dst: C-contiguous uint32, or uint16 to keep the low 16 bits of each minimum.
 
     The W lanes are one LLVM vector held in registers across the loop over xs (one broadcast,
     multiply, add and unsigned min per element), so nothing is loaded or stored per element but
@@ -123,12 +123,15 @@ def _min_affine_lanes(typingctx, xs, m, a, b, lo, dst, pos, width):
     """
     if not (isinstance(width, types.IntegerLiteral) and width.literal_value > 0):
         return None
-    arrays = (xs, a, b, dst)
+    arrays = (xs, a, b)
     if not all(isinstance(t, types.Array) and t.dtype == types.uint32 and t.layout == "C" for t in arrays):
+        return None
+    if not (isinstance(dst, types.Array) and dst.dtype in (types.uint32, types.uint16) and dst.layout == "C"):
         return None
     if not dst.mutable:
         return None
     lanes = width.literal_value
+    narrow = ir.VectorType(ir.IntType(16), lanes) if dst.dtype == types.uint16 else None
 
     def codegen(context, builder, signature, args):
         from numba.core import cgutils
@@ -140,9 +143,9 @@ def _min_affine_lanes(typingctx, xs, m, a, b, lo, dst, pos, width):
         def data(i, value):
             return context.make_array(signature.args[i])(context, builder, value).data
 
-        def at(i, value, index):
+        def at(i, value, index, lanes=vec):
             where = context.cast(builder, index[0], index[1], types.intp)
-            return builder.bitcast(builder.gep(data(i, value), [where]), vec.as_pointer())
+            return builder.bitcast(builder.gep(data(i, value), [where]), lanes.as_pointer())
 
         av = builder.load(at(2, a_v, (lo_v, signature.args[4])), align=4)
         bv = builder.load(at(3, b_v, (lo_v, signature.args[4])), align=4)
@@ -157,7 +160,11 @@ def _min_affine_lanes(typingctx, xs, m, a, b, lo, dst, pos, width):
             v = builder.add(builder.mul(av, builder.shuffle_vector(x, undef, splat)), bv)
             cur = builder.load(acc)
             builder.store(builder.select(builder.icmp_unsigned("<", v, cur), v, cur), acc)
-        builder.store(builder.load(acc), at(5, dst_v, (pos_v, signature.args[6])), align=4)
+        if narrow is None:
+            builder.store(builder.load(acc), at(5, dst_v, (pos_v, signature.args[6])), align=4)
+        else:  # the low 16 bits of each minimum
+            low = builder.trunc(builder.load(acc), narrow)
+            builder.store(low, at(5, dst_v, (pos_v, signature.args[6]), narrow), align=2)
         return context.get_dummy_value()
 
     return types.none(xs, types.intp, a, b, types.intp, dst, types.intp, width), codegen

@@ -2,13 +2,13 @@
 and across accounts, and connected components of account links.
 
 band_key(i, band) = fold(combine, fmix64(BAND_SEED ^ band), sig[i, band*r : band*r + r])
-    (each uint32 signature value widened to uint64; `combine` and `fmix64` from `hashing`).
+    (each 16-bit signature value widened to uint64; `combine` and `fmix64` from `hashing`).
 Two rows are *candidates* when some band key is equal; a candidate pair is *verified* when the
 two signatures agree on at least `min_agree` of their K positions (estimated Jaccard >= min_agree / K).
 Only verified pairs count; nothing is chained: a prompt is a near-duplicate because of a pair it
 is in, never because of a pair its neighbour is in.
 
-Before a candidate pair's two signatures are read (two rows of 512 bytes far apart in memory:
+Before a candidate pair's two signatures are read (two rows of 256 bytes far apart in memory:
 cache misses, in bucket order), the pair is checked on the low 2 bits of every position (`low_bits`, 32
 bytes a row): positions whose values are equal have equal low bits, so fewer than `min_agree`
 positions agreeing there proves the pair fails, and most failing pairs stop at that one cache
@@ -27,7 +27,7 @@ from fastscan.kernels.hashing import combine, fmix64
 BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
 PREFETCH_TEXTS = 16  # how far ahead link_bucket_pairs asks for a text's rows
 
-_u32ro2 = ro2(types.uint32)
+_sigro2 = ro2(types.uint16)
 _i64ro = ro(types.int64)
 
 
@@ -47,7 +47,7 @@ def _agree(sig, i, j, min_agree):
 _LOW = np.uint64(0x5555555555555555)
 
 
-@kernel(types.void(_u32ro2, rw2(types.uint64)))
+@kernel(types.void(_sigro2, rw2(types.uint64)))
 def low_bits(sig, out):
     """The low 2 bits of every signature value, 32 positions a word: out[i, w] bit 2 q + b is bit b
     of sig[i, 32 w + q]. out : uint64[n, ceil(K / 32)] (positions past K are 0 in every row)."""
@@ -101,11 +101,11 @@ def _band_seeds(bands):
     return seeds
 
 
-@kernel(types.void(_u32ro2, _i64ro, types.int64, types.int64, types.int64, rw2(types.uint64)))
+@kernel(types.void(_sigro2, _i64ro, types.int64, types.int64, types.int64, rw2(types.uint64)))
 def band_keys(sig, rows, rows_per_band, first, last, out):
     """Every LSH band key (see module doc) of rows[first:last]: out[band, i] is row rows[i]'s.
     Each signature is read once for all its bands; disjoint ranges can run on several threads.
-    sig : uint32[n, K], rows : int64[m] (< n), out : uint64[K // rows_per_band, m]"""
+    sig : uint16[n, K], rows : int64[m] (< n), out : uint64[K // rows_per_band, m]"""
     bands = out.shape[0]
     k = sig.shape[1]
     seeds = _band_seeds(bands)
@@ -121,7 +121,7 @@ def band_keys(sig, rows, rows_per_band, first, last, out):
 @kernel(
     types.void(
         _i64ro,
-        _u32ro2,
+        _sigro2,
         _i64ro,
         ro2(types.uint64),
         ro(types.int32),
@@ -147,7 +147,7 @@ def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_ba
     disjoint ranges can run on several threads.
     Row i's signature is sig[slot[i]] and its low bits bits[slot[i]] (a prompt sample keeps the
     signatures where they were written, fastscan.sketches.PromptSample).
-    offsets : int64[n_accounts + 1], sig : uint32[store rows, K], slot : int64[n], bits :
+    offsets : int64[n_accounts + 1], sig : uint16[store rows, K], slot : int64[n], bits :
     low_bits(sig), n_words : int32[n] (rows with n_words <= 0 never match), out : bool[n]
     """
     k = sig.shape[1]
@@ -239,7 +239,7 @@ def _collided_before(sig, i, j, band, rows_per_band):
         _i64ro,
         _i64ro,
         _i64ro,
-        _u32ro2,
+        _sigro2,
         ro2(types.uint64),
         types.int64,
         types.int64,
@@ -274,7 +274,7 @@ def link_bucket_pairs(
     no use for them; they are skipped in later bands (they collided in 0), so a bucket of one text
     is passed over unread after band 0 (on the bench log, about half the texts each band).
     order : int64[t] (a permutation of the texts), starts : int64[buckets + 1], first : int64[t + 1],
-    row : int64[m], account : int64[m], sig : uint32[n, K], bits : low_bits(sig),
+    row : int64[m], account : int64[m], sig : uint16[n, K], bits : low_bits(sig),
     skip_copies : bool[t], out : int64[cap]
     """
     m = row.shape[0]
@@ -319,7 +319,7 @@ def link_bucket_pairs(
                 ahead = tr[live[seen + PREFETCH_TEXTS]]
                 prefetch(bits, ahead * bits.shape[1])
                 prefetch(sig, ahead * k)
-                prefetch(sig, ahead * k + 16)
+                prefetch(sig, ahead * k + 32)
             seen += 1
             f1 = tf[a1]
             c1 = tc[a1]

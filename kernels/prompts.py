@@ -92,13 +92,13 @@ _u32ro = ro(types.uint32)
 
 @kernel(
     types.void(
-        _i64ro, ro(types.int32), ro(types.uint64), _i64ro, types.int64, _u32ro, _u32ro, rw2(types.uint32), _i64ro
+        _i64ro, ro(types.int32), ro(types.uint64), _i64ro, types.int64, _u32ro, _u32ro, rw2(types.uint16), _i64ro
     )
 )
 def minhash_from_words(word_start, n_words, words, rows, k, a, b, out, out_rows):
     """out[out_rows[i]] = the MinHash signature of string rows[i] from the word hashes prompt_pass
-    kept (minhash_signatures' result, without the tokenizer); a string without words (or null)
-    gets all 0xFFFFFFFF."""
+    kept: the low 16 bits of each value of minhash_signatures' result, without the tokenizer; a
+    string without words (or null) gets all 0xFFFF."""
     most = 0
     for i in range(rows.shape[0]):
         most = max(most, n_words[rows[i]])

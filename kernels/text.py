@@ -19,7 +19,8 @@ count_tokens      = sum over words of ceil(bytes / 4) (1 for a 3/4-byte code poi
                     where the log carries no token counts.
 MinHash           = per permutation j, min over shingles x of (a_j * (x >> 32) + b_j) mod 2**32,
                     uint32; a_j (odd), b_j from `hashing.minhash_params`. A text without
-                    shingles gets all 0xFFFFFFFF (and n_words == 0 says so).
+                    shingles gets all 0xFFFFFFFF (and n_words == 0 says so). A prompt sample
+                    stores the low 16 bits of each value (b-bit MinHash, `sketches.SIG_DTYPE`).
 """
 
 from __future__ import annotations

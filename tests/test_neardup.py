@@ -17,6 +17,7 @@ from shared import needs_raw_prompts
 from fastscan import Scanner
 from fastscan.config import ScanConfig
 from fastscan.score.neardup import group_sizes, lsh_params, near_duplicate_flags
+from fastscan.sketches import SIG_DTYPE as SIG
 from fastscan.state import AccountState
 
 
@@ -35,14 +36,14 @@ def in_store(sig: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     n, k = sig.shape
     slot = rng.permutation(2 * n + 1)[:n].astype(np.int64)
-    store = rng.integers(0, 2**32, (2 * n + 1, k), dtype=np.uint32)
+    store = rng.integers(0, 2**16, (2 * n + 1, k), dtype=SIG)
     store[slot] = sig
     return store, slot
 
 
 def small_sigs(draw, n, k, values):
     vals = [draw(st.integers(0, values - 1)) for _ in range(n * k)]
-    return np.array(vals, dtype=np.uint32).reshape(n, k)
+    return np.array(vals, dtype=SIG).reshape(n, k)
 
 
 @st.composite
@@ -87,8 +88,8 @@ def test_flag_account_near_dups_matches_reference(data, rows, min_agree, more):
     n, k = sig.shape
     n_words = np.array([more.draw(st.integers(0, 3)) for _ in range(n)], dtype=np.int32)
     # values 4 apart share their low 2 bits: the low-bits check must pass them to the full one
-    sig = sig + np.uint32(4) * np.array(
-        [[more.draw(st.integers(0, 1)) for _ in range(k)] for _ in range(n)], dtype=np.uint32
+    sig = sig + SIG(4) * np.array(
+        [[more.draw(st.integers(0, 1)) for _ in range(k)] for _ in range(n)], dtype=SIG
     ).reshape(n, k)
     bands = k // rows
     order = np.argsort(account, kind="stable")  # the kernel takes rows in account order
@@ -161,8 +162,8 @@ def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more
     sig, account = data
     n, k = sig.shape
     # values 4 apart share their low 2 bits: the low-bits check must pass them to the full one
-    sig = sig + np.uint32(4) * np.array(
-        [[more.draw(st.integers(0, 1)) for _ in range(k)] for _ in range(n)], dtype=np.uint32
+    sig = sig + SIG(4) * np.array(
+        [[more.draw(st.integers(0, 1)) for _ in range(k)] for _ in range(n)], dtype=SIG
     ).reshape(n, k)
     phash = np.array([more.draw(st.integers(0, 4)) for _ in range(n)], dtype=np.uint64)
     # rows of one prompt hash are one text, so one signature (the kernel relies on it)
@@ -224,8 +225,8 @@ def test_link_bucket_pairs_reach_exactly_window_places(window):
     copies = [1, 3, 1, 2, 4, 1, 1, 2, 1]
     phash = np.repeat(np.arange(len(copies), dtype=np.uint64), copies)
     n = len(phash)
-    sig = np.tile(rng.integers(0, 2**32, k, dtype=np.uint32), (n, 1))
-    sig[:, rows:] += phash[:, None].astype(np.uint32)  # one bucket, in band 0 only
+    sig = np.tile(rng.integers(0, 2**16, k, dtype=SIG), (n, 1))
+    sig[:, rows:] += phash[:, None].astype(SIG)  # one bucket, in band 0 only
     account = np.arange(n, dtype=np.int64) % 5
     tie = rng.permutation(n).astype(np.int64)
     want = ref.link_pairs(sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows, 1, window)
@@ -398,14 +399,14 @@ def test_state_stays_within_the_bound_for_a_huge_account():
         peak = max(peak, state.sample.nbytes)
     state.compact()
     # signature + account, hash, count, count0, n_words, head, tail and the signature's store row
-    entry = 4 * cfg.num_perm + 60
+    entry = SIG().itemsize * cfg.num_perm + 60
     assert len(state.sample.account) == cfg.sample_size
     # between compactions at most max(2**15, live) entries wait: the transient bound of docs/bounds.md
     most = cfg.sample_size + (1 << 15) + per_batch
     assert peak <= most * entry + len(state.sample.threshold) * 8
     # after a compaction the signature store keeps at most 1.25 times the live entries and 4,096 more
     assert state.sample.store_rows <= cfg.sample_size * 5 // 4 + 4096
-    store_row = 4 * cfg.num_perm + 8  # a signature and a free-list entry
+    store_row = SIG().itemsize * cfg.num_perm + 8  # a signature and a free-list entry
     kept = cfg.sample_size * entry + (cfg.sample_size // 4 + 4096) * store_row
     assert state.sample.nbytes <= kept + len(state.sample.threshold) * 8
     # a state per prompt would be 60,000 entries; this one is under 1/10 of that
@@ -570,7 +571,7 @@ def test_low_bits_bound_the_agreement(k, spread, data):
     agreeing on their low 2 bits are never fewer than the positions agreeing outright."""
     nd = kernels()
     vals = st.integers(0, spread)
-    sig = np.array([[data.draw(vals) for _ in range(k)] for _ in range(2)], dtype=np.uint32)
+    sig = np.array([[data.draw(vals) for _ in range(k)] for _ in range(2)], dtype=SIG)
     bits = np.full((2, -(-k // 32)), 7, dtype=np.uint64)
     nd.low_bits(sig, bits)
     for r in range(2):

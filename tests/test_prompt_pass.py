@@ -1,6 +1,7 @@
 """The fused prompt pass (kernels/prompts.py) gives what the separate kernels give, bit for bit:
-hash_prompts, match_phrases on the reasoning phrases, and minhash_signatures, whatever the rows,
-the slicing of the array and the cutting of the batch into parts."""
+hash_prompts, match_phrases on the reasoning phrases, and minhash_signatures (the low 16 bits of
+each value: what a sample stores), whatever the rows, the slicing of the array and the cutting of
+the batch into parts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from fastscan.buffers import string_buffers
 from fastscan.kernels import hashing, prompts, reasoning, text
+from fastscan.sketches import SIG_DTYPE
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 GARBAGE = 0x5A5A5A5A5A5A5A5A
@@ -27,7 +29,7 @@ def separate(arr, skeleton_words, rows, k, num_perm):
     a, b = hashing.minhash_params(num_perm, 3)
     sig = np.empty((len(rows), num_perm), dtype=np.uint32)
     text.minhash_signatures(off, data, valid, np.asarray(rows, dtype=np.int64), k, a, b, sig)
-    return [x.tolist() for x in (h, w, hh, th, asks, sig)]
+    return [x.tolist() for x in (h, w, hh, th, asks, sig.astype(SIG_DTYPE))]
 
 
 def fused(arr, skeleton_words, rows, k, num_perm, cuts=()):
@@ -61,7 +63,7 @@ def fused(arr, skeleton_words, rows, k, num_perm, cuts=()):
         )
     a, b = hashing.minhash_params(num_perm, 3)
     # into the rows of a larger array the signatures are told to go to, in reverse (a sample's store)
-    store = np.zeros((2 * len(rows) + 1, num_perm), dtype=np.uint32)
+    store = np.zeros((2 * len(rows) + 1, num_perm), dtype=SIG_DTYPE)
     at = np.arange(2 * len(rows), -1, -2, dtype=np.int64)[: len(rows)]
     prompts.minhash_from_words(word_start, w, words, np.asarray(rows, dtype=np.int64), k, a, b, store, at)
     assert not store[np.setdiff1d(np.arange(len(store)), at)].any()  # and nowhere else
@@ -94,4 +96,4 @@ def test_prompt_pass_examples():
     assert got == separate(arr, 2, rows, 3, 32)
     assert got[4] == [True, False, False, True, False, True, False]  # reasoning phrases
     assert got[1][:3] == [7, -1, 0]  # words; null is -1
-    assert got[5][1] == got[5][2] == [0xFFFFFFFF] * 32  # null and empty: no shingles
+    assert got[5][1] == got[5][2] == [0xFFFF] * 32  # null and empty: no shingles (low 16 bits kept)

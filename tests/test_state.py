@@ -24,7 +24,7 @@ from fastscan import Scanner, StateError, scan
 from fastscan.config import ScanConfig
 from fastscan.read import expand_sources, read_source
 from fastscan.run.statedir import StateDir
-from fastscan.sketches import key_hour
+from fastscan.sketches import SIG_DTYPE, key_hour
 from fastscan.state import AccountState
 
 SMALL = ScanConfig(sample_size=32)
@@ -122,6 +122,46 @@ def test_state_round_trips_through_bytes_and_pickle(archive):
     assert {k for k, v in vars(AccountState()).items() if isinstance(v, SparseCounts)} == set(_SPARSE)
     with pytest.raises(ValueError):
         AccountState.from_bytes(b"not a state")
+
+
+def _state_of_format(data: bytes, version: bytes, high_bits: bool) -> bytes:
+    """The state `data` relabelled as of format `version`; with high_bits, its signatures written
+    as format 7 wrote them: 32-bit values (these with noise in the 16 bits format 8 drops)."""
+    batch = pa.ipc.open_stream(pa.py_buffer(data)).read_next_batch()
+    cols = dict(zip(batch.schema.names, batch.columns))
+    if high_bits:
+        low = cols["sample_sig"].values.to_numpy().astype(np.uint32)
+        wide = low | (np.random.default_rng(7).integers(0, 2**16, len(low)).astype(np.uint32) << np.uint32(16))
+        cols["sample_sig"] = pa.LargeListArray.from_arrays(pa.array([0, len(wide)], pa.int64()), pa.array(wide))
+    meta = {**batch.schema.metadata, b"fastscan.state_format": version}
+    out = pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols)).replace_schema_metadata(meta)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, out.schema) as w:
+        w.write_batch(out)
+    return sink.getvalue().to_pybytes()
+
+
+def test_a_format_7_state_reads_back_as_the_16_bit_signatures_it_holds(archive):
+    """Format 7 kept each MinHash value in 32 bits, format 8 keeps their low 16 bits: a format-7
+    state reads back as the same state, with the same report (a --state directory survives the
+    upgrade); a format this version does not read is one error that names the ones it does."""
+    from fastscan.errors import StateFormatError
+
+    s = Scanner(SMALL)
+    for src in expand_sources(archive):
+        for b in read_source(src):
+            s.update_canonical(b)
+    want = s.finish().accounts
+    data = s.state.to_bytes()
+    assert s.state.sample.store.dtype == np.uint16 and len(s.state.sample.account) > 100
+    back = AccountState.from_bytes(_state_of_format(data, b"7", high_bits=True))
+    assert back.to_bytes() == data
+    t = Scanner(SMALL)
+    t.state = back
+    assert t.finish().accounts.equals(want)
+    for version in (b"6", b"9"):
+        with pytest.raises(StateFormatError, match=f"state of format {version.decode()},.*reads 7 and 8$"):
+            AccountState.from_bytes(_state_of_format(data, version, high_bits=False))
 
 
 # --------------------------------------------------------------------------- resume
@@ -343,8 +383,8 @@ SCALE = 10 if os.environ.get("FASTSCAN_SCALE") == "full" else 1
 SLOT = 184
 PER_ID = 60
 PER_PAIR = 16
-PER_SAMPLED = 4 * ScanConfig().num_perm + 56  # signature + account, hash, counts, words, skeletons, store row
-STORE_ROW = 4 * ScanConfig().num_perm + 8  # a spare signature row and its free-list entry
+PER_SAMPLED = SIG_DTYPE().itemsize * ScanConfig().num_perm + 56  # signature + account, hash, counts, words, skeletons, store row
+STORE_ROW = SIG_DTYPE().itemsize * ScanConfig().num_perm + 8  # a spare signature row and its free-list entry
 PENDING = 32_768 * PER_SAMPLED + 6 * (1 << 16) * PER_PAIR
 
 
@@ -443,7 +483,7 @@ def _sample_rows(rng, n, k):
         rng.integers(1, 50, n),
         rng.integers(0, 2**63, n).astype(np.uint64),
         rng.integers(0, 2**63, n).astype(np.uint64),
-        rng.integers(0, 2**32, (n, k), dtype=np.uint32),
+        rng.integers(0, 2**16, (n, k), dtype=SIG_DTYPE),
     )
 
 
@@ -493,7 +533,7 @@ def test_sample_signatures_follow_their_rows_through_compactions_and_shrinks(map
     s.ensure_accounts(20)
 
     def sig_of(account, phash):  # the same prompt always comes with the same signature
-        return ((account[:, None] * 1_000_003 + phash[:, None] * np.arange(1, k + 1)) % 2**32).astype(np.uint32)
+        return ((account[:, None] * 1_000_003 + phash[:, None] * np.arange(1, k + 1)) % 2**16).astype(SIG_DTYPE)
 
     for size in (3000, 2500, 40, 6000, 7, 3000):
         account = rng.integers(0, 20, size).astype(np.int64)
@@ -633,7 +673,7 @@ def test_sample_signatures_restored_in_row_order_and_refused_when_short():
     s = PromptSample(4, 8)
     s.ensure_accounts(3)
     rng = np.random.default_rng(5)
-    sig = rng.integers(0, 2**32, (6, 8), dtype=np.uint32)
+    sig = rng.integers(0, 2**16, (6, 8), dtype=SIG_DTYPE)
     one = np.ones(6, dtype=np.int64)
     s.add(np.array([2, 0, 1, 0, 2, 1]), np.arange(6, dtype=np.uint64), one, one, one.astype(np.int32), one, one, sig)
     s.compact()
@@ -643,7 +683,7 @@ def test_sample_signatures_restored_in_row_order_and_refused_when_short():
     assert np.array_equal(back.signatures(), s.signatures()) and back.store_rows == 6
     assert back.reserve(2).tolist() == [6, 7] and back.store.shape[0] >= 8  # grows from the rows it has
     with pytest.raises(ValueError, match="unequal counts"):
-        PromptSample(4, 8).restore_signatures(np.zeros(8, dtype=np.uint32))
+        PromptSample(4, 8).restore_signatures(np.zeros(8, dtype=SIG_DTYPE))
 
 
 def test_intern_numbers_new_names_in_the_order_they_come():
