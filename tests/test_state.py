@@ -383,7 +383,8 @@ SCALE = 10 if os.environ.get("FASTSCAN_SCALE") == "full" else 1
 SLOT = 184
 PER_ID = 60
 PER_PAIR = 16
-PER_SAMPLED = SIG_DTYPE().itemsize * ScanConfig().num_perm + 56  # signature + account, hash, counts, words, skeletons, store row
+# a signature + account, hash, counts, words, skeletons, store row
+PER_SAMPLED = SIG_DTYPE().itemsize * ScanConfig().num_perm + 56
 STORE_ROW = SIG_DTYPE().itemsize * ScanConfig().num_perm + 8  # a spare signature row and its free-list entry
 PENDING = 32_768 * PER_SAMPLED + 6 * (1 << 16) * PER_PAIR
 
