@@ -37,8 +37,7 @@ from fastscan.sketches import (
 )
 
 STATE_FORMAT = 8  # version of AccountState.to_bytes(); bump when the layout changes
-# older formats this one reads: 7 kept 32-bit signature values, whose low 16 bits are format 8's
-OLDER_FORMATS = (7,)
+OLDER_FORMATS = (7,)  # also read: 7 kept 32-bit signature values, whose low 16 bits are format 8's
 # the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
 _SPARSE = ("hours", "model_counts", "model_tokens", "model_timed", "model_first", "params")
 
