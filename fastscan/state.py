@@ -341,12 +341,6 @@ class AccountState:
         np.maximum.at(self.ts_max, mapping, other.ts_max[:k])
         self.hours.merge(other.hours, mapping)
         model_map = self._map_models(other.models) if other.models else np.zeros(0, dtype=np.int64)
-        a, mk, c = other.model_counts.items()
-        if len(a):
-            self.model_counts.add(mapping[a], model_map[mk], c)
-        a, mk, c = other.model_tokens.items()
-        if len(a):
-            self.model_tokens.add(mapping[a], model_map[mk], c)
         a, pk, c = other.params.items()
         if len(a):
             self.params.add(mapping[a], pk, c)
@@ -354,7 +348,7 @@ class AccountState:
             note_label(self.param_labels, key, text)
             if shared:
                 self.param_labels[key] = (self.param_labels[key][0], True)
-        for name in ("model_timed", "model_first"):
+        for name in ("model_counts", "model_tokens", "model_timed", "model_first"):
             a, mk, c = getattr(other, name).items()
             if len(a):
                 getattr(self, name).add(mapping[a], model_map[mk], c)
@@ -362,12 +356,8 @@ class AccountState:
         return self
 
     def compact(self) -> None:
-        self.hours.compact()
-        self.model_counts.compact()
-        self.model_tokens.compact()
-        self.model_timed.compact()
-        self.model_first.compact()
-        self.params.compact()
+        for name in _SPARSE:
+            getattr(self, name).compact()
         self.sample.compact()
 
     # -- serialization
@@ -443,6 +433,8 @@ class AccountState:
             values = batch.column(name).values
             if dtype is None:
                 return values.to_pylist()
+            if values.type != pa.from_numpy_dtype(dtype):  # read as written, never converted
+                raise ValueError(f"state column {name} of type {values.type}, not {np.dtype(dtype)}")
             return np.array(values.to_numpy(zero_copy_only=False), dtype=dtype)  # a writable copy
 
         st = cls(config)
@@ -465,7 +457,8 @@ class AccountState:
         s.n_words = col("sample_n_words", np.int32)
         s.head_hash = col("sample_head_hash", np.uint64)
         s.tail_hash = col("sample_tail_hash", np.uint64)
-        s.restore_signatures(col("sample_sig", SIG_DTYPE))  # format 7's uint32: the low 16 bits
+        sig = col("sample_sig", np.uint32 if found == b"7" else SIG_DTYPE)  # format 7's: 32 bits,
+        s.restore_signatures(sig.astype(SIG_DTYPE, copy=False))  # of which format 8 keeps the low 16
         s.threshold = col("sample_threshold", np.uint64)
         if config.keep_text:
             if "sample_text" not in batch.schema.names:

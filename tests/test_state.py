@@ -144,7 +144,8 @@ def _state_of_format(data: bytes, version: bytes, high_bits: bool) -> bytes:
 def test_a_format_7_state_reads_back_as_the_16_bit_signatures_it_holds(archive):
     """Format 7 kept each MinHash value in 32 bits, format 8 keeps their low 16 bits: a format-7
     state reads back as the same state, with the same report (a --state directory survives the
-    upgrade); a format this version does not read is one error that names the ones it does."""
+    upgrade); a format this version does not read is one error that names the ones it does, and a
+    column of another type than its format's is refused."""
     from fastscan.errors import StateFormatError
 
     s = Scanner(SMALL)
@@ -162,6 +163,9 @@ def test_a_format_7_state_reads_back_as_the_16_bit_signatures_it_holds(archive):
     for version in (b"6", b"9"):
         with pytest.raises(StateFormatError, match=f"state of format {version.decode()},.*reads 7 and 8$"):
             AccountState.from_bytes(_state_of_format(data, version, high_bits=False))
+    # a column of another type than its format's is refused, not converted (32-bit values in format 8)
+    with pytest.raises(ValueError, match="state column sample_sig of type uint32, not uint16"):
+        AccountState.from_bytes(_state_of_format(data, b"8", high_bits=True))
 
 
 # --------------------------------------------------------------------------- resume
