@@ -91,11 +91,17 @@ def counts(report):
 # --------------------------------------------------------------------------- serialization
 
 
-def test_state_round_trips_through_bytes_and_pickle(archive):
+def scanned(paths) -> Scanner:
+    """A Scanner of SMALL's config that has folded every record of `paths`."""
     s = Scanner(SMALL)
-    for src in expand_sources(archive):
+    for src in expand_sources(paths):
         for b in read_source(src):
             s.update_canonical(b)
+    return s
+
+
+def test_state_round_trips_through_bytes_and_pickle(archive):
+    s = scanned(archive)
     want = s.finish().accounts
     data = s.state.to_bytes()
     back = AccountState.from_bytes(data)
@@ -105,13 +111,7 @@ def test_state_round_trips_through_bytes_and_pickle(archive):
         t.state = st
         assert t.finish().accounts.equals(want)
     # a restored state keeps merging like the original
-    half = Scanner(SMALL)
-    for b in read_source(expand_sources(archive[:1])[0]):
-        half.update_canonical(b)
-    rest = Scanner(SMALL)
-    for src in expand_sources(archive[1:]):
-        for b in read_source(src):
-            rest.update_canonical(b)
+    half, rest = scanned(archive[:1]), scanned(archive[1:])
     half.state = AccountState.from_bytes(half.state.to_bytes()).merge(AccountState.from_bytes(rest.state.to_bytes()))
     assert half.finish().accounts.equals(want)
     assert AccountState.from_bytes(AccountState(SMALL).to_bytes()).n_accounts == 0
@@ -148,10 +148,7 @@ def test_a_format_7_state_reads_back_as_the_16_bit_signatures_it_holds(archive):
     column of another type than its format's is refused."""
     from fastscan.errors import StateFormatError
 
-    s = Scanner(SMALL)
-    for src in expand_sources(archive):
-        for b in read_source(src):
-            s.update_canonical(b)
+    s = scanned(archive)
     want = s.finish().accounts
     data = s.state.to_bytes()
     assert s.state.sample.store.dtype == np.uint16 and len(s.state.sample.account) > 100
