@@ -112,8 +112,8 @@ def band_keys(sig, rows, rows_per_band, first, last, out):
     lanes = np.empty((rows_per_band, bands), dtype=np.uint64)
     chain = np.empty(bands, dtype=np.uint64)
     for i in range(first, last):
-        if i + 4 < last:  # the row 4 on, every line of it
-            for q in range(0, k, 16):
+        if i + 4 < last:  # the row 4 on, every line of it (a line: 32 values of 16 bits)
+            for q in range(0, k, 32):
                 prefetch(sig, rows[i + 4] * k + q)
         _row_band_keys(sig, rows[i], rows_per_band, seeds, lanes, chain, out, i)
 
