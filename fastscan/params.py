@@ -40,6 +40,7 @@ __all__ = [
     "PARAM_BUCKETS",
     "describe",
     "entity_ids",
+    "merge_labels",
     "note_label",
     "param_keys",
 ]
@@ -94,6 +95,14 @@ def note_label(labels: dict, key: int, text: str) -> None:
         labels[key] = (text, False)
     elif have[0] != text:
         labels[key] = (min(have[0], text), True)
+
+
+def merge_labels(into: dict, labels: dict) -> None:
+    """Add the labels of another part of a scan to `into`, as if its texts had been noted there."""
+    for key, (text, shared) in labels.items():
+        note_label(into, key, text)
+        if shared:
+            into[key] = (into[key][0], True)
 
 
 def network_prefix(ip: str) -> str:

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from fastscan.buffers import Scratch, bool_values, float_values, int_values, string_buffers, validity
+from fastscan.buffers import Scratch
 from fastscan.config import ScanConfig
 from fastscan.errors import StateFormatError
 from fastscan.parallel import map_ordered, row_ranges
-from fastscan.params import entity_ids, note_label, param_keys
+from fastscan.params import merge_labels
+from fastscan.prepared import FEATURES, F, Prepared, prepare
 from fastscan.sketches import (
     INT64_MAX,
     INT64_MIN,
@@ -32,7 +32,6 @@ from fastscan.sketches import (
     SparseCounts,
     SparseMin,
     group_by_account_hash,
-    hour_key,
     prompt_ends,
 )
 
@@ -40,30 +39,6 @@ STATE_FORMAT = 8  # version of AccountState.to_bytes(); bump when the layout cha
 OLDER_FORMATS = (7,)  # also read: 7 kept 32-bit signature values, whose low 16 bits are format 8's
 # the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
 _SPARSE = ("hours", "model_counts", "model_tokens", "model_timed", "model_first", "params")
-
-FEATURES = (
-    "requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "reasoning_tokens",
-    "tokens_estimated",  # requests whose token counts fastscan had to estimate
-    "hit_max_tokens",  # finish_reason == length, or completion reached max_tokens * n
-    "long_output",  # completion tokens per sample >= LONG_OUTPUT_TOKENS
-    "logprobs",  # requests asking for logprobs / top_logprobs
-    "multi_sample",  # n > 1
-    "samples",  # sum of n
-    "logit_bias",
-    "conversation",  # requests that continue a conversation (earlier messages re-sent)
-    "system_prompt",
-    "temperature_zero",
-    "reasoning_prompt",  # prompts that ask for step-by-step reasoning (kernels.reasoning)
-    "timed",  # requests with a usable timestamp
-    "empty_prompt",  # null or wordless prompt text
-    "prompted",  # requests with prompt text (null prompts are not)
-    "max_tokens_sum",
-)
-F = {name: i for i, name in enumerate(FEATURES)}
-LONG_OUTPUT_TOKENS = 1000
 
 
 def _intern(names: list, index: dict, known: list) -> np.ndarray:
@@ -140,137 +115,39 @@ class AccountState:
             self._params = minhash_params(self.config.num_perm, self.config.minhash_seed)
         return self._params
 
-    def update(self, batch: pa.RecordBatch) -> None:
-        """Fold one canonical RecordBatch into the state."""
-        from fastscan.kernels import aggregate, prompts, reasoning
+    def update(self, batch: pa.RecordBatch | Prepared) -> None:
+        """Fold one canonical RecordBatch, or one `prepare`d already, into the state."""
+        if isinstance(batch, pa.RecordBatch):
+            if batch.num_rows == 0:
+                return
+            batch = prepare(batch, self.config, self._scratch)
+        self.fold(batch)
 
-        n = batch.num_rows
-        if n == 0:
+    def fold(self, p: Prepared) -> None:
+        """Add what a prepared batch holds to the state (fastscan.prepared)."""
+        from fastscan.kernels import aggregate
+
+        if p.num_rows == 0:
             return
-        enc = pc.dictionary_encode(entity_ids(batch, self.config.entity))
-        account = self._map_ids(enc.dictionary.to_pylist())[np.asarray(enc.indices, dtype=np.int64)]
-        account = np.ascontiguousarray(account, dtype=np.int32)
-
-        prompt = batch.column("prompt")
-        p_off, p_data, p_valid = string_buffers(prompt)
-        phash = np.empty(n, dtype=np.uint64)
-        n_words = np.empty(n, dtype=np.int32)
-        head = np.empty(n, dtype=np.uint64)
-        tail = np.empty(n, dtype=np.uint64)
-        asks = np.empty(n, dtype=np.bool_)
-        # every prompt's word hashes, for the MinHash of those that enter the sample: a word is at
-        # least a byte, so rows lo.. have room from (their first byte + lo): parts never overlap
-        words = self._scratch.flat("words", int(p_off[n] - p_off[0]) + n + 1, np.uint64)
-        word_start = np.empty(n, dtype=np.int64)
-        pat_off, pat_data = reasoning.reasoning_table()
-
-        def text_pass(part: tuple[int, int]) -> None:
-            lo, hi = part
-            prompts.prompt_pass(
-                p_off[lo : hi + 1],
-                p_data,
-                p_valid[lo:hi],
-                self.config.skeleton_words,
-                pat_off,
-                pat_data,
-                phash[lo:hi],
-                n_words[lo:hi],
-                head[lo:hi],
-                tail[lo:hi],
-                asks[lo:hi],
-                int(p_off[lo] - p_off[0]) + lo,
-                word_start[lo:hi],
-                words,
-            )
-
-        map_ordered(text_pass, row_ranges(n))
-        text_words = (word_start, n_words, words)
-
-        values = self._record_features(batch, n_words, p_off, p_data, p_valid, asks)
+        account = np.ascontiguousarray(self._map_ids(p.ids)[p.id_index], dtype=np.int32)
+        values = p.values
         aggregate.sum_by_account(account, values, self.sums)
-        for keys in param_keys(batch, self.config.entity, self.param_labels):
+        for keys in p.param_keys:
             self.params.add(account, keys)
-
-        ts = batch.column("ts_ms")
-        ts_valid = validity(ts)
-        ts_vals = int_values(ts)
-        aggregate.minmax_by_account(account, ts_vals, ts_valid, self.ts_min, self.ts_max)
-        if ts_valid.any():
-            hrs = hour_key(ts_vals[ts_valid])
-            self.hours.add(account[ts_valid], hrs)
-
-        model = batch.column("model")
-        menc = pc.dictionary_encode(pc.fill_null(model, ""))
-        midx = self._map_models(menc.dictionary.to_pylist())[np.asarray(menc.indices, dtype=np.int64)]
+        merge_labels(self.param_labels, p.labels)
+        aggregate.minmax_by_account(account, p.ts_ms, p.ts_valid, self.ts_min, self.ts_max)
+        if p.ts_valid.any():
+            self.hours.add(account[p.ts_valid], p.hours)
+        midx = self._map_models(p.models)[p.model_index]
         self.model_counts.add(account, midx)
         self.model_tokens.add(account, midx, values[:, F["completion_tokens"]])
-        if ts_valid.any():
-            self.model_timed.add(account[ts_valid], midx[ts_valid])
-            self.model_first.add(account[ts_valid], midx[ts_valid], hrs)
+        if p.ts_valid.any():
+            self.model_timed.add(account[p.ts_valid], midx[p.ts_valid])
+            self.model_first.add(account[p.ts_valid], midx[p.ts_valid], p.hours)
 
         t0 = values[:, F["temperature_zero"]]
-        self._update_sample(account, phash, t0, n_words, head, tail, p_off, p_data, p_valid, text_words)
-
-    def _record_features(
-        self,
-        batch: pa.RecordBatch,
-        n_words: np.ndarray,
-        p_off: np.ndarray,
-        p_data: np.ndarray,
-        p_valid: np.ndarray,
-        asks: np.ndarray,
-    ) -> np.ndarray:
-        from fastscan.kernels import text
-
-        n = batch.num_rows
-        vals = np.zeros((n, len(FEATURES)), dtype=np.int64)
-        vals[:, F["requests"]] = 1
-        pt = batch.column("prompt_tokens")
-        ct = batch.column("completion_tokens")
-        pt_valid, ct_valid = validity(pt), validity(ct)
-        pt_v, ct_v = int_values(pt), int_values(ct)
-        estimated = ~pt_valid | ~ct_valid
-        if (~pt_valid).any():
-            # estimate only the rows that lack a count (count_tokens gives 0 for the others)
-            est = np.empty(n, dtype=np.int64)
-            text.count_tokens(p_off, p_data, p_valid & ~pt_valid, est)
-            s_off, s_data, s_valid = string_buffers(batch.column("system_prompt"))
-            est_sys = np.empty(n, dtype=np.int64)
-            text.count_tokens(s_off, s_data, s_valid & ~pt_valid, est_sys)
-            pt_v = np.where(pt_valid, pt_v, est + est_sys)
-        samples = np.maximum(int_values(batch.column("n"), 1), 1)
-        if (~ct_valid).any():
-            c_off, c_data, c_valid = string_buffers(batch.column("completion"))
-            est = np.empty(n, dtype=np.int64)
-            text.count_tokens(c_off, c_data, c_valid & ~ct_valid, est)
-            ct_v = np.where(ct_valid, ct_v, est * samples)
-        max_tokens = batch.column("max_tokens")
-        mt_valid, mt = validity(max_tokens), int_values(max_tokens)
-        finish = batch.column("finish_reason")
-        by_finish = pc.fill_null(pc.equal(finish, "length"), False).to_numpy(zero_copy_only=False)
-        hit = by_finish | (mt_valid & (mt > 0) & (ct_v >= mt * samples))
-        temp = float_values(batch.column("temperature"))
-        vals[:, F["prompt_tokens"]] = pt_v
-        vals[:, F["completion_tokens"]] = ct_v
-        vals[:, F["reasoning_tokens"]] = int_values(batch.column("reasoning_tokens"))
-        vals[:, F["tokens_estimated"]] = estimated
-        vals[:, F["hit_max_tokens"]] = hit
-        vals[:, F["long_output"]] = ct_v // samples >= LONG_OUTPUT_TOKENS
-        vals[:, F["logprobs"]] = bool_values(batch.column("logprobs"))
-        vals[:, F["multi_sample"]] = samples > 1
-        vals[:, F["samples"]] = samples
-        vals[:, F["logit_bias"]] = bool_values(batch.column("logit_bias"))
-        vals[:, F["conversation"]] = int_values(batch.column("n_prior_messages")) > 0
-        vals[:, F["system_prompt"]] = validity(batch.column("system_prompt")) & (
-            pc.fill_null(pc.binary_length(batch.column("system_prompt")), 0).to_numpy(zero_copy_only=False) > 0
-        )
-        vals[:, F["temperature_zero"]] = temp == 0.0
-        vals[:, F["reasoning_prompt"]] = asks
-        vals[:, F["timed"]] = validity(batch.column("ts_ms"))
-        vals[:, F["empty_prompt"]] = n_words <= 0
-        vals[:, F["prompted"]] = p_valid
-        vals[:, F["max_tokens_sum"]] = mt
-        return vals
+        text_words = (p.word_start, p.n_words, p.words)
+        self._update_sample(account, p.phash, t0, p.n_words, p.head, p.tail, p.p_off, p.p_data, p.p_valid, text_words)
 
     def _update_sample(
         self,
@@ -344,10 +221,7 @@ class AccountState:
         a, pk, c = other.params.items()
         if len(a):
             self.params.add(mapping[a], pk, c)
-        for key, (text, shared) in other.param_labels.items():
-            note_label(self.param_labels, key, text)
-            if shared:
-                self.param_labels[key] = (self.param_labels[key][0], True)
+        merge_labels(self.param_labels, other.param_labels)
         for name in ("model_counts", "model_tokens", "model_timed", "model_first"):
             a, mk, c = getattr(other, name).items()
             if len(a):

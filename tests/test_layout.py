@@ -23,6 +23,7 @@ LAYERS = [
     "fastscan.report",
     "fastscan.partial",
     "fastscan.state",
+    "fastscan.prepared",
     {"fastscan.sketches", "fastscan.config"},
     "fastscan.read",
     {"fastscan.buffers", "fastscan.parallel"},
@@ -75,7 +76,8 @@ def strongly_connected(graph) -> list[set[str]]:
 
 def test_the_graph_follows_the_kernels(graph):
     assert "fastscan.kernels.text" in graph.modules
-    assert "fastscan.kernels.text" in graph.find_modules_directly_imported_by("fastscan.state")
+    assert "fastscan.kernels.text" in graph.find_modules_directly_imported_by("fastscan.prepared")
+    assert "fastscan.kernels.prompts" in graph.find_modules_directly_imported_by("fastscan.state")
 
 
 def test_no_import_cycles(graph):

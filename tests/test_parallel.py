@@ -130,3 +130,24 @@ def test_the_reading_threads_error_is_raised_to_the_consumer(two_threads):
 
     with pytest.raises(OSError, match="disk gone"):
         list(_prefetch(items()))
+
+
+def test_the_reading_thread_prepares_items_only_while_the_consumer_has_one_waiting():
+    """With `prepare`, the reading thread hands over prepare(item) when the consumer is the slower
+    stage (an item already waits for it) and the item itself when the consumer waits: in order
+    either way."""
+
+    def slow_items():
+        for k in range(6):
+            time.sleep(0.05)  # the consumer takes each item long before the next is read
+            yield k
+
+    got = list(_prefetch(slow_items(), prepare=lambda k: ("prepared", k)))
+    assert got == list(range(6))
+
+    got = []
+    for item in _prefetch(iter(range(8)), depth=2, prepare=lambda k: ("prepared", k)):
+        got.append(item)
+        time.sleep(0.05)  # the reader fills the queue meanwhile
+    assert [x[1] if isinstance(x, tuple) else x for x in got] == list(range(8))
+    assert got[-1] == ("prepared", 7)

@@ -124,6 +124,31 @@ def test_state_round_trips_through_bytes_and_pickle(archive):
         AccountState.from_bytes(b"not a state")
 
 
+def test_batches_prepared_ahead_fold_to_the_same_state(archive, tmp_path):
+    """A batch prepared on another thread (the scan loop's reading thread) folds as the batch
+    would: prepared all before any is folded, split across two threads (word hashes of several
+    parts packed into one array), the state is byte for byte the one update() makes."""
+    from fastscan.prepared import Prepared, prepare
+
+    big = tmp_path / "big.jsonl"
+    write_jsonl(big, [orjson.dumps(r) for r in records(100, 60, seed=5)])
+    batches = [b for src in expand_sources([*archive, big]) for b in read_source(src)]
+    assert max(b.num_rows for b in batches) >= 6000
+    before = pa.cpu_count()
+    pa.set_cpu_count(2)
+    try:
+        want, got = AccountState(SMALL), AccountState(SMALL)
+        for b in batches:
+            want.update(b)
+        ahead = [prepare(b, SMALL) for b in batches]
+    finally:
+        pa.set_cpu_count(before)
+    assert all(isinstance(p, Prepared) and p.num_rows == b.num_rows for p, b in zip(ahead, batches))
+    for p in ahead:
+        got.update(p)
+    assert got.to_bytes() == want.to_bytes()
+
+
 def _state_of_format(data: bytes, version: bytes, high_bits: bool) -> bytes:
     """The state `data` relabelled as of format `version`; with high_bits, its signatures written
     as format 7 wrote them: 32-bit values (these with noise in the 16 bits format 8 drops)."""

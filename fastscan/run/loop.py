@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from fastscan.buffers import no_huge_pages
 from fastscan.parallel import split_when
+from fastscan.prepared import Prepared, prepare
 from fastscan.read import ReadStats, RejectLog, Shape, Source, read_source
 from fastscan.state import AccountState
 
@@ -96,9 +97,14 @@ def fold(
     (a checkpoint must see exactly the batches folded so far); `on_batch` sees each batch after."""
     on_fold = getattr(progress, "folded", None)  # a progress line that counts accounts
     pipe = _Pipe()
+
+    def ahead(batch: pa.RecordBatch) -> Prepared | pa.RecordBatch:
+        return prepare(batch, state.config) if batch.num_rows else batch
+
     with no_huge_pages(), split_when(lambda: pipe.reader_idle or not prefetch):
-        for batch in _prefetch(batches, pipe=pipe) if prefetch else batches:
-            state.update(batch)
+        for item in _prefetch(batches, pipe=pipe, prepare=ahead) if prefetch else batches:
+            state.update(item)
+            batch = item.batch if isinstance(item, Prepared) else item
             if on_batch is not None:
                 on_batch(batch)
             if on_fold is not None:
@@ -116,8 +122,12 @@ class _Pipe:
         self.reader_idle = False  # the reading thread waits for room in the queue, or is done
 
 
-def _prefetch(items: Iterable[Any], depth: int = 2, pipe: _Pipe | None = None) -> Iterator[Any]:
-    """Iterate `items` on a second thread, up to `depth` items ahead.
+def _prefetch(
+    items: Iterable[Any], depth: int = 2, pipe: _Pipe | None = None, prepare: Callable[[Any], Any] | None = None
+) -> Iterator[Any]:
+    """Iterate `items` on a second thread, up to `depth` items ahead; with `prepare`, the second
+    thread yields prepare(item) in place of an item whenever the consumer has another item
+    waiting (it is then the slower stage), and the item itself otherwise.
 
     Reading, decompressing and pyarrow's JSON decoding release the GIL, and so do the numba
     kernels, so decoding chunk i + 1 overlaps with folding chunk i into the state. Order is kept;
@@ -149,6 +159,8 @@ def _prefetch(items: Iterable[Any], depth: int = 2, pipe: _Pipe | None = None) -
         try:
             with split_when(lambda: pipe.consumer_waiting):
                 for item in items:
+                    if prepare is not None and not q.empty():
+                        item = prepare(item)
                     if not put((item, None)):
                         return
         except BaseException as e:  # handed to the consumer, which raises it
