@@ -8,8 +8,9 @@ refused lines with Arrow instead. It refuses:
 an escaped key, a wanted key given twice, a `\\u` escape of NUL or of a lone surrogate, a raw control
 character in a string, nesting deeper than MAX_DEPTH, an integer with a fraction, exponent or
 more than 18 digits, a float with more than 15 significant digits or outside 1e-22..1e22 scale
-(those need full decimal rounding), a value of another type than the field's (Arrow would
-convert or refuse), and anything that is not JSON.
+(those need full decimal rounding), a number of 1e308 or more anywhere on the line (Arrow refuses
+some of those, and orjson others), a value of another type than the field's (Arrow would convert
+or refuse), and anything that is not JSON.
 
 Field types: T_STRING, T_INT, T_FLOAT, T_BOOL. Lines are data[starts[i]:ends[i]], UTF-8
 already validated, without their newline.
@@ -68,7 +69,9 @@ def _skip(data, p, end, stack):
             elif c == 110:
                 p = match_literal(data, p, end, 110, 117, 108, 108, 0, 4)
             else:
-                p, _, _, _, _, _ = parse_number(data, p, end)
+                p, _, mant, digits, exp10, _ = parse_number(data, p, end)
+                if p >= 0 and mant != 0 and min(digits, 18) - 1 + exp10 >= 308:
+                    return -1  # may be beyond a double: Arrow's reader refuses some of those
             if p < 0:
                 return -1
             if want_key:  # that was a member's key: its value follows

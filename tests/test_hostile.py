@@ -368,6 +368,20 @@ def test_found_by_fuzzing():
         assert outcome(decoder(), [x]) == outcome(decoder(), [x], one_by_one=True)
 
 
+@pytest.mark.parametrize("number", [b"1e400", b"-1E400", b"1.8e308", b"1" + b"0" * 400, b"1e-400", b"1.5e307"])
+def test_numbers_beyond_a_double_in_a_field_nobody_reads(number):
+    """Found by the property test above: the bulk decoder skipped an unread 1e400 that orjson and
+    Arrow refuse, so such a record was scored in bulk and rejected alone. Now every path gives it
+    the verdict Arrow's reader gives the line, in any company."""
+    full = orjson.dumps(BASE)[:-1] + b', "extra": ' + number + b"}"
+    bare = b'{"completion_tokens": 131, "extra": ' + number + b"}"
+    for line in (full, bare):
+        for lines in ([line], [b"{}", line], [orjson.dumps(BASE), line, orjson.dumps(BASE)]):
+            assert outcome(decoder(), lines) == outcome(decoder(), lines, one_by_one=True), lines
+    kept = outcome(decoder(), [full])[1]
+    assert kept == (0 if number in (b"1e400", b"-1E400") else 1)
+
+
 def test_every_field_with_a_wrong_type(tmp_path):
     """Each field of a record given each JSON type: no crash; same verdicts in bulk and alone."""
     kinds = [None, True, 0, -1, 1.5, 1.0, 2**63, "x", "", [], ["a"], {}, {"a": 1}, [{"text": "t"}]]
