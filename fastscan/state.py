@@ -117,7 +117,7 @@ class AccountState:
 
     def update(self, batch: pa.RecordBatch | Prepared) -> None:
         """Fold one canonical RecordBatch, or one `prepare`d already, into the state."""
-        if isinstance(batch, pa.RecordBatch):
+        if not isinstance(batch, Prepared):
             if batch.num_rows == 0:
                 return
             batch = prepare(batch, self.config, self._scratch)
