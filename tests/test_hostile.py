@@ -528,3 +528,34 @@ def test_columnar_empty_and_cut(tmp_path, fmt):
         except InputError:
             continue
         assert st_.records_read <= 90
+
+
+def test_arrow_file_cut_while_it_is_read(tmp_path, cli_env):
+    """An Arrow IPC file cut by another process after its first batch was read: the records read
+    before the cut are scored and the cut is a file error, where a memory-mapped file ended the
+    process with SIGBUS (in a child process here, so that a crash cannot take the tests along)."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "cut.arrow"
+    t = pa.Table.from_pylist(records(20, 100, seed=4))
+    with pa.ipc.new_file(str(p), t.schema) as w:
+        for b in t.to_batches(max_chunksize=100):
+            w.write_batch(b)
+    code = (
+        "import os, sys\n"
+        "from fastscan.read import ReadStats, RejectLog, expand_sources, read_source\n"
+        "stats, rejects = ReadStats(), RejectLog()\n"
+        "rows = 0\n"
+        "for src in expand_sources([sys.argv[1]]):\n"
+        "    for b in read_source(src, rejects=rejects, stats=stats):\n"
+        "        if rows == 0:\n"
+        "            os.truncate(sys.argv[1], 4096)\n"
+        "        rows += b.num_rows\n"
+        "print(rows, stats.records_read, [e['reason'][:15] for e in rejects.file_errors])\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(p)], env=cli_env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows, read, errors = run.stdout.split(" ", 2)
+    assert 0 < int(rows) == int(read) < t.num_rows
+    assert "truncated file" in errors

@@ -121,7 +121,9 @@ def _arrow_input(src):
     if is_url(src.path):
         fh = pa.PythonFile(open_raw(src.path), mode="r")
         return fh if src.compression == "" else pa.CompressedInputStream(fh, src.compression)
-    return pa.memory_map(src.path) if src.compression == "" else pa.input_stream(src.path, compression=src.compression)
+    # read, not memory-mapped: a mapped file cut by another process while it is scanned ends the
+    # process with SIGBUS, where a read of it fails with an error that names the file
+    return pa.OSFile(src.path) if src.compression == "" else pa.input_stream(src.path, compression=src.compression)
 
 
 def _streams(reader, fh) -> Iterator[pa.RecordBatch]:
