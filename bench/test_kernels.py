@@ -69,7 +69,7 @@ def test_count_tokens(benchmark, prompts):
 
 
 def test_hash_prompts(benchmark, prompts):
-    from fastscan.kernels import text
+    from fastscan.kernels import unfused
 
     texts = ["Hello, wörld 你好", None, "one two three four five six seven eight nine ten eleven"]
     o, d, v = _small(texts)
@@ -79,20 +79,20 @@ def test_hash_prompts(benchmark, prompts):
         np.empty(3, np.uint64),
         np.empty(3, np.uint64),
     ]
-    text.hash_prompts(o, d, v, 5, *outs)
+    unfused.hash_prompts(o, d, v, 5, *outs)
     assert int(outs[0][0]) == _xxh64(str(texts[0]).encode())
     assert outs[1].tolist() == [4, -1, 11]
     assert int(outs[2][2]) != 0 and int(outs[2][0]) == 0
     off, buf, valid, nbytes = prompts
     n = len(valid)
     res = [np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64)]
-    _bench(benchmark, lambda: text.hash_prompts(off, buf, valid, 5, *res))
+    _bench(benchmark, lambda: unfused.hash_prompts(off, buf, valid, 5, *res))
     record(benchmark, "kernel hash_prompts", nbytes, n)
 
 
 def test_minhash_signatures(benchmark, prompts):
     from fastscan.config import ScanConfig
-    from fastscan.kernels import text
+    from fastscan.kernels import unfused
     from fastscan.kernels.hashing import minhash_params
 
     k = ScanConfig().num_perm
@@ -100,7 +100,7 @@ def test_minhash_signatures(benchmark, prompts):
     texts = ["the quick brown fox jumps over the lazy dog", "the quick brown fox jumps over the lazy cat"]
     o, d, v = _small(texts)
     sig = np.empty((2, k), np.uint32)
-    text.minhash_signatures(o, d, v, np.arange(2, dtype=np.int64), 3, a, b, sig)
+    unfused.minhash_signatures(o, d, v, np.arange(2, dtype=np.int64), 3, a, b, sig)
     # MinHash of each text == min over its shingle hashes (from hash_shingles) of the permutations
     cnt = np.empty(2, np.int64)
     shingles.count_shingles(o, d, v, 3, cnt)
@@ -115,20 +115,20 @@ def test_minhash_signatures(benchmark, prompts):
     off, buf, valid, nbytes = prompts
     rows = np.arange(len(valid), dtype=np.int64)
     out = np.empty((len(rows), k), np.uint32)
-    _bench(benchmark, lambda: text.minhash_signatures(off, buf, valid, rows, 3, a, b, out))
+    _bench(benchmark, lambda: unfused.minhash_signatures(off, buf, valid, rows, 3, a, b, out))
     record(benchmark, "kernel minhash_signatures", nbytes, len(rows))
 
 
 def test_match_phrases(benchmark, prompts):
-    from fastscan.kernels import reasoning
+    from fastscan.kernels import unfused
 
     o, d, v = _small(["Let's think Step by Step.", "hello", None, "请一步一步地推理", "STEP BY STE"])
     out = np.empty(5, np.bool_)
-    reasoning.asks_for_reasoning(o, d, v, out)
+    unfused.asks_for_reasoning(o, d, v, out)
     assert out.tolist() == [True, False, False, True, False]
     off, buf, valid, nbytes = prompts
     res = np.empty(len(valid), np.bool_)
-    _bench(benchmark, lambda: reasoning.asks_for_reasoning(off, buf, valid, res))
+    _bench(benchmark, lambda: unfused.asks_for_reasoning(off, buf, valid, res))
     record(benchmark, "kernel match_phrases", nbytes, len(valid))
 
 

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import realtext  # noqa: E402
 
 from fastscan.buffers import string_buffers  # noqa: E402
-from fastscan.kernels import hashing, text  # noqa: E402
+from fastscan.kernels import hashing, text, unfused  # noqa: E402
 from fastscan.kernels._jit import inline, kernel, ro, rw2  # noqa: E402
 from fastscan.sketches import SIG_DTYPE  # noqa: E402
 
@@ -69,7 +69,7 @@ def _fastscan(arr: pa.Array) -> np.ndarray:
     rows = np.arange(len(arr), dtype=np.int64)
     out = np.empty((len(arr), K), dtype=np.uint32)
     a, b = hashing.minhash_params(K, 1)
-    text.minhash_signatures(off, data, valid, rows, SHINGLE, a, b, out)
+    unfused.minhash_signatures(off, data, valid, rows, SHINGLE, a, b, out)
     return out
 
 
@@ -197,7 +197,7 @@ def _tokenize(arr: pa.Array) -> None:
     off, data, valid = string_buffers(arr)
     n = len(arr)
     h, w, hh, th = (np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64))
-    text.hash_prompts(off, data, valid, 5, h, w, hh, th)
+    unfused.hash_prompts(off, data, valid, 5, h, w, hh, th)
 
 
 def _rensa(texts: list[str]) -> list:

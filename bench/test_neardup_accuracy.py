@@ -109,13 +109,13 @@ def fastscan_flags(names, prompts, threshold):
 
 def map_flags(st, near, names, prompts):
     from fastscan.buffers import string_buffers
-    from fastscan.kernels import text
+    from fastscan.kernels import unfused
 
     key = {(st.ids[a], int(h)): bool(f) for a, h, f in zip(st.sample.account, st.sample.prompt_hash, near)}
     off, data, valid = string_buffers(pa.array(prompts, pa.string()))
     n = len(prompts)
     ph, nw, hh, th = np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64)
-    text.hash_prompts(off, data, valid, 5, ph, nw, hh, th)
+    unfused.hash_prompts(off, data, valid, 5, ph, nw, hh, th)
     return np.array([key[(a, int(h))] for a, h in zip(names, ph)])
 
 

@@ -222,10 +222,10 @@ def _datasketch(texts):
 
 
 def _fastscan_minhash(arrays):
-    from fastscan.kernels import text
+    from fastscan.kernels import unfused
 
     off, data, valid, rows, a, b, out = arrays
-    text.minhash_signatures(off, data, valid, rows, SHINGLE, a, b, out)
+    unfused.minhash_signatures(off, data, valid, rows, SHINGLE, a, b, out)
     return out
 
 
@@ -245,7 +245,7 @@ def _near_dup_pairs(texts, rng):
 def test_peer_datasketch(benchmark, warm, prompt_sample):
     pytest.importorskip("datasketch")
     from fastscan.buffers import string_buffers
-    from fastscan.kernels import text
+    from fastscan.kernels import unfused
     from fastscan.kernels.hashing import minhash_params
 
     nbytes = sum(len(t.encode()) for t in prompt_sample)
@@ -259,7 +259,7 @@ def test_peer_datasketch(benchmark, warm, prompt_sample):
     flat = [x for p in pairs for x in p]
     fo, fd, fv = string_buffers(pa.array(flat, pa.string()))
     sig = np.empty((len(flat), K), np.uint32)
-    text.minhash_signatures(fo, fd, fv, np.arange(len(flat), dtype=np.int64), SHINGLE, a, b, sig)
+    unfused.minhash_signatures(fo, fd, fv, np.arange(len(flat), dtype=np.int64), SHINGLE, a, b, sig)
     cnt = np.empty(len(flat), np.int64)
     shingles.count_shingles(fo, fd, fv, SHINGLE, cnt)
     so = np.zeros(len(flat) + 1, np.int64)

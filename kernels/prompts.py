@@ -4,8 +4,8 @@
 count, skeleton hashes, and every word hash kept in a buffer) and, while those bytes are still in
 the cache, for the reasoning phrases (kernels.reasoning). `minhash_from_words` then computes the
 MinHash signatures of the prompts that enter the sample from the kept word hashes, without
-tokenizing them again. Results are those of `text.hash_prompts`, `reasoning.match_phrases` and
-`text.minhash_signatures` on the same strings, bit for bit.
+tokenizing them again. Results are those of `unfused.hash_prompts`, `unfused.match_phrases` and
+`unfused.minhash_signatures` on the same strings, bit for bit.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Does a prompt ask for step-by-step reasoning or a chain of thought? In many languages.
 
-`match_phrases` is a multi-phrase substring search over raw UTF-8 bytes with ASCII case folding;
+`has_phrase` is a multi-phrase substring search over raw UTF-8 bytes with ASCII case folding
+(`prompts.prompt_pass` runs it on every prompt; `unfused.match_phrases` on its own);
 `REASONING_PHRASES` is the phrase table: requests to reason step by step, show the chain of
 thought, explain each step or think before answering, in English, Chinese, Japanese, Korean,
 Russian, Ukrainian, Spanish, Portuguese, French, German, Italian, Turkish, Vietnamese, Indonesian,
@@ -10,9 +11,8 @@ Arabic and Hindi. Phrases are lower case; non-ASCII letters are matched as writt
 from __future__ import annotations
 
 import numpy as np
-from numba import types
 
-from fastscan.kernels._jit import allocating_helper, inline, kernel, ro, rw
+from fastscan.kernels._jit import allocating_helper, inline
 from fastscan.kernels.bits import HIGH, ONES, load8
 
 REASONING_PHRASES = (
@@ -135,7 +135,7 @@ _FILTER_BITS = 16
 
 @allocating_helper
 def phrase_filter(pat_offsets, pat_data):
-    """The prefix filter of `match_phrases` for a phrase table: (W, key mask, bitmap of the
+    """The prefix filter of `has_phrase` for a phrase table: (W, key mask, bitmap of the
     phrases' W-byte prefixes by hash bucket, bucket starts, phrases by bucket)."""
     n_pat = pat_offsets.shape[0] - 1
     w = 4
@@ -228,27 +228,6 @@ def has_phrase(data, lo, hi, w, mask, bits, bucket_count, by_bucket, pat_offsets
     return False
 
 
-@kernel(
-    types.void(ro(types.int64), ro(types.uint8), ro(types.boolean), ro(types.int64), ro(types.uint8), rw(types.boolean))
-)
-def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
-    """out[i] = some phrase occurs in string i (ASCII case-insensitive).
-
-    offsets : int64[n + 1], data : uint8[m], valid : bool[n]; pat_offsets : int64[p + 1],
-    pat_data : uint8 (lower-case phrases); out : bool[n]
-
-    One pass per string: the first W = min(4, shortest phrase) folded bytes at each position are
-    a key (little-endian) whose hash indexes a bitmap of the phrases' W-byte prefixes; only
-    positions that pass the filter are compared with the phrases of that bucket. One 8-byte load,
-    folded 8 bytes at a time, gives the keys of 9 - W positions.
-    """
-    w, mask, bits, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
-    for r in range(offsets.shape[0] - 1):
-        out[r] = valid[r] and has_phrase(
-            data, offsets[r], offsets[r + 1], w, mask, bits, bucket_count, by_bucket, pat_offsets, pat_data
-        )
-
-
 _TABLE = None
 
 
@@ -258,9 +237,3 @@ def reasoning_table() -> tuple[np.ndarray, np.ndarray]:
     if _TABLE is None:
         _TABLE = phrase_table()
     return _TABLE
-
-
-def asks_for_reasoning(offsets, data, valid, out) -> None:
-    """out[i] = prompt i asks for step-by-step reasoning (REASONING_PHRASES)."""
-    table = reasoning_table()
-    match_phrases(offsets, data, valid, table[0], table[1], out)

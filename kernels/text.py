@@ -1,4 +1,6 @@
-"""Text kernels over raw Arrow string buffers: tokens, words, shingles, prompt hashes, MinHash.
+"""Text over raw Arrow string buffers: what words, shingles, prompt hashes and MinHash are, the
+helpers that compute them (the scan's kernel is kernels.prompts; the separate ones, kernels.unfused),
+and `count_tokens`.
 
 Words. A word is a maximal run of word bytes: ASCII letters and digits (A-Z folded to a-z) and the
 bytes of 2-byte UTF-8 sequences (Latin, Greek, Cyrillic, Arabic, Hebrew ...). Every 3- or 4-byte
@@ -28,9 +30,9 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from fastscan.kernels._jit import inline, kernel, ro, rw, rw2
+from fastscan.kernels._jit import inline, kernel, ro, rw
 from fastscan.kernels.bits import byte_class_masks, load8, min_affine_lanes, trailing_zeros
-from fastscan.kernels.hashing import U32, combine, fmix64, rotl, xxh64
+from fastscan.kernels.hashing import U32, combine, fmix64, rotl
 
 SHINGLE_SEED = np.uint64(0x9E3779B97F4A7C15)
 SKELETON_SEED = np.uint64(0x5851F42D4C957F2D)
@@ -207,14 +209,6 @@ def skeleton(buf, words, p):
     return head, tail
 
 
-@inline
-def _max_length(offsets):
-    m = 0
-    for r in range(offsets.shape[0] - 1):
-        m = max(m, offsets[r + 1] - offsets[r])
-    return m
-
-
 @kernel(types.void(_i64ro, _u8ro, _boolro, rw(types.int64)))
 def count_tokens(offsets, data, valid, out):
     """Approximate token count of each string (see module doc); 0 for null.
@@ -241,36 +235,6 @@ def count_tokens(offsets, data, valid, out):
                 total += (width + 3) // 4
             pos = stop
         out[r] = total
-
-
-@kernel(
-    types.void(
-        _i64ro, _u8ro, _boolro, types.int64, rw(types.uint64), rw(types.int32), rw(types.uint64), rw(types.uint64)
-    )
-)
-def hash_prompts(offsets, data, valid, skeleton_words, out_prompt_hash, out_n_words, out_head_hash, out_tail_hash):
-    """Exact prompt hash, word count and skeleton hashes of each string, in one pass.
-
-    The head (tail) hash chains the first (last) `skeleton_words` word hashes from SKELETON_SEED;
-    both are 0 when the text has fewer than 2 * skeleton_words + 1 words (no room for a payload).
-    offsets : int64[n + 1], data : uint8[m], valid : bool[n];
-    out_prompt_hash : uint64[n] (0 for null), out_n_words : int32[n] (-1 for null),
-    out_head_hash, out_tail_hash : uint64[n]
-    """
-    n = offsets.shape[0] - 1
-    buf = np.empty(_max_length(offsets) + 1, dtype=np.uint64)
-    p = min(max(skeleton_words, 1), 64)
-    for r in range(n):
-        if not valid[r]:
-            out_prompt_hash[r] = 0
-            out_n_words[r] = -1
-            out_head_hash[r] = 0
-            out_tail_hash[r] = 0
-            continue
-        words = _word_hashes(data, offsets[r], offsets[r + 1], buf)
-        out_prompt_hash[r] = xxh64(data, offsets[r], offsets[r + 1])
-        out_n_words[r] = words
-        out_head_hash[r], out_tail_hash[r] = skeleton(buf, words, p)
 
 
 SHINGLE_ROTATION = 17  # word j of a shingle is rotated by 17 j bits (distinct for j < 16)
@@ -321,26 +285,3 @@ def _minhash_rows(xs, m, a, b, out, i):
             v = min(v, np.uint32(a[lo] * xs[s] + b[lo]))
         out[i, lo] = v
         lo += 1
-
-
-@kernel(types.void(_i64ro, _u8ro, _boolro, _i64ro, types.int64, ro(types.uint32), ro(types.uint32), rw2(types.uint32)))
-def minhash_signatures(offsets, data, valid, rows, k, a, b, out):
-    """MinHash signature of the word k-shingles of the strings at `rows`, fused in one pass.
-
-    rows : int64[m] (indices into the string array), a, b : uint32[K] from `minhash_params`,
-    out : uint32[m, K]. Null strings and texts without words get all 0xFFFFFFFF.
-    """
-    buf = np.empty(1, dtype=np.uint64)
-    xs = np.empty(1, dtype=np.uint32)
-    for i in range(rows.shape[0]):
-        r = rows[i]
-        m = 0
-        if valid[r]:
-            lo = offsets[r]
-            hi = offsets[r + 1]
-            if buf.shape[0] < hi - lo + 1:
-                buf = np.empty(2 * (hi - lo) + 1, dtype=np.uint64)
-                xs = np.empty(2 * (hi - lo) + 1, dtype=np.uint32)
-            words = _word_hashes(data, lo, hi, buf)
-            m = _shingle_keys(buf, words, k, xs)
-        _minhash_rows(xs, m, a, b, out, i)

@@ -9,7 +9,8 @@ from numba import types
 
 from fastscan.kernels._jit import inline, kernel, rw
 from fastscan.kernels.hashing import fmix64, rotl
-from fastscan.kernels.text import SHINGLE_ROTATION, SHINGLE_SEED, _boolro, _i64ro, _max_length, _u8ro, _word_hashes
+from fastscan.kernels.text import SHINGLE_ROTATION, SHINGLE_SEED, _boolro, _i64ro, _u8ro, _word_hashes
+from fastscan.kernels.unfused import _max_length
 
 __all__ = ["count_shingles", "hash_shingles"]
 

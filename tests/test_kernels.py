@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastscan.buffers import string_buffers
-from fastscan.kernels import aggregate, hashing, messages, prompts, reasoning, text
+from fastscan.kernels import aggregate, hashing, messages, prompts, reasoning, text, unfused
 
 # deadline=None: the first call of a kernel may compile
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -47,7 +47,7 @@ def run_hash_prompts(arr, skeleton_words):
     n = len(arr)
     phash, head, tail = (np.full(n, GARBAGE, dtype=np.uint64) for _ in range(3))
     n_words = np.full(n, 12345, dtype=np.int32)
-    text.hash_prompts(offsets, data, valid, skeleton_words, phash, n_words, head, tail)
+    unfused.hash_prompts(offsets, data, valid, skeleton_words, phash, n_words, head, tail)
     return phash.tolist(), n_words.tolist(), head.tolist(), tail.tolist()
 
 
@@ -76,7 +76,7 @@ def run_minhash(arr, rows, k, num_perm, seed=1):
     offsets, data, valid = string_buffers(arr)
     a, b = hashing.minhash_params(num_perm, seed)
     out = np.full((len(rows), num_perm), 7, dtype=np.uint32)
-    text.minhash_signatures(offsets, data, valid, np.asarray(rows, dtype=np.int64), k, a, b, out)
+    unfused.minhash_signatures(offsets, data, valid, np.asarray(rows, dtype=np.int64), k, a, b, out)
     return out.tolist()
 
 
@@ -628,7 +628,7 @@ def test_hash_prompts_on_any_bytes_match_reference(values):
     offsets, data, valid = string_buffers(arr)
     n = len(values)
     h, w, hh, th = np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64)
-    text.hash_prompts(offsets, data, valid, 1, h, w, hh, th)
+    unfused.hash_prompts(offsets, data, valid, 1, h, w, hh, th)
     for i, raw in enumerate(values):
         hashes = [ref.chunk_hash(x) for x in ref.split_word_bytes(raw)]
         assert int(h[i]) == ref.xxh64(raw)
@@ -696,7 +696,7 @@ def test_tokenizer_on_words_as_long_as_windows():
 _GUARD_PAGE_SCRIPT = """
 import ctypes, mmap, sys
 import numpy as np
-from fastscan.kernels import hashing, prompts, reasoning, text
+from fastscan.kernels import hashing, prompts, reasoning, text, unfused
 
 page = mmap.PAGESIZE
 region = mmap.mmap(-1, 2 * page)
@@ -713,9 +713,9 @@ for value, after in [(v, k) for v in sys.argv[1:] for k in (0, 1, 7, 8, 30, 63, 
     off = np.array([0, len(raw) - after, len(raw)], np.int64)
     valid, rows = np.ones(2, np.bool_), np.arange(2, dtype=np.int64)
     one = lambda dtype: np.empty(2, dtype)
-    text.hash_prompts(off, data, valid, 1, one(np.uint64), one(np.int32), one(np.uint64), one(np.uint64))
+    unfused.hash_prompts(off, data, valid, 1, one(np.uint64), one(np.int32), one(np.uint64), one(np.uint64))
     a, b = hashing.minhash_params(8, 1)
-    text.minhash_signatures(off, data, valid, rows, 3, a, b, np.empty((2, 8), np.uint32))
+    unfused.minhash_signatures(off, data, valid, rows, 3, a, b, np.empty((2, 8), np.uint32))
     pat_off, pat_data = reasoning.reasoning_table()
     words, start_at = np.empty(len(raw) + 2, np.uint64), one(np.int64)
     prompts.prompt_pass(off, data, valid, 1, pat_off, pat_data, one(np.uint64), one(np.int32), one(np.uint64),
@@ -1085,7 +1085,7 @@ def run_match_phrases(arr, phrases):
     np.cumsum([len(e) for e in enc], out=pat_off[1:])
     pat_data = np.frombuffer(b"".join(enc), dtype=np.uint8).copy()
     out = np.ones(len(arr), dtype=np.bool_)
-    reasoning.match_phrases(offsets, data, valid, pat_off, pat_data, out)
+    unfused.match_phrases(offsets, data, valid, pat_off, pat_data, out)
     return out.tolist()
 
 
@@ -1150,7 +1150,7 @@ def test_every_reasoning_phrase_found_at_every_offset_and_case():
 def test_asks_for_reasoning_examples(value, asks):
     offsets, data, valid = string_buffers(pa.array([value], pa.string()))
     out = np.zeros(1, dtype=np.bool_)
-    reasoning.asks_for_reasoning(offsets, data, valid, out)
+    unfused.asks_for_reasoning(offsets, data, valid, out)
     assert out.tolist() == [asks]
 
 

@@ -361,7 +361,7 @@ def test_near_dup_flags_match_exact_jaccard_on_real_text():
         got[(st_.ids[st_.sample.account[i]], int(st_.sample.prompt_hash[i]))] = bool(near[i])
     truth, flags = [], []
     from fastscan.buffers import string_buffers
-    from fastscan.kernels import text
+    from fastscan.kernels import unfused
 
     for name, prompts in accounts:
         distinct = list(dict.fromkeys(prompts))
@@ -369,7 +369,7 @@ def test_near_dup_flags_match_exact_jaccard_on_real_text():
         off, data, valid = string_buffers(pa.array(distinct, pa.string()))
         n = len(distinct)
         ph, nw, hh, th = (np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64))
-        text.hash_prompts(off, data, valid, cfg.skeleton_words, ph, nw, hh, th)
+        unfused.hash_prompts(off, data, valid, cfg.skeleton_words, ph, nw, hh, th)
         truth += list(best >= cfg.near_dup_threshold)
         flags += [got[(name, int(h))] for h in ph]
     truth_a, flags_a = np.array(truth), np.array(flags)

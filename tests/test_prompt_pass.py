@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastscan.buffers import string_buffers
-from fastscan.kernels import hashing, prompts, reasoning, text
+from fastscan.kernels import hashing, prompts, reasoning, unfused
 from fastscan.sketches import SIG_DTYPE
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -23,12 +23,12 @@ def separate(arr, skeleton_words, rows, k, num_perm):
     off, data, valid = string_buffers(arr)
     n = len(arr)
     h, w, hh, th = (np.empty(n, np.uint64), np.empty(n, np.int32), np.empty(n, np.uint64), np.empty(n, np.uint64))
-    text.hash_prompts(off, data, valid, skeleton_words, h, w, hh, th)
+    unfused.hash_prompts(off, data, valid, skeleton_words, h, w, hh, th)
     asks = np.empty(n, dtype=np.bool_)
-    reasoning.asks_for_reasoning(off, data, valid, asks)
+    unfused.asks_for_reasoning(off, data, valid, asks)
     a, b = hashing.minhash_params(num_perm, 3)
     sig = np.empty((len(rows), num_perm), dtype=np.uint32)
-    text.minhash_signatures(off, data, valid, np.asarray(rows, dtype=np.int64), k, a, b, sig)
+    unfused.minhash_signatures(off, data, valid, np.asarray(rows, dtype=np.int64), k, a, b, sig)
     return [x.tolist() for x in (h, w, hh, th, asks, sig.astype(SIG_DTYPE))]
 
 
