@@ -16,9 +16,21 @@ import sys
 
 from fastscan.cli_parser import DEFAULT_MAX_REJECT_RATE, EXIT_ERROR, build_parser, parse_mapping
 from fastscan.errors import FastscanError
-from fastscan.kernels.cache import enable_disk_cache
+from fastscan.kernels.cache import cache_enabled, enable_disk_cache, kernels_on_disk
 
 EXIT_OK, EXIT_FLAGGED = 0, 1
+
+
+def _warmup() -> None:
+    """Compile (or load) the kernels before anything is timed or shown; on a terminal, say so first
+    when they are compiled now, which takes a while (the first run of each version)."""
+    from fastscan.kernels import warmup
+
+    if sys.stderr.isatty() and kernels_on_disk() is False:
+        folder = os.environ.get("NUMBA_CACHE_DIR")
+        keep = f"once, kept in {folder}" if cache_enabled() and folder else "on every run: no kernel cache on disk"
+        print(f"fastscan: compiling the kernels (about 30 s on 2 cores; {keep})", file=sys.stderr, flush=True)
+    warmup()
 
 
 def _connect(address: str):
@@ -182,9 +194,7 @@ def _run_scan(args) -> int:
         kw["client"] = client
         kw["split_bytes"] = getattr(args, "split_size", None)
     else:
-        from fastscan.kernels import warmup
-
-        warmup()
+        _warmup()
     bar = None
     try:
         if not args.no_progress and sys.stderr.isatty():
@@ -217,7 +227,6 @@ def _run_scan(args) -> int:
 
 
 def _run_explain(args) -> int:
-    from fastscan.kernels import warmup
     from fastscan.report.terminal import format_explanation, print_stats
     from fastscan.run import explain
     from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS
@@ -229,7 +238,7 @@ def _run_explain(args) -> int:
     if args.include_text:
         raise FastscanError("explain: --include-text goes with --state DIR (a scan of the logs shows whole prompts)")
     mapping = parse_mapping(args.map)
-    warmup()
+    _warmup()
     kw = {}
     if args.chunk_size:
         kw["chunk_bytes"] = args.chunk_size
@@ -276,12 +285,11 @@ def _campaign_text(report, campaign_id: str, width: int, where: str) -> str:
 
 def _explain_saved(args) -> int:
     """explain --state DIR ACCOUNT...: every account at once, from the saved scan."""
-    from fastscan.kernels import warmup
     from fastscan.report.terminal import format_explanation
     from fastscan.run.saved import explain_saved, saved_report
     from fastscan.score import FLAG_THRESHOLD, MIN_REQUESTS
 
-    warmup()
+    _warmup()
     threshold = FLAG_THRESHOLD if args.threshold is None else args.threshold
     report = saved_report(args.state, flag_threshold=threshold, include_text=args.include_text)
     accounts = [args.account_id, *args.paths]
@@ -303,7 +311,6 @@ def _explain_saved(args) -> int:
 
 def _run_report(args) -> int:
     """report --state DIR: the saved scan's report, its tables and its HTML page again."""
-    from fastscan.kernels import warmup
     from fastscan.report.terminal import format_top, print_stats
     from fastscan.run.outputs import check_report_path
     from fastscan.run.saved import saved_report
@@ -313,7 +320,7 @@ def _run_report(args) -> int:
         check_report_path(args.out)
     if args.campaigns:
         check_report_path(args.campaigns, "campaigns")
-    warmup()
+    _warmup()
     report = saved_report(
         args.state,
         flag_threshold=FLAG_THRESHOLD if args.threshold is None else args.threshold,

@@ -8,17 +8,14 @@ from stale caches, so a user has to ask for it.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numba
 from numba import types
 
+from fastscan.kernels.cache import cache_enabled
+
 __all__ = ["kernel", "inline", "helper", "allocating_helper", "cache_enabled", "ro", "rw", "ro2", "rw2"]
-
-
-def cache_enabled() -> bool:
-    return os.environ.get("FASTSCAN_NUMBA_CACHE", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def kernel(signature):

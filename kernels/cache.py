@@ -11,7 +11,12 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["cache_folder", "enable_disk_cache"]
+__all__ = ["cache_enabled", "cache_folder", "enable_disk_cache", "kernels_on_disk"]
+
+
+def cache_enabled() -> bool:
+    """Whether numba keeps compiled kernels on disk (FASTSCAN_NUMBA_CACHE, see enable_disk_cache)."""
+    return os.environ.get("FASTSCAN_NUMBA_CACHE", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def cache_folder(kernels: Path, base: Path) -> Path | None:
@@ -56,3 +61,18 @@ def enable_disk_cache() -> None:
             return
         os.environ["NUMBA_CACHE_DIR"] = str(folder)
     os.environ["FASTSCAN_NUMBA_CACHE"] = "1"
+
+
+def kernels_on_disk() -> bool | None:
+    """Whether the kernels will load from the disk cache: True when its folder holds compiled
+    kernels, False when they are compiled now (the cache is off, or its folder holds none yet:
+    the first run of this version), None when that cannot be told (numba's own default folder)."""
+    if not cache_enabled():
+        return False
+    folder = os.environ.get("NUMBA_CACHE_DIR")
+    if not folder:
+        return None
+    try:
+        return any(Path(folder).rglob("*.nbi"))
+    except OSError:
+        return None

@@ -104,3 +104,29 @@ def test_command_loads_its_kernels_from_the_cache_and_no_scipy(tmp_path, cli_env
     assert last["rc"] == 0
     assert last["misses"] == 0
     assert not last["linalg"]
+
+
+def test_a_terminal_is_told_when_the_kernels_are_compiled(tmp_path, monkeypatch, capsys):
+    """The first run of a version compiles for half a minute before its progress bar moves: on a
+    terminal, the CLI says so first; not when the kernels load from the disk cache, and never to a
+    pipe (a script's stderr)."""
+    from fastscan import cli
+
+    monkeypatch.setattr(fastscan.kernels, "warmup", lambda: None)  # what is said, not the compiling
+    monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "1")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    cli._warmup()  # an empty cache folder: the first run
+    said = capsys.readouterr().err
+    assert said.startswith("fastscan: compiling the kernels") and f"once, kept in {tmp_path}" in said
+    assert len(said.splitlines()) == 1
+    (tmp_path / "kernels_x").mkdir()
+    (tmp_path / "kernels_x" / "text.count_tokens-219.py311.nbi").write_bytes(b"")  # numba's index of one
+    cli._warmup()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "0")
+    cli._warmup()
+    assert "on every run: no kernel cache on disk" in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    cli._warmup()
+    assert capsys.readouterr().err == ""
