@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastscan.kernels._jit import helper
-from fastscan.kernels.bits import HIGH, ONES, copy_bytes, json_specials64, load8, trailing_zeros
+from fastscan.kernels.bits import HIGH, ONES, copy64, copy_bytes, json_specials64, load8, trailing_zeros
 
 
 @helper
@@ -149,6 +149,21 @@ def string_end(data, p, end):
 
 
 @helper
+def _copy_run(data, p, row, o, n):
+    """row[o:o + n] = data[p:p + n], 64 bytes at a step and the last step whole: where both arrays
+    have 64 bytes of room past the run it may write up to 63 bytes past o + n (copy_string goes on
+    from o + n, and its caller reads no further than the string's end); exactly otherwise. Most
+    runs between a prompt's escapes are short: they took the 8-byte and 1-byte steps."""
+    if p + n + 64 <= data.shape[0] and o + n + 64 <= row.shape[0]:
+        k = 0
+        while k < n:
+            copy64(data, p + k, row, o + k)
+            k += 64
+    else:
+        copy_bytes(data, p, row, o, n)
+
+
+@helper
 def copy_string(data, p, end, out, f, o):
     """Like string_end, and writes the decoded UTF-8 to out[f, o:] -> (position after the closing
     quote or -1, end of what was written)."""
@@ -156,7 +171,7 @@ def copy_string(data, p, end, out, f, o):
     win, mask = -1, np.uint64(0)
     while True:
         q, win, mask = next_special_kept(data, p, end, win, mask)
-        copy_bytes(data, p, out[f], o, q - p)
+        _copy_run(data, p, out[f], o, q - p)
         o += q - p
         p = q
         if p >= end:

@@ -167,6 +167,37 @@ def test_strings_with_a_special_byte_anywhere(special):
             assert took is (special[0] == "\\"), (pad, k, line)
 
 
+def test_runs_of_every_length_between_escapes():
+    """A string is copied run by run between its escapes, each run 64 bytes at a step, the last
+    step whole where there is room past the run (and byte-exact near the end of the chunk or of
+    the field's work row): runs of every length around the steps, long strings before short
+    ones of the same field, and a line that ends the chunk, all read as Arrow reads them."""
+    lengths = [0, 1, 7, 8, 9, 31, 63, 64, 65, 100, 127, 128, 129, 300]
+    lines = []
+    for n in lengths:
+        run = "".join(chr(97 + (i * 7 + n) % 26) for i in range(n))
+        prompt = f"{run}\\n{run[::-1]}\\u00e9{run}"
+        lines.append(f'{{"account_id":"{run}x","prompt":"{prompt}","model":"{run[:5]}"}}'.encode())
+    assert check(lines)
+    assert check(lines[::-1])  # shorter strings of a field after longer ones
+    for line in lines:
+        assert check([line])  # each alone: its runs end near the chunk's end
+
+
+def test_a_string_that_fills_the_lines_decoded_stays_in_its_work_row():
+    """The lines decoded may be fewer than the chunk's (a line that is not an object is left out):
+    a string that fills them is followed by more of the chunk, but its field's work row has room
+    for the lines decoded only (and 64 bytes); the next field's row, which holds this line's
+    finish_reason, is left as it was."""
+    for n in (449, 460, 470, 500, 511):
+        line = ('{"finish_reason":"abc","prompt":"' + "p" * n + '"}').encode()
+        chunk = line + b"\n" + b'"' + b"x" * 200 + b'"\n'  # then a line that is no object
+        starts, ends, _, _ = line_bounds(chunk)
+        got, refused = decoder()._flat(chunk, starts[:1], ends[:1])
+        assert not refused.any()
+        assert got.column("finish_reason").to_pylist() == ["abc"] and got.column("prompt").to_pylist() == ["p" * n]
+
+
 def test_keys_that_move_between_lines():
     """The decoder takes a key's field from the key in its place the line before when the two are
     the same bytes: keys of the same length that differ (a wanted one and one that is not, two
@@ -183,6 +214,11 @@ def test_keys_that_move_between_lines():
         {"request_id": "r8", "account_id": "h", "meta": {"model": "nested"}, "model": "m8"},
         {},
         {"model": "m10"},
+        {"prompt_tokens": 11, "account_id": "k"},
+        {"prompt_tokenz": 12, "account_id": "l"},  # the same first 8 bytes and length
+        {"model": "m13", "account_id": "m"},
+        {"mode1": "m14", "account_id": "n"},  # the same first 4 bytes and length as "model"
+        {"prompt_tokens": 15, "model": "m15"},
     ]
     assert check([json.dumps(r).encode() for r in lines])
 

@@ -119,8 +119,9 @@ class JsonlDecoder:
         def part(k_r):
             k, (lo, hi) = k_r
             # decoded strings are never longer than their JSON: the part's bytes bound each field
+            # (and 64 more let a string's last run be copied 64 bytes whole: json_values._copy_run)
             span = int(ends[hi - 1] - starts[lo]) if hi > lo else 0
-            text = self._scratch.rows(f"text{k}", int(has_text.sum()), span, np.uint8)
+            text = self._scratch.rows(f"text{k}", int(has_text.sum()), span + 64, np.uint8)
             res = jsonl.scan_flat(
                 data,
                 starts[lo:hi],
