@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["cache_enabled", "cache_folder", "enable_disk_cache", "kernels_on_disk"]
+__all__ = ["cache_enabled", "cache_folder", "enable_disk_cache", "kernels_on_disk", "prune_stale_caches"]
 
 
 def cache_enabled() -> bool:
@@ -36,7 +39,7 @@ def cache_folder(kernels: Path, base: Path) -> Path | None:
 
 def enable_disk_cache() -> None:
     """Keep compiled kernels on disk unless told not to (FASTSCAN_NUMBA_CACHE=0): a one-shot scan
-    should not spend 15 s compiling every time. The CLI calls this at start; a library user (a
+    should not spend half a minute compiling every time. The CLI calls this at start; a library user (a
     service) may call it once, before the first kernel compiles, to share the CLI's cache; the
     library alone leaves numba's cache off.
 
@@ -44,7 +47,8 @@ def enable_disk_cache() -> None:
     a hash of the numba and Python versions and of every kernel source file, so editing or
     upgrading any of them never reuses a stale cache (numba alone checks only the file that
     defines a kernel, not the helpers it inlines from others). NUMBA_CACHE_DIR, when set, is used
-    as it is. Nothing is cached when the folder cannot be written."""
+    as it is. Nothing is cached when the folder cannot be written. The folders of other versions
+    that no run has used for STALE_DAYS days are removed (`prune_stale_caches`)."""
     if os.environ.get("FASTSCAN_NUMBA_CACHE", "").strip() != "" or "numba" in sys.modules:
         return
     if not os.environ.get("NUMBA_CACHE_DIR"):
@@ -57,10 +61,40 @@ def enable_disk_cache() -> None:
             probe = folder / f".probe-{os.getpid()}"
             probe.write_bytes(b"")
             probe.unlink()
+            os.utime(folder)  # used now: prune_stale_caches goes by this time
         except OSError:
             return
         os.environ["NUMBA_CACHE_DIR"] = str(folder)
+        prune_stale_caches(base, folder)
     os.environ["FASTSCAN_NUMBA_CACHE"] = "1"
+
+
+STALE_DAYS = 30  # a cache folder no run has used for this long is removed
+_FOLDER_NAME = re.compile(r"numba-[0-9a-f]{16}")
+
+
+def prune_stale_caches(base: Path, current: Path) -> None:
+    """Remove the kernel cache folders in `base` (named numba-<16 hex digits>, as cache_folder names
+    them) other than `current` that no run has used for STALE_DAYS days: each upgrade or edit of
+    the kernels leaves one behind (5-15 MB). Nothing else in `base` is touched, and a folder that
+    cannot be removed is left where it is: it is a cache."""
+    cutoff = time.time() - STALE_DAYS * 86400
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return
+    for d in entries:
+        try:
+            if (
+                _FOLDER_NAME.fullmatch(d.name)
+                and d != current
+                and not d.is_symlink()
+                and d.is_dir()
+                and d.stat().st_mtime < cutoff
+            ):
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def kernels_on_disk() -> bool | None:

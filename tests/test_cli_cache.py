@@ -56,6 +56,43 @@ def test_cache_off_when_asked_or_given(tmp_path):
     assert probe({"NUMBA_CACHE_DIR": mine}) == {"NUMBA_CACHE_DIR": mine, "FASTSCAN_NUMBA_CACHE": "1"}
 
 
+def test_cache_folders_no_run_has_used_for_a_month_are_removed(tmp_path):
+    """Each upgrade or edit of the kernels leaves a cache folder behind: those of other versions
+    unused for STALE_DAYS go, and nothing else in the folder (not a name of another form, not a
+    file, not a link, however old), nor the one in use however old it is."""
+    import time
+
+    from fastscan.kernels.cache import STALE_DAYS
+
+    base = tmp_path / "fastscan"
+    base.mkdir()
+    stale = base / "numba-0123456789abcdef"
+    stale.mkdir()
+    (stale / "text.count_tokens-219.py311.nbi").write_bytes(b"")
+    recent = base / "numba-fedcba9876543210"
+    recent.mkdir()
+    odd = base / "numba-not-a-hex-name"
+    odd.mkdir()
+    note = base / "notes.txt"
+    note.write_text("mine")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = base / "numba-00000000000000aa"
+    link.symlink_to(elsewhere)
+    old = time.time() - (STALE_DAYS + 1) * 86400
+    for p in (stale, odd, note, elsewhere):
+        os.utime(p, (old, old))
+    os.utime(link, (old, old), follow_symlinks=False)
+    current = Path(probe({"XDG_CACHE_HOME": str(tmp_path)})["NUMBA_CACHE_DIR"])
+    assert current.parent == base and current.is_dir()
+    assert not stale.exists()
+    assert recent.is_dir() and odd.is_dir() and note.read_text() == "mine"
+    assert link.is_symlink() and elsewhere.is_dir()
+    os.utime(current, (old, old))
+    assert Path(probe({"XDG_CACHE_HOME": str(tmp_path)})["NUMBA_CACHE_DIR"]) == current
+    assert current.is_dir()
+
+
 def test_no_cache_when_the_folder_cannot_be_written(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
