@@ -5,6 +5,7 @@ Importing this module imports no kernel and no numba.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -61,10 +62,11 @@ def enable_disk_cache() -> None:
             probe = folder / f".probe-{os.getpid()}"
             probe.write_bytes(b"")
             probe.unlink()
-            os.utime(folder)  # used now: prune_stale_caches goes by this time
         except OSError:
             return
         os.environ["NUMBA_CACHE_DIR"] = str(folder)
+        with contextlib.suppress(OSError):
+            os.utime(folder)  # used now (prune_stale_caches goes by this time)
         prune_stale_caches(base, folder)
     os.environ["FASTSCAN_NUMBA_CACHE"] = "1"
 
