@@ -136,14 +136,14 @@ class AccountState:
             self.params.add(account, keys)
         merge_labels(self.param_labels, p.labels)
         aggregate.minmax_by_account(account, p.ts_ms, p.ts_valid, self.ts_min, self.ts_max)
-        if p.ts_valid.any():
-            self.hours.add(account[p.ts_valid], p.hours)
         midx = self._map_models(p.models)[p.model_index]
         self.model_counts.add(account, midx)
         self.model_tokens.add(account, midx, values[:, F["completion_tokens"]])
-        if p.ts_valid.any():
-            self.model_timed.add(account[p.ts_valid], midx[p.ts_valid])
-            self.model_first.add(account[p.ts_valid], midx[p.ts_valid], p.hours)
+        if p.ts_valid.any():  # the rows with a time, taken out once for the three tables of hours
+            timed_account, timed_model = account[p.ts_valid], midx[p.ts_valid]
+            self.hours.add(timed_account, p.hours)
+            self.model_timed.add(timed_account, timed_model)
+            self.model_first.add(timed_account, timed_model, p.hours)
 
         t0 = values[:, F["temperature_zero"]]
         text_words = (p.word_start, p.n_words, p.words)
