@@ -18,6 +18,9 @@ from pathlib import Path
 __all__ = ["cache_enabled", "cache_folder", "enable_disk_cache", "kernels_on_disk", "prune_stale_caches"]
 
 
+_PREFIX, _DIGITS = "numba-", 16  # a cache folder's name: the prefix, then hex digits of its hash
+
+
 def cache_enabled() -> bool:
     """Whether numba keeps compiled kernels on disk (FASTSCAN_NUMBA_CACHE, see enable_disk_cache)."""
     return os.environ.get("FASTSCAN_NUMBA_CACHE", "").strip().lower() not in ("", "0", "false", "no")
@@ -35,7 +38,7 @@ def cache_folder(kernels: Path, base: Path) -> Path | None:
     for f in sorted(kernels.glob("*.py")):
         h.update(f.name.encode())
         h.update(f.read_bytes())
-    return base / f"numba-{h.hexdigest()[:16]}"
+    return base / f"{_PREFIX}{h.hexdigest()[:_DIGITS]}"
 
 
 def enable_disk_cache() -> None:
@@ -72,7 +75,7 @@ def enable_disk_cache() -> None:
 
 
 STALE_DAYS = 30  # a cache folder no run has used for this long is removed
-_FOLDER_NAME = re.compile(r"numba-[0-9a-f]{16}")
+_FOLDER_NAME = re.compile(f"{_PREFIX}[0-9a-f]{{{_DIGITS}}}")  # as cache_folder names them
 
 
 def prune_stale_caches(base: Path, current: Path) -> None:
