@@ -57,10 +57,8 @@ class Prepared:
     """A canonical batch and what `prepare` found in it, row for row."""
 
     batch: pa.RecordBatch
-    ids: list  # the distinct entity ids of the batch, as Python strings
-    id_index: np.ndarray  # int64 per row: its entity's place in `ids`
-    models: list  # the distinct model names ("" for none)
-    model_index: np.ndarray  # int64 per row: its model's place in `models`
+    ids: pa.Array  # each row's entity id (string; the state numbers them: fastscan.names)
+    models: pa.Array  # each row's model name (null for none)
     p_off: np.ndarray  # the prompt column's buffers (fastscan.buffers.string_buffers)
     p_data: np.ndarray
     p_valid: np.ndarray
@@ -94,8 +92,6 @@ def prepare(batch: pa.RecordBatch, config: ScanConfig, scratch: Scratch | None =
     from fastscan.kernels import prompts, reasoning
 
     n = batch.num_rows
-    enc = pc.dictionary_encode(entity_ids(batch, config.entity))
-    menc = pc.dictionary_encode(pc.fill_null(batch.column("model"), ""))
     prompt = batch.column("prompt")
     p_off, p_data, p_valid = string_buffers(prompt)
     phash = np.empty(n, dtype=np.uint64)
@@ -141,10 +137,8 @@ def prepare(batch: pa.RecordBatch, config: ScanConfig, scratch: Scratch | None =
     labels: dict = {}
     return Prepared(
         batch=batch,
-        ids=enc.dictionary.to_pylist(),
-        id_index=np.asarray(enc.indices, dtype=np.int64),
-        models=menc.dictionary.to_pylist(),
-        model_index=np.asarray(menc.indices, dtype=np.int64),
+        ids=entity_ids(batch, config.entity),
+        models=batch.column("model"),
         p_off=p_off,
         p_data=p_data,
         p_valid=p_valid,

@@ -20,6 +20,7 @@ import pyarrow as pa
 from fastscan.buffers import Scratch
 from fastscan.config import ScanConfig
 from fastscan.errors import StateFormatError
+from fastscan.names import NameTable
 from fastscan.parallel import map_ordered, row_ranges
 from fastscan.params import merge_labels
 from fastscan.prepared import FEATURES, F, Prepared, prepare
@@ -41,20 +42,6 @@ OLDER_FORMATS = (7,)  # also read: 7 kept 32-bit signature values, whose low 16 
 _SPARSE = ("hours", "model_counts", "model_tokens", "model_timed", "model_first", "params")
 
 
-def _intern(names: list, index: dict, known: list) -> np.ndarray:
-    """Each name's number in `known` (int64), appending the names not seen before, in order."""
-    got = list(map(index.get, names))  # one C loop; the new names (rare once a scan runs) apart
-    if None in got:
-        for i, j in enumerate(got):
-            if j is None:
-                j = index.get(names[i])
-                if j is None:
-                    j = index[names[i]] = len(known)
-                    known.append(names[i])
-                got[i] = j
-    return np.array(got, dtype=np.int64)
-
-
 class AccountState:
     """The per-account partial result of any part of a scan; `update` with canonical batches,
     `merge` with another state of the same config."""
@@ -62,13 +49,11 @@ class AccountState:
     def __init__(self, config: ScanConfig | None = None):
         self.config = config or ScanConfig()
         self.config.check()
-        self.ids: list[str] = []
-        self.index: dict[str, int] = {}
+        self._ids = NameTable()  # the accounts (or other entities), numbered as they come
         self.sums = np.zeros((0, len(FEATURES)), dtype=np.int64)
         self.ts_min = np.zeros(0, dtype=np.int64)
         self.ts_max = np.zeros(0, dtype=np.int64)
-        self.models: list[str] = []
-        self.model_index: dict[str, int] = {}
+        self._models = NameTable()  # the model names ("" for none), numbered as they come
         self.hours = SparseCounts()  # (account, hour_key) -> requests
         self.model_counts = SparseCounts()  # (account, model index) -> requests
         self.model_tokens = SparseCounts()  # (account, model index) -> completion tokens
@@ -82,6 +67,21 @@ class AccountState:
         self._scratch = Scratch()  # update()'s work arrays, kept from one batch to the next
 
     # -- accounts
+    @property
+    def ids(self) -> list[str]:
+        """The entity ids, in number order."""
+        return self._ids.names
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Entity id -> its number."""
+        return self._ids.index
+
+    @property
+    def models(self) -> list[str]:
+        """The model names, in number order."""
+        return self._models.names
+
     @property
     def n_accounts(self) -> int:
         return len(self.ids)
@@ -98,13 +98,14 @@ class AccountState:
         self.ts_max = np.concatenate([self.ts_max, np.full(new - cap, INT64_MIN, dtype=np.int64)])
         self.sample.ensure_accounts(new)
 
-    def _map_ids(self, ids: list) -> np.ndarray:
-        out = _intern(ids, self.index, self.ids).astype(np.int32)
+    def _map_ids(self, ids: list | pa.Array) -> np.ndarray:
+        """int32 per id (a list or a string array): its number, new ids numbered as they come."""
+        out = self._ids.number_list(ids) if isinstance(ids, list) else self._ids.number(ids)
         self._grow(len(self.ids))
         return out
 
-    def _map_models(self, names: list) -> np.ndarray:
-        return _intern(names, self.model_index, self.models)
+    def _map_models(self, names: list | pa.Array) -> np.ndarray:
+        return self._models.number_list(names) if isinstance(names, list) else self._models.number(names)
 
     # -- update
     def minhash_params(self) -> tuple[np.ndarray, np.ndarray]:
@@ -129,14 +130,14 @@ class AccountState:
 
         if p.num_rows == 0:
             return
-        account = np.ascontiguousarray(self._map_ids(p.ids)[p.id_index], dtype=np.int32)
+        account = self._map_ids(p.ids)
         values = p.values
         aggregate.sum_by_account(account, values, self.sums)
         for keys in p.param_keys:
             self.params.add(account, keys)
         merge_labels(self.param_labels, p.labels)
         aggregate.minmax_by_account(account, p.ts_ms, p.ts_valid, self.ts_min, self.ts_max)
-        midx = self._map_models(p.models)[p.model_index]
+        midx = self._map_models(p.models)
         self.model_counts.add(account, midx)
         self.model_tokens.add(account, midx, values[:, F["completion_tokens"]])
         if p.ts_valid.any():  # the rows with a time, taken out once for the three tables of hours
@@ -217,7 +218,7 @@ class AccountState:
         np.minimum.at(self.ts_min, mapping, other.ts_min[:k])
         np.maximum.at(self.ts_max, mapping, other.ts_max[:k])
         self.hours.merge(other.hours, mapping)
-        model_map = self._map_models(other.models) if other.models else np.zeros(0, dtype=np.int64)
+        model_map = self._map_models(other.models).astype(np.int64)
         a, pk, c = other.params.items()
         if len(a):
             self.params.add(mapping[a], pk, c)
@@ -314,10 +315,10 @@ class AccountState:
         st = cls(config)
         ids = col("ids")
         n = len(ids)
-        st.ids = ids
-        st.index = {a: i for i, a in enumerate(ids)}
-        st.models = col("models")
-        st.model_index = {m: i for i, m in enumerate(st.models)}
+        models = col("models")
+        st._ids, st._models = NameTable(ids), NameTable(models)
+        if len(st.ids) != n or len(st.models) != len(models):
+            raise ValueError("state names an account or a model twice")
         st.sums = col("sums", np.int64).reshape(n, len(FEATURES))
         st.ts_min = col("ts_min", np.int64)
         st.ts_max = col("ts_max", np.int64)
@@ -364,4 +365,6 @@ class AccountState:
             + self.params.nbytes
             + self.sample.nbytes
             + sum(len(x) + 60 for x in self.ids)
+            + self._ids.nbytes
+            + self._models.nbytes
         )

@@ -6,7 +6,8 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, ro2, rw, rw2
-from fastscan.kernels.hashing import fmix64
+from fastscan.kernels.bits import load8
+from fastscan.kernels.hashing import fmix64, xxh64
 
 EMPTY_KEY = np.iinfo(np.int64).min  # a free slot of accumulate's table
 
@@ -304,3 +305,84 @@ def distinct_in_place(values, counts):
         k += 1
         i = j
     return k
+
+
+@inline
+def _same_name(data, lo, hi, known_data, k_lo, k_hi):
+    if hi - lo != k_hi - k_lo:
+        return False
+    j = 0
+    while j + 8 <= hi - lo:
+        if load8(data, lo + j) != load8(known_data, k_lo + j):
+            return False
+        j += 8
+    while j < hi - lo:
+        if data[lo + j] != known_data[k_lo + j]:
+            return False
+        j += 1
+    return True
+
+
+@kernel(
+    types.int64(
+        ro(types.int64),
+        ro(types.uint8),
+        rw(types.int64),
+        rw(types.int64),
+        rw(types.uint8),
+        rw(types.uint64),
+        rw(types.int64),
+        rw(types.int32),
+    )
+)
+def number_names(off, data, table, known_off, known_data, known_hash, known, out):
+    """Number each string data[off[i]:off[i + 1]] by its place among the distinct strings seen so
+    far, giving a new one the next number (so the numbers follow first appearance), until a new
+    one finds no room; returns how many rows were numbered. Byte-equal strings are one string.
+
+    off : int64[n + 1]; data : uint8; table : int64[2**b], -1 a free slot, else a number (an
+    open-addressing table of the known strings by hash, kept at most half full); known_off :
+    int64, where each known string's bytes start and end in known_data; known_hash : uint64,
+    each known string's hash (xxh64); known : int64[1], how many strings are known, kept up to
+    date; out : int32[n], the numbers.
+    """
+    mask = np.int64(table.shape[0] - 1)
+    k_n = known[0]
+    used = known_off[k_n]
+    for i in range(off.shape[0] - 1):
+        lo, hi = off[i], off[i + 1]
+        h = xxh64(data, lo, hi)
+        t = np.int64(h) & mask
+        while True:
+            k = table[t]
+            if k < 0:
+                room = 2 * (k_n + 1) <= table.shape[0] and k_n + 2 <= known_off.shape[0]
+                if not room or k_n + 1 > known_hash.shape[0] or used + hi - lo > known_data.shape[0]:
+                    known[0] = k_n
+                    return i
+                for j in range(hi - lo):
+                    known_data[used + j] = data[lo + j]
+                used += hi - lo
+                known_off[k_n + 1] = used
+                known_hash[k_n] = h
+                table[t] = k_n
+                out[i] = k_n
+                k_n += 1
+                break
+            if known_hash[k] == h and _same_name(data, lo, hi, known_data, known_off[k], known_off[k + 1]):
+                out[i] = k
+                break
+            t = (t + 1) & mask
+    known[0] = k_n
+    return off.shape[0] - 1
+
+
+@kernel(types.void(rw(types.int64), ro(types.uint64), types.int64))
+def place_names(table, known_hash, n_known):
+    """Fill a free table (all -1) with the known strings 0..n_known-1 by their hashes."""
+    mask = np.int64(table.shape[0] - 1)
+    for k in range(n_known):
+        t = np.int64(known_hash[k]) & mask
+        while table[t] >= 0:
+            t = (t + 1) & mask
+        table[t] = k

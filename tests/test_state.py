@@ -713,16 +713,6 @@ def test_sample_signatures_restored_in_row_order_and_refused_when_short():
         PromptSample(4, 8).restore_signatures(np.zeros(8, dtype=SIG_DTYPE))
 
 
-def test_intern_numbers_new_names_in_the_order_they_come():
-    from fastscan.state import _intern
-
-    index: dict[str, int] = {"a": 0, "b": 1}
-    known = ["a", "b"]
-    assert _intern(["b", "c", "a", "d", "c"], index, known).tolist() == [1, 2, 0, 3, 2]
-    assert known == ["a", "b", "c", "d"] and index == {"a": 0, "b": 1, "c": 2, "d": 3}
-    assert _intern([], index, known).tolist() == [] and _intern(["d"], index, known).dtype == np.int64
-
-
 def test_model_tables_count_each_account_and_model(tmp_path):
     """The per-(account, model) tables (requests, completion tokens, requests with a time and the
     first hour), in batches where some requests have no time and where none do, against a count
