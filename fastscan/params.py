@@ -23,13 +23,15 @@ The models an account uses are part of its fingerprint too (fastscan.score.campa
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fastscan.buffers import bool_values, float_values, int_values, validity
+from fastscan.buffers import as_array, bool_values, float_values, int_values, string_buffers, validity
 from fastscan.config import ENTITY_COLUMNS
+from fastscan.names import NameTable
 
 __all__ = [
     "IDENTITY_KINDS",
@@ -72,19 +74,19 @@ def _text_buckets(col: pa.ChunkedArray | pa.Array, prepare=None, labels: dict | 
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
 
-    def bucket(text: str) -> int:
-        if prepare is not None:
-            text = prepare(text)
-        if not text:
-            return 0
-        digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).digest()
-        b = 1 + int.from_bytes(digest, "little") % _SYSTEM_BUCKETS
-        if labels is not None:
-            note_label(labels, (kind << KEY_SHIFT) | b, text[:LABEL_CHARS])
-        return b
-
-    words = [bucket(s) for s in enc.dictionary.to_pylist()] + [0]
+    words = [_bucket(prepare(t) if prepare else t, labels, kind) for t in enc.dictionary.to_pylist()] + [0]
     return np.asarray(words, dtype=np.int64)[np.asarray(enc.indices.fill_null(len(words) - 1), dtype=np.int64)]
+
+
+def _bucket(text: str, labels: dict | None, kind: int) -> int:
+    """0 for no text, else 1 + a hash of the text mod 4,095, its label noted in `labels`."""
+    if not text:
+        return 0
+    digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).digest()
+    b = 1 + int.from_bytes(digest, "little") % _SYSTEM_BUCKETS
+    if labels is not None:
+        note_label(labels, (kind << KEY_SHIFT) | b, text[:LABEL_CHARS])
+    return b
 
 
 def note_label(labels: dict, key: int, text: str) -> None:
@@ -137,7 +139,20 @@ def entity_ids(batch: pa.RecordBatch, entity: str) -> pa.Array:
 def param_keys(batch: pa.RecordBatch, entity: str = "account", labels: dict | None = None) -> list[np.ndarray]:
     """One int64 key per request for each kind of KINDS but the model, from a canonical batch
     scored by `entity`; with `labels`, the text of each owner, network and client key is noted
-    there (never a system prompt's: that is prompt text)."""
+    there (never a system prompt's: that is prompt text). A state computes the same keys with
+    `value_keys` and a `TextKeys` of its own."""
+    keys = value_keys(batch)
+    for kind, col, prepare in text_columns(batch, entity):
+        if col is None:
+            keys.append(_key(kind, np.zeros(batch.num_rows, np.int64)))
+        else:
+            note = labels if kind in IDENTITY_KINDS else None
+            keys.append(_key(kind, _text_buckets(col, prepare, note, kind)))
+    return keys
+
+
+def value_keys(batch: pa.RecordBatch) -> list[np.ndarray]:
+    """The keys of the kinds that are values (max_tokens, temperature, n, probing)."""
     mt = int_values(batch.column("max_tokens"))
     mt_bucket = np.where(mt > 0, np.minimum(1 + np.round(4 * np.log2(np.maximum(mt, 1))), 127), 0)
     temp = float_values(batch.column("temperature"))
@@ -148,20 +163,75 @@ def param_keys(batch: pa.RecordBatch, entity: str = "account", labels: dict | No
         validity(batch.column("top_logprobs")) & (int_values(batch.column("top_logprobs")) > 0)
     )
     probe = lp.astype(np.int64) + 2 * bool_values(batch.column("logit_bias")).astype(np.int64)
-    keys = [
-        _key(0, mt_bucket),
-        _key(1, t_bucket),
-        _key(2, n_bucket),
-        _key(3, probe),
-        _key(4, _text_buckets(batch.column("system_prompt"))),
-    ]
+    return [_key(0, mt_bucket), _key(1, t_bucket), _key(2, n_bucket), _key(3, probe)]
+
+
+def text_columns(batch: pa.RecordBatch, entity: str) -> list[tuple[int, pa.Array | None, Any]]:
+    """(kind, column or None, how its text is prepared) of the kinds that are texts: the system
+    prompt, the owner (None where the entity has none above it), the network, the client."""
     owner = _OWNER.get(entity)
-    n_rows = batch.num_rows
-    owned = _text_buckets(batch.column(owner), labels=labels, kind=6) if owner else np.zeros(n_rows, np.int64)
-    keys.append(_key(6, owned))
-    keys.append(_key(7, _text_buckets(batch.column("ip"), network_prefix, labels, 7)))
-    keys.append(_key(8, _text_buckets(batch.column("user_agent"), labels=labels, kind=8)))
-    return keys
+    return [
+        (4, batch.column("system_prompt"), None),
+        (6, batch.column(owner) if owner else None, None),
+        (7, batch.column("ip"), network_prefix),
+        (8, batch.column("user_agent"), None),
+    ]
+
+
+class TextKeys:
+    """The keys of the text kinds (`text_columns`) of every batch a state folds, each distinct
+    text's bucket hashed (and its label noted) once while the state runs, not once a batch.
+
+    `_text_buckets` hashes each distinct text of a batch in Python: a log that names IP addresses
+    or user agents has thousands a batch, which took 2.3 s a million records (a quarter-size bench
+    log with an address, a client and an org per request: 0.57 of its scan's 1.50 s). Here each
+    kind keeps its texts in a NameTable (numbered in a kernel; the network's prefixes cut from the
+    addresses in one, `kernels.text.network_prefixes`), with each one's bucket; a text is hashed
+    and its label noted when first met. A table that grows past MAX_TEXTS or MAX_BYTES starts
+    again empty (noting a label again changes nothing), so memory stays bounded."""
+
+    MAX_TEXTS = 1 << 20
+    MAX_BYTES = 64 << 20
+
+    def __init__(self) -> None:
+        self._tables: dict[int, tuple[NameTable, list[int]]] = {}
+
+    def keys(self, batch: pa.RecordBatch, entity: str, labels: dict) -> list[np.ndarray]:
+        """The text kinds' keys of `batch`, as `param_keys` gives them; labels noted in `labels`."""
+        out = []
+        for kind, col, prepare in text_columns(batch, entity):
+            if col is None or col.null_count == len(col):
+                out.append(_key(kind, np.zeros(batch.num_rows, np.int64)))
+                continue
+            numbers, table, buckets = self._number(kind, col, prepare is not None)
+            for k in range(len(buckets), len(table)):  # the texts met for the first time
+                text = table.names[k]
+                buckets.append(_bucket(text, labels if kind in IDENTITY_KINDS else None, kind))
+            out.append(_key(kind, np.asarray(buckets, dtype=np.int64)[numbers]))
+        return out
+
+    def _number(self, kind: int, col, prefixes: bool) -> tuple[np.ndarray, NameTable, list[int]]:
+        table, buckets = self._tables.get(kind) or (NameTable(), [])
+        if len(table) > self.MAX_TEXTS or table.nbytes > self.MAX_BYTES:
+            table, buckets = NameTable(), []
+        self._tables[kind] = (table, buckets)
+        if not prefixes:
+            return table.number(col), table, buckets
+        from fastscan.kernels.text import network_prefixes
+
+        off, data, valid = string_buffers(col)
+        out_off = np.empty(len(off), dtype=np.int64)
+        out_data = np.empty(max(int(off[-1] - off[0]), 1), dtype=np.uint8)
+        other = np.empty(len(valid), dtype=np.bool_)
+        network_prefixes(off, data, valid, out_off, out_data, other)
+        numbers = table.number(
+            pa.StringArray.from_buffers(len(valid), pa.py_buffer(out_off.astype(np.int32)), pa.py_buffer(out_data))
+        )
+        if other.any():  # text beyond ASCII: Python's own rules
+            rows = np.flatnonzero(other)
+            texts = as_array(col).take(pa.array(rows)).to_pylist()
+            numbers[rows] = table.number_list([network_prefix(t) for t in texts])
+        return numbers, table, buckets
 
 
 def describe(key: int, labels: dict | None = None) -> str:

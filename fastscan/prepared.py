@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from fastscan.buffers import Scratch, bool_values, float_values, int_values, string_buffers, validity
 from fastscan.config import ScanConfig
 from fastscan.parallel import map_ordered, row_ranges
-from fastscan.params import entity_ids, param_keys
+from fastscan.params import entity_ids, value_keys
 from fastscan.sketches import hour_key
 
 __all__ = ["FEATURES", "F", "LONG_OUTPUT_TOKENS", "Prepared", "prepare"]
@@ -69,8 +69,7 @@ class Prepared:
     word_start: np.ndarray  # int64: where each prompt's word hashes start in `words`
     words: np.ndarray  # uint64 word hashes, for the MinHash of prompts that enter the sample
     values: np.ndarray  # int64[n, len(FEATURES)]: each record's feature values
-    param_keys: list  # int64 per row for each kind of fastscan.params.param_keys
-    labels: dict  # the texts of the batch's owner, network and client keys (params.note_label)
+    param_keys: list  # int64 per row for each value kind (fastscan.params.value_keys; the state keys the texts)
     ts_ms: np.ndarray  # int64 per row (fastscan.buffers.int_values)
     ts_valid: np.ndarray  # bool per row: a usable timestamp
     hours: np.ndarray  # hour_key of the rows with one
@@ -134,7 +133,6 @@ def prepare(batch: pa.RecordBatch, config: ScanConfig, scratch: Scratch | None =
         words, word_start = _packed(words, word_start, n_words, ranges)
     ts = batch.column("ts_ms")
     ts_ms, ts_valid = int_values(ts), validity(ts)
-    labels: dict = {}
     return Prepared(
         batch=batch,
         ids=entity_ids(batch, config.entity),
@@ -149,8 +147,7 @@ def prepare(batch: pa.RecordBatch, config: ScanConfig, scratch: Scratch | None =
         word_start=word_start,
         words=words,
         values=record_features(batch, n_words, p_off, p_data, p_valid, asks),
-        param_keys=param_keys(batch, config.entity, labels),
-        labels=labels,
+        param_keys=value_keys(batch),
         ts_ms=ts_ms,
         ts_valid=ts_valid,
         hours=hour_key(ts_ms[ts_valid]),

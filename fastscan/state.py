@@ -22,7 +22,7 @@ from fastscan.config import ScanConfig
 from fastscan.errors import StateFormatError
 from fastscan.names import NameTable
 from fastscan.parallel import map_ordered, row_ranges
-from fastscan.params import merge_labels
+from fastscan.params import TextKeys, merge_labels
 from fastscan.prepared import FEATURES, F, Prepared, prepare
 from fastscan.sketches import (
     INT64_MAX,
@@ -64,6 +64,7 @@ class AccountState:
         self.param_labels: dict[int, tuple[str, bool]] = {}
         self.sample = PromptSample(self.config.sample_size, self.config.num_perm, self.config.keep_text)
         self._params: tuple[np.ndarray, np.ndarray] | None = None
+        self._text_keys = TextKeys()  # the text kinds' buckets, each text's hashed once
         self._scratch = Scratch()  # update()'s work arrays, kept from one batch to the next
 
     # -- accounts
@@ -133,9 +134,8 @@ class AccountState:
         account = self._map_ids(p.ids)
         values = p.values
         aggregate.sum_by_account(account, values, self.sums)
-        for keys in p.param_keys:
+        for keys in p.param_keys + self._text_keys.keys(p.batch, self.config.entity, self.param_labels):
             self.params.add(account, keys)
-        merge_labels(self.param_labels, p.labels)
         aggregate.minmax_by_account(account, p.ts_ms, p.ts_valid, self.ts_min, self.ts_max)
         midx = self._map_models(p.models)
         self.model_counts.add(account, midx)

@@ -285,3 +285,73 @@ def _minhash_rows(xs, m, a, b, out, i):
             v = min(v, np.uint32(a[lo] * xs[s] + b[lo]))
         out[i, lo] = v
         lo += 1
+
+
+@inline
+def _is_space(c):
+    """str.isspace() of an ASCII byte: tab to carriage return, the four separators 0x1c-0x1f, space."""
+    return (9 <= c <= 13) or (28 <= c <= 32)
+
+
+@kernel(types.void(_i64ro, _u8ro, _boolro, rw(types.int64), rw(types.uint8), rw(types.boolean)))
+def network_prefixes(offsets, data, valid, out_off, out_data, other):
+    """fastscan.params.network_prefix of each ASCII string, written one after the other to
+    out_data (out_off[i]:out_off[i + 1]): the text without the whitespace around it; an IPv4
+    address (three dots, no colon) up to its last dot; text with a colon: the part before its
+    first "::", up to its third colon, in lower case; other text as it is. A null is empty; a
+    string with a byte >= 0x80 is left empty and marked in `other` (Python's rules for it).
+
+    offsets : int64[n + 1]; data : uint8; valid : bool[n]; out_off : int64[n + 1];
+    out_data : uint8[>= the strings' bytes]; other : bool[n]
+    """
+    n = offsets.shape[0] - 1
+    q = np.int64(0)
+    out_off[0] = 0
+    for i in range(n):
+        other[i] = False
+        lo, hi = offsets[i], offsets[i + 1]
+        ascii_only = True
+        for p in range(lo, hi):
+            if data[p] >= 128:
+                ascii_only = False
+                break
+        if not valid[i] or not ascii_only:
+            other[i] = valid[i] and not ascii_only
+            out_off[i + 1] = q
+            continue
+        while lo < hi and _is_space(data[lo]):
+            lo += 1
+        while hi > lo and _is_space(data[hi - 1]):
+            hi -= 1
+        dots = 0
+        colon = False
+        last_dot = hi
+        for p in range(lo, hi):
+            if data[p] == 46:
+                dots += 1
+                last_dot = p
+            elif data[p] == 58:
+                colon = True
+        end = hi
+        lower = False
+        if dots == 3 and not colon:
+            end = last_dot
+        elif colon:
+            lower = True
+            colons = 0
+            for p in range(lo, hi):
+                if data[p] == 58:
+                    if p + 1 < hi and data[p + 1] == 58:  # the first "::" ends the part kept
+                        end = p
+                        break
+                    colons += 1
+                    if colons == 3:
+                        end = p
+                        break
+        for p in range(lo, end):
+            c = data[p]
+            if lower and 65 <= c <= 90:
+                c += 32
+            out_data[q] = c
+            q += 1
+        out_off[i + 1] = q

@@ -68,3 +68,72 @@ def test_a_state_naming_an_account_twice_is_refused():
     bad = raw.replace(b"u2", b"u1")
     with pytest.raises(ValueError, match="names an account or a model twice"):
         AccountState.from_bytes(bad)
+
+
+def _batch(rows: dict, n: int) -> pa.RecordBatch:
+    from fastscan.read.canonical import CANONICAL
+
+    cols = {f.name: pa.array(rows[f.name], f.type) if f.name in rows else pa.nulls(n, f.type) for f in CANONICAL}
+    return pa.RecordBatch.from_pydict(cols, schema=CANONICAL)
+
+
+# addresses and clients as logs write them, and as they should not: Python's rules decide
+_IPS = [
+    "203.0.113.7",
+    " 203.0.113.9\t",
+    "203.0.113.250",
+    "198.51.100.1",
+    "10.0.0",
+    "1.2.3.4.5",
+    "::1",
+    "2001:DB8:85A3::8A2E:370:7334",
+    "2001:db8:85a3:1:2:3:4:5",
+    "fe80::1%eth0",
+    "a:::b",
+    "a:b::c",
+    "a:b:c::",
+    "gateway-7",
+    "",
+    "   ",
+    "\x1c10.1.2.3\x1f",
+    "\u00a010.1.2.3\u2003",
+    "１０.1.2.3",
+    "2001:DB8:ÄÖ::1",
+    "host.example.com",
+    "é",
+]
+_AGENTS = ["python-requests/2.31", "Mozilla/5.0 (X11)", "", "curl/8 ünicode", "openai-python/1.3"]
+
+
+@pytest.mark.parametrize("entity", ["account", "ip", "api_key"])
+def test_a_states_text_keys_and_labels_are_those_of_param_keys(entity):
+    """TextKeys (a state's: each text hashed once, the network prefixes cut in a kernel) against
+    param_keys batch by batch, over addresses of every form, clients, owners and system prompts,
+    with tables small enough to start again empty several times."""
+    from fastscan.params import TextKeys, merge_labels, param_keys, value_keys
+
+    rng = np.random.default_rng(11)
+    text_keys = TextKeys()
+    text_keys.MAX_TEXTS = 40
+    ours: dict = {}
+    reference: dict = {}
+    for n in (1, 7, 300, 64, 500):
+
+        def pick(pool: list, n: int = n) -> list:
+            return [None if i == len(pool) else pool[i] for i in rng.integers(0, len(pool) + 1, n)]
+
+        rows = {
+            "account_id": [f"a{i}" for i in rng.integers(0, 50, n)],
+            "ip": pick(_IPS + [f"100.{i}.{j}.{k}" for i, j, k in rng.integers(0, 256, (60, 3))]),
+            "user_agent": pick(_AGENTS),
+            "org_id": pick([f"org-{i}" for i in range(30)]),
+            "api_key_id": pick([f"key-{i}" for i in range(80)]),
+            "system_prompt": pick(["You are helpful.", "", "Réponds en français.", "x" * 5000]),
+        }
+        batch = _batch(rows, n)
+        labels: dict = {}
+        want = param_keys(batch, entity, labels)
+        merge_labels(reference, labels)
+        got = value_keys(batch) + text_keys.keys(batch, entity, ours)
+        assert [k.tolist() for k in got] == [k.tolist() for k in want]
+    assert ours == reference and any(shared for _, shared in ours.values())
