@@ -1,10 +1,11 @@
 """What a canonical batch says on its own, worked out before it is folded into a state.
 
-Folding a batch (`AccountState.update`) is two stages. `prepare` reads the batch alone: its
-entity and model names, each prompt's hash, words and reasoning phrases (one pass over the text,
-`kernels.prompts.prompt_pass`), the per-record feature values, the request-parameter keys and
-hours. `AccountState.fold` then adds a `Prepared` batch to what the state holds: numbering the
-accounts, the sums and sparse tables, the prompt sample. `prepare` depends on the scan's
+Folding a batch (`AccountState.update`) is two stages. `prepare` reads the batch alone: each
+prompt's hash, words and reasoning phrases (one pass over the text, `kernels.prompts.prompt_pass`),
+the per-record feature values, the keys of the request parameters that are values, and hours.
+`AccountState.fold` then adds a `Prepared` batch to what the state holds: numbering the accounts
+and models (fastscan.names), keying the parameters that are texts (params.TextKeys: each text is
+hashed once a state), the sums and sparse tables, the prompt sample. `prepare` depends on the scan's
 configuration and nothing else, so it can run on another thread while the state folds the batch
 before (the scan loop's reading thread does, when the fold is the slower stage: see
 fastscan.run.loop); the state is the same whichever thread prepared its batches.
