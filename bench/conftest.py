@@ -104,6 +104,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         ("scan jsonl", "polars group by"),
         ("scan arrow", "duckdb group by"),
         ("scan jsonl", "msgspec decode"),
+        ("scan openai-shape jsonl", "scan jsonl"),
         ("scan gz", "zcat"),
         ("scan zst", "zstd -dc"),
         ("minhash fastscan", "minhash datasketch"),

@@ -4,7 +4,8 @@
 (default /tmp/fastscan-bench), written first if needed by `fastscan.synth.write_log`, the
 realistic generator the tests and `fastscan demo` use (people, chat front ends, integrations,
 evaluation runs, extraction campaigns); `converted(path, kind)` derives the .gz, .zst, Parquet
-and Arrow IPC versions of the same records. The same (size, seed, format) gives the same bytes.
+and Arrow IPC versions of the same records, `with_senders(path)` the same records with an
+address, a client and an org each. The same (size, seed, format) gives the same bytes.
 """
 
 from __future__ import annotations
@@ -31,6 +32,32 @@ def bench_log(target_bytes: int, seed: int = 0, fmt: str = "flat") -> Path:
         write_log(tmp, accounts=max(200, target_bytes // 400_000), seed=seed, fmt=fmt, target_bytes=target_bytes)
         os.replace(tmp, path)
     return path
+
+
+def with_senders(path: Path) -> Path:
+    """The same records as the flat log `path` with who sent each, as gateways log it (cached):
+    an org per account, one client (user agent) per account, and an address in the account's own
+    /24 that changes from request to request. The request fingerprint keys all three."""
+    import hashlib
+
+    import orjson
+
+    out = path.with_name(path.stem + ".senders.jsonl")
+    if out.exists():
+        return out
+    agents = [f"python-requests/2.{i}" for i in range(30)] + [f"openai-python/1.{i}.0" for i in range(50)]
+    agents += [f"Mozilla/5.0 (X11; Linux x86_64) Chrome/12{i}.0" for i in range(40)]
+    tmp = out.with_name(out.name + ".partial")
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        for i, line in enumerate(src):
+            rec = orjson.loads(line)
+            h = int.from_bytes(hashlib.blake2b(rec["account_id"].encode(), digest_size=8).digest(), "little")
+            rec["ip"] = f"{10 + h % 200}.{(h >> 8) % 256}.{(h >> 16) % 256}.{1 + (h >> 24 ^ i * 7919) % 254}"
+            rec["user_agent"] = agents[(h >> 32) % len(agents)]
+            rec["org_id"] = f"org_{(h >> 40) % 3000}"
+            dst.write(orjson.dumps(rec) + b"\n")
+    os.replace(tmp, out)
+    return out
 
 
 def converted(path: Path, kind: str) -> Path:
