@@ -21,11 +21,15 @@ __all__ = ["NameTable"]
 class NameTable:
     """Distinct names, numbered from 0 in the order they first came: `names` (the Python strings,
     in number order) and `index` (name -> number) for everything outside the fold; the same
-    names' bytes in a hash table for `number`."""
+    names' bytes in a hash table for `number`. With keep_names=False neither `names` nor `index`
+    is kept (a table that only numbers): `new` then holds the names the last call met first."""
 
-    def __init__(self, names: list[str] | None = None):
+    def __init__(self, names: list[str] | None = None, keep_names: bool = True):
         self.names: list[str] = []
         self.index: dict[str, int] = {}
+        self.new: list[str] = []
+        self._keep = keep_names
+        self._count = 0
         self._table = np.full(1 << 10, -1, dtype=np.int64)
         self._off = np.zeros(1 << 9, dtype=np.int64)  # known name k: _data[_off[k]:_off[k + 1]]
         self._data = np.zeros(1 << 12, dtype=np.uint8)
@@ -34,7 +38,7 @@ class NameTable:
             self.number_list(names)
 
     def __len__(self) -> int:
-        return len(self.names)
+        return self._count
 
     def number(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """int32 per value of a string array: its name's number, new names numbered in the order
@@ -54,7 +58,7 @@ class NameTable:
 
         n = len(off) - 1
         out = np.empty(n, dtype=np.int32)
-        known = np.array([len(self.names)], dtype=np.int64)
+        known = np.array([self._count], dtype=np.int64)
         done = 0
         while done < n:
             done += number_names(off[done:], data, self._table, self._off, self._data, self._hash, known, out[done:])
@@ -70,10 +74,13 @@ class NameTable:
                 need = int(self._off[k] + off[done + 1] - off[done])
                 if need > len(self._data):
                     self._data = _grown(self._data, need)
-        for k in range(len(self.names), int(known[0])):  # the new names, as Python strings
-            name = self._data[self._off[k] : self._off[k + 1]].tobytes().decode("utf-8")
-            self.index[name] = k
-            self.names.append(name)
+        first, self._count = self._count, int(known[0])
+        data, ends = self._data, self._off
+        self.new = [data[ends[k] : ends[k + 1]].tobytes().decode("utf-8") for k in range(first, self._count)]
+        if self._keep:
+            for k, name in enumerate(self.new, first):
+                self.index[name] = k
+            self.names.extend(self.new)
         return out
 
     @property

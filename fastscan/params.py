@@ -185,16 +185,17 @@ class TextKeys:
     `_text_buckets` hashes each distinct text of a batch in Python: a log that names IP addresses
     or user agents has thousands a batch, which took 2.3 s a million records (a quarter-size bench
     log with an address, a client and an org per request: 0.57 of its scan's 1.50 s). Here each
-    kind keeps its texts in a NameTable (numbered in a kernel; the network's prefixes cut from the
-    addresses in one, `kernels.text.network_prefixes`), with each one's bucket; a text is hashed
-    and its label noted when first met. A table that grows past MAX_TEXTS or MAX_BYTES starts
-    again empty (noting a label again changes nothing), so memory stays bounded."""
+    kind numbers its texts in a NameTable (a kernel; the network's prefixes cut from the addresses
+    in one too, `kernels.text.network_prefixes`) and keeps each one's bucket; a text is hashed and
+    its label noted when first met. A kind's table that holds more than MAX_TEXTS texts or
+    MAX_BYTES bytes starts again empty before the next batch (noting a label again changes
+    nothing): with a batch's texts on top, a few tens of MB for the four kinds at most."""
 
-    MAX_TEXTS = 1 << 20
-    MAX_BYTES = 64 << 20
+    MAX_TEXTS = 1 << 16
+    MAX_BYTES = 8 << 20
 
     def __init__(self) -> None:
-        self._tables: dict[int, tuple[NameTable, list[int]]] = {}
+        self._kinds: dict[int, _Texts] = {}
 
     def keys(self, batch: pa.RecordBatch, entity: str, labels: dict) -> list[np.ndarray]:
         """The text kinds' keys of `batch`, as `param_keys` gives them; labels noted in `labels`."""
@@ -203,20 +204,39 @@ class TextKeys:
             if col is None or col.null_count == len(col):
                 out.append(_key(kind, np.zeros(batch.num_rows, np.int64)))
                 continue
-            numbers, table, buckets = self._number(kind, col, prepare is not None)
-            for k in range(len(buckets), len(table)):  # the texts met for the first time
-                text = table.names[k]
-                buckets.append(_bucket(text, labels if kind in IDENTITY_KINDS else None, kind))
-            out.append(_key(kind, np.asarray(buckets, dtype=np.int64)[numbers]))
+            texts = self._kinds.get(kind)
+            if texts is None or len(texts.table) > self.MAX_TEXTS or texts.table.nbytes > self.MAX_BYTES:
+                texts = self._kinds[kind] = _Texts(kind, labels if kind in IDENTITY_KINDS else None)
+            texts.labels = labels if kind in IDENTITY_KINDS else None
+            out.append(_key(kind, texts.network_buckets(col) if prepare is not None else texts.buckets(col)))
         return out
 
-    def _number(self, kind: int, col, prefixes: bool) -> tuple[np.ndarray, NameTable, list[int]]:
-        table, buckets = self._tables.get(kind) or (NameTable(), [])
-        if len(table) > self.MAX_TEXTS or table.nbytes > self.MAX_BYTES:
-            table, buckets = NameTable(), []
-        self._tables[kind] = (table, buckets)
-        if not prefixes:
-            return table.number(col), table, buckets
+
+class _Texts:
+    """One text kind's texts met so far: numbered (NameTable, no Python strings kept) and each
+    one's bucket."""
+
+    def __init__(self, kind: int, labels: dict | None):
+        self.kind, self.labels = kind, labels
+        self.table = NameTable(keep_names=False)
+        self._bucket = np.zeros(1 << 10, dtype=np.int64)
+
+    def _taken(self, numbers: np.ndarray) -> np.ndarray:
+        """Bucket the texts the table just met first, then each number's bucket."""
+        first = len(self.table) - len(self.table.new)
+        if len(self.table) > len(self._bucket):
+            grown = np.zeros(max(len(self.table), 2 * len(self._bucket)), dtype=np.int64)
+            grown[:first] = self._bucket[:first]
+            self._bucket = grown
+        for k, text in enumerate(self.table.new, first):
+            self._bucket[k] = _bucket(text, self.labels, self.kind)
+        return self._bucket[numbers]
+
+    def buckets(self, col) -> np.ndarray:
+        return self._taken(self.table.number(col))
+
+    def network_buckets(self, col) -> np.ndarray:
+        """buckets of each address's network_prefix."""
         from fastscan.kernels.text import network_prefixes
 
         off, data, valid = string_buffers(col)
@@ -224,14 +244,13 @@ class TextKeys:
         out_data = np.empty(max(int(off[-1] - off[0]), 1), dtype=np.uint8)
         other = np.empty(len(valid), dtype=np.bool_)
         network_prefixes(off, data, valid, out_off, out_data, other)
-        numbers = table.number(
-            pa.StringArray.from_buffers(len(valid), pa.py_buffer(out_off.astype(np.int32)), pa.py_buffer(out_data))
-        )
+        prefixes = pa.LargeStringArray.from_buffers(len(valid), pa.py_buffer(out_off), pa.py_buffer(out_data))
+        out = self.buckets(prefixes)
         if other.any():  # text beyond ASCII: Python's own rules
             rows = np.flatnonzero(other)
             texts = as_array(col).take(pa.array(rows)).to_pylist()
-            numbers[rows] = table.number_list([network_prefix(t) for t in texts])
-        return numbers, table, buckets
+            out[rows] = self._taken(self.table.number_list([network_prefix(t) for t in texts]))
+        return out
 
 
 def describe(key: int, labels: dict | None = None) -> str:

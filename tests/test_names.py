@@ -44,6 +44,10 @@ def test_lists_and_arrays_number_alike_and_a_table_can_start_from_names():
     assert table.number(pa.chunked_array([["c"], ["d", "a"]])).tolist() == [2, 3, 1]
     assert table.names == ["b", "a", "c", "d"] and len(table) == 4
     assert NameTable().number_list([]).tolist() == []
+    bare = NameTable(keep_names=False)  # numbers only: the names met first in the last call
+    assert bare.number_list(["a", "b", "a"]).tolist() == [0, 1, 0] and bare.new == ["a", "b"]
+    assert bare.number_list(["b", "c"]).tolist() == [1, 2] and bare.new == ["c"]
+    assert bare.names == [] and bare.index == {} and len(bare) == 3
     # a null is the empty name, even where its slot spans bytes (Arrow leaves them undefined)
     offsets, data = pa.py_buffer(np.array([0, 3, 6], np.int32)), pa.py_buffer(b"abcdef")
     valid = pa.py_buffer(np.packbits([1, 0], bitorder="little"))
@@ -110,13 +114,14 @@ def test_a_states_text_keys_and_labels_are_those_of_param_keys(entity):
     """TextKeys (a state's: each text hashed once, the network prefixes cut in a kernel) against
     param_keys batch by batch, over addresses of every form, clients, owners and system prompts,
     with tables small enough to start again empty several times."""
-    from fastscan.params import TextKeys, merge_labels, param_keys, value_keys
+    from fastscan.params import TextKeys, merge_labels, network_prefix, param_keys, value_keys
 
     rng = np.random.default_rng(11)
     text_keys = TextKeys()
     text_keys.MAX_TEXTS = 40
     ours: dict = {}
     reference: dict = {}
+    networks = set()
     for n in (1, 7, 300, 64, 500):
 
         def pick(pool: list, n: int = n) -> list:
@@ -131,9 +136,11 @@ def test_a_states_text_keys_and_labels_are_those_of_param_keys(entity):
             "system_prompt": pick(["You are helpful.", "", "Réponds en français.", "x" * 5000]),
         }
         batch = _batch(rows, n)
+        networks |= {network_prefix(ip) for ip in rows["ip"] if ip is not None}
         labels: dict = {}
         want = param_keys(batch, entity, labels)
         merge_labels(reference, labels)
         got = value_keys(batch) + text_keys.keys(batch, entity, ours)
         assert [k.tolist() for k in got] == [k.tolist() for k in want]
     assert ours == reference and any(shared for _, shared in ours.values())
+    assert len(text_keys._kinds[7].table) < len(networks)  # the table started again on the way
