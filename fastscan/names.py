@@ -30,10 +30,11 @@ class NameTable:
         self.new: list[str] = []
         self._keep = keep_names
         self._count = 0
-        self._table = np.full(1 << 10, -1, dtype=np.int64)
-        self._off = np.zeros(1 << 9, dtype=np.int64)  # known name k: _data[_off[k]:_off[k + 1]]
-        self._data = np.zeros(1 << 12, dtype=np.uint8)
-        self._hash = np.zeros(1 << 9, dtype=np.uint64)
+        # small to start (a state's counted size starts from them), doubled as names come
+        self._table = np.full(1 << 4, -1, dtype=np.int64)
+        self._off = np.zeros(1 << 3, dtype=np.int64)  # known name k: _data[_off[k]:_off[k + 1]]
+        self._data = np.zeros(1 << 8, dtype=np.uint8)
+        self._hash = np.zeros(1 << 3, dtype=np.uint64)
         if names:
             self.number_list(names)
 
