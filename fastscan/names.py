@@ -2,7 +2,8 @@
 
 A state numbers its accounts and models by first appearance. Numbering a batch's names through
 a Python dict built a Python string per distinct name of every batch and hashed it: on the 2.1 GB
-bench log (1.05 M records, about 8,000 distinct accounts a batch) 0.2 s of the thread that folds.
+bench log (1.05 M records, about 8,000 distinct accounts a batch) 66-76 ms per 60 batches,
+against 46-49 ms this way.
 `NameTable` keeps the known names' UTF-8 bytes in a hash table of its own and numbers a batch's
 string column in one kernel call (`kernels.aggregate.number_names`), making Python strings only
 of the names it has not seen before.

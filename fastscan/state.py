@@ -316,6 +316,8 @@ class AccountState:
         ids = col("ids")
         n = len(ids)
         models = col("models")
+        if None in ids or None in models:
+            raise ValueError("state with an account or a model without a name")
         st._ids, st._models = NameTable(ids), NameTable(models)
         if len(st.ids) != n or len(st.models) != len(models):
             raise ValueError("state names an account or a model twice")

@@ -74,6 +74,20 @@ def test_a_state_naming_an_account_twice_is_refused():
         AccountState.from_bytes(bad)
 
 
+def test_a_state_with_an_account_without_a_name_is_refused():
+    st = AccountState()
+    st._map_ids(["u1"])
+    batch = pa.ipc.open_stream(st.to_bytes()).read_next_batch()
+    ids = batch.column("ids")
+    nameless = pa.array([[None]], ids.type)
+    sink = pa.BufferOutputStream()
+    bad = batch.set_column(batch.schema.get_field_index("ids"), batch.schema.field("ids"), nameless)
+    with pa.ipc.new_stream(sink, bad.schema) as w:
+        w.write_batch(bad)
+    with pytest.raises(ValueError, match="without a name"):
+        AccountState.from_bytes(sink.getvalue().to_pybytes())
+
+
 def _batch(rows: dict, n: int) -> pa.RecordBatch:
     from fastscan.read.canonical import CANONICAL
 
