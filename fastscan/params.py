@@ -40,11 +40,14 @@ __all__ = [
     "LABEL_CHARS",
     "MODEL_KIND",
     "PARAM_BUCKETS",
+    "TextKeys",
     "describe",
     "entity_ids",
     "merge_labels",
     "note_label",
     "param_keys",
+    "text_columns",
+    "value_keys",
 ]
 
 KINDS = ("max_tokens", "temperature", "n", "probing", "system_prompt", "model", "owner", "network", "client")
