@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -432,3 +433,51 @@ def test_the_read_buffer_never_moves_memory_that_something_still_views():
     before = len(w.buf)
     w._room(before + 1)  # nothing views it now: grown in place
     assert len(w.buf) > before and w.buf[:10].tolist() == [7] * 10
+
+
+def test_float_epoch_times_convert_as_one_value_at_a_time_does():
+    """A float time column is converted in numpy; each value as `epoch_to_ms` converts it (and
+    rejects it) one at a time: seconds and milliseconds either side of the threshold, halves of a
+    millisecond, the ends of int64, non-finite values, nulls, float32."""
+    from fastscan.read.times import MS_THRESHOLD, epoch_to_ms, ts_to_ms
+
+    rng = np.random.default_rng(5)
+    edge = [
+        0.0,
+        -0.0,
+        0.0005,
+        0.0015,
+        -0.0005,
+        1.2345,
+        1756684800.512,
+        -1756684800.4995,
+        1e11 - 0.5,
+        1e11,
+        -1e11,
+        1e11 + 0.5,
+        9.2e15,
+        9.223372036854775e18,
+        2.0**63,
+        -(2.0**63),
+        -(2.0**63) * 1.0000001,
+        9.2e15 / 1000,
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        MS_THRESHOLD * 10.0,
+        None,
+    ]
+    values = edge + list(rng.uniform(-3e9, 3e9, 400)) + list(rng.uniform(-3e12, 3e12, 400))
+    for typ in (pa.float64(), pa.float32()):
+        col = pa.array(values, typ)
+        got, bad = ts_to_ms(col)
+        want, want_bad = [], []
+        for x in col.to_pylist():
+            try:
+                want.append(None if x is None else epoch_to_ms(x))
+                want_bad.append(False)
+            except ValueError:
+                want.append(None)
+                want_bad.append(True)
+        assert got.to_pylist() == want and bad.tolist() == want_bad
+        assert sum(want_bad) >= 4  # the non-finite values and the one past int64 at least

@@ -108,14 +108,7 @@ def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
         ms = np.where((vals >= MS_THRESHOLD) | (vals <= -MS_THRESHOLD), vals, vals * 1000)
         return pa.array(ms, mask=~validity(v)), bad
     if pa.types.is_floating(col.type):
-        out = []
-        for i, x in enumerate(col.to_pylist()):
-            try:
-                out.append(None if x is None else epoch_to_ms(x))
-            except ValueError:
-                out.append(None)
-                bad[i] = True
-        return pa.array(out, pa.int64()), bad
+        return _float_epoch_ms(col)
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
         # booleans, lists, structs...: the caller reads such a column record by record
         raise TypeError(f"ts: a column of {col.type} is not a time")
@@ -135,6 +128,21 @@ def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
             out.append(None)
             bad[i] = True
     return pa.array(out, pa.int64()), bad
+
+
+def _float_epoch_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """`epoch_to_ms` of each value of a float column, in numpy: the same float arithmetic (a
+    value of 1e11 or more is milliseconds, truncated; below, seconds: floor(v * 1000 + 0.5)), the
+    same rejections (not finite, or milliseconds outside int64), nulls kept null."""
+    valid = validity(col)
+    v = col.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore", over="ignore"):
+        ms = np.where(np.abs(v) >= MS_THRESHOLD, np.trunc(v), np.floor(v * 1000 + 0.5))
+        # an integer-valued float fits int64 when in [-2**63, 2**63) (2**63 - 1 is not a float)
+        fits = np.isfinite(ms) & (ms >= -(2.0**63)) & (ms < 2.0**63)
+    bad = valid & ~fits
+    out = np.where(fits, ms, 0.0).astype(np.int64)
+    return pa.array(out, pa.int64(), mask=~(valid & fits)), bad
 
 
 class MsArray:
