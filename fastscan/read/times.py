@@ -117,7 +117,7 @@ def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
         return ts.cast(pa.int64()), bad
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    out = []
+    out: list[int | None] = []
     for i, x in enumerate(col.to_pylist()):
         if x is None:
             out.append(None)
