@@ -481,3 +481,36 @@ def test_float_epoch_times_convert_as_one_value_at_a_time_does():
                 want_bad.append(True)
         assert got.to_pylist() == want and bad.tolist() == want_bad
         assert sum(want_bad) >= 4  # the non-finite values and the one past int64 at least
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        ["2025-09-01T00:00:00.215Z", "2025-09-01T02:00:00+02:00", None, "1969-12-31T23:59:59.9995Z"],
+        ["2025-09-01T00:00:00.123456Z", "2025-09-01T00:00:00.123456789Z", "1969-12-31T23:59:59.999999Z"],
+        ["2025-09-01 00:00:00", "2025-09-01 12:34:56.789", "1970-01-01 00:00:00", None],
+        ["2025-09-01T00:00:00.123456", "1969-12-31T23:59:59.0000001"],
+    ],
+)
+def test_time_columns_arrow_reads_at_once_give_what_python_reads(times, monkeypatch):
+    """ISO times with microseconds or nanoseconds (Python's isoformat), with or without a zone,
+    are read by Arrow a column at once, each to the millisecond Python's reading gives."""
+    from fastscan.read import times as t
+
+    want = [None if x is None else t.text_to_ms(x) for x in times]
+
+    def one_by_one(text):
+        raise AssertionError(f"read one value at a time: {text}")
+
+    monkeypatch.setattr(t, "text_to_ms", one_by_one)
+    got, bad = t.ts_to_ms(pa.array(times, pa.string()))
+    assert got.to_pylist() == want and not bad.any()
+
+
+def test_a_time_column_of_mixed_forms_is_read_one_value_at_a_time():
+    from fastscan.read.times import text_to_ms, ts_to_ms
+
+    times = ["2025-09-01 00:00:00", "2025-09-01T00:00:00.5Z", "not a time", "0001-01-01T00:00:00.000001Z"]
+    got, bad = ts_to_ms(pa.array(times, pa.string()))
+    assert got.to_pylist() == [text_to_ms(times[0]), text_to_ms(times[1]), None, text_to_ms(times[3])]
+    assert bad.tolist() == [False, False, True, False]
