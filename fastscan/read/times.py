@@ -118,7 +118,7 @@ def ts_to_ms(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
     # times are UTC). Anything else (a mix, years beyond ns, other text) one value at a time.
     # A cast that fails costs Arrow about as much as one that reads the column (0.3-0.7 s for
     # 300,000 times): the forms are tried on a few values first.
-    sample = col.drop_null().slice(0, 64)
+    sample = col.slice(0, 256).drop_null().slice(0, 64)
     for unit, tz in (("ms", "UTC"), ("ns", "UTC"), ("ms", None), ("ns", None)):
         try:
             pc.cast(sample, pa.timestamp(unit, tz=tz))
