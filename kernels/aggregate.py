@@ -6,7 +6,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, ro2, rw, rw2
-from fastscan.kernels.bits import load8
+from fastscan.kernels.bits import copy_bytes, same_bytes
 from fastscan.kernels.hashing import fmix64, xxh64
 
 EMPTY_KEY = np.iinfo(np.int64).min  # a free slot of accumulate's table
@@ -307,22 +307,6 @@ def distinct_in_place(values, counts):
     return k
 
 
-@inline
-def _same_name(data, lo, hi, known_data, k_lo, k_hi):
-    if hi - lo != k_hi - k_lo:
-        return False
-    j = 0
-    while j + 8 <= hi - lo:
-        if load8(data, lo + j) != load8(known_data, k_lo + j):
-            return False
-        j += 8
-    while j < hi - lo:
-        if data[lo + j] != known_data[k_lo + j]:
-            return False
-        j += 1
-    return True
-
-
 @kernel(
     types.int64(
         ro(types.int64),
@@ -360,8 +344,7 @@ def number_names(off, data, table, known_off, known_data, known_hash, known, out
                 if not room or k_n + 1 > known_hash.shape[0] or used + hi - lo > known_data.shape[0]:
                     known[0] = k_n
                     return i
-                for j in range(hi - lo):
-                    known_data[used + j] = data[lo + j]
+                copy_bytes(data, lo, known_data, used, hi - lo)
                 used += hi - lo
                 known_off[k_n + 1] = used
                 known_hash[k_n] = h
@@ -369,7 +352,12 @@ def number_names(off, data, table, known_off, known_data, known_hash, known, out
                 out[i] = k_n
                 k_n += 1
                 break
-            if known_hash[k] == h and _same_name(data, lo, hi, known_data, known_off[k], known_off[k + 1]):
+            n = hi - lo
+            if (
+                known_hash[k] == h
+                and known_off[k + 1] - known_off[k] == n
+                and same_bytes(data, lo, known_data, known_off[k], n)
+            ):
                 out[i] = k
                 break
             t = (t + 1) & mask

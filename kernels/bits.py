@@ -335,6 +335,27 @@ def find_byte(data, p, end, c):
 
 
 @helper
+def same_bytes(x, i, y, j, n):
+    """x[i:i + n] == y[j:j + n] (1-d uint8 arrays): 8 bytes at a step, the last step overlapping
+    the one before; under 8 bytes, one masked step where 8 bytes from i and from j are within
+    their arrays, else a byte at a time."""
+    if n >= 8:
+        k = 0
+        while k + 8 < n:
+            if load8(x, i + k) != load8(y, j + k):
+                return False
+            k += 8
+        return load8(x, i + n - 8) == load8(y, j + n - 8)
+    if i + 8 <= x.shape[0] and j + 8 <= y.shape[0]:
+        keep = (np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)
+        return (load8(x, i) ^ load8(y, j)) & keep == 0
+    for k in range(n):
+        if x[i + k] != y[j + k]:
+            return False
+    return True
+
+
+@helper
 def copy_bytes(src, p, dst, q, n):
     """dst[q:q + n] = src[p:p + n], 64 bytes at a step, then 8 (1-d uint8 arrays; writes nothing
     outside dst[q:q + n], so threads may fill neighbouring ranges of one array)."""

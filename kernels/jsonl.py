@@ -22,7 +22,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import helper, kernel, ro, rw, rw2
-from fastscan.kernels.bits import byte_mask64, load8, trailing_zeros
+from fastscan.kernels.bits import byte_mask64, load8, same_bytes, trailing_zeros
 from fastscan.kernels.json_values import copy_string, match_literal, parse_number, skip_ws, string_end
 
 T_STRING, T_INT, T_FLOAT, T_BOOL = 0, 1, 2, 3
@@ -142,27 +142,6 @@ def newline_positions(data, out):
 
 
 @helper
-def _same_bytes(data, a, b, n):
-    """data[a:a + n] == data[b:b + n] (b < a): 8 bytes at a step, the last step overlapping the
-    one before; under 8 bytes, one masked step where 8 bytes from a are within `data` (a byte
-    loop with numba's index arithmetic was an eighth of the decoder's time)."""
-    if n >= 8:
-        k = 0
-        while k + 8 < n:
-            if load8(data, a + k) != load8(data, b + k):
-                return False
-            k += 8
-        return load8(data, a + n - 8) == load8(data, b + n - 8)
-    if a + 8 <= data.shape[0]:
-        keep = (np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)
-        return (load8(data, a) ^ load8(data, b)) & keep == 0
-    for k in range(n):
-        if data[a + k] != data[b + k]:
-            return False
-    return True
-
-
-@helper
 def _key_index(data, ks, ke, names_off, names_data):
     n = ke - ks
     for f in range(names_off.shape[0] - 1):
@@ -211,7 +190,7 @@ def _decode_line(
                 return False
             n = q - 1 - ks
             f = -2
-            if j < KEY_MEMORY and last[1, j] == n and _same_bytes(data, ks, last[0, j], n):
+            if j < KEY_MEMORY and last[1, j] == n and same_bytes(data, ks, data, last[0, j], n):
                 f = last[2, j]
             if f == -2:
                 f = _key_index(data, ks, q - 1, names_off, names_data)
