@@ -30,11 +30,22 @@ __all__ = [
     "int_values",
     "float_values",
     "bool_values",
+    "grown",
     "validity",
 ]
 
 _EMPTY_DATA = np.zeros(0, dtype=np.uint8)
 _EMPTY_DATA.flags.writeable = False
+
+
+def grown(a: np.ndarray, need: int) -> np.ndarray:
+    """`a` when it has `need` elements, else a zeroed array of max(need, 2 * len(a)) starting
+    with a's elements (doubling: growing element by element costs amortized O(1))."""
+    if need <= len(a):
+        return a
+    out = np.zeros(max(need, 2 * len(a)), dtype=a.dtype)
+    out[: len(a)] = a
+    return out
 
 
 def as_array(col) -> pa.Array:

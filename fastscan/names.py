@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from fastscan.buffers import as_array, string_buffers
+from fastscan.buffers import as_array, grown, string_buffers
 
 __all__ = ["NameTable"]
 
@@ -49,13 +49,14 @@ class NameTable:
         if arr.null_count:
             arr = arr.fill_null("")
         off, data, _ = string_buffers(arr)
-        return self._number(off, data)
+        return self.number_buffers(off, data)
 
     def number_list(self, names: list[str]) -> np.ndarray:
         """`number` for a list of Python strings."""
         return self.number(pa.array(names, pa.string())) if names else np.zeros(0, dtype=np.int32)
 
-    def _number(self, off: np.ndarray, data: np.ndarray) -> np.ndarray:
+    def number_buffers(self, off: np.ndarray, data: np.ndarray) -> np.ndarray:
+        """`number` for the strings data[off[i]:off[i + 1]] (int64 offsets, uint8 data)."""
         from fastscan.kernels.aggregate import number_names, place_names
 
         n = len(off) - 1
@@ -71,11 +72,8 @@ class NameTable:
                 if 2 * (k + 1) > len(self._table):
                     self._table = np.full(2 * len(self._table), -1, dtype=np.int64)
                     place_names(self._table, self._hash, k)
-                if k + 2 > len(self._off) or k + 1 > len(self._hash):
-                    self._off, self._hash = _grown(self._off, k + 2), _grown(self._hash, k + 1)
-                need = int(self._off[k] + off[done + 1] - off[done])
-                if need > len(self._data):
-                    self._data = _grown(self._data, need)
+                self._off, self._hash = grown(self._off, k + 2), grown(self._hash, k + 1)
+                self._data = grown(self._data, int(self._off[k] + off[done + 1] - off[done]))
         first, self._count = self._count, int(known[0])
         data, ends = self._data, self._off
         self.new = [data[ends[k] : ends[k + 1]].tobytes().decode("utf-8") for k in range(first, self._count)]
@@ -89,9 +87,3 @@ class NameTable:
     def nbytes(self) -> int:
         """The table's arrays (not the Python strings)."""
         return self._table.nbytes + self._off.nbytes + self._data.nbytes + self._hash.nbytes
-
-
-def _grown(a: np.ndarray, need: int) -> np.ndarray:
-    out = np.zeros(max(need, 2 * len(a)), dtype=a.dtype)
-    out[: len(a)] = a
-    return out

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fastscan.buffers import as_array, bool_values, float_values, int_values, string_buffers, validity
+from fastscan.buffers import as_array, bool_values, float_values, grown, int_values, string_buffers, validity
 from fastscan.config import ENTITY_COLUMNS
 from fastscan.names import NameTable
 
@@ -209,9 +209,9 @@ class TextKeys:
                 continue
             texts = self._kinds.get(kind)
             if texts is None or len(texts.table) > self.MAX_TEXTS or texts.table.nbytes > self.MAX_BYTES:
-                texts = self._kinds[kind] = _Texts(kind, labels if kind in IDENTITY_KINDS else None)
-            texts.labels = labels if kind in IDENTITY_KINDS else None
-            out.append(_key(kind, texts.network_buckets(col) if prepare is not None else texts.buckets(col)))
+                texts = self._kinds[kind] = _Texts(kind)
+            note = labels if kind in IDENTITY_KINDS else None
+            out.append(_key(kind, texts.network_buckets(col, note) if prepare else texts.buckets(col, note)))
         return out
 
 
@@ -219,26 +219,23 @@ class _Texts:
     """One text kind's texts met so far: numbered (NameTable, no Python strings kept) and each
     one's bucket."""
 
-    def __init__(self, kind: int, labels: dict | None):
-        self.kind, self.labels = kind, labels
+    def __init__(self, kind: int):
+        self.kind = kind
         self.table = NameTable(keep_names=False)
         self._bucket = np.zeros(1 << 10, dtype=np.int64)
 
-    def _taken(self, numbers: np.ndarray) -> np.ndarray:
-        """Bucket the texts the table just met first, then each number's bucket."""
+    def _taken(self, numbers: np.ndarray, labels: dict | None) -> np.ndarray:
+        """Bucket the texts the table just met first (noting their labels), then each number's."""
         first = len(self.table) - len(self.table.new)
-        if len(self.table) > len(self._bucket):
-            grown = np.zeros(max(len(self.table), 2 * len(self._bucket)), dtype=np.int64)
-            grown[:first] = self._bucket[:first]
-            self._bucket = grown
+        self._bucket = grown(self._bucket, len(self.table))
         for k, text in enumerate(self.table.new, first):
-            self._bucket[k] = _bucket(text, self.labels, self.kind)
+            self._bucket[k] = _bucket(text, labels, self.kind)
         return self._bucket[numbers]
 
-    def buckets(self, col) -> np.ndarray:
-        return self._taken(self.table.number(col))
+    def buckets(self, col, labels: dict | None) -> np.ndarray:
+        return self._taken(self.table.number(col), labels)
 
-    def network_buckets(self, col) -> np.ndarray:
+    def network_buckets(self, col, labels: dict | None) -> np.ndarray:
         """buckets of each address's network_prefix."""
         from fastscan.kernels.text import network_prefixes
 
@@ -247,12 +244,11 @@ class _Texts:
         out_data = np.empty(max(int(off[-1] - off[0]), 1), dtype=np.uint8)
         other = np.empty(len(valid), dtype=np.bool_)
         network_prefixes(off, data, valid, out_off, out_data, other)
-        prefixes = pa.LargeStringArray.from_buffers(len(valid), pa.py_buffer(out_off), pa.py_buffer(out_data))
-        out = self.buckets(prefixes)
+        out = self._taken(self.table.number_buffers(out_off, out_data), labels)
         if other.any():  # text beyond ASCII: Python's own rules
             rows = np.flatnonzero(other)
             texts = as_array(col).take(pa.array(rows)).to_pylist()
-            out[rows] = self._taken(self.table.number_list([network_prefix(t) for t in texts]))
+            out[rows] = self._taken(self.table.number_list([network_prefix(t) for t in texts]), labels)
         return out
 
 
