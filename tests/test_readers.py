@@ -342,6 +342,32 @@ def test_custom_mapping(tmp_path):
     assert t.to_pylist()[0]["account_id"] == "c1" and t.to_pylist()[0]["prompt"] == "hello there"
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_mapping_reads_the_list_element_it_names(tmp_path, monkeypatch, fast):
+    """A path through a list reads the element it names, with either decoder (Arrow's path took
+    element 0 whatever the index, and two indices of one list lost the second's fields)."""
+    from fastscan.read import shape_from_mapping
+    from fastscan.read.jsonl_decode import JsonlDecoder
+
+    if not fast:
+        monkeypatch.setattr(JsonlDecoder, "_flat", lambda self, *a: None)
+    p = tmp_path / "c.jsonl"
+    recs = [
+        {"a": "u1", "l": [{"x": "zero", "y": "m0"}, {"x": "one", "y": "m1"}]},
+        {"a": "u2", "l": [{"x": "only"}]},
+        {"a": "u3", "l": None},
+    ]
+    write_lines(p, recs)
+    for mapping, prompts, models in [
+        ({"account_id": "a", "prompt": "l.1.x", "model": "l.1.y"}, ["one", None, None], ["m1", None, None]),
+        ({"account_id": "a", "prompt": "l.0.x", "model": "l[1].y"}, ["zero", "only", None], ["m1", None, None]),
+    ]:
+        t, st, _ = read_all(p, shape=shape_from_mapping(mapping))
+        assert st.records_scored == 3
+        assert t.column("prompt").to_pylist() == prompts
+        assert t.column("model").to_pylist() == models
+
+
 def test_folder_and_glob(tmp_path):
     (tmp_path / "d").mkdir()
     write_lines(tmp_path / "d" / "1.jsonl", [rec(0)])

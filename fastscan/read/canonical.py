@@ -50,19 +50,19 @@ CANONICAL = pa.schema(
 # Canonical fields a mapping may name, with the raw type they are decoded as.
 
 
-def _first_of_list(arr: pa.Array) -> pa.Array:
-    """Element 0 of each list (null for null or empty lists)."""
+def _list_item(arr: pa.Array, k: int) -> pa.Array:
+    """Element k of each list (null for null lists and lists of k elements or fewer)."""
     arr = as_array(arr)
     lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
-    offs = np.asarray(arr.offsets)[: len(arr)].astype(np.int64)
-    idx = pa.array(offs, mask=lengths == 0)
+    offs = np.asarray(arr.offsets)[: len(arr)].astype(np.int64) + k
+    idx = pa.array(offs, mask=lengths <= k)
     return arr.values.take(idx)
 
 
 def _walk(col: pa.Array, path: tuple) -> pa.Array:
     for k in path:
         col = as_array(col)
-        col = _first_of_list(col) if isinstance(k, int) else pc.struct_field(col, k)
+        col = _list_item(col, k) if isinstance(k, int) else pc.struct_field(col, k)
     return col
 
 

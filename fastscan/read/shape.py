@@ -210,8 +210,8 @@ def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
         node = tree
         for i, k in enumerate(path):
             last = i == len(path) - 1
-            if isinstance(k, int):
-                node = node.setdefault(("__list__", k), {})
+            if isinstance(k, int):  # every element index of one list shares the element's struct
+                node = node.setdefault(("__list__",), {})
                 continue
             if last:
                 node[k] = typ
