@@ -11,7 +11,7 @@ import importlib
 
 from fastscan.kernels.cache import enable_disk_cache
 
-_MODULES = ("text", "aggregate", "messages", "reasoning", "prompts", "neardup", "json_values", "jsonl")
+_MODULES = ("text", "aggregate", "messages", "reasoning", "prompts", "neardup", "json_values", "jsonl", "json_records")
 _UNUSED_BY_SCANS = ("unfused",)  # the prompt pass's separate kernels: tests and benchmarks (see there)
 
 __all__ = ["enable_disk_cache", "warmup", *_MODULES, *_UNUSED_BY_SCANS]

@@ -1,4 +1,4 @@
-"""JSON values straight from the bytes, for the flat JSON Lines decoder (kernels.jsonl): strings
+"""JSON values straight from the bytes, for the JSON Lines record decoder (kernels.json_records): strings
 (plain runs found and copied 8 bytes at a time at any position, SWAR), escapes and code points, literals and numbers.
 
 Each helper validates what it reads and answers -1 where the value is invalid or one the decoder
@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastscan.kernels._jit import helper
+from fastscan.kernels._jit import helper, inline
 from fastscan.kernels.bits import HIGH, ONES, copy64, copy_bytes, json_specials64, load8, trailing_zeros
+
+T_STRING, T_INT, T_FLOAT, T_BOOL = 0, 1, 2, 3  # the types of the decoder's fields (read_value)
+_POW10 = np.array([10.0**k for k in range(23)], dtype=np.float64)
 
 
 @helper
@@ -294,3 +297,132 @@ def parse_number(data, p, end):
             p += 1
         exp10 += -e if eneg else e
     return p, integer, mant, digits, exp10, neg
+
+
+@helper
+def skip_value(data, p, end, stack):
+    """Skip (and validate) any JSON value at p -> position after it, or -1 (also when it nests
+    deeper than the stack: uint8[max depth])."""
+    depth = 0
+    want_key = False  # inside an object, after `{` or `,`
+    while True:
+        p = skip_ws(data, p, end)
+        if p >= end:
+            return -1
+        c = data[p]
+        if want_key and c != 34:
+            return -1
+        if c == 123 or c == 91:  # { or [
+            if depth >= stack.shape[0]:
+                return -1
+            stack[depth] = c
+            depth += 1
+            p = skip_ws(data, p + 1, end)
+            if p < end and data[p] == (125 if c == 123 else 93):
+                depth -= 1
+                p += 1
+            else:
+                want_key = c == 123
+                continue
+        else:
+            if c == 34:
+                p, _ = string_end(data, p, end)
+            elif c == 116:
+                p = match_literal(data, p, end, 116, 114, 117, 101, 0, 4)
+            elif c == 102:
+                p = match_literal(data, p, end, 102, 97, 108, 115, 101, 5)
+            elif c == 110:
+                p = match_literal(data, p, end, 110, 117, 108, 108, 0, 4)
+            else:
+                p, _, mant, digits, exp10, _ = parse_number(data, p, end)
+                if p >= 0 and mant != 0 and min(digits, 18) - 1 + exp10 >= 308:
+                    return -1  # may be beyond a double: Arrow's reader refuses some of those
+            if p < 0:
+                return -1
+            if want_key:  # that was a member's key: its value follows
+                p = skip_ws(data, p, end)
+                if p >= end or data[p] != 58:
+                    return -1
+                p += 1
+                want_key = False
+                continue
+        # after a value: close containers, or go on to the next element / member
+        while True:
+            if depth == 0:
+                return p
+            p = skip_ws(data, p, end)
+            if p >= end:
+                return -1
+            c = data[p]
+            top = stack[depth - 1]
+            if c == 44:  # ,
+                p += 1
+                want_key = top == 123
+                break
+            if (top == 123 and c == 125) or (top == 91 and c == 93):
+                depth -= 1
+                p += 1
+                continue
+            return -1
+
+
+@inline
+def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cursor):
+    """Decode the value at p as a field of type t (T_STRING into out[slot] from cursor[f],
+    numbers and booleans into ivals / fvals [i, f], valid[i, f] set; all only when `write`) ->
+    position after it, or -1 where it is not of that type, or not one Arrow reads as this does
+    (see kernels.json_records). A null leaves the field null."""
+    c = data[p]
+    if c == 110:
+        return match_literal(data, p, end, 110, 117, 108, 108, 0, 4)
+    if t == T_STRING:
+        if c != 34:
+            return -1
+        if not write:
+            q, _ = string_end(data, p, end)
+            return q
+        q, o = copy_string(data, p, end, text, slot, cursor[f])
+        if q < 0:
+            return -1
+        cursor[f] = o
+        valid[i, f] = True
+        return q
+    if t == T_BOOL:
+        b = 0
+        if c == 116:
+            p = match_literal(data, p, end, 116, 114, 117, 101, 0, 4)
+            b = 1
+        elif c == 102:
+            p = match_literal(data, p, end, 102, 97, 108, 115, 101, 5)
+        else:
+            return -1
+        if p >= 0 and write:
+            ivals[i, f] = b
+            valid[i, f] = True
+        return p
+    if c != 45 and not (48 <= c <= 57):
+        return -1
+    q, integer, mant, digits, exp10, neg = parse_number(data, p, end)
+    if q < 0 or (neg and mant == 0):  # -0: Arrow's reading is its own
+        return -1
+    if t == T_INT:
+        if not integer or digits > 18:
+            return -1
+        if write:
+            ivals[i, f] = -mant if neg else mant
+    else:
+        if digits > 15:
+            return -1
+        if mant == 0:
+            v = 0.0
+        elif exp10 > 22 or exp10 < -22:
+            return -1
+        elif exp10 >= 0:
+            v = mant * _POW10[exp10]
+        else:
+            v = mant / _POW10[-exp10]
+        if write:
+            fvals[i, f] = -v if neg else v
+    if write:
+        valid[i, f] = True
+    return q

@@ -1,4 +1,4 @@
-"""The strict flat-object JSON Lines decoder (kernels/jsonl.py) against Arrow's JSON reader.
+"""The strict record decoder (kernels/json_records.py) on flat logs, against Arrow's JSON reader.
 
 For any lines, the fast decoder either gives up (and the reader uses Arrow) or returns exactly
 the table Arrow returns; and on ordinary logs it does not give up.

@@ -47,7 +47,9 @@ CANONICAL = pa.schema(
     ]
 )
 
-# Canonical fields a mapping may name, with the raw type they are decoded as.
+# `extract`'s columns may hold, instead of a shape's messages, what was picked from them:
+# (prompt, system prompt, prior turns), as _prompt_from_messages picks (read.jsonl_fast does)
+PICKED = "messages:picked"
 
 
 def _list_item(arr: pa.Array, k: int) -> pa.Array:
@@ -252,7 +254,8 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
         reasons.append((int(r), _reason(int(r), bad_acct, bad_ts, bad_range, bad_count, cols)))
 
     if shape.messages:
-        prompt, system, n_prior = _prompt_from_messages(cols["messages"], n)
+        picked = cols.get(PICKED)  # picked by the fast decoder (read.jsonl_fast), else here
+        prompt, system, n_prior = _prompt_from_messages(cols["messages"], n) if picked is None else picked
         if "prompt" in cols:  # a mapping may name both: a plain prompt wins where present
             p = _cast(cols["prompt"], pa.string())
             prompt = pc.if_else(validity(p), p, prompt)

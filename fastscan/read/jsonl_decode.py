@@ -1,6 +1,6 @@
-"""The JSON Lines decoder of one chunk: fastscan's strict flat decoder first, pyarrow.json in bulk
-for what it refuses, one record at a time (orjson) for the lines both refuse; one verdict per line
-whichever path decodes it."""
+"""The JSON Lines decoder of one chunk: fastscan's strict record decoder first (read.jsonl_fast),
+pyarrow.json in bulk for what it refuses, one record at a time (orjson) for the lines both refuse;
+one verdict per line whichever path decodes it."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from fastscan.buffers import Scratch, as_array, validity
-from fastscan.parallel import map_ordered, row_ranges
+from fastscan.buffers import as_array, validity
 from fastscan.read.canonical import extract, normalize
 from fastscan.read.coerce import RecordCoercer, Rejected, loads_wide, rows_to_columns
+from fastscan.read.jsonl_fast import RecordDecoder, fast_cols, make_plan
 from fastscan.read.rejects import ReadStats, RejectLog
 from fastscan.read.shape import NO_SHAPE, Shape
 
@@ -73,8 +73,8 @@ class JsonlDecoder:
         self.rejects = rejects
         self.stats = stats
         self.coercer = RecordCoercer(shape, schema)
-        self._scratch = Scratch()  # the flat decoder's text rows, one set per thread
-        self._plan = None  # the flat decoder's plan, made at first use (see _flat_plan)
+        self._fast: RecordDecoder | None = None  # the fast decoder, made at first use
+        self._planned = False  # whether that was tried (a shape it does not decode has none)
         self.parse_options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
         # When the completion can be left unread (Shape.lean_completion), chunks are decoded
         # without it, and it is decoded afterwards for just the records lacking a count.
@@ -93,109 +93,16 @@ class JsonlDecoder:
         self.decode_options = self.lean_options if self.lean else self.parse_options
 
     def _flat(self, chunk: bytes | memoryview, starts: np.ndarray, ends: np.ndarray):
-        """(raw table of the lines it took, bool mask of the lines it refused) by the strict
-        flat-object decoder (kernels/jsonl.py), which refuses a line it cannot decode exactly as
-        Arrow would; None when the decode schema is not one it decodes."""
-        if self._plan is None:
-            self._plan = self._flat_plan()
-        plan = self._plan
-        if not plan:
+        """(table of the lines it took, bool mask of the lines it refused) by the strict record
+        decoder (read.jsonl_fast, kernels/json_records.py), which refuses a line it cannot decode
+        exactly as Arrow would; None when the shape is not one it decodes."""
+        if not self._planned:
+            plan = make_plan(self.shape, self.schema)
+            self._fast = RecordDecoder(plan) if plan is not None else None
+            self._planned = True
+        if self._fast is None:
             return None
-        from fastscan.kernels import jsonl
-
-        schema = self.decode_options.explicit_schema
-        names_off, names_data, ftypes = plan
-        n, nf = len(starts), len(ftypes)
-        data = np.frombuffer(chunk, dtype=np.uint8)
-        valid = np.empty((n, nf), dtype=np.bool_)
-        ivals = np.zeros((n, nf), dtype=np.int64)
-        fvals = np.zeros((n, nf), dtype=np.float64)
-        text_end = np.zeros((n, nf), dtype=np.int64)
-        starts, ends = starts.astype(np.int64), ends.astype(np.int64)
-        refused = np.zeros(n, dtype=np.bool_)
-        has_text = ftypes == jsonl.T_STRING
-        slots = np.where(has_text, np.cumsum(has_text) - 1, -1).astype(np.int64)
-
-        def part(k_r):
-            k, (lo, hi) = k_r
-            # decoded strings are never longer than their JSON: the part's bytes bound each field
-            # (and 64 more let a string's last run be copied 64 bytes whole: json_values._copy_run)
-            span = int(ends[hi - 1] - starts[lo]) if hi > lo else 0
-            text = self._scratch.rows(f"text{k}", int(has_text.sum()), span + 64, np.uint8)
-            res = jsonl.scan_flat(
-                data,
-                starts[lo:hi],
-                ends[lo:hi],
-                names_off,
-                names_data,
-                ftypes,
-                slots,
-                valid[lo:hi],
-                ivals[lo:hi],
-                fvals[lo:hi],
-                text,
-                text_end[lo:hi],
-                refused[lo:hi],
-            )
-            return res, text
-
-        ranges = row_ranges(n)
-        parts = map_ordered(part, list(enumerate(ranges)))
-        if sum(res for res, _ in parts) == n:
-            return pa.table({}).slice(0, 0), refused
-        texts = {}
-        for f in np.flatnonzero(has_text):
-            bufs, offs, base = [], [np.zeros(1, dtype=np.int64)], 0
-            for (lo, hi), (_, text) in zip(ranges, parts):
-                used = int(text_end[hi - 1, f]) if hi > lo else 0
-                bufs.append(text[slots[f], :used])
-                offs.append(text_end[lo:hi, f] + base)
-                base += used
-            if base >= 1 << 31:
-                return None
-            texts[f] = (np.concatenate(offs).astype(np.int32), np.concatenate(bufs))
-        del parts
-        arrays = []
-        for f, _fld in enumerate(schema):
-            ok = np.ascontiguousarray(valid[:, f])
-            mask = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
-            t = ftypes[f]
-            if t == jsonl.T_STRING:
-                off, buf = texts[f]
-                arr = pa.StringArray.from_buffers(n, pa.py_buffer(off), pa.py_buffer(buf), mask)
-            elif t == jsonl.T_BOOL:
-                arr = pa.array(np.ascontiguousarray(ivals[:, f]) != 0, pa.bool_(), mask=~ok)
-            else:
-                values, typ = (ivals, pa.int64()) if t == jsonl.T_INT else (fvals, pa.float64())
-                arr = pa.Array.from_buffers(typ, n, [mask, pa.py_buffer(np.ascontiguousarray(values[:, f]))])
-            arrays.append(arr)
-        table = pa.Table.from_arrays(arrays, schema=schema)
-        if refused.any():
-            table = table.filter(pa.array(~refused))
-        return table, refused
-
-    def _flat_plan(self):
-        """(names_off, names_data, ftypes) when every field of the decode schema is a top-level
-        string, int64, float64 or bool (kernels/jsonl.py decodes those), else ()."""
-        from fastscan.kernels import jsonl
-
-        codes = {
-            pa.string(): jsonl.T_STRING,
-            pa.int64(): jsonl.T_INT,
-            pa.float64(): jsonl.T_FLOAT,
-            pa.bool_(): jsonl.T_BOOL,
-        }
-        schema = self.decode_options.explicit_schema
-        if self.shape.messages is not None or not all(f.type in codes for f in schema):
-            return ()
-        names = [f.name.encode() for f in schema]
-        off = np.zeros(len(names) + 1, dtype=np.int64)
-        np.cumsum([len(x) for x in names], out=off[1:])
-        return (
-            off,
-            np.frombuffer(b"".join(names), dtype=np.uint8).copy(),
-            np.array([codes[f.type] for f in schema], dtype=np.int8),
-        )
+        return self._fast.decode(chunk, starts, ends)
 
     def _bulk(self, piece: bytes, n_lines: int, longest: int = 0, options=None):
         """Raw table of a piece, or None when the bulk decoder refuses it.
@@ -251,7 +158,7 @@ class JsonlDecoder:
             return
         table, refused = got
         if not refused.any():
-            self._decoded(table, chunk, starts, ends, lines, out)
+            self._emit(fast_cols(table, self.shape), lines, out, chunk, starts, ends)
             return
         # runs of taken and refused lines, in line order (so batches keep the file's order); the
         # refused ones go to Arrow (and from there to the one-by-one path). When they are many,
@@ -265,7 +172,8 @@ class JsonlDecoder:
             if refused[a]:
                 self._decode_arrow(chunk, starts[a:b], ends[a:b], lines[a:b], out)
             else:
-                self._decoded(table.slice(taken, b - a), chunk, starts[a:b], ends[a:b], lines[a:b], out)
+                cols = fast_cols(table.slice(taken, b - a), self.shape)
+                self._emit(cols, lines[a:b], out, chunk, starts[a:b], ends[a:b])
                 taken += b - a
 
     def _decoded(self, table, chunk, starts, ends, lines, out):

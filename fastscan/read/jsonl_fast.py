@@ -1,0 +1,242 @@
+"""The JSON Lines decoder's fast path: a plan of the paths a shape reads, for the record decoder
+kernel (kernels/json_records.py), and what it decodes as a table of raw columns.
+
+The table has a column per field of the shape, named by the canonical field and of its raw type
+(what `canonical.extract` gives from Arrow's table of the same lines), and for a shape with chat
+messages three more: the text picked from them (see `fast_cols`). The completion holds text only
+where the completion's count is missing, which is all `normalize` keeps of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from fastscan.buffers import Scratch
+from fastscan.parallel import map_ordered, row_ranges
+from fastscan.read.canonical import PICKED
+from fastscan.read.shape import MESSAGES_TYPE, Shape
+
+# the messages' picks, as columns of the fast table
+USER, SYSTEM, PRIOR = "messages:user", "messages:system", "messages:n_prior"
+_MAX_PATH = 12  # components of a path the plan takes (the kernel opens at most 16 frames)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The kernel's plan (see kernels/json_records.py) and the table it makes."""
+
+    columns: list  # output column of each field
+    types: list  # its Arrow type
+    arrays: tuple  # names_off, names_data, kind, arg, index, node_lo, node_hi, ftypes, slots, special
+
+
+def _type_at(schema: pa.Schema, path: tuple) -> pa.DataType | None:
+    t: pa.DataType = pa.struct(list(schema))
+    for k in path:
+        if isinstance(k, int):
+            if not pa.types.is_list(t):
+                return None
+            t = t.value_type
+        else:
+            if not pa.types.is_struct(t) or t.get_field_index(k) < 0:
+                return None
+            t = t.field(k).type
+    return t
+
+
+def make_plan(shape: Shape, schema: pa.Schema) -> Plan | None:
+    """The plan that decodes `shape`'s fields as `schema` (its full raw schema) types them, or
+    None where the kernel does not decode that shape: a type other than string, int64, float64 or
+    bool, a path that ends in a list or passes through a list in a list, one list read at two
+    indices, two fields at one path, a messages list inside a list."""
+    from fastscan.kernels import json_records as jr
+    from fastscan.kernels import json_values as jv
+
+    codes = {pa.string(): jv.T_STRING, pa.int64(): jv.T_INT, pa.float64(): jv.T_FLOAT, pa.bool_(): jv.T_BOOL}
+    fields = list(shape.paths)
+    types = [_type_at(schema, shape.paths[f]) for f in fields]
+    if any(t not in codes for t in types):
+        return None
+    lazy = "completion_tokens" in shape.paths and "completion" in shape.paths
+    lazy = lazy and types[fields.index("completion")] == pa.string()
+    nodes: list[dict] = [{}]  # node -> {key: (kind, arg, index)}
+
+    def place(path: tuple, leaf: tuple) -> bool:
+        if not path or len(path) > _MAX_PATH:
+            return False
+        node, i = 0, 0
+        while True:
+            k = path[i]
+            if not isinstance(k, str):
+                return False
+            if i == len(path) - 1:
+                if k in nodes[node]:
+                    return False
+                nodes[node][k] = leaf
+                return True
+            if isinstance(path[i + 1], int):
+                if i + 2 >= len(path):
+                    return False
+                kind, at, step = jr.K_LIST, path[i + 1], 2
+            else:
+                kind, at, step = jr.K_OBJECT, 0, 1
+            got = nodes[node].get(k)
+            if got is None:
+                nodes.append({})
+                got = nodes[node][k] = (kind, len(nodes) - 1, at)
+            elif got[0] != kind or got[2] != at:
+                return False
+            node, i = got[1], i + step
+
+    for f, fld in enumerate(fields):
+        kind = jr.K_LAZY if fld == "completion" and lazy else jr.K_LEAF
+        if not place(shape.paths[fld], (kind, f, 0)):
+            return None
+    columns, out_types = list(fields), list(types)
+    ftypes = [codes[t] for t in types]
+    special = [-1] * 6
+    if lazy:
+        special[0], special[1] = fields.index("completion"), fields.index("completion_tokens")
+    if shape.messages is not None:
+        if any(not isinstance(k, str) for k in shape.messages) or _type_at(schema, shape.messages) != MESSAGES_TYPE:
+            return None
+        nodes.append({"role": (jr.K_ROLE, -1, 0), "content": (jr.K_CONTENT, -1, 0)})
+        if not place(shape.messages, (jr.K_MESSAGES, len(nodes) - 1, 0)):
+            return None
+        special[2:5] = range(len(fields), len(fields) + 3)
+        columns += [USER, SYSTEM, PRIOR]
+        out_types += [pa.string(), pa.string(), pa.int32()]
+        ftypes += [jv.T_STRING, jv.T_STRING, jv.T_INT]
+    ft = np.array(ftypes, dtype=np.int8)
+    is_text = ft == jv.T_STRING
+    slots = np.where(is_text, np.cumsum(is_text) - 1, -1).astype(np.int64)
+    if shape.messages is not None:
+        special[5] = int(is_text.sum())  # the scratch row, after the fields' rows
+    names: list[bytes] = []
+    kinds, args, index, node_lo, node_hi = [], [], [], [], []
+    for keys in nodes:
+        node_lo.append(len(names))
+        for k, (kind, a, at) in keys.items():
+            names.append(k.encode())
+            kinds.append(kind)
+            args.append(a)
+            index.append(at)
+        node_hi.append(len(names))
+    off = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in names], out=off[1:])
+    i64 = np.int64
+    arrays = (
+        off,
+        np.frombuffer(b"".join(names), dtype=np.uint8).copy(),
+        np.array(kinds, dtype=np.int8),
+        np.array(args, dtype=i64),
+        np.array(index, dtype=i64),
+        np.array(node_lo, dtype=i64),
+        np.array(node_hi, dtype=i64),
+        ft,
+        slots,
+        np.array(special, dtype=i64),
+    )
+    return Plan(columns, out_types, arrays)
+
+
+class RecordDecoder:
+    """Decodes lines of chunks along one plan; keeps its work rows from chunk to chunk."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self._scratch = Scratch()  # text rows, one set per thread
+
+    def decode(self, chunk: bytes | memoryview, starts: np.ndarray, ends: np.ndarray):
+        """(table of the lines it took, bool mask of the lines it refused), or None when a
+        string column would pass 2 GiB."""
+        from fastscan.kernels import json_records as jr
+        from fastscan.kernels import json_values as jv
+
+        plan = self.plan
+        names_off, names_data, kind, arg, index, node_lo, node_hi, ftypes, slots, special = plan.arrays
+        n, nf = len(starts), len(ftypes)
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        valid = np.empty((n, nf), dtype=np.bool_)
+        ivals = np.zeros((n, nf), dtype=np.int64)
+        fvals = np.zeros((n, nf), dtype=np.float64)
+        text_end = np.zeros((n, nf), dtype=np.int64)
+        starts, ends = starts.astype(np.int64), ends.astype(np.int64)
+        refused = np.zeros(n, dtype=np.bool_)
+        has_text = ftypes == jv.T_STRING
+        n_rows = int(has_text.sum()) + (1 if special[5] >= 0 else 0)
+
+        def part(k_r):
+            k, (lo, hi) = k_r
+            # decoded strings are never longer than their JSON: the part's bytes bound each field
+            # (and 64 more let a string's last run be copied 64 bytes whole: json_values._copy_run)
+            span = int(ends[hi - 1] - starts[lo]) if hi > lo else 0
+            text = self._scratch.rows(f"text{k}", n_rows, span + 64, np.uint8)
+            res = jr.scan_records(
+                data,
+                starts[lo:hi],
+                ends[lo:hi],
+                names_off,
+                names_data,
+                kind,
+                arg,
+                index,
+                node_lo,
+                node_hi,
+                ftypes,
+                slots,
+                special,
+                valid[lo:hi],
+                ivals[lo:hi],
+                fvals[lo:hi],
+                text,
+                text_end[lo:hi],
+                refused[lo:hi],
+            )
+            return res, text
+
+        ranges = row_ranges(n)
+        parts = map_ordered(part, list(enumerate(ranges)))
+        if sum(res for res, _ in parts) == n:
+            return pa.table({}).slice(0, 0), refused
+        arrays = []
+        for f, typ in enumerate(plan.types):
+            ok = np.ascontiguousarray(valid[:, f])
+            mask = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
+            t = ftypes[f]
+            if t == jv.T_STRING:
+                bufs, offs, base = [], [np.zeros(1, dtype=np.int64)], 0
+                for (lo, hi), (_, text) in zip(ranges, parts):
+                    used = int(text_end[hi - 1, f]) if hi > lo else 0
+                    bufs.append(text[slots[f], :used])
+                    offs.append(text_end[lo:hi, f] + base)
+                    base += used
+                if base >= 1 << 31:
+                    return None
+                off = np.concatenate(offs).astype(np.int32)
+                arr = pa.StringArray.from_buffers(n, pa.py_buffer(off), pa.py_buffer(np.concatenate(bufs)), mask)
+            elif t == jv.T_BOOL:
+                arr = pa.array(np.ascontiguousarray(ivals[:, f]) != 0, pa.bool_(), mask=~ok)
+            elif typ == pa.int32():
+                arr = pa.array(ivals[:, f].astype(np.int32), pa.int32())
+            else:
+                values, typ = (ivals, pa.int64()) if t == jv.T_INT else (fvals, pa.float64())
+                arr = pa.Array.from_buffers(typ, n, [mask, pa.py_buffer(np.ascontiguousarray(values[:, f]))])
+            arrays.append(arr)
+        del parts
+        table = pa.Table.from_arrays(arrays, names=plan.columns)
+        if refused.any():
+            table = table.filter(pa.array(~refused))
+        return table, refused
+
+
+def fast_cols(table: pa.Table, shape: Shape) -> dict:
+    """The decoded table -> `extract`'s columns: each field's, and for a shape with messages the
+    picked texts under PICKED as (prompt, system prompt, prior turns)."""
+    cols = {fld: table.column(fld) for fld in shape.paths}
+    if shape.messages is not None:
+        cols[PICKED] = (table.column(USER), table.column(SYSTEM), table.column(PRIOR))
+    return cols

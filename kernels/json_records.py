@@ -1,0 +1,465 @@
+"""A strict, fast decoder for the common case of JSON Lines: one object per line, whose wanted
+fields sit at fixed paths of objects and lists (a flat log's top-level keys, an OpenAI-style
+log's `request.model`, `response.choices[0].message.content`, `response.usage.*`) and are
+strings, integers, floats or booleans; and a chat `messages` list, from which it picks the text
+to hash as `fastscan.kernels.messages.pick_messages` does.
+
+It reads only the wanted keys and skips the rest (validating them), straight from the chunk's
+bytes. It is deliberately narrower than JSON: a line holding something whose decoding it does
+not reproduce exactly as Arrow's JSON reader would (with the explicit schema of the same paths)
+is refused, and the caller decodes the refused lines with Arrow instead. It refuses:
+an escaped key, a wanted key given twice in one object, a `\\u` escape of NUL or of a lone
+surrogate, a raw control character in a string, nesting deeper than MAX_DEPTH in a skipped
+value, an integer with a fraction, exponent or more than 18 digits, a float with more than 15
+significant digits or outside 1e-22..1e22 scale (those need full decimal rounding), a number of
+1e308 or more anywhere on the line (Arrow refuses some of those, and orjson others), a value of
+another type than the field's (Arrow would convert or refuse; an object or a list where the path
+goes on included), an escaped message role, and anything that is not JSON.
+
+The plan (made by `fastscan.read.jsonl_fast`) is a tree of object nodes; node 0 is the record.
+Key entries e of node k are node_lo[k] <= e < node_hi[k], named names_data[names_off[e]:
+names_off[e + 1]], with kind[e] and arg[e]:
+- K_LEAF: field arg[e] (its type ftypes[arg[e]]);
+- K_LAZY: the completion, field arg[e]: validated, and decoded only where the count field
+  special[1] is missing (its one use is estimating that count);
+- K_OBJECT: an object whose keys are node arg[e];
+- K_LIST: a list of objects of node arg[e], of which element index[e] is the one written (the
+  others are validated as Arrow decodes them, by the same types);
+- K_MESSAGES: a list of message objects, node arg[e], whose keys are K_ROLE and K_CONTENT.
+special: [lazy field, count field, user-text field, system-text field, prior-turns field
+(T_INT), scratch row of `text`], -1 where absent. The user text is the content of the last
+message whose role is user; the system text that of the first system (or developer) message;
+the prior turns are how many messages other than system ones came before that user message (all
+of them when there is none).
+
+Field types: json_values.T_STRING, T_INT, T_FLOAT, T_BOOL. Lines are data[starts[i]:ends[i]], UTF-8
+already validated, without their newline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+
+from fastscan.kernels._jit import helper, kernel, ro, rw, rw2
+from fastscan.kernels.bits import copy_bytes, same_bytes
+from fastscan.kernels.json_values import (
+    copy_string,
+    match_literal,
+    read_value,
+    skip_value,
+    skip_ws,
+    string_end,
+)
+from fastscan.kernels.messages import role_code
+
+K_LEAF, K_LAZY, K_OBJECT, K_LIST, K_MESSAGES, K_ROLE, K_CONTENT = 0, 1, 2, 3, 4, 5, 6
+MAX_DEPTH = 64  # of a skipped value
+MAX_FRAMES = 16  # objects and lists open along the plan's paths (a plan is at most this deep)
+KEY_MEMORY = 64  # keys of the line before remembered by place
+
+# a frame: the node of an object (-1 for a list), the key entry that opened it, whether its
+# values are written, the element of a list, whether it is a message
+_NODE, _KEY, _WRITE, _ELEM, _MSG = 0, 1, 2, 3, 4
+# where the line's decoding is (the states of _decode_record's loop)
+_OBJECT_START, _KEY_NEXT, _AFTER_VALUE, _LIST_START, _ELEMENT = 0, 1, 2, 3, 4
+# where a message's content went: none (absent or null), its field's row, the scratch row, nowhere
+_C_NONE, _C_DIRECT, _C_SCRATCH, _C_CHECKED = 0, 1, 2, 3
+
+_u8ro = ro(types.uint8)
+_i64ro = ro(types.int64)
+
+
+@helper
+def _key_entry(data, ks, n, lo, hi, names_off, names_data):
+    """The key entry among lo..hi named data[ks:ks + n], or -1."""
+    for e in range(lo, hi):
+        a = names_off[e]
+        if names_off[e + 1] - a == n and same_bytes(data, ks, names_data, a, n):
+            return e
+    return -1
+
+
+@helper
+def _pick(i, f, slot, content, at, n, scratch, valid, text, cursor):
+    """A message's content becomes field f's text (the user's or the system's; text row slot)."""
+    if content == _C_SCRATCH:
+        copy_bytes(text[scratch], 0, text[slot], at, n)
+        cursor[f] = at + n
+        valid[i, f] = True
+    elif content == _C_DIRECT:
+        valid[i, f] = True
+    else:  # absent or null
+        cursor[f] = at
+        valid[i, f] = False
+
+
+@helper
+def _decode_record(
+    data,
+    start,
+    end,
+    i,
+    names_off,
+    names_data,
+    kind,
+    arg,
+    index,
+    node_lo,
+    node_hi,
+    ftypes,
+    slots,
+    special,
+    valid,
+    ivals,
+    fvals,
+    text,
+    cursor,
+    seen,
+    stack,
+    frames,
+    last,
+):
+    """Decode one line into row i of the outputs (see scan_records); False when it is left to Arrow.
+
+    last : int64[4, KEY_MEMORY], the keys of the line before by place: start in data, length,
+    key entry (-1: not wanted) and node. A log's lines mostly have their keys in one order, so a
+    key the same as the one in its place the line before, in the same node, has that entry
+    without a search of the node's names.
+    """
+    for f in range(ftypes.shape[0]):
+        valid[i, f] = False
+    lazy_f, count_f, user_f, sys_f, prior_f, scratch = (
+        special[0],
+        special[1],
+        special[2],
+        special[3],
+        special[4],
+        special[5],
+    )
+    lazy_at = -1
+    user_at = cursor[user_f] if user_f >= 0 else 0
+    sys_at = cursor[sys_f] if sys_f >= 0 else 0
+    turns, before_user, user_seen, sys_seen = 0, 0, False, False
+    role, content, content_n = -1, _C_NONE, 0
+    p = skip_ws(data, start, end)
+    if p >= end or data[p] != 123:
+        return False
+    d = 0
+    frames[0, _NODE], frames[0, _KEY], frames[0, _WRITE], frames[0, _ELEM], frames[0, _MSG] = 0, -1, 1, 0, 0
+    for e in range(node_lo[0], node_hi[0]):
+        seen[e] = False
+    p += 1
+    j = 0  # the key's place in the line
+    state = _OBJECT_START
+    while True:
+        closing = False  # the object of frame d ends (p after its brace)
+        if state in (_OBJECT_START, _KEY_NEXT):
+            cur = frames[d, _NODE]
+            write = frames[d, _WRITE] == 1
+            if state == _OBJECT_START:
+                p = skip_ws(data, p, end)
+                if p < end and data[p] == 125:
+                    p += 1
+                    closing = True
+            pushed = False
+            while not closing:  # the object's members, until it ends or a value opens a frame
+                if p >= end or data[p] != 34:
+                    return False
+                ks = p + 1
+                q, esc = string_end(data, p, end)
+                if q < 0 or esc:
+                    return False
+                n = q - 1 - ks
+                e = -2
+                if (
+                    j < KEY_MEMORY
+                    and last[1, j] == n
+                    and last[3, j] == cur
+                    and same_bytes(data, ks, data, last[0, j], n)
+                ):
+                    e = last[2, j]
+                if e == -2:
+                    e = _key_entry(data, ks, n, node_lo[cur], node_hi[cur], names_off, names_data)
+                if j < KEY_MEMORY:
+                    last[0, j], last[1, j], last[2, j], last[3, j] = ks, n, e, cur
+                j += 1
+                p = skip_ws(data, q, end)
+                if p >= end or data[p] != 58:
+                    return False
+                p = skip_ws(data, p + 1, end)
+                if p >= end:
+                    return False
+                if e < 0:
+                    p = skip_value(data, p, end, stack)
+                else:
+                    if seen[e]:
+                        return False
+                    seen[e] = True
+                    k = kind[e]
+                    c = data[p]
+                    if c == 110 and k != K_ROLE:  # null: the field, object or list is null
+                        p = match_literal(data, p, end, 110, 117, 108, 108, 0, 4)
+                    elif k == K_LEAF:
+                        f = arg[e]
+                        p = read_value(
+                            data, p, end, ftypes[f], write, i, f, slots[f], valid, ivals, fvals, text, cursor
+                        )
+                    elif k == K_LAZY:
+                        if c != 34:
+                            return False
+                        if write:
+                            lazy_at = p
+                        p, _ = string_end(data, p, end)
+                    elif k in (K_OBJECT, K_LIST, K_MESSAGES):
+                        if c != (123 if k == K_OBJECT else 91) or d + 1 >= MAX_FRAMES:
+                            return False
+                        node = arg[e] if k == K_OBJECT else -1
+                        d += 1
+                        frames[d, _NODE], frames[d, _KEY], frames[d, _WRITE], frames[d, _ELEM], frames[d, _MSG] = (
+                            node,
+                            e,
+                            1 if write else 0,
+                            0,
+                            0,
+                        )
+                        if node >= 0:
+                            for k2 in range(node_lo[node], node_hi[node]):
+                                seen[k2] = False
+                        p += 1
+                        state = _OBJECT_START if k == K_OBJECT else _LIST_START
+                        pushed = True
+                        break
+                    elif k == K_ROLE:
+                        if c == 110:
+                            p = match_literal(data, p, end, 110, 117, 108, 108, 0, 4)
+                            role = 0
+                        elif c == 34:
+                            q, esc = string_end(data, p, end)
+                            if q < 0 or esc:
+                                return False
+                            role = role_code(data, p + 1, q - 1)
+                            p = q
+                        else:
+                            return False
+                    else:  # K_CONTENT
+                        if c != 34:
+                            return False
+                        if role == 2:
+                            p, o = copy_string(data, p, end, text, slots[user_f], user_at)
+                            cursor[user_f] = o
+                            content = _C_DIRECT
+                        elif role == 1 and not sys_seen:
+                            p, o = copy_string(data, p, end, text, slots[sys_f], sys_at)
+                            cursor[sys_f] = o
+                            content = _C_DIRECT
+                        elif role >= 0:
+                            p, _ = string_end(data, p, end)
+                            content = _C_CHECKED
+                        else:  # the role comes after the content
+                            p, o = copy_string(data, p, end, text, scratch, 0)
+                            content, content_n = _C_SCRATCH, o
+                if p < 0:
+                    return False
+                p = skip_ws(data, p, end)
+                if p >= end:
+                    return False
+                c = data[p]
+                if c == 44:
+                    p = skip_ws(data, p + 1, end)
+                    continue
+                if c != 125:
+                    return False
+                p += 1
+                closing = True
+            if pushed:
+                continue
+        elif state in (_LIST_START, _ELEMENT):
+            p = skip_ws(data, p, end)
+            if p >= end:
+                return False
+            if state == _LIST_START and data[p] == 93:
+                p += 1
+                d -= 1
+                state = _AFTER_VALUE
+                continue
+            e = frames[d, _KEY]
+            if data[p] == 123:
+                if d + 1 >= MAX_FRAMES:
+                    return False
+                node = arg[e]
+                msg = kind[e] == K_MESSAGES
+                write = frames[d, _WRITE] == 1 and (msg or frames[d, _ELEM] == index[e])
+                d += 1
+                frames[d, _NODE], frames[d, _KEY], frames[d, _WRITE], frames[d, _ELEM], frames[d, _MSG] = (
+                    node,
+                    e,
+                    1 if write else 0,
+                    0,
+                    1 if msg else 0,
+                )
+                for k in range(node_lo[node], node_hi[node]):
+                    seen[k] = False
+                role, content, content_n = -1, _C_NONE, 0
+                p += 1
+                state = _OBJECT_START
+                continue
+            p = match_literal(data, p, end, 110, 117, 108, 108, 0, 4)  # a null element, or not ours
+            if p < 0:
+                return False
+            if kind[e] == K_MESSAGES:  # a null message: a turn without a role
+                turns += 1
+            state = _AFTER_VALUE
+            continue
+        else:  # _AFTER_VALUE: an object or list inside frame d has ended
+            p = skip_ws(data, p, end)
+            if p >= end:
+                return False
+            c = data[p]
+            if frames[d, _NODE] < 0:  # in a list
+                if c == 44:
+                    frames[d, _ELEM] += 1
+                    p += 1
+                    state = _ELEMENT
+                elif c == 93:
+                    p += 1
+                    d -= 1
+                else:
+                    return False
+                continue
+            if c == 44:
+                p = skip_ws(data, p + 1, end)
+                state = _KEY_NEXT
+                continue
+            if c != 125:
+                return False
+            p += 1
+        # the object of frame d has ended
+        if frames[d, _MSG]:  # a message: its role says what its content is
+            r = role if role >= 0 else 0
+            if r == 2:
+                user_seen = True
+                before_user = turns
+                _pick(i, user_f, slots[user_f], content, user_at, content_n, scratch, valid, text, cursor)
+            elif r == 1 and not sys_seen:
+                sys_seen = True
+                _pick(i, sys_f, slots[sys_f], content, sys_at, content_n, scratch, valid, text, cursor)
+            if r != 1:
+                turns += 1
+        d -= 1
+        if d < 0:
+            break
+        state = _AFTER_VALUE
+    if skip_ws(data, p, end) != end:
+        return False
+    if lazy_f >= 0 and lazy_at >= 0 and (count_f < 0 or not valid[i, count_f]):
+        q, o = copy_string(data, lazy_at, end, text, slots[lazy_f], cursor[lazy_f])
+        if q < 0:
+            return False
+        cursor[lazy_f] = o
+        valid[i, lazy_f] = True
+    if prior_f >= 0:
+        ivals[i, prior_f] = before_user if user_seen else turns
+        valid[i, prior_f] = True
+    return True
+
+
+@kernel(
+    types.int64(
+        _u8ro,
+        _i64ro,
+        _i64ro,
+        _i64ro,
+        _u8ro,
+        ro(types.int8),
+        _i64ro,
+        _i64ro,
+        _i64ro,
+        _i64ro,
+        ro(types.int8),
+        _i64ro,
+        _i64ro,
+        rw2(types.boolean),
+        rw2(types.int64),
+        rw2(types.float64),
+        rw2(types.uint8),
+        rw2(types.int64),
+        rw(types.boolean),
+    )
+)
+def scan_records(
+    data,
+    starts,
+    ends,
+    names_off,
+    names_data,
+    kind,
+    arg,
+    index,
+    node_lo,
+    node_hi,
+    ftypes,
+    slots,
+    special,
+    valid,
+    ivals,
+    fvals,
+    text,
+    text_end,
+    refused,
+):
+    """Decode lines i of data[starts[i]:ends[i]] along a plan (see module doc). refused[i] is set
+    for a line left to Arrow (its row is all null and it adds no text); returns how many lines are.
+
+    Plan: names_off : int64[e + 1], names_data : uint8, kind : int8[e], arg, index : int64[e],
+    node_lo, node_hi : int64[k], ftypes : int8[f], slots : int64[f] (row of `text` of each
+    T_STRING field, else -1), special : int64[6]. Outputs [n, f]: valid (present and not null);
+    ivals (T_INT, and T_BOOL as 0/1); fvals (T_FLOAT); text_end (T_STRING: end of line i's
+    string in its text row, which holds the field's decoded strings one after another; text
+    needs ends[-1] - starts[0] bytes per row, and 64 more).
+    """
+    nf = ftypes.shape[0]
+    seen = np.zeros(kind.shape[0], dtype=np.bool_)
+    stack = np.zeros(MAX_DEPTH, dtype=np.uint8)
+    frames = np.zeros((MAX_FRAMES, 5), dtype=np.int64)
+    cursor = np.zeros(nf, dtype=np.int64)
+    saved = np.zeros(nf, dtype=np.int64)
+    last = np.full((4, KEY_MEMORY), -1, dtype=np.int64)
+    count = 0
+    for i in range(starts.shape[0]):
+        for f in range(nf):
+            saved[f] = cursor[f]
+        ok = _decode_record(
+            data,
+            starts[i],
+            ends[i],
+            i,
+            names_off,
+            names_data,
+            kind,
+            arg,
+            index,
+            node_lo,
+            node_hi,
+            ftypes,
+            slots,
+            special,
+            valid,
+            ivals,
+            fvals,
+            text,
+            cursor,
+            seen,
+            stack,
+            frames,
+            last,
+        )
+        refused[i] = not ok
+        if not ok:
+            count += 1
+            for f in range(nf):
+                valid[i, f] = False
+                cursor[f] = saved[f]
+        for f in range(nf):
+            text_end[i, f] = cursor[f]
+    return count

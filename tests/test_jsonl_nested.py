@@ -1,0 +1,291 @@
+"""The record decoder (kernels/json_records.py) on nested logs, against Arrow's JSON reader.
+
+For any lines of an OpenAI-style log (or of a mapping with paths through objects and lists), the
+fast decoder either gives up on a line (and the reader uses Arrow) or gives the canonical rows
+Arrow's table of the same lines gives, messages picked, completion and rejections included; and
+on ordinary logs it does not give up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_jsonl_fast import arrow_table
+
+from fastscan.read import ReadStats, RejectLog
+from fastscan.read.canonical import extract, normalize
+from fastscan.read.jsonl_decode import JsonlDecoder, line_bounds
+from fastscan.read.jsonl_fast import fast_cols, make_plan
+from fastscan.read.shape import OPENAI, raw_schema, shape_from_mapping
+
+SAMPLE = {"user": "a", "created": 1756684807}
+EXAMPLES = 300 * (50 if os.environ.get("FASTSCAN_FUZZ") == "long" else 1)
+
+
+def check(lines: list[bytes], shape=OPENAI, sample=SAMPLE) -> np.ndarray:
+    """Assert the fast decoder's canonical rows are Arrow's on the lines it takes; its refusals."""
+    schema = raw_schema(shape, sample)
+    dec = JsonlDecoder("<test>", shape, schema, RejectLog(), ReadStats())
+    chunk = b"\n".join(lines) + b"\n"
+    starts, ends, _, _ = line_bounds(chunk)
+    got = dec._flat(chunk, starts, ends)
+    assert got is not None
+    fast, refused = got
+    took = [line for line, r in zip(lines, refused) if not r]
+    assert fast.num_rows == len(took)
+    if took:
+        want = arrow_table(b"\n".join(took) + b"\n", schema)
+        assert want is not None, f"Arrow refuses what the fast decoder took: {took[:3]!r}"
+        f_batch, f_keep, f_reasons = normalize(fast_cols(fast, shape), shape)
+        a_batch, a_keep, a_reasons = normalize(extract(want, shape), shape)
+        assert f_reasons == a_reasons
+        assert (f_keep == a_keep).all()
+        for name in a_batch.schema.names:
+            assert f_batch.column(name).equals(a_batch.column(name)), (name, f_batch.column(name), a_batch.column(name))
+    return refused
+
+
+text = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(-1e6, 1e6), text)
+values = st.recursive(
+    scalars, lambda kids: st.one_of(st.lists(kids, max_size=3), st.dictionaries(text, kids, max_size=3)), max_leaves=6
+)
+roles = st.one_of(st.sampled_from(["user", "system", "assistant", "developer", "tool", "", "User", "users"]), scalars)
+
+
+def maybe(draw, strategy, p_other=0.08):
+    """Mostly a value of `strategy`; sometimes any JSON value at all, or the key left out."""
+    r = draw(st.floats(0, 1))
+    if r < p_other:
+        return draw(values)
+    if r < 2 * p_other:
+        return KeyError
+    return draw(strategy)
+
+
+def obj(draw, pairs):
+    """A dict of the pairs whose value is not KeyError, in a drawn order, sometimes with extras."""
+    items = [(k, v) for k, v in pairs if v is not KeyError]
+    if draw(st.booleans()):
+        items.append((draw(st.sampled_from(["extra", "index", "name", "tools", "x"])), draw(values)))
+    return dict(draw(st.permutations(items)))
+
+
+@st.composite
+def message(draw):
+    if draw(st.floats(0, 1)) < 0.05:
+        return None
+    return obj(draw, [("role", maybe(draw, roles)), ("content", maybe(draw, st.one_of(text, st.none())))])
+
+
+@st.composite
+def openai_records(draw):
+    request = obj(
+        draw,
+        [
+            ("model", maybe(draw, st.one_of(text, st.none()))),
+            ("messages", maybe(draw, st.one_of(st.none(), st.lists(message(), max_size=5)))),
+            ("max_tokens", maybe(draw, st.one_of(st.none(), st.integers(-5, 10**9 + 5)))),
+            ("temperature", maybe(draw, st.one_of(st.floats(0, 2), st.sampled_from([0, 1, 0.7, -0.0])))),
+            ("n", maybe(draw, st.integers(0, 8))),
+            ("logprobs", maybe(draw, st.booleans())),
+            ("top_logprobs", maybe(draw, st.integers(0, 20))),
+            ("user", maybe(draw, st.one_of(text, st.integers(0, 99)))),
+        ],
+    )
+    choice = st.builds(
+        lambda content, reason, extra: {"index": 0, "message": {"role": "assistant", "content": content}, **extra},
+        st.one_of(text, st.none()),
+        st.sampled_from(["stop", "length"]),
+        st.one_of(st.just({}), st.fixed_dictionaries({"finish_reason": st.sampled_from(["stop", "length", None])})),
+    )
+    usage = obj(
+        draw,
+        [
+            ("prompt_tokens", maybe(draw, st.integers(0, 5000))),
+            ("completion_tokens", maybe(draw, st.one_of(st.none(), st.integers(0, 5000)))),
+            ("completion_tokens_details", maybe(draw, st.fixed_dictionaries({"reasoning_tokens": st.integers(0, 99)}))),
+        ],
+    )
+    response = obj(
+        draw,
+        [
+            ("choices", maybe(draw, st.one_of(st.none(), st.lists(st.one_of(st.none(), choice), max_size=3)))),
+            ("usage", usage),
+        ],
+    )
+    return obj(
+        draw,
+        [
+            ("id", maybe(draw, text)),
+            ("created", maybe(draw, st.one_of(st.integers(1_600_000_000, 1_900_000_000), st.none()))),
+            ("user", maybe(draw, st.one_of(text, st.integers(0, 10**6)), p_other=0.03)),
+            ("request", maybe(draw, st.just(request), p_other=0.03)),
+            ("response", maybe(draw, st.just(response), p_other=0.03)),
+            ("ip", maybe(draw, st.one_of(text, st.none()))),
+        ],
+    )
+
+
+def dumps(rec, ascii_only: bool, compact: bool) -> bytes:
+    return json.dumps(rec, ensure_ascii=ascii_only, separators=(",", ":") if compact else None).encode()
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(openai_records(), min_size=1, max_size=6), st.booleans(), st.booleans())
+def test_openai_records_agree_with_arrow(recs, ascii_only, compact):
+    check([dumps(r, ascii_only, compact) for r in recs])
+
+
+def chat(*messages, **usage) -> bytes:
+    rec = {
+        "id": "r",
+        "created": 1756684807,
+        "user": "acct",
+        "request": {"model": "m", "messages": [dict(zip(("role", "content"), m)) for m in messages]},
+        "response": {
+            "choices": [{"message": {"content": "answer"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, **usage},
+        },
+    }
+    return json.dumps(rec).encode()
+
+
+@pytest.mark.parametrize(
+    "messages, prompt, system, prior",
+    [
+        ((("user", "hi"),), "hi", None, 0),
+        ((("system", "be brief"), ("user", "a"), ("assistant", "b"), ("user", "c")), "c", "be brief", 2),
+        ((("developer", "d"), ("system", "s"), ("user", "u")), "u", "d", 0),
+        ((("assistant", "a"), ("tool", "t")), None, None, 2),
+        ((("user", None),), None, None, 0),
+        ((("user", "x"), ("user", None)), None, None, 1),
+        ((), None, None, 0),
+    ],
+)
+def test_messages_picked_as_pick_messages_does(messages, prompt, system, prior):
+    line = chat(*messages, completion_tokens=5)
+    assert not check([line]).any()
+    schema = raw_schema(OPENAI, SAMPLE)
+    dec = JsonlDecoder("<test>", OPENAI, schema, RejectLog(), ReadStats())
+    starts, ends, _, _ = line_bounds(line + b"\n")
+    table, _ = dec._flat(line + b"\n", starts, ends)
+    batch, _, _ = normalize(fast_cols(table, OPENAI), OPENAI)
+    assert batch.column("prompt").to_pylist() == [prompt]
+    assert batch.column("system_prompt").to_pylist() == [system]
+    assert batch.column("n_prior_messages").to_pylist() == [prior]
+
+
+def test_role_after_content_and_escapes():
+    """A message whose role comes after its content, contents with escapes and non-ASCII text, a
+    null message and one without a role: picked all the same."""
+    line = (
+        b'{"user":"a","created":1756684807,"request":{"messages":[null,{"content":"sys\\n\\u00e9"},'
+        b'{"content":"first \\"q\\"","role":"user"},{"content":"s2","role":"system"},'
+        b'{"role":"user","content":"last \\ud83d\\ude00 \xc3\xa9"}]},"response":{"usage":{"completion_tokens":1}}}'
+    )
+    assert not check([line]).any()
+    schema = raw_schema(OPENAI, SAMPLE)
+    dec = JsonlDecoder("<test>", OPENAI, schema, RejectLog(), ReadStats())
+    starts, ends, _, _ = line_bounds(line + b"\n")
+    table, _ = dec._flat(line + b"\n", starts, ends)
+    batch, _, _ = normalize(fast_cols(table, OPENAI), OPENAI)
+    assert batch.column("prompt").to_pylist() == ["last \U0001f600 é"]
+    assert batch.column("system_prompt").to_pylist() == ["s2"]
+    assert batch.column("n_prior_messages").to_pylist() == [3]
+
+
+def test_completion_decoded_only_where_its_count_is_missing():
+    lines = [chat(("user", "q"), completion_tokens=7), chat(("user", "q"))]
+    assert not check(lines).any()
+    schema = raw_schema(OPENAI, SAMPLE)
+    dec = JsonlDecoder("<test>", OPENAI, schema, RejectLog(), ReadStats())
+    chunk = b"\n".join(lines) + b"\n"
+    starts, ends, _, _ = line_bounds(chunk)
+    table, _ = dec._flat(chunk, starts, ends)
+    assert table.column("completion").to_pylist() == [None, "answer"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"user":"a","request":[]}',  # an array where the path has an object
+        b'{"user":"a","request":{"messages":{}}}',
+        b'{"user":"a","request":{"messages":[1]}}',
+        b'{"user":"a","request":{"messages":[{"role":"user","content":["parts"]}]}}',
+        b'{"user":"a","request":{"messages":[{"role":"us\\u0065r","content":"x"}]}}',  # escaped role
+        b'{"user":"a","request":{"model":"m","model":"n"}}',  # a wanted key twice
+        b'{"user":"a","request":{"messages":[{"role":"user","role":"user"}]}}',
+        b'{"user":"a","response":{"choices":[{"message":"x"}]}}',
+        b'{"user":"a","response":{"choices":[{"message":{"content":5}}],"usage":{"completion_tokens":1}}}',
+        b'{"user":"a","response":{"choices":[{},{"finish_reason":3}]}}',  # a later element is checked too
+    ],
+)
+def test_refused_where_arrow_is_not_followed(line):
+    assert check([line]).all()
+
+
+def test_a_list_read_at_another_index_and_paths_through_lists():
+    shape = shape_from_mapping(
+        {
+            "account_id": "meta.who",
+            "prompt": "inputs.1.text",
+            "completion_tokens": "out.usage.n",
+            "model": "inputs.1.model",
+        }
+    )
+    sample = {"meta": {"who": "a"}}
+    lines = [
+        json.dumps({"meta": {"who": "a"}, "inputs": [{"text": "zero"}, {"text": "one", "model": "m"}]}).encode(),
+        json.dumps({"meta": {"who": "b"}, "inputs": [{"text": "zero"}], "out": {"usage": {"n": 4}}}).encode(),
+        json.dumps({"meta": {"who": "c"}, "inputs": [None, {"model": None}, {"text": "two"}]}).encode(),
+        json.dumps({"meta": None, "inputs": []}).encode(),
+    ]
+    assert not check(lines, shape, sample).any()
+    schema = raw_schema(shape, sample)
+    dec = JsonlDecoder("<test>", shape, schema, RejectLog(), ReadStats())
+    chunk = b"\n".join(lines) + b"\n"
+    starts, ends, _, _ = line_bounds(chunk)
+    table, _ = dec._flat(chunk, starts, ends)
+    assert table.column("prompt").to_pylist() == ["one", None, None, None]
+    assert table.column("model").to_pylist() == ["m", None, None, None]
+
+
+def test_plans_the_kernel_does_not_take():
+    assert make_plan(OPENAI, raw_schema(OPENAI, SAMPLE)) is not None
+    two_indices = shape_from_mapping({"account_id": "a", "prompt": "l.0.x", "model": "l.1.y"})
+    assert make_plan(two_indices, raw_schema(two_indices, {"a": "x"})) is None
+    same_path = shape_from_mapping({"account_id": "a", "prompt": "p", "end_user": "a"})
+    assert make_plan(same_path, raw_schema(same_path, {"a": "x"})) is None
+
+
+def test_ordinary_openai_logs_are_decoded_fast(tmp_path):
+    from fastscan.synth import write_log
+
+    path = tmp_path / "log.jsonl"
+    write_log(path, accounts=40, seed=3, fmt="openai")
+    lines = path.read_bytes().rstrip(b"\n").split(b"\n")
+    assert not check(lines).any()
+
+
+def test_whole_scan_same_with_and_without_fast_decoder(tmp_path, monkeypatch):
+    import fastscan
+    from fastscan.synth import write_log
+
+    path = tmp_path / "log.jsonl"
+    write_log(path, accounts=60, seed=4, fmt="openai")
+    lines = path.read_bytes().splitlines()
+    lines[5] = lines[5].replace(b'"user"', b'"us\\u0065r"', 1)  # an escaped key: left to Arrow
+    lines[9] = b'{"user": 5'
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    fast = fastscan.scan([path], chunk_bytes=1 << 16)
+    monkeypatch.setattr(JsonlDecoder, "_flat", lambda self, *a: None)
+    slow = fastscan.scan([path], chunk_bytes=1 << 16)
+    assert fast.accounts.equals(slow.accounts)
+    assert fast.stats.records_rejected == slow.stats.records_rejected == 1
+    assert fast.stats.records_scored == slow.stats.records_scored == len(lines) - 1
