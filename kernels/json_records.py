@@ -25,7 +25,11 @@ names_off[e + 1]], with kind[e] and arg[e]:
 - K_OBJECT: an object whose keys are node arg[e];
 - K_LIST: a list of objects of node arg[e], of which element index[e] is the one written (the
   others are validated as Arrow decodes them, by the same types);
-- K_MESSAGES: a list of message objects, node arg[e], whose keys are K_ROLE and K_CONTENT.
+- K_MESSAGES: a list of message objects, node arg[e], whose keys are K_ROLE and K_CONTENT; a
+  content is text or a list of parts (node arg[e], whose key is K_TEXT). Arrow's reader refuses
+  parts; the one-record path (read.coerce) reads them as the texts of the parts that have one,
+  joined by newlines ("" for no parts), and rejects a list with parts but no text: this decoder
+  reads them so, and refuses the last (the one-record path gives its reason).
 special: [lazy field, count field, user-text field, system-text field, prior-turns field
 (T_INT), scratch row of `text`], -1 where absent. The user text is the content of the last
 message whose role is user; the system text that of the first system (or developer) message;
@@ -53,7 +57,7 @@ from fastscan.kernels.json_values import (
 )
 from fastscan.kernels.messages import role_code
 
-K_LEAF, K_LAZY, K_OBJECT, K_LIST, K_MESSAGES, K_ROLE, K_CONTENT = 0, 1, 2, 3, 4, 5, 6
+K_LEAF, K_LAZY, K_OBJECT, K_LIST, K_MESSAGES, K_ROLE, K_CONTENT, K_TEXT = 0, 1, 2, 3, 4, 5, 6, 7
 MAX_DEPTH = 64  # of a skipped value
 MAX_FRAMES = 16  # objects and lists open along the plan's paths (a plan is at most this deep)
 KEY_MEMORY = 64  # keys of the line before remembered by place
@@ -92,6 +96,18 @@ def _pick(i, f, slot, content, at, n, scratch, valid, text, cursor):
     else:  # absent or null
         cursor[f] = at
         valid[i, f] = False
+
+
+@helper
+def _content(dest_f, dest, dest_o, scratch, cursor):
+    """(content state, its length in the scratch row) of a message's content written to row
+    `dest` up to dest_o (-1: only checked); a user or system field's cursor moves past it."""
+    if dest < 0:
+        return _C_CHECKED, 0
+    if dest == scratch:
+        return _C_SCRATCH, dest_o
+    cursor[dest_f] = dest_o
+    return _C_DIRECT, 0
 
 
 @helper
@@ -142,6 +158,7 @@ def _decode_record(
     sys_at = cursor[sys_f] if sys_f >= 0 else 0
     turns, before_user, user_seen, sys_seen = 0, 0, False, False
     role, content, content_n = -1, _C_NONE, 0
+    dest_f, dest, dest_o, parts = -1, -1, 0, 0  # where a content's text goes (see K_CONTENT)
     p = skip_ws(data, start, end)
     if p >= end or data[p] != 123:
         return False
@@ -242,23 +259,49 @@ def _decode_record(
                             p = q
                         else:
                             return False
-                    else:  # K_CONTENT
+                    elif k == K_CONTENT:  # text, or a list of parts: where it goes depends on the role
+                        dest_f, dest, dest_o = -1, -1, 0
+                        if role == 2:
+                            dest_f, dest, dest_o = user_f, slots[user_f], user_at
+                        elif role == 1 and not sys_seen:
+                            dest_f, dest, dest_o = sys_f, slots[sys_f], sys_at
+                        elif role < 0:  # the role comes after the content
+                            dest, dest_o = scratch, 0
+                        if c == 91:
+                            if d + 1 >= MAX_FRAMES:
+                                return False
+                            d += 1
+                            frames[d, _NODE], frames[d, _KEY], frames[d, _WRITE], frames[d, _ELEM], frames[d, _MSG] = (
+                                -1,
+                                e,
+                                1,
+                                0,
+                                0,
+                            )
+                            parts = 0
+                            p += 1
+                            state = _LIST_START
+                            pushed = True
+                            break
                         if c != 34:
                             return False
-                        if role == 2:
-                            p, o = copy_string(data, p, end, text, slots[user_f], user_at)
-                            cursor[user_f] = o
-                            content = _C_DIRECT
-                        elif role == 1 and not sys_seen:
-                            p, o = copy_string(data, p, end, text, slots[sys_f], sys_at)
-                            cursor[sys_f] = o
-                            content = _C_DIRECT
-                        elif role >= 0:
+                        if dest < 0:
                             p, _ = string_end(data, p, end)
-                            content = _C_CHECKED
-                        else:  # the role comes after the content
-                            p, o = copy_string(data, p, end, text, scratch, 0)
-                            content, content_n = _C_SCRATCH, o
+                        else:
+                            p, dest_o = copy_string(data, p, end, text, dest, dest_o)
+                        content, content_n = _content(dest_f, dest, dest_o, scratch, cursor)
+                    else:  # K_TEXT: a part's text, after a newline if it is not the first
+                        if c != 34:
+                            p = skip_value(data, p, end, stack)  # not a text part
+                        elif dest < 0:
+                            p, _ = string_end(data, p, end)
+                            parts += 1
+                        else:
+                            if parts > 0:
+                                text[dest, dest_o] = 10
+                                dest_o += 1
+                            p, dest_o = copy_string(data, p, end, text, dest, dest_o)
+                            parts += 1
                 if p < 0:
                     return False
                 p = skip_ws(data, p, end)
@@ -278,7 +321,9 @@ def _decode_record(
             p = skip_ws(data, p, end)
             if p >= end:
                 return False
-            if state == _LIST_START and data[p] == 93:
+            if state == _LIST_START and data[p] == 93:  # [] (content of no parts: "")
+                if kind[frames[d, _KEY]] == K_CONTENT:
+                    content, content_n = _content(dest_f, dest, dest_o, scratch, cursor)
                 p += 1
                 d -= 1
                 state = _AFTER_VALUE
@@ -300,11 +345,15 @@ def _decode_record(
                 )
                 for k in range(node_lo[node], node_hi[node]):
                     seen[k] = False
-                role, content, content_n = -1, _C_NONE, 0
+                if msg:
+                    role, content, content_n = -1, _C_NONE, 0
                 p += 1
                 state = _OBJECT_START
                 continue
-            p = match_literal(data, p, end, 110, 117, 108, 108, 0, 4)  # a null element, or not ours
+            if kind[e] == K_CONTENT:  # a part that is not an object: not a text part
+                p = skip_value(data, p, end, stack)
+            else:  # a null element, or not ours
+                p = match_literal(data, p, end, 110, 117, 108, 108, 0, 4)
             if p < 0:
                 return False
             if kind[e] == K_MESSAGES:  # a null message: a turn without a role
@@ -322,6 +371,10 @@ def _decode_record(
                     p += 1
                     state = _ELEMENT
                 elif c == 93:
+                    if kind[frames[d, _KEY]] == K_CONTENT:
+                        if parts == 0:  # parts, none of them text: the one-record path rejects it
+                            return False
+                        content, content_n = _content(dest_f, dest, dest_o, scratch, cursor)
                     p += 1
                     d -= 1
                 else:

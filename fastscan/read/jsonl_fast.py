@@ -103,7 +103,8 @@ def make_plan(shape: Shape, schema: pa.Schema) -> Plan | None:
     if shape.messages is not None:
         if any(not isinstance(k, str) for k in shape.messages) or _type_at(schema, shape.messages) != MESSAGES_TYPE:
             return None
-        nodes.append({"role": (jr.K_ROLE, -1, 0), "content": (jr.K_CONTENT, -1, 0)})
+        nodes.append({"text": (jr.K_TEXT, -1, 0)})  # a content's parts
+        nodes.append({"role": (jr.K_ROLE, -1, 0), "content": (jr.K_CONTENT, len(nodes) - 1, 0)})
         if not place(shape.messages, (jr.K_MESSAGES, len(nodes) - 1, 0)):
             return None
         special[2:5] = range(len(fields), len(fields) + 3)
