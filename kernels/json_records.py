@@ -1,43 +1,36 @@
-"""A strict, fast decoder for the common case of JSON Lines: one object per line, whose wanted
-fields sit at fixed paths of objects and lists (a flat log's top-level keys, an OpenAI-style
-log's `request.model`, `response.choices[0].message.content`, `response.usage.*`) and are
-strings, integers, floats or booleans; and a chat `messages` list, from which it picks the text
-to hash as `fastscan.kernels.messages.pick_messages` does.
+"""A strict, fast decoder of JSON Lines records: one object per line, whose wanted fields sit at
+fixed paths of objects and lists (a flat log's keys; an OpenAI-style log's `request.model`,
+`response.choices[0].message.content`, `response.usage.*`) and are strings, integers, floats or
+booleans; and a chat `messages` list, from which it picks the text to hash as
+`kernels.messages.pick_messages` does.
 
-It reads only the wanted keys and skips the rest (validating them), straight from the chunk's
-bytes. It is deliberately narrower than JSON: a line holding something whose decoding it does
-not reproduce exactly as Arrow's JSON reader would (with the explicit schema of the same paths)
-is refused, and the caller decodes the refused lines with Arrow instead. It refuses:
-an escaped key, a wanted key given twice in one object, a `\\u` escape of NUL or of a lone
+It reads only the wanted keys and skips the rest (validating them), straight from the bytes.
+It is narrower than JSON: a line it cannot decode exactly as Arrow's JSON reader would (with the
+explicit schema of the same paths) is refused, and the caller gives it to Arrow. It refuses an
+escaped key, a wanted key given twice in one object, a `\\u` escape of NUL or of a lone
 surrogate, a raw control character in a string, nesting deeper than MAX_DEPTH in a skipped
 value, an integer with a fraction, exponent or more than 18 digits, a float with more than 15
-significant digits or outside 1e-22..1e22 scale (those need full decimal rounding), a number of
-1e308 or more anywhere on the line (Arrow refuses some of those, and orjson others), a value of
-another type than the field's (Arrow would convert or refuse; an object or a list where the path
-goes on included), an escaped message role, and anything that is not JSON.
+significant digits or outside 1e-22..1e22 scale, a number of 1e308 or more anywhere on the line,
+a value of another type than the field's (an object or a list where the path goes on included),
+an escaped message role, and anything that is not JSON.
 
-The plan (made by `fastscan.read.jsonl_fast`) is a tree of object nodes; node 0 is the record.
-Key entries e of node k are node_lo[k] <= e < node_hi[k], named names_data[names_off[e]:
-names_off[e + 1]], with kind[e] and arg[e]:
-- K_LEAF: field arg[e] (its type ftypes[arg[e]]);
-- K_LAZY: the completion, field arg[e]: validated, and decoded only where the count field
-  special[1] is missing (its one use is estimating that count);
-- K_OBJECT: an object whose keys are node arg[e];
-- K_LIST: a list of objects of node arg[e], of which element index[e] is the one written (the
-  others are validated as Arrow decodes them, by the same types);
-- K_MESSAGES: a list of message objects, node arg[e], whose keys are K_ROLE and K_CONTENT; a
-  content is text or a list of parts (node arg[e], whose key is K_TEXT). Arrow's reader refuses
-  parts; the one-record path (read.coerce) reads them as the texts of the parts that have one,
-  joined by newlines ("" for no parts), and rejects a list with parts but no text: this decoder
-  reads them so, and refuses the last (the one-record path gives its reason).
-special: [lazy field, count field, user-text field, system-text field, prior-turns field
-(T_INT), scratch row of `text`], -1 where absent. The user text is the content of the last
-message whose role is user; the system text that of the first system (or developer) message;
-the prior turns are how many messages other than system ones came before that user message (all
-of them when there is none).
-
-Field types: json_values.T_STRING, T_INT, T_FLOAT, T_BOOL. Lines are data[starts[i]:ends[i]], UTF-8
-already validated, without their newline.
+The plan (`fastscan.read.jsonl_fast`) is a tree of object nodes; node 0 is the record. Key
+entries e of node k are node_lo[k] <= e < node_hi[k], named names_data[names_off[e]:names_off[e
++ 1]], with kind[e] and arg[e]:
+- K_LEAF: field arg[e], of type ftypes[arg[e]] (json_values.T_STRING, T_INT, T_FLOAT, T_BOOL);
+- K_LAZY: the completion, field arg[e]: validated, decoded only where the count field special[1]
+  is missing (its one use is estimating that count);
+- K_OBJECT: an object of node arg[e]; K_LIST: a list of objects of node arg[e], element index[e]
+  written (the others validated by the same types, as Arrow does);
+- K_MESSAGES: a list of messages, node arg[e], whose keys are K_ROLE and K_CONTENT; a content is
+  text or a list of parts (node arg[e], key K_TEXT). Arrow refuses parts; the one-record path
+  (read.coerce) reads them as the texts of the parts that have one joined by newlines, and
+  rejects parts without text: this decoder reads them so, and refuses the latter.
+special: [lazy field, count field, user text field, system text field, prior turns field (T_INT),
+scratch row of `text`], -1 where absent: the content of the last user message, of the first
+system (or developer) one, and how many messages other than system ones came before that user
+message (all of them when there is none). Lines are data[starts[i]:ends[i]], UTF-8 already
+validated, without their newline.
 """
 
 from __future__ import annotations
@@ -45,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from fastscan.kernels._jit import helper, kernel, ro, rw, rw2
+from fastscan.kernels._jit import helper, inline, kernel, ro, rw, rw2
 from fastscan.kernels.bits import copy_bytes, same_bytes
 from fastscan.kernels.json_values import (
     copy_string,
@@ -96,6 +89,13 @@ def _pick(i, f, slot, content, at, n, scratch, valid, text, cursor):
     else:  # absent or null
         cursor[f] = at
         valid[i, f] = False
+
+
+@inline
+def _open(frames, d, node, key, write, msg):
+    """Frame d: an object of `node` (-1: a list) opened by key entry `key`, its first element."""
+    frames[d, _NODE], frames[d, _KEY], frames[d, _ELEM] = node, key, 0
+    frames[d, _WRITE], frames[d, _MSG] = 1 if write else 0, 1 if msg else 0
 
 
 @helper
@@ -163,7 +163,7 @@ def _decode_record(
     if p >= end or data[p] != 123:
         return False
     d = 0
-    frames[0, _NODE], frames[0, _KEY], frames[0, _WRITE], frames[0, _ELEM], frames[0, _MSG] = 0, -1, 1, 0, 0
+    _open(frames, 0, 0, -1, True, False)
     for e in range(node_lo[0], node_hi[0]):
         seen[e] = False
     p += 1
@@ -233,13 +233,7 @@ def _decode_record(
                             return False
                         node = arg[e] if k == K_OBJECT else -1
                         d += 1
-                        frames[d, _NODE], frames[d, _KEY], frames[d, _WRITE], frames[d, _ELEM], frames[d, _MSG] = (
-                            node,
-                            e,
-                            1 if write else 0,
-                            0,
-                            0,
-                        )
+                        _open(frames, d, node, e, write, False)
                         if node >= 0:
                             for k2 in range(node_lo[node], node_hi[node]):
                                 seen[k2] = False
@@ -271,13 +265,7 @@ def _decode_record(
                             if d + 1 >= MAX_FRAMES:
                                 return False
                             d += 1
-                            frames[d, _NODE], frames[d, _KEY], frames[d, _WRITE], frames[d, _ELEM], frames[d, _MSG] = (
-                                -1,
-                                e,
-                                1,
-                                0,
-                                0,
-                            )
+                            _open(frames, d, -1, e, True, False)
                             parts = 0
                             p += 1
                             state = _LIST_START
@@ -336,13 +324,7 @@ def _decode_record(
                 msg = kind[e] == K_MESSAGES
                 write = frames[d, _WRITE] == 1 and (msg or frames[d, _ELEM] == index[e])
                 d += 1
-                frames[d, _NODE], frames[d, _KEY], frames[d, _WRITE], frames[d, _ELEM], frames[d, _MSG] = (
-                    node,
-                    e,
-                    1 if write else 0,
-                    0,
-                    1 if msg else 0,
-                )
+                _open(frames, d, node, e, write, msg)
                 for k in range(node_lo[node], node_hi[node]):
                     seen[k] = False
                 if msg:
