@@ -55,13 +55,16 @@ MAX_DEPTH = 64  # of a skipped value
 MAX_FRAMES = 16  # objects and lists open along the plan's paths (a plan is at most this deep)
 KEY_MEMORY = 64  # keys of the line before remembered by place
 
-# a frame: the node of an object (-1 for a list), the key entry that opened it, whether its
-# values are written, the element of a list, whether it is a message
+# a frame: its object's node (-1: a list), the key that opened it, written?, element, a message?
 _NODE, _KEY, _WRITE, _ELEM, _MSG = 0, 1, 2, 3, 4
 # where the line's decoding is (the states of _decode_record's loop)
 _OBJECT_START, _KEY_NEXT, _AFTER_VALUE, _LIST_START, _ELEMENT = 0, 1, 2, 3, 4
 # where a message's content went: none (absent or null), its field's row, the scratch row, nowhere
 _C_NONE, _C_DIRECT, _C_SCRATCH, _C_CHECKED = 0, 1, 2, 3
+# a line's message state, in an array (ms) rather than in locals that would take the registers
+# of the hot loop over keys (only a log with messages touches it)
+_ROLE, _CONTENT, _CONTENT_N, _DEST_F, _DEST, _DEST_O, _PARTS = 0, 1, 2, 3, 4, 5, 6
+_TURNS, _BEFORE_USER, _USER_SEEN, _SYS_SEEN, _LAZY_AT, _USER_AT, _SYS_AT, _MS_SIZE = range(7, 15)
 
 _u8ro = ro(types.uint8)
 _i64ro = ro(types.int64)
@@ -78,8 +81,9 @@ def _key_entry(data, ks, n, lo, hi, names_off, names_data):
 
 
 @helper
-def _pick(i, f, slot, content, at, n, scratch, valid, text, cursor):
+def _pick(i, f, slot, at, ms, scratch, valid, text, cursor):
     """A message's content becomes field f's text (the user's or the system's; text row slot)."""
+    content, n = ms[_CONTENT], ms[_CONTENT_N]
     if content == _C_SCRATCH:
         copy_bytes(text[scratch], 0, text[slot], at, n)
         cursor[f] = at + n
@@ -99,15 +103,17 @@ def _open(frames, d, node, key, write, msg):
 
 
 @helper
-def _content(dest_f, dest, dest_o, scratch, cursor):
-    """(content state, its length in the scratch row) of a message's content written to row
-    `dest` up to dest_o (-1: only checked); a user or system field's cursor moves past it."""
+def _content(ms, scratch, cursor):
+    """The content state of a message's content written to row ms[_DEST] up to ms[_DEST_O] (-1:
+    only checked), and its length in the scratch row; a user or system field's cursor moves."""
+    dest, dest_o = ms[_DEST], ms[_DEST_O]
     if dest < 0:
-        return _C_CHECKED, 0
-    if dest == scratch:
-        return _C_SCRATCH, dest_o
-    cursor[dest_f] = dest_o
-    return _C_DIRECT, 0
+        ms[_CONTENT], ms[_CONTENT_N] = _C_CHECKED, 0
+    elif dest == scratch:
+        ms[_CONTENT], ms[_CONTENT_N] = _C_SCRATCH, dest_o
+    else:
+        cursor[ms[_DEST_F]] = dest_o
+        ms[_CONTENT], ms[_CONTENT_N] = _C_DIRECT, 0
 
 
 @helper
@@ -135,30 +141,21 @@ def _decode_record(
     stack,
     frames,
     last,
+    ms,
 ):
     """Decode one line into row i of the outputs (see scan_records); False when it is left to Arrow.
-
-    last : int64[4, KEY_MEMORY], the keys of the line before by place: start in data, length,
-    key entry (-1: not wanted) and node. A log's lines mostly have their keys in one order, so a
-    key the same as the one in its place the line before, in the same node, has that entry
-    without a search of the node's names.
-    """
+    last : int64[4, KEY_MEMORY], the keys of the line before by place (start, length, key entry or
+    -1, node): a key the same as the one in its place the line before has its entry unsearched."""
     for f in range(ftypes.shape[0]):
         valid[i, f] = False
-    lazy_f, count_f, user_f, sys_f, prior_f, scratch = (
-        special[0],
-        special[1],
-        special[2],
-        special[3],
-        special[4],
-        special[5],
-    )
-    lazy_at = -1
-    user_at = cursor[user_f] if user_f >= 0 else 0
-    sys_at = cursor[sys_f] if sys_f >= 0 else 0
-    turns, before_user, user_seen, sys_seen = 0, 0, False, False
-    role, content, content_n = -1, _C_NONE, 0
-    dest_f, dest, dest_o, parts = -1, -1, 0, 0  # where a content's text goes (see K_CONTENT)
+    lazy_f, count_f, user_f = special[0], special[1], special[2]
+    sys_f, prior_f, scratch = special[3], special[4], special[5]
+    ms[_LAZY_AT] = -1
+    ms[_USER_AT] = cursor[user_f] if user_f >= 0 else 0
+    ms[_SYS_AT] = cursor[sys_f] if sys_f >= 0 else 0
+    ms[_TURNS], ms[_BEFORE_USER], ms[_USER_SEEN], ms[_SYS_SEEN] = 0, 0, 0, 0
+    ms[_ROLE], ms[_CONTENT], ms[_CONTENT_N] = -1, _C_NONE, 0
+    ms[_DEST_F], ms[_DEST], ms[_DEST_O], ms[_PARTS] = -1, -1, 0, 0  # where a content's text goes
     p = skip_ws(data, start, end)
     if p >= end or data[p] != 123:
         return False
@@ -226,7 +223,7 @@ def _decode_record(
                         if c != 34:
                             return False
                         if write:
-                            lazy_at = p
+                            ms[_LAZY_AT] = p
                         p, _ = string_end(data, p, end)
                     elif k in (K_OBJECT, K_LIST, K_MESSAGES):
                         if c != (123 if k == K_OBJECT else 91) or d + 1 >= MAX_FRAMES:
@@ -244,52 +241,52 @@ def _decode_record(
                     elif k == K_ROLE:
                         if c == 110:
                             p = match_literal(data, p, end, 110, 117, 108, 108, 0, 4)
-                            role = 0
+                            ms[_ROLE] = 0
                         elif c == 34:
                             q, esc = string_end(data, p, end)
                             if q < 0 or esc:
                                 return False
-                            role = role_code(data, p + 1, q - 1)
+                            ms[_ROLE] = role_code(data, p + 1, q - 1)
                             p = q
                         else:
                             return False
                     elif k == K_CONTENT:  # text, or a list of parts: where it goes depends on the role
-                        dest_f, dest, dest_o = -1, -1, 0
-                        if role == 2:
-                            dest_f, dest, dest_o = user_f, slots[user_f], user_at
-                        elif role == 1 and not sys_seen:
-                            dest_f, dest, dest_o = sys_f, slots[sys_f], sys_at
-                        elif role < 0:  # the role comes after the content
-                            dest, dest_o = scratch, 0
+                        ms[_DEST_F], ms[_DEST], ms[_DEST_O] = -1, -1, 0
+                        if ms[_ROLE] == 2:
+                            ms[_DEST_F], ms[_DEST], ms[_DEST_O] = user_f, slots[user_f], ms[_USER_AT]
+                        elif ms[_ROLE] == 1 and ms[_SYS_SEEN] == 0:
+                            ms[_DEST_F], ms[_DEST], ms[_DEST_O] = sys_f, slots[sys_f], ms[_SYS_AT]
+                        elif ms[_ROLE] < 0:  # the role comes after the content
+                            ms[_DEST], ms[_DEST_O] = scratch, 0
                         if c == 91:
                             if d + 1 >= MAX_FRAMES:
                                 return False
                             d += 1
                             _open(frames, d, -1, e, True, False)
-                            parts = 0
+                            ms[_PARTS] = 0
                             p += 1
                             state = _LIST_START
                             pushed = True
                             break
                         if c != 34:
                             return False
-                        if dest < 0:
+                        if ms[_DEST] < 0:
                             p, _ = string_end(data, p, end)
                         else:
-                            p, dest_o = copy_string(data, p, end, text, dest, dest_o)
-                        content, content_n = _content(dest_f, dest, dest_o, scratch, cursor)
+                            p, ms[_DEST_O] = copy_string(data, p, end, text, ms[_DEST], ms[_DEST_O])
+                        _content(ms, scratch, cursor)
                     else:  # K_TEXT: a part's text, after a newline if it is not the first
                         if c != 34:
                             p = skip_value(data, p, end, stack)  # not a text part
-                        elif dest < 0:
+                        elif ms[_DEST] < 0:
                             p, _ = string_end(data, p, end)
-                            parts += 1
+                            ms[_PARTS] += 1
                         else:
-                            if parts > 0:
-                                text[dest, dest_o] = 10
-                                dest_o += 1
-                            p, dest_o = copy_string(data, p, end, text, dest, dest_o)
-                            parts += 1
+                            if ms[_PARTS] > 0:
+                                text[ms[_DEST], ms[_DEST_O]] = 10
+                                ms[_DEST_O] += 1
+                            p, ms[_DEST_O] = copy_string(data, p, end, text, ms[_DEST], ms[_DEST_O])
+                            ms[_PARTS] += 1
                 if p < 0:
                     return False
                 p = skip_ws(data, p, end)
@@ -311,7 +308,7 @@ def _decode_record(
                 return False
             if state == _LIST_START and data[p] == 93:  # [] (content of no parts: "")
                 if kind[frames[d, _KEY]] == K_CONTENT:
-                    content, content_n = _content(dest_f, dest, dest_o, scratch, cursor)
+                    _content(ms, scratch, cursor)
                 p += 1
                 d -= 1
                 state = _AFTER_VALUE
@@ -328,7 +325,7 @@ def _decode_record(
                 for k in range(node_lo[node], node_hi[node]):
                     seen[k] = False
                 if msg:
-                    role, content, content_n = -1, _C_NONE, 0
+                    ms[_ROLE], ms[_CONTENT], ms[_CONTENT_N] = -1, _C_NONE, 0
                 p += 1
                 state = _OBJECT_START
                 continue
@@ -339,7 +336,7 @@ def _decode_record(
             if p < 0:
                 return False
             if kind[e] == K_MESSAGES:  # a null message: a turn without a role
-                turns += 1
+                ms[_TURNS] += 1
             state = _AFTER_VALUE
             continue
         else:  # _AFTER_VALUE: an object or list inside frame d has ended
@@ -354,9 +351,9 @@ def _decode_record(
                     state = _ELEMENT
                 elif c == 93:
                     if kind[frames[d, _KEY]] == K_CONTENT:
-                        if parts == 0:  # parts, none of them text: the one-record path rejects it
+                        if ms[_PARTS] == 0:  # parts, none of them text: the one-record path rejects it
                             return False
-                        content, content_n = _content(dest_f, dest, dest_o, scratch, cursor)
+                        _content(ms, scratch, cursor)
                     p += 1
                     d -= 1
                 else:
@@ -371,30 +368,30 @@ def _decode_record(
             p += 1
         # the object of frame d has ended
         if frames[d, _MSG]:  # a message: its role says what its content is
-            r = role if role >= 0 else 0
+            r = ms[_ROLE] if ms[_ROLE] >= 0 else 0
             if r == 2:
-                user_seen = True
-                before_user = turns
-                _pick(i, user_f, slots[user_f], content, user_at, content_n, scratch, valid, text, cursor)
-            elif r == 1 and not sys_seen:
-                sys_seen = True
-                _pick(i, sys_f, slots[sys_f], content, sys_at, content_n, scratch, valid, text, cursor)
+                ms[_USER_SEEN] = 1
+                ms[_BEFORE_USER] = ms[_TURNS]
+                _pick(i, user_f, slots[user_f], ms[_USER_AT], ms, scratch, valid, text, cursor)
+            elif r == 1 and ms[_SYS_SEEN] == 0:
+                ms[_SYS_SEEN] = 1
+                _pick(i, sys_f, slots[sys_f], ms[_SYS_AT], ms, scratch, valid, text, cursor)
             if r != 1:
-                turns += 1
+                ms[_TURNS] += 1
         d -= 1
         if d < 0:
             break
         state = _AFTER_VALUE
     if skip_ws(data, p, end) != end:
         return False
-    if lazy_f >= 0 and lazy_at >= 0 and (count_f < 0 or not valid[i, count_f]):
-        q, o = copy_string(data, lazy_at, end, text, slots[lazy_f], cursor[lazy_f])
+    if lazy_f >= 0 and ms[_LAZY_AT] >= 0 and (count_f < 0 or not valid[i, count_f]):
+        q, o = copy_string(data, ms[_LAZY_AT], end, text, slots[lazy_f], cursor[lazy_f])
         if q < 0:
             return False
         cursor[lazy_f] = o
         valid[i, lazy_f] = True
     if prior_f >= 0:
-        ivals[i, prior_f] = before_user if user_seen else turns
+        ivals[i, prior_f] = ms[_BEFORE_USER] if ms[_USER_SEEN] else ms[_TURNS]
         valid[i, prior_f] = True
     return True
 
@@ -460,6 +457,7 @@ def scan_records(
     cursor = np.zeros(nf, dtype=np.int64)
     saved = np.zeros(nf, dtype=np.int64)
     last = np.full((4, KEY_MEMORY), -1, dtype=np.int64)
+    ms = np.zeros(_MS_SIZE, dtype=np.int64)
     count = 0
     for i in range(starts.shape[0]):
         for f in range(nf):
@@ -488,6 +486,7 @@ def scan_records(
             stack,
             frames,
             last,
+            ms,
         )
         refused[i] = not ok
         if not ok:
