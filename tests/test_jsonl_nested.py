@@ -39,17 +39,22 @@ def decode(lines: list[bytes], shape, sample, fast: bool):
     return rows, [(r["line"], r["reason"]) for r in dec.rejects.examples]
 
 
+def fast_table(lines: list[bytes], shape=OPENAI, sample=SAMPLE):
+    """(table, refused) of the lines by the fast decoder alone."""
+    dec = JsonlDecoder("<test>", shape, raw_schema(shape, sample), RejectLog(), ReadStats())
+    chunk = b"\n".join(lines) + b"\n"
+    starts, ends, _, _ = line_bounds(chunk)
+    got = dec._flat(chunk, starts, ends)
+    assert got is not None
+    return got
+
+
 def check(lines: list[bytes], shape=OPENAI, sample=SAMPLE) -> np.ndarray:
     """Assert the lines the fast decoder takes give the canonical rows and rejections the reader
     gives them without it (Arrow's table, or the one-record path where Arrow refuses them), and
     that Arrow's table, where it takes them, is what the fast decoder gives; its refusals."""
     schema = raw_schema(shape, sample)
-    dec = JsonlDecoder("<test>", shape, schema, RejectLog(), ReadStats())
-    chunk = b"\n".join(lines) + b"\n"
-    starts, ends, _, _ = line_bounds(chunk)
-    got = dec._flat(chunk, starts, ends)
-    assert got is not None
-    fast, refused = got
+    fast, refused = fast_table(lines, shape, sample)
     took = [line for line, r in zip(lines, refused) if not r]
     assert fast.num_rows == len(took)
     if took:
@@ -193,10 +198,7 @@ def chat(*messages, **usage) -> bytes:
 def test_messages_picked_as_pick_messages_does(messages, prompt, system, prior):
     line = chat(*messages, completion_tokens=5)
     assert not check([line]).any()
-    schema = raw_schema(OPENAI, SAMPLE)
-    dec = JsonlDecoder("<test>", OPENAI, schema, RejectLog(), ReadStats())
-    starts, ends, _, _ = line_bounds(line + b"\n")
-    table, _ = dec._flat(line + b"\n", starts, ends)
+    table, _ = fast_table([line])
     batch, _, _ = normalize(fast_cols(table, OPENAI), OPENAI)
     assert batch.column("prompt").to_pylist() == [prompt]
     assert batch.column("system_prompt").to_pylist() == [system]
@@ -212,10 +214,7 @@ def test_role_after_content_and_escapes():
         b'{"role":"user","content":"last \\ud83d\\ude00 \xc3\xa9"}]},"response":{"usage":{"completion_tokens":1}}}'
     )
     assert not check([line]).any()
-    schema = raw_schema(OPENAI, SAMPLE)
-    dec = JsonlDecoder("<test>", OPENAI, schema, RejectLog(), ReadStats())
-    starts, ends, _, _ = line_bounds(line + b"\n")
-    table, _ = dec._flat(line + b"\n", starts, ends)
+    table, _ = fast_table([line])
     batch, _, _ = normalize(fast_cols(table, OPENAI), OPENAI)
     assert batch.column("prompt").to_pylist() == ["last \U0001f600 é"]
     assert batch.column("system_prompt").to_pylist() == ["s2"]
@@ -248,11 +247,7 @@ def test_content_given_as_parts(content, prompt):
 def test_completion_decoded_only_where_its_count_is_missing():
     lines = [chat(("user", "q"), completion_tokens=7), chat(("user", "q"))]
     assert not check(lines).any()
-    schema = raw_schema(OPENAI, SAMPLE)
-    dec = JsonlDecoder("<test>", OPENAI, schema, RejectLog(), ReadStats())
-    chunk = b"\n".join(lines) + b"\n"
-    starts, ends, _, _ = line_bounds(chunk)
-    table, _ = dec._flat(chunk, starts, ends)
+    table, _ = fast_table(lines)
     assert table.column("completion").to_pylist() == [None, "answer"]
 
 
@@ -292,11 +287,7 @@ def test_a_list_read_at_another_index_and_paths_through_lists():
         json.dumps({"meta": None, "inputs": []}).encode(),
     ]
     assert not check(lines, shape, sample).any()
-    schema = raw_schema(shape, sample)
-    dec = JsonlDecoder("<test>", shape, schema, RejectLog(), ReadStats())
-    chunk = b"\n".join(lines) + b"\n"
-    starts, ends, _, _ = line_bounds(chunk)
-    table, _ = dec._flat(chunk, starts, ends)
+    table, _ = fast_table(lines, shape, sample)
     assert table.column("prompt").to_pylist() == ["one", None, None, None]
     assert table.column("model").to_pylist() == ["m", None, None, None]
 
