@@ -42,7 +42,7 @@ def helper(fn):
     Compiled without numba's reference counting (`_nrt=False`, the option numba's own
     `register_jitable` helpers use), so it allocates no array. With it, every call the helper
     made with an array argument went through two out-of-line NRT_incref / NRT_decref calls: the
-    JSON decoder spent about half its time in them (scan_flat on one thread: 1.0 -> 2.0 GB/s
+    JSON decoder spent about half its time in them (the flat decoder on one thread: 1.0 -> 2.0 GB/s
     without them).
     """
     return numba.njit(nogil=True, cache=cache_enabled(), boundscheck=False, error_model="numpy", **_NO_NRT)(fn)

@@ -158,7 +158,7 @@ class RecordDecoder:
         from fastscan.kernels import json_values as jv
 
         plan = self.plan
-        names_off, names_data, kind, arg, index, node_lo, node_hi, ftypes, slots, special = plan.arrays
+        *_, ftypes, slots, special = plan.arrays  # (the whole plan goes to the kernel as it is)
         n, nf = len(starts), len(ftypes)
         data = np.frombuffer(chunk, dtype=np.uint8)
         valid = np.empty((n, nf), dtype=np.bool_)
@@ -180,16 +180,7 @@ class RecordDecoder:
                 data,
                 starts[lo:hi],
                 ends[lo:hi],
-                names_off,
-                names_data,
-                kind,
-                arg,
-                index,
-                node_lo,
-                node_hi,
-                ftypes,
-                slots,
-                special,
+                *plan.arrays,
                 valid[lo:hi],
                 ivals[lo:hi],
                 fvals[lo:hi],
