@@ -247,20 +247,24 @@ def test_ordinary_logs_are_decoded_fast(tmp_path):
     assert check(chunk.rstrip(b"\n").split(b"\n"))
 
 
-def test_whole_scan_same_with_and_without_fast_decoder(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "fmt, key, escaped", [("flat", b'"account_id"', b'"acc\\u006funt_id"'), ("openai", b'"user"', b'"us\\u0065r"')]
+)
+def test_whole_scan_same_with_and_without_fast_decoder(tmp_path, monkeypatch, fmt, key, escaped):
     import fastscan
     from fastscan.synth import write_log
 
     path = tmp_path / "log.jsonl"
-    write_log(path, accounts=60, seed=4)
+    write_log(path, accounts=60, seed=4, fmt=fmt)
     # a few lines the fast decoder leaves to Arrow, and a bad one, among the ordinary ones
     lines = path.read_bytes().splitlines()
-    lines[5] = lines[5].replace(b'"account_id"', b'"acc\\u006funt_id"', 1)  # an escaped key
-    lines[9] = b'{"account_id": 5'
+    lines[5] = lines[5].replace(key, escaped, 1)  # an escaped key
+    lines[9] = b"{" + key + b": 5"
     path.write_bytes(b"\n".join(lines) + b"\n")
     fast = fastscan.scan([path], chunk_bytes=1 << 16)
     monkeypatch.setattr(JsonlDecoder, "_flat", lambda self, *a: None)
     slow = fastscan.scan([path], chunk_bytes=1 << 16)
     assert fast.accounts.equals(slow.accounts)
     assert fast.stats.records_rejected == slow.stats.records_rejected == 1
+    assert fast.stats.records_scored == slow.stats.records_scored == len(lines) - 1
     assert np.array_equal(fast.accounts.column("requests").to_numpy(), slow.accounts.column("requests").to_numpy())

@@ -307,21 +307,3 @@ def test_ordinary_openai_logs_are_decoded_fast(tmp_path):
     write_log(path, accounts=40, seed=3, fmt="openai")
     lines = path.read_bytes().rstrip(b"\n").split(b"\n")
     assert not check(lines).any()
-
-
-def test_whole_scan_same_with_and_without_fast_decoder(tmp_path, monkeypatch):
-    import fastscan
-    from fastscan.synth import write_log
-
-    path = tmp_path / "log.jsonl"
-    write_log(path, accounts=60, seed=4, fmt="openai")
-    lines = path.read_bytes().splitlines()
-    lines[5] = lines[5].replace(b'"user"', b'"us\\u0065r"', 1)  # an escaped key: left to Arrow
-    lines[9] = b'{"user": 5'
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    fast = fastscan.scan([path], chunk_bytes=1 << 16)
-    monkeypatch.setattr(JsonlDecoder, "_flat", lambda self, *a: None)
-    slow = fastscan.scan([path], chunk_bytes=1 << 16)
-    assert fast.accounts.equals(slow.accounts)
-    assert fast.stats.records_rejected == slow.stats.records_rejected == 1
-    assert fast.stats.records_scored == slow.stats.records_scored == len(lines) - 1
