@@ -144,8 +144,9 @@ def _decode_record(
     ms,
 ):
     """Decode one line into row i of the outputs (see scan_records); False when it is left to Arrow.
-    last : int64[4, KEY_MEMORY], the keys of the line before by place (start, length, key entry or
-    -1, node): a key the same as the one in its place the line before has its entry unsearched."""
+    last : int64[KEY_MEMORY, 4], the keys of the line before by place (start, length, key entry or
+    -1, node): a key the same as the one in its place the line before, closing quote included, is
+    neither scanned nor searched."""
     for f in range(ftypes.shape[0]):
         valid[i, f] = False
     lazy_f, count_f, user_f = special[0], special[1], special[2]
@@ -181,22 +182,22 @@ def _decode_record(
                 if p >= end or data[p] != 34:
                     return False
                 ks = p + 1
-                q, esc = string_end(data, p, end)
-                if q < 0 or esc:
-                    return False
-                n = q - 1 - ks
                 e = -2
-                if (
-                    j < KEY_MEMORY
-                    and last[1, j] == n
-                    and last[3, j] == cur
-                    and same_bytes(data, ks, data, last[0, j], n)
-                ):
-                    e = last[2, j]
+                # the bytes of the key in this place on the line before, closing quote included:
+                # the same key (it holds no quote or backslash), where it ends known unscanned
+                if j < KEY_MEMORY and last[j, 3] == cur:
+                    n = last[j, 1]
+                    if ks + n < end and same_bytes(data, ks, data, last[j, 0], n + 1):
+                        e = last[j, 2]
+                        q = ks + n + 1
                 if e == -2:
+                    q, esc = string_end(data, p, end)
+                    if q < 0 or esc:
+                        return False
+                    n = q - 1 - ks
                     e = _key_entry(data, ks, n, node_lo[cur], node_hi[cur], names_off, names_data)
                 if j < KEY_MEMORY:
-                    last[0, j], last[1, j], last[2, j], last[3, j] = ks, n, e, cur
+                    last[j, 0], last[j, 1], last[j, 2], last[j, 3] = ks, n, e, cur
                 j += 1
                 p = skip_ws(data, q, end)
                 if p >= end or data[p] != 58:
@@ -456,7 +457,7 @@ def scan_records(
     frames = np.zeros((MAX_FRAMES, 5), dtype=np.int64)
     cursor = np.zeros(nf, dtype=np.int64)
     saved = np.zeros(nf, dtype=np.int64)
-    last = np.full((4, KEY_MEMORY), -1, dtype=np.int64)
+    last = np.full((KEY_MEMORY, 4), -1, dtype=np.int64)
     ms = np.zeros(_MS_SIZE, dtype=np.int64)
     count = 0
     for i in range(starts.shape[0]):

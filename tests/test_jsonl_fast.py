@@ -199,10 +199,11 @@ def test_a_string_that_fills_the_lines_decoded_stays_in_its_work_row():
 
 
 def test_keys_that_move_between_lines():
-    """The decoder takes a key's field from the key in its place the line before when the two are
-    the same bytes: keys of the same length that differ (a wanted one and one that is not, two
-    wanted ones), keys that swap places, lines with more or fewer keys, all read as Arrow reads
-    them."""
+    """The decoder takes a key's field, and where it ends, from the key in its place the line
+    before when the two are the same bytes: keys of the same length that differ (a wanted one and
+    one that is not, two wanted ones), keys that swap places, a key that begins the one before or
+    that the one before begins, lines with more or fewer keys, lines that end in a key, all read as
+    Arrow reads them."""
     lines = [
         {"model": "m1", "prompt": "p1", "account_id": "a"},
         {"extra": "x2", "prompt": "p2", "account_id": "b"},  # "extra" is as long as "model"
@@ -219,8 +220,15 @@ def test_keys_that_move_between_lines():
         {"model": "m13", "account_id": "m"},
         {"mode1": "m14", "account_id": "n"},  # the same first 4 bytes and length as "model"
         {"prompt_tokens": 15, "model": "m15"},
+        {"mode": "m16", "prompt": "p16"},  # a key that begins the one in its place the line before
+        {"model": "m17", "prompt": "p17"},  # ... and one that the key before begins
+        {"models": "m18", "prompt_": "p18"},
+        {"model": "m19", "prompt": "p19"},
     ]
-    assert check([json.dumps(r).encode() for r in lines])
+    raw = [json.dumps(r).encode() for r in lines]
+    assert check(raw)
+    # the key before, then a line that ends inside it, or right after its closing quote: refused
+    assert not check(raw + [b'{"model": "m20"}', b'{"model', b'{"model": "m22"}', b'{"model"', b'{"model": "m24"}'])
 
 
 def test_a_decoder_reused_decodes_each_chunk_as_a_new_one_would():
