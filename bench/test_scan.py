@@ -343,22 +343,27 @@ def tiny_log():
     return bench_log(2_000_000, seed=2, fmt="flat")
 
 
-@pytest.mark.parametrize("cache", [False, True], ids=["no-cache", "numba-cache"])
+@pytest.mark.parametrize("cache", ["off", "on", "empty"], ids=["no-cache", "numba-cache", "first-run"])
 def test_cold_start(benchmark, tiny_log, tmp_path_factory, cache):
+    """A fresh process's compile (or load) of the kernels and first scan: without the disk cache
+    (the library's default), from a filled cache, and into an empty one (the CLI's first run of a
+    version, whose compile warmup() shares between processes)."""
     env = {}
-    if cache:
+    if cache == "on":
         env = {"FASTSCAN_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": str(tmp_path_factory.mktemp("numba-cache"))}
         _child(tiny_log, env)  # fills the cache; the timed runs below read it
     result = {}
 
     def run():
+        if cache == "empty":
+            env.update(FASTSCAN_NUMBA_CACHE="1", NUMBA_CACHE_DIR=str(tmp_path_factory.mktemp("numba-cache")))
         result.update(_child(tiny_log, env))
 
     benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
     assert result["records"] > 0
     record(
         benchmark,
-        f"cold start {'cached' if cache else 'uncached'}",
+        f"cold start {dict(off='uncached', on='cached', empty='first run')[cache]}",
         None,
         None,
         compile_s=round(result["start_s"], 2),

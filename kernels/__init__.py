@@ -8,22 +8,84 @@ The kernel modules compile when first imported, so this package imports them laz
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-from fastscan.kernels.cache import enable_disk_cache
+from fastscan.kernels.cache import cache_enabled, enable_disk_cache, kernels_on_disk
 
 _MODULES = ("text", "aggregate", "messages", "reasoning", "prompts", "neardup", "json_values", "jsonl", "json_records")
 _UNUSED_BY_SCANS = ("unfused",)  # the prompt pass's separate kernels: tests and benchmarks (see there)
+# The modules whose imports compile all of _MODULES (prompts imports text and reasoning,
+# json_records messages and json_values), with the seconds each took to compile on its own on
+# the 2-core CI machine, its imports included: what a first compile shares out between processes.
+_COMPILE_SECONDS = {"json_records": 17, "prompts": 16, "aggregate": 12, "neardup": 11, "jsonl": 2}
 
 __all__ = ["enable_disk_cache", "warmup", *_MODULES, *_UNUSED_BY_SCANS]
 
 
-def warmup() -> None:
-    """Compile every kernel a scan uses now (CLI start, benchmarks, long-lived services)."""
+def warmup(processes: int | None = None) -> None:
+    """Compile every kernel a scan uses now (CLI start, benchmarks, long-lived services).
+
+    When they compile into an empty disk cache (the first run of a version: see
+    enable_disk_cache), the work is shared with `processes` - 1 other Python processes (default:
+    one per core, at most one per module of _COMPILE_SECONDS) that compile their share into the
+    cache while this one compiles its own, and this one then loads theirs from it. Compiling is
+    one core's work per process. A process that fails leaves its share to this one."""
+    if processes is None:
+        processes = os.cpu_count() or 1
+    processes = min(processes, len(_COMPILE_SECONDS))
+    if processes > 1 and cache_enabled() and kernels_on_disk() is False and not _imported():
+        _compile_shared(processes)
     for name in _MODULES:
         importlib.import_module(f"{__name__}.{name}")
 
 
-def __getattr__(name):
-    if name in _MODULES or name in _UNUSED_BY_SCANS:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def _imported() -> bool:
+    return any(f"{__name__}.{name}" in sys.modules for name in _MODULES)
+
+
+def _shares(processes: int) -> list[list[str]]:
+    """The modules of _COMPILE_SECONDS in `processes` shares: the longest first, each to the share
+    with the least to compile so far."""
+    shares: list[list[str]] = [[] for _ in range(processes)]
+    load = [0] * processes
+    for name, seconds in sorted(_COMPILE_SECONDS.items(), key=lambda kv: -kv[1]):
+        k = load.index(min(load))
+        shares[k].append(name)
+        load[k] += seconds
+    return shares
+
+
+def _compiler(share: list[str]) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) of a Python process that compiles the modules of `share` into the disk
+    cache this process uses (the environment names it) and exits."""
+    env = dict(os.environ)
+    root = str(Path(__file__).absolute().parents[2])  # where `fastscan` imports from (.../fastscan/kernels)
+    env["PYTHONPATH"] = os.pathsep.join([root, env["PYTHONPATH"]]) if env.get("PYTHONPATH") else root
+    code = "import importlib\n" + "".join(f"importlib.import_module('{__name__}.{m}')\n" for m in share)
+    return [sys.executable, "-c", code], env
+
+
+def _compile_shared(processes: int) -> None:
+    """Compile the modules of _COMPILE_SECONDS into the disk cache in `processes` processes, this
+    one among them (_shares)."""
+    shares = _shares(processes)
+    others = []
+    for share in shares[1:]:
+        argv, env = _compiler(share)
+        try:
+            others.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        except OSError:
+            continue  # its share is compiled here, by warmup's imports
+    done = False
+    try:
+        for name in shares[0]:
+            importlib.import_module(f"{__name__}.{name}")
+        done = True
+    finally:
+        for proc in others:
+            if not done:
+                proc.kill()
+            proc.wait()

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import fastscan.kernels
 from fastscan.kernels.cache import cache_folder
@@ -167,3 +168,73 @@ def test_a_terminal_is_told_when_the_kernels_are_compiled(tmp_path, monkeypatch,
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     cli._warmup()
     assert capsys.readouterr().err == ""
+
+
+def test_a_first_compile_is_shared_out_longest_first():
+    """Every module of a first compile goes to exactly one process, the longest first to the
+    process with the least so far: no process has more than the least loaded one and the longest
+    module besides."""
+    seconds = fastscan.kernels._COMPILE_SECONDS
+    assert set(seconds) <= set(fastscan.kernels._MODULES)
+    for processes in range(1, len(seconds) + 1):
+        shares = fastscan.kernels._shares(processes)
+        assert len(shares) == processes and all(shares)
+        assert sorted(m for share in shares for m in share) == sorted(seconds)
+        loads = [sum(seconds[m] for m in share) for share in shares]
+        assert max(loads) - min(loads) <= max(seconds.values())
+
+
+def test_a_compiling_process_fills_the_cache_its_parent_uses(tmp_path):
+    """The process warmup starts for a share compiles its modules into the parent's cache folder
+    (what the environment names), from a folder where `fastscan` is not importable by itself."""
+    env_before = dict(os.environ)
+    try:
+        os.environ.update(FASTSCAN_NUMBA_CACHE="1", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+        argv, env = fastscan.kernels._compiler(["jsonl"])
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    subprocess.run(argv, env=env, cwd=tmp_path, check=True, timeout=300)
+    index = [p.name for p in (tmp_path / "cache").rglob("*.nbi")]
+    assert any(name.startswith("jsonl.newline_positions") for name in index), index
+
+
+def test_warmup_shares_only_a_first_compile(monkeypatch, tmp_path):
+    """warmup starts other processes only when the kernels compile into an empty disk cache and
+    none is imported yet; each gets one share, and this process compiles its own share."""
+    started: list[list[str]] = []
+
+    class Proc:
+        def __init__(self, argv, **kw):
+            started.append(argv)
+
+        def wait(self):
+            return 0
+
+        def kill(self):
+            pass
+
+    k = fastscan.kernels
+    imported: list[str] = []  # (what the modules' imports would compile, not compiled here)
+    monkeypatch.setattr(k, "importlib", SimpleNamespace(import_module=imported.append))
+    monkeypatch.setattr(k.subprocess, "Popen", Proc)
+    monkeypatch.setattr(k, "_imported", lambda: False)
+    monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "1")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    k.warmup(processes=3)  # an empty cache folder
+    assert len(started) == 2
+    shares = k._shares(3)
+    for argv, share in zip(started, shares[1:]):
+        assert all(f"fastscan.kernels.{m}'" in argv[-1] for m in share)
+    own = [f"fastscan.kernels.{m}" for m in shares[0]]
+    assert imported == own + [f"fastscan.kernels.{m}" for m in k._MODULES]  # its share, then all
+    started.clear()
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "jsonl.newline_positions-18.py311.nbi").write_bytes(b"")
+    k.warmup(processes=3)  # the cache holds kernels
+    monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "0")
+    k.warmup(processes=3)  # no cache
+    monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "1")
+    (tmp_path / "k" / "jsonl.newline_positions-18.py311.nbi").unlink()
+    k.warmup(processes=1)
+    assert started == []
