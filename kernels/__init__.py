@@ -89,3 +89,9 @@ def _compile_shared(processes: int) -> None:
             if not done:
                 proc.kill()
             proc.wait()
+
+
+def __getattr__(name):
+    if name in _MODULES or name in _UNUSED_BY_SCANS:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 import fastscan.kernels
 from fastscan.kernels.cache import cache_folder
 
@@ -238,3 +240,14 @@ def test_warmup_shares_only_a_first_compile(monkeypatch, tmp_path):
     (tmp_path / "k" / "jsonl.newline_positions-18.py311.nbi").unlink()
     k.warmup(processes=1)
     assert started == []
+
+
+def test_kernel_modules_are_attributes_imported_when_first_asked_for(monkeypatch):
+    """`fastscan.kernels.<module>` imports (compiles) the module when first asked for; no other name
+    is an attribute."""
+    k = fastscan.kernels
+    monkeypatch.setattr(k, "importlib", SimpleNamespace(import_module=lambda name: ("imported", name)))
+    for name in (*k._MODULES, *k._UNUSED_BY_SCANS):
+        assert k.__getattr__(name) == ("imported", f"fastscan.kernels.{name}")
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        k.nothing  # noqa: B018
