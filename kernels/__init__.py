@@ -21,6 +21,7 @@ _UNUSED_BY_SCANS = ("unfused",)  # the prompt pass's separate kernels: tests and
 # json_records messages and json_values), with the seconds each took to compile on its own on
 # the 2-core CI machine, its imports included: what a first compile shares out between processes.
 _COMPILE_SECONDS = {"json_records": 17, "prompts": 16, "aggregate": 12, "neardup": 11, "jsonl": 2}
+MAX_COMPILERS = 3  # processes sharing a first compile, this one included (largest share: 29 of 58 s on 2, 23 on 3)
 
 __all__ = ["enable_disk_cache", "warmup", *_MODULES, *_UNUSED_BY_SCANS]
 
@@ -30,11 +31,13 @@ def warmup(processes: int | None = None) -> None:
 
     When they compile into an empty disk cache (the first run of a version: see
     enable_disk_cache), the work is shared with `processes` - 1 other Python processes (default:
-    one per core, at most one per module of _COMPILE_SECONDS) that compile their share into the
-    cache while this one compiles its own, and this one then loads theirs from it. Compiling is
-    one core's work per process. A process that fails leaves its share to this one."""
+    one per core this process may run on, at most MAX_COMPILERS in all, as each holds about 300 MB
+    while it compiles; never more than the modules of _COMPILE_SECONDS) that compile their share
+    into the cache while this one compiles its own, and this one then loads theirs from it.
+    Compiling is one core's work per process. A process that fails leaves its share to this one."""
     if processes is None:
-        processes = os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        processes = min(cores, MAX_COMPILERS)
     processes = min(processes, len(_COMPILE_SECONDS))
     if processes > 1 and cache_enabled() and kernels_on_disk() is False and not _imported():
         _compile_shared(processes)

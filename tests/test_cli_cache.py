@@ -240,6 +240,14 @@ def test_warmup_shares_only_a_first_compile(monkeypatch, tmp_path):
     (tmp_path / "k" / "jsonl.newline_positions-18.py311.nbi").unlink()
     k.warmup(processes=1)
     assert started == []
+    # by default one process per core this one may run on, MAX_COMPILERS in all at most
+    monkeypatch.setattr(k.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    k.warmup()
+    assert len(started) == k.MAX_COMPILERS - 1
+    started.clear()
+    monkeypatch.setattr(k.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    k.warmup()
+    assert started == []
 
 
 def test_kernel_modules_are_attributes_imported_when_first_asked_for(monkeypatch):
