@@ -96,10 +96,14 @@ def _pick(i, f, slot, at, ms, scratch, valid, text, cursor):
 
 
 @inline
-def _open(frames, d, node, key, write, msg):
-    """Frame d: an object of `node` (-1: a list) opened by key entry `key`, its first element."""
+def _open(frames, d, node, key, write, msg, seen, node_lo, node_hi):
+    """Frame d: an object of `node` (-1: a list) opened by key entry `key`, its first element; an
+    object has seen none of its node's keys yet."""
     frames[d, _NODE], frames[d, _KEY], frames[d, _ELEM] = node, key, 0
     frames[d, _WRITE], frames[d, _MSG] = 1 if write else 0, 1 if msg else 0
+    if node >= 0:
+        for e in range(node_lo[node], node_hi[node]):
+            seen[e] = False
 
 
 @helper
@@ -161,9 +165,7 @@ def _decode_record(
     if p >= end or data[p] != 123:
         return False
     d = 0
-    _open(frames, 0, 0, -1, True, False)
-    for e in range(node_lo[0], node_hi[0]):
-        seen[e] = False
+    _open(frames, 0, 0, -1, True, False, seen, node_lo, node_hi)
     p += 1
     j = 0  # the key's place in the line
     state = _OBJECT_START
@@ -231,10 +233,7 @@ def _decode_record(
                             return False
                         node = arg[e] if k == K_OBJECT else -1
                         d += 1
-                        _open(frames, d, node, e, write, False)
-                        if node >= 0:
-                            for k2 in range(node_lo[node], node_hi[node]):
-                                seen[k2] = False
+                        _open(frames, d, node, e, write, False, seen, node_lo, node_hi)
                         p += 1
                         state = _OBJECT_START if k == K_OBJECT else _LIST_START
                         pushed = True
@@ -263,7 +262,7 @@ def _decode_record(
                             if d + 1 >= MAX_FRAMES:
                                 return False
                             d += 1
-                            _open(frames, d, -1, e, True, False)
+                            _open(frames, d, -1, e, True, False, seen, node_lo, node_hi)
                             ms[_PARTS] = 0
                             p += 1
                             state = _LIST_START
@@ -322,9 +321,7 @@ def _decode_record(
                 msg = kind[e] == K_MESSAGES
                 write = frames[d, _WRITE] == 1 and (msg or frames[d, _ELEM] == index[e])
                 d += 1
-                _open(frames, d, node, e, write, msg)
-                for k in range(node_lo[node], node_hi[node]):
-                    seen[k] = False
+                _open(frames, d, node, e, write, msg, seen, node_lo, node_hi)
                 if msg:
                     ms[_ROLE], ms[_CONTENT], ms[_CONTENT_N] = -1, _C_NONE, 0
                 p += 1
