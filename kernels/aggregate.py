@@ -70,6 +70,78 @@ def group_medians(values, label, size, out):
         out[k] = (v[(m - 1) // 2] + v[m // 2]) / 2
 
 
+POOL_SUM, POOL_MEDIAN, POOL_MEAN, POOL_NONE = 0, 1, 2, 3  # pool_groups' ways to pool a column
+
+
+@kernel(
+    types.void(
+        ro2(types.float64),
+        ro(types.int64),
+        ro(types.int64),
+        ro(types.int64),
+        ro(types.float64),
+        ro(types.int8),
+        rw2(types.float64),
+    )
+)
+def pool_groups(values, rows, label, size, weight, how, out):
+    """Rows of `values` pooled by group, every column in one pass: the i-th of `rows` is in group
+    label[i] with weight weight[i]; out[g, c] is, by how[c], POOL_SUM the sum of column c over
+    group g, POOL_MEDIAN its median (the mean of the two middle values of an even count; 0 for an
+    empty group), POOL_MEAN the weighted mean sum(v * w) / sum(w) (0 where the weights sum to 0);
+    POOL_NONE leaves out[:, c] as it is. Sums add in the order of `rows`, as np.bincount does: the
+    same results to the last bit as np.bincount and group_medians column by column.
+
+    values : float64[n, C], rows, label : int64[m], size : int64[g] (rows per group),
+    weight : float64[m], how : int8[C], out : float64[g, C]
+    """
+    g = size.shape[0]
+    m = rows.shape[0]
+    ncol = values.shape[1]
+    tot = np.zeros(g, dtype=np.float64)
+    for i in range(m):
+        tot[label[i]] += weight[i]
+    for k in range(g):
+        for c in range(ncol):
+            if how[c] == POOL_SUM or how[c] == POOL_MEAN:
+                out[k, c] = 0.0
+    for i in range(m):
+        r, k, w = rows[i], label[i], weight[i]
+        for c in range(ncol):
+            if how[c] == POOL_SUM:
+                out[k, c] += values[r, c]
+            elif how[c] == POOL_MEAN:
+                out[k, c] += values[r, c] * w
+    for k in range(g):
+        for c in range(ncol):
+            if how[c] == POOL_MEAN:
+                out[k, c] = out[k, c] / tot[k] if tot[k] > 0 else 0.0
+    # medians: the rows grouped by label (a counting sort), then each group's values of a column
+    # gathered and selected (a selection, not a sort: linear in the group's size)
+    start = np.zeros(g + 1, dtype=np.int64)
+    widest = 0
+    for k in range(g):
+        start[k + 1] = start[k] + size[k]
+        widest = max(widest, size[k])
+    fill = start[:g].copy()
+    grouped = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        grouped[fill[label[i]]] = rows[i]
+        fill[label[i]] += 1
+    scratch = np.empty(widest, dtype=np.float64)
+    for c in range(ncol):
+        if how[c] != POOL_MEDIAN:
+            continue
+        for k in range(g):
+            n_k = size[k]
+            if n_k == 0:
+                out[k, c] = 0.0
+                continue
+            for q in range(n_k):
+                scratch[q] = values[grouped[start[k] + q], c]
+            out[k, c] = np.median(scratch[:n_k])
+
+
 @inline
 def _before(a1, h1, a2, h2):
     """(a1, h1) < (a2, h2): by a, then by h."""

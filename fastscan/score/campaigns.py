@@ -138,42 +138,50 @@ def _median(v: np.ndarray, lab: np.ndarray, size: np.ndarray) -> np.ndarray:
     return med
 
 
-def _numeric(accounts: pa.Table) -> dict[str, np.ndarray]:
-    """The integer, float and boolean columns of the account table as float64 (NaN as 0)."""
-    out = {}
-    for name in accounts.column_names:
-        col = accounts.column(name)
-        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type):
-            out[name] = np.nan_to_num(col.to_numpy(zero_copy_only=False).astype(np.float64))
-    return out
+class _Numeric:
+    """The integer, float and boolean columns of the account table as one float64[accounts,
+    columns] matrix (NaN as 0), converted once: find_campaigns pools it a dozen times."""
+
+    def __init__(self, accounts: pa.Table):
+        numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
+        self.names = [name for name in accounts.column_names if any(t(accounts.column(name).type) for t in numeric)]
+        self.values = np.zeros((accounts.num_rows, len(self.names)), dtype=np.float64)
+        for c, name in enumerate(self.names):
+            col = accounts.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+            self.values[:, c] = np.nan_to_num(col)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.names.index(name)]
 
 
-def _pool(accounts: pa.Table, label: np.ndarray, n_groups: int, numeric: dict[str, np.ndarray]) -> pa.Table:
-    """One pooled row per group `label` (values 0..n_groups-1; -1 none) of the account table;
-    `numeric` is _numeric(accounts), converted once by the caller, which pools the table again
-    and again."""
-    req = numeric["requests"]
-    inside = label >= 0
-    lab = label[inside]
-    size = np.bincount(lab, minlength=n_groups)
+def _pool(label: np.ndarray, n_groups: int, numeric: _Numeric) -> pa.Table:
+    """One pooled row per group `label` (values 0..n_groups-1; -1 none) of the account table
+    `numeric` holds: every column pooled in one pass of kernels.aggregate.pool_groups."""
+    from fastscan.kernels.aggregate import POOL_MEAN, POOL_MEDIAN, POOL_NONE, POOL_SUM, pool_groups
+
+    rows = np.flatnonzero(label >= 0).astype(np.int64)
+    lab = label[rows].astype(np.int64)
+    size = np.bincount(lab, minlength=n_groups).astype(np.int64)
     # rates over the pooled requests, each member's requests counted up to its group's median: a
     # heavy account must not make a group of light ones look like itself
-    weight = np.minimum(req[inside], _median(req[inside], lab, size)[lab])
-    tot = np.bincount(lab, weights=weight, minlength=n_groups)
-    cols: dict[str, np.ndarray] = {}
-    for name, values in numeric.items():
-        v = values[inside]
-        if name in _SUMMED:
-            cols[name] = np.bincount(lab, weights=v, minlength=n_groups)
-        elif name in _MEDIAN:
-            cols[name] = _median(v, lab, size)
-        elif name not in ("extraction_score", "flagged", "cluster_size"):
-            cols[name] = np.divide(
-                np.bincount(lab, weights=v * weight, minlength=n_groups),
-                tot,
-                out=np.zeros(n_groups),
-                where=tot > 0,
-            )
+    req = numeric.column("requests")[rows]
+    weight = np.minimum(req, _median(req, lab, size)[lab])
+    how = np.array(
+        [
+            POOL_SUM
+            if name in _SUMMED
+            else POOL_MEDIAN
+            if name in _MEDIAN
+            else POOL_NONE
+            if name in ("extraction_score", "flagged", "cluster_size")
+            else POOL_MEAN
+            for name in numeric.names
+        ],
+        dtype=np.int8,
+    )
+    pooled = np.zeros((n_groups, len(how)), dtype=np.float64)
+    pool_groups(numeric.values, rows, lab, size, np.ascontiguousarray(weight), how, pooled)
+    cols = {name: pooled[:, c] for c, name in enumerate(numeric.names) if how[c] != POOL_NONE}
     cols["completion_prompt_ratio"] = np.divide(
         cols["completion_tokens"], cols["prompt_tokens"], out=np.zeros(n_groups), where=cols["prompt_tokens"] > 0
     )
@@ -239,7 +247,7 @@ def find_campaigns(
     two or more accounts, highest score first). `accounts`: the scored account table."""
     n = accounts.num_rows
     ids = accounts.column("account_id").to_pylist()
-    numeric = _numeric(accounts)  # pooled a dozen times below
+    numeric = _Numeric(accounts)  # pooled a dozen times below
     index = state.index
     at = np.array([index[a] for a in ids], dtype=np.int64) if n else np.zeros(0, np.int64)
     fp_hash, fp_parts, fp_acct, fp_key = fingerprints(state)
@@ -279,7 +287,7 @@ def find_campaigns(
         g = int(label.max()) + 1 if len(label) and label.max() >= 0 else 0
         if g == 0:
             return np.full(len(label), -1.0)
-        got = extraction_scores(_pool(accounts, label, g, numeric), min_requests)
+        got = extraction_scores(_pool(label, g, numeric), min_requests)
         return np.where(label >= 0, got[np.maximum(label, 0)], -1.0)
 
     # each candidate's pooling is independent of the others': on every thread
@@ -312,7 +320,7 @@ def find_campaigns(
     for i in np.flatnonzero(label >= 0):
         members[label[i]].append(ids[i])
     names = [campaign_id(m) for m in members]
-    pooled = score_accounts(_pool(accounts, label, g, numeric), threshold, min_requests) if g else None
+    pooled = score_accounts(_pool(label, g, numeric), threshold, min_requests) if g else None
     c_score = pooled.column("extraction_score").to_numpy() if pooled is not None else np.zeros(0)
     c_req = np.bincount(label[label >= 0], weights=req[label >= 0], minlength=g) if g else np.zeros(0)
     c_size = np.array([len(m) for m in members], dtype=np.int64)
