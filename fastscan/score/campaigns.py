@@ -275,12 +275,12 @@ def find_campaigns(
             # where most of them do, an account that differs there is not one of them
             lab[~_agrees(lab, out_part)] = -1
         lab[_sizes(lab) < 2] = -1
-        labels.append(lab)
+        labels.append(_groups(lab, lab >= 0))  # numbered again: no empty group is pooled
     if "cluster_id" in accounts.column_names:
         cl = np.array(accounts.column("cluster_id").to_pylist(), dtype=object).astype(str)
         by_link = _groups(cl, np.ones(n, dtype=np.bool_))
         by_link[_sizes(by_link) < 2] = -1
-        labels.append(by_link)
+        labels.append(_groups(by_link, by_link >= 0))
 
     def pooled_scores(label: np.ndarray) -> np.ndarray:
         """Per account, the pooled score of its candidate (-1: in none)."""
