@@ -349,3 +349,16 @@ def test_pooling_every_column_at_once_gives_numpys_figures_to_the_last_bit(seed)
         else:
             want = np.full(g, -7.0)
         assert out[:, c].tolist() == want.tolist(), (c, h)
+
+
+def test_renumbered_groups_are_those_of_grouping_the_labels_again():
+    """_renumber numbers the groups left after some were dropped 0..g-1 in their order, as
+    _groups (a sort) does: -1 stays -1, no number is skipped."""
+    from fastscan.score.campaigns import _groups, _renumber
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        lab = rng.integers(-1, 20, int(rng.integers(0, 60)))
+        got = _renumber(lab)
+        assert got.tolist() == _groups(lab, lab >= 0).tolist()
+        assert set(got[got >= 0].tolist()) == set(range(len(set(lab[lab >= 0].tolist()))))

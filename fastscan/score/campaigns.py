@@ -204,6 +204,18 @@ def _groups(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return label
 
 
+def _renumber(label: np.ndarray) -> np.ndarray:
+    """The groups of `label` (-1: none) numbered 0..g-1 again, in their order, where some numbers
+    have no member left: what _groups(label, label >= 0) gives, without its sort."""
+    inside = label >= 0
+    if not inside.any():
+        return label
+    present = np.bincount(label[inside]) > 0
+    out = label.copy()
+    out[inside] = (np.cumsum(present) - 1)[label[inside]]
+    return out
+
+
 def _agrees(label: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per element: True where its group (label >= 0) has no value held by at least half of its
     members, or where the element holds that value; True outside any group."""
@@ -275,12 +287,12 @@ def find_campaigns(
             # where most of them do, an account that differs there is not one of them
             lab[~_agrees(lab, out_part)] = -1
         lab[_sizes(lab) < 2] = -1
-        labels.append(_groups(lab, lab >= 0))  # numbered again: no empty group is pooled
+        labels.append(_renumber(lab))  # no empty group is pooled
     if "cluster_id" in accounts.column_names:
         cl = np.array(accounts.column("cluster_id").to_pylist(), dtype=object).astype(str)
         by_link = _groups(cl, np.ones(n, dtype=np.bool_))
         by_link[_sizes(by_link) < 2] = -1
-        labels.append(_groups(by_link, by_link >= 0))
+        labels.append(_renumber(by_link))
 
     def pooled_scores(label: np.ndarray) -> np.ndarray:
         """Per account, the pooled score of its candidate (-1: in none)."""
