@@ -5,7 +5,8 @@
 realistic generator the tests and `fastscan demo` use (people, chat front ends, integrations,
 evaluation runs, extraction campaigns); `converted(path, kind)` derives the .gz, .zst, Parquet
 and Arrow IPC versions of the same records, `with_senders(path)` the same records with an
-address, a client and an org each. The same (size, seed, format) gives the same bytes.
+address, a client and an org each, `split_accounts(path)` the same records over eight times the
+accounts. The same (size, seed, format) gives the same bytes.
 """
 
 from __future__ import annotations
@@ -55,6 +56,28 @@ def with_senders(path: Path) -> Path:
             rec["ip"] = f"{10 + h % 200}.{(h >> 8) % 256}.{(h >> 16) % 256}.{1 + (h >> 24 ^ i * 7919) % 254}"
             rec["user_agent"] = agents[(h >> 32) % len(agents)]
             rec["org_id"] = f"org_{(h >> 40) % 3000}"
+            dst.write(orjson.dumps(rec) + b"\n")
+    os.replace(tmp, out)
+    return out
+
+
+def split_accounts(path: Path, ways: int = 8) -> Path:
+    """The same records as the flat log `path` with each account split `ways` ways (cached), as a
+    swarm of proxy accounts spreads one harvest: a record of account A goes to A~k, k a hash of
+    its request_id, so the log holds up to `ways` times the accounts, each lighter. What grows is
+    the per-account work (features, scores, campaigns), not the bytes."""
+    import zlib
+
+    import orjson
+
+    out = path.with_name(f"{path.stem}.split{ways}.jsonl")
+    if out.exists():
+        return out
+    tmp = out.with_name(out.name + ".partial")
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        for line in src:
+            rec = orjson.loads(line)
+            rec["account_id"] = f"{rec['account_id']}~{zlib.crc32(rec['request_id'].encode()) % ways}"
             dst.write(orjson.dumps(rec) + b"\n")
     os.replace(tmp, out)
     return out
