@@ -196,10 +196,12 @@ def score_accounts(
     speak = np.flatnonzero((excess >= MIN_CONTRIBUTION).any(axis=1) & above)
     if len(speak):
         columns = _Columns(features)
-        # each speaking account's signals by excess, largest first: one sort for all of them
-        orders = np.argsort(-excess[speak], axis=1, kind="stable")
-        for i, order in zip(speak.tolist(), orders):
-            reasons[i] = _reasons(_RowView(columns, i), excess[i], order)
+        # each speaking account's signals by excess, largest first (one sort for all of them), the
+        # first REASONS_SHOWN of them that lift it enough, as lists: no numpy scalar per account
+        top = np.argsort(-excess[speak], axis=1, kind="stable")[:, :REASONS_SHOWN]
+        lifts = np.take_along_axis(excess[speak], top, axis=1) >= MIN_CONTRIBUTION
+        for i, order, lift in zip(speak.tolist(), top.tolist(), lifts.tolist()):
+            reasons[i] = _reasons(_RowView(columns, i), [j for j, up in zip(order, lift) if up])
     return (
         features.append_column("extraction_score", pa.array(score, pa.float64()))
         .append_column("flagged", pa.array(flagged, pa.bool_()))
@@ -237,9 +239,12 @@ class _RowView:
         return name in self.columns
 
     def __getitem__(self, name):
-        if name not in self.columns:
-            return 0
-        return self.columns.get(name)[self.i]
+        col = self.columns.cache.get(name)  # a column already converted: the common case
+        if col is None:
+            if name not in self.columns:
+                return 0
+            col = self.columns.get(name)
+        return col[self.i]
 
     def get(self, name, default=None):
         return self[name] if name in self.columns else default
@@ -252,9 +257,9 @@ class _Row(dict):
         return 0
 
 
-def _reasons(row: Any, excess: np.ndarray, order: np.ndarray, k: int = REASONS_SHOWN) -> str:
-    """The account's reasons in words; `order`: its signals by excess, largest first."""
-    words = [SIGNALS[j].words(row) for j in order[:k].tolist() if excess[j] >= MIN_CONTRIBUTION]
+def _reasons(row: Any, shown: list[int]) -> str:
+    """The account's reasons in words; `shown`: the signals to give, largest excess first."""
+    words = [SIGNALS[j].words(row) for j in shown]
     if words and row.get("reasoning_tokens") and row.get("completion_tokens"):
         share = row["reasoning_tokens"] / row["completion_tokens"]
         if share >= 0.25:
