@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pytest
 import shingles  # tests/shingles.py: exact shingle hashes (bench/conftest.py puts tests/ on the path)
-from conftest import RESULTS, ROUNDS, ratio, record
+from conftest import RESULTS, ROUNDS, cached, ratio, record
 from logs import bench_log
 
 import fastscan
@@ -37,7 +37,7 @@ def _scan(path):
 @pytest.mark.parametrize("fmt", ["jsonl", "gz", "zst", "parquet", "arrow"])
 def test_scan(benchmark, warm, log_formats, jsonl_log, jsonl_report, fmt):
     path = log_formats[fmt]
-    report = benchmark.pedantic(_scan, args=(path,), rounds=ROUNDS, iterations=1)
+    report = benchmark.pedantic(_scan, setup=cached(path), rounds=ROUNDS, iterations=1)
     st = report.stats.to_dict()
     assert st["records_read"] == st["records_scored"] + st["records_rejected"]
     assert st["records_rejected"] == 0
@@ -90,7 +90,7 @@ def test_peer_duckdb(benchmark, jsonl_log, jsonl_report):
     assert _requests_by_account([r[0] for r in got], [r[1] for r in got]) == _requests_by_account(
         want.column("account_id").to_pylist(), want.column("requests").to_pylist()
     )
-    benchmark.pedantic(_duckdb, args=(jsonl_log,), rounds=ROUNDS, iterations=1)
+    benchmark.pedantic(_duckdb, setup=cached(jsonl_log), rounds=ROUNDS, iterations=1)
     fig = record(
         benchmark, "duckdb group by", os.path.getsize(jsonl_log), int(sum(want.column("requests").to_pylist()))
     )
@@ -105,7 +105,7 @@ def test_peer_polars(benchmark, jsonl_log, jsonl_report):
     assert _requests_by_account(got["account_id"].to_list(), got["requests"].to_list()) == _requests_by_account(
         want.column("account_id").to_pylist(), want.column("requests").to_pylist()
     )
-    benchmark.pedantic(_polars, args=(jsonl_log,), rounds=ROUNDS, iterations=1)
+    benchmark.pedantic(_polars, setup=cached(jsonl_log), rounds=ROUNDS, iterations=1)
     fig = record(
         benchmark, "polars group by", os.path.getsize(jsonl_log), int(sum(want.column("requests").to_pylist()))
     )
@@ -154,7 +154,7 @@ def test_peer_msgspec(benchmark, jsonl_log, jsonl_report):
     assert sorted(got.items()) == sorted(
         zip(want.column("account_id").to_pylist(), want.column("requests").to_pylist())
     )
-    benchmark.pedantic(_msgspec, args=(jsonl_log, needed), rounds=ROUNDS, iterations=1)
+    benchmark.pedantic(_msgspec, setup=cached(jsonl_log, needed), rounds=ROUNDS, iterations=1)
     fig = record(benchmark, "msgspec decode", os.path.getsize(jsonl_log), int(sum(got.values())), fields=len(needed))
     fig["fastscan_over_peer"] = ratio("scan jsonl", "msgspec decode")
 
@@ -167,11 +167,11 @@ def test_peer_decompress(benchmark, log_formats, jsonl_log, fmt, tool):
     if shutil.which(tool[0]) is None:
         pytest.skip(f"{tool[0]} is not installed")
 
-    def run():
+    def run(path):
         with open(os.devnull, "wb") as out:
-            subprocess.run([*tool, str(log_formats[fmt])], stdout=out, check=True)
+            subprocess.run([*tool, str(path)], stdout=out, check=True)
 
-    benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
+    benchmark.pedantic(run, setup=cached(log_formats[fmt]), rounds=ROUNDS, iterations=1)
     name = " ".join(tool)
     fig = record(benchmark, name, os.path.getsize(jsonl_log))
     fig["fastscan_over_peer"] = ratio(f"scan {fmt}", name)
