@@ -92,8 +92,9 @@ def pool_groups(values, rows, label, size, weight, how, out):
     POOL_NONE leaves out[:, c] as it is. Sums add in the order of `rows`, as np.bincount does: the
     same results to the last bit as np.bincount and group_medians column by column.
 
-    values : float64[n, C], rows, label : int64[m], size : int64[g] (rows per group),
-    weight : float64[m], how : int8[C], out : float64[g, C]
+    values : float64[n, C] (no NaN: a median's selection assumes the values are ordered), rows,
+    label : int64[m], size : int64[g] (rows per group), weight : float64[m], how : int8[C],
+    out : float64[g, C]
     """
     g = size.shape[0]
     m = rows.shape[0]
