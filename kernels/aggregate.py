@@ -43,33 +43,6 @@ def minmax_by_account(account, values, valid, out_min, out_max):
             out_max[a] = v
 
 
-@kernel(types.void(ro(types.float64), ro(types.int64), ro(types.int64), rw(types.float64)))
-def group_medians(values, label, size, out):
-    """out[g] = the median of the values whose label is g (the mean of the two middle ones of an
-    even count), 0 for a group of none: a counting sort by label, then a sort of each group.
-
-    values : float64[n], label : int64[n] (0 <= label < len(size)), size : int64[g] (how many
-    values each group has), out : float64[g]
-    """
-    g = size.shape[0]
-    start = np.zeros(g + 1, dtype=np.int64)
-    for k in range(g):
-        start[k + 1] = start[k] + size[k]
-    fill = start[:g].copy()
-    grouped = np.empty(values.shape[0], dtype=np.float64)
-    for i in range(values.shape[0]):
-        k = label[i]
-        grouped[fill[k]] = values[i]
-        fill[k] += 1
-    for k in range(g):
-        m = size[k]
-        if m == 0:
-            out[k] = 0.0
-            continue
-        v = np.sort(grouped[start[k] : start[k] + m])
-        out[k] = (v[(m - 1) // 2] + v[m // 2]) / 2
-
-
 POOL_SUM, POOL_MEDIAN, POOL_MEAN, POOL_NONE = 0, 1, 2, 3  # pool_groups' ways to pool a column
 
 
@@ -90,7 +63,7 @@ def pool_groups(values, rows, label, size, weight, how, out):
     group g, POOL_MEDIAN its median (the mean of the two middle values of an even count; 0 for an
     empty group), POOL_MEAN the weighted mean sum(v * w) / sum(w) (0 where the weights sum to 0);
     POOL_NONE leaves out[:, c] as it is. Sums add in the order of `rows`, as np.bincount does: the
-    same results to the last bit as np.bincount and group_medians column by column.
+    same results to the last bit as np.bincount, and the medians a sort of each group gives.
 
     values : float64[n, C] (no NaN: a median's selection assumes the values are ordered), rows,
     label : int64[m], size : int64[g] (rows per group), weight : float64[m], how : int8[C],

@@ -295,8 +295,8 @@ def test_real_volunteers_each_a_person_are_never_flagged():
 
 @pytest.mark.parametrize("seed", range(12))
 def test_group_medians_are_those_of_sorting_each_group(seed):
-    """The campaigns' pooled medians (a counting sort by group, then a sort of each group) are
-    the medians of each group's sorted values: ties, empty groups and groups of one included."""
+    """The campaigns' pooled medians (a counting sort by group, then a selection in each group)
+    are the medians of each group's sorted values: ties, empty groups and groups of one included."""
     from fastscan.score.campaigns import _median
 
     rng = np.random.default_rng(seed)

@@ -125,17 +125,21 @@ def campaign_id(members: list[str]) -> str:
 
 
 def _median(v: np.ndarray, lab: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Per group (labels 0..len(size)-1), the median of `v` over its elements; 0 for an empty one."""
-    from fastscan.kernels.aggregate import group_medians
+    """Per group (labels 0..len(size)-1), the median of `v` over its elements; 0 for an empty one
+    (kernels.aggregate.pool_groups on one column)."""
+    from fastscan.kernels.aggregate import POOL_MEDIAN, pool_groups
 
-    med = np.zeros(len(size))
-    group_medians(
-        np.ascontiguousarray(v, dtype=np.float64),
+    med = np.zeros((len(size), 1))
+    pool_groups(
+        np.ascontiguousarray(v, dtype=np.float64).reshape(-1, 1),
+        np.arange(len(v), dtype=np.int64),
         np.ascontiguousarray(lab, dtype=np.int64),
         np.ascontiguousarray(size, dtype=np.int64),
+        np.zeros(len(v)),
+        np.array([POOL_MEDIAN], dtype=np.int8),
         med,
     )
-    return med
+    return med[:, 0]
 
 
 class _Numeric:
