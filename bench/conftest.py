@@ -66,6 +66,13 @@ def cached(*args):
     return setup
 
 
+def timed_scan(benchmark, path: Path):
+    """The report of `path`, its scan timed over ROUNDS rounds, each of the file in the page cache."""
+    import fastscan
+
+    return benchmark.pedantic(lambda p: fastscan.scan([p]), setup=cached(path), rounds=ROUNDS, iterations=1)
+
+
 @pytest.fixture(scope="session")
 def warm():
     """Every kernel compiled and every reader path imported before anything is timed."""

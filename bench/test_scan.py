@@ -20,24 +20,19 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pytest
 import shingles  # tests/shingles.py: exact shingle hashes (bench/conftest.py puts tests/ on the path)
-from conftest import RESULTS, ROUNDS, cached, ratio, record
+from conftest import RESULTS, ROUNDS, cached, ratio, record, timed_scan
 from logs import bench_log
 
-import fastscan
 from fastscan.config import ScanConfig
 
 CONFIG = ScanConfig()  # MinHash as the scan computes it: its permutations and shingle size
 K, SHINGLE = CONFIG.num_perm, CONFIG.shingle_words
 
 
-def _scan(path):
-    return fastscan.scan([path])
-
-
 @pytest.mark.parametrize("fmt", ["jsonl", "gz", "zst", "parquet", "arrow"])
 def test_scan(benchmark, warm, log_formats, jsonl_log, jsonl_report, fmt):
     path = log_formats[fmt]
-    report = benchmark.pedantic(_scan, setup=cached(path), rounds=ROUNDS, iterations=1)
+    report = timed_scan(benchmark, path)
     st = report.stats.to_dict()
     assert st["records_read"] == st["records_scored"] + st["records_rejected"]
     assert st["records_rejected"] == 0

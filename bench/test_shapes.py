@@ -12,19 +12,13 @@ from __future__ import annotations
 import os
 
 import pyarrow.compute as pc
-from conftest import BENCH_BYTES, RESULTS, ROUNDS, cached, ratio, record
+from conftest import BENCH_BYTES, RESULTS, ratio, record, timed_scan
 from logs import bench_log, split_accounts, with_senders
-
-import fastscan
-
-
-def _scan(path):
-    return fastscan.scan([path])
 
 
 def test_scan_with_senders(benchmark, warm, jsonl_log, jsonl_report):
     path = with_senders(jsonl_log)
-    report = benchmark.pedantic(_scan, setup=cached(path), rounds=ROUNDS, iterations=1)
+    report = timed_scan(benchmark, path)
     st = report.stats.to_dict()
     assert st["records_read"] == st["records_scored"] and st["records_rejected"] == 0
     assert report.accounts.column("account_id").equals(jsonl_report.column("account_id"))
@@ -38,7 +32,7 @@ def test_scan_with_senders(benchmark, warm, jsonl_log, jsonl_report):
 
 def test_scan_many_accounts(benchmark, warm, jsonl_log, jsonl_report):
     path = split_accounts(jsonl_log)
-    report = benchmark.pedantic(_scan, setup=cached(path), rounds=ROUNDS, iterations=1)
+    report = timed_scan(benchmark, path)
     st = report.stats.to_dict()
     assert st["records_read"] == st["records_scored"] and st["records_rejected"] == 0
     assert report.accounts.num_rows > 4 * jsonl_report.num_rows  # split 8 ways; light ones fewer
@@ -54,7 +48,7 @@ def test_scan_many_accounts(benchmark, warm, jsonl_log, jsonl_report):
 
 def test_scan_openai_shape(benchmark, warm):
     path = bench_log(BENCH_BYTES, seed=0, fmt="openai")
-    report = benchmark.pedantic(_scan, setup=cached(path), rounds=ROUNDS, iterations=1)
+    report = timed_scan(benchmark, path)
     st = report.stats.to_dict()
     assert st["records_read"] == st["records_scored"] and st["records_rejected"] == 0
     assert report.accounts.num_rows > 0
