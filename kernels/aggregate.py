@@ -6,10 +6,11 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, ro2, rw, rw2
-from fastscan.kernels.bits import copy_bytes, same_bytes
+from fastscan.kernels.bits import copy_bytes, prefetch, same_bytes
 from fastscan.kernels.hashing import fmix64, xxh64
 
 EMPTY_KEY = np.iinfo(np.int64).min  # a free slot of accumulate's table
+ACCUMULATE_AHEAD = 16  # rows between asking for a key's slot and probing it
 
 
 @kernel(types.void(ro(types.int32), ro2(types.int64), rw2(types.int64)))
@@ -256,6 +257,10 @@ def accumulate(keys, values, minimum, table_keys, table_values, used, limit):
     u = used[0]
     n = keys.shape[0]
     for i in range(n):
+        if i + ACCUMULATE_AHEAD < n:  # the slot of the key some rows on: its cache lines are on their way
+            ahead = np.int64(fmix64(keys[i + ACCUMULATE_AHEAD])) & mask
+            prefetch(table_keys, ahead)
+            prefetch(table_values, ahead)
         k = keys[i]
         v = np.int64(1) if ones else values[i]
         t = np.int64(fmix64(k)) & mask
