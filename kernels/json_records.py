@@ -87,12 +87,12 @@ def _pick(i, f, slot, at, ms, scratch, valid, text, cursor):
     if content == _C_SCRATCH:
         copy_bytes(text[scratch], 0, text[slot], at, n)
         cursor[f] = at + n
-        valid[i, f] = True
+        valid[f, i] = True
     elif content == _C_DIRECT:
-        valid[i, f] = True
+        valid[f, i] = True
     else:  # absent or null
         cursor[f] = at
-        valid[i, f] = False
+        valid[f, i] = False
 
 
 @inline
@@ -147,12 +147,12 @@ def _decode_record(
     last,
     ms,
 ):
-    """Decode one line into row i of the outputs (see scan_records); False when it is left to Arrow.
+    """Decode one line into column i of the outputs (see scan_records); False when it is left to Arrow.
     last : int64[KEY_MEMORY, 4], the keys of the line before by place (start, length, key entry or
     -1, node): a key the same as the one in its place the line before, closing quote included, is
     neither scanned nor searched."""
     for f in range(ftypes.shape[0]):
-        valid[i, f] = False
+        valid[f, i] = False
     lazy_f, count_f, user_f = special[0], special[1], special[2]
     sys_f, prior_f, scratch = special[3], special[4], special[5]
     ms[_LAZY_AT] = -1
@@ -382,15 +382,15 @@ def _decode_record(
         state = _AFTER_VALUE
     if skip_ws(data, p, end) != end:
         return False
-    if lazy_f >= 0 and ms[_LAZY_AT] >= 0 and (count_f < 0 or not valid[i, count_f]):
+    if lazy_f >= 0 and ms[_LAZY_AT] >= 0 and (count_f < 0 or not valid[count_f, i]):
         q, o = copy_string(data, ms[_LAZY_AT], end, text, slots[lazy_f], cursor[lazy_f])
         if q < 0:
             return False
         cursor[lazy_f] = o
-        valid[i, lazy_f] = True
+        valid[lazy_f, i] = True
     if prior_f >= 0:
-        ivals[i, prior_f] = ms[_BEFORE_USER] if ms[_USER_SEEN] else ms[_TURNS]
-        valid[i, prior_f] = True
+        ivals[prior_f, i] = ms[_BEFORE_USER] if ms[_USER_SEEN] else ms[_TURNS]
+        valid[prior_f, i] = True
     return True
 
 
@@ -415,6 +415,7 @@ def _decode_record(
         rw2(types.uint8),
         rw2(types.int64),
         rw(types.boolean),
+        types.int64,
     )
 )
 def scan_records(
@@ -437,16 +438,17 @@ def scan_records(
     text,
     text_end,
     refused,
+    row0,
 ):
     """Decode lines i of data[starts[i]:ends[i]] along a plan (see module doc). refused[i] is set
     for a line left to Arrow (its row is all null and it adds no text); returns how many lines are.
 
     Plan: names_off : int64[e + 1], names_data : uint8, kind : int8[e], arg, index : int64[e],
     node_lo, node_hi : int64[k], ftypes : int8[f], slots : int64[f] (row of `text` of each
-    T_STRING field, else -1), special : int64[6]. Outputs [n, f]: valid (present and not null);
-    ivals (T_INT, and T_BOOL as 0/1); fvals (T_FLOAT); text_end (T_STRING: end of line i's
-    string in its text row, which holds the field's decoded strings one after another; text
-    needs ends[-1] - starts[0] bytes per row, and 64 more).
+    T_STRING field, else -1), special : int64[6]. Outputs [f, rows] (a field's values a column
+    as Arrow holds it), line i's at row0 + i: valid (present and not null); ivals (T_INT, and
+    T_BOOL as 0/1); fvals (T_FLOAT); text_end (T_STRING: end of line i's string in its text row,
+    which holds the field's strings one after another; ends[-1] - starts[0] + 64 bytes a row)
     """
     nf = ftypes.shape[0]
     seen = np.zeros(kind.shape[0], dtype=np.bool_)
@@ -458,13 +460,14 @@ def scan_records(
     ms = np.zeros(_MS_SIZE, dtype=np.int64)
     count = 0
     for i in range(starts.shape[0]):
+        r = row0 + i
         for f in range(nf):
             saved[f] = cursor[f]
         ok = _decode_record(
             data,
             starts[i],
             ends[i],
-            i,
+            r,
             names_off,
             names_data,
             kind,
@@ -490,8 +493,8 @@ def scan_records(
         if not ok:
             count += 1
             for f in range(nf):
-                valid[i, f] = False
+                valid[f, r] = False
                 cursor[f] = saved[f]
         for f in range(nf):
-            text_end[i, f] = cursor[f]
+            text_end[f, r] = cursor[f]
     return count

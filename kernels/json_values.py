@@ -369,7 +369,7 @@ def skip_value(data, p, end, stack):
 @inline
 def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cursor):
     """Decode the value at p as a field of type t (T_STRING into out[slot] from cursor[f],
-    numbers and booleans into ivals / fvals [i, f], valid[i, f] set; all only when `write`) ->
+    numbers and booleans into ivals / fvals [f, i], valid[f, i] set; all only when `write`) ->
     position after it, or -1 where it is not of that type, or not one Arrow reads as this does
     (see kernels.json_records). A null leaves the field null."""
     c = data[p]
@@ -385,7 +385,7 @@ def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cu
         if q < 0:
             return -1
         cursor[f] = o
-        valid[i, f] = True
+        valid[f, i] = True
         return q
     if t == T_BOOL:
         b = 0
@@ -397,8 +397,8 @@ def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cu
         else:
             return -1
         if p >= 0 and write:
-            ivals[i, f] = b
-            valid[i, f] = True
+            ivals[f, i] = b
+            valid[f, i] = True
         return p
     if c != 45 and not (48 <= c <= 57):
         return -1
@@ -409,7 +409,7 @@ def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cu
         if not integer or digits > 18:
             return -1
         if write:
-            ivals[i, f] = -mant if neg else mant
+            ivals[f, i] = -mant if neg else mant
     else:
         if digits > 15:
             return -1
@@ -422,7 +422,7 @@ def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cu
         else:
             v = mant / _POW10[-exp10]
         if write:
-            fvals[i, f] = -v if neg else v
+            fvals[f, i] = -v if neg else v
     if write:
-        valid[i, f] = True
+        valid[f, i] = True
     return q

@@ -161,10 +161,12 @@ class RecordDecoder:
         *_, ftypes, slots, special = plan.arrays  # (the whole plan goes to the kernel as it is)
         n, nf = len(starts), len(ftypes)
         data = np.frombuffer(chunk, dtype=np.uint8)
-        valid = np.empty((n, nf), dtype=np.bool_)
-        ivals = np.zeros((n, nf), dtype=np.int64)
-        fvals = np.zeros((n, nf), dtype=np.float64)
-        text_end = np.zeros((n, nf), dtype=np.int64)
+        # one row per field: each field's values are a column as Arrow holds it, handed over as
+        # they are (a [record, field] layout took a strided copy of every column, 0.1 s a scan)
+        valid = np.empty((nf, n), dtype=np.bool_)
+        ivals = np.zeros((nf, n), dtype=np.int64)
+        fvals = np.zeros((nf, n), dtype=np.float64)
+        text_end = np.zeros((nf, n), dtype=np.int64)
         starts, ends = starts.astype(np.int64), ends.astype(np.int64)
         refused = np.zeros(n, dtype=np.bool_)
         has_text = ftypes == jv.T_STRING
@@ -181,12 +183,13 @@ class RecordDecoder:
                 starts[lo:hi],
                 ends[lo:hi],
                 *plan.arrays,
-                valid[lo:hi],
-                ivals[lo:hi],
-                fvals[lo:hi],
+                valid,
+                ivals,
+                fvals,
                 text,
-                text_end[lo:hi],
+                text_end,
                 refused[lo:hi],
+                lo,
             )
             return res, text
 
@@ -196,27 +199,28 @@ class RecordDecoder:
             return pa.table({}).slice(0, 0), refused
         arrays = []
         for f, typ in enumerate(plan.types):
-            ok = np.ascontiguousarray(valid[:, f])
+            ok = valid[f]
             mask = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
             t = ftypes[f]
             if t == jv.T_STRING:
-                bufs, offs, base = [], [np.zeros(1, dtype=np.int64)], 0
+                off = np.empty(n + 1, dtype=np.int32)
+                off[0] = 0
+                bufs, base = [], 0
                 for (lo, hi), (_, text) in zip(ranges, parts):
-                    used = int(text_end[hi - 1, f]) if hi > lo else 0
+                    used = int(text_end[f, hi - 1]) if hi > lo else 0
+                    if base + used >= 1 << 31:
+                        return None
                     bufs.append(text[slots[f], :used])
-                    offs.append(text_end[lo:hi, f] + base)
+                    np.add(text_end[f, lo:hi], base, out=off[lo + 1 : hi + 1], casting="unsafe")
                     base += used
-                if base >= 1 << 31:
-                    return None
-                off = np.concatenate(offs).astype(np.int32)
                 arr = pa.StringArray.from_buffers(n, pa.py_buffer(off), pa.py_buffer(np.concatenate(bufs)), mask)
             elif t == jv.T_BOOL:
-                arr = pa.array(np.ascontiguousarray(ivals[:, f]) != 0, pa.bool_(), mask=~ok)
+                arr = pa.array(ivals[f] != 0, pa.bool_(), mask=~ok)
             elif typ == pa.int32():
-                arr = pa.array(ivals[:, f].astype(np.int32), pa.int32())
+                arr = pa.array(ivals[f].astype(np.int32), pa.int32())
             else:
                 values, typ = (ivals, pa.int64()) if t == jv.T_INT else (fvals, pa.float64())
-                arr = pa.Array.from_buffers(typ, n, [mask, pa.py_buffer(np.ascontiguousarray(values[:, f]))])
+                arr = pa.Array.from_buffers(typ, n, [mask, pa.py_buffer(values[f])])
             arrays.append(arr)
         del parts
         table = pa.Table.from_arrays(arrays, names=plan.columns)
