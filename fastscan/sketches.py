@@ -25,7 +25,7 @@ INT64_MIN = np.iinfo(np.int64).min
 UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 TEXT_BYTES = 96  # bytes kept from each end of a sampled prompt when a scan keeps text
 SIG_DTYPE = np.uint16  # a stored signature value: the low 16 bits of a MinHash minimum (b-bit MinHash)
-MAPPED_STORE_BYTES = 32 << 20  # a sample's signature store past this size lives in reserved_rows
+MAPPED_STORE_BYTES = 4 << 20  # a sample's signature store past this size lives in reserved_rows
 
 
 def hour_key(ts_ms: np.ndarray) -> np.ndarray:
