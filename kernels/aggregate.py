@@ -190,6 +190,60 @@ def merge_order(a1, h1, a2, h2, order2, out):
 
 @kernel(
     types.int64(
+        *_PAIRS,
+        ro(types.int64),
+        types.int64,
+        ro(types.int64),
+        ro(types.int64),
+        rw(types.int64),
+        rw(types.int64),
+        rw(types.uint64),
+        rw(types.int64),
+        rw(types.int64),
+        rw(types.boolean),
+        rw(types.boolean),
+    )
+)
+def bottom_k(account, phash, order, size, count, count0, src, out_account, out_hash, out_count, out_count0, gone, full):
+    """A prompt sample's compaction in one pass over its rows in `order` (by account, then hash):
+    each distinct (account, hash) pair becomes one row, for the `size` pairs of smallest hash of
+    each account: src, its first row in `order`; out_account and out_hash, the pair; out_count
+    and out_count0, the sums of count and count0 over its rows; full, whether it is its
+    account's size-th pair. gone[r] is set for every row r not taken as a src. Returns how many
+    pairs are kept (src[:k], ...).
+
+    account, phash, count, count0, gone : [n]; order : int64[n] (a permutation);
+    src, out_account, out_count, out_count0 : int64[>= n], out_hash : uint64[>= n], full : bool[>= n]
+    """
+    k = 0
+    rank = 0
+    kept = False
+    for q in range(order.shape[0]):
+        r = order[q]
+        a, h = account[r], phash[r]
+        same_account = q > 0 and a == account[order[q - 1]]
+        if same_account and h == phash[order[q - 1]]:  # another row of the pair before
+            gone[r] = True
+            if kept:
+                out_count[k - 1] += count[r]
+                out_count0[k - 1] += count0[r]
+            continue
+        rank = rank + 1 if same_account else 0
+        kept = rank < size
+        gone[r] = not kept
+        if kept:
+            src[k] = r
+            out_account[k] = a
+            out_hash[k] = h
+            out_count[k] = count[r]
+            out_count0[k] = count0[r]
+            full[k] = rank == size - 1
+            k += 1
+    return k
+
+
+@kernel(
+    types.int64(
         ro(types.int64),
         ro(types.int64),
         ro(types.int64),

@@ -462,3 +462,19 @@ def match_phrases(data: bytes | None, phrases: list[bytes]) -> bool:
         return False
     folded = bytes(b + 32 if 65 <= b <= 90 else b for b in data)
     return any(p and p in folded for p in phrases)
+
+
+def bottom_k(rows: list[tuple[int, int, int, int]], size: int) -> list[tuple[int, int, int, int, int]]:
+    """A prompt sample's compaction: rows (account, hash, count, count0) in their order ->
+    (first row's index, account, hash, count sum, count0 sum) of the `size` smallest distinct
+    hashes of each account, by account then hash."""
+    pairs: dict[tuple[int, int], list[int]] = {}
+    for i, (a, h, c, c0) in enumerate(rows):
+        got = pairs.setdefault((a, h), [i, 0, 0])
+        got[1] += c
+        got[2] += c0
+    out = []
+    for (a, h), (i, c, c0) in sorted(pairs.items()):
+        if sum(1 for b, g in pairs if b == a and g < h) < size:
+            out.append((i, a, h, c, c0))
+    return out

@@ -99,6 +99,10 @@ def test_text_only_when_asked_and_nothing_else_changes(ring):
     plain = scan([ring])
     texty = scan([ring], config=ScanConfig(keep_text=True))
     assert plain.accounts.equals(texty.accounts)
+    # and where accounts fill their sample (its threshold then estimates their distinct prompts)
+    small = scan([ring], config=ScanConfig(sample_size=16))
+    assert small.accounts.equals(scan([ring], config=ScanConfig(sample_size=16, keep_text=True)).accounts)
+    assert not small.accounts.equals(plain.accounts)
     assert plain.shared_templates is not None and texty.shared_templates is not None
     assert texty.prompt_excerpts is not None
     assert plain.prompt_excerpts is None and "skeleton" not in plain.shared_templates.column_names

@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import reference
 from logs import COUNTS, records, write_jsonl
 
 from fastscan import Scanner, StateError, scan
@@ -690,6 +691,30 @@ def test_merge_order_of_live_and_new_rows_is_lexsort(live, new):
     assert np.array_equal(out, np.lexsort((allh, all_a)))
     if len(la) > 2:
         assert not merge_order(la[::-1].copy(), lh[::-1].copy(), na, nh, order_by_account_hash(na, nh), out)
+
+
+@pytest.mark.parametrize("size", [1, 3, 50])
+def test_bottom_k_matches_the_reference(size):
+    """The compaction kernel against tests/reference.py: one row per (account, hash), its first
+    row's, counts summed, an account's `size` smallest hashes; the rest gone, the size-th marked."""
+    from fastscan.kernels.aggregate import bottom_k
+
+    rng = np.random.default_rng(size)
+    n = 3000
+    a = rng.integers(0, 30, n).astype(np.int64)
+    h = rng.choice(np.array([0, 1, 7, 2**40, 2**63, 2**64 - 1] + list(range(100, 160)), dtype=np.uint64), n)
+    c, c0 = rng.integers(1, 9, n), rng.integers(0, 3, n)
+    order = np.lexsort((h, a))
+    src, acct, cnt, cnt0 = (np.full(n, -1, dtype=np.int64) for _ in range(4))
+    hsh, gone, full = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)
+    k = bottom_k(a, h, order, size, c, c0, src, acct, hsh, cnt, cnt0, gone, full)
+    want = reference.bottom_k(list(zip(a.tolist(), h.tolist(), c.tolist(), c0.tolist())), size)
+    got = list(zip(src[:k].tolist(), acct[:k].tolist(), hsh[:k].tolist(), cnt[:k].tolist(), cnt0[:k].tolist()))
+    assert got == want
+    assert sorted(np.flatnonzero(~gone).tolist()) == sorted(src[:k].tolist())
+    per_account = np.bincount(acct[:k], minlength=30)
+    assert np.array_equal(acct[:k][full[:k]], np.flatnonzero(per_account == size))  # the last of a full account
+    assert (acct[:k][full[:k]] == np.unique(acct[:k][full[:k]])).all()
 
 
 def test_sample_signatures_restored_in_row_order_and_refused_when_short():
