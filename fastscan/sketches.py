@@ -212,13 +212,10 @@ def order_by_account_hash(account: np.ndarray, phash: np.ndarray) -> np.ndarray:
     return order
 
 
-def group_by_account_hash(
-    account: np.ndarray, phash: np.ndarray, order: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(order, starts): the rows in order_by_account_hash's order (or `order`, when the caller
-    has it), and where in it each distinct (account, prompt hash) pair starts."""
-    if order is None:
-        order = order_by_account_hash(account, phash)
+def group_by_account_hash(account: np.ndarray, phash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, starts): the rows in order_by_account_hash's order, and where in it each distinct
+    (account, prompt hash) pair starts."""
+    order = order_by_account_hash(account, phash)
     a, h = account[order], phash[order]
     first = np.ones(len(order), dtype=np.bool_)
     first[1:] = (a[1:] != a[:-1]) | (h[1:] != h[:-1])
@@ -351,8 +348,9 @@ class PromptSample:
 
     def compact(self) -> None:
         """Fold the pending rows into the live ones: one row per (account, prompt hash), counts
-        summed, the `size` smallest hashes of each account kept (kernels.aggregate.bottom_k; the
-        numpy passes it replaced took 0.15 s a scan of the bench log on the fold thread)."""
+        summed, the `size` smallest hashes of each account kept, in one pass of
+        kernels.aggregate.bottom_k (a dozen numpy passes before: the bench log's compactions
+        0.29 -> 0.18 s a scan on the fold thread, with the timsort of order_by_account_hash)."""
         from fastscan.kernels.aggregate import bottom_k
 
         if not self._pending:
