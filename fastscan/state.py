@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from fastscan.buffers import Scratch
 from fastscan.config import ScanConfig
+from fastscan.counts import SparseCounts, SparseMin
 from fastscan.errors import StateFormatError
 from fastscan.names import NameTable
 from fastscan.parallel import map_ordered, row_ranges
@@ -30,8 +31,6 @@ from fastscan.sketches import (
     SIG_DTYPE,
     TEXT_BYTES,
     PromptSample,
-    SparseCounts,
-    SparseMin,
     group_by_account_hash,
     prompt_ends,
 )

@@ -24,7 +24,7 @@ LAYERS = [
     "fastscan.partial",
     "fastscan.state",
     "fastscan.prepared",
-    {"fastscan.sketches", "fastscan.config"},
+    {"fastscan.sketches", "fastscan.counts", "fastscan.config"},
     "fastscan.read",
     {"fastscan.buffers", "fastscan.parallel"},
     "fastscan.kernels",

@@ -117,7 +117,7 @@ def test_state_round_trips_through_bytes_and_pickle(archive):
     assert half.finish().accounts.equals(want)
     assert AccountState.from_bytes(AccountState(SMALL).to_bytes()).n_accounts == 0
     # every SparseCounts of a state is serialized (a new one must be added to _SPARSE)
-    from fastscan.sketches import SparseCounts
+    from fastscan.counts import SparseCounts
     from fastscan.state import _SPARSE
 
     assert {k for k, v in vars(AccountState()).items() if isinstance(v, SparseCounts)} == set(_SPARSE)
@@ -600,7 +600,7 @@ def test_order_by_account_hash_is_lexsort(accounts, n):
 def test_sparse_counts_and_minima_match_a_dictionary(batches):
     """Per (account, key): the sum of counts and the smallest value, whatever the batches and
     compactions (many small batches compact between them)."""
-    from fastscan.sketches import SparseCounts, SparseMin
+    from fastscan.counts import SparseCounts, SparseMin
 
     rng = np.random.default_rng(batches)
     sums, mins, seen = SparseCounts(), SparseMin(), SparseCounts()
@@ -629,7 +629,7 @@ def test_sparse_counts_and_minima_match_a_dictionary(batches):
 def test_sparse_counts_wait_in_bounded_memory_and_refuse_unequal_values():
     """The waiting pairs live in a hash table of max(65,536, the table's pairs) slots rounded up
     to a power of two, 16 B each, merged when half full; compact() gives it back."""
-    from fastscan.sketches import SparseCounts, SparseMin
+    from fastscan.counts import SparseCounts, SparseMin
 
     sc = SparseCounts()
     rng = np.random.default_rng(3)
@@ -654,7 +654,7 @@ def test_sparse_counts_wait_in_bounded_memory_and_refuse_unequal_values():
 def test_state_with_a_damaged_sparse_table_is_refused():
     """The sparse tables merge as sorted tables of distinct keys: a state whose table is not one
     (or has more keys than counts) is refused when read, not merged into wrong totals."""
-    from fastscan.sketches import SparseCounts
+    from fastscan.counts import SparseCounts
 
     st = AccountState()
     st.hours.add(np.array([0, 0, 1]), np.array([5, 7, 5]))
