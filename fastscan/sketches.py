@@ -117,6 +117,11 @@ class PromptSample:
     the next signatures (moving the signatures at each compaction copied 900 MB, in fresh pages,
     over a 2.1 GB log). The store so holds the live rows and those waiting for the next compaction,
     and after one that dropped many rows it is cut back (`_shrink`).
+
+    A signature depends on the text alone, so rows of one text (one prompt hash), whatever their
+    accounts, share one store row (`text_slots`: a table from prompt hash to store row, and a count
+    of the rows that refer to each store row, which is free again when that falls to 0): a text
+    several accounts send is hashed and stored once.
     """
 
     def __init__(self, size: int, num_perm: int, keep_text: bool = False):
@@ -134,6 +139,10 @@ class PromptSample:
         self._used = 0  # store rows handed out so far (the rest are room to grow into)
         self._mapped = False  # the store is a reserved_rows array
         self._free = np.zeros(0, dtype=np.int64)  # store rows handed out and freed since, ascending
+        self._refs = np.zeros(0, dtype=np.int32)  # per store row: the rows (live or waiting) that use it
+        self._row_key = np.zeros(0, dtype=np.uint64)  # per store row: the prompt hash of its text
+        self._texts = np.zeros(0, dtype=np.int32)  # prompt hash -> store row (kernels.prompts.find_texts)
+        self._taken = 0  # entries of the text table taken
         # the first and the last TEXT_BYTES bytes of each prompt, zero-padded; None: no text kept
         self.text = np.zeros((0, 2 * TEXT_BYTES), dtype=np.uint8) if keep_text else None
         self.threshold = np.zeros(0, dtype=np.uint64)  # per account: hashes above are never kept
@@ -156,7 +165,48 @@ class PromptSample:
         self._used += m - reuse
         if self._used > len(self.store):
             self._grow(held)
+        if self._used > len(self._refs):
+            more = max(self._used, 2 * len(self._refs)) - len(self._refs)
+            self._refs = np.concatenate([self._refs, np.zeros(more, dtype=np.int32)])
+            self._row_key = np.concatenate([self._row_key, np.zeros(more, dtype=np.uint64)])
         return slots
+
+    def text_slots(self, phash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Store rows for the signatures of new rows of prompt hashes `phash` -> (slots, fresh): a
+        text whose signature the store holds (for a row live or waiting) shares its store row, and
+        so do rows of one new text; `fresh` indexes the first row of each new text, whose signature
+        the caller writes at store[slots[fresh]] before passing the slots to `add_slots`."""
+        from fastscan.kernels.prompts import find_texts
+
+        phash = np.ascontiguousarray(phash, dtype=np.uint64)
+        n = len(phash)
+        if 2 * (self._taken + n) > len(self._texts):
+            self._index_texts(n)
+        found, entry = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int64)
+        self._taken += find_texts(phash, self._texts, self._row_key, self._refs, found, entry)
+        out = found.astype(np.int64)
+        fresh = np.flatnonzero(out == -1 - np.arange(n))
+        rows = self.reserve(len(fresh))
+        self._row_key[rows] = phash[fresh]
+        self._texts[entry[fresh]] = rows
+        new = out < 0
+        row_of = np.empty(n, dtype=np.int64)
+        row_of[fresh] = rows
+        out[new] = row_of[-1 - out[new]]
+        return out, fresh
+
+    def _index_texts(self, n: int) -> None:
+        """A text table with room for the texts of the store rows in use and `n` more, at most a
+        quarter full (rebuilt when half full: entries of freed rows are never taken out)."""
+        from fastscan.kernels.prompts import FREE_ENTRY, index_texts
+
+        used = np.flatnonzero(self._refs[: self._used] > 0)
+        size = 1 << 12
+        while size < 4 * (len(used) + n):
+            size *= 2
+        self._texts = np.full(size, FREE_ENTRY, dtype=np.int32)
+        index_texts(used, self._texts, self._row_key)
+        self._taken = len(used)
 
     def _grow(self, held: int) -> None:
         """Room for self._used rows, of which the first `held` hold signatures. A large store
@@ -185,6 +235,9 @@ class PromptSample:
         sig.shape = (len(self.account), self.num_perm)  # in place: a reshaped view could not grow
         self.store, self.slot = sig, np.arange(len(self.account), dtype=np.int64)
         self._used, self._free, self._mapped = len(self.account), np.zeros(0, dtype=np.int64), False
+        self._refs = np.ones(len(self.account), dtype=np.int32)
+        self._row_key = self.prompt_hash.astype(np.uint64)
+        self._texts, self._taken = np.zeros(0, dtype=np.int32), 0  # indexed at the next text_slots
 
     @property
     def store_rows(self) -> int:
@@ -200,12 +253,17 @@ class PromptSample:
         """New rows with their signatures (SIG_DTYPE[m, num_perm]; wider values keep their low bits)."""
         slots = self.reserve(len(account))
         self.store[slots] = sig
+        self._row_key[slots] = prompt_hash
         self.add_slots(account, prompt_hash, count, count0, n_words, head_hash, tail_hash, slots, text)
 
     def add_slots(self, account, prompt_hash, count, count0, n_words, head_hash, tail_hash, slot, text=None) -> None:
-        """New rows whose signatures are written at store[slot] (slots from `reserve`)."""
+        """New rows whose signatures are written at store[slot] (slots from `reserve` or `text_slots`)."""
+        from fastscan.kernels.prompts import count_refs
+
         if (text is None) != (self.text is None):
             raise ValueError("prompt text given to a sample that keeps none, or missing from one that does")
+        slot = np.asarray(slot, dtype=np.int64)
+        count_refs(slot, self._refs, 1, np.empty(0, dtype=np.int64))
         self._pending.append(
             (
                 account.astype(np.int64),
@@ -215,7 +273,7 @@ class PromptSample:
                 n_words.astype(np.int32),
                 head_hash,
                 tail_hash,
-                np.asarray(slot, dtype=np.int64),
+                slot,
                 text,
             )
         )
@@ -249,8 +307,12 @@ class PromptSample:
         rows = src[:kept]
         self.account, self.prompt_hash, self.count, self.count0 = acct, hsh, count, count0
         if gone.any():  # the rows dropped: beyond the sample size, or a prompt met again
-            freed = np.concatenate([p[_AT["slot"]] for p in parts])[gone]
-            self._free = np.sort(np.concatenate([self._free, freed]))
+            from fastscan.kernels.prompts import count_refs
+
+            dropped = np.concatenate([p[_AT["slot"]] for p in parts])[gone]
+            freed = np.empty(len(dropped), dtype=np.int64)  # the store rows no row uses now
+            k = count_refs(dropped, self._refs, -1, freed)
+            self._free = np.sort(np.concatenate([self._free, freed[:k]]))
         # the other columns: the narrow ones gathered from their concatenation; the text, when
         # kept, is wide (concatenating it first held a third copy) and is gathered from each part
         # straight into its new place
@@ -295,20 +357,24 @@ class PromptSample:
         return order
 
     def _shrink(self) -> None:
-        """After a compaction that dropped many rows (more than a quarter of the live ones and
-        4,096 besides), the live rows' signatures move to the store's first rows and the store is
-        cut to them: it holds at most 1.25 times the live rows and 4,096 more between compactions.
-        The copy is of live rows only, and only after as many rows again were dropped."""
-        live = len(self.slot)
+        """After a compaction that dropped many rows (more than a quarter of the store rows in use
+        and 4,096 besides), the signatures in use move to the store's first rows and the store is
+        cut to them: it holds at most 1.25 times the rows in use and 4,096 more between
+        compactions. The copy is of rows in use only, and only after as many again were freed."""
+        in_use = self._refs[: self._used] > 0
+        live = int(np.count_nonzero(in_use))  # store rows in use (no more than the live rows)
         if self._used <= live + live // 4 + 4096:
             return
-        move = np.flatnonzero(self.slot >= live)  # live rows whose signature sits past the first `live`
+        move = live + np.flatnonzero(in_use[live:])  # in use, past the first `live`
         if len(move):
-            taken = np.zeros(live, dtype=np.bool_)
-            taken[self.slot[self.slot < live]] = True
-            to = np.flatnonzero(~taken)  # as many free rows among the first `live` as rows to move
-            self.store[to] = self.store[self.slot[move]]
-            self.slot[move] = to
+            to = np.flatnonzero(self._refs[:live] == 0)  # as many free rows among the first `live`
+            self.store[to] = self.store[move]
+            self._refs[to], self._row_key[to] = self._refs[move], self._row_key[move]
+            new_row = np.arange(self._used, dtype=np.int64)
+            new_row[move] = to
+            self.slot = new_row[self.slot]
+        self._refs[live : self._used] = 0
+        self._texts, self._taken = np.zeros(0, dtype=np.int32), 0  # indexed at the next text_slots
         if self._mapped:
             release_rows(self.store, live, self._used)
         else:
@@ -333,6 +399,9 @@ class PromptSample:
         return (
             self._used * SIG_DTYPE().itemsize * self.num_perm
             + self._free.nbytes
+            + self._refs.nbytes
+            + self._row_key.nbytes
+            + self._texts.nbytes
             + (self.text.nbytes if self.text is not None else 0)
             + self.account.nbytes * 7
             + self.threshold.nbytes

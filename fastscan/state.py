@@ -192,15 +192,18 @@ class AccountState:
                     return
         a, b = self.minhash_params()
         u = uniq_rows.astype(np.int64)
-        slots = s.reserve(len(u))  # the signatures are computed straight into the sample's store
+        # a text the store holds already shares its signature; the others' are computed straight
+        # into the sample's store
+        slots, fresh = s.text_slots(phash[u])
+        todo, at = u[fresh], slots[fresh]
         word_start, n_words, words = text_words
 
         def minhash_part(part: tuple[int, int]) -> None:
             lo, hi = part
             k = self.config.shingle_words
-            minhash_from_words(word_start, n_words, words, u[lo:hi], k, a, b, s.store, slots[lo:hi])
+            minhash_from_words(word_start, n_words, words, todo[lo:hi], k, a, b, s.store, at[lo:hi])
 
-        map_ordered(minhash_part, row_ranges(len(u)))
+        map_ordered(minhash_part, row_ranges(len(todo)))
         ends = prompt_ends(p_off, p_data, u) if s.text is not None else None
         s.add_slots(account[u], phash[u], counts, counts0, n_words[u], head[u], tail[u], slots, ends)
 

@@ -107,3 +107,70 @@ def minhash_from_words(word_start, n_words, words, rows, k, a, b, out, out_rows)
         r = rows[i]
         m = _shingle_keys(words[word_start[r] :], n_words[r], k, xs)
         _minhash_rows(xs, m, a, b, out, out_rows[i])
+
+
+FREE_ENTRY = np.iinfo(np.int32).min  # a free entry of a text table
+
+
+@kernel(
+    types.int64(ro(types.uint64), rw(types.int32), ro(types.uint64), ro(types.int32), rw(types.int32), rw(types.int64))
+)
+def find_texts(keys, table, row_key, refs, out, at):
+    """Where each text of `keys` (prompt hashes) has its signature. The table (open addressing on
+    the key's high bits, a power of two of entries, FREE_ENTRY where free) names store rows; an
+    entry's key is row_key[row], so an entry takes 4 bytes. out[i] = the row the table gives for
+    keys[i] when that row is in use (refs[row] > 0); else -1 - j, j the first i of this call with
+    that key, whose entry now says -1 - j and sits at table[at[j]] (the caller writes the row it
+    gives the text there). Returns how many free entries were taken."""
+    mask = table.shape[0] - 1
+    taken = 0
+    for i in range(keys.shape[0]):
+        key = keys[i]
+        t = np.int64(key >> np.uint64(32)) & mask
+        while True:
+            e = table[t]
+            if e == FREE_ENTRY:
+                break
+            if e >= 0:
+                if e < row_key.shape[0] and row_key[e] == key:
+                    break
+            elif -1 - e < i and keys[-1 - e] == key:  # (a mark an unfinished call left: passed over)
+                break
+            t = (t + 1) & mask
+        e = table[t]
+        if e != FREE_ENTRY and (e < 0 or refs[e] > 0):  # a text in the store, or met earlier in this call
+            out[i] = e
+            continue
+        if e == FREE_ENTRY:
+            taken += 1
+        table[t] = -1 - i  # a new text, or one whose row was freed since
+        out[i] = -1 - i
+        at[i] = t
+    return taken
+
+
+@kernel(types.void(ro(types.int64), rw(types.int32), ro(types.uint64)))
+def index_texts(rows, table, row_key):
+    """The table entry of the text of each store row of `rows` (see find_texts) names it."""
+    mask = table.shape[0] - 1
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        key = row_key[r]
+        t = np.int64(key >> np.uint64(32)) & mask
+        while table[t] != FREE_ENTRY and not (table[t] >= 0 and row_key[table[t]] == key):
+            t = (t + 1) & mask
+        table[t] = r
+
+
+@kernel(types.int64(ro(types.int64), rw(types.int32), types.int32, rw(types.int64)))
+def count_refs(rows, refs, step, freed):
+    """refs[rows[i]] += step for each i; the rows whose count falls to 0 go to `freed` (each once,
+    in no order, as many as it holds); returns how many."""
+    n = 0
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        refs[r] += step
+        if refs[r] == 0 and n < freed.shape[0]:
+            freed[n] = r
+            n += 1
+    return n

@@ -410,9 +410,11 @@ SCALE = 10 if os.environ.get("FASTSCAN_SCALE") == "full" else 1
 SLOT = 184
 PER_ID = 60
 PER_PAIR = 16
-# a signature + account, hash, counts, words, skeletons, store row
-PER_SAMPLED = SIG_DTYPE().itemsize * ScanConfig().num_perm + 56
-STORE_ROW = SIG_DTYPE().itemsize * ScanConfig().num_perm + 8  # a spare signature row and its free-list entry
+# account, hash, counts, words, skeletons, store row (56 B); and, when its text is not shared, a
+# signature, the store row's count of rows and text hash (12 B), and up to 8 entries of the text table
+PER_SAMPLED = SIG_DTYPE().itemsize * ScanConfig().num_perm + 56 + 12 + 8 * 4
+# a spare signature row, its count, text hash and free-list entry, and its entries of the text table
+STORE_ROW = SIG_DTYPE().itemsize * ScanConfig().num_perm + 8 + 12 + 8 * 4
 PENDING = 32_768 * PER_SAMPLED + 6 * (1 << 16) * PER_PAIR
 
 
@@ -574,6 +576,91 @@ def test_sample_signatures_follow_their_rows_through_compactions_and_shrinks(map
         assert sorted(s.slot.tolist() + s._free.tolist()) == list(range(s.store_rows))  # every row once
         assert s._mapped == mapped
     assert len(s.account) == 60
+
+
+@pytest.mark.parametrize("mapped", [False, True])
+def test_rows_of_one_text_share_its_signature_through_compactions_and_shrinks(mapped, monkeypatch):
+    """Rows of one prompt hash, of any accounts and batches, share one store row (its signature
+    written once, by the first row of the text new to the store); each store row in use counts the
+    rows that use it, and is free again, and reused, when none does. Checked against the rows
+    after every compaction, over batches that shrink the store and some that share little."""
+    import fastscan.sketches
+    from fastscan.sketches import PromptSample
+
+    monkeypatch.setattr(fastscan.sketches, "MAPPED_STORE_BYTES", 1 if mapped else 1 << 40)
+    rng = np.random.default_rng(11)
+    k = 8
+    s = PromptSample(3, k)
+    s.ensure_accounts(40)
+    pool = rng.integers(0, 2**64, 300, dtype=np.uint64)  # texts many accounts send
+
+    def sig_of(phash):  # a signature depends on the text alone
+        return ((phash[:, None] >> np.uint64(7)) * np.arange(1, k + 1, dtype=np.uint64) % np.uint64(65521)).astype(
+            SIG_DTYPE
+        )
+
+    written = 0
+    for size, shared in ((3000, 0.9), (2500, 0.5), (40, 1.0), (9000, 0.05), (7, 0.0), (3000, 0.9), (6000, 0.3)):
+        account = rng.integers(0, 40, size).astype(np.int64)
+        phash = np.where(rng.random(size) < shared, rng.choice(pool, size), rng.integers(0, 2**64, size, np.uint64))
+        for lo in range(0, size, 1000):  # batches of a fold: (account, text) distinct within one
+            a, h = account[lo : lo + 1000], phash[lo : lo + 1000]
+            _, first = np.unique(np.stack([a.astype(np.uint64), h]), axis=1, return_index=True)
+            a, h = a[np.sort(first)], h[np.sort(first)]
+            slots, fresh = s.text_slots(h)
+            assert len(np.unique(h[fresh])) == len(fresh)  # one signature per new text
+            pairs = np.unique(np.stack([h, slots.astype(np.uint64)]), axis=1).shape[1]
+            assert pairs == len(np.unique(h)) == len(np.unique(slots))  # a store row per text, a text per row
+            s.store[slots[fresh]] = sig_of(h[fresh])
+            written += len(fresh)
+            n = np.ones(len(a), dtype=np.int64)
+            s.add_slots(a, h, n, n, n.astype(np.int32), h, h, slots)
+        s.compact()
+        assert np.array_equal(s.signatures(), sig_of(s.prompt_hash))
+        used = np.unique(s.slot)
+        assert len(used) == len(np.unique(s.prompt_hash))  # one store row per text kept
+        assert np.array_equal(s._refs[: s.store_rows], np.bincount(s.slot, minlength=s.store_rows))
+        assert sorted(used.tolist() + s._free.tolist()) == list(range(s.store_rows))  # each row once
+        assert s.store_rows <= len(used) * 5 // 4 + 4096 and s.store_rows <= len(s.store)
+        assert s._mapped == mapped
+    assert written < 3000 + 2500 + 40 + 9000 + 7 + 3000 + 6000 - 2000  # shared texts were not hashed again
+
+
+def test_a_fold_keeps_one_signature_per_text_and_it_is_the_texts():
+    """Scanned prompts that many accounts send: the sample keeps one store row per distinct text,
+    and every row's signature is the MinHash of its own prompt (kernels.unfused, from the text)."""
+    from fastscan.kernels import unfused
+
+    texts = [f"please explain step by step how topic {i} works in detail for me" for i in range(40)]
+    recs = [
+        {"account_id": f"acct{i % 23}", "prompt": texts[(i * 7) % 40] if i % 3 else f"own prompt {i} of mine", "ts": i}
+        for i in range(3000)
+    ]
+    from fastscan.read.canonical import CANONICAL
+
+    st = AccountState(ScanConfig(sample_size=16))
+    for lo in range(0, len(recs), 400):
+        part = recs[lo : lo + 400]
+        cols = {f.name: pa.nulls(len(part), f.type) for f in CANONICAL}
+        for name in ("account_id", "prompt"):
+            cols[name] = pa.array([r[name] for r in part], pa.string())
+        st.update(pa.RecordBatch.from_pydict(cols, schema=CANONICAL))
+    s = st.sample
+    s.compact()
+    assert len(np.unique(s.slot)) == len(np.unique(s.prompt_hash)) < len(s.account)
+    prompts = sorted({str(r["prompt"]) for r in recs})
+    arr = pa.array(prompts, pa.string())
+    off = np.frombuffer(arr.buffers()[1], dtype=np.int32)[: len(prompts) + 1].astype(np.int64)
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    valid = np.ones(len(prompts), dtype=np.bool_)
+    h = np.empty(len(prompts), np.uint64)
+    nw = np.empty(len(prompts), np.int32)
+    unfused.hash_prompts(off, data, valid, st.config.skeleton_words, h, nw, np.empty_like(h), np.empty_like(h))
+    a, b = st.minhash_params()
+    sig = np.empty((len(prompts), st.config.num_perm), dtype=np.uint32)
+    unfused.minhash_signatures(off, data, valid, np.arange(len(prompts)), st.config.shingle_words, a, b, sig)
+    by_hash = dict(zip(h.tolist(), (sig & 0xFFFF).astype(SIG_DTYPE)))
+    assert all(np.array_equal(row, by_hash[ph]) for row, ph in zip(s.signatures(), s.prompt_hash.tolist()))
 
 
 @pytest.mark.parametrize("accounts", [1, 2, 300, 2**31 + 5, 2**32 + 5])
