@@ -186,7 +186,11 @@ class PromptSample:
         self._taken += find_texts(phash, self._texts, self._row_key, self._refs, found, entry)
         out = found.astype(np.int64)
         fresh = np.flatnonzero(out == -1 - np.arange(n))
-        rows = self.reserve(len(fresh))
+        try:
+            rows = self.reserve(len(fresh))
+        except BaseException:  # (memory refused) the entries of this call name no row: a new table
+            self._texts, self._taken = np.zeros(0, dtype=np.int32), 0
+            raise
         self._row_key[rows] = phash[fresh]
         self._texts[entry[fresh]] = rows
         new = out < 0

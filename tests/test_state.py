@@ -626,6 +626,33 @@ def test_rows_of_one_text_share_its_signature_through_compactions_and_shrinks(ma
     assert written < 3000 + 2500 + 40 + 9000 + 7 + 3000 + 6000 - 2000  # shared texts were not hashed again
 
 
+def test_a_text_lookup_cut_short_leaves_the_table_sound(monkeypatch):
+    """A lookup whose store rows are refused (memory) leaves marks for rows it never gave; the
+    next lookups still give each text one row, and only rows that hold it."""
+    from fastscan.sketches import PromptSample
+
+    s = PromptSample(8, 4)
+    s.ensure_accounts(3)
+    one = np.ones(3, dtype=np.int64)
+
+    def add(account, phash):
+        slots, fresh = s.text_slots(phash)
+        s.store[slots[fresh]] = (phash[fresh, None] % np.uint64(60000)).astype(SIG_DTYPE)
+        s.add_slots(account, phash, one, one, one.astype(np.int32), phash, phash, slots)
+
+    add(np.array([0, 1, 2]), np.array([5, 6, 7], dtype=np.uint64))
+    real = PromptSample.reserve
+    monkeypatch.setattr(PromptSample, "reserve", lambda self, m: (_ for _ in ()).throw(MemoryError()))
+    with pytest.raises(MemoryError):
+        s.text_slots(np.array([5, 9, 8], dtype=np.uint64))  # marks 9 and 8 as its rows 1 and 2
+    monkeypatch.setattr(PromptSample, "reserve", real)
+    add(np.array([0, 1, 2]), np.array([8, 8, 8], dtype=np.uint64))  # row 2 would meet the mark of 1
+    add(np.array([1, 0, 2]), np.array([9, 5, 8], dtype=np.uint64))
+    s.compact()
+    assert np.array_equal(s.signatures()[:, 0], (s.prompt_hash % np.uint64(60000)).astype(SIG_DTYPE))
+    assert len(np.unique(s.slot)) == len(np.unique(s.prompt_hash)) == 5
+
+
 def test_a_fold_keeps_one_signature_per_text_and_it_is_the_texts():
     """Scanned prompts that many accounts send: the sample keeps one store row per distinct text,
     and every row's signature is the MinHash of its own prompt (kernels.unfused, from the text)."""
