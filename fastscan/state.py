@@ -336,6 +336,9 @@ class AccountState:
         s.n_words = col("sample_n_words", np.int32)
         s.head_hash = col("sample_head_hash", np.uint64)
         s.tail_hash = col("sample_tail_hash", np.uint64)
+        columns = (s.account, s.prompt_hash, s.count, s.count0, s.n_words, s.head_hash, s.tail_hash)
+        if len({len(c) for c in columns}) > 1:
+            raise ValueError("state sample of columns of unequal lengths")
         sig = col("sample_sig", np.uint32 if found == b"7" else SIG_DTYPE)  # format 7's: 32 bits,
         s.restore_signatures(sig.astype(SIG_DTYPE, copy=False))  # of which format 8 keeps the low 16
         s.threshold = col("sample_threshold", np.uint64)

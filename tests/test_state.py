@@ -653,6 +653,26 @@ def test_a_text_lookup_cut_short_leaves_the_table_sound(monkeypatch):
     assert len(np.unique(s.slot)) == len(np.unique(s.prompt_hash)) == 5
 
 
+def test_a_state_whose_sample_columns_differ_in_length_is_refused():
+    """A state file whose sample's prompt hashes are one short (the rest as written) is refused
+    in one line, before anything indexes the sample by them."""
+    st = AccountState(SMALL)
+    st._map_ids(["a", "b"])
+    st.sample.ensure_accounts(2)
+    one = np.ones(3, dtype=np.int64)
+    sig = np.zeros((3, SMALL.num_perm), dtype=SIG_DTYPE)
+    st.sample.add(np.array([0, 1, 1]), np.array([3, 4, 5], np.uint64), one, one, one.astype(np.int32), one, one, sig)
+    batch = pa.ipc.open_stream(st.to_bytes()).read_next_batch()
+    at = batch.schema.get_field_index("sample_prompt_hash")
+    short = pa.array([[3, 4]], batch.schema.field(at).type)
+    bad = batch.set_column(at, batch.schema.field(at), short)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, bad.schema) as w:
+        w.write_batch(bad)
+    with pytest.raises(ValueError, match="columns of unequal lengths"):
+        AccountState.from_bytes(sink.getvalue().to_pybytes())
+
+
 def test_a_fold_keeps_one_signature_per_text_and_it_is_the_texts():
     """Scanned prompts that many accounts send: the sample keeps one store row per distinct text,
     and every row's signature is the MinHash of its own prompt (kernels.unfused, from the text)."""
