@@ -5,7 +5,9 @@ count, skeleton hashes, and every word hash kept in a buffer) and, while those b
 the cache, for the reasoning phrases (kernels.reasoning). `minhash_from_words` then computes the
 MinHash signatures of the prompts that enter the sample from the kept word hashes, without
 tokenizing them again. Results are those of `unfused.hash_prompts`, `unfused.match_phrases` and
-`unfused.minhash_signatures` on the same strings, bit for bit.
+`unfused.minhash_signatures` on the same strings, bit for bit. `find_texts`, `index_texts` and
+`count_refs` keep the prompt sample's table from a text to the store row of its signature
+(fastscan.sketches.PromptSample.text_slots), so that a text many accounts send is hashed once.
 """
 
 from __future__ import annotations
