@@ -188,8 +188,8 @@ class PromptSample:
         fresh = np.flatnonzero(out == -1 - np.arange(n))
         try:
             rows = self.reserve(len(fresh))
-        except BaseException:  # (memory refused) the entries of this call name no row: a new table
-            self._texts, self._taken = np.zeros(0, dtype=np.int32), 0
+        except BaseException:  # (memory refused) the entries of this call name no row
+            self._forget_texts()
             raise
         self._row_key[rows] = phash[fresh]
         self._texts[entry[fresh]] = rows
@@ -198,6 +198,11 @@ class PromptSample:
         row_of[fresh] = rows
         out[new] = row_of[-1 - out[new]]
         return out, fresh
+
+    def _forget_texts(self) -> None:
+        """Drop the text table (its rows moved, or marks of a lookup cut short): the next
+        text_slots indexes the store rows in use again."""
+        self._texts, self._taken = np.zeros(0, dtype=np.int32), 0
 
     def _index_texts(self, n: int) -> None:
         """A text table with room for the texts of the store rows in use and `n` more, at most a
@@ -241,7 +246,7 @@ class PromptSample:
         self._used, self._free, self._mapped = len(self.account), np.zeros(0, dtype=np.int64), False
         self._refs = np.ones(len(self.account), dtype=np.int32)
         self._row_key = self.prompt_hash.astype(np.uint64)
-        self._texts, self._taken = np.zeros(0, dtype=np.int32), 0  # indexed at the next text_slots
+        self._forget_texts()
 
     @property
     def store_rows(self) -> int:
@@ -378,7 +383,7 @@ class PromptSample:
             new_row[move] = to
             self.slot = new_row[self.slot]
         self._refs[live : self._used] = 0
-        self._texts, self._taken = np.zeros(0, dtype=np.int32), 0  # indexed at the next text_slots
+        self._forget_texts()
         if self._mapped:
             release_rows(self.store, live, self._used)
         else:

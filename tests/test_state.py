@@ -676,15 +676,15 @@ def test_a_state_whose_sample_columns_differ_in_length_is_refused():
 def test_a_fold_keeps_one_signature_per_text_and_it_is_the_texts():
     """Scanned prompts that many accounts send: the sample keeps one store row per distinct text,
     and every row's signature is the MinHash of its own prompt (kernels.unfused, from the text)."""
+    from fastscan.buffers import string_buffers
     from fastscan.kernels import unfused
+    from fastscan.read.canonical import CANONICAL
 
     texts = [f"please explain step by step how topic {i} works in detail for me" for i in range(40)]
     recs = [
         {"account_id": f"acct{i % 23}", "prompt": texts[(i * 7) % 40] if i % 3 else f"own prompt {i} of mine", "ts": i}
         for i in range(3000)
     ]
-    from fastscan.read.canonical import CANONICAL
-
     st = AccountState(ScanConfig(sample_size=16))
     for lo in range(0, len(recs), 400):
         part = recs[lo : lo + 400]
@@ -696,10 +696,7 @@ def test_a_fold_keeps_one_signature_per_text_and_it_is_the_texts():
     s.compact()
     assert len(np.unique(s.slot)) == len(np.unique(s.prompt_hash)) < len(s.account)
     prompts = sorted({str(r["prompt"]) for r in recs})
-    arr = pa.array(prompts, pa.string())
-    off = np.frombuffer(arr.buffers()[1], dtype=np.int32)[: len(prompts) + 1].astype(np.int64)
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
-    valid = np.ones(len(prompts), dtype=np.bool_)
+    off, data, valid = string_buffers(pa.array(prompts, pa.string()))
     h = np.empty(len(prompts), np.uint64)
     nw = np.empty(len(prompts), np.int32)
     unfused.hash_prompts(off, data, valid, st.config.skeleton_words, h, nw, np.empty_like(h), np.empty_like(h))
