@@ -231,6 +231,40 @@ def test_keys_that_move_between_lines():
     assert not check(raw + [b'{"model": "m20"}', b'{"model', b'{"model": "m22"}', b'{"model"', b'{"model": "m24"}'])
 
 
+def test_a_line_refused_half_way_leaves_no_trace():
+    """A line refused after some of its fields were decoded (scan_records' own contract, below
+    the reader, which drops the line anyway): its row is all null, and the strings of the lines
+    after it follow the line before it in their work rows, as if it had never been there."""
+    from fastscan.kernels import json_records as jr
+    from fastscan.kernels import json_values as jv
+    from fastscan.read.jsonl_fast import make_plan
+
+    plan = make_plan(FLAT, raw_schema(FLAT, SCHEMA_SAMPLE))
+    assert plan is not None
+    lines = [
+        b'{"account_id":"a1","model":"m1","prompt_tokens":1}',
+        b'{"account_id":"refused","model":"m2","prompt_tokens":2,"prompt":7}',  # a number for a text
+        b'{"account_id":"a3","model":"m3","prompt_tokens":3}',
+    ]
+    chunk = b"\n".join(lines) + b"\n"
+    starts, ends, _, _ = line_bounds(chunk)
+    ftypes, slots = plan.arrays[-3], plan.arrays[-2]
+    nf, n = len(ftypes), len(lines)
+    valid = np.zeros((nf, n), dtype=np.bool_)
+    ivals, fvals = np.zeros((nf, n), np.int64), np.zeros((nf, n), np.float64)
+    text_end, refused = np.zeros((nf, n), np.int64), np.zeros(n, np.bool_)
+    text = np.zeros((int((ftypes == jv.T_STRING).sum()) + 1, len(chunk) + 64), np.uint8)
+    data = np.frombuffer(chunk, np.uint8)
+    args = (starts.astype(np.int64), ends.astype(np.int64), *plan.arrays, valid, ivals, fvals, text, text_end)
+    assert jr.scan_records(data, *args, refused, 0) == 1
+    assert refused.tolist() == [False, True, False]
+    assert not valid[:, 1].any() and valid[:, 0].sum() == valid[:, 2].sum() == 3
+    for name, want in (("account_id", b"a1a3"), ("model", b"m1m3")):
+        f = plan.columns.index(name)
+        assert text_end[f].tolist() == [2, 2, 4]
+        assert text[slots[f], :4].tobytes() == want
+
+
 def test_a_decoder_reused_decodes_each_chunk_as_a_new_one_would():
     """The flat decoder writes into work rows kept from chunk to chunk: nothing left there by a
     chunk of long strings shows in the next chunk of short ones (or of nulls)."""

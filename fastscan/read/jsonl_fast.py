@@ -163,7 +163,7 @@ class RecordDecoder:
         data = np.frombuffer(chunk, dtype=np.uint8)
         # one row per field: each field's values are a column as Arrow holds it, handed over as
         # they are (a [record, field] layout took a strided copy of every column: 0.2 s a scan)
-        valid = np.empty((nf, n), dtype=np.bool_)
+        valid = np.zeros((nf, n), dtype=np.bool_)  # the kernel sets what it finds
         ivals = np.zeros((nf, n), dtype=np.int64)
         fvals = np.zeros((nf, n), dtype=np.float64)
         text_end = np.zeros((nf, n), dtype=np.int64)
