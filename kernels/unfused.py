@@ -94,10 +94,9 @@ def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
     offsets : int64[n + 1], data : uint8[m], valid : bool[n]; pat_offsets : int64[p + 1],
     pat_data : uint8 (lower-case phrases); out : bool[n]
 
-    One pass per string: the first W = min(4, shortest phrase) folded bytes at each position are
-    a key (little-endian) whose hash indexes a bitmap of the phrases' W-byte prefixes; only
-    positions that pass the filter are compared with the phrases of that bucket. One 8-byte load,
-    folded 8 bytes at a time, gives the keys of 9 - W positions.
+    Wu and Manber's search (kernels.reasoning.has_phrase): a window as long as the shortest
+    phrase moves on by the shift of its last 3 folded bytes, and the phrases are compared with the
+    text only where that shift is 0.
     """
     w, mask, bits, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
     for r in range(offsets.shape[0] - 1):

@@ -1134,6 +1134,25 @@ def test_every_reasoning_phrase_found_at_every_offset_and_case():
             assert run_match_phrases(pa.array([t], pa.string()), phrases) == [w], (phrase, t)
 
 
+@pytest.mark.parametrize("phrases", [["step by step", "chain-of-thought", "一步一步"], ["ab", "xyz"]])
+def test_a_phrase_anywhere_in_a_long_text_is_found(phrases):
+    """The search runs four searches over the quarters of a text's window starts: a phrase at
+    every place of texts of several lengths, across each quarter's first and last windows, is
+    found, and cut short by its last byte it is not (the filler holds no phrase)."""
+    enc = [p.encode("utf-8") for p in phrases]
+    texts = []
+    for size in (20, 37, 64, 131):
+        for phrase in enc:
+            for at in range(size - len(phrase) + 1):
+                for cut in (0, 1):
+                    body = phrase[: len(phrase) - cut]
+                    t = b"q" * at + body + b"q" * (size - at - len(body))
+                    texts.append(t.decode("utf-8", "ignore"))
+    want = [ref.match_phrases(t.encode("utf-8"), enc) for t in texts]
+    assert sum(want) == len(want) // 2  # whole: found; cut short: not
+    assert run_match_phrases(pa.array(texts, pa.string()), phrases) == want
+
+
 @pytest.mark.parametrize(
     "value, asks",
     [
