@@ -221,7 +221,9 @@ def has_phrase(data, lo, hi, m, b, shift, bucket_count, by_bucket, pat_offsets, 
     table), so four searches, over the four quarters of the windows' starts, go side by side
     (one search alone ran at the speed of the byte-by-byte filter it replaced, 0.6-0.7 GB/s,
     against 1.1-1.3 for four). A text that ends within 8 bytes of the array's end is searched
-    once, its blocks folded byte by byte where 8 bytes cannot be loaded."""
+    once, its blocks folded byte by byte where 8 bytes cannot be loaded. The four steps are
+    written out on purpose: factored into a step (or key) function called four times, the search
+    ran at 0.15-0.57 GB/s in the three forms tried."""
     if m == 0 or hi - lo < m:
         return False
     fold = _FOLD
