@@ -66,7 +66,7 @@ def prompt_pass(
     is at least one byte).
     """
     n = offsets.shape[0] - 1
-    w, mask, bits, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
+    shortest, block, shift, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
     p = min(max(skeleton_words, 1), 64)
     cursor = word_base
     for r in range(n):
@@ -85,7 +85,7 @@ def prompt_pass(
         out_prompt_hash[r] = xxh64(data, lo, hi)
         out_n_words[r] = count
         out_head_hash[r], out_tail_hash[r] = skeleton(buf, count, p)
-        out_phrase[r] = has_phrase(data, lo, hi, w, mask, bits, bucket_count, by_bucket, pat_offsets, pat_data)
+        out_phrase[r] = has_phrase(data, lo, hi, shortest, block, shift, bucket_count, by_bucket, pat_offsets, pat_data)
         cursor += count
 
 

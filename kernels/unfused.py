@@ -98,10 +98,10 @@ def match_phrases(offsets, data, valid, pat_offsets, pat_data, out):
     phrase moves on by the shift of its last 3 folded bytes, and the phrases are compared with the
     text only where that shift is 0.
     """
-    w, mask, bits, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
+    shortest, block, shift, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
     for r in range(offsets.shape[0] - 1):
         out[r] = valid[r] and has_phrase(
-            data, offsets[r], offsets[r + 1], w, mask, bits, bucket_count, by_bucket, pat_offsets, pat_data
+            data, offsets[r], offsets[r + 1], shortest, block, shift, bucket_count, by_bucket, pat_offsets, pat_data
         )
 
 
