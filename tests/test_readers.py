@@ -445,6 +445,41 @@ def test_read_ahead_closed_early_stops_its_thread():
     assert len(inner.pieces) > 1500  # it stopped reading ahead when its queue was full
 
 
+def test_a_pipe_is_not_read_ahead_so_a_read_stopped_early_ends(tmp_path):
+    """A plain file's next chunk is read on a thread of its own while a chunk is decoded; a
+    pipe's is not: that read would wait for input that may never come, and the end of a read
+    stopped early (the consumer gone, Ctrl-C) waits for the read under way."""
+    import threading
+    from collections.abc import Generator
+    from typing import cast
+
+    from fastscan.read.source import Source
+
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    lines = b"".join(json.dumps(rec(i)).encode() + b"\n" for i in range(400))
+    release = threading.Event()
+
+    def write():  # a chunk and a half, then the writer keeps the pipe open
+        with open(fifo, "wb") as fh:
+            fh.write(lines[:6144])
+            fh.flush()
+            release.wait(30)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    src = Source(str(fifo), "jsonl", "", 0, stream=True)
+    batches = cast(Generator, read_source(src, chunk_bytes=4096, rejects=RejectLog(), stats=ReadStats()))
+    assert next(batches).num_rows > 0
+    closing = threading.Thread(target=batches.close, daemon=True)
+    closing.start()
+    closing.join(10)
+    stopped = not closing.is_alive()
+    release.set()
+    writer.join(10)
+    assert stopped
+
+
 def test_the_read_buffer_never_moves_memory_that_something_still_views():
     from fastscan.read.jsonl import _Window
 
