@@ -9,6 +9,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from fastscan import cli, scan
+from fastscan.score import model
 from fastscan.score.model import SIGNALS, TERMS, explain_account, score_accounts, signal_values, term_name
 from fastscan.score.weights import BIAS, FIT, WEIGHTS
 
@@ -184,6 +185,34 @@ def test_reasons_name_the_signals_in_words(accounts):
     # the template an integration runs is not, alone, a reason: its answers are label-sized
     assert "step-by-step" not in accounts["integration"]["reasons"]
     assert accounts["integration"]["extraction_score"] < 0.2
+
+
+def test_reasons_worded_a_signal_at_a_time_read_as_row_by_row(log):
+    """Every signal's phrases for many rows at once are its words for each row alone, in a full
+    report and in one without the cross-account and model columns (read as absent, and the
+    shared-template signal says the report has no such columns); the report's reasons are the
+    phrases of its top signals."""
+    table = scan([log]).accounts
+    lacking = table.drop_columns(
+        ["shared_template_accounts", "shared_near_dup_accounts", "cluster_size", "new_model", "stale_repeat_rate"]
+    )
+    for t in (table, lacking):
+        columns = model._Columns(t)
+        rows = t.to_pylist()
+        some = list(range(len(rows)))[::-1]  # out of order, as the rows of a signal come
+        for s in SIGNALS:
+            assert s.phrases(columns.list, some) == [s.words(rows[i]) for i in some], s.name
+    shared = SIGNALS[[s.name for s in SIGNALS].index("shared_templates")]
+    assert shared.words(lacking.to_pylist()[0]) == "no cross-account columns in this report"
+    assert shared.words(table.to_pylist()[0]) != "no cross-account columns in this report"
+    # the reasons are phrases of the signals, "; "-joined
+    said = {s.words(r) for r in table.to_pylist() for s in SIGNALS}
+    reasons = [r for r in table.column("reasons").to_pylist() if r]
+    assert reasons
+    for r in reasons:
+        parts = r.split("; ")
+        assert 1 <= len(parts) <= model.REASONS_SHOWN + 1
+        assert parts[0] in said and all(p in said or p.startswith("reasoning tokens are ") for p in parts)
 
 
 def test_report_has_no_prompt_text(log, tmp_path):

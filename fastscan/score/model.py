@@ -24,8 +24,6 @@ never flagged on its ratios alone (only as part of a large cluster, see `_large_
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
 
@@ -195,13 +193,12 @@ def score_accounts(
     above = score > np.median(score[_eligible(req, min_requests)]) if len(req) else np.zeros(0, np.bool_)
     speak = np.flatnonzero((excess >= MIN_CONTRIBUTION).any(axis=1) & above)
     if len(speak):
-        columns = _Columns(features)
         # each speaking account's signals by excess, largest first (one sort for all of them), the
-        # first REASONS_SHOWN of them that lift it enough, as lists: no numpy scalar per account
+        # first REASONS_SHOWN of them that lift it enough
         top = np.argsort(-excess[speak], axis=1, kind="stable")[:, :REASONS_SHOWN]
         lifts = np.take_along_axis(excess[speak], top, axis=1) >= MIN_CONTRIBUTION
-        for i, order, lift in zip(speak.tolist(), top.tolist(), lifts.tolist()):
-            reasons[i] = _reasons(_RowView(columns, i), [j for j, up in zip(order, lift) if up])
+        for k, words in enumerate(_reasons(_Columns(features), speak, top, lifts)):
+            reasons[int(speak[k])] = words
     return (
         features.append_column("extraction_score", pa.array(score, pa.float64()))
         .append_column("flagged", pa.array(flagged, pa.bool_()))
@@ -210,61 +207,45 @@ def score_accounts(
 
 
 class _Columns:
-    """The report's columns as numpy arrays, converted once each, on first use."""
+    """The report's columns as lists of Python values (a list of them is read faster than numpy
+    scalars one at a time), converted once each, on first use."""
 
     def __init__(self, table: pa.Table):
         self.table = table
         self.names = frozenset(table.column_names)
         self.cache: dict = {}
 
-    def __contains__(self, name) -> bool:
-        return name in self.names
-
-    def get(self, name):
+    def list(self, name: str) -> list | None:
+        """Column `name`'s values, None when the report lacks it."""
+        if name not in self.names:
+            return None
         if name not in self.cache:
             col = self.table.column(name)
-            # Python values, as a row of the report reads (a list of them is read faster than
-            # numpy scalars one at a time)
             self.cache[name] = col.to_numpy(zero_copy_only=False).tolist() if col.null_count == 0 else col.to_pylist()
         return self.cache[name]
 
 
-class _RowView:
-    """One account's row, read from `_Columns`; a column the report lacks reads as 0."""
-
-    def __init__(self, columns: _Columns, i: int):
-        self.columns, self.i = columns, i
-
-    def __contains__(self, name) -> bool:
-        return name in self.columns
-
-    def __getitem__(self, name):
-        col = self.columns.cache.get(name)  # a column already converted: the common case
-        if col is None:
-            if name not in self.columns:
-                return 0
-            col = self.columns.get(name)
-        return col[self.i]
-
-    def get(self, name, default=None):
-        return self[name] if name in self.columns else default
-
-
-class _Row(dict):
-    """A report row in which a column the report lacks reads as 0."""
-
-    def __missing__(self, key):
-        return 0
-
-
-def _reasons(row: Any, shown: list[int]) -> str:
-    """The account's reasons in words; `shown`: the signals to give, largest excess first."""
-    words = [SIGNALS[j].words(row) for j in shown]
-    if words and row.get("reasoning_tokens") and row.get("completion_tokens"):
-        share = row["reasoning_tokens"] / row["completion_tokens"]
-        if share >= 0.25:
-            words.append(f"reasoning tokens are {_pct(share)} of completion tokens")
-    return "; ".join(words)
+def _reasons(columns: _Columns, rows: np.ndarray, top: np.ndarray, lifts: np.ndarray) -> list[str]:
+    """The reasons in words of report rows `rows`: row k gives the signals top[k, r] whose
+    lifts[k, r] is set (largest excess first), one phrase each,
+    worded a signal at a time for all the rows that give it (`Signal.phrases`: a row's values
+    read out of the columns' lists, no lookup through a row object per value)."""
+    parts: list[list[str]] = [[] for _ in range(len(rows))]
+    for r in range(top.shape[1]):
+        given = top[:, r]
+        for j in np.unique(given[lifts[:, r]]).tolist():
+            at = np.flatnonzero(lifts[:, r] & (given == j))
+            for k, phrase in zip(at.tolist(), SIGNALS[j].phrases(columns.list, rows[at].tolist())):
+                parts[k].append(phrase)
+    # the reasoning tokens' share of the answer, after the signals of a row that gives any
+    reasoning, completion = columns.list("reasoning_tokens"), columns.list("completion_tokens")
+    if reasoning is not None and completion is not None:
+        for k, i in enumerate(rows.tolist()):
+            if parts[k] and reasoning[i] and completion[i]:
+                share = reasoning[i] / completion[i]
+                if share >= 0.25:
+                    parts[k].append(f"reasoning tokens are {_pct(share)} of completion tokens")
+    return ["; ".join(p) for p in parts]
 
 
 def explain_account(
@@ -280,7 +261,7 @@ def explain_account(
     i = ids.index(account_id)
     sig, per_signal = _contributions(accounts, weights, show_fresh=True)
     typical = _typical(per_signal, _col(accounts, "requests"), min_requests)
-    row = _Row(accounts.slice(i, 1).to_pylist()[0])
+    row = accounts.slice(i, 1).to_pylist()[0]  # a column it lacks reads as ABSENT (Signal.words)
     out = []
     for j, s in enumerate(SIGNALS):
         try:

@@ -11,7 +11,7 @@ import numpy as np
 
 from fastscan.score.coordination import ROTATION_HOURS
 
-__all__ = ["SIGNALS", "SIGNAL_INDEX", "Signal"]
+__all__ = ["ABSENT", "SIGNALS", "SIGNAL_INDEX", "Signal"]
 
 
 def _col(t, name: str) -> np.ndarray:
@@ -38,25 +38,53 @@ def _days(x: float) -> str:
     return "1 day" if int(x) == 1 else f"{int(x):,} days"
 
 
-def _shared_words(r) -> str:
-    if "shared_template_accounts" not in r and "shared_near_dup_accounts" not in r:
+def _shared_words(templates, near_dups) -> str:
+    if templates is ABSENT and near_dups is ABSENT:
         return "no cross-account columns in this report"
-    t, d = r.get("shared_template_accounts") or 0, r.get("shared_near_dup_accounts") or 0
+    t, d = templates or 0, near_dups or 0
     parts = ([f"shares templates with {_n(t)} other accounts"] if t else []) + (
         [f"shares near-duplicate prompts with {_n(d)} other accounts"] if d else []
     )
     return " and ".join(parts) if parts else "shares no template or near-duplicate with other accounts"
 
 
+class _Absent(int):
+    """The value of a column a report lacks: 0 in every sum and format, and told apart where that
+    matters (a report without the cross-account columns)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent(0)
+
+
 @dataclass(frozen=True)
 class Signal:
-    """One published signal: its group (the issue's eight), how it is computed, how it reads."""
+    """One published signal: its group (the issue's eight), how it is computed, how it reads.
+
+    How it reads: `say` takes the values of the row's `columns`, in that order, and gives a
+    phrase; a column the report lacks reads as ABSENT (0)."""
 
     name: str
     group: str
     doc: str
     value: Callable[[object], np.ndarray]  # features -> float64[n] in [0, 1]
-    words: Callable[[dict], str]  # one account's feature row -> a phrase
+    columns: tuple[str, ...]  # what `say` reads, in its order
+    say: Callable[..., str]  # the values of one account's `columns` -> a phrase
+
+    def words(self, row) -> str:
+        """The phrase of one account's row (a mapping of column name to value)."""
+        return self.say(*(row.get(c, ABSENT) for c in self.columns))
+
+    def phrases(self, columns: Callable[[str], list | None], rows: list[int]) -> list[str]:
+        """The phrases of rows `rows` of a report whose columns, as lists of Python values, come
+        from `columns` (None for a column the report lacks): the same as `words` row by row."""
+        values = []
+        for name in self.columns:
+            col = columns(name)
+            values.append([ABSENT] * len(rows) if col is None else [col[i] for i in rows])
+        return list(map(self.say, *values))
 
 
 def _per_sample(f):
@@ -69,16 +97,17 @@ SIGNALS = (
         "output harvest",
         "completion tokens taken, log10 scaled: 0 at 1, 1 at 1,000,000",
         lambda f: _clip(np.log10(1.0 + _col(f, "completion_tokens")) / 6.0),
-        lambda r: f"took {_n(r['completion_tokens'])} completion tokens over {_n(r['requests'])} requests",
+        ("completion_tokens", "requests"),
+        lambda tokens, requests: f"took {_n(tokens)} completion tokens over {_n(requests)} requests",
     ),
     Signal(
         "output_length",
         "output harvest",
         "completion tokens per sample, log10 scaled: 0 at 1, 1 at 3,000",
         lambda f: _clip(np.log10(1.0 + _per_sample(f)) / np.log10(3000.0)),
-        lambda r: (
-            f"answers average {_n(r['completion_tokens_per_request'] / max(r['samples_per_request'], 1))} "
-            f"tokens, {r['completion_prompt_ratio']:.1f}x the prompt"
+        ("completion_tokens_per_request", "samples_per_request", "completion_prompt_ratio"),
+        lambda per_request, samples, ratio: (
+            f"answers average {_n(per_request / max(samples, 1))} tokens, {ratio:.1f}x the prompt"
         ),
     ),
     Signal(
@@ -86,9 +115,10 @@ SIGNALS = (
         "output harvest",
         "completion tokens per prompt token, log10 scaled: 0 at 0, 1 at 30 (short asks for long answers)",
         lambda f: _clip(np.log10(1.0 + _col(f, "completion_prompt_ratio")) / np.log10(31.0)),
-        lambda r: (
-            f"answers are {r['completion_prompt_ratio']:.1f}x as long as the prompts "
-            f"({_n(r['completion_tokens'])} completion tokens over {_n(r['requests'])} requests)"
+        ("completion_prompt_ratio", "completion_tokens", "requests"),
+        lambda ratio, tokens, requests: (
+            f"answers are {ratio:.1f}x as long as the prompts "
+            f"({_n(tokens)} completion tokens over {_n(requests)} requests)"
         ),
     ),
     Signal(
@@ -96,14 +126,16 @@ SIGNALS = (
         "output harvest",
         "share of requests whose answer is at least 1,000 tokens",
         lambda f: _col(f, "long_output_rate"),
-        lambda r: f"{_pct(r['long_output_rate'])} of answers run to 1,000 tokens or more",
+        ("long_output_rate",),
+        lambda rate: f"{_pct(rate)} of answers run to 1,000 tokens or more",
     ),
     Signal(
         "max_tokens_hits",
         "output harvest",
         "share of requests whose answer stopped at max_tokens",
         lambda f: _col(f, "hit_max_tokens_rate"),
-        lambda r: f"{_pct(r['hit_max_tokens_rate'])} of answers stop at max_tokens",
+        ("hit_max_tokens_rate",),
+        lambda rate: f"{_pct(rate)} of answers stop at max_tokens",
     ),
     Signal(
         "fresh_answers",
@@ -112,8 +144,9 @@ SIGNALS = (
         "temperature 0 of a prompt it already sent at temperature 0); the output-harvest terms are "
         "multiplied by it",
         lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "stale_repeat_rate"), 0.0),
-        lambda r: (
-            f"{_pct(r.get('stale_repeat_rate') or 0)} of requests repeat a prompt at temperature 0 "
+        ("stale_repeat_rate",),
+        lambda stale: (
+            f"{_pct(stale or 0)} of requests repeat a prompt at temperature 0 "
             "and get back an answer the account already has"
         ),
     ),
@@ -122,7 +155,8 @@ SIGNALS = (
         "reasoning harvest",
         "share of prompts asking for step-by-step reasoning or a chain of thought (many languages)",
         lambda f: _col(f, "reasoning_prompt_rate"),
-        lambda r: f"{_pct(r['reasoning_prompt_rate'])} of {_n(r['requests'])} requests ask for step-by-step reasoning",
+        ("reasoning_prompt_rate", "requests"),
+        lambda rate, requests: f"{_pct(rate)} of {_n(requests)} requests ask for step-by-step reasoning",
     ),
     Signal(
         "probing",
@@ -131,10 +165,10 @@ SIGNALS = (
         lambda f: np.maximum.reduce(
             [_col(f, "logprobs_rate"), _col(f, "multi_sample_rate"), _col(f, "logit_bias_rate")]
         ),
-        lambda r: (
-            f"{_pct(r['logprobs_rate'])} ask for logprobs, {_pct(r['multi_sample_rate'])} for several "
-            f"samples ({r['samples_per_request']:.1f} per request)"
-            + (f", {_pct(r['logit_bias_rate'])} set a logit_bias" if r["logit_bias_rate"] > 0 else "")
+        ("logprobs_rate", "multi_sample_rate", "samples_per_request", "logit_bias_rate"),
+        lambda logprobs, multi, samples, bias: (
+            f"{_pct(logprobs)} ask for logprobs, {_pct(multi)} for several samples ({samples:.1f} per request)"
+            + (f", {_pct(bias)} set a logit_bias" if bias > 0 else "")
         ),
     ),
     Signal(
@@ -142,9 +176,10 @@ SIGNALS = (
         "probing",
         "answers drawn per distinct prompt (repeats at a temperature above 0), log2 scaled: 0 at 1, 1 at 16",
         lambda f: _clip(np.log2(np.maximum(_col(f, "answers_per_prompt"), 1.0)) / 4.0),
-        lambda r: (
-            f"samples each prompt {r.get('answers_per_prompt') or 0:.1f} times on average "
-            f"(repeats at a temperature above 0; {_n(r['distinct_prompts'])} distinct prompts)"
+        ("answers_per_prompt", "distinct_prompts"),
+        lambda answers, distinct: (
+            f"samples each prompt {answers or 0:.1f} times on average "
+            f"(repeats at a temperature above 0; {_n(distinct)} distinct prompts)"
         ),
     ),
     Signal(
@@ -152,9 +187,9 @@ SIGNALS = (
         "timing",
         "hours active per active day, over 24",
         lambda f: _clip(_col(f, "hours_per_active_day") / 24.0),
-        lambda r: (
-            f"active {r['hours_per_active_day']:.1f} h a day on {_days(r['active_days'])} "
-            f"({_pct(r['night_share'])} of requests at night UTC)"
+        ("hours_per_active_day", "active_days", "night_share"),
+        lambda hours, days, night: (
+            f"active {hours:.1f} h a day on {_days(days)} ({_pct(night)} of requests at night UTC)"
         ),
     ),
     Signal(
@@ -162,9 +197,10 @@ SIGNALS = (
         "timing",
         "requests in the account's 6 quietest hours of the day over its 6 busiest: scripts keep one pace day and night",
         lambda f: _clip(_col(f, "hour_uniformity")),
-        lambda r: (
-            f"as busy at its quietest hours of the day as at its busiest ({_pct(r['hour_uniformity'])}), "
-            f"active {r['hours_per_active_day']:.1f} h a day"
+        ("hour_uniformity", "hours_per_active_day"),
+        lambda uniformity, hours: (
+            f"as busy at its quietest hours of the day as at its busiest ({_pct(uniformity)}), "
+            f"active {hours:.1f} h a day"
         ),
     ),
     Signal(
@@ -172,27 +208,26 @@ SIGNALS = (
         "timing",
         "1 / (1 + coefficient of variation of requests per hour between first and last active hour)",
         lambda f: np.where(_col(f, "span_hours") > 1, 1.0 / (1.0 + _col(f, "hourly_cv")), 0.0),
-        lambda r: f"steady pace: requests per hour vary by {_pct(r['hourly_cv'])} over {_n(r['span_hours'])} hours",
+        ("hourly_cv", "span_hours"),
+        lambda cv, span: f"steady pace: requests per hour vary by {_pct(cv)} over {_n(span)} hours",
     ),
     Signal(
         "sustained",
         "timing",
         "active days, capped at 7, over 7: a one-off burst scores low",
         lambda f: _clip(_col(f, "active_days") / 7.0),
-        lambda r: f"active on {_days(r['active_days'])}, {r['requests_per_active_hour']:.1f} requests per active hour",
+        ("active_days", "requests_per_active_hour"),
+        lambda days, per_hour: f"active on {_days(days)}, {per_hour:.1f} requests per active hour",
     ),
     Signal(
         "templated",
         "repetition",
         "share of requests whose prompt shares a template with others",
         lambda f: _col(f, "template_rate"),
-        lambda r: (
-            f"{_pct(r['template_rate'])} of prompts share a template"
-            + (
-                " wrapped around different tasks"
-                if r["near_dup_rate"] < 0.2
-                else f", {_pct(r['near_dup_rate'])} are near-duplicates"
-            )
+        ("template_rate", "near_dup_rate"),
+        lambda template, near: (
+            f"{_pct(template)} of prompts share a template"
+            + (" wrapped around different tasks" if near < 0.2 else f", {_pct(near)} are near-duplicates")
         ),
     ),
     Signal(
@@ -200,9 +235,8 @@ SIGNALS = (
         "repetition",
         "share of requests whose prompt has a near-duplicate",
         lambda f: _col(f, "near_dup_rate"),
-        lambda r: (
-            f"{_pct(r['near_dup_rate'])} of prompts are near-duplicates ({_pct(r['exact_dup_rate'])} exact repeats)"
-        ),
+        ("near_dup_rate", "exact_dup_rate"),
+        lambda near, exact: f"{_pct(near)} of prompts are near-duplicates ({_pct(exact)} exact repeats)",
     ),
     Signal(
         "shared_templates",
@@ -211,17 +245,18 @@ SIGNALS = (
         lambda f: _clip(
             np.log2(1.0 + np.maximum(_col(f, "shared_template_accounts"), _col(f, "shared_near_dup_accounts"))) / 6.0
         ),
-        lambda r: _shared_words(r),
+        ("shared_template_accounts", "shared_near_dup_accounts"),
+        _shared_words,
     ),
     Signal(
         "rotation",
         "coordination",
         "accounts of the same cluster that start as this one stops or stop as it starts, over 2, capped",
         lambda f: _clip(_col(f, "rotation_partners") / 2.0),
-        lambda r: (
-            f"starts or stops within {ROTATION_HOURS} h of {_n(r.get('rotation_partners') or 0)} other "
-            f"accounts of its cluster of {_n(r.get('cluster_size') or 1)} "
-            f"({_n(r.get('cluster_requests') or r['requests'])} requests together)"
+        ("rotation_partners", "cluster_size", "cluster_requests", "requests"),
+        lambda partners, size, together, requests: (
+            f"starts or stops within {ROTATION_HOURS} h of {_n(partners or 0)} other "
+            f"accounts of its cluster of {_n(size or 1)} ({_n(together or requests)} requests together)"
         ),
     ),
     Signal(
@@ -229,8 +264,9 @@ SIGNALS = (
         "coverage",
         "share of requests that start fresh rather than continue a conversation",
         lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "conversation_rate"), 0.0),
-        lambda r: (
-            f"{_pct(1 - r['conversation_rate'])} single-shot requests over {_n(r['distinct_prompts'])} distinct prompts"
+        ("conversation_rate", "distinct_prompts"),
+        lambda conversation, distinct: (
+            f"{_pct(1 - conversation)} single-shot requests over {_n(distinct)} distinct prompts"
         ),
     ),
     Signal(
@@ -238,19 +274,18 @@ SIGNALS = (
         "coverage",
         "share of requests whose prompt has no near-duplicate: many different tasks, not one narrow task repeated",
         lambda f: np.where(_col(f, "requests") > 0, 1.0 - _col(f, "near_dup_rate"), 0.0),
-        lambda r: (
-            f"{_pct(1 - r['near_dup_rate'])} of prompts are distinct tasks "
-            f"({_n(r['distinct_prompts'])} distinct prompts)"
-        ),
+        ("near_dup_rate", "distinct_prompts"),
+        lambda near, distinct: f"{_pct(1 - near)} of prompts are distinct tasks ({_n(distinct)} distinct prompts)",
     ),
     Signal(
         "capable_model",
         "model targeting",
         "share of requests sent to the scan's most capable model (the one with the longest answers)",
         lambda f: _col(f, "capable_model_share"),
-        lambda r: (
-            f"{_pct(r['capable_model_share'])} of traffic to {r['capable_model'] or 'the most capable model'}"
-            f", the model with the longest answers in this log"
+        ("capable_model_share", "capable_model"),
+        lambda share, model: (
+            f"{_pct(share)} of traffic to {model or 'the most capable model'}, "
+            "the model with the longest answers in this log"
         ),
     ),
     Signal(
@@ -258,12 +293,10 @@ SIGNALS = (
         "model targeting",
         "share of traffic since a model's first appearance in the log moved to it within 24 hours",
         lambda f: _col(f, "new_model_share"),
-        lambda r: (
-            (
-                f"moved {_pct(r['new_model_share'])} of its traffic to {r['new_model']} within "
-                f"{r['new_model_delay_hours']} h of its first appearance in the log"
-            )
-            if r.get("new_model_share")
+        ("new_model_share", "new_model", "new_model_delay_hours"),
+        lambda share, model, delay: (
+            f"moved {_pct(share)} of its traffic to {model} within {delay} h of its first appearance in the log"
+            if share
             else "no move to a newly released model"
         ),
     ),
