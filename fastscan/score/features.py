@@ -41,8 +41,8 @@ def _timing(state: AccountState) -> dict:
     out["active_days"] = days_active
     out["hours_per_active_day"] = _safe_div(hours_active, days_active)
     # how evenly the account's requests spread over the 24 hours of the day (1 = uniform)
-    hod = np.zeros((n, DAY_HOURS), dtype=np.float64)
-    np.add.at(hod, (acct, hour % DAY_HOURS), cnt)
+    at = acct * DAY_HOURS + hour % DAY_HOURS
+    hod = np.bincount(at, weights=cnt, minlength=n * DAY_HOURS).astype(np.float64, copy=False).reshape(n, DAY_HOURS)
     tot = hod.sum(axis=1, keepdims=True)
     p = np.divide(hod, tot, out=np.zeros_like(hod), where=tot > 0)
     ent = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
