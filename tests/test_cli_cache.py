@@ -3,6 +3,7 @@ kernel source change moves it, and that it stays off when asked or when it canno
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -248,6 +249,49 @@ def test_warmup_shares_only_a_first_compile(monkeypatch, tmp_path):
     monkeypatch.setattr(k.os, "sched_getaffinity", lambda pid: {0}, raising=False)
     k.warmup()
     assert started == []
+
+
+def test_warmup_pauses_the_collector_only_while_kernels_load_from_the_cache(monkeypatch, tmp_path):
+    """Loading from a filled disk cache, the collector waits (the kernels live as long as the
+    process); compiling, or with no disk cache, it runs; and it runs again after, an import that
+    fails included."""
+    k = fastscan.kernels
+    seen: list[bool] = []
+
+    def load(name):
+        seen.append(gc.isenabled())
+        if name.endswith("neardup") and fail:
+            raise ImportError("a kernel that cannot load")
+
+    fail = False
+    monkeypatch.setattr(k, "importlib", SimpleNamespace(import_module=load))
+    monkeypatch.setattr(k, "_imported", lambda: True)  # no compile shared out
+    monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "1")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    k.warmup(processes=1)  # an empty cache folder: the kernels compile
+    assert seen == [True] * len(k._MODULES) and gc.isenabled()
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "jsonl.newline_positions-18.py311.nbi").write_bytes(b"")
+    seen.clear()
+    k.warmup(processes=1)  # the cache holds them
+    assert seen == [False] * len(k._MODULES) and gc.isenabled()
+    fail = True
+    with pytest.raises(ImportError):
+        k.warmup(processes=1)
+    assert gc.isenabled()
+    monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "0")
+    seen.clear()
+    fail = False
+    k.warmup(processes=1)  # no disk cache: compiled here
+    assert seen == [True] * len(k._MODULES) and gc.isenabled()
+    # a caller that turned the collector off keeps it off
+    gc.disable()
+    try:
+        monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "1")
+        k.warmup(processes=1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_kernel_modules_are_attributes_imported_when_first_asked_for(monkeypatch):
