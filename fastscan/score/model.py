@@ -227,9 +227,9 @@ class _Columns:
 
 def _reasons(columns: _Columns, rows: np.ndarray, top: np.ndarray, lifts: np.ndarray) -> list[str]:
     """The reasons in words of report rows `rows`: row k gives the signals top[k, r] whose
-    lifts[k, r] is set (largest excess first), one phrase each,
-    worded a signal at a time for all the rows that give it (`Signal.phrases`: a row's values
-    read out of the columns' lists, no lookup through a row object per value)."""
+    lifts[k, r] is set (largest excess first), one phrase each, worded a signal at a time for all
+    the rows that give it (`Signal.phrases`: a row's values read out of the columns' lists, no
+    lookup through a row object per value)."""
     parts: list[list[str]] = [[] for _ in range(len(rows))]
     for r in range(top.shape[1]):
         given = top[:, r]
