@@ -362,3 +362,55 @@ def test_renumbered_groups_are_those_of_grouping_the_labels_again():
         got = _renumber(lab)
         assert got.tolist() == _groups(lab, lab >= 0).tolist()
         assert set(got[got >= 0].tolist()) == set(range(len(set(lab[lab >= 0].tolist()))))
+
+
+def test_a_campaigns_first_and_last_seen_are_its_members_earliest_and_latest():
+    """The campaigns table's first_seen and last_seen: the earliest and the latest of its members'
+    (members without a time left out), null for a campaign none of whose members has one."""
+    from fastscan.params import _key
+    from fastscan.score.campaigns import find_campaigns
+    from fastscan.state import AccountState, F
+
+    n, size = 600, 40
+    rng = np.random.default_rng(3)
+    st = AccountState()
+    ids = [f"a{i:04d}" for i in range(n)]
+    st._map_ids(ids)
+    req = np.full(n, 100)
+    st.sums[:n, F["requests"]] = req
+    group = np.where(np.arange(n) < size, 0, np.where(np.arange(n) < 2 * size, 1, 2 + np.arange(n) % 400))
+    acct = np.arange(n)
+    st.params.add(acct, _key(0, 40 + group), req)
+    st.params.add(acct, _key(1, group % 21), req)
+    st._map_models(["m0"])
+    st.model_counts.add(acct, np.zeros(n, np.int64), req)
+    first = 1_756_684_800_000 + rng.integers(0, 10**9, n)
+    last = first + rng.integers(0, 10**9, n)
+    timed = (rng.random(n) < 0.7) & (group != 1)  # the second swarm has no times at all
+    timed[0] = True
+    accounts = pa.table(
+        {
+            "account_id": ids,
+            "requests": req,
+            "prompt_tokens": req * 30,
+            "completion_tokens": req * 1500,
+            "first_seen": pa.array(first, pa.timestamp("ms", tz="UTC"), mask=~timed),
+            "last_seen": pa.array(last, pa.timestamp("ms", tz="UTC"), mask=~timed),
+            "extraction_score": np.full(n, 0.1),
+            "flagged": np.zeros(n, dtype=bool),
+            "reasons": pa.array([""] * n, pa.string()),
+            "completion_tokens_per_request": np.full(n, 1500.0),
+            "completion_prompt_ratio": np.full(n, 50.0),
+            "long_output_rate": np.ones(n),
+            "reasoning_prompt_rate": np.full(n, 0.5),
+            "samples_per_request": np.ones(n),
+        }
+    )
+    _, campaigns = find_campaigns(st, accounts, 0.5, 50)
+    rows = {r["campaign_id"]: r for r in campaigns.to_pylist()}
+    a, b = rows["campaign-a0000"], rows["campaign-a0040"]
+    assert a["accounts"] == size and b["accounts"] == size
+    ms = [int(x.timestamp() * 1000) for x in (a["first_seen"], a["last_seen"])]
+    in_a = timed & (group == 0)
+    assert ms == [int(first[in_a].min()), int(last[in_a].max())]
+    assert b["first_seen"] is None and b["last_seen"] is None

@@ -464,14 +464,13 @@ def _campaign_table(
         v = accounts.column(name).to_numpy(zero_copy_only=False).astype(np.int64)[inside]
         return np.bincount(lab, weights=v, minlength=g).astype(np.int64)
 
-    def extreme(name: str, fn) -> list:
-        col = accounts.column(name).cast(pa.int64()).to_numpy(zero_copy_only=False)
-        valid = ~np.asarray(accounts.column(name).is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        out: list = [None] * g
-        for i in np.flatnonzero(inside & valid):
-            c = label[i]
-            out[c] = col[i] if out[c] is None else fn(out[c], col[i])
-        return out
+    def extreme(name: str, fn: np.ufunc) -> list:  # per campaign, its members' min or max; None: none has one
+        col = accounts.column(name).cast(pa.int64())
+        at = np.flatnonzero(inside & ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool))
+        v, c = col.fill_null(0).to_numpy(zero_copy_only=False)[at], label[at]
+        out = np.full(g, np.iinfo(np.int64).max if fn is np.minimum else np.iinfo(np.int64).min)
+        fn.at(out, c, v)
+        return [x if s else None for x, s in zip(out.tolist(), (np.bincount(c, minlength=g) > 0).tolist())]
 
     flagged = accounts.column("flagged").to_numpy(zero_copy_only=False)
     n_flagged = np.bincount(lab, weights=(flagged | lifted)[inside], minlength=g).astype(np.int64)
@@ -485,8 +484,8 @@ def _campaign_table(
             "requests": pa.array(total("requests"), pa.int64()),
             "prompt_tokens": pa.array(total("prompt_tokens"), pa.int64()),
             "completion_tokens": pa.array(total("completion_tokens"), pa.int64()),
-            "first_seen": pa.array(extreme("first_seen", min), pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-            "last_seen": pa.array(extreme("last_seen", max), pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "first_seen": pa.array(extreme("first_seen", np.minimum), pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "last_seen": pa.array(extreme("last_seen", np.maximum), pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
             "evidence": pa.array(evidence, pa.string()),
             "reasons": pa.array(c_reasons, pa.string()),
             "members": pa.array([sorted(m) for m in members], pa.list_(pa.string())),
