@@ -229,23 +229,28 @@ def _reasons(columns: _Columns, rows: np.ndarray, top: np.ndarray, lifts: np.nda
     """The reasons in words of report rows `rows`: row k gives the signals top[k, r] whose
     lifts[k, r] is set (largest excess first), one phrase each, worded a signal at a time for all
     the rows that give it (`Signal.phrases`: a row's values read out of the columns' lists, no
-    lookup through a row object per value)."""
-    parts: list[list[str]] = [[] for _ in range(len(rows))]
+    lookup through a row object per value). A list of phrases per place r, not per row: tens of
+    thousands of lists that live to the end would set off the collector's full passes."""
+    said: list[list[str | None]] = []
     for r in range(top.shape[1]):
         given = top[:, r]
+        place: list[str | None] = [None] * len(rows)
         for j in np.unique(given[lifts[:, r]]).tolist():
             at = np.flatnonzero(lifts[:, r] & (given == j))
             for k, phrase in zip(at.tolist(), SIGNALS[j].phrases(columns.list, rows[at].tolist())):
-                parts[k].append(phrase)
+                place[k] = phrase
+        said.append(place)
     # the reasoning tokens' share of the answer, after the signals of a row that gives any
+    share_of: list[str | None] = [None] * len(rows)
     reasoning, completion = columns.list("reasoning_tokens"), columns.list("completion_tokens")
     if reasoning is not None and completion is not None:
+        given_any = np.asarray(lifts.any(axis=1)).tolist()
         for k, i in enumerate(rows.tolist()):
-            if parts[k] and reasoning[i] and completion[i]:
+            if given_any[k] and reasoning[i] and completion[i]:
                 share = reasoning[i] / completion[i]
                 if share >= 0.25:
-                    parts[k].append(f"reasoning tokens are {_pct(share)} of completion tokens")
-    return ["; ".join(p) for p in parts]
+                    share_of[k] = f"reasoning tokens are {_pct(share)} of completion tokens"
+    return ["; ".join([p for p in phrases if p is not None]) for phrases in zip(*said, share_of)]
 
 
 def explain_account(
