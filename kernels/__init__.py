@@ -40,12 +40,14 @@ def warmup(processes: int | None = None) -> None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         processes = min(cores, MAX_COMPILERS)
     processes = min(processes, len(_COMPILE_SECONDS))
-    if processes > 1 and cache_enabled() and kernels_on_disk() is False and not _imported():
+    on_disk = kernels_on_disk()  # as the cache was when this began: its folder is walked once
+    if processes > 1 and cache_enabled() and on_disk is False and not _imported():
         _compile_shared(processes)
     # Kernels loaded from the disk cache are objects that live as long as the process: the
     # collector's passes over them while they load find nothing (about 60 of the 570 ms a load
-    # took), so it waits. Not while kernels compile: that makes garbage, for tens of seconds.
-    pause = gc.isenabled() and cache_enabled() and kernels_on_disk() is True
+    # took), so it waits. Not while kernels compile (a first run, a share another process
+    # failed to compile): that makes garbage, for tens of seconds.
+    pause = gc.isenabled() and on_disk is True
     if pause:
         gc.disable()
     try:
