@@ -496,6 +496,47 @@ def test_the_read_buffer_never_moves_memory_that_something_still_views():
     assert len(w.buf) > before and w.buf[:10].tolist() == [7] * 10
 
 
+def test_every_read_of_a_window_goes_to_an_aligned_address_and_keeps_the_line_before():
+    """Whatever the length of the unfinished line a window keeps (after `follow`, `drop`, or a
+    long line's growth), the next read lands at a multiple of ALIGN and the bytes read before it
+    are where they were."""
+    from fastscan.read.jsonl import ALIGN, _Window
+
+    class Source:
+        def __init__(self, data: bytes):
+            self.data, self.pos = data, 0
+            self.targets: list[int] = []
+
+        def readinto(self, b) -> int:
+            self.targets.append(np.frombuffer(b, dtype=np.uint8).ctypes.data % ALIGN)
+            k = min(len(b), len(self.data) - self.pos)
+            b[:k] = self.data[self.pos : self.pos + k]
+            self.pos += k
+            return k
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+    fh = Source(data)
+    a, b = _Window(4096), _Window(4096)
+    got, err = a.read(fh, 4096)
+    assert (got, err) == (4096, None)
+    pos = 0  # file offset of a's first byte
+    for keep in [0, 1, 7, 16, 63, 64, 65, 1000, 4095]:
+        b.follow(a, a.end - keep, fh, 4096)  # b: a's last `keep` bytes, then more
+        pos += a.end - keep
+        assert bytes(b.buf[: b.end]) == data[pos : pos + b.end]
+        a, b = b, a
+    for cut in [3, 100, 17]:
+        a.drop(cut)
+        pos += cut
+        a.read(fh, 1000)
+        assert bytes(a.buf[: a.end]) == data[pos : pos + a.end]
+    a._room(len(a.buf) + 5000)  # a long line: grown, the bytes kept
+    a.read(fh, 8000)
+    assert bytes(a.buf[: a.end]) == data[pos : pos + a.end]
+    assert len(fh.targets) == 14 and set(fh.targets) == {0}
+
+
 def test_float_epoch_times_convert_as_one_value_at_a_time_does():
     """A float time column is converted in numpy; each value as `epoch_to_ms` converts it (and
     rejects it) one at a time: seconds and milliseconds either side of the threshold, halves of a
