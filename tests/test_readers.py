@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 
@@ -535,6 +536,29 @@ def test_every_read_of_a_window_goes_to_an_aligned_address_and_keeps_the_line_be
     a.read(fh, 8000)
     assert bytes(a.buf[: a.end]) == data[pos : pos + a.end]
     assert len(fh.targets) == 14 and set(fh.targets) == {0}
+
+
+def test_a_window_reads_all_it_is_asked_for_whatever_the_length_of_the_line_it_keeps():
+    """A read that got fewer bytes than asked would be taken for the end of the file: the room a
+    window makes must hold the kept line and a whole read wherever alignment puts them, for a
+    kept line just short of what the window holds too, wherever its memory starts."""
+    from fastscan.read.jsonl import ALIGN, _Window
+
+    data = bytes(range(256)) * 1000
+    before = _Window(4096)
+    before._room(66_000)
+    before.buf[:66_000] = np.frombuffer(data[:66_000], dtype=np.uint8)
+    before.end = 66_000
+    w = _Window(4096)
+    size = len(w._mem)
+    for shift in range(ALIGN):  # where the window's memory starts, against a multiple of ALIGN
+        for rest in range(65_536 - 70, 65_536 + 70):
+            w._mem = np.empty(size + ALIGN, dtype=np.uint8)[shift : shift + size]
+            w.end = 0
+            w._place(0)
+            got, err = w.follow(before, before.end - rest, io.BytesIO(data[66_000:]), 4096)
+            assert (got, err) == (4096, None), (shift, rest)
+            assert bytes(w.buf[: w.end]) == data[66_000 - rest : 66_000 + 4096]
 
 
 def test_float_epoch_times_convert_as_one_value_at_a_time_does():
