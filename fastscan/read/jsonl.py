@@ -173,10 +173,11 @@ class _Window:
             size = need + (1 << 20) + ALIGN
             try:
                 self._mem.resize(size)  # refused while anything else holds it
-            except ValueError:
-                grown = np.empty(size, dtype=np.uint8)
-                grown[at : at + self.end] = self._mem[at : at + self.end]
-                self._mem = grown
+            except ValueError:  # a new block, the kept bytes copied straight to their aligned place
+                old, self._mem = self._mem, np.empty(size, dtype=np.uint8)
+                start = self._start(self.end)
+                self._mem[start : start + self.end] = old[at : at + self.end]
+                at = start
             finally:
                 self._place(self.end, at)
 
