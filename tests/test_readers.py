@@ -284,6 +284,42 @@ def test_parquet_reads_completions_only_where_a_count_is_missing(tmp_path):
     assert _lean_row_groups(pf, detect_columns(pf.schema_arrow.names, None, "s")) == [None] * 3
 
 
+def test_arrow_file_reads_completions_only_where_a_count_is_missing(tmp_path):
+    from fastscan.read.columnar import _file_batches
+    from fastscan.read.shape import detect_columns
+
+    # batches of 10, as the Parquet row groups above: the second lacks three counts
+    recs = [rec(i, account=f"a{i % 4}", completion=f"answer {i} " * (i % 9 + 1)) for i in range(30)]
+    for i in (12, 15, 19):
+        recs[i]["completion_tokens"] = None
+    table = pa.Table.from_pylist(recs)
+    path = tmp_path / "a.arrow"
+    with pa.ipc.new_file(str(path), table.schema) as w:
+        w.write_table(table, max_chunksize=10)
+    reader = pa.ipc.open_file(pa.OSFile(str(path)))
+    sh = detect_columns(table.schema.names, None, "a")
+    got = list(_file_batches(reader, pa.OSFile(str(path)), sh, 1000))
+    assert ["completion" in rb.schema.names for rb, _ in got] == [False, True, False]
+    assert [n for _, n in got] == [333, 333, 334]  # each batch's share of the file's bytes
+    plain = tmp_path / "a.jsonl"
+    write_lines(plain, recs)
+    a, st, _ = read_all(path)
+    assert a.to_pylist() == read_all(plain)[0].to_pylist()
+    assert st.bytes_decoded == path.stat().st_size
+    assert a.column("completion").to_pylist()[12] == recs[12]["completion"]
+    import fastscan
+
+    assert fastscan.scan([str(path)]).accounts.to_pylist() == fastscan.scan([str(plain)]).accounts.to_pylist()
+    # a count column of strings, or of uint64, is no proof of a count: every completion is read
+    for ct in (pa.string(), pa.uint64()):
+        t = table.set_column(7, "completion_tokens", table.column("completion_tokens").cast(ct))
+        with pa.ipc.new_file(str(tmp_path / "s.arrow"), t.schema) as w:
+            w.write_table(t, max_chunksize=10)
+        r = pa.ipc.open_file(pa.OSFile(str(tmp_path / "s.arrow")))
+        kept = [rb for rb, _ in _file_batches(r, pa.OSFile(str(tmp_path / "s.arrow")), sh, 1)]
+        assert all("completion" in rb.schema.names for rb in kept) and len(kept) == 3
+
+
 def test_gzip_zstd_parquet_arrow_agree(tmp_path):
     import zstandard
 

@@ -95,18 +95,27 @@ def read_parquet(src, shape, batch_rows, rejects, stats, progress):
     yield from table_batches(src.name, sh, batches(), names, rejects, stats)
 
 
+def _counted(schema: pa.Schema, sh: Shape) -> tuple[str, str] | None:
+    """(completion key, completion_tokens key) when the completion can be left unread
+    (Shape.lean_completion) and the count's column is one that can prove a count: integers, not
+    uint64 (a uint64 past int64 is no count). Whether a batch or row group has a count for every
+    record is then down to that column's nulls."""
+    lean = sh.lean_completion(schema.names)
+    if lean is None or min(schema.get_field_index(k) for k in lean) < 0:  # -1: a name used twice
+        return None
+    t = schema.field(lean[1]).type
+    return lean if pa.types.is_integer(t) and t != pa.uint64() else None
+
+
 def _lean_row_groups(pf, sh: Shape) -> list[str | None]:
     """Per row group: the completion column when it need not be read, else None: when the
     completion can be left unread at all (Shape.lean_completion) and the row group's
     completion_tokens column is an integer column with no null (its statistics say so), so every
     record there has a count. The JSON Lines decoder leaves completions undecoded likewise."""
-    lean = sh.lean_completion(pf.schema_arrow.names)
+    lean = _counted(pf.schema_arrow, sh)
     if lean is None:
         return [None] * pf.metadata.num_row_groups
     c_name, ct_name = lean
-    t = pf.schema_arrow.field(ct_name).type
-    if not pa.types.is_integer(t) or t == pa.uint64():  # a uint64 past int64 is no count
-        return [None] * pf.metadata.num_row_groups
     leaves = [j for j in range(len(pf.schema)) if pf.schema.column(j).path == ct_name]
     leaf = leaves[0] if len(leaves) == 1 else -1
     out: list[str | None] = []
@@ -139,33 +148,61 @@ def _streams(reader, fh) -> Iterator[pa.RecordBatch]:
             raise
 
 
+def _file_batches(reader, fh, sh: Shape, size: int) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """(batch, its share of the file's `size` bytes) for every batch of an Arrow IPC file. Where
+    the completion can be left unread (`_counted`) a batch is read without it (its buffers are not
+    read at all: on the bench log 35% of the file's bytes), and read whole only when its count
+    column has a null, as the Parquet row groups are (`_lean_row_groups`)."""
+    n = reader.num_record_batches
+    lean = _counted(reader.schema, sh)
+    keep = [i for i, f in enumerate(reader.schema) if lean is None or f.name != lean[0]]
+    slim = None
+    if lean is not None and len(keep) < len(reader.schema):
+        slim = pa.ipc.open_file(fh, options=pa.ipc.IpcReadOptions(included_fields=keep))
+    for i in range(n):
+        rb = None
+        if slim is not None and lean is not None:
+            rb = slim.get_batch(i)
+            if rb.column(lean[1]).null_count:
+                rb = None
+        if rb is None:
+            rb = reader.get_batch(i)
+        yield rb, size * (i + 1) // n - size * i // n
+
+
 def read_arrow(src, shape, rejects, stats, progress):
     try:
         fh = _arrow_input(src)
         try:
             reader = pa.ipc.open_file(fh)
-            batches_iter: Iterator[pa.RecordBatch] = (reader.get_batch(i) for i in range(reader.num_record_batches))
+            sized = True
         except pa.ArrowInvalid:
             fh = _arrow_input(src)
             reader = pa.ipc.open_stream(fh)
-            batches_iter = _streams(reader, fh)
+            sized = False
+        names = reader.schema.names
+        sh = detect_columns(names, shape, src.name)
+        batches_iter: Iterator[tuple[pa.RecordBatch, int]] = (
+            _file_batches(reader, fh, sh, src.size) if sized else ((rb, rb.nbytes) for rb in _streams(reader, fh))
+        )
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"{src.name}: not a readable Arrow IPC file: {short_error(e)}") from None
-    names = reader.schema.names
     stats.bytes_read += src.size
     done = 0
 
     def batches():
         nonlocal done
         try:
-            for rb in batches_iter:
+            # an IPC file's batches count their share of the file, whatever columns were read
+            # (a stream's, their size in memory: a compressed stream's size says nothing of it)
+            for rb, nbytes in batches_iter:
                 if progress is not None and src.size:
-                    progress(min(src.size, rb.nbytes))
+                    progress(min(src.size, nbytes))
                 done += rb.num_rows
-                stats.bytes_decoded += rb.nbytes
+                stats.bytes_decoded += nbytes
                 yield rb
         except (OSError, pa.ArrowInvalid) as e:
             # records past the cut are unknown, so none is counted: a warning, as for JSON Lines
             rejects.file_error(src.name, done + 1, f"truncated file: {short_error(e)}")
 
-    yield from table_batches(src.name, shape, batches(), names, rejects, stats)
+    yield from table_batches(src.name, sh, batches(), names, rejects, stats)
