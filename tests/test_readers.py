@@ -284,6 +284,27 @@ def test_parquet_reads_completions_only_where_a_count_is_missing(tmp_path):
     assert _lean_row_groups(pf, detect_columns(pf.schema_arrow.names, None, "s")) == [None] * 3
 
 
+def test_parquet_row_groups_are_read_in_equal_batches(tmp_path):
+    from fastscan.read.columnar import group_batch_rows
+
+    for rows in [1, 100, 1023, 1024, 1200, 1535, 1537, 2048, 5000, 1_000_000]:
+        size = group_batch_rows(rows, 1024)
+        parts = -(-rows // size)
+        assert size < 1.5 * 1024 or parts == 1 and rows < 1.5 * 1024
+        assert parts == 1 or size > 1024 / 1.5  # never a small remainder of its own
+        assert parts * size - rows < parts  # equal batches, but for one row each
+    # row groups of 1,200 rows with batches of 1,024 rows asked for: one batch each, not a batch
+    # and a remainder of 176
+    recs = [rec(i, account=f"a{i % 4}") for i in range(3600)]
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.Table.from_pylist(recs), path, row_group_size=1200)
+    (src,) = expand_sources([path])
+    stats, rejects = ReadStats(), RejectLog()
+    got = list(read_source(src, rejects=rejects, stats=stats, chunk_bytes=1024 * 2048))
+    assert [b.num_rows for b in got] == [1200] * 3
+    assert stats.records_read == stats.records_scored == 3600
+
+
 def test_arrow_file_reads_completions_only_where_a_count_is_missing(tmp_path):
     from fastscan.read.columnar import _file_batches
     from fastscan.read.shape import detect_columns
