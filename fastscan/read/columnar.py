@@ -161,22 +161,25 @@ def _streams(reader, fh) -> Iterator[pa.RecordBatch]:
 def _file_batches(reader, fh, sh: Shape, size: int) -> Iterator[tuple[pa.RecordBatch, int]]:
     """(batch, its share of the file's `size` bytes) for every batch of an Arrow IPC file. Where
     the completion can be left unread (`_counted`) a batch is read without it (its buffers are not
-    read at all: on the bench log 65% of the file's bytes), and read whole only when its count
-    column has a null, as the Parquet row groups are (`_lean_row_groups`)."""
+    read at all: on the bench log 65% of the file's bytes), and its completion column is read
+    after it only when its count column has a null, as the Parquet row groups are
+    (`_lean_row_groups`): each byte read once either way."""
     n = reader.num_record_batches
     lean = _counted(reader.schema, sh)
-    keep = [i for i, f in enumerate(reader.schema) if lean is None or f.name != lean[0]]
-    slim = None
-    if lean is not None and len(keep) < len(reader.schema):
-        slim = pa.ipc.open_file(fh, options=pa.ipc.IpcReadOptions(included_fields=keep))
+    if lean is None:
+        for i in range(n):
+            yield reader.get_batch(i), size * (i + 1) // n - size * i // n
+        return
+    c_name, ct_name = lean
+    c_at = reader.schema.get_field_index(c_name)
+    slim = pa.ipc.open_file(
+        fh, options=pa.ipc.IpcReadOptions(included_fields=[i for i in range(len(reader.schema)) if i != c_at])
+    )
+    completions = pa.ipc.open_file(fh, options=pa.ipc.IpcReadOptions(included_fields=[c_at]))
     for i in range(n):
-        rb = None
-        if slim is not None and lean is not None:
-            rb = slim.get_batch(i)
-            if rb.column(lean[1]).null_count:
-                rb = None
-        if rb is None:
-            rb = reader.get_batch(i)
+        rb = slim.get_batch(i)
+        if rb.column(ct_name).null_count:
+            rb = rb.append_column(reader.schema.field(c_at), completions.get_batch(i).column(0))
         yield rb, size * (i + 1) // n - size * i // n
 
 
