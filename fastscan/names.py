@@ -45,10 +45,10 @@ class NameTable:
     def number(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """int32 per value of a string array: its name's number, new names numbered in the order
         they come. A null is the empty name."""
-        arr = as_array(arr)
-        if arr.null_count:
-            arr = arr.fill_null("")
-        off, data, _ = string_buffers(arr)
+        off, data, valid = string_buffers(arr)
+        if not valid.all() and (off[1:][~valid] != off[:-1][~valid]).any():
+            # a null that holds bytes (Arrow allows it): made empty, a copy of the column
+            off, data, _ = string_buffers(as_array(arr).fill_null(""))
         return self.number_buffers(off, data)
 
     def number_list(self, names: list[str]) -> np.ndarray:

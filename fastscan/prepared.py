@@ -18,9 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from fastscan.buffers import Scratch, bool_values, float_values, int_values, string_buffers, validity
+from fastscan.buffers import (
+    Scratch,
+    bool_values,
+    equals_bytes,
+    float_values,
+    int_values,
+    string_buffers,
+    string_lengths,
+    validity,
+)
 from fastscan.config import ScanConfig
 from fastscan.parallel import map_ordered, row_ranges
 from fastscan.params import entity_ids, value_keys
@@ -211,7 +219,7 @@ def record_features(
     max_tokens = batch.column("max_tokens")
     mt_valid, mt = validity(max_tokens), int_values(max_tokens)
     finish = batch.column("finish_reason")
-    by_finish = pc.fill_null(pc.equal(finish, "length"), False).to_numpy(zero_copy_only=False)
+    by_finish = equals_bytes(finish, b"length")
     hit = by_finish | (mt_valid & (mt > 0) & (ct_v >= mt * samples))
     temp = float_values(batch.column("temperature"))
     vals[:, F["prompt_tokens"]] = pt_v
@@ -225,9 +233,7 @@ def record_features(
     vals[:, F["samples"]] = samples
     vals[:, F["logit_bias"]] = bool_values(batch.column("logit_bias"))
     vals[:, F["conversation"]] = int_values(batch.column("n_prior_messages")) > 0
-    vals[:, F["system_prompt"]] = validity(batch.column("system_prompt")) & (
-        pc.fill_null(pc.binary_length(batch.column("system_prompt")), 0).to_numpy(zero_copy_only=False) > 0
-    )
+    vals[:, F["system_prompt"]] = string_lengths(batch.column("system_prompt")) > 0
     vals[:, F["temperature_zero"]] = temp == 0.0
     vals[:, F["reasoning_prompt"]] = asks
     vals[:, F["timed"]] = validity(batch.column("ts_ms"))

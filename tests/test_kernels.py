@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import reference as ref
 import shingles
@@ -148,6 +150,54 @@ def test_string_buffers_sliced_example(typ):
     assert offsets.tolist() == [2, 2, 5, 5]
     assert valid.tolist() == [False, True, True]
     assert data[2:5].tobytes() == b"cde"
+
+
+@PROPERTY
+@given(string_arrays(), st.sampled_from([b"length", b"", b"a"]))
+def test_string_lengths_and_equals_bytes_agree_with_arrow(arr, text):
+    """Read from the buffers, a null's hidden bytes (Arrow allows them) never count."""
+    from fastscan.buffers import equals_bytes, string_lengths
+
+    lengths = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False)
+    assert string_lengths(arr).tolist() == lengths.tolist()
+    same = pc.fill_null(pc.equal(arr, pa.scalar(text.decode(), arr.type)), False)
+    assert equals_bytes(arr, text).tolist() == same.to_pylist()
+
+
+_NUMERIC = [pa.int8(), pa.int32(), pa.int64(), pa.uint16(), pa.float32(), pa.float64(), pa.bool_()]
+
+
+@PROPERTY
+@given(
+    st.sampled_from(_NUMERIC),
+    st.lists(st.none() | st.integers(-100, 100), max_size=40),
+    st.integers(0, 9),
+    st.integers(0, 40),
+)
+def test_values_and_validity_read_from_buffers_agree_with_arrow(typ, values, lo, size):
+    """int_values, float_values, bool_values and validity read the buffers themselves where a
+    column has nulls: each value, or the fill where it is null, as Arrow has them, sliced anywhere."""
+    from fastscan.buffers import bool_values, float_values, int_values, validity
+
+    if pa.types.is_boolean(typ):
+        values = [None if v is None else v > 0 for v in values]
+    elif pa.types.is_unsigned_integer(typ):
+        values = [None if v is None else abs(v) for v in values]
+    arr = pa.array(values, typ).slice(lo, size)
+    assert validity(arr).tolist() == arr.is_valid().to_pylist()
+    readers: tuple[tuple[Callable, object, type], ...] = (
+        (int_values, 7, np.int64),
+        (float_values, np.nan, np.float64),
+        (bool_values, True, np.bool_),
+    )
+    for get, fill, np_type in readers:
+        if get is bool_values and not pa.types.is_boolean(typ):
+            continue
+        want: np.ndarray = np.array([fill if v is None else v for v in arr.to_pylist()], dtype=np_type)
+        got = get(arr, fill)
+        assert got.dtype == np_type and got.shape == (len(arr),)
+        np.testing.assert_array_equal(got, want)
+    assert validity(pa.nulls(3)).tolist() == [False] * 3 and int_values(pa.nulls(2), 5).tolist() == [5, 5]
 
 
 @PROPERTY

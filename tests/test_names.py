@@ -38,6 +38,17 @@ def test_numbers_follow_first_appearance_across_batches_and_growth():
     assert table.number(pa.array([], pa.string())).tolist() == []
 
 
+def test_a_null_that_holds_bytes_is_the_empty_name():
+    """Arrow lets a null slot span bytes; the table reads the buffers, and must not take them."""
+    offsets = pa.py_buffer(np.array([0, 3, 6, 6], dtype=np.int32))
+    valid = pa.py_buffer(np.packbits([True, False, True], bitorder="little"))
+    arr = pa.StringArray.from_buffers(3, offsets, pa.py_buffer(b"abcdef"), valid, 1)
+    assert arr.to_pylist() == ["abc", None, ""]
+    table = NameTable()
+    assert table.number(arr).tolist() == [0, 1, 1] and table.names == ["abc", ""]
+    assert table.number(pa.array([None, "abc"], pa.string())).tolist() == [1, 0]
+
+
 def test_lists_and_arrays_number_alike_and_a_table_can_start_from_names():
     table = NameTable(["b", "a"])
     assert table.number_list(["a", "c", "b", "c"]).tolist() == [1, 2, 0, 2]

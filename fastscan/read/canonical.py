@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fastscan.buffers import as_array, string_buffers, validity
+from fastscan.buffers import as_array, bool_values, int_values, string_buffers, string_lengths, validity
 from fastscan.parallel import map_ordered, row_ranges
 from fastscan.read.shape import MESSAGES_TYPE, RAW_TYPES, Shape
 from fastscan.read.times import TS_MAX_MS, TS_MIN_MS, TS_RANGE_REASON, TS_REASON, ts_to_ms
@@ -106,9 +106,10 @@ def _slices(arr: pa.Array, starts: np.ndarray, ends: np.ndarray, offsets_data) -
     map_ordered(part, row_ranges(len(starts)))
     valid = starts >= 0
     mask_buf = pa.array(valid).buffers()[1] if not valid.all() else None
-    return pa.LargeStringArray.from_buffers(
-        len(starts), pa.py_buffer(out_off), pa.py_buffer(out_data), mask_buf, int((~valid).sum())
-    ).cast(pa.string())
+    n, nulls, text = len(starts), int((~valid).sum()), pa.py_buffer(out_data)
+    if out_off[-1] < 1 << 31:  # int32 offsets made here: Arrow's cast from large_string cost 0.1 ms a column
+        return pa.StringArray.from_buffers(n, pa.py_buffer(out_off.astype(np.int32)), text, mask_buf, nulls)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_off), text, mask_buf, nulls).cast(pa.string())
 
 
 def _prompt_from_text(prompt: pa.Array):
@@ -180,6 +181,15 @@ def _identity(cols: dict, name: str, n: int) -> pa.Array:
     return pa.nulls(n, pa.string())
 
 
+def _first_present(a: pa.Array, b: pa.Array) -> pa.Array:
+    """Arrow's coalesce of two columns, without its cost where either holds no value."""
+    if a.null_count == 0 or b.null_count == len(b):
+        return a
+    if a.null_count == len(a):
+        return b
+    return pc.coalesce(a, b)
+
+
 def _cast(col, typ) -> pa.Array:
     col = as_array(col)
     if col.type == typ:
@@ -235,15 +245,15 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
     acct = as_array(cols["account_id"])
     if not pa.types.is_string(acct.type):
         acct = acct.cast(pa.string())
-    bad_acct = ~validity(acct) | (pc.fill_null(pc.binary_length(acct), 0).to_numpy(zero_copy_only=False) == 0)
+    bad_acct = string_lengths(acct) == 0  # missing or empty
     ts_ms, bad_ts = ts_to_ms(cols["ts"]) if "ts" in cols else (pa.nulls(n, pa.int64()), np.zeros(n, np.bool_))
     ts_ms = as_array(ts_ms)
-    ts_vals = ts_ms.fill_null(0).to_numpy(zero_copy_only=False)
+    ts_vals = int_values(ts_ms)
     bad_range = ~bad_ts & ((ts_vals < TS_MIN_MS) | (ts_vals > TS_MAX_MS))
     bad_count: dict[str, np.ndarray] = {}
     for name in COUNT_FIELDS:
         if name in cols:
-            v = as_array(_cast(cols[name], pa.int64())).fill_null(0).to_numpy(zero_copy_only=False)
+            v = int_values(_cast(cols[name], pa.int64()))
             bad = (v < 0) | (v > MAX_COUNT)
             if bad.any():
                 bad_count[name] = bad
@@ -266,7 +276,7 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
 
     logprobs = _cast(cols.get("logprobs", pa.nulls(n, pa.bool_())), pa.bool_())
     top = _cast(cols.get("top_logprobs", pa.nulls(n, pa.int64())), pa.int64())
-    logprobs = pc.or_kleene(pc.fill_null(logprobs, False), pc.fill_null(pc.greater(top, 0), False))
+    logprobs = pa.array(bool_values(logprobs) | (int_values(top) > 0))
 
     def get(name, typ):
         return _cast(cols[name], typ) if name in cols else pa.nulls(n, typ)
@@ -292,7 +302,7 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
         "finish_reason": get("finish_reason", pa.string()),
         "org_id": _identity(cols, "org_id", n),
         "api_key_id": _identity(cols, "api_key_id", n),
-        "end_user": pc.coalesce(_identity(cols, "safety_identifier", n), _identity(cols, "end_user", n)),
+        "end_user": _first_present(_identity(cols, "safety_identifier", n), _identity(cols, "end_user", n)),
         "ip": _identity(cols, "ip", n),
         "user_agent": _identity(cols, "user_agent", n),
     }

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fastscan.buffers import as_array, validity
+from fastscan.buffers import as_array, int_values, validity
 
 MS_THRESHOLD = 100_000_000_000  # epoch values above this are milliseconds (1e11 s is year 5138)
 
@@ -69,7 +69,7 @@ def _timestamp_ms(col: pa.Array) -> pa.Array:
     whose ms overflow int64 becomes int64 max, which the range check rejects."""
     mul, div = _UNIT_MS[col.type.unit]
     raw = col.cast(pa.int64())
-    v = raw.fill_null(0).to_numpy(zero_copy_only=False)
+    v = int_values(raw)
     if mul > 1:
         over = np.abs(v) > np.iinfo(np.int64).max // mul
         v = np.where(over, np.iinfo(np.int64).max, v * mul)
