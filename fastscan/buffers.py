@@ -65,8 +65,14 @@ def validity(arr: pa.Array) -> np.ndarray:
     bitmap = arr.buffers()[0] if arr.null_count < n else None
     if bitmap is None:  # all null (a null-type array has no bitmap)
         return np.zeros(n, dtype=np.bool_)
-    bits = np.frombuffer(bitmap, dtype=np.uint8)
-    return np.unpackbits(bits, count=arr.offset + n, bitorder="little")[arr.offset :].astype(np.bool_)
+    return _bits(bitmap, arr.offset, n)
+
+
+def _bits(buffer: pa.Buffer, offset: int, n: int) -> np.ndarray:
+    """bool[n]: bits offset..offset + n - 1 of an Arrow bitmap (a validity bitmap, a boolean
+    column's values), least significant bit first."""
+    bits = np.frombuffer(buffer, dtype=np.uint8)
+    return np.unpackbits(bits, count=offset + n, bitorder="little")[offset:].astype(np.bool_)
 
 
 def string_buffers(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,8 +129,7 @@ def _values(arr, fill, dtype) -> np.ndarray:
     if arr.null_count == n:
         return np.full(n, fill, dtype=dtype)
     if pa.types.is_boolean(typ):
-        bits = np.frombuffer(arr.buffers()[1], dtype=np.uint8)
-        v = np.unpackbits(bits, count=arr.offset + n, bitorder="little")[arr.offset :].astype(np.bool_)
+        v = _bits(arr.buffers()[1], arr.offset, n)
     elif pa.types.is_integer(typ) or pa.types.is_floating(typ):
         v = np.frombuffer(arr.buffers()[1], dtype=typ.to_pandas_dtype())[arr.offset : arr.offset + n]
     else:
