@@ -250,21 +250,21 @@ def _collided_before(sig, i, j, band, rows_per_band):
     )
 )
 def link_bucket_pairs(
-    order, starts, first, row, account, sig, bits, min_agree, window, band, rows_per_band, skip_copies, out
+    order, starts, first, text_row, account, sig, bits, min_agree, window, band, rows_per_band, skip_copies, out
 ):
     """Verified cross-account pairs among the candidates of one band; returns how many there are.
 
-    The rows come as texts: text t is the run first[t]:first[t + 1] of places of `row` (rows of
-    `sig` holding one signature: copies of one prompt, sent by the accounts at the same places of
-    `account`).
-    A bucket is a run order[starts[q]:starts[q + 1]] of texts of one band key (group_by_key's
+    The rows come as texts: text t is the run first[t]:first[t + 1] of places (copies of one
+    prompt, sent by the accounts at the same places of `account`), and its signature is row
+    text_row[t] of `sig`.
+    A bucket is a run order[starts[q]:starts[q + 1]] of texts of one band key (buckets.bucket_keys'
     groups): its rows are its texts' runs one after the other. Each row is paired with the next
     `window` rows of its bucket (every pair when the bucket has at most window + 1 rows), so a
     bucket of m rows holds at most m * window candidate pairs. Pairs of one account are skipped,
     and so are pairs that already collided in an earlier band: a pair belongs to the first band it
     collides in, so over all bands each pair is reported at most once and needs no deduplication.
     The first min(count, len(out)) pairs are written as smaller place * m + larger place, places
-    of `row` (m = len(row); one array, where two took twice the memory at the peak of finish());
+    (m = len(account); one array, where two took twice the memory at the peak of finish());
     a caller whose buffer was too small calls again with one of the returned size.
 
     A candidate pair of texts is verified once, not once per two rows: their first rows are
@@ -273,16 +273,16 @@ def link_bucket_pairs(
     (they agree everywhere), except those of a text t with skip_copies[t] set, whose caller has
     no use for them; they are skipped in later bands (they collided in 0), so a bucket of one text
     is passed over unread after band 0 (on the bench log, about half the texts each band).
-    order : int64[t] (a permutation of the texts), starts : int64[buckets + 1], first : int64[t + 1],
-    row : int64[m], account : int64[m], sig : uint16[n, K], bits : low_bits(sig),
+    order : int64[<= t] (texts, none twice), starts : int64[buckets + 1], first : int64[t + 1],
+    text_row : int64[t], account : int64[m], sig : uint16[n, K], bits : low_bits(sig),
     skip_copies : bool[t], out : int64[cap]
     """
-    m = row.shape[0]
+    m = account.shape[0]
     k = sig.shape[1]
     cap = out.shape[0]
     count = 0
     t = order.shape[0]
-    # per place of `order`: the text's first place in `row`, its copies and its first row, read
+    # per place of `order`: the text's first place, its copies and its signature's row, read
     # once in a pass of their own (independent reads, in flight together), then in sequence
     tf = np.empty(t, dtype=np.int64)
     tc = np.empty(t, dtype=np.int64)
@@ -302,7 +302,7 @@ def link_bucket_pairs(
         if hi - lo == 1 and band > 0:
             continue
         for a in range(lo, hi):
-            tr[a] = row[tf[a]]
+            tr[a] = text_row[order[a]]
             live[n_live] = a
             n_live += 1
     seen = 0  # places of `live` visited
@@ -412,89 +412,3 @@ def count_linked_accounts(item_offsets, item_accounts, account_offsets, account_
                     stamp[b] = a
                     c += 1
         out[a] = c
-
-
-@kernel(types.int64(_i64ro, ro(types.uint64), rw(types.int64), rw(types.int64)))
-def group_by_key(rows, keys, out, starts):
-    """out = rows grouped by keys[row]: the rows of one key together, in the order they have in
-    `rows`, groups in the order of their first row (a stable partition, not a sort: O(n) through
-    an open-addressing table of the distinct keys). Returns the number of groups g; group q is
-    out[starts[q]:starts[q + 1]].
-
-    rows : int64[m] (indices into keys), keys : uint64[n], out : int64[m], starts : int64[m + 1]
-    """
-    m = rows.shape[0]
-    size = 2
-    while size < 2 * m:
-        size *= 2
-    mask = size - 1
-    slot_group = np.full(size, -1, dtype=np.int64)
-    group = np.empty(m, dtype=np.int64)  # per position of rows: its group
-    count = np.zeros(m + 1, dtype=np.int64)
-    first_key = np.empty(m, dtype=np.uint64)
-    groups = 0
-    for a in range(m):
-        if a + 8 < m:  # the table slot of the key 8 rows on (its key is read ahead too)
-            prefetch(slot_group, np.int64(keys[rows[a + 8]] >> np.uint64(40)) & mask)
-        if a + 32 < m:
-            prefetch(keys, rows[a + 32])
-        h = keys[rows[a]]
-        t = np.int64(h >> np.uint64(40)) & mask
-        while slot_group[t] >= 0 and first_key[slot_group[t]] != h:
-            t = (t + 1) & mask
-        g = slot_group[t]
-        if g < 0:
-            g = groups
-            groups += 1
-            slot_group[t] = g
-            first_key[g] = h
-        group[a] = g
-        count[g + 1] += 1
-    for g in range(groups):
-        count[g + 1] += count[g]
-    starts[: groups + 1] = count[: groups + 1]
-    for a in range(m):
-        g = group[a]
-        out[count[g]] = rows[a]
-        count[g] += 1
-    return groups
-
-
-@kernel(types.void(ro(types.uint64), ro(types.uint64), rw(types.int64)))
-def key_counts(k1, k2, out):
-    """out[i] = how many j have (k1[j], k2[j]) == (k1[i], k2[i]).
-
-    One pass through an open-addressing table of the distinct pairs (each element is probed
-    once, its pair compared with its group's first element), then one to hand the counts back:
-    no sort. k1, k2 : uint64[n] (n < 2**31), out : int64[n]
-    """
-    n = k1.shape[0]
-    size = 2
-    while size < 2 * n:
-        size *= 2
-    mask = np.uint64(size - 1)
-    table = np.full(size, -1, dtype=np.int32)  # slot -> group
-    group = np.empty(n, dtype=np.int32)
-    first = np.empty(n, dtype=np.int32)  # group -> its first element
-    count = np.zeros(n, dtype=np.int32)
-    groups = 0
-    for i in range(n):
-        a = k1[i]
-        b = k2[i]
-        t = np.int64(fmix64(a ^ fmix64(b ^ BAND_SEED)) & mask)
-        while True:
-            g = table[t]
-            if g < 0:
-                g = groups
-                groups += 1
-                table[t] = g
-                first[g] = i
-                break
-            f = first[g]
-            if k1[f] == a and k2[f] == b:
-                break
-            t = (t + 1) & np.int64(mask)
-        group[i] = g
-        count[g] += 1
-    for i in range(n):
-        out[i] = count[group[i]]

@@ -393,6 +393,15 @@ def flag_near_duplicates(sig, account, n_words, bands, rows_per_band, min_agree)
     return out
 
 
+def key_groups(keys: list[int], min_size: int) -> list[list[int]]:
+    """bucket_keys: the positions of each key that at least `min_size` positions hold, in order,
+    by increasing key."""
+    at: dict[int, list[int]] = {}
+    for i, k in enumerate(keys):
+        at.setdefault(k, []).append(i)
+    return [at[k] for k in sorted(at) if len(at[k]) >= min_size]
+
+
 def link_pairs(sig, account, prompt_hash, tie, bands, rows_per_band, min_agree, window) -> set:
     """link_bucket_pairs over every band: {(i, j), i < j} of different accounts, verified, that sit
     within `window` places of each other in a bucket ordered by (prompt hash, tie) of the first band

@@ -137,23 +137,41 @@ def test_group_sizes_tells_apart_tuples_that_share_a_first_key():
     assert group_sizes(first, second).tolist() == [2 if x % 4 == 0 else 1 for x in second.tolist()]
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.integers(0, 3), st.randoms())
-def test_group_by_key_is_a_stable_partition(values, spread, rnd):
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.integers(0, 3), st.integers(1, 3), st.booleans())
+def test_bucket_keys_is_a_stable_sort_of_the_groups_large_enough(values, spread, min_size, low):
+    """Random keys spread over the digits (a few keys each, sorted in place); with `spread` many
+    equal keys; with `low` all keys in one digit (its run merge-sorted once it passes SMALL_RUN)."""
+    from fastscan.kernels import buckets
+
     keys = np.array(values, dtype=np.uint64)
-    if spread:  # many equal keys: a group keeps the order its rows have in `rows`
-        keys = keys % np.uint64(spread + 1)
-    rows = list(range(len(keys)))
-    rnd.shuffle(rows)
+    if spread:  # many equal keys: a group keeps the order of its positions
+        keys = keys % np.uint64(spread + 7) * np.uint64(0x9E3779B97F4A7C15)
+    if low:
+        keys = keys >> np.uint64(40)
     out = np.full(len(keys), -1, dtype=np.int64)
     starts = np.full(len(keys) + 1, -1, dtype=np.int64)
-    groups = kernels().group_by_key(np.array(rows, dtype=np.int64), keys, out, starts)
-    want: dict[int, list[int]] = {}
-    for r in rows:  # groups in the order of their first row
-        want.setdefault(int(keys[r]), []).append(r)
-    assert out.tolist() == [r for g in want.values() for r in g]
+    groups = buckets.bucket_keys(keys, min_size, out, starts)
+    want = ref.key_groups(keys.tolist(), min_size)
     assert groups == len(want)
-    assert [out[starts[q] : starts[q + 1]].tolist() for q in range(groups)] == list(want.values())
+    assert [out[starts[q] : starts[q + 1]].tolist() for q in range(groups)] == want
+    assert starts[0] == 0 and starts[groups] == sum(map(len, want))
+
+
+def test_bucket_keys_sorts_a_long_run_of_one_digit_and_keeps_its_groups_in_order():
+    """600 positions over three keys of one digit, interleaved: past SMALL_RUN the digit's run is
+    merge-sorted, and each key's positions stay in order; a key of fewer than min_size is left out."""
+    from fastscan.kernels import buckets
+
+    keys = np.array([5, 3, 9] * 200 + [4], dtype=np.uint64)
+    out = np.empty(len(keys), dtype=np.int64)
+    starts = np.empty(len(keys) + 1, dtype=np.int64)
+    assert buckets.bucket_keys(keys, 2, out, starts) == 3
+    assert [out[starts[q] : starts[q + 1]].tolist() for q in range(3)] == [
+        list(range(1, 600, 3)),
+        list(range(0, 600, 3)),
+        list(range(2, 600, 3)),
+    ]
 
 
 @settings(max_examples=60, deadline=None)
@@ -179,6 +197,8 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
     """link_bucket_pairs over every band, fed as cross_pairs feeds it (texts, and buckets in their
     order by prompt hash, then tie), finds ref.link_pairs's pairs, each once; but for the pairs
     of two copies of a text whose prompt hash h has skip[h]."""
+    from fastscan.kernels import buckets
+
     nd = kernels()
     n, k = sig.shape
     # the rows as the kernel takes them: by prompt hash, then tie, each text's copies a run
@@ -196,8 +216,8 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
     for band in range(k // rows):
         order = np.empty(len(texts), dtype=np.int64)
         bucket = np.empty(len(texts) + 1, dtype=np.int64)
-        g = nd.group_by_key(texts, keys[band], order, bucket)
-        arrays = (order, bucket[: g + 1], first, base, account[base], sig, bits)
+        g = buckets.bucket_keys(keys[band], 1 if band == 0 else 2, order, bucket)  # as cross_pairs groups
+        arrays = (order, bucket[: g + 1], first, base[starts], account[base], sig, bits)
         args = (*arrays, min_agree, window, band, rows, skip_copies)
         out = np.empty(2, dtype=np.int64)  # deliberately small: the kernel reports what it needs
         c = nd.link_bucket_pairs(*args, out)

@@ -51,17 +51,17 @@ def lsh_params(num_perm: int, threshold: float, rows: int = 0) -> tuple[int, int
 
 def group_sizes(*keys: np.ndarray) -> np.ndarray:
     """For each element, how many elements have the same key tuple (np.unique's counts, taken
-    back to the elements). One or two integer keys: counted in a hash table (kernels/neardup.py
+    back to the elements). One or two integer keys: counted in a hash table (kernels/buckets.py
     key_counts), on 693 K keys 1.4x (one key) and 3.4x (two) as fast as the sort that does any
     other case."""
     n = len(keys[0])
     if len(keys) <= 2 and n < 1 << 31 and all(k.dtype.kind in "iu" and k.dtype.itemsize <= 8 for k in keys):
-        from fastscan.kernels import neardup
+        from fastscan.kernels import buckets
 
         k1 = keys[0].astype(np.uint64, copy=False)
         k2 = keys[1].astype(np.uint64, copy=False) if len(keys) == 2 else np.zeros(n, np.uint64)
         out = np.empty(n, dtype=np.int64)
-        neardup.key_counts(k1, k2, out)
+        buckets.key_counts(k1, k2, out)
         return out
     order = np.lexsort(keys[::-1]) if len(keys) > 1 else np.argsort(keys[0])
     first = np.ones(len(order), dtype=np.bool_)
@@ -203,6 +203,7 @@ def cross_pairs(
     `popular` (sample rows) whatever else they pair with, and their pairs among themselves would
     only have said so. `bits`: low_bits(state)."""
     from fastscan.kernels import neardup
+    from fastscan.kernels.buckets import bucket_keys
 
     cfg = state.config
     s = state.sample
@@ -228,7 +229,7 @@ def cross_pairs(
     row = s.slot[base]
     account = s.account[base].astype(np.int64)
     text_row = row[starts]
-    texts = np.arange(len(starts), dtype=np.int64)
+    n_texts = len(starts)
     # The copies of a row's text within `bucket_window` places of it pair with it in band 0, all
     # of other accounts (unless an account sent the text twice): the fewest a copy has is
     # min(copies - 1, window), at either end of the run. With popular_accounts of them, every
@@ -241,14 +242,16 @@ def cross_pairs(
 
     # every band's key of every text, each signature read once for all its bands (one band at a
     # time read a line of every text's scattered row, once per band): 58 MB on the bench log
-    keys = np.empty((bands, len(texts)), dtype=np.uint64)
-    map_ordered(lambda r: neardup.band_keys(sig, text_row, rows, r[0], r[1], keys), row_ranges(len(texts)))
+    keys = np.empty((bands, n_texts), dtype=np.uint64)
+    map_ordered(lambda r: neardup.band_keys(sig, text_row, rows, r[0], r[1], keys), row_ranges(n_texts))
 
     def band_pairs(band: int) -> np.ndarray:
-        order = np.empty(len(texts), dtype=np.int64)
-        bucket_at = np.empty(len(texts) + 1, dtype=np.int64)
-        buckets = neardup.group_by_key(texts, keys[band], order, bucket_at)  # a bucket's texts in `base` order
-        bucket_at = bucket_at[: buckets + 1]
+        order = np.empty(n_texts, dtype=np.int64)
+        bucket_at = np.empty(n_texts + 1, dtype=np.int64)
+        # a bucket's texts in `base` order; after band 0 only buckets of two texts or more (a
+        # text alone in its bucket pairs only with its own copies, and they did in band 0)
+        count = bucket_keys(keys[band], 1 if band == 0 else 2, order, bucket_at)
+        bucket_at = bucket_at[: count + 1]
         # band 0 also reports the pairs of copies of a text that `skip` leaves paired (on the bench
         # log 0.73x the eligible rows; 4x before popular texts' copies were left out; more where
         # the window is shorter than popular_accounts): room for them, not a second run. The pairs
@@ -258,7 +261,7 @@ def cross_pairs(
         while True:
             out = np.empty(cap, dtype=np.int64)  # pairs of places of `base` as i * len(base) + j
             c = neardup.link_bucket_pairs(
-                order, bucket_at, first, row, account, sig, bits, need, cfg.bucket_window, band, rows, skip, out
+                order, bucket_at, first, text_row, account, sig, bits, need, cfg.bucket_window, band, rows, skip, out
             )
             if c <= cap:
                 return out[:c].copy()
