@@ -387,15 +387,15 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
     if t_acct:
         acc = np.concatenate(t_acct)
         key = np.concatenate(t_key)
-        # (account, skeleton) -> distinct sampled prompts; head and tail counted apart
-        order = np.lexsort((acc, key))
-        acc, key = acc[order], key[order]
-        first = np.r_[True, (acc[1:] != acc[:-1]) | (key[1:] != key[:-1])]
-        starts = np.flatnonzero(first)
-        cnt = np.diff(np.r_[starts, len(acc)])
-        acc, key = acc[starts], key[starts]
+        # (account, skeleton) -> distinct sampled prompts; head and tail counted apart: counted
+        # in a hash table, and only the rows of templates sorted
+        cnt = group_sizes(key, acc)
         is_t = (cnt >= cfg.template_min_prompts) & (cnt >= cfg.template_min_share * n_elig[acc])
         acc, key = acc[is_t], key[is_t]
+        order = np.lexsort((acc, key))
+        acc, key = acc[order], key[order]
+        first = np.r_[True, (acc[1:] != acc[:-1]) | (key[1:] != key[:-1])][: len(acc)]
+        acc, key = acc[first], key[first]
         # skeletons that are a template of at least two accounts
         k_first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
         k_starts = np.flatnonzero(k_first)
