@@ -257,6 +257,20 @@ def _byte_mask64(typingctx, arr, pos, c):
 
 
 @intrinsic
+def _high_bytes64(typingctx, arr, pos):
+    """Bit j set where byte pos + j of arr.flat[pos:pos + 64] is 0x80 or above (not ASCII: a
+    byte of a UTF-8 sequence). arr: C-contiguous uint8; the caller keeps pos + 64 within it."""
+    if not _is_bytes(arr):
+        return None
+
+    def codegen(context, builder, signature, args):
+        x = _load64(context, builder, signature, args)
+        return builder.bitcast(builder.icmp_signed("<", x, _splat(0)), _I64)
+
+    return types.uint64(arr, types.intp), codegen
+
+
+@intrinsic
 def _copy64(typingctx, src, p, dst, q):
     """dst.flat[q:q + 64] = src.flat[p:p + 64] (C-contiguous uint8 arrays; one unaligned vector
     load and store; the caller keeps both ranges within their arrays)."""
@@ -291,6 +305,8 @@ if TYPE_CHECKING:  # how kernels call them (an intrinsic's own signature starts 
 
     def byte_mask64(arr: np.ndarray, pos: int, c: int) -> np.uint64: ...
 
+    def high_bytes64(arr: np.ndarray, pos: int) -> np.uint64: ...
+
     def copy64(src: np.ndarray, p: int, dst: np.ndarray, q: int) -> None: ...
 
     def min_affine_lanes(
@@ -302,6 +318,7 @@ else:
     min_affine_lanes = _min_affine_lanes
     byte_class_masks = _byte_class_masks
     json_specials64, byte_mask64, copy64 = _json_specials64, _byte_mask64, _copy64
+    high_bytes64 = _high_bytes64
 
 
 # SWAR constants: a 1 and a high bit in every byte of a word (json_values uses them too)

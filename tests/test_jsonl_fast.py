@@ -42,7 +42,7 @@ def check(lines: list[bytes]) -> bool:
     chunk = b"\n".join(lines) + b"\n"
     dec = decoder()
     schema = dec.decode_options.explicit_schema
-    starts, ends, _, _ = line_bounds(chunk)
+    starts, ends, _, _, _ = line_bounds(chunk)
     fast, refused = dec._flat(chunk, starts, ends)
     took = [line for line, r in zip(lines, refused) if not r]
     assert fast.num_rows == len(took)
@@ -192,7 +192,7 @@ def test_a_string_that_fills_the_lines_decoded_stays_in_its_work_row():
     for n in (449, 460, 470, 500, 511):
         line = ('{"finish_reason":"abc","prompt":"' + "p" * n + '"}').encode()
         chunk = line + b"\n" + b'"' + b"x" * 200 + b'"\n'  # then a line that is no object
-        starts, ends, _, _ = line_bounds(chunk)
+        starts, ends, _, _, _ = line_bounds(chunk)
         got, refused = decoder()._flat(chunk, starts[:1], ends[:1])
         assert not refused.any()
         assert got.column("finish_reason").to_pylist() == ["abc"] and got.column("prompt").to_pylist() == ["p" * n]
@@ -247,7 +247,7 @@ def test_a_line_refused_half_way_leaves_no_trace():
         b'{"account_id":"a3","model":"m3","prompt_tokens":3}',
     ]
     chunk = b"\n".join(lines) + b"\n"
-    starts, ends, _, _ = line_bounds(chunk)
+    starts, ends, _, _, _ = line_bounds(chunk)
     ftypes, slots = plan.arrays[-3], plan.arrays[-2]
     nf, n = len(ftypes), len(lines)
     valid = np.zeros((nf, n), dtype=np.bool_)
@@ -273,7 +273,7 @@ def test_a_decoder_reused_decodes_each_chunk_as_a_new_one_would():
     reused = decoder()
     for lines in (long, short, long[:3], short[:1]):
         chunk = b"\n".join(lines) + b"\n"
-        starts, ends, _, _ = line_bounds(chunk)
+        starts, ends, _, _, _ = line_bounds(chunk)
         got, _ = reused._flat(chunk, starts, ends)
         want, _ = decoder()._flat(chunk, starts, ends)
         assert got.equals(want)

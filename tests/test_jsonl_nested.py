@@ -43,7 +43,7 @@ def fast_table(lines: list[bytes], shape=OPENAI, sample=SAMPLE):
     """(table, refused) of the lines by the fast decoder alone."""
     dec = JsonlDecoder("<test>", shape, raw_schema(shape, sample), RejectLog(), ReadStats())
     chunk = b"\n".join(lines) + b"\n"
-    starts, ends, _, _ = line_bounds(chunk)
+    starts, ends, _, _, _ = line_bounds(chunk)
     got = dec._flat(chunk, starts, ends)
     assert got is not None
     return got

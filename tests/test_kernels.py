@@ -209,8 +209,10 @@ def test_newline_positions_match_numpy(pieces, skip):
     want = np.flatnonzero(data == 10).tolist()
     for room in (len(want), len(want) // 2, len(want) + 3):  # room for all, too little, more
         out = np.full(room, -1, dtype=np.int64)
-        assert jsonl.newline_positions(data, out) == len(want)
+        utf8 = np.ones(1, dtype=np.bool_)
+        assert jsonl.newline_positions(data, out, utf8) == len(want)
         assert out.tolist() == (want + [-1] * 3)[:room]  # the first ones, and nothing past them
+        assert utf8[0] == _is_utf8(data.tobytes())
 
 
 def test_line_bounds_of_many_short_lines():
@@ -218,8 +220,8 @@ def test_line_bounds_of_many_short_lines():
     from fastscan.read.jsonl_decode import line_bounds
 
     chunk = b"x\n" * 5000 + b"\n" * 3000 + b" \t\n" + b"{}\n" * 7
-    starts, ends, index, lines = line_bounds(chunk)
-    assert lines == 8008
+    starts, ends, index, lines, utf8 = line_bounds(chunk)
+    assert lines == 8008 and utf8
     assert len(starts) == 5007 and index.tolist() == list(range(5000)) + list(range(8001, 8008))
     assert all(chunk[s:e] in (b"x", b"{}") for s, e in zip(starts.tolist(), ends.tolist()))
 
@@ -238,8 +240,45 @@ def test_newline_positions_in_long_data(density):
             want = np.flatnonzero(data == 10).tolist()
             for room in (len(want), len(want) // 3):
                 out = np.full(room, -1, dtype=np.int64)
-                assert jsonl.newline_positions(data, out) == len(want)
+                utf8 = np.zeros(1, dtype=np.bool_)
+                assert jsonl.newline_positions(data, out, utf8) == len(want)
                 assert out.tolist() == want[:room], (size, skip)
+                assert utf8[0] == _is_utf8(data.tobytes())
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+# every kind of UTF-8 sequence and its edges: the ends of each lead's second-byte range
+# (overlongs, surrogates, past U+10FFFF), lone continuations, leads that are never valid
+_UTF8_HEX = (
+    "61 0a 00 7f c3a9 e697a5 f09f9880 c280 dfbf"  # valid: ASCII, newline, 2 to 4 bytes, edges
+    " e0a080 ed9fbf efbfbf f0908080 f48fbfbf"  # valid: the ends of the restricted ranges
+    " e09fbf eda080 f08fbfbf f4908080"  # overlong, surrogate, overlong, past U+10FFFF
+    " 80 bf c0af c1bf c2 e180 f18080 f5808080 ff"  # stray, overlong, cut short, never a lead
+)
+_UTF8_PIECES = [bytes.fromhex(h) for h in _UTF8_HEX.split()]
+
+
+@PROPERTY
+@given(st.lists(st.sampled_from(_UTF8_PIECES), max_size=120), st.integers(0, 70))
+def test_newline_positions_checks_utf8_as_python_does(pieces, pad):
+    """Whatever sequences, at any place of the 64-byte steps and across them: valid UTF-8 exactly
+    when Python's codec decodes it, and the newlines found as ever."""
+    from fastscan.kernels import jsonl
+
+    raw = b"a" * pad + b"".join(pieces)
+    data = np.frombuffer(raw, dtype=np.uint8)
+    out = np.empty(len(raw) + 1, dtype=np.int64)
+    utf8 = np.zeros(1, dtype=np.bool_)
+    count = jsonl.newline_positions(data, out, utf8)
+    assert out[:count].tolist() == np.flatnonzero(data == 10).tolist()
+    assert utf8[0] == _is_utf8(raw), raw
 
 
 def test_scratch_gives_the_same_memory_again():

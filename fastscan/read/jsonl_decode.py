@@ -25,21 +25,24 @@ _SMALL_PIECE_LINES = 32  # below this many lines a refused piece is decoded line
 _MAX_REFUSED_RUNS = 64  # more runs of lines the fast decoder refuses: Arrow decodes the chunk
 
 
-def line_bounds(chunk: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(starts, ends, line_index, lines) of the non-blank lines of a chunk that ends with a newline.
+def line_bounds(chunk: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+    """(starts, ends, line_index, lines, utf8) of the non-blank lines of a chunk that ends with a
+    newline.
 
     line_index counts every line of the chunk, blank ones included, so file line numbers follow;
-    `lines` is how many lines (newlines) the chunk has in all.
+    `lines` is how many lines (newlines) the chunk has in all; `utf8` whether all of it is valid
+    UTF-8 (found in the same pass as the newlines).
     """
     from fastscan.kernels import jsonl
 
     arr = np.frombuffer(chunk, dtype=np.uint8)
     # room for lines of 128 bytes on average (a request log's are thousands); more: a second pass
     nl = np.empty(len(arr) // 128 + 1024, dtype=np.int64)
-    count = jsonl.newline_positions(arr, nl)
+    utf8 = np.ones(1, dtype=np.bool_)
+    count = jsonl.newline_positions(arr, nl, utf8)
     if count > len(nl):
         nl = np.empty(count, dtype=np.int64)
-        jsonl.newline_positions(arr, nl)
+        jsonl.newline_positions(arr, nl, utf8)
     ends = nl = nl[:count]
     starts = np.empty_like(nl)
     if len(nl):
@@ -60,7 +63,7 @@ def line_bounds(chunk: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.n
                 if not bytes(chunk[starts[i] : ends[i]]).strip():
                     nonblank[i] = False
     idx = np.flatnonzero(nonblank)
-    return starts[idx], ends[idx], idx, len(nl)
+    return starts[idx], ends[idx], idx, len(nl), bool(utf8[0])
 
 
 class JsonlDecoder:
@@ -123,12 +126,12 @@ class JsonlDecoder:
         return table
 
     def decode(self, chunk: bytes | memoryview, first_line: int) -> list[pa.RecordBatch]:
-        starts, ends, line_idx, self.newlines = line_bounds(chunk)
+        starts, ends, line_idx, self.newlines, utf8 = line_bounds(chunk)
         self.stats.records_read += len(starts)
         out: list[pa.RecordBatch] = []
         self._rejected: list[tuple] = []
-        bad = invalid_utf8_lines(chunk, starts, ends)
-        if bad is not None:
+        if not utf8:
+            bad = invalid_utf8_lines(chunk, starts, ends)
             for i in np.flatnonzero(bad):
                 raw = bytes(chunk[starts[i] : ends[i]])
                 self._reject(int(line_idx[i] + first_line), json_reason(raw, None), raw)
@@ -310,27 +313,13 @@ def object_lines(chunk: bytes | memoryview, starts: np.ndarray, ends: np.ndarray
     return obj
 
 
-def valid_utf8(chunk: bytes | memoryview) -> bool:
-    """Whether `chunk` is valid UTF-8: Arrow's validator, an order of magnitude faster than
-    bytes.decode, and it builds no str (Python's codec rules: no surrogates, no overlongs)."""
-    arr = pa.LargeStringArray.from_buffers(
-        1, pa.py_buffer(np.array([0, len(chunk)], dtype=np.int64)), pa.py_buffer(chunk)
-    )
-    try:
-        arr.validate(full=True)
-        return True
-    except pa.ArrowInvalid:
-        return False
-
-
-def invalid_utf8_lines(chunk: bytes | memoryview, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
-    """bool mask of the lines holding invalid UTF-8 (the bulk JSON decoder does not check), or None.
+def invalid_utf8_lines(chunk: bytes | memoryview, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """bool mask of the lines holding invalid UTF-8 (the bulk JSON decoder does not check), for a
+    chunk that line_bounds found is not all UTF-8.
 
     Linear in the chunk whatever the number of bad lines: blocks of lines are checked whole and
     only a failing block line by line (one re-decode of the rest per bad line was quadratic).
     """
-    if valid_utf8(chunk):
-        return None
     bad = np.zeros(len(starts), dtype=np.bool_)
     mv = memoryview(chunk)
     i0 = 0
