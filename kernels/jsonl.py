@@ -60,8 +60,8 @@ def newline_positions(data, out, utf8):
 
     64 bytes at a step: one vector compare finds the newlines (each from its exact bit), a second
     the bytes of 0x80 and above, and only those are looked at one by one, each sequence once (a
-    request log's text is mostly ASCII: on the bench log 1% of the 64-byte steps hold one). The
-    same pass as Arrow's validator after it took half the time on a 16 MiB chunk."""
+    request log's text is mostly ASCII: on the bench log 1% of the 64-byte steps hold one). On a
+    16 MiB chunk of the bench log: half the time of the newline pass and Arrow's validator."""
     end = data.shape[0]
     cap = out.shape[0]
     k = 0
