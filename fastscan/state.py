@@ -49,6 +49,7 @@ class AccountState:
         self.config = config or ScanConfig()
         self.config.check()
         self._ids = NameTable()  # the accounts (or other entities), numbered as they come
+        self._id_order = np.zeros(0, dtype=np.int64)  # id_order(), for as many entities as it has
         self.sums = np.zeros((0, len(FEATURES)), dtype=np.int64)
         self.ts_min = np.zeros(0, dtype=np.int64)
         self.ts_max = np.zeros(0, dtype=np.int64)
@@ -76,6 +77,16 @@ class AccountState:
     def index(self) -> dict[str, int]:
         """Entity id -> its number."""
         return self._ids.index
+
+    def id_order(self) -> np.ndarray:
+        """int64[n_accounts]: the entity numbers in id order (by code point, as Python sorts str),
+        sorted once per number of entities (ids are only ever added): finish() wants it in
+        several places, and sorting 83 K ids as a numpy string array took 0.03-0.08 s each time."""
+        n = self.n_accounts
+        if len(self._id_order) != n:
+            ids = self.ids
+            self._id_order = np.array(sorted(range(n), key=ids.__getitem__), dtype=np.int64)
+        return self._id_order
 
     @property
     def models(self) -> list[str]:

@@ -256,16 +256,17 @@ def _sizes(label: np.ndarray) -> np.ndarray:
 
 
 def find_campaigns(
-    state: AccountState, accounts: pa.Table, threshold: float, min_requests: int
+    state: AccountState, accounts: pa.Table, threshold: float, min_requests: int, at: np.ndarray | None = None
 ) -> tuple[pa.Table, pa.Table]:
     """(accounts with campaign_id, campaign_size, campaign_score - and flags, scores and reasons
     raised for members of harvesting campaigns -, the campaigns table: one row per campaign of
-    two or more accounts, highest score first). `accounts`: the scored account table."""
+    two or more accounts, highest score first). `accounts`: the scored account table; `at`: the
+    state's number of each of its rows, when the caller knows them (looked up by id if not)."""
     n = accounts.num_rows
     ids = accounts.column("account_id").to_pylist()
     numeric = _Numeric(accounts)  # pooled a dozen times below
-    index = state.index
-    at = np.array([index[a] for a in ids], dtype=np.int64) if n else np.zeros(0, np.int64)
+    if at is None:
+        at = np.array([state.index[a] for a in ids], dtype=np.int64)
     fp_hash, fp_parts, fp_acct, fp_key = fingerprints(state)
     fp = fp_hash[at] if n else np.zeros(0, np.uint64)
     has_fp = fp != 0

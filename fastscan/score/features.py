@@ -207,7 +207,7 @@ def account_features(
     cols.update(_timing(state))
     cols.update(_models(state))
     cols["active_span_days"] = np.where(timed, (ts_max - ts_min) / (24 * HOUR_MS), 0.0)
-    order = np.argsort(cols["account_id"].astype(str), kind="stable")
+    order = state.id_order()
     arrays = {}
     for k, v in cols.items():
         v = np.asarray(v)[order]

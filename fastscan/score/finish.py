@@ -67,7 +67,8 @@ def _finish(
     for name, values in coordination_columns(features).items():
         features = features.append_column(name, pa.array(values, pa.int64()))
     accounts = score_accounts(features, flag_threshold, min_requests)
-    accounts, campaigns = find_campaigns(state, accounts, flag_threshold, min_requests)
+    # account_features' rows are the state's accounts in id order
+    accounts, campaigns = find_campaigns(state, accounts, flag_threshold, min_requests, state.id_order())
     templates, excerpts = cross.shared_templates, None
     if include_text:
         templates = templates.append_column("skeleton", skeletons(state, cross.template_examples))

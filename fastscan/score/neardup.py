@@ -90,9 +90,8 @@ def _safe_div(a, b):
 def account_ranks(state: AccountState) -> np.ndarray:
     """rank int64[n_accounts]: position of each account in account_id order."""
     n = state.n_accounts
-    order = np.argsort(np.array(state.ids, dtype=object).astype(str), kind="stable")
     rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
+    rank[state.id_order()] = np.arange(n)
     return rank
 
 
@@ -429,6 +428,20 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
                 tmpl_rows["accounts"].append(len(names))
                 tmpl_rows["account_ids"].append(names)
 
+    # the shared templates' table, still while the verified pairs are being found
+    t_order = sorted(
+        range(len(tmpl_rows["accounts"])), key=lambda i: (-tmpl_rows["accounts"][i], tmpl_rows["skeleton_hash"][i])
+    )
+    keys = np.array([tmpl_rows["skeleton_hash"][i] for i in t_order], dtype=np.uint64)
+    examples = _template_examples(s.prompt_hash, keys, t_key, t_row)
+    templates = pa.table(
+        {
+            "skeleton_hash": pa.array([tmpl_rows["skeleton_hash"][i] for i in t_order], pa.uint64()),
+            "accounts": pa.array([tmpl_rows["accounts"][i] for i in t_order], pa.int64()),
+            "account_ids": pa.array([tmpl_rows["account_ids"][i] for i in t_order], pa.list_(pa.string())),
+        }
+    )
+
     # ---- near-duplicate links: verified pairs of different, non-identical, non-popular prompts
     pi, pj, copied = verified.result()
     ai, aj = s.account[pi], s.account[pj]
@@ -470,18 +483,6 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
         "cluster_id": by_rank[label] if n else np.zeros(0, dtype=object),
         "cluster_size": size.astype(np.int64),
     }
-    t_order = sorted(
-        range(len(tmpl_rows["accounts"])), key=lambda i: (-tmpl_rows["accounts"][i], tmpl_rows["skeleton_hash"][i])
-    )
-    keys = np.array([tmpl_rows["skeleton_hash"][i] for i in t_order], dtype=np.uint64)
-    examples = _template_examples(s.prompt_hash, keys, t_key, t_row)
-    templates = pa.table(
-        {
-            "skeleton_hash": pa.array([tmpl_rows["skeleton_hash"][i] for i in t_order], pa.uint64()),
-            "accounts": pa.array([tmpl_rows["accounts"][i] for i in t_order], pa.int64()),
-            "account_ids": pa.array([tmpl_rows["account_ids"][i] for i in t_order], pa.list_(pa.string())),
-        }
-    )
     pairs = sorted(
         (min(str(ids[a]), str(ids[b])), max(str(ids[a]), str(ids[b])), int(c)) for a, b, c in zip(la, lb, ls)
     )
