@@ -907,3 +907,18 @@ def test_model_tables_count_each_account_and_model(tmp_path):
             g = got.setdefault((state.ids[a], state.models[m]), [0, 0, 0, None])
             g[k] = int(v) if k < 3 else int(key_hour(np.array([v]))[0])
     assert got == want
+
+
+def test_id_order_is_python_order_of_the_ids_and_follows_new_accounts():
+    """AccountState.id_order(): the account numbers in the ids' code-point order (Python's, which
+    keeps an id's trailing NUL, where a numpy string array drops it), sorted again once an account
+    is added; the report's rows follow it."""
+    ids = ["b", "a\x00", "a", "\u00e9", "B", "a\x00\x00"]
+    recs = [dict(r, account_id=a) for a, r in zip(ids, records(n_accounts=1, per_account=len(ids)))]
+    s = Scanner()
+    s.update(pa.Table.from_pylist(recs[:4]))
+    st = s.state
+    assert [st.ids[i] for i in st.id_order()] == sorted(ids[:4])
+    s.update(pa.Table.from_pylist(recs[4:]))
+    assert [st.ids[i] for i in st.id_order()] == sorted(ids) == ["B", "a", "a\x00", "a\x00\x00", "b", "\u00e9"]
+    assert s.finish().accounts.column("account_id").to_pylist() == sorted(ids)
