@@ -93,7 +93,7 @@ def test_peer_duckdb(benchmark, jsonl_log, jsonl_report):
     fig["fastscan_over_peer"] = benchmark.extra_info["fastscan_over_duckdb"]
 
 
-def test_interleaved_duckdb(jsonl_log, jsonl_report):
+def test_interleaved_duckdb(warm, jsonl_log):
     """fastscan's JSON Lines scan and DuckDB's GROUP BY taken in turns, 2 x ROUNDS pairs, each of
     the file in the page cache: the ratio of each pair and their median. The best rounds above
     can come minutes apart, and this machine's speed changes over minutes (a bench run saw
