@@ -93,6 +93,15 @@ class AccountState:
         """The model names, in number order."""
         return self._models.names
 
+    def model_rank(self) -> np.ndarray:
+        """int64[models]: each model's place among the names in code-point order (Python's, as
+        id_order; a numpy string array would drop a trailing NUL and tie two names). Ties between
+        models go by this rank, and fingerprints name a model by it (fastscan.score)."""
+        names = self.models
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+        return rank
+
     @property
     def n_accounts(self) -> int:
         return len(self.ids)

@@ -414,3 +414,35 @@ def test_a_campaigns_first_and_last_seen_are_its_members_earliest_and_latest():
     in_a = timed & (group == 0)
     assert ms == [int(first[in_a].min()), int(last[in_a].max())]
     assert b["first_seen"] is None and b["last_seen"] is None
+
+
+def test_link_clusters_whose_ids_differ_by_a_trailing_nul_stay_two_campaigns():
+    """find_campaigns groups the link clusters by their whole cluster_id: a cluster led by "a" and
+    one led by "a\\x00" are two candidates (a numpy string array would drop the NUL and pool them
+    into one campaign)."""
+    from fastscan.score.campaigns import find_campaigns
+    from fastscan.state import AccountState, F
+
+    ids = ["a", "a1", "a2", "a\x00", "a\x001", "a\x002"]
+    n = len(ids)
+    st = AccountState()
+    st._map_ids(ids)
+    st.sums[:n, F["requests"]] = 100
+    accounts = pa.table(
+        {
+            "account_id": ids,
+            "requests": np.full(n, 100),
+            "prompt_tokens": np.full(n, 3000),
+            "completion_tokens": np.full(n, 150_000),
+            "extraction_score": np.full(n, 0.1),
+            "flagged": np.zeros(n, dtype=bool),
+            "reasons": pa.array([""] * n, pa.string()),
+            "cluster_id": ["a"] * 3 + ["a\x00"] * 3,
+            "first_seen": pa.array([None] * n, pa.timestamp("ms", tz="UTC")),
+            "last_seen": pa.array([None] * n, pa.timestamp("ms", tz="UTC")),
+        }
+    )
+    out, campaigns = find_campaigns(st, accounts, 0.5, 50)
+    got = {r["campaign_id"]: sorted(r["members"]) for r in campaigns.to_pylist()}
+    assert got == {"campaign-a": ["a", "a1", "a2"], "campaign-a\x00": ["a\x00", "a\x001", "a\x002"]}
+    assert out.column("campaign_size").to_pylist() == [3] * n

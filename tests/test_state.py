@@ -922,3 +922,21 @@ def test_id_order_is_python_order_of_the_ids_and_follows_new_accounts():
     s.update(pa.Table.from_pylist(recs[4:]))
     assert [st.ids[i] for i in st.id_order()] == sorted(ids) == ["B", "a", "a\x00", "a\x00\x00", "b", "\u00e9"]
     assert s.finish().accounts.column("account_id").to_pylist() == sorted(ids)
+
+
+def test_model_rank_is_python_order_and_breaks_top_model_ties():
+    """AccountState.model_rank(): each model's place in the names' code-point order, a trailing NUL
+    kept ("m" before "m\\x00", whichever came first); an account that sends as many requests to
+    each takes the one that sorts first as its top model."""
+    models = ["m\x00", "m", "b"]
+    recs = [dict(r, model=m) for m, r in zip(models, records(n_accounts=1, per_account=len(models)))]
+    s = Scanner()
+    s.update(pa.Table.from_pylist(recs))
+    st = s.state
+    assert st.models == models
+    assert st.model_rank().tolist() == [2, 1, 0]
+    assert [st.models[i] for i in np.argsort(st.model_rank())] == sorted(models)
+    assert s.finish().accounts.column("top_model").to_pylist() == ["b"]
+    s2 = Scanner()
+    s2.update(pa.Table.from_pylist(recs[:2]))
+    assert s2.finish().accounts.column("top_model").to_pylist() == ["m"]

@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 
 from fastscan.parallel import map_ordered
 from fastscan.params import IDENTITY_KINDS, KEY_SHIFT, KINDS, MODEL_KIND, describe
+from fastscan.score.coordination import cluster_labels
 from fastscan.score.model import CLUSTER_MIN_REQUESTS, CLUSTER_VOLUME, extraction_scores, score_accounts
 from fastscan.state import AccountState, F
 
@@ -103,9 +104,8 @@ def fingerprints(state: AccountState) -> tuple[np.ndarray, np.ndarray, np.ndarra
     acct, key, cnt = state.params.items()
     m_acct, m_idx, m_cnt = state.model_counts.items()
     if len(m_acct):
-        rank = np.argsort(np.argsort(np.array(state.models, dtype=object).astype(str), kind="stable"))
         acct = np.concatenate([acct, m_acct])
-        key = np.concatenate([key, (np.int64(MODEL_KIND) << KEY_SHIFT) | rank[m_idx]])
+        key = np.concatenate([key, (np.int64(MODEL_KIND) << KEY_SHIFT) | state.model_rank()[m_idx]])
         cnt = np.concatenate([cnt, m_cnt])
     keep = (cnt >= FP_MIN_SHARE * req[acct]) & (req[acct] >= FP_MIN_REQUESTS)
     acct, key = acct[keep], key[keep]
@@ -294,8 +294,7 @@ def find_campaigns(
         lab[_sizes(lab) < 2] = -1
         labels.append(_renumber(lab))  # no empty group is pooled
     if "cluster_id" in accounts.column_names:
-        cl = np.array(accounts.column("cluster_id").to_pylist(), dtype=object).astype(str)
-        by_link = _groups(cl, np.ones(n, dtype=np.bool_))
+        by_link = cluster_labels(accounts)
         by_link[_sizes(by_link) < 2] = -1
         labels.append(_renumber(by_link))
 
@@ -395,7 +394,7 @@ def _evidence(
     """What links each campaign's members, in words: the request fingerprint most of them share
     (with its settings) - or, where none, the owner, network or client most of them share - and
     how many of them share templates or near-duplicate prompts."""
-    models = sorted(state.models, key=str)
+    models = sorted(state.models)  # by model_rank(), as fingerprints() numbers them
     cols = {
         name: accounts.column(name).to_numpy(zero_copy_only=False) if name in accounts.column_names else None
         for name in ("shared_template_accounts", "shared_near_dup_accounts")

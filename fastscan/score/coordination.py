@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fastscan.sketches import HOUR_MS
 
-__all__ = ["coordination_columns", "ROTATION_HOURS", "ROTATION_MIN_CLUSTER"]
+__all__ = ["ROTATION_HOURS", "ROTATION_MIN_CLUSTER", "cluster_labels", "coordination_columns"]
 
 ROTATION_HOURS = 24
 ROTATION_MIN_CLUSTER = 3
@@ -33,6 +34,17 @@ def _times(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
     valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     ms = col.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     return ms, valid
+
+
+def cluster_labels(table: pa.Table) -> np.ndarray:
+    """int64[n]: each row's cluster, numbered in the order the clusters first come; rows of equal
+    cluster_id (all rows without one together) share a number. Arrow's hash groups the whole ids:
+    a trailing NUL keeps an id apart, where a numpy string array would drop it."""
+    col = table.column("cluster_id").combine_chunks()
+    if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        col = col.cast(pa.string())
+    encoded = pc.dictionary_encode(col, null_encoding="encode")
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _count_in_window(cluster, keys, lo, hi, self_key_inside):
@@ -51,9 +63,7 @@ def coordination_columns(table: pa.Table) -> dict:
     req = table.column("requests").to_numpy(zero_copy_only=False).astype(np.int64)
     if "cluster_id" not in table.column_names or n == 0:
         return {"rotation_partners": np.zeros(n, dtype=np.int64), "cluster_requests": req.copy()}
-    ids = table.column("cluster_id").to_pylist()
-    _, cluster = np.unique(np.array([str(x) for x in ids], dtype=object), return_inverse=True)
-    cluster = cluster.astype(np.int64)
+    cluster = cluster_labels(table)
     size = np.bincount(cluster)
     cluster_requests = np.bincount(cluster, weights=req)[cluster].astype(np.int64)
     first, f_ok = _times(table, "first_seen")

@@ -87,8 +87,7 @@ def _models(state: AccountState) -> dict:
     top_model = np.full(n, -1, dtype=np.int64)
     if len(acct):
         # ties go to the model name that sorts first, never to the order models were first seen
-        name_rank = np.argsort(np.argsort(np.array(state.models, dtype=object).astype(str), kind="stable"))
-        order = np.lexsort((name_rank[model], -cnt, acct))
+        order = np.lexsort((state.model_rank()[model], -cnt, acct))
         a, m, c = acct[order], model[order], cnt[order]
         firsts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
         top[a[firsts]] = c[firsts]
