@@ -297,7 +297,7 @@ def test_real_volunteers_each_a_person_are_never_flagged():
 def test_group_medians_are_those_of_sorting_each_group(seed):
     """The campaigns' pooled medians (a counting sort by group, then a selection in each group)
     are the medians of each group's sorted values: ties, empty groups and groups of one included."""
-    from fastscan.score.campaigns import _median
+    from fastscan.score.pooling import pooled_median
 
     rng = np.random.default_rng(seed)
     g = int(rng.integers(1, 30))
@@ -309,7 +309,7 @@ def test_group_medians_are_those_of_sorting_each_group(seed):
     for k in range(g):
         s = np.sort(v[lab == k])
         want.append((s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2 if len(s) else 0.0)
-    assert _median(v, lab, size).tolist() == want
+    assert pooled_median(v, lab, size).tolist() == want
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -197,7 +197,7 @@ def test_reasons_worded_a_signal_at_a_time_read_as_row_by_row(log):
         ["shared_template_accounts", "shared_near_dup_accounts", "cluster_size", "new_model", "stale_repeat_rate"]
     )
     for t in (table, lacking):
-        columns = model._Columns(t)
+        columns = model._Lists(t)
         rows = t.to_pylist()
         some = list(range(len(rows)))[::-1]  # out of order, as the rows of a signal come
         for s in SIGNALS:
@@ -471,3 +471,65 @@ def test_fit_keeps_weights_non_negative_and_finds_the_separating_signal():
     assert b == BIAS and w[j] != WEIGHTS["reasoning_prompts"]
     w, b = fit_score.fit(x, y, l2=1e-4, steps=1500, free={"reasoning_prompts", "bias"})
     assert b != BIAS and w[held].tolist() == [WEIGHTS[names[k]] for k in held]
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    """The report of a synthetic log of 300 accounts of every kind (fastscan.synth)."""
+    from fastscan.synth import write_log
+
+    path = tmp_path_factory.mktemp("score-synth") / "log.jsonl"
+    write_log(path, accounts=300, seed=2)
+    return scan([path]).accounts
+
+
+def test_scoring_reads_each_column_once_as_float_with_nan_and_missing_as_zero(table):
+    """signals.Columns: a column converted once and shared read-only, NaN read as 0, a missing one
+    as zeros; a table and a mapping of its columns score alike, to the last bit, and so do the
+    signals' values against one conversion per read (the old way)."""
+    from fastscan.score.signals import Columns
+
+    t = pa.table({"requests": [3, 5], "near_dup_rate": [float("nan"), 0.5]})
+    cols = Columns(t)
+    got = cols.get("near_dup_rate")
+    assert got.tolist() == [0.0, 0.5] and cols.get("near_dup_rate") is got
+    assert not got.flags.writeable
+    assert cols.get("no_such_column").tolist() == [0.0, 0.0]
+    assert Columns({"requests": np.array([1, 2])}).get("near_dup_rate").tolist() == [0.0, 0.0]
+    numeric = [n for n in table.column_names if pa.types.is_integer(table.column(n).type)]
+    numeric += [n for n in table.column_names if pa.types.is_floating(table.column(n).type)]
+    as_dict = {n: table.column(n).to_numpy(zero_copy_only=False) for n in numeric}
+    want = model.extraction_scores(table)
+    assert model.extraction_scores(as_dict).tobytes() == want.tobytes()
+    # each signal read straight from the table, and the model's inputs multiplied column by column
+    sig = np.stack([np.clip(np.nan_to_num(s.value(table)), 0.0, 1.0) for s in SIGNALS], axis=1)
+    assert signal_values(table).tobytes() == sig.tobytes()
+    terms = model.term_values(sig)
+    assert terms.flags.c_contiguous
+    for j, term in enumerate(TERMS):
+        naive = np.prod([sig[:, model.SIGNAL_INDEX[name]] for name in term], axis=0)
+        if model.OUTPUT_SIGNALS.intersection(term):
+            naive = naive * sig[:, model.SIGNAL_INDEX[model.FRESH]]
+        assert np.allclose(terms[:, j], naive, rtol=1e-12, atol=0), term_name(term)
+
+
+def test_pooling_only_the_score_inputs_scores_groups_as_pooling_every_column(table):
+    """Candidate campaigns are scored from the pooled columns the score reads (model.score_inputs,
+    found by reading the signals); the scores are those of pooling every column, to the last bit,
+    and the inputs are columns of the report that the signals name."""
+    from fastscan.score.model import extraction_scores, score_inputs
+    from fastscan.score.pooling import Numeric, pool
+
+    inputs = score_inputs()
+    assert {"requests", "completion_tokens", "near_dup_rate", "hours_per_active_day"} <= inputs
+    assert inputs <= set(table.column_names)
+    numeric = Numeric(table)
+    rng = np.random.default_rng(4)
+    n = table.num_rows
+    for g in (1, 3, max(n // 4, 1)):
+        label = rng.integers(-1, g, n)
+        label[:g] = np.arange(g)  # no empty group
+        every = pool(label, g, numeric)
+        some = pool(label, g, numeric, only=inputs)
+        assert set(some) < set(every)
+        assert extraction_scores(some).tobytes() == extraction_scores(every).tobytes()

@@ -43,7 +43,8 @@ import pyarrow.compute as pc
 from fastscan.parallel import map_ordered
 from fastscan.params import IDENTITY_KINDS, KEY_SHIFT, KINDS, MODEL_KIND, describe
 from fastscan.score.coordination import cluster_labels
-from fastscan.score.model import CLUSTER_MIN_REQUESTS, CLUSTER_VOLUME, extraction_scores, score_accounts
+from fastscan.score.model import CLUSTER_MIN_REQUESTS, CLUSTER_VOLUME, extraction_scores, score_accounts, score_inputs
+from fastscan.score.pooling import Numeric, pool
 from fastscan.state import AccountState, F
 
 __all__ = [
@@ -60,28 +61,6 @@ FP_MIN_REQUESTS = 5  # accounts with fewer requests have no fingerprint: too few
 CAMPAIGN_MIN_ACCOUNTS = 5  # a campaign that flags its members has at least this many accounts
 SCORE_TIE = 0.02  # candidates whose pooled scores differ by less are as good: the larger is joined
 N_KINDS = len(KINDS)  # the kinds of settings of fastscan.params (the model among them)
-
-# pooled: summed; the members' median; everything else numeric: over the pooled requests
-_SUMMED = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "distinct_prompts")
-_MEDIAN = (
-    "active_hours",
-    "active_days",
-    "hours_per_active_day",
-    "hour_entropy",
-    "hour_uniformity",
-    "night_share",
-    "weekend_share",
-    "hourly_cv",
-    "span_hours",
-    "requests_per_active_hour",
-    "active_span_days",
-    "rotation_partners",
-    "shared_template_accounts",
-    "shared_templates",
-    "shared_near_dup_accounts",
-    "new_model_delay_hours",
-    "cluster_requests",  # each member's is its whole cluster's already
-)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -122,81 +101,6 @@ def fingerprints(state: AccountState) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def campaign_id(members: list[str]) -> str:
     """A campaign's id: "campaign-" and its smallest member id (stable across splits and runs)."""
     return "campaign-" + min(members)
-
-
-def _median(v: np.ndarray, lab: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Per group (labels 0..len(size)-1), the median of `v` over its elements; 0 for an empty one
-    (kernels.aggregate.pool_groups on one column)."""
-    from fastscan.kernels.aggregate import POOL_MEDIAN, pool_groups
-
-    med = np.zeros((len(size), 1))
-    pool_groups(
-        np.ascontiguousarray(v, dtype=np.float64).reshape(-1, 1),
-        np.arange(len(v), dtype=np.int64),
-        np.ascontiguousarray(lab, dtype=np.int64),
-        np.ascontiguousarray(size, dtype=np.int64),
-        np.zeros(len(v)),
-        np.array([POOL_MEDIAN], dtype=np.int8),
-        med,
-    )
-    return med[:, 0]
-
-
-class _Numeric:
-    """The integer, float and boolean columns of the account table as one float64[accounts,
-    columns] matrix (NaN as 0), converted once: find_campaigns pools it a dozen times."""
-
-    def __init__(self, accounts: pa.Table):
-        numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
-        self.names = [name for name in accounts.column_names if any(t(accounts.column(name).type) for t in numeric)]
-        self.values = np.zeros((accounts.num_rows, len(self.names)), dtype=np.float64)
-        for c, name in enumerate(self.names):
-            col = accounts.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
-            self.values[:, c] = np.nan_to_num(col)
-
-    def column(self, name: str) -> np.ndarray:
-        return self.values[:, self.names.index(name)]
-
-
-def _pool(label: np.ndarray, n_groups: int, numeric: _Numeric) -> pa.Table:
-    """One pooled row per group `label` (values 0..n_groups-1; -1 none) of the account table
-    `numeric` holds: every column pooled in one pass of kernels.aggregate.pool_groups."""
-    from fastscan.kernels.aggregate import POOL_MEAN, POOL_MEDIAN, POOL_NONE, POOL_SUM, pool_groups
-
-    rows = np.flatnonzero(label >= 0).astype(np.int64)
-    lab = label[rows].astype(np.int64)
-    size = np.bincount(lab, minlength=n_groups).astype(np.int64)
-    # rates over the pooled requests, each member's requests counted up to its group's median: a
-    # heavy account must not make a group of light ones look like itself
-    req = numeric.column("requests")[rows]
-    weight = np.minimum(req, _median(req, lab, size)[lab])
-    how = np.array(
-        [
-            POOL_SUM
-            if name in _SUMMED
-            else POOL_MEDIAN
-            if name in _MEDIAN
-            else POOL_NONE
-            if name in ("extraction_score", "flagged", "cluster_size")
-            else POOL_MEAN
-            for name in numeric.names
-        ],
-        dtype=np.int8,
-    )
-    pooled = np.zeros((n_groups, len(how)), dtype=np.float64)
-    pool_groups(numeric.values, rows, lab, size, np.ascontiguousarray(weight), how, pooled)
-    cols = {name: pooled[:, c] for c, name in enumerate(numeric.names) if how[c] != POOL_NONE}
-    cols["completion_prompt_ratio"] = np.divide(
-        cols["completion_tokens"], cols["prompt_tokens"], out=np.zeros(n_groups), where=cols["prompt_tokens"] > 0
-    )
-    cols["completion_tokens_per_request"] = np.divide(
-        cols["completion_tokens"], cols["requests"], out=np.zeros(n_groups), where=cols["requests"] > 0
-    )
-    cols["cluster_size"] = size.astype(np.float64)
-    for name in ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "distinct_prompts"):
-        if name in cols:
-            cols[name] = np.round(cols[name])
-    return pa.table({k: pa.array(v) for k, v in cols.items()})
 
 
 def _groups(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -264,7 +168,7 @@ def find_campaigns(
     state's number of each of its rows, when the caller knows them (looked up by id if not)."""
     n = accounts.num_rows
     ids = accounts.column("account_id").to_pylist()
-    numeric = _Numeric(accounts)  # pooled a dozen times below
+    numeric = Numeric(accounts)  # pooled a dozen times below
     if at is None:
         at = np.array([state.index[a] for a in ids], dtype=np.int64)
     fp_hash, fp_parts, fp_acct, fp_key = fingerprints(state)
@@ -303,7 +207,7 @@ def find_campaigns(
         g = int(label.max()) + 1 if len(label) and label.max() >= 0 else 0
         if g == 0:
             return np.full(len(label), -1.0)
-        got = extraction_scores(_pool(label, g, numeric), min_requests)
+        got = extraction_scores(pool(label, g, numeric, only=score_inputs()), min_requests)
         return np.where(label >= 0, got[np.maximum(label, 0)], -1.0)
 
     # each candidate's pooling is independent of the others': on every thread
@@ -336,7 +240,7 @@ def find_campaigns(
     for i in np.flatnonzero(label >= 0):
         members[label[i]].append(ids[i])
     names = [campaign_id(m) for m in members]
-    pooled = score_accounts(_pool(label, g, numeric), threshold, min_requests) if g else None
+    pooled = score_accounts(pa.table(pool(label, g, numeric)), threshold, min_requests) if g else None
     c_score = pooled.column("extraction_score").to_numpy() if pooled is not None else np.zeros(0)
     c_req = np.bincount(label[label >= 0], weights=req[label >= 0], minlength=g) if g else np.zeros(0)
     c_size = np.array([len(m) for m in members], dtype=np.int64)

@@ -24,11 +24,13 @@ never flagged on its ratios alone (only as part of a large cluster, see `_large_
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 
 from fastscan.score.coordination import ROTATION_MIN_CLUSTER
-from fastscan.score.signals import SIGNAL_INDEX, SIGNALS, _clip, _col, _pct
+from fastscan.score.signals import SIGNAL_INDEX, SIGNALS, Columns, _clip, _col, _pct, columns
 from fastscan.score.weights import BIAS, WEIGHTS
 
 __all__ = ["score_accounts", "signal_values", "SIGNALS", "TERMS", "FLAG_THRESHOLD", "MIN_REQUESTS", "explain_account"]
@@ -61,22 +63,29 @@ def term_name(term: tuple) -> str:
 
 def signal_values(features) -> np.ndarray:
     """float64[n, len(SIGNALS)]: every signal of every account, each in [0, 1]."""
-    n = features.num_rows if hasattr(features, "num_rows") else len(next(iter(features.values())))
-    out = np.zeros((n, len(SIGNALS)), dtype=np.float64)
+    cols = columns(features)
+    by_signal = np.zeros((len(SIGNALS), cols.num_rows), dtype=np.float64)
     for j, s in enumerate(SIGNALS):
-        out[:, j] = _clip(np.nan_to_num(s.value(features)))
-    return out
+        by_signal[j] = _clip(np.nan_to_num(s.value(cols)))
+    return np.ascontiguousarray(by_signal.T)
 
 
 def term_values(signals: np.ndarray, fresh: bool = True) -> np.ndarray:
     """float64[n, len(TERMS)]: the model's inputs (a term with an output-harvest signal counts
     only as far as the answers are fresh; `fresh=False`: as if every answer were)."""
-    out = np.ones((signals.shape[0], len(TERMS)), dtype=np.float64)
+    return np.ascontiguousarray(_terms_by_term(signals, fresh).T)
+
+
+def _terms_by_term(signals: np.ndarray, fresh: bool = True) -> np.ndarray:
+    """term_values transposed, float64[len(TERMS), n]: each term's values side by side (the
+    products read and write whole rows, not a strided column each)."""
+    by_signal = np.ascontiguousarray(signals.T)
+    out = np.ones((len(TERMS), signals.shape[0]), dtype=np.float64)
     for j, term in enumerate(TERMS):
         for name in term:
-            out[:, j] *= signals[:, SIGNAL_INDEX[name]]
+            out[j] *= by_signal[SIGNAL_INDEX[name]]
         if fresh and OUTPUT_SIGNALS.intersection(term):
-            out[:, j] *= signals[:, SIGNAL_INDEX[FRESH]]
+            out[j] *= by_signal[SIGNAL_INDEX[FRESH]]
     return out
 
 
@@ -95,15 +104,18 @@ def _contributions(features, weights=None, show_fresh: bool = False) -> tuple[np
     `show_fresh`: credit the output terms as if every answer were fresh and give `fresh_answers`
     what it takes away (negative), so an analyst sees both; the sum is the same logit."""
     sig = signal_values(features)
-    w = weight_vector(weights)
-    gated = term_values(sig) * w
-    contrib = term_values(sig, fresh=False) * w if show_fresh else gated
-    per_signal = np.zeros_like(sig)
+    w = weight_vector(weights)[:, None]
+    # by term and by signal, rows side by side; the results in the [n, ...] layout the sums
+    # below and the callers' had before (numpy sums a row of a transposed array in another order)
+    gated = _terms_by_term(sig) * w
+    contrib = _terms_by_term(sig, fresh=False) * w if show_fresh else gated
+    by_signal = np.zeros((sig.shape[1], sig.shape[0]), dtype=np.float64)
     # a product term is credited to its first signal (the automation that the output qualifies)
     for j, term in enumerate(TERMS):
-        per_signal[:, SIGNAL_INDEX[term[0]]] += contrib[:, j]
+        by_signal[SIGNAL_INDEX[term[0]]] += contrib[j]
+    per_signal = np.ascontiguousarray(by_signal.T)
     if show_fresh:
-        per_signal[:, SIGNAL_INDEX[FRESH]] = (gated - contrib).sum(axis=1)
+        per_signal[:, SIGNAL_INDEX[FRESH]] = np.ascontiguousarray((gated - contrib).T).sum(axis=1)
     return sig, per_signal
 
 
@@ -156,9 +168,25 @@ def shrunk_logit(logit: np.ndarray, req: np.ndarray, min_requests: int) -> np.nd
 def _scores(features, min_requests: int, weights: dict | None, bias: float | None) -> tuple[np.ndarray, np.ndarray]:
     """(extraction_score float64[n], per-signal contributions float64[n, S])."""
     b = BIAS if bias is None else bias
-    _, per_signal = _contributions(features, weights)
-    logit = shrunk_logit(b + per_signal.sum(axis=1), _col(features, "requests"), min_requests)
+    cols = columns(features)
+    _, per_signal = _contributions(cols, weights)
+    logit = shrunk_logit(b + per_signal.sum(axis=1), cols.get("requests"), min_requests)
     return _sigmoid(logit), per_signal
+
+
+@functools.cache
+def score_inputs() -> frozenset[str]:
+    """The columns extraction_scores reads: `requests` and those the signals' values read, as
+    the signals read a report of no rows (each value reads its columns whatever they hold)."""
+    seen: set[str] = {"requests"}
+
+    class Seen(Columns):
+        def get(self, name: str) -> np.ndarray:
+            seen.add(name)
+            return super().get(name)
+
+    signal_values(Seen({}))
+    return frozenset(seen)
 
 
 def extraction_scores(features, min_requests: int = MIN_REQUESTS) -> np.ndarray:
@@ -183,8 +211,9 @@ def score_accounts(
     single-shot requests) is not offered as a reason; an account whose score is not above the
     typical account's score gets none.
     """
-    score, per_signal = _scores(features, min_requests, weights, bias)
-    req = _col(features, "requests")
+    cols = columns(features)
+    score, per_signal = _scores(cols, min_requests, weights, bias)
+    req = cols.get("requests")
     flagged = (score >= threshold) & _large_enough(features, req, min_requests)
     excess = per_signal - _typical(per_signal, req, min_requests)
     # words only for accounts with something to say (most accounts of a big scan have nothing)
@@ -197,7 +226,7 @@ def score_accounts(
         # first REASONS_SHOWN of them that lift it enough
         top = np.argsort(-excess[speak], axis=1, kind="stable")[:, :REASONS_SHOWN]
         lifts = np.take_along_axis(excess[speak], top, axis=1) >= MIN_CONTRIBUTION
-        for k, words in enumerate(_reasons(_Columns(features), speak, top, lifts)):
+        for k, words in enumerate(_reasons(_Lists(features), speak, top, lifts)):
             reasons[int(speak[k])] = words
     return (
         features.append_column("extraction_score", pa.array(score, pa.float64()))
@@ -206,7 +235,7 @@ def score_accounts(
     )
 
 
-class _Columns:
+class _Lists:
     """The report's columns as lists of Python values (a list of them is read faster than numpy
     scalars one at a time), converted once each, on first use."""
 
@@ -225,7 +254,7 @@ class _Columns:
         return self.cache[name]
 
 
-def _reasons(columns: _Columns, rows: np.ndarray, top: np.ndarray, lifts: np.ndarray) -> list[str]:
+def _reasons(columns: _Lists, rows: np.ndarray, top: np.ndarray, lifts: np.ndarray) -> list[str]:
     """The reasons in words of report rows `rows`: row k gives the signals top[k, r] whose
     lifts[k, r] is set (largest excess first), one phrase each, worded a signal at a time for all
     the rows that give it (`Signal.phrases`: a row's values read out of the columns' lists, no

@@ -11,15 +11,50 @@ import numpy as np
 
 from fastscan.score.coordination import ROTATION_HOURS
 
-__all__ = ["ABSENT", "SIGNALS", "SIGNAL_INDEX", "Signal"]
+__all__ = ["ABSENT", "SIGNALS", "SIGNAL_INDEX", "Columns", "Signal"]
+
+
+class Columns:
+    """The numeric columns of a report (a pa.Table, or a mapping of name to array: the pooled rows
+    of fastscan.score.campaigns) as float64 arrays, NaN read as 0 and a missing column as zeros,
+    each converted once however many signals read it. Scoring reads some columns three or four
+    times; converting each from Arrow every time was most of scoring a few thousand rows."""
+
+    def __init__(self, source):
+        self.source = source
+        if hasattr(source, "num_rows"):
+            self.num_rows = source.num_rows
+        else:
+            self.num_rows = len(next(iter(source.values()))) if len(source) else 0
+        self._cache: dict[str, np.ndarray] = {}
+
+    def get(self, name: str) -> np.ndarray:
+        """Column `name` (read-only: shared by every reader)."""
+        got = self._cache.get(name)
+        if got is None:
+            got = self._cache[name] = self._convert(name)
+            got.flags.writeable = False
+        return got
+
+    def _convert(self, name: str) -> np.ndarray:
+        src = self.source
+        if isinstance(src, dict):
+            if name not in src:
+                return np.zeros(self.num_rows, dtype=np.float64)
+            return np.nan_to_num(np.asarray(src[name], dtype=np.float64))
+        if name not in src.column_names:
+            return np.zeros(self.num_rows, dtype=np.float64)
+        return np.nan_to_num(src.column(name).to_numpy(zero_copy_only=False).astype(np.float64))
+
+
+def columns(t) -> Columns:
+    """`t` (a Columns, a pa.Table or a mapping of name to array) as Columns."""
+    return t if isinstance(t, Columns) else Columns(t)
 
 
 def _col(t, name: str) -> np.ndarray:
-    if isinstance(t, dict):
-        return np.asarray(t[name], dtype=np.float64)
-    if name not in t.column_names:
-        return np.zeros(t.num_rows, dtype=np.float64)
-    return np.nan_to_num(t.column(name).to_numpy(zero_copy_only=False).astype(np.float64))
+    """Column `name` of `t` (as `columns` takes it) as float64, NaN as 0, zeros when missing."""
+    return columns(t).get(name)
 
 
 def _clip(x):

@@ -1,0 +1,116 @@
+"""Pooling accounts into one virtual account per group, for fastscan.score.campaigns: each
+candidate campaign is judged as if its members' traffic were one account's.
+
+Volumes and token counts are summed, every rate is taken over the pooled requests (each member's
+requests counted up to its group's median, so that one heavy account does not make a group of
+light ones look like itself), and the timing and coordination columns are the members' median
+(pooling people from many time zones would look like a round-the-clock script).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["Numeric", "pool", "pooled_median"]
+
+# pooled: summed; the members' median; everything else numeric: over the pooled requests
+_SUMMED = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "distinct_prompts")
+_MEDIAN = (
+    "active_hours",
+    "active_days",
+    "hours_per_active_day",
+    "hour_entropy",
+    "hour_uniformity",
+    "night_share",
+    "weekend_share",
+    "hourly_cv",
+    "span_hours",
+    "requests_per_active_hour",
+    "active_span_days",
+    "rotation_partners",
+    "shared_template_accounts",
+    "shared_templates",
+    "shared_near_dup_accounts",
+    "new_model_delay_hours",
+    "cluster_requests",  # each member's is its whole cluster's already
+)
+
+
+def pooled_median(v: np.ndarray, lab: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Per group (labels 0..len(size)-1), the median of `v` over its elements; 0 for an empty one
+    (kernels.aggregate.pool_groups on one column)."""
+    from fastscan.kernels.aggregate import POOL_MEDIAN, pool_groups
+
+    med = np.zeros((len(size), 1))
+    pool_groups(
+        np.ascontiguousarray(v, dtype=np.float64).reshape(-1, 1),
+        np.arange(len(v), dtype=np.int64),
+        np.ascontiguousarray(lab, dtype=np.int64),
+        np.ascontiguousarray(size, dtype=np.int64),
+        np.zeros(len(v)),
+        np.array([POOL_MEDIAN], dtype=np.int8),
+        med,
+    )
+    return med[:, 0]
+
+
+class Numeric:
+    """The integer, float and boolean columns of the account table as one float64[accounts,
+    columns] matrix (NaN as 0), converted once: find_campaigns pools it a dozen times."""
+
+    def __init__(self, accounts: pa.Table):
+        numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
+        self.names = [name for name in accounts.column_names if any(t(accounts.column(name).type) for t in numeric)]
+        self.values = np.zeros((accounts.num_rows, len(self.names)), dtype=np.float64)
+        for c, name in enumerate(self.names):
+            col = accounts.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+            self.values[:, c] = np.nan_to_num(col)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.names.index(name)]
+
+
+# what a pooled row's derived columns are made of: pooled whatever a caller asks for
+_DERIVED_FROM = frozenset(("requests", "prompt_tokens", "completion_tokens"))
+
+
+def pool(
+    label: np.ndarray, n_groups: int, numeric: Numeric, only: frozenset[str] | None = None
+) -> dict[str, np.ndarray]:
+    """One pooled row per group `label` (values 0..n_groups-1; -1 none) of the account table
+    `numeric` holds, as columns by name: every column pooled in one pass of
+    kernels.aggregate.pool_groups; with `only`, just those columns (and what the derived
+    completion_prompt_ratio and completion_tokens_per_request are made of)."""
+    from fastscan.kernels.aggregate import POOL_MEAN, POOL_MEDIAN, POOL_NONE, POOL_SUM, pool_groups
+
+    rows = np.flatnonzero(label >= 0).astype(np.int64)
+    lab = label[rows].astype(np.int64)
+    size = np.bincount(lab, minlength=n_groups).astype(np.int64)
+    # rates over the pooled requests, each member's requests counted up to its group's median: a
+    # heavy account must not make a group of light ones look like itself
+    req = numeric.column("requests")[rows]
+    weight = np.minimum(req, pooled_median(req, lab, size)[lab])
+
+    def how_to(name: str) -> int:
+        if name in ("extraction_score", "flagged", "cluster_size"):
+            return POOL_NONE
+        if only is not None and name not in only and name not in _DERIVED_FROM:
+            return POOL_NONE
+        return POOL_SUM if name in _SUMMED else POOL_MEDIAN if name in _MEDIAN else POOL_MEAN
+
+    how = np.array([how_to(name) for name in numeric.names], dtype=np.int8)
+    pooled = np.zeros((n_groups, len(how)), dtype=np.float64)
+    pool_groups(numeric.values, rows, lab, size, np.ascontiguousarray(weight), how, pooled)
+    cols = {name: pooled[:, c] for c, name in enumerate(numeric.names) if how[c] != POOL_NONE}
+    cols["completion_prompt_ratio"] = np.divide(
+        cols["completion_tokens"], cols["prompt_tokens"], out=np.zeros(n_groups), where=cols["prompt_tokens"] > 0
+    )
+    cols["completion_tokens_per_request"] = np.divide(
+        cols["completion_tokens"], cols["requests"], out=np.zeros(n_groups), where=cols["requests"] > 0
+    )
+    cols["cluster_size"] = size.astype(np.float64)
+    for name in ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "distinct_prompts"):
+        if name in cols:
+            cols[name] = np.round(cols[name])
+    return cols
