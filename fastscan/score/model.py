@@ -254,7 +254,7 @@ class _Lists:
         return self.cache[name]
 
 
-def _reasons(columns: _Lists, rows: np.ndarray, top: np.ndarray, lifts: np.ndarray) -> list[str]:
+def _reasons(lists: _Lists, rows: np.ndarray, top: np.ndarray, lifts: np.ndarray) -> list[str]:
     """The reasons in words of report rows `rows`: row k gives the signals top[k, r] whose
     lifts[k, r] is set (largest excess first), one phrase each, worded a signal at a time for all
     the rows that give it (`Signal.phrases`: a row's values read out of the columns' lists, no
@@ -266,12 +266,12 @@ def _reasons(columns: _Lists, rows: np.ndarray, top: np.ndarray, lifts: np.ndarr
         place: list[str | None] = [None] * len(rows)
         for j in np.unique(given[lifts[:, r]]).tolist():
             at = np.flatnonzero(lifts[:, r] & (given == j))
-            for k, phrase in zip(at.tolist(), SIGNALS[j].phrases(columns.list, rows[at].tolist())):
+            for k, phrase in zip(at.tolist(), SIGNALS[j].phrases(lists.list, rows[at].tolist())):
                 place[k] = phrase
         said.append(place)
     # the reasoning tokens' share of the answer, after the signals of a row that gives any
     share_of: list[str | None] = [None] * len(rows)
-    reasoning, completion = columns.list("reasoning_tokens"), columns.list("completion_tokens")
+    reasoning, completion = lists.list("reasoning_tokens"), lists.list("completion_tokens")
     if reasoning is not None and completion is not None:
         given_any = np.asarray(lifts.any(axis=1)).tolist()
         for k, i in enumerate(rows.tolist()):
