@@ -45,7 +45,12 @@ def _timing(state: AccountState) -> dict:
     hod = np.bincount(at, weights=cnt, minlength=n * DAY_HOURS).astype(np.float64, copy=False).reshape(n, DAY_HOURS)
     tot = hod.sum(axis=1, keepdims=True)
     p = np.divide(hod, tot, out=np.zeros_like(hod), where=tot > 0)
-    ent = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
+    # p log p where p > 0 (most of the 24 hours of most accounts are empty), 0 elsewhere; summed
+    # over the whole row as before, so the sums are the same to the last bit
+    terms = np.zeros_like(p)
+    nz = p > 0
+    terms[nz] = p[nz] * np.log(p[nz])
+    ent = -np.sum(terms, axis=1)
     out["hour_entropy"] = ent / np.log(DAY_HOURS)
     # day/night uniformity: requests in the account's 6 quietest hours of the day over those in
     # its 6 busiest (about 1 for a script that runs at one pace day and night, near 0 for people,
@@ -92,11 +97,20 @@ def _models(state: AccountState) -> dict:
         firsts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
         top[a[firsts]] = c[firsts]
         top_model[a[firsts]] = m[firsts]
-    names = np.array(state.models + [""], dtype=object)
-    out = {"top_model": names[top_model], "top_model_share": _safe_div(top, state.sums[:n, F["requests"]])}
+    out = {
+        "top_model": _model_names(state, top_model),
+        "top_model_share": _safe_div(top, state.sums[:n, F["requests"]]),
+    }
     out.update(_capable_model(state, acct, model, cnt))
     out.update(_model_moves(state))
     return out
+
+
+def _model_names(state: AccountState, at: np.ndarray) -> pa.Array:
+    """The names of models number `at` (-1: none, ""), as an Arrow string array: taken from the
+    few names, not converted from as many Python strings as there are accounts."""
+    names = pa.array(state.models + [""], pa.string())
+    return names.take(pa.array(np.where(at < 0, len(state.models), at).astype(np.int64)))
 
 
 CAPABLE_MIN_SHARE = 0.01  # a model needs this share of the scan's requests to count as the capable one
@@ -119,7 +133,7 @@ def _capable_model(state: AccountState, acct, model, cnt) -> dict:
         best = int(np.argmax(per_req))
         name = state.models[best]
         share = _safe_div(np.bincount(acct, weights=cnt * (model == best), minlength=n), state.sums[:n, F["requests"]])
-    return {"capable_model": np.full(n, name, dtype=object), "capable_model_share": share}
+    return {"capable_model": pa.repeat(pa.scalar(name, pa.string()), n), "capable_model_share": share}
 
 
 FAST_MOVE_HOURS = 24
@@ -134,10 +148,10 @@ def _model_moves(state: AccountState) -> dict:
     n = state.n_accounts
     share = np.zeros(n)
     delay = np.full(n, -1, dtype=np.int64)
-    new_model = np.full(n, "", dtype=object)
+    new_model = np.full(n, -1, dtype=np.int64)
     acct, model, first_key = state.model_first.items()
     if not len(acct):
-        return {"new_model": new_model, "new_model_share": share, "new_model_delay_hours": delay}
+        return {"new_model": _model_names(state, new_model), "new_model_share": share, "new_model_delay_hours": delay}
     hour = key_hour(first_key)
     t_acct, t_model, t_cnt = state.model_timed.items()  # the same (account, model) pairs, same order
     start = hour.min()
@@ -157,8 +171,12 @@ def _model_moves(state: AccountState) -> dict:
         better = s > share
         share = np.where(better, s, share)
         delay = np.where(better, first - release[m], delay)
-        new_model = np.where(better, state.models[m] if m < len(state.models) else "", new_model)
-    return {"new_model": new_model, "new_model_share": np.clip(share, 0.0, 1.0), "new_model_delay_hours": delay}
+        new_model = np.where(better, m if m < len(state.models) else -1, new_model)
+    return {
+        "new_model": _model_names(state, new_model),
+        "new_model_share": np.clip(share, 0.0, 1.0),
+        "new_model_delay_hours": delay,
+    }
 
 
 def account_features(
@@ -170,7 +188,7 @@ def account_features(
     sums = state.sums[:n]
     req = sums[:, F["requests"]]
     cols = {
-        "account_id": np.array(state.ids, dtype=object),
+        "account_id": pa.array(state.ids, pa.string()),
         "requests": req,
         "prompt_tokens": sums[:, F["prompt_tokens"]],
         "completion_tokens": sums[:, F["completion_tokens"]],
@@ -207,8 +225,12 @@ def account_features(
     cols.update(_models(state))
     cols["active_span_days"] = np.where(timed, (ts_max - ts_min) / (24 * HOUR_MS), 0.0)
     order = state.id_order()
+    take = pa.array(order)
     arrays = {}
     for k, v in cols.items():
+        if isinstance(v, pa.Array):  # text columns, made as Arrow arrays
+            arrays[k] = v.take(take)
+            continue
         v = np.asarray(v)[order]
         if k in ("first_seen_ms", "last_seen_ms"):
             arrays[k.replace("_ms", "")] = pa.array(v, pa.timestamp("ms", tz="UTC"), mask=~np.asarray(timed)[order])

@@ -474,13 +474,13 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
     label = np.empty(n, dtype=np.int64)
     neardup.label_components(ea, eb, rank, label)
     size = np.bincount(label, minlength=n)[label] if n else np.zeros(0, np.int64)
-    by_rank = np.empty(n, dtype=object)
-    by_rank[rank] = ids
+    # the ids in rank order, so a cluster's id (its lead's) is taken by the cluster's label
+    by_rank = pa.array(state.ids, pa.string()).take(pa.array(state.id_order()))
     columns = {
         "shared_template_accounts": shared_tmpl_accounts,
         "shared_templates": shared_tmpl_count,
         "shared_near_dup_accounts": shared_near,
-        "cluster_id": by_rank[label] if n else np.zeros(0, dtype=object),
+        "cluster_id": by_rank.take(pa.array(label)) if n else pa.array([], pa.string()),
         "cluster_size": size.astype(np.int64),
     }
     pairs = sorted(
