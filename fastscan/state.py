@@ -50,6 +50,7 @@ class AccountState:
         self.config.check()
         self._ids = NameTable()  # the accounts (or other entities), numbered as they come
         self._id_order = np.zeros(0, dtype=np.int64)  # id_order(), for as many entities as it has
+        self._ids_in_order = pa.array([], pa.string())  # ids_in_order(), likewise
         self.sums = np.zeros((0, len(FEATURES)), dtype=np.int64)
         self.ts_min = np.zeros(0, dtype=np.int64)
         self.ts_max = np.zeros(0, dtype=np.int64)
@@ -87,6 +88,13 @@ class AccountState:
             ids = self.ids
             self._id_order = np.array(sorted(range(n), key=ids.__getitem__), dtype=np.int64)
         return self._id_order
+
+    def ids_in_order(self) -> pa.Array:
+        """The entity ids in id_order(), as an Arrow string array (the report's account_id column,
+        and each cluster's id taken by its label), made once per number of entities."""
+        if len(self._ids_in_order) != self.n_accounts:
+            self._ids_in_order = pa.array(self.ids, pa.string()).take(pa.array(self.id_order()))
+        return self._ids_in_order
 
     @property
     def models(self) -> list[str]:

@@ -188,7 +188,6 @@ def account_features(
     sums = state.sums[:n]
     req = sums[:, F["requests"]]
     cols = {
-        "account_id": pa.array(state.ids, pa.string()),
         "requests": req,
         "prompt_tokens": sums[:, F["prompt_tokens"]],
         "completion_tokens": sums[:, F["completion_tokens"]],
@@ -226,7 +225,7 @@ def account_features(
     cols["active_span_days"] = np.where(timed, (ts_max - ts_min) / (24 * HOUR_MS), 0.0)
     order = state.id_order()
     take = pa.array(order)
-    arrays = {}
+    arrays = {"account_id": state.ids_in_order()}
     for k, v in cols.items():
         if isinstance(v, pa.Array):  # text columns, made as Arrow arrays
             arrays[k] = v.take(take)

@@ -474,8 +474,7 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
     label = np.empty(n, dtype=np.int64)
     neardup.label_components(ea, eb, rank, label)
     size = np.bincount(label, minlength=n)[label] if n else np.zeros(0, np.int64)
-    # the ids in rank order, so a cluster's id (its lead's) is taken by the cluster's label
-    by_rank = pa.array(state.ids, pa.string()).take(pa.array(state.id_order()))
+    by_rank = state.ids_in_order()  # a cluster's id (its lead's) is taken by the cluster's label
     columns = {
         "shared_template_accounts": shared_tmpl_accounts,
         "shared_templates": shared_tmpl_count,

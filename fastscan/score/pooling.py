@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from fastscan.score.signals import Columns
+
 __all__ = ["Numeric", "pool", "pooled_median"]
 
 # pooled: summed; the members' median; everything else numeric: over the pooled requests
@@ -63,9 +65,9 @@ class Numeric:
         numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
         self.names = [name for name in accounts.column_names if any(t(accounts.column(name).type) for t in numeric)]
         self.values = np.zeros((accounts.num_rows, len(self.names)), dtype=np.float64)
+        cols = Columns(accounts)  # as the score reads them
         for c, name in enumerate(self.names):
-            col = accounts.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
-            self.values[:, c] = np.nan_to_num(col)
+            self.values[:, c] = cols.get(name)
 
     def column(self, name: str) -> np.ndarray:
         return self.values[:, self.names.index(name)]
