@@ -143,7 +143,9 @@ def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_ba
     by side, where one band after the other waited on each chain's multiplies), then a band's
     buckets come from a hash table of its keys (no sort). Each pair of a bucket is looked at
     once, and not at all when both rows are already flagged; the low-bits check (`bits`, see
-    `low_bits`) turns most pairs away before the full comparison. Accounts are independent, so
+    `low_bits`) turns most pairs away before the full comparison. An account whose rows are all
+    flagged skips its remaining bands (a templated account's often are after its first band).
+    Accounts are independent, so
     disjoint ranges can run on several threads.
     Row i's signature is sig[slot[i]] and its low bits bits[slot[i]] (a prompt sample keeps the
     signatures where they were written, fastscan.sketches.PromptSample).
@@ -181,7 +183,10 @@ def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_ba
         mask -= 1
         for r in range(m):
             _row_band_keys(sig, slot[rows[r]], rows_per_band, seeds, lanes, chain, keys, r)
+        flagged_rows = 0
         for band in range(bands):
+            if flagged_rows == m:  # every row flagged: no later band can add one
+                break
             for t in range(mask + 1):
                 slot_row[t] = -1
             for r in range(m):
@@ -212,6 +217,7 @@ def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_ba
                         and _may_agree(bits, slot[i], slot[j], min_agree, k)
                         and _agree(sig, slot[i], slot[j], min_agree)
                     ):
+                        flagged_rows += (0 if flagged else 1) + (0 if out[j] else 1)
                         out[i] = True
                         out[j] = True
                         flagged = True

@@ -108,6 +108,28 @@ def test_flag_account_near_dups_matches_reference(data, rows, min_agree, more):
     assert out.tolist() == want
 
 
+def test_an_account_all_flagged_stops_and_one_with_a_row_left_goes_on_to_its_last_band():
+    """Account 0: three copies, all flagged in band 0 (its later bands are skipped). Account 1:
+    two copies flagged in band 0, and a third row that meets one of them only in the last band,
+    where it is flagged: an account stops only once every row is."""
+    nd = kernels()
+    k, rows, need = 8, 2, 4
+    base = np.arange(1, k + 1, dtype=SIG) * SIG(3)
+    third = base.copy()
+    third[[1, 3, 4, 5]] += SIG(1000)  # agrees on 0, 2, 6, 7: four positions, one band (6, 7)
+    sig = np.stack([base, base, base, base + SIG(7), base + SIG(7), third + SIG(7)])
+    n_words = np.full(6, 5, dtype=np.int32)
+    offsets = np.array([0, 3, 6], dtype=np.int64)
+    slot = np.arange(6, dtype=np.int64)
+    bits = np.empty((6, 1), dtype=np.uint64)
+    nd.low_bits(sig, bits)
+    out = np.zeros(6, dtype=np.bool_)
+    nd.flag_account_near_dups(offsets, sig, slot, bits, n_words, k // rows, rows, need, 0, 2, out)
+    assert out.tolist() == [True] * 6
+    want = ref.flag_near_duplicates(sig.tolist(), [0, 0, 0, 1, 1, 1], n_words.tolist(), k // rows, rows, need)
+    assert want == [True] * 6
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(-(2**31), 2**31 - 1)), max_size=300),
