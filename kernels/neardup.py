@@ -145,8 +145,7 @@ def flag_account_near_dups(offsets, sig, slot, bits, n_words, bands, rows_per_ba
     once, and not at all when both rows are already flagged; the low-bits check (`bits`, see
     `low_bits`) turns most pairs away before the full comparison. An account whose rows are all
     flagged skips its remaining bands (a templated account's often are after its first band).
-    Accounts are independent, so
-    disjoint ranges can run on several threads.
+    Accounts are independent, so disjoint ranges can run on several threads.
     Row i's signature is sig[slot[i]] and its low bits bits[slot[i]] (a prompt sample keeps the
     signatures where they were written, fastscan.sketches.PromptSample).
     offsets : int64[n_accounts + 1], sig : uint16[store rows, K], slot : int64[n], bits :
