@@ -434,19 +434,20 @@ def number_names(off, data, table, known_off, known_data, known_hash, known, out
     open-addressing table of the known strings by hash, kept at most half full); known_off :
     int64, where each known string's bytes start and end in known_data; known_hash : uint64,
     each known string's hash (xxh64); known : int64[1], how many strings are known, kept up to
-    date; out : int32[n], the numbers. The hashes come first; then NAMES_AHEAD rows on, a row's
-    slot is asked for, half that on its string's place and hash, a quarter on its bytes: each of
-    the four reads a row needs missed the cache when the table outgrew it (83 K names).
+    date; out : int32[n], the numbers. A row is hashed and its slot asked for NAMES_AHEAD rows
+    before it is numbered, its string's place and hash half that before, its bytes a quarter:
+    each of the four reads a row needs missed the cache once the table outgrew it (83 K names).
     """
     mask = np.int64(table.shape[0] - 1)
     k_n = known[0]
     used = known_off[k_n]
     n_rows = off.shape[0] - 1
-    hs = np.empty(n_rows, dtype=np.uint64)
-    for i in range(n_rows):
+    hs = np.empty(n_rows, dtype=np.uint64)  # each row's hash, made as it enters the window ahead
+    for i in range(min(NAMES_AHEAD, n_rows)):
         hs[i] = xxh64(data, off[i], off[i + 1])
     for i in range(n_rows):
         if i + NAMES_AHEAD < n_rows:
+            hs[i + NAMES_AHEAD] = xxh64(data, off[i + NAMES_AHEAD], off[i + NAMES_AHEAD + 1])
             prefetch(table, np.int64(hs[i + NAMES_AHEAD]) & mask)
         if i + NAMES_AHEAD // 2 < n_rows:
             k = table[np.int64(hs[i + NAMES_AHEAD // 2]) & mask]

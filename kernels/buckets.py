@@ -113,22 +113,28 @@ def key_counts(k1, k2, out):
     first = np.empty(n, dtype=np.int32)  # group -> its first element
     count = np.zeros(n, dtype=np.int32)
     groups = 0
+    # the slots of the rows up to COUNTS_AHEAD on, each hashed once, at row mod the ring's size
+    ring = np.empty(2 * COUNTS_AHEAD, dtype=np.int64)
+    ring_mask = 2 * COUNTS_AHEAD - 1
+    for i in range(min(COUNTS_AHEAD, n)):
+        ring[i & ring_mask] = np.int64(fmix64(k1[i] ^ fmix64(k2[i] ^ _SALT)) & mask)
     for i in range(n):
         # the slot of the pair COUNTS_AHEAD rows on is asked for; half that on, its group's first
         # element (the table outgrows the cache: on the bench log's 694 K prompt hashes, three
         # dependent misses a row)
         if i + COUNTS_AHEAD < n:
-            ahead = np.int64(fmix64(k1[i + COUNTS_AHEAD] ^ fmix64(k2[i + COUNTS_AHEAD] ^ _SALT)) & mask)
+            j = i + COUNTS_AHEAD
+            ahead = np.int64(fmix64(k1[j] ^ fmix64(k2[j] ^ _SALT)) & mask)
+            ring[j & ring_mask] = ahead
             prefetch(table, ahead)
         if i + COUNTS_AHEAD // 2 < n:
-            j = i + COUNTS_AHEAD // 2
-            g = table[np.int64(fmix64(k1[j] ^ fmix64(k2[j] ^ _SALT)) & mask)]
+            g = table[ring[(i + COUNTS_AHEAD // 2) & ring_mask]]
             if g >= 0:
                 prefetch(k1, first[g])
                 prefetch(k2, first[g])
         a = k1[i]
         b = k2[i]
-        t = np.int64(fmix64(a ^ fmix64(b ^ _SALT)) & mask)
+        t = ring[i & ring_mask]
         while True:
             g = table[t]
             if g < 0:
