@@ -1,7 +1,8 @@
 """The strict record decoder (kernels/json_records.py) on flat logs, against Arrow's JSON reader.
 
 For any lines, the fast decoder either gives up (and the reader uses Arrow) or returns exactly
-the table Arrow returns; and on ordinary logs it does not give up.
+the table Arrow returns, but for the prompt, which it returns split as a transcript, as
+`canonical.normalize` splits Arrow's; and on ordinary logs it does not give up.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastscan.read import ReadStats, RejectLog
+from fastscan.read.canonical import _prompt_from_text
 from fastscan.read.jsonl_decode import JsonlDecoder, line_bounds
+from fastscan.read.jsonl_fast import PRIOR, SYSTEM, USER
 from fastscan.read.shape import FLAT, raw_schema
 
 SCHEMA_SAMPLE = {"account_id": "a", "ts": "2025-09-01T00:00:00Z"}
@@ -51,8 +54,20 @@ def check(lines: list[bytes]) -> bool:
         assert want is not None, f"Arrow refuses what the fast decoder took: {took[:3]!r}"
         assert want.num_rows == fast.num_rows
         for name in schema.names:
+            if name == "prompt":
+                same_turns(fast, want.column(name))
+                continue
             assert fast.column(name).equals(want.column(name)), (name, fast.column(name), want.column(name))
     return not refused.any()
+
+
+def same_turns(fast: pa.Table, prompt: pa.ChunkedArray) -> None:
+    """The fast table's turns of the prompt are those normalize takes from Arrow's prompt column."""
+    assert "prompt" not in fast.column_names
+    user, system, prior = _prompt_from_text(prompt)
+    assert fast.column(USER).to_pylist() == pa.chunked_array([user]).to_pylist()
+    assert fast.column(SYSTEM).to_pylist() == system.to_pylist()
+    assert fast.column(PRIOR).to_pylist() == prior.to_pylist()
 
 
 text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
@@ -195,7 +210,7 @@ def test_a_string_that_fills_the_lines_decoded_stays_in_its_work_row():
         starts, ends, _, _, _ = line_bounds(chunk)
         got, refused = decoder()._flat(chunk, starts[:1], ends[:1])
         assert not refused.any()
-        assert got.column("finish_reason").to_pylist() == ["abc"] and got.column("prompt").to_pylist() == ["p" * n]
+        assert got.column("finish_reason").to_pylist() == ["abc"] and got.column(USER).to_pylist() == ["p" * n]
 
 
 def test_keys_that_move_between_lines():
@@ -278,6 +293,56 @@ def test_a_decoder_reused_decodes_each_chunk_as_a_new_one_would():
         want, _ = decoder()._flat(chunk, starts, ends)
         assert got.equals(want)
         assert got.column("account_id").to_pylist() == [json.loads(x)["account_id"] for x in lines]
+
+
+def test_transcripts_split_where_the_decoder_wrote_them(monkeypatch):
+    """A plain-text prompt comes out of the fast decoder split as a transcript (the last user
+    turn, the first system turn, the turns before) from each part's work row, in three parts of
+    uneven size: a system turn or none, several user turns or none, text that only looks like a
+    turn, a null, an empty prompt, a line refused between them."""
+    import fastscan.read.jsonl_fast as jf
+
+    prompts = [
+        "system: be brief\n\nuser: first\n\nassistant: ok\n\nuser: second ask",
+        "user: only one",
+        "plain text with user: inside",
+        None,
+        "",
+        "system: rules only",
+        "user: hi\n\nassistant: x\n\nuser: caf\u00e9 \u4e2d\n\nsystem: late",
+        "user: a\n\nuser: b\n\nuser: c",
+    ]
+    lines = []
+    for i in range(61):
+        rec = {"account_id": f"a{i}", "prompt": prompts[i % len(prompts)]}
+        lines.append(json.dumps(rec).encode() if i % 17 != 9 else b'{"account_id":"r","prompt":7}')
+
+    def three(n):
+        cuts = [0, n // 5, n // 2, n]
+        return list(zip(cuts[:-1], cuts[1:]))
+
+    monkeypatch.setattr(jf, "row_ranges", three)
+    chunk = b"\n".join(lines) + b"\n"
+    starts, ends, _, _, _ = line_bounds(chunk)
+    fast, refused = decoder()._flat(chunk, starts, ends)
+    assert refused.sum() == 4 and fast.num_rows == 57
+    want = arrow_table(
+        b"\n".join(x for x, r in zip(lines, refused) if not r) + b"\n", decoder().decode_options.explicit_schema
+    )
+    same_turns(fast, want.column("prompt"))
+    # and the turns are what they should be, not only what normalize makes of Arrow's column
+    assert fast.column(USER).to_pylist()[:8] == [
+        "second ask",
+        "only one",
+        "plain text with user: inside",
+        None,
+        "",
+        "",
+        "caf\u00e9 \u4e2d",
+        "c",
+    ]
+    assert fast.column(SYSTEM).to_pylist()[:8] == ["be brief", None, None, None, None, "rules only", "late", None]
+    assert fast.column(PRIOR).to_pylist()[:8] == [2, 0, 0, 0, 0, 0, 2, 2]
 
 
 def test_ordinary_logs_are_decoded_fast(tmp_path):

@@ -21,7 +21,7 @@ from test_jsonl_fast import arrow_table
 from fastscan.read import ReadStats, RejectLog
 from fastscan.read.canonical import CANONICAL, extract, normalize
 from fastscan.read.jsonl_decode import JsonlDecoder, line_bounds
-from fastscan.read.jsonl_fast import fast_cols, make_plan
+from fastscan.read.jsonl_fast import USER, fast_cols, make_plan
 from fastscan.read.shape import OPENAI, raw_schema, shape_from_mapping
 
 SAMPLE = {"user": "a", "created": 1756684807}
@@ -288,7 +288,7 @@ def test_a_list_read_at_another_index_and_paths_through_lists():
     ]
     assert not check(lines, shape, sample).any()
     table, _ = fast_table(lines, shape, sample)
-    assert table.column("prompt").to_pylist() == ["one", None, None, None]
+    assert table.column(USER).to_pylist() == ["one", None, None, None]
     assert table.column("model").to_pylist() == ["m", None, None, None]
 
 

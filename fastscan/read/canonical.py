@@ -47,8 +47,9 @@ CANONICAL = pa.schema(
     ]
 )
 
-# `extract`'s columns may hold, instead of a shape's messages, what was picked from them:
-# (prompt, system prompt, prior turns), as _prompt_from_messages picks (read.jsonl_fast does)
+# `extract`'s columns may hold, instead of a shape's messages or plain-text prompt, what was picked
+# from them: (prompt, system prompt, prior turns), as _prompt_from_messages and _prompt_from_text
+# pick (read.jsonl_fast does)
 PICKED = "messages:picked"
 
 
@@ -263,14 +264,14 @@ def normalize(cols: dict, shape: Shape) -> tuple[pa.RecordBatch, np.ndarray, lis
     for r in np.flatnonzero(~keep):
         reasons.append((int(r), _reason(int(r), bad_acct, bad_ts, bad_range, bad_count, cols)))
 
+    picked = cols.get(PICKED)  # picked by the fast decoder (read.jsonl_fast), else here
     if shape.messages:
-        picked = cols.get(PICKED)  # picked by the fast decoder (read.jsonl_fast), else here
         prompt, system, n_prior = _prompt_from_messages(cols["messages"], n) if picked is None else picked
         if "prompt" in cols:  # a mapping may name both: a plain prompt wins where present
             p = _cast(cols["prompt"], pa.string())
             prompt = pc.if_else(validity(p), p, prompt)
-    else:
-        prompt, system, n_prior = _prompt_from_text(cols["prompt"])
+    else:  # a plain-text prompt, split as a transcript
+        prompt, system, n_prior = _prompt_from_text(cols["prompt"]) if picked is None else picked
     if "system_prompt" in cols:
         system = pc.coalesce(_cast(cols["system_prompt"], pa.string()), system)
 

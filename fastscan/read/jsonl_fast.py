@@ -3,8 +3,11 @@ kernel (kernels/json_records.py), and what it decodes as a table of raw columns.
 
 The table has a column per field of the shape, named by the canonical field and of its raw type
 (what `canonical.extract` gives from Arrow's table of the same lines), and for a shape with chat
-messages three more: the text picked from them (see `fast_cols`). The completion holds text only
-where the completion's count is missing, which is all `normalize` keeps of it.
+messages three more: the text picked from them (see `fast_cols`). For a shape whose prompt is
+plain text, the prompt is split as a transcript (as `canonical.normalize` splits it) straight from the
+decoder's rows, and those three columns take its place: the user turns are copied out of the rows
+once, where the whole prompt was copied out and then its user turns copied again. The completion
+holds text only where the completion's count is missing, which is all `normalize` keeps of it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class Plan:
     columns: list  # output column of each field
     types: list  # its Arrow type
     arrays: tuple  # names_off, names_data, kind, arg, index, node_lo, node_hi, ftypes, slots, special
+    split: int = -1  # the field of a plain-text prompt, split into USER, SYSTEM, PRIOR (-1: none)
 
 
 def _type_at(schema: pa.Schema, path: tuple) -> pa.DataType | None:
@@ -141,7 +145,56 @@ def make_plan(shape: Shape, schema: pa.Schema) -> Plan | None:
         slots,
         np.array(special, dtype=i64),
     )
-    return Plan(columns, out_types, arrays)
+    split = fields.index("prompt") if shape.messages is None and "prompt" in fields else -1
+    if split >= 0 and ftypes[split] != jv.T_STRING:
+        split = -1
+    return Plan(columns, out_types, arrays, split)
+
+
+class SplitPrompts:
+    """A plain-text prompt column split as a transcript (kernels.messages.split_transcripts) where
+    the decoder wrote it: `find` on each part's text row, then `arrays` copies each turn out once."""
+
+    def __init__(self, n: int):
+        self.bounds = np.empty((4, n), dtype=np.int64)  # user start, end, system start, end
+        self.n_prior = np.empty(n, dtype=np.int32)
+
+    def find(self, offsets: np.ndarray, row: np.ndarray, valid: np.ndarray, lo: int, hi: int) -> None:
+        """The turns of rows lo:hi, whose texts are row[offsets[i - lo]:offsets[i - lo + 1]]."""
+        from fastscan.kernels import messages
+
+        us, ue, ss, se = (b[lo:hi] for b in self.bounds)
+        messages.split_transcripts(offsets, row, valid, us, ue, ss, se, self.n_prior[lo:hi])
+
+    def arrays(self, rows: list, valid: np.ndarray) -> list | None:
+        """[user turn, system turn, prior turns] of every row, as `canonical.normalize` makes them
+        of a plain-text prompt; `rows` holds (lo, hi, text row) per part. None when a column
+        would pass 2 GiB."""
+        from fastscan.kernels import messages
+
+        n = len(valid)
+        us, ue, ss, se = self.bounds
+        out = []
+        for starts, ends, ok in ((us, ue, valid), (ss, se, ss >= 0)):
+            lengths = np.where(ok, ends - starts, 0)
+            off = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(lengths, out=off[1:])
+            if off[-1] >= 1 << 31:
+                return None
+            data = np.empty(int(off[-1]), dtype=np.uint8)
+            starts = np.where(ok, starts, -1)
+
+            def gather(part, starts=starts, ends=ends, off=off, data=data):
+                lo, hi, row = part
+                messages.gather_slices(row, starts[lo:hi], ends[lo:hi], off[lo : hi + 1], data)
+
+            map_ordered(gather, rows)
+            mask = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
+            nulls = n - int(np.count_nonzero(ok))
+            text = pa.py_buffer(data)
+            out.append(pa.StringArray.from_buffers(n, pa.py_buffer(off.astype(np.int32)), text, mask, nulls))
+        out.append(pa.array(self.n_prior, pa.int32()))
+        return out
 
 
 class RecordDecoder:
@@ -191,14 +244,29 @@ class RecordDecoder:
                 refused[lo:hi],
                 lo,
             )
+            if split is not None:  # the prompts' turns, where they lie in this part's row
+                row_off = np.empty(hi - lo + 1, dtype=np.int64)
+                row_off[0] = 0
+                row_off[1:] = text_end[plan.split, lo:hi]
+                split.find(row_off, text[slots[plan.split]], valid[plan.split, lo:hi], lo, hi)
             return res, text
 
+        split = SplitPrompts(n) if plan.split >= 0 else None
         ranges = row_ranges(n)
         parts = map_ordered(part, list(enumerate(ranges)))
         if sum(res for res, _ in parts) == n:
             return pa.table({}).slice(0, 0), refused
-        arrays = []
+        arrays, names = [], []
         for f, typ in enumerate(plan.types):
+            if f == plan.split and split is not None:
+                rows = [(lo, hi, text[slots[f]]) for (lo, hi), (_, text) in zip(ranges, parts)]
+                got = split.arrays(rows, valid[f])
+                if got is None:
+                    return None
+                arrays += got
+                names += [USER, SYSTEM, PRIOR]
+                continue
+            names.append(plan.columns[f])
             ok = valid[f]
             mask = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
             t = ftypes[f]
@@ -223,16 +291,18 @@ class RecordDecoder:
                 arr = pa.Array.from_buffers(typ, n, [mask, pa.py_buffer(values[f])])
             arrays.append(arr)
         del parts
-        table = pa.Table.from_arrays(arrays, names=plan.columns)
+        table = pa.Table.from_arrays(arrays, names=names)
         if refused.any():
             table = table.filter(pa.array(~refused))
         return table, refused
 
 
 def fast_cols(table: pa.Table, shape: Shape) -> dict:
-    """The decoded table -> `extract`'s columns: each field's, and for a shape with messages the
-    picked texts under PICKED as (prompt, system prompt, prior turns)."""
-    cols = {fld: table.column(fld) for fld in shape.paths}
-    if shape.messages is not None:
+    """The decoded table -> `extract`'s columns: each field's, and for a shape with messages (or a
+    plain-text prompt, split) the picked texts under PICKED as (prompt, system prompt, prior
+    turns)."""
+    names = set(table.column_names)
+    cols = {fld: table.column(fld) for fld in shape.paths if fld in names}
+    if USER in names:
         cols[PICKED] = (table.column(USER), table.column(SYSTEM), table.column(PRIOR))
     return cols
