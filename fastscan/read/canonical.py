@@ -90,27 +90,35 @@ def extract(table: pa.Table, shape: Shape) -> dict:
 # --------------------------------------------------------------------------- normalize
 
 
-def _slices(arr: pa.Array, starts: np.ndarray, ends: np.ndarray, offsets_data) -> pa.Array:
-    """A new string array of data[starts[i]:ends[i]] (null where starts < 0)."""
+def string_slices(parts: list, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """A new string array of data[starts[i]:ends[i]] for each row i (null where starts < 0), the
+    data of rows lo:hi being that of their part (lo, hi, data); the parts are copied on the worker
+    threads. Its offsets are int32 (Arrow's cast from large_string cost 0.1 ms a column), or it is
+    a large_string array when its text passes 2 GiB."""
     from fastscan.kernels import messages as mk
 
-    _, data, _ = offsets_data
     lengths = np.where(starts >= 0, ends - starts, 0)
     out_off = np.zeros(len(starts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=out_off[1:])
     out_data = np.empty(int(out_off[-1]), dtype=np.uint8)
 
-    def part(r):
-        lo, hi = r
+    def part(p):
+        lo, hi, data = p
         mk.gather_slices(data, starts[lo:hi], ends[lo:hi], out_off[lo : hi + 1], out_data)
 
-    map_ordered(part, row_ranges(len(starts)))
+    map_ordered(part, parts)
     valid = starts >= 0
     mask_buf = pa.array(valid).buffers()[1] if not valid.all() else None
     n, nulls, text = len(starts), int((~valid).sum()), pa.py_buffer(out_data)
-    if out_off[-1] < 1 << 31:  # int32 offsets made here: Arrow's cast from large_string cost 0.1 ms a column
+    if out_off[-1] < 1 << 31:
         return pa.StringArray.from_buffers(n, pa.py_buffer(out_off.astype(np.int32)), text, mask_buf, nulls)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_off), text, mask_buf, nulls).cast(pa.string())
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_off), text, mask_buf, nulls)
+
+
+def _slices(starts: np.ndarray, ends: np.ndarray, data: np.ndarray) -> pa.Array:
+    """string_slices of one buffer, as a string array."""
+    out = string_slices([(lo, hi, data) for lo, hi in row_ranges(len(starts))], starts, ends)
+    return out.cast(pa.string()) if pa.types.is_large_string(out.type) else out
 
 
 def _prompt_from_text(prompt: pa.Array):
@@ -119,8 +127,7 @@ def _prompt_from_text(prompt: pa.Array):
     prompt = as_array(prompt)
     if pa.types.is_null(prompt.type):
         prompt = pa.nulls(len(prompt), pa.string())
-    bufs = string_buffers(prompt)
-    offsets, data, valid = bufs
+    offsets, data, valid = string_buffers(prompt)
     n = len(prompt)
     us, ue, ss, se = (np.empty(n, dtype=np.int64) for _ in range(4))
     n_prior = np.empty(n, dtype=np.int32)
@@ -136,8 +143,8 @@ def _prompt_from_text(prompt: pa.Array):
         # no transcript in this batch (the common case): the prompt is the user turn, uncopied
         return prompt, pa.nulls(n, pa.string()), pa.array(n_prior, pa.int32())
     us = np.where(valid, us, -1)
-    user = _slices(prompt, us, ue, bufs)
-    system = _slices(prompt, ss, se, bufs)
+    user = _slices(us, ue, data)
+    system = _slices(ss, se, data)
     return user, system, pa.array(n_prior, pa.int32())
 
 

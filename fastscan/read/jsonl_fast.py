@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from fastscan.buffers import Scratch
 from fastscan.parallel import map_ordered, row_ranges
-from fastscan.read.canonical import PICKED
+from fastscan.read.canonical import PICKED, string_slices
 from fastscan.read.shape import MESSAGES_TYPE, Shape
 
 # the messages' picks, as columns of the fast table
@@ -170,31 +170,12 @@ class SplitPrompts:
         """[user turn, system turn, prior turns] of every row, as `canonical.normalize` makes them
         of a plain-text prompt; `rows` holds (lo, hi, text row) per part. None when a column
         would pass 2 GiB."""
-        from fastscan.kernels import messages
-
-        n = len(valid)
         us, ue, ss, se = self.bounds
-        out = []
-        for starts, ends, ok in ((us, ue, valid), (ss, se, ss >= 0)):
-            lengths = np.where(ok, ends - starts, 0)
-            off = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(lengths, out=off[1:])
-            if off[-1] >= 1 << 31:
-                return None
-            data = np.empty(int(off[-1]), dtype=np.uint8)
-            starts = np.where(ok, starts, -1)
-
-            def gather(part, starts=starts, ends=ends, off=off, data=data):
-                lo, hi, row = part
-                messages.gather_slices(row, starts[lo:hi], ends[lo:hi], off[lo : hi + 1], data)
-
-            map_ordered(gather, rows)
-            mask = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
-            nulls = n - int(np.count_nonzero(ok))
-            text = pa.py_buffer(data)
-            out.append(pa.StringArray.from_buffers(n, pa.py_buffer(off.astype(np.int32)), text, mask, nulls))
-        out.append(pa.array(self.n_prior, pa.int32()))
-        return out
+        user = string_slices(rows, np.where(valid, us, -1), ue)
+        system = string_slices(rows, ss, se)
+        if pa.types.is_large_string(user.type) or pa.types.is_large_string(system.type):
+            return None
+        return [user, system, pa.array(self.n_prior, pa.int32())]
 
 
 class RecordDecoder:
