@@ -162,8 +162,8 @@ def test_group_sizes_tells_apart_tuples_that_share_a_first_key():
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.integers(0, 3), st.integers(1, 3), st.booleans())
 def test_bucket_keys_is_a_stable_sort_of_the_groups_large_enough(values, spread, min_size, low):
-    """Random keys spread over the digits (a few keys each, sorted in place); with `spread` many
-    equal keys; with `low` all keys in one digit (its run merge-sorted once it passes SMALL_RUN)."""
+    """Random keys spread over the top bits; with `spread` many equal keys; with `low` all keys of
+    equal top bits (their run sorted in place, or merge-sorted once it passes SMALL_RUN)."""
     from fastscan.kernels import buckets
 
     keys = np.array(values, dtype=np.uint64)
@@ -180,8 +180,8 @@ def test_bucket_keys_is_a_stable_sort_of_the_groups_large_enough(values, spread,
     assert starts[0] == 0 and starts[groups] == sum(map(len, want))
 
 
-def test_bucket_keys_sorts_a_long_run_of_one_digit_and_keeps_its_groups_in_order():
-    """600 positions over three keys of one digit, interleaved: past SMALL_RUN the digit's run is
+def test_bucket_keys_sorts_a_long_run_of_equal_top_bits_and_keeps_its_groups_in_order():
+    """600 positions over three keys of equal top bits, interleaved: past SMALL_RUN their run is
     merge-sorted, and each key's positions stay in order; a key of fewer than min_size is left out."""
     from fastscan.kernels import buckets
 
@@ -194,6 +194,30 @@ def test_bucket_keys_sorts_a_long_run_of_one_digit_and_keeps_its_groups_in_order
         list(range(0, 600, 3)),
         list(range(2, 600, 3)),
     ]
+
+
+def test_bucket_keys_of_many_keys_agree_with_a_stable_sort():
+    """200,000 keys, as a band of a large sample has: most alone, some in groups of up to
+    thousands, some distinct keys of equal top bits; against numpy's stable argsort."""
+    from fastscan.kernels import buckets
+
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 2**64, size=200_000, dtype=np.uint64)
+    keys[rng.integers(0, len(keys), 30_000)] = keys[rng.integers(0, 50, 30_000)]  # large groups
+    near = rng.integers(0, len(keys), 2_000)
+    keys[near] = (keys[near] & np.uint64(0xFFFFFFFF00000000)) | rng.integers(0, 3, 2_000, dtype=np.uint64)
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    first = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+    size = np.diff(np.r_[first, len(sk)])
+    for min_size in (1, 2, 40):
+        out = np.empty(len(keys), dtype=np.int64)
+        starts = np.empty(len(keys) + 1, dtype=np.int64)
+        groups = buckets.bucket_keys(keys, min_size, out, starts)
+        kept = size >= min_size
+        assert groups == int(kept.sum())
+        assert np.array_equal(np.diff(starts[: groups + 1]), size[kept])
+        assert np.array_equal(out[: starts[groups]], order[np.repeat(kept, size)])
 
 
 @settings(max_examples=60, deadline=None)
