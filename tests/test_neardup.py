@@ -100,12 +100,14 @@ def test_flag_account_near_dups_matches_reference(data, rows, min_agree, more):
     store, slot = in_store(sig, more.draw(st.integers(0, 2**32)))
     bits = np.empty((len(store), -(-k // 32)), dtype=np.uint64)
     nd.low_bits(store, bits)
-    out = np.zeros(n, dtype=np.bool_)
-    # in two account ranges, as two threads would run it
-    nd.flag_account_near_dups(offsets, store, slot, bits, n_words, bands, rows, min_agree, 0, 2, out)
-    nd.flag_account_near_dups(offsets, store, slot, bits, n_words, bands, rows, min_agree, 2, 4, out)
     want = ref.flag_near_duplicates(sig.tolist(), account.tolist(), n_words.tolist(), bands, rows, min_agree)
-    assert out.tolist() == want
+    # every account by its bands' buckets, pair by pair, and some each way (pairs_max between)
+    for pairs_max in (0, n, more.draw(st.integers(1, max(n, 1)))):
+        out = np.zeros(n, dtype=np.bool_)
+        # in two account ranges, as two threads would run it
+        nd.flag_account_near_dups(offsets, store, slot, bits, n_words, bands, rows, min_agree, 0, 2, pairs_max, out)
+        nd.flag_account_near_dups(offsets, store, slot, bits, n_words, bands, rows, min_agree, 2, 4, pairs_max, out)
+        assert out.tolist() == want, pairs_max
 
 
 def test_an_account_all_flagged_stops_and_one_with_a_row_left_goes_on_to_its_last_band():
@@ -123,11 +125,38 @@ def test_an_account_all_flagged_stops_and_one_with_a_row_left_goes_on_to_its_las
     slot = np.arange(6, dtype=np.int64)
     bits = np.empty((6, 1), dtype=np.uint64)
     nd.low_bits(sig, bits)
-    out = np.zeros(6, dtype=np.bool_)
-    nd.flag_account_near_dups(offsets, sig, slot, bits, n_words, k // rows, rows, need, 0, 2, out)
-    assert out.tolist() == [True] * 6
+    for pairs_max in (0, 6):  # by the bands' buckets (where the early stop is), and pair by pair
+        out = np.zeros(6, dtype=np.bool_)
+        nd.flag_account_near_dups(offsets, sig, slot, bits, n_words, k // rows, rows, need, 0, 2, pairs_max, out)
+        assert out.tolist() == [True] * 6
     want = ref.flag_near_duplicates(sig.tolist(), [0, 0, 0, 1, 1, 1], n_words.tolist(), k // rows, rows, need)
     assert want == [True] * 6
+
+
+def test_a_pair_that_agrees_enough_in_no_whole_band_is_not_flagged_either_way():
+    """Rows 0 and 1 agree on 4 of 8 positions (need 4) but on no whole band of 2: verified, never a
+    candidate, so not flagged, by the bands' buckets or pair by pair. Rows 2 and 3 agree on the
+    same 4 positions placed as two whole bands: flagged."""
+    nd = kernels()
+    k, rows, need = 8, 2, 4
+    base = np.arange(1, k + 1, dtype=SIG) * SIG(3)
+    apart, banded = base.copy(), base.copy()
+    apart[[1, 3, 5, 7]] += SIG(1000)  # agrees on 0, 2, 4, 6: one position of every band
+    banded[[4, 5, 6, 7]] += SIG(1000)  # agrees on bands (0, 1) and (2, 3)
+    sig = np.stack([base, apart, base + SIG(11), banded + SIG(11)])
+    n_words = np.full(4, 5, dtype=np.int32)
+    offsets = np.array([0, 2, 4], dtype=np.int64)
+    slot = np.array([3, 1, 0, 2], dtype=np.int64)  # rows where a store would keep them
+    store = np.empty_like(sig)
+    store[slot] = sig
+    bits = np.empty((4, 1), dtype=np.uint64)
+    nd.low_bits(store, bits)
+    want = ref.flag_near_duplicates(sig.tolist(), [0, 0, 1, 1], n_words.tolist(), k // rows, rows, need)
+    assert want == [False, False, True, True]
+    for pairs_max in (0, 1, 2):
+        out = np.zeros(4, dtype=np.bool_)
+        nd.flag_account_near_dups(offsets, store, slot, bits, n_words, k // rows, rows, need, 0, 2, pairs_max, out)
+        assert out.tolist() == want, pairs_max
 
 
 @settings(max_examples=60, deadline=None)

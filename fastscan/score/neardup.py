@@ -134,8 +134,9 @@ def near_duplicate_flags(state: AccountState, bits: np.ndarray | None = None) ->
     bounds = np.r_[0, cuts, state.n_accounts].astype(np.int64)
 
     def part(k: int) -> None:
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
         neardup.flag_account_near_dups(
-            offsets, s.store, s.slot, bits, s.n_words, bands, rows, need, int(bounds[k]), int(bounds[k + 1]), out
+            offsets, s.store, s.slot, bits, s.n_words, bands, rows, need, lo, hi, neardup.PAIRS_MAX, out
         )
 
     map_ordered(part, range(parts))
