@@ -225,6 +225,41 @@ def test_bucket_keys_sorts_a_long_run_of_equal_top_bits_and_keeps_its_groups_in_
     ]
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(-5, 5)), max_size=300),
+    st.integers(0, 3),
+    st.booleans(),
+)
+def test_hash_order_is_lexsorts_order(pairs, spread, low):
+    """hash_order = np.lexsort((second, keys)): random keys; with `spread` many equal keys (runs
+    ordered by the second key, ties by position); with `low` all of equal top bits."""
+    from fastscan.kernels import buckets
+
+    keys = np.array([p[0] for p in pairs], dtype=np.uint64)
+    second = np.array([p[1] for p in pairs], dtype=np.int64)
+    if spread:
+        keys = keys % np.uint64(spread + 2) * np.uint64(0x9E3779B97F4A7C15)
+    if low:
+        keys = keys >> np.uint64(40)
+    out = np.full(len(keys), -1, dtype=np.int64)
+    buckets.hash_order(keys, second, out)
+    assert out.tolist() == np.lexsort((second, keys)).tolist()
+
+
+def test_hash_order_of_many_rows_is_lexsorts_order():
+    """300,000 rows, some texts sent by thousands of accounts (runs past SMALL_RUN)."""
+    from fastscan.kernels import buckets
+
+    rng = np.random.default_rng(9)
+    keys = rng.integers(0, 2**64, size=300_000, dtype=np.uint64)
+    keys[rng.integers(0, len(keys), 60_000)] = keys[rng.integers(0, 20, 60_000)]
+    second = rng.integers(0, 1_000, size=len(keys)).astype(np.int64)
+    out = np.empty(len(keys), dtype=np.int64)
+    buckets.hash_order(keys, second, out)
+    assert np.array_equal(out, np.lexsort((second, keys)))
+
+
 def test_bucket_keys_of_many_keys_agree_with_a_stable_sort():
     """200,000 keys, as a band of a large sample has: most alone, some in groups of up to
     thousands, some distinct keys of equal top bits; against numpy's stable argsort."""

@@ -203,7 +203,7 @@ def cross_pairs(
     `popular` (sample rows) whatever else they pair with, and their pairs among themselves would
     only have said so. `bits`: low_bits(state)."""
     from fastscan.kernels import neardup
-    from fastscan.kernels.buckets import bucket_keys
+    from fastscan.kernels.buckets import bucket_keys, hash_order
 
     cfg = state.config
     s = state.sample
@@ -216,8 +216,9 @@ def cross_pairs(
     # order inside a bucket: prompt hash, then account_id rank (identical prompts of several
     # accounts) - never the order in which accounts were first seen. Sorted so once; each band
     # then only groups the texts by its key, keeping this order within a group.
-    acct_rank = rank[s.account]
-    base = idx[np.lexsort((acct_rank[idx], s.prompt_hash[idx]))]
+    in_order = np.empty(len(idx), dtype=np.int64)
+    hash_order(s.prompt_hash[idx], rank[s.account[idx]].astype(np.int64), in_order)  # np.lexsort's order
+    base = idx[in_order]
     # Rows of one prompt hash are one text, so one signature, and `base` puts them together: the
     # bands' keys are computed and grouped once per text (0.58 texts per eligible row on the bench
     # log), and the kernel takes each text's rows where `base` has them. It reads a signature (and
