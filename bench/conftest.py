@@ -135,12 +135,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         ("minhash fastscan", "minhash datasketch"),
     ]
     lines = [f"{a} / {b}: {ratio(a, b)}" for a, b in pairs if ratio(a, b) is not None]
-    turns = RESULTS.get("scan jsonl / duckdb, interleaved")
-    if turns:
-        lines.append(
-            f"scan jsonl / duckdb group by, in turns: median {turns['median_ratio']} of {turns['pairs']} pairs "
-            f"({turns['min_ratio']}-{turns['max_ratio']})"
-        )
+    in_turns = [("scan jsonl / duckdb group by", RESULTS.get("scan jsonl / duckdb, interleaved"))]
+    in_turns += [(n.removesuffix(", in turns"), f) for n, f in RESULTS.items() if n.endswith("/ scan jsonl, in turns")]
+    for name, turns in in_turns:
+        if turns:
+            lines.append(
+                f"{name}, in turns: median {turns['median_ratio']} of {turns['pairs']} pairs "
+                f"({turns['min_ratio']}-{turns['max_ratio']})"
+            )
     if lines:
         tr.section("fastscan / peer (same file, same run)")
         for line in lines:
