@@ -217,7 +217,7 @@ def cross_pairs(
     # accounts) - never the order in which accounts were first seen. Sorted so once; each band
     # then only groups the texts by its key, keeping this order within a group.
     in_order = np.empty(len(idx), dtype=np.int64)
-    hash_order(s.prompt_hash[idx], rank[s.account[idx]].astype(np.int64), in_order)  # np.lexsort's order
+    hash_order(s.prompt_hash[idx], rank[s.account[idx]], in_order)  # np.lexsort's order (rank: int64)
     base = idx[in_order]
     # Rows of one prompt hash are one text, so one signature, and `base` puts them together: the
     # bands' keys are computed and grouped once per text (0.58 texts per eligible row on the bench
