@@ -55,37 +55,34 @@ def prompt_ends(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.n
 
 
 _PACKED_SORT_MIN = 1 << 12  # below this many rows, np.lexsort is as fast
+_SIGN = np.uint64(1 << 63)  # flipped, a hash's unsigned order is its int64 view's order
 
 
 def order_by_account_hash(account: np.ndarray, phash: np.ndarray) -> np.ndarray:
     """np.lexsort((phash, account)): rows by account, then prompt hash, rows of equal both in
-    their order. From one stable argsort (timsort) of a packed uint64 key (the account's bits, then
-    the hash's top bits), where lexsort runs two stable merge sorts (about 3x slower on a million
-    rows); timsort is as fast as numpy's SIMD quicksort on random keys and 2.5x as fast on keys in
-    sorted runs, as a compaction's pending batches come. Rows whose packed keys tie are then put
-    in that exact order apart (rare: equal prompts of one account, or hashes that agree on their
-    top bits). Falls back to np.lexsort for few rows, and for accounts below 0 or from 2**32 on."""
+    their order. From kernels.buckets.hash_order over a packed uint64 key (the account's bits above
+    the lowest account, then the hash's top bits) whose ties it breaks by the whole hash (a signed
+    key that keeps the unsigned order), then by row: a radix sort of the key's top bits, then each
+    run of equal top bits sorted by the rest. On a chunk's 9,500 rows 0.09-0.1 ms, where numpy's
+    stable argsort of the packed key took 0.53 (a compaction's 200 K rows: 9 ms against 20). Falls
+    back to np.lexsort for few rows, and for accounts below 0 or from 2**32 on."""
+    from fastscan.kernels.buckets import hash_order
+
     n = len(account)
     if n < _PACKED_SORT_MIN:
         return np.lexsort((phash, account))
     lo, hi = int(account.min()), int(account.max())
     if lo < 0 or hi >= 1 << 32:
         return np.lexsort((phash, account))
-    bits = hi.bit_length()
+    # the accounts from the lowest (a log sorted by account has a chunk's few ones next to each
+    # other): their top bits spread the keys as the hash's would, where a few high account
+    # numbers left one long run of equal top bits to sort
+    bits = (hi - lo).bit_length()
     ph = phash.astype(np.uint64, copy=False)
-    packed = ph if bits == 0 else (account.astype(np.uint64) << np.uint64(64 - bits)) | (ph >> np.uint64(bits))
-    order = np.argsort(packed, kind="stable")
-    sp = packed[order]
-    tie = sp[1:] == sp[:-1]
-    if tie.any():
-        # the positions of each run of equal packed keys, in order of run, then hash, then row
-        in_run = np.zeros(n, dtype=np.bool_)
-        in_run[1:] |= tie
-        in_run[:-1] |= tie
-        run = np.cumsum(np.r_[True, ~tie])
-        at = np.flatnonzero(in_run)
-        rows = order[at]
-        order[at] = rows[np.lexsort((rows, ph[rows], run[at]))]
+    rel = (account - lo).astype(np.uint64)
+    packed = ph if bits == 0 else (rel << np.uint64(64 - bits)) | (ph >> np.uint64(bits))
+    order = np.empty(n, dtype=np.int64)
+    hash_order(packed, (ph ^ _SIGN).view(np.int64), order)
     return order
 
 

@@ -128,14 +128,32 @@ def bucket_keys(keys, min_size, out, starts):
     return groups
 
 
+@inline
+def _by_second(out, second, lo, hi):
+    """Sort out[lo:hi] stably by second[out]: in place up to SMALL_RUN, else merge-sorted."""
+    if hi - lo > SMALL_RUN:
+        run = out[lo:hi].copy()
+        out[lo:hi] = run[np.argsort(second[run], kind="mergesort")]
+        return
+    for x in range(lo + 1, hi):
+        r = out[x]
+        v = second[r]
+        y = x - 1
+        while y >= lo and second[out[y]] > v:
+            out[y + 1] = out[y]
+            y -= 1
+        out[y + 1] = r
+
+
 @kernel(types.void(ro(types.uint64), ro(types.int64), rw(types.int64)))
 def hash_order(keys, second, out):
     """out = np.lexsort((second, keys)): the positions in order of key, then of `second`, then
     of position. The keys are hashes: sorted by their top bits as in bucket_keys, then a run of
     equal top bits (one key's copies, or keys that meet there by chance) by (key, second), in
-    place, or past SMALL_RUN by two stable sorts. Where the cross-account search orders its 500-770
-    K rows (fastscan.score.neardup.cross_pairs), it and its gathers took 0.04-0.08 s against
-    np.lexsort's 0.07-0.15.
+    place, or past SMALL_RUN by a stable sort by key and then each run of one key by second.
+    Where the cross-account search orders its 500-770 K rows (fastscan.score.neardup.cross_pairs),
+    it and its gathers took 0.04-0.08 s against np.lexsort's 0.07-0.15; the prompt sample orders
+    its rows by account and prompt hash with it (fastscan.sketches.order_by_account_hash).
 
     keys : uint64[m], second : int64[m], out : int64[m]
     """
@@ -151,11 +169,18 @@ def hash_order(keys, second, out):
         while j < m and sk[j] >> low_shift == top:
             j += 1
         if j - i > SMALL_RUN:
-            run = out[i:j].copy()
-            o = np.argsort(second[run], kind="mergesort")  # by second, then by key, both stable
-            run = run[o]
-            o = np.argsort(sk[i:j][o], kind="mergesort")
-            out[i:j] = run[o]
+            # by key (stable), then each run of one key by second: one sort of the whole run, where
+            # a sort by second and then by key took two (runs this long are rare where keys are
+            # hashes; the sample's packed keys of a few accounts far apart make them)
+            _sort_run(sk, out, i, j)
+            x = i
+            while x < j:
+                y = x + 1
+                while y < j and sk[y] == sk[x]:
+                    y += 1
+                if y - x > 1:
+                    _by_second(out, second, x, y)
+                x = y
         elif j - i > 1:
             for x in range(i + 1, j):  # insertion sort by (key, second), stable
                 h = sk[x]

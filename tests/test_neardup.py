@@ -260,6 +260,21 @@ def test_hash_order_of_many_rows_is_lexsorts_order():
     assert np.array_equal(out, np.lexsort((second, keys)))
 
 
+def test_hash_order_of_long_runs_of_equal_top_bits_is_lexsorts_order():
+    """Runs of equal top bits past SMALL_RUN (the keys differ in their low bits only), holding
+    distinct keys and runs of one key past SMALL_RUN, short ones and single ones."""
+    from fastscan.kernels import buckets
+
+    rng = np.random.default_rng(12)
+    for n, distinct in ((5_000, 40), (5_000, 4_000), (20_000, 3)):
+        top = rng.integers(0, 4, size=n).astype(np.uint64) << np.uint64(60)
+        keys = top | rng.integers(0, distinct, size=n).astype(np.uint64)
+        second = rng.integers(-50, 50, size=n).astype(np.int64)
+        out = np.empty(n, dtype=np.int64)
+        buckets.hash_order(keys, second, out)
+        assert np.array_equal(out, np.lexsort((second, keys)))
+
+
 def test_bucket_keys_of_many_keys_agree_with_a_stable_sort():
     """200,000 keys, as a band of a large sample has: most alone, some in groups of up to
     thousands, some distinct keys of equal top bits; against numpy's stable argsort."""

@@ -725,6 +725,9 @@ def test_order_by_account_hash_is_lexsort(accounts, n):
         a, h = account[perm], phash[perm]
         assert np.array_equal(order_by_account_hash(a, h), np.lexsort((h, a)))
     assert np.array_equal(order_by_account_hash(account * 0, phash), np.lexsort((phash, account * 0)))
+    # a few accounts far apart, and a few next to each other far from 0 (a log sorted by account)
+    for few in (np.where(account % 2 == 0, 3, 100_000), 100_000 + account % 5):
+        assert np.array_equal(order_by_account_hash(few, phash), np.lexsort((phash, few)))
 
 
 @pytest.mark.parametrize("batches", [1, 3, 40])
