@@ -78,7 +78,7 @@ def order_by_account_hash(account: np.ndarray, phash: np.ndarray) -> np.ndarray:
     # other): their top bits spread the keys as the hash's would, where a few high account
     # numbers left one long run of equal top bits to sort
     bits = (hi - lo).bit_length()
-    ph = phash.astype(np.uint64, copy=False)
+    ph = np.ascontiguousarray(phash, dtype=np.uint64)  # the kernel takes contiguous arrays
     rel = (account - lo).astype(np.uint64)
     packed = ph if bits == 0 else (rel << np.uint64(64 - bits)) | (ph >> np.uint64(bits))
     order = np.empty(n, dtype=np.int64)

@@ -728,6 +728,8 @@ def test_order_by_account_hash_is_lexsort(accounts, n):
     # a few accounts far apart, and a few next to each other far from 0 (a log sorted by account)
     for few in (np.where(account % 2 == 0, 3, 100_000), 100_000 + account % 5):
         assert np.array_equal(order_by_account_hash(few, phash), np.lexsort((phash, few)))
+    # strided views (every other row), as a caller may hand them
+    assert np.array_equal(order_by_account_hash(account[::2], phash[::2]), np.lexsort((phash[::2], account[::2])))
 
 
 @pytest.mark.parametrize("batches", [1, 3, 40])
