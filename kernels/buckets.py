@@ -37,6 +37,15 @@ def _sort_run(sk, out, lo, hi):
 
 
 @inline
+def _key_run_end(sk, x, j):
+    """The end of the run of keys equal to sk[x] in sk[x:j]."""
+    y = x + 1
+    while y < j and sk[y] == sk[x]:
+        y += 1
+    return y
+
+
+@inline
 def _by_top_bits(keys, out, sk):
     """out[:m] = the positions of `keys` stably sorted by their top 2 d bits, sk[:m] their keys
     (see bucket_keys); returns 64 - 2 d, the shift that leaves a key's top 2 d bits."""
@@ -113,9 +122,7 @@ def bucket_keys(keys, min_size, out, starts):
             _sort_run(sk, out, i, j)
         x = i
         while x < j:
-            y = x + 1
-            while y < j and sk[y] == sk[x]:
-                y += 1
+            y = _key_run_end(sk, x, j)
             if y - x >= min_size:
                 starts[groups] = w
                 for z in range(x, y):
@@ -175,9 +182,7 @@ def hash_order(keys, second, out):
             _sort_run(sk, out, i, j)
             x = i
             while x < j:
-                y = x + 1
-                while y < j and sk[y] == sk[x]:
-                    y += 1
+                y = _key_run_end(sk, x, j)
                 if y - x > 1:
                     _by_second(out, second, x, y)
                 x = y
