@@ -156,8 +156,8 @@ def _by_second(out, second, lo, hi):
 def hash_order(keys, second, out):
     """out = np.lexsort((second, keys)): the positions in order of key, then of `second`, then
     of position. The keys are hashes: sorted by their top bits as in bucket_keys, then a run of
-    equal top bits (one key's copies, or keys that meet there by chance) by (key, second), in
-    place, or past SMALL_RUN by a stable sort by key and then each run of one key by second.
+    equal top bits (one key's copies, or keys that meet there by chance) by key, then each run of
+    one key by second: in place, or merge-sorted past SMALL_RUN.
     Where the cross-account search orders its 500-770 K rows (fastscan.score.neardup.cross_pairs),
     it and its gathers took 0.04-0.08 s against np.lexsort's 0.07-0.15; the prompt sample orders
     its rows by account and prompt hash with it (fastscan.sketches.order_by_account_hash).
@@ -175,10 +175,10 @@ def hash_order(keys, second, out):
         j = i + 1
         while j < m and sk[j] >> low_shift == top:
             j += 1
-        if j - i > SMALL_RUN:
-            # by key (stable), then each run of one key by second: one sort of the whole run, where
-            # a sort by second and then by key took two (runs this long are rare where keys are
-            # hashes; the sample's packed keys of a few accounts far apart make them)
+        if j - i > 1:
+            # by key (stable), then each run of one key by second (runs of equal top bits are
+            # short where keys are hashes, but a text's copies, or the sample's packed keys of a
+            # few accounts far apart, make long ones)
             _sort_run(sk, out, i, j)
             x = i
             while x < j:
@@ -186,18 +186,6 @@ def hash_order(keys, second, out):
                 if y - x > 1:
                     _by_second(out, second, x, y)
                 x = y
-        elif j - i > 1:
-            for x in range(i + 1, j):  # insertion sort by (key, second), stable
-                h = sk[x]
-                r = out[x]
-                v = second[r]
-                y = x - 1
-                while y >= i and (sk[y] > h or (sk[y] == h and second[out[y]] > v)):
-                    sk[y + 1] = sk[y]
-                    out[y + 1] = out[y]
-                    y -= 1
-                sk[y + 1] = h
-                out[y + 1] = r
         i = j
 
 
