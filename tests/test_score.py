@@ -197,11 +197,21 @@ def test_reasons_worded_a_signal_at_a_time_read_as_row_by_row(log):
         ["shared_template_accounts", "shared_near_dup_accounts", "cluster_size", "new_model", "stale_repeat_rate"]
     )
     for t in (table, lacking):
-        columns = model._Lists(t)
         rows = t.to_pylist()
-        some = list(range(len(rows)))[::-1]  # out of order, as the rows of a signal come
+        speak = np.arange(len(rows))[::-1][::2].copy()  # the rows that give reasons, some of them
+        columns = model._Lists(t, speak)
+        some = list(range(len(speak)))[::-1]  # out of order, as the rows of a signal come
         for s in SIGNALS:
-            assert s.phrases(columns.list, some) == [s.words(rows[i]) for i in some], s.name
+            assert s.phrases(columns.list, some) == [s.words(rows[int(speak[k])]) for k in some], s.name
+    # a column with nulls reads its rows' values as Python's, None for a null
+    holed = table.set_column(
+        table.column_names.index("requests"),
+        "requests",
+        pa.array([None] + table.column("requests").to_pylist()[1:], pa.int64()),
+    )
+    speak = np.array([2, 0, 1])
+    got = model._Lists(holed, speak).list("requests")
+    assert got == [holed.column("requests")[int(i)].as_py() for i in speak] and got[1] is None
     shared = SIGNALS[[s.name for s in SIGNALS].index("shared_templates")]
     assert shared.words(lacking.to_pylist()[0]) == "no cross-account columns in this report"
     assert shared.words(table.to_pylist()[0]) != "no cross-account columns in this report"
