@@ -446,14 +446,3 @@ def test_link_clusters_whose_ids_differ_by_a_trailing_nul_stay_two_campaigns():
     got = {r["campaign_id"]: sorted(r["members"]) for r in campaigns.to_pylist()}
     assert got == {"campaign-a": ["a", "a1", "a2"], "campaign-a\x00": ["a\x00", "a\x001", "a\x002"]}
     assert out.column("campaign_size").to_pylist() == [3] * n
-
-
-def test_first_largest_is_argmax_down_the_columns():
-    """The candidate an account joins: per column the first row of the largest value, ties
-    included, as np.argmax(axis=0) gives it."""
-    from fastscan.score.campaigns import _first_largest
-
-    rng = np.random.default_rng(7)
-    for k, n in ((1, 5), (3, 1000), (13, 4096)):
-        values = rng.integers(-1, 4, size=(k, n))  # few values: many ties
-        assert np.array_equal(_first_largest(values), np.argmax(values, axis=0))

@@ -151,19 +151,6 @@ def _agrees(label: np.ndarray, values: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _first_largest(values: np.ndarray) -> np.ndarray:
-    """np.argmax(values, axis=0) of a [k, n] array: per column, the first row of its largest
-    value, a row at a time (argmax down the columns of a C-ordered array read them strided: 30
-    ms over 200,000 accounts, against 4)."""
-    best = values[0].copy()
-    choice = np.zeros(values.shape[1], dtype=np.int64)
-    for k in range(1, len(values)):
-        more = values[k] > best
-        choice[more] = k
-        np.maximum(best, values[k], out=best)
-    return choice
-
-
 def _sizes(label: np.ndarray) -> np.ndarray:
     """For each element, the size of its group (0 for -1)."""
     out = np.zeros(len(label), dtype=np.int64)
@@ -241,7 +228,7 @@ def find_campaigns(
     if labels:
         sizes = np.array([_sizes(lab) for lab in labels])
         near_best = (scores >= scores.max(axis=0) - SCORE_TIE) & (scores >= 0)
-        choice = _first_largest(np.where(near_best, sizes, -1))
+        choice = np.argmax(np.where(near_best, sizes, -1), axis=0)
     else:
         choice = np.zeros(n, dtype=np.int64)
     best = scores[choice, np.arange(n)] if labels else np.full(n, -1.0)
