@@ -11,6 +11,7 @@ from fastscan.kernels.bits import prefetch
 from fastscan.kernels.hashing import fmix64
 
 _SALT = np.uint64(0xD6E8FEB86659FD93)
+_SIGN = np.uint64(1 << 63)  # flipped, an int64's order is its uint64 view's order
 RADIX_DIGIT_SPARE = 4  # bucket_keys sorts by the top (bits of the key count + this) bits
 SMALL_RUN = 32  # runs of distinct keys of equal top bits up to this long are sorted in place
 COUNTS_AHEAD = 16  # rows between asking for a pair's slot and probing it (key_counts)
@@ -136,20 +137,12 @@ def bucket_keys(keys, min_size, out, starts):
 
 
 @inline
-def _by_second(out, second, lo, hi):
-    """Sort out[lo:hi] stably by second[out]: in place up to SMALL_RUN, else merge-sorted."""
-    if hi - lo > SMALL_RUN:
-        run = out[lo:hi].copy()
-        out[lo:hi] = run[np.argsort(second[run], kind="mergesort")]
-        return
-    for x in range(lo + 1, hi):
-        r = out[x]
-        v = second[r]
-        y = x - 1
-        while y >= lo and second[out[y]] > v:
-            out[y + 1] = out[y]
-            y -= 1
-        out[y + 1] = r
+def _by_second(sk, out, second, lo, hi):
+    """Sort out[lo:hi], a run of one key, stably by second[out] with _sort_run, through sk[lo:hi]
+    (the run's key is not read again): second's values as uint64 keys in their int64 order."""
+    for z in range(lo, hi):
+        sk[z] = np.uint64(second[out[z]]) ^ _SIGN
+    _sort_run(sk, out, lo, hi)
 
 
 @kernel(types.void(ro(types.uint64), ro(types.int64), rw(types.int64)))
@@ -184,7 +177,7 @@ def hash_order(keys, second, out):
             while x < j:
                 y = _key_run_end(sk, x, j)
                 if y - x > 1:
-                    _by_second(out, second, x, y)
+                    _by_second(sk, out, second, x, y)
                 x = y
         i = j
 
