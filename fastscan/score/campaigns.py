@@ -242,7 +242,8 @@ def find_campaigns(
     own_score = accounts.column("extraction_score").to_numpy()
     req = accounts.column("requests").to_numpy(zero_copy_only=False).astype(np.int64)
     members: list[list[str]] = [[] for _ in range(g)]
-    for i, c in zip(np.flatnonzero(label >= 0).tolist(), label[label >= 0].tolist()):
+    inside = np.flatnonzero(label >= 0)
+    for i, c in zip(inside.tolist(), label[inside].tolist()):
         members[c].append(ids[i])
     names = [campaign_id(m) for m in members]
     pooled = score_accounts(pa.table(pool(label, g, numeric)), threshold, min_requests) if g else None

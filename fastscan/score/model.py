@@ -78,17 +78,13 @@ def _signals_by_signal(features) -> np.ndarray:
 def term_values(signals: np.ndarray, fresh: bool = True) -> np.ndarray:
     """float64[n, len(TERMS)]: the model's inputs (a term with an output-harvest signal counts
     only as far as the answers are fresh; `fresh=False`: as if every answer were)."""
-    return np.ascontiguousarray(_terms_by_term(signals, fresh).T)
-
-
-def _terms_by_term(signals: np.ndarray, fresh: bool = True) -> np.ndarray:
-    """term_values transposed, float64[len(TERMS), n]: each term's values side by side (the
-    products read and write whole rows, not a strided column each)."""
-    return _terms_of(np.ascontiguousarray(signals.T), fresh)
+    return np.ascontiguousarray(_terms_of(np.ascontiguousarray(signals.T), fresh).T)
 
 
 def _terms_of(by_signal: np.ndarray, fresh: bool = True) -> np.ndarray:
-    """_terms_by_term of the signals transposed, float64[len(SIGNALS), n]."""
+    """term_values transposed, float64[len(TERMS), n], from the signals transposed,
+    float64[len(SIGNALS), n]: each term's values side by side (the products read and write whole
+    rows, not a strided column each)."""
     out = np.ones((len(TERMS), by_signal.shape[1]), dtype=np.float64)
     for j, term in enumerate(TERMS):
         for name in term:
