@@ -27,6 +27,7 @@ _MODULES = (
     "json_values",
     "jsonl",
     "json_records",
+    "timing",
 )
 _UNUSED_BY_SCANS = ("unfused",)  # the prompt pass's separate kernels: tests and benchmarks (see there)
 # The modules whose imports compile all of _MODULES (prompts imports text and reasoning,

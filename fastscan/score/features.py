@@ -27,6 +27,8 @@ def _safe_div(a, b):
 
 
 def _timing(state: AccountState) -> dict:
+    from fastscan.kernels import timing
+
     n = state.n_accounts
     acct, key, cnt = state.hours.items()
     hour = key_hour(key)  # epoch hours, negative before 1970: floor division and modulo below
@@ -40,25 +42,20 @@ def _timing(state: AccountState) -> dict:
     out["active_hours"] = hours_active
     out["active_days"] = days_active
     out["hours_per_active_day"] = _safe_div(hours_active, days_active)
-    # how evenly the account's requests spread over the 24 hours of the day (1 = uniform)
-    at = acct * DAY_HOURS + hour % DAY_HOURS
-    hod = np.bincount(at, weights=cnt, minlength=n * DAY_HOURS).astype(np.float64, copy=False).reshape(n, DAY_HOURS)
-    tot = hod.sum(axis=1, keepdims=True)
-    p = np.divide(hod, tot, out=np.zeros_like(hod), where=tot > 0)
-    # p log p where p > 0 (most of the 24 hours of most accounts are empty), 0 elsewhere; summed
-    # over the whole row as before, so the sums are the same to the last bit
-    terms = np.zeros_like(p)
-    nz = p > 0
-    terms[nz] = p[nz] * np.log(p[nz])
-    ent = -np.sum(terms, axis=1)
-    out["hour_entropy"] = ent / np.log(DAY_HOURS)
-    # day/night uniformity: requests in the account's 6 quietest hours of the day over those in
-    # its 6 busiest (about 1 for a script that runs at one pace day and night, near 0 for people,
-    # even many people pooled across time zones, who leave a day-night curve)
-    hod_sorted = np.sort(hod, axis=1)
-    out["hour_uniformity"] = _safe_div(hod_sorted[:, :6].sum(axis=1), hod_sorted[:, -6:].sum(axis=1))
-    night = hod[:, 0:6].sum(axis=1)
-    out["night_share"] = _safe_div(night, tot[:, 0])
+    # how evenly the account's requests spread over the 24 hours of the day (1 = uniform), the
+    # day/night uniformity (requests in the account's 6 quietest hours of the day over those in
+    # its 6 busiest: about 1 for a script that runs at one pace day and night, near 0 for people,
+    # even many people pooled across time zones, who leave a day-night curve) and the night's
+    # share: the sums of each account's row of 24 hours, as numpy sums them (kernels.timing)
+    tot, quiet, busy, night = (np.zeros(n) for _ in range(4))
+    share = np.empty(len(acct))
+    at = np.empty(len(acct), dtype=np.int64)
+    k = timing.hour_cells(acct, hour, cnt, tot, quiet, busy, night, share, at)
+    ent = np.zeros(n)
+    timing.entropy_sums(share[:k] * np.log(share[:k]), at[:k], ent)
+    out["hour_entropy"] = -ent / np.log(DAY_HOURS)
+    out["hour_uniformity"] = _safe_div(quiet, busy)
+    out["night_share"] = _safe_div(night, tot)
     # weekend share (1970-01-01 was a Thursday: weekday = (day + 3) % 7, Sat = 5, Sun = 6)
     wd = (day + 3) % 7
     weekend = np.bincount(acct, weights=cnt * (wd >= 5), minlength=n)
