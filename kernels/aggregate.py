@@ -73,25 +73,25 @@ def pool_groups(values, rows, label, size, weight, how, out):
     """
     g = size.shape[0]
     m = rows.shape[0]
-    ncol = values.shape[1]
     tot = np.zeros(g, dtype=np.float64)
     for i in range(m):
         tot[label[i]] += weight[i]
+    summed = np.flatnonzero(how == POOL_SUM)
+    meant = np.flatnonzero(how == POOL_MEAN)
     for k in range(g):
-        for c in range(ncol):
-            if how[c] == POOL_SUM or how[c] == POOL_MEAN:
-                out[k, c] = 0.0
+        for c in summed:
+            out[k, c] = 0.0
+        for c in meant:
+            out[k, c] = 0.0
     for i in range(m):
         r, k, w = rows[i], label[i], weight[i]
-        for c in range(ncol):
-            if how[c] == POOL_SUM:
-                out[k, c] += values[r, c]
-            elif how[c] == POOL_MEAN:
-                out[k, c] += values[r, c] * w
+        for c in summed:
+            out[k, c] += values[r, c]
+        for c in meant:
+            out[k, c] += values[r, c] * w
     for k in range(g):
-        for c in range(ncol):
-            if how[c] == POOL_MEAN:
-                out[k, c] = out[k, c] / tot[k] if tot[k] > 0 else 0.0
+        for c in meant:
+            out[k, c] = out[k, c] / tot[k] if tot[k] > 0 else 0.0
     # medians: the rows grouped by label (a counting sort), then each group's values of a column
     # gathered and selected (a selection, not a sort: linear in the group's size)
     start = np.zeros(g + 1, dtype=np.int64)
@@ -104,18 +104,16 @@ def pool_groups(values, rows, label, size, weight, how, out):
     for i in range(m):
         grouped[fill[label[i]]] = rows[i]
         fill[label[i]] += 1
-    scratch = np.empty(widest, dtype=np.float64)
-    for c in range(ncol):
-        if how[c] != POOL_MEDIAN:
-            continue
-        for k in range(g):
-            n_k = size[k]
-            if n_k == 0:
-                out[k, c] = 0.0
-                continue
-            for q in range(n_k):
-                scratch[q] = values[grouped[start[k] + q], c]
-            out[k, c] = np.median(scratch[:n_k])
+    medians = np.flatnonzero(how == POOL_MEDIAN)
+    scratch = np.empty((medians.shape[0], widest), dtype=np.float64)
+    for k in range(g):  # each row of a group read once for all its columns, then each selected
+        n_k = size[k]
+        for q in range(n_k):
+            r = grouped[start[k] + q]
+            for j in range(medians.shape[0]):
+                scratch[j, q] = values[r, medians[j]]
+        for j in range(medians.shape[0]):
+            out[k, medians[j]] = np.median(scratch[j, :n_k]) if n_k else 0.0
 
 
 @inline
