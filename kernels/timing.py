@@ -38,7 +38,7 @@ def _row_sum(a):
 
 
 @inline
-def _day_of(acct, hour, cnt, lo, hi, row):
+def _day_of(hour, cnt, lo, hi, row):
     """row[:] = the account's requests per hour of the day, added up in the order of its rows (as
     np.bincount with weights adds them)."""
     for h in range(DAY_HOURS):
@@ -100,7 +100,7 @@ def hour_cells(acct, hour, cnt, total, quiet, busy, night, share, share_at):
         hi = lo + 1
         while hi < m and acct[hi] == a:
             hi += 1
-        _day_of(acct, hour, cnt, lo, hi, row)
+        _day_of(hour, cnt, lo, hi, row)
         tot = _row_sum(row)
         total[a] = tot
         s = 0.0
