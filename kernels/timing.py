@@ -38,6 +38,15 @@ def _row_sum(a):
 
 
 @inline
+def _run_sum(a, lo, hi):
+    """a[lo:hi] added one element after another (numpy's sum of a slice shorter than 8)."""
+    s = 0.0
+    for h in range(lo, hi):
+        s += a[h]
+    return s
+
+
+@inline
 def _day_of(hour, cnt, lo, hi, row):
     """row[:] = the account's requests per hour of the day, added up in the order of its rows (as
     np.bincount with weights adds them)."""
@@ -103,10 +112,7 @@ def hour_cells(acct, hour, cnt, total, quiet, busy, night, share, share_at):
         _day_of(hour, cnt, lo, hi, row)
         tot = _row_sum(row)
         total[a] = tot
-        s = 0.0
-        for h in range(_EDGE):
-            s += row[h]
-        night[a] = s
+        night[a] = _run_sum(row, 0, _EDGE)
         if tot > 0:
             for h in range(DAY_HOURS):
                 if row[h] > 0.0:  # else its share is 0: no term
@@ -114,14 +120,8 @@ def hour_cells(acct, hour, cnt, total, quiet, busy, night, share, share_at):
                     share_at[k] = a * DAY_HOURS + h
                     k += 1
         _sort_day(row)
-        s = 0.0
-        for h in range(_EDGE):
-            s += row[h]
-        quiet[a] = s
-        s = 0.0
-        for h in range(DAY_HOURS - _EDGE, DAY_HOURS):
-            s += row[h]
-        busy[a] = s
+        quiet[a] = _run_sum(row, 0, _EDGE)
+        busy[a] = _run_sum(row, DAY_HOURS - _EDGE, DAY_HOURS)
         lo = hi
     return k
 
