@@ -523,6 +523,49 @@ def test_scoring_reads_each_column_once_as_float_with_nan_and_missing_as_zero(ta
         assert np.allclose(terms[:, j], naive, rtol=1e-12, atol=0), term_name(term)
 
 
+def test_columns_convert_as_numpy_would_and_leave_arrow_memory_alone():
+    """Columns converts each type as np.nan_to_num(to_numpy().astype(float64)) does, bit for bit
+    (infinities to the largest floats, nulls of an integer column to 0), and a float column
+    without nulls, which Arrow hands over without a copy, is not changed where it lies."""
+    from fastscan.score.signals import Columns
+
+    inf, nan = float("inf"), float("nan")
+    t = pa.table(
+        {
+            "f": pa.array([1.5, nan, inf, -inf, -0.0]),
+            "f_null": pa.array([1.5, None, nan, inf, 2.0]),
+            "i": pa.array([1, -2, 3, 2**62, 0], pa.int64()),
+            "i_null": pa.array([1, None, 3, None, 5], pa.int32()),
+            "b": pa.array([True, False, True, True, False]),
+            "u8": pa.array([1, 2, 255, 0, 7], pa.uint8()),
+        }
+    )
+    cols = Columns(t)
+    for name in t.column_names:
+        want = np.nan_to_num(t.column(name).to_numpy(zero_copy_only=False).astype(np.float64))
+        got = cols.get(name)
+        assert got.dtype == np.float64 and got.tobytes() == want.tobytes(), name
+        assert not got.flags.writeable
+    f = t.column("f").to_numpy()
+    assert np.isnan(f[1]) and np.isinf(f[2]), "the table's own values changed"
+
+
+def test_numeric_matrix_holds_each_column_across_blocks_of_rows(table):
+    """Numeric's matrix, filled a block of rows at a time: column c is Columns' conversion of
+    name c in every row, for tables shorter and longer than a block."""
+    from fastscan.score import pooling
+    from fastscan.score.signals import Columns
+
+    big = pa.concat_tables([table] * (2 * pooling._BLOCK_ROWS // max(table.num_rows, 1) + 2))
+    for t in (table.slice(0, 1), table, big, big.slice(3, pooling._BLOCK_ROWS + 1)):
+        numeric = pooling.Numeric(t)
+        assert numeric.values.shape == (t.num_rows, len(numeric.names))
+        cols = Columns(t)
+        for c, name in enumerate(numeric.names):
+            assert numeric.values[:, c].tobytes() == cols.get(name).tobytes(), name
+    assert big.num_rows > 2 * pooling._BLOCK_ROWS
+
+
 def test_pooling_only_the_score_inputs_scores_groups_as_pooling_every_column(table):
     """Candidate campaigns are scored from the pooled columns the score reads (model.score_inputs,
     found by reading the signals); the scores are those of pooling every column, to the last bit,

@@ -57,6 +57,9 @@ def pooled_median(v: np.ndarray, lab: np.ndarray, size: np.ndarray) -> np.ndarra
     return med[:, 0]
 
 
+_BLOCK_ROWS = 2048  # rows of Numeric's matrix filled at a time (770 KB at 47 columns)
+
+
 class Numeric:
     """The integer, float and boolean columns of the account table as one float64[accounts,
     columns] matrix (NaN as 0), converted once: find_campaigns pools it a dozen times."""
@@ -64,10 +67,17 @@ class Numeric:
     def __init__(self, accounts: pa.Table):
         numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
         self.names = [name for name in accounts.column_names if any(t(accounts.column(name).type) for t in numeric)]
-        self.values = np.zeros((accounts.num_rows, len(self.names)), dtype=np.float64)
         cols = Columns(accounts)  # as the score reads them
-        for c, name in enumerate(self.names):
-            self.values[:, c] = cols.get(name)
+        got = [cols.get(name) for name in self.names]
+        n = accounts.num_rows
+        self.values = np.empty((n, len(self.names)), dtype=np.float64)
+        # a block of rows at a time, which stays in the cache while every column is written to it:
+        # a whole column at a time went through all of the matrix once per column (47 passes over
+        # 74 MB for 197,458 accounts, 91 ms)
+        for lo in range(0, n, _BLOCK_ROWS):
+            hi = min(n, lo + _BLOCK_ROWS)
+            for c, col in enumerate(got):
+                self.values[lo:hi, c] = col[lo:hi]
 
     def column(self, name: str) -> np.ndarray:
         return self.values[:, self.names.index(name)]

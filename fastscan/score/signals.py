@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from fastscan.score.coordination import ROTATION_HOURS
 
@@ -44,7 +45,13 @@ class Columns:
             return np.nan_to_num(np.asarray(src[name], dtype=np.float64))
         if name not in src.column_names:
             return np.zeros(self.num_rows, dtype=np.float64)
-        return np.nan_to_num(src.column(name).to_numpy(zero_copy_only=False).astype(np.float64))
+        col = src.column(name)
+        v = col.to_numpy(zero_copy_only=False)
+        if v.dtype != np.float64 or not v.flags.writeable:  # Arrow's own memory, or not float64
+            v = v.astype(np.float64)
+        if not pa.types.is_floating(col.type) and col.null_count == 0:
+            return v  # integers and booleans without nulls: no NaN, no infinity
+        return np.nan_to_num(v, copy=False)  # on the copy of its own made above
 
 
 def columns(t) -> Columns:
