@@ -446,3 +446,30 @@ def test_link_clusters_whose_ids_differ_by_a_trailing_nul_stay_two_campaigns():
     got = {r["campaign_id"]: sorted(r["members"]) for r in campaigns.to_pylist()}
     assert got == {"campaign-a": ["a", "a1", "a2"], "campaign-a\x00": ["a\x00", "a\x001", "a\x002"]}
     assert out.column("campaign_size").to_pylist() == [3] * n
+
+
+def test_candidates_found_beforehand_give_the_same_campaigns(swarm_log, monkeypatch):
+    """finish() finds the fingerprint candidates while it scores (campaigns.candidates, on a
+    thread of its own) and hands them to find_campaigns: its tables are those of find_campaigns
+    finding them itself from the same state and scored accounts."""
+    import sys
+
+    fin = sys.modules["fastscan.score.finish"]  # (the package's `finish` is the function)
+    seen: list = []
+
+    def spy(state, accounts, threshold, min_requests, at=None, found=None):
+        got = fin_find(state, accounts, threshold, min_requests, at, found)
+        seen.append((state, accounts, threshold, min_requests, at, found, got))
+        return got
+
+    fin_find = fin.find_campaigns
+    monkeypatch.setattr(fin, "find_campaigns", spy)
+    scan([swarm_log])
+    ((state, accounts, threshold, min_requests, at, found, (a1, c1)),) = seen
+    assert found is not None and len(found.labels) == len(found.sizes) >= 2
+    for lab, size in zip(found.labels, found.sizes):
+        assert len(lab) == len(size) == state.n_accounts
+        assert (size[lab >= 0] >= 2).all()
+    a2, c2 = fin_find(state, accounts, threshold, min_requests)
+    assert a1.equals(a2) and c1.equals(c2)
+    assert c1.num_rows >= 1  # there are campaigns to compare

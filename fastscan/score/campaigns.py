@@ -51,7 +51,9 @@ __all__ = [
     "CAMPAIGN_MIN_ACCOUNTS",
     "FP_MIN_REQUESTS",
     "FP_MIN_SHARE",
+    "Candidates",
     "campaign_id",
+    "candidates",
     "find_campaigns",
     "fingerprints",
 ]
@@ -160,18 +162,20 @@ def _sizes(label: np.ndarray) -> np.ndarray:
     return out
 
 
-def find_campaigns(
-    state: AccountState, accounts: pa.Table, threshold: float, min_requests: int, at: np.ndarray | None = None
-) -> tuple[pa.Table, pa.Table]:
-    """(accounts with campaign_id, campaign_size, campaign_score - and flags, scores and reasons
-    raised for members of harvesting campaigns -, the campaigns table: one row per campaign of
-    two or more accounts, highest score first). `accounts`: the scored account table; `at`: the
-    state's number of each of its rows, when the caller knows them (looked up by id if not)."""
-    n = accounts.num_rows
-    ids = accounts.column("account_id").to_pylist()
-    numeric = Numeric(accounts)  # pooled a dozen times below
-    if at is None:
-        at = np.array([state.index[a] for a in ids], dtype=np.int64)
+class Candidates:
+    """Step 1's candidates that come from the fingerprints alone (`candidates`): what
+    find_campaigns needs of the state before the accounts are scored."""
+
+    def __init__(self, fp: np.ndarray, labelled: list, fp_acct: np.ndarray, fp_key: np.ndarray):
+        self.fp, self.fp_acct, self.fp_key = fp, fp_acct, fp_key
+        self.labels = [lab for lab, _ in labelled]  # per candidate: each account's group, -1 none
+        self.sizes = [size for _, size in labelled]  # and the size of that group (_sizes)
+
+
+def candidates(state: AccountState, at: np.ndarray) -> Candidates:
+    """The fingerprint candidates of the accounts `at` (the state's number of each row of the
+    account table). They depend on the state alone, so finish() has them found while it scores."""
+    n = len(at)
     fp_hash, fp_parts, fp_acct, fp_key = fingerprints(state)
     fp = fp_hash[at] if n else np.zeros(0, np.uint64)
     has_fp = fp != 0
@@ -190,7 +194,7 @@ def find_campaigns(
         views.append(np.where(who == nobody, np.uint64(0), who))
         left_out.append(fp - who)
 
-    def candidate(view: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
+    def candidate(view: tuple[np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
         v, out_part = view
         lab = _groups(v, has_fp & (v != 0))
         if out_part is not None:
@@ -198,14 +202,41 @@ def find_campaigns(
             # where most of them do, an account that differs there is not one of them
             lab[~_agrees(lab, out_part)] = -1
         lab[_sizes(lab) < 2] = -1
-        return _renumber(lab)  # no empty group is pooled
+        lab = _renumber(lab)  # no empty group is pooled
+        return lab, _sizes(lab)
 
     # each candidate's grouping is its own (numpy's sorts, on every thread)
-    labels = map_ordered(candidate, list(zip(views, left_out)))
+    return Candidates(fp, map_ordered(candidate, list(zip(views, left_out))), fp_acct, fp_key)
+
+
+def find_campaigns(
+    state: AccountState,
+    accounts: pa.Table,
+    threshold: float,
+    min_requests: int,
+    at: np.ndarray | None = None,
+    found: Candidates | None = None,
+) -> tuple[pa.Table, pa.Table]:
+    """(accounts with campaign_id, campaign_size, campaign_score - and flags, scores and reasons
+    raised for members of harvesting campaigns -, the campaigns table: one row per campaign of
+    two or more accounts, highest score first). `accounts`: the scored account table; `at`: the
+    state's number of each of its rows, when the caller knows them (looked up by id if not);
+    `found`: candidates(state, at), when the caller has them."""
+    n = accounts.num_rows
+    ids = accounts.column("account_id").to_pylist()
+    numeric = Numeric(accounts)  # pooled a dozen times below
+    if at is None:
+        at = np.array([state.index[a] for a in ids], dtype=np.int64)
+    if found is None:
+        found = candidates(state, at)
+    fp, fp_acct, fp_key = found.fp, found.fp_acct, found.fp_key
+    labels, label_sizes = list(found.labels), list(found.sizes)
+    n_views = len(labels)  # the fingerprints' candidates come first, then the link clusters'
     if "cluster_id" in accounts.column_names:
         by_link = cluster_labels(accounts)
         by_link[_sizes(by_link) < 2] = -1
         labels.append(_renumber(by_link))
+        label_sizes.append(_sizes(labels[-1]))
 
     def pooled_scores(label: np.ndarray) -> np.ndarray:
         """Per account, the pooled score of its candidate (-1: in none)."""
@@ -220,13 +251,13 @@ def find_campaigns(
     # an account of a sizeable group of its exact fingerprint that is not harvesting stays there:
     # a coarser candidate must not draw people on common settings into a campaign
     if labels:
-        settled = (_sizes(labels[0]) >= CAMPAIGN_MIN_ACCOUNTS) & (scores[0] < threshold)
-        scores[1 : len(views), settled] = -1.0
+        settled = (label_sizes[0] >= CAMPAIGN_MIN_ACCOUNTS) & (scores[0] < threshold)
+        scores[1:n_views, settled] = -1.0
     # each account joins its candidate of highest pooled score; among candidates scoring within
     # SCORE_TIE of the best, the largest (a swarm's fingerprint groups and the network they share
     # all score near 1: the account joins the group that holds most of the swarm), then the finer
     if labels:
-        sizes = np.array([_sizes(lab) for lab in labels])
+        sizes = np.array(label_sizes)
         near_best = (scores >= scores.max(axis=0) - SCORE_TIE) & (scores >= 0)
         choice = np.argmax(np.where(near_best, sizes, -1), axis=0)
     else:
