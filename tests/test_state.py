@@ -945,3 +945,17 @@ def test_model_rank_is_python_order_and_breaks_top_model_ties():
     s2 = Scanner()
     s2.update(pa.Table.from_pylist(recs[:2]))
     assert s2.finish().accounts.column("top_model").to_pylist() == ["m"]
+
+
+def test_state_size_counts_each_ids_characters():
+    """AccountState.nbytes counts the ids as Python strings: their characters (code points, not
+    UTF-8 bytes) and 60 bytes each, added up in Arrow; a new id changes it."""
+    st = AccountState()
+    assert st._id_chars() == 0
+    ids = ["", "a", "é", "\U0001f600x", "acct_" * 20, "名前"]
+    st._map_ids(ids)
+    assert st._id_chars() == sum(len(x) for x in ids) == 106
+    before = st.nbytes
+    st._map_ids(["zz"])
+    assert st._id_chars() == 108
+    assert st.nbytes >= before + 2 + 60 - 1  # (the name table may grow with it)
