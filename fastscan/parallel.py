@@ -33,12 +33,19 @@ _local = threading.local()
 
 
 def workers() -> int:
-    """Threads to split work across: pyarrow's CPU count; 1 on a thread inside `split_when`
-    whose condition is false at the time."""
+    """Threads to split work across: pyarrow's CPU count; 1 on a worker thread itself (work that
+    splits can then call work that splits), and on a thread inside `split_when` whose condition
+    is false at the time."""
+    if getattr(_local, "worker", False):  # a worker thread waiting for parts of its own work
+        return 1  # could wait behind them forever: it does its work itself
     gate = getattr(_local, "gate", None)
     if gate is not None and not gate():
         return 1
     return max(1, pa.cpu_count())
+
+
+def _mark_worker() -> None:
+    _local.worker = True
 
 
 @contextlib.contextmanager
@@ -61,7 +68,7 @@ def _executor(n: int) -> ThreadPoolExecutor:
         if _pool is None or _pool_size != n:
             if _pool is not None:
                 _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="fastscan")
+            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="fastscan", initializer=_mark_worker)
             _pool_size = n
         return _pool
 

@@ -60,6 +60,32 @@ def test_in_background_runs_meanwhile_and_splits_its_own_work(two_threads):
         in_background(fail).result(timeout=10)
 
 
+def test_work_split_on_a_worker_thread_runs_there_and_finishes(two_threads):
+    """Work that splits, called by work that was split (finish() scores campaigns' groups on the
+    worker threads, and scoring splits its accounts): on a worker thread it runs item after
+    item on that thread, in order, where waiting for the other workers, themselves waiting, would
+    never end."""
+    inner_threads: list[set[int]] = []
+
+    def outer(x: int) -> list[int]:
+        assert workers() == 1
+        seen: set[int] = set()
+
+        def inner(y: int) -> int:
+            seen.add(threading.get_ident())
+            return x * 100 + y
+
+        got = map_ordered(inner, range(30))
+        inner_threads.append(seen)
+        assert seen == {threading.get_ident()}
+        return got
+
+    done = in_background(lambda: map_ordered(outer, range(8)))
+    assert done.result(timeout=20) == [[x * 100 + y for y in range(30)] for x in range(8)]
+    assert len(inner_threads) == 8
+    assert workers() == 2  # the calling thread still splits
+
+
 def test_split_when_splits_only_while_its_condition_holds(two_threads):
     here = threading.get_ident()
     other_waits = [False]
