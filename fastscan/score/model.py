@@ -29,6 +29,7 @@ import functools
 import numpy as np
 import pyarrow as pa
 
+from fastscan.parallel import map_ordered
 from fastscan.score.coordination import ROTATION_MIN_CLUSTER
 from fastscan.score.signals import SIGNAL_INDEX, SIGNALS, Columns, _clip, _col, _pct, columns
 from fastscan.score.weights import BIAS, WEIGHTS
@@ -103,6 +104,9 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
+_BLOCK = 8192  # accounts _contributions takes at a time
+
+
 def _contributions(features, weights=None, show_fresh: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(signals float64[S, n], as _signals_by_signal gives them; per-signal contributions to the
     logit float64[n, S]).
@@ -111,22 +115,32 @@ def _contributions(features, weights=None, show_fresh: bool = False) -> tuple[np
     what it takes away (negative), so an analyst sees both; the sum is the same logit."""
     rows = _signals_by_signal(features)
     w = weight_vector(weights)[:, None]
-    # by term and by signal, rows side by side (no [n, ...] array turned over and back: over
-    # 200,000 accounts that took 0.07 s); the results in the [n, ...] layout the sums below and
-    # the callers' had before (numpy sums a row of a transposed array in another order)
-    gated = _terms_of(rows)
-    gated *= w  # in place: over 200,000 accounts each [terms, n] array is 85 MB of fresh pages
-    contrib = gated
-    if show_fresh:
-        contrib = _terms_of(rows, fresh=False)
-        contrib *= w
-    by_signal = np.zeros(rows.shape, dtype=np.float64)
-    # a product term is credited to its first signal (the automation that the output qualifies)
-    for j, term in enumerate(TERMS):
-        by_signal[SIGNAL_INDEX[term[0]]] += contrib[j]
-    per_signal = np.ascontiguousarray(by_signal.T)
-    if show_fresh:
-        per_signal[:, SIGNAL_INDEX[FRESH]] = np.ascontiguousarray((gated - contrib).T).sum(axis=1)
+    n = rows.shape[1]
+    per_signal = np.empty((n, rows.shape[0]), dtype=np.float64)
+
+    def block(lo: int, hi: int) -> None:
+        # by term and by signal, rows side by side (no [n, ...] array turned over and back); the
+        # results in the [n, ...] layout the callers had before (numpy sums a row of a transposed
+        # array in another order)
+        part = rows[:, lo:hi]
+        gated = _terms_of(part)
+        gated *= w
+        contrib = gated
+        if show_fresh:
+            contrib = _terms_of(part, fresh=False)
+            contrib *= w
+        by_signal = np.zeros(part.shape, dtype=np.float64)
+        # a product term is credited to its first signal (the automation that the output qualifies)
+        for j, term in enumerate(TERMS):
+            by_signal[SIGNAL_INDEX[term[0]]] += contrib[j]
+        per_signal[lo:hi] = by_signal.T
+        if show_fresh:
+            per_signal[lo:hi, SIGNAL_INDEX[FRESH]] = np.ascontiguousarray((gated - contrib).T).sum(axis=1)
+
+    # every value is of its own account: a block of accounts at a time, each block's [terms,
+    # accounts] arrays in the cache (over 200,000 accounts, whole ones were 85 MB of fresh pages
+    # each), and blocks on every thread
+    map_ordered(lambda r: block(*r), [(lo, min(n, lo + _BLOCK)) for lo in range(0, n, _BLOCK)])
     return rows, per_signal
 
 
