@@ -15,7 +15,7 @@ from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, rw
 
-__all__ = ["DAY_HOURS", "hour_cells", "entropy_sums"]
+__all__ = ["DAY_HOURS", "hour_cells", "entropy_sums", "hour_sums"]
 
 DAY_HOURS = 24
 _EDGE = 6  # the hours of a night, and of an account's quietest and busiest hours of the day
@@ -144,3 +144,54 @@ def entropy_sums(terms, at, out):
         for i in range(lo, hi):
             row[at[i] % DAY_HOURS] = 0.0
         lo = hi
+
+
+@kernel(
+    types.void(
+        ro(types.int64),
+        ro(types.int64),
+        ro(types.int64),
+        rw(types.int64),
+        rw(types.int64),
+        rw(types.float64),
+        rw(types.float64),
+        rw(types.float64),
+        rw(types.int64),
+        rw(types.int64),
+        rw(types.boolean),
+    )
+)
+def hour_sums(acct, hour, cnt, hours, days, total, squares, weekend, first, last, timed):
+    """From the rows (acct, hour, cnt) sorted by account, then hour (epoch hours, negative before
+    1970): per account, its active hours and distinct days, its requests, their squares and those
+    on a Saturday or Sunday (floats added in the order of its rows, as np.bincount with weights
+    adds them), its first and last hour; timed where it has any. Accounts without rows are left
+    as they are (the caller's zeros)."""
+    m = acct.shape[0]
+    lo = 0
+    while lo < m:
+        a = acct[lo]
+        t, q, w = 0.0, 0.0, 0.0
+        n_days = 0
+        day = 0
+        i = lo
+        while i < m and acct[i] == a:
+            c = np.float64(cnt[i])
+            t += c
+            q += c * c
+            d = hour[i] // DAY_HOURS  # floor division, as numpy's
+            if i == lo or d != day:
+                n_days += 1
+                day = d
+            if (d + 3) % 7 >= 5:  # 1970-01-01 was a Thursday: Saturday 5, Sunday 6
+                w += c
+            i += 1
+        hours[a] = i - lo
+        days[a] = n_days
+        total[a] = t
+        squares[a] = q
+        weekend[a] = w
+        first[a] = hour[lo]
+        last[a] = hour[i - 1]
+        timed[a] = True
+        lo = i

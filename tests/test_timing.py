@@ -55,12 +55,50 @@ def _random_hours(seed: int, n: int, rows: int) -> tuple[np.ndarray, np.ndarray,
     return acct.astype(np.int64), hour.astype(np.int64), cnt.astype(np.int64)
 
 
+def _by_bincount(acct: np.ndarray, hour: np.ndarray, cnt: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """The other figures of the hours table as numpy's bincounts over it give them (the
+    reference: what _timing computed before kernels.timing.hour_sums)."""
+
+    def div(a, b):
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+    hours_active = np.bincount(acct, minlength=n).astype(np.int64)
+    day = hour // DAY
+    new_day = np.ones(len(acct), dtype=np.bool_)
+    new_day[1:] = (acct[1:] != acct[:-1]) | (day[1:] != day[:-1])
+    days_active = np.bincount(acct[new_day], minlength=n).astype(np.int64)
+    weekend = np.bincount(acct, weights=cnt * ((day + 3) % 7 >= 5), minlength=n)
+    first, last, timed = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.bool_)
+    if len(acct):
+        starts = np.flatnonzero(np.r_[True, acct[1:] != acct[:-1]])
+        ends = np.r_[starts[1:], len(acct)] - 1
+        first[acct[starts]], last[acct[ends]], timed[acct[starts]] = hour[starts], hour[ends], True
+    span = np.where(timed, last - first + 1, 0)
+    s1 = np.bincount(acct, weights=cnt, minlength=n)
+    s2 = np.bincount(acct, weights=cnt.astype(np.float64) ** 2, minlength=n)
+    mean = div(s1, span)
+    var = div(s2, span) - mean**2
+    return {
+        "active_hours": hours_active,
+        "active_days": days_active,
+        "hours_per_active_day": div(hours_active, days_active),
+        "weekend_share": div(weekend, np.bincount(acct, weights=cnt, minlength=n)),
+        "hourly_cv": np.where(span > 1, np.sqrt(np.maximum(var, 0.0)) / np.maximum(mean, 1e-12), 0.0),
+        "span_hours": span,
+        "requests_per_active_hour": div(s1, hours_active),
+    }
+
+
 @pytest.mark.parametrize("seed,n,rows", [(1, 1, 3), (2, 2, 40), (3, 17, 200), (4, 300, 20_000), (5, 5000, 9000)])
 def test_hour_figures_are_numpys_to_the_last_bit(seed, n, rows):
     acct, hour, cnt = _random_hours(seed, n, rows)
+    order = np.lexsort((hour, acct))  # the table's order, which the sums follow
     got = _timing(_state(acct, hour, cnt, n))
-    want = _dense(acct, hour, cnt, n)
+    want = _dense(acct, hour, cnt, n) | _by_bincount(acct[order], hour[order], cnt[order], n)
+    assert set(got) == set(want)
     for name, values in want.items():
+        assert got[name].dtype == values.dtype, name
         assert np.array_equal(got[name].view(np.uint64), values.view(np.uint64)), name
 
 

@@ -33,12 +33,13 @@ def _timing(state: AccountState) -> dict:
     acct, key, cnt = state.hours.items()
     hour = key_hour(key)  # epoch hours, negative before 1970: floor division and modulo below
     out = {}
-    hours_active = np.bincount(acct, minlength=n).astype(np.int64)
-    day = hour // DAY_HOURS
-    # distinct days per account: hours are sorted within an account, so days are too
-    new_day = np.ones(len(acct), dtype=np.bool_)
-    new_day[1:] = (acct[1:] != acct[:-1]) | (day[1:] != day[:-1])
-    days_active = np.bincount(acct[new_day], minlength=n).astype(np.int64)
+    # per account, from its rows in one pass (kernels.timing.hour_sums): active hours, distinct
+    # days, requests, their squares and those on a weekend, first and last hour
+    hours_active, days_active = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    s1, s2, weekend = np.zeros(n), np.zeros(n), np.zeros(n)
+    first, last = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    timed = np.zeros(n, dtype=np.bool_)  # not first >= 0: hours before 1970 are negative
+    timing.hour_sums(acct, hour, cnt, hours_active, days_active, s1, s2, weekend, first, last, timed)
     out["active_hours"] = hours_active
     out["active_days"] = days_active
     out["hours_per_active_day"] = _safe_div(hours_active, days_active)
@@ -56,24 +57,10 @@ def _timing(state: AccountState) -> dict:
     out["hour_entropy"] = -ent / np.log(DAY_HOURS)
     out["hour_uniformity"] = _safe_div(quiet, busy)
     out["night_share"] = _safe_div(night, tot)
-    # weekend share (1970-01-01 was a Thursday: weekday = (day + 3) % 7, Sat = 5, Sun = 6)
-    wd = (day + 3) % 7
-    weekend = np.bincount(acct, weights=cnt * (wd >= 5), minlength=n)
-    out["weekend_share"] = _safe_div(weekend, np.bincount(acct, weights=cnt, minlength=n))
+    out["weekend_share"] = _safe_div(weekend, s1)
     # regularity: coefficient of variation of requests per hour over the hours between the
     # account's first and last active hour (idle hours count as zero)
-    first = np.zeros(n, dtype=np.int64)
-    last = np.zeros(n, dtype=np.int64)
-    timed = np.zeros(n, dtype=np.bool_)  # not first >= 0: hours before 1970 are negative
-    if len(acct):
-        starts = np.flatnonzero(np.r_[True, acct[1:] != acct[:-1]])
-        ends = np.r_[starts[1:], len(acct)] - 1
-        first[acct[starts]] = hour[starts]
-        last[acct[ends]] = hour[ends]
-        timed[acct[starts]] = True
     span = np.where(timed, last - first + 1, 0)
-    s1 = np.bincount(acct, weights=cnt, minlength=n)
-    s2 = np.bincount(acct, weights=cnt.astype(np.float64) ** 2, minlength=n)
     mean = _safe_div(s1, span)
     var = _safe_div(s2, span) - mean**2
     out["hourly_cv"] = np.where(span > 1, np.sqrt(np.maximum(var, 0.0)) / np.maximum(mean, 1e-12), 0.0)
