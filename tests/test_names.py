@@ -38,6 +38,25 @@ def test_numbers_follow_first_appearance_across_batches_and_growth():
     assert table.number(pa.array([], pa.string())).tolist() == []
 
 
+def test_new_holds_the_names_a_call_met_first_few_or_many():
+    """`new`: the names the last call numbered first, in number order, as Python strings equal
+    to the input's (decoded one by one when they are few, through Arrow when many), with or
+    without the names kept."""
+    from fastscan.names import _FEW
+
+    for keep in (True, False):
+        table = NameTable(keep_names=keep)
+        seen: list[str] = []
+        for size in (1, _FEW - 1, _FEW, 3 * _FEW, 5000):
+            batch = [f"n{len(seen) + i}-é" if i % 3 else f"n{len(seen) + i}" for i in range(size)]
+            batch += seen[:2]  # known names are not new
+            table.number(pa.array(batch, pa.string()))
+            assert table.new == batch[:size] and all(type(x) is str for x in table.new)
+            seen += batch[:size]
+        assert table.names == (seen if keep else [])
+        assert table.index == ({n: i for i, n in enumerate(seen)} if keep else {})
+
+
 def test_a_null_that_holds_bytes_is_the_empty_name():
     """Arrow lets a null slot span bytes; the table reads the buffers, and must not take them."""
     offsets = pa.py_buffer(np.array([0, 3, 6, 6], dtype=np.int32))
