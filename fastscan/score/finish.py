@@ -63,14 +63,16 @@ def _finish(
     # links are found (which leave the cores some time)
     rep = in_background(lambda: repetition(state, near))
     cross = cross_account(state, near, bits)
+    repeated = rep.result()
     # account_features' rows are the state's accounts in id order. The campaigns' candidates by
     # fingerprint need only the state: found on a thread of their own while the accounts are
-    # scored on one core (on a swarm of 197,458 accounts, find_campaigns 0.57-0.65 -> 0.37-0.42 s)
-    # (compacted first: reading a sparse table compacts it, which two threads must not do at once)
+    # scored on one core (on a swarm of 197,458 accounts, find_campaigns 0.57-0.65 -> 0.37-0.42 s).
+    # The state is compacted first, with no other thread at work on it: reading a sparse table
+    # compacts it, which two threads must not do at once.
     state.compact()
     at = state.id_order()
     found = in_background(lambda: candidates(state, at))
-    features = account_features(state, cross, near, rep.result())
+    features = account_features(state, cross, near, repeated)
     for name, values in coordination_columns(features).items():
         features = features.append_column(name, pa.array(values, pa.int64()))
     accounts = score_accounts(features, flag_threshold, min_requests)
