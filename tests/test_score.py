@@ -548,6 +548,13 @@ def test_columns_convert_as_numpy_would_and_leave_arrow_memory_alone():
         assert not got.flags.writeable
     f = t.column("f").to_numpy()
     assert np.isnan(f[1]) and np.isinf(f[2]), "the table's own values changed"
+    # a table over a numpy array's own memory, and a column of two chunks: left as they were
+    mine = np.array([1.0, nan, inf])
+    chunks = pa.chunked_array([pa.array([nan]), pa.array([2.0, inf])])
+    own = Columns(pa.table({"mine": mine, "chunks": chunks}))
+    big = np.finfo(np.float64).max
+    assert own.get("mine").tolist() == [1.0, 0.0, big] and own.get("chunks").tolist() == [0.0, 2.0, big]
+    assert np.isnan(mine[1]) and np.isinf(mine[2]) and np.isnan(chunks.to_pylist()[0])
 
 
 def test_numeric_matrix_holds_each_column_across_blocks_of_rows(table):
