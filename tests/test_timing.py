@@ -17,6 +17,12 @@ from fastscan.state import AccountState
 DAY = 24
 
 
+def _div(a, b) -> np.ndarray:
+    """a / b as floats, 0 where b is 0 (the reference's division)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
 def _dense(acct: np.ndarray, hour: np.ndarray, cnt: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """The figures from the dense table, as numpy sums its rows (the reference)."""
     hod = np.bincount(acct * DAY + hour % DAY, weights=cnt, minlength=n * DAY).reshape(n, DAY)
@@ -26,14 +32,10 @@ def _dense(acct: np.ndarray, hour: np.ndarray, cnt: np.ndarray, n: int) -> dict[
     nz = p > 0
     terms[nz] = p[nz] * np.log(p[nz])
     hod_sorted = np.sort(hod, axis=1)
-
-    def div(a, b):
-        return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
-
     return {
         "hour_entropy": -np.sum(terms, axis=1) / np.log(DAY),
-        "hour_uniformity": div(hod_sorted[:, :6].sum(axis=1), hod_sorted[:, -6:].sum(axis=1)),
-        "night_share": div(hod[:, 0:6].sum(axis=1), tot[:, 0]),
+        "hour_uniformity": _div(hod_sorted[:, :6].sum(axis=1), hod_sorted[:, -6:].sum(axis=1)),
+        "night_share": _div(hod[:, 0:6].sum(axis=1), tot[:, 0]),
     }
 
 
@@ -58,11 +60,6 @@ def _random_hours(seed: int, n: int, rows: int) -> tuple[np.ndarray, np.ndarray,
 def _by_bincount(acct: np.ndarray, hour: np.ndarray, cnt: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """The other figures of the hours table as numpy's bincounts over it give them (the
     reference: what _timing computed before kernels.timing.hour_sums)."""
-
-    def div(a, b):
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
-
     hours_active = np.bincount(acct, minlength=n).astype(np.int64)
     day = hour // DAY
     new_day = np.ones(len(acct), dtype=np.bool_)
@@ -77,16 +74,16 @@ def _by_bincount(acct: np.ndarray, hour: np.ndarray, cnt: np.ndarray, n: int) ->
     span = np.where(timed, last - first + 1, 0)
     s1 = np.bincount(acct, weights=cnt, minlength=n)
     s2 = np.bincount(acct, weights=cnt.astype(np.float64) ** 2, minlength=n)
-    mean = div(s1, span)
-    var = div(s2, span) - mean**2
+    mean = _div(s1, span)
+    var = _div(s2, span) - mean**2
     return {
         "active_hours": hours_active,
         "active_days": days_active,
-        "hours_per_active_day": div(hours_active, days_active),
-        "weekend_share": div(weekend, np.bincount(acct, weights=cnt, minlength=n)),
+        "hours_per_active_day": _div(hours_active, days_active),
+        "weekend_share": _div(weekend, np.bincount(acct, weights=cnt, minlength=n)),
         "hourly_cv": np.where(span > 1, np.sqrt(np.maximum(var, 0.0)) / np.maximum(mean, 1e-12), 0.0),
         "span_hours": span,
-        "requests_per_active_hour": div(s1, hours_active),
+        "requests_per_active_hour": _div(s1, hours_active),
     }
 
 
