@@ -13,7 +13,9 @@ fastscan.run.loop); the state is the same whichever thread prepared its batches.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,22 +122,24 @@ def prepare(batch: pa.RecordBatch, config: ScanConfig, scratch: Scratch | None =
 
     def text_pass(part: tuple[int, int]) -> None:
         lo, hi = part
-        prompts.prompt_pass(
-            p_off[lo : hi + 1],
-            p_data,
-            p_valid[lo:hi],
-            config.skeleton_words,
-            pat_off,
-            pat_data,
-            phash[lo:hi],
-            n_words[lo:hi],
-            head[lo:hi],
-            tail[lo:hi],
-            asks[lo:hi],
-            int(p_off[lo] - p_off[0]) + lo,
-            word_start[lo:hi],
-            words,
-        )
+        with _memos.lend(config.skeleton_words) as memo:
+            prompts.prompt_pass(
+                p_off[lo : hi + 1],
+                p_data,
+                p_valid[lo:hi],
+                config.skeleton_words,
+                pat_off,
+                pat_data,
+                phash[lo:hi],
+                n_words[lo:hi],
+                head[lo:hi],
+                tail[lo:hi],
+                asks[lo:hi],
+                int(p_off[lo] - p_off[0]) + lo,
+                word_start[lo:hi],
+                words,
+                memo,
+            )
 
     map_ordered(text_pass, ranges)
     if own:
@@ -163,22 +167,65 @@ def prepare(batch: pa.RecordBatch, config: ScanConfig, scratch: Scratch | None =
     )
 
 
+class _Memos:
+    """The memos of prompt facts (kernels.prompts.prompt_pass), each lent to one call at a time
+    (two calls writing one memo could leave an entry half written). At most `most` are made, so
+    their memory does not grow with the threads: a call that finds none free runs without one
+    (the results are the same). The one returned last is lent first: an unsplit scan keeps using
+    one memo, which then holds the texts of the batches before."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._free: list[tuple[np.ndarray, int]] = []
+        self._made = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def lend(self, skeleton_words: int) -> Iterator[np.ndarray]:
+        """A memo for `skeleton_words` (emptied if it served another: the skeleton hashes depend
+        on it), or one of no entries."""
+        from fastscan.kernels.prompts import MEMO_ROWS
+
+        memo, words = None, skeleton_words
+        with self._lock:
+            if self._free:
+                memo, words = self._free.pop()
+            elif self._made < self.most:
+                self._made += 1
+                memo = np.zeros((MEMO_ROWS, 4), dtype=np.uint64)
+        if memo is None:
+            yield np.zeros((0, 4), dtype=np.uint64)
+            return
+        if words != skeleton_words:
+            memo.fill(0)
+        try:
+            yield memo
+        finally:
+            with self._lock:
+                self._free.append((memo, skeleton_words))
+
+
+_memos = _Memos(most=3)
+
+
 def _packed(words, word_start, n_words, ranges) -> tuple[np.ndarray, np.ndarray]:
     """The word hashes that `prompt_pass` wrote, each part's run after the one before (a part
     starts where its room starts; the room is a byte's slot per byte of its text), in an array of
-    their own, and where each prompt's now start: a word buffer kept while other batches are
-    prepared holds the words, not the room."""
+    their own, and where each prompt's now start (-1 stays: a text whose words were not kept): a
+    word buffer kept while other batches are prepared holds the words, not the room."""
     runs = []
     for lo, hi in ranges:
-        if hi > lo:
-            at = int(word_start[lo])
-            runs.append((lo, hi, at, int(word_start[hi - 1]) + max(int(n_words[hi - 1]), 0) - at))
+        kept = np.flatnonzero(word_start[lo:hi] >= 0)
+        if len(kept):
+            at, last = int(word_start[lo + kept[0]]), lo + int(kept[-1])
+            runs.append((lo, hi, at, int(word_start[last]) + max(int(n_words[last]), 0) - at))
     out = np.empty(sum(r[3] for r in runs), dtype=np.uint64)
     start = word_start.copy()
     to = 0
     for lo, hi, at, used in runs:
         out[to : to + used] = words[at : at + used]
-        start[lo:hi] += to - at
+        part = start[lo:hi]
+        part[part >= 0] += to - at
         to += used
     return out, start
 

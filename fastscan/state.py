@@ -230,7 +230,7 @@ class AccountState:
         def minhash_part(part: tuple[int, int]) -> None:
             lo, hi = part
             k = self.config.shingle_words
-            minhash_from_words(word_start, n_words, words, todo[lo:hi], k, a, b, s.store, at[lo:hi])
+            minhash_from_words(word_start, n_words, words, todo[lo:hi], k, a, b, s.store, at[lo:hi], p_off, p_data)
 
         map_ordered(minhash_part, row_ranges(len(todo)))
         ends = prompt_ends(p_off, p_data, u) if s.text is not None else None

@@ -744,7 +744,10 @@ def run_word_hashes(values: list[bytes], filler: int) -> tuple[list[list[int]], 
     start = np.empty(n, dtype=np.int64)
     pat_off, pat_data = reasoning.reasoning_table()
     phrase = np.empty(n, dtype=np.bool_)
-    prompts.prompt_pass(off[: n + 1], data, valid[:n], 1, pat_off, pat_data, h, w, hh, th, phrase, 0, start, words)
+    no_memo = np.zeros((0, 4), np.uint64)
+    prompts.prompt_pass(
+        off[: n + 1], data, valid[:n], 1, pat_off, pat_data, h, w, hh, th, phrase, 0, start, words, no_memo
+    )
     return [words[start[i] : start[i] + w[i]].tolist() for i in range(n)], h.tolist()
 
 
@@ -808,7 +811,7 @@ for value, after in [(v, k) for v in sys.argv[1:] for k in (0, 1, 7, 8, 30, 63, 
     pat_off, pat_data = reasoning.reasoning_table()
     words, start_at = np.empty(len(raw) + 2, np.uint64), one(np.int64)
     prompts.prompt_pass(off, data, valid, 1, pat_off, pat_data, one(np.uint64), one(np.int32), one(np.uint64),
-                        one(np.uint64), one(np.bool_), 0, start_at, words)
+                        one(np.uint64), one(np.bool_), 0, start_at, words, np.zeros((4, 4), np.uint64))
 print("read nothing past the end")
 """
 
