@@ -82,7 +82,8 @@ def prompt_pass(
     keeps no word hashes: word_start[r] = -1 (minhash_from_words tokenizes it if it needs them).
     Any other text's facts replace its slot's. The results are those of an empty memo, bit for
     bit (the text's identity is its hash, as for the sample's signatures; its length must agree
-    too), so a memo serves every call with the same skeleton_words, whatever the texts.
+    too), so a memo serves every call with the same skeleton_words and phrase table, whatever
+    the texts.
     On the bench log 38% of the prompts' bytes are a text met again within 2^18 texts.
     """
     n = offsets.shape[0] - 1
