@@ -342,6 +342,58 @@ def test_reserved_rows_hold_what_is_written_and_give_back_whole_pages():
     assert plain.shape == (4, 128)
 
 
+def test_release_rows_by_huge_pages_gives_back_only_whole_ones():
+    from fastscan import buffers
+
+    huge = buffers.HUGE_PAGE_BYTES
+    a = buffers.reserved_rows(1 << 16, 128, np.uint32, huge=True)  # 32 MiB of 512-byte rows
+    if a is None:
+        pytest.skip("no anonymous mappings here")
+    a[:] = 7
+    per_huge = huge // 512
+    at = a.ctypes.data
+    first, end = 3 * per_huge + 5, 9 * per_huge + 7
+    buffers.release_rows(a, first, end, huge)
+    # the huge pages wholly within rows first..end-1, in addresses (the mapping need not start on one)
+    lo = (-(-(at + first * 512) // huge) * huge - at) // 512
+    hi = ((at + end * 512) // huge * huge - at) // 512
+    assert first <= lo < hi <= end and hi - lo >= 5 * per_huge
+    assert (a[:lo] == 7).all() and (a[hi:] == 7).all()
+    assert not a[lo:hi].any()
+
+
+def test_reserved_rows_ask_for_huge_pages_only_when_told():
+    import mmap
+    from pathlib import Path
+
+    from fastscan import buffers
+
+    smaps = Path("/proc/self/smaps")
+    if not hasattr(mmap, "MADV_HUGEPAGE") or not smaps.exists():
+        pytest.skip("no huge page advice here (Linux only)")
+
+    def flags(a: np.ndarray) -> list[str]:
+        at = a.ctypes.data
+        lines = smaps.read_text().splitlines()
+        inside = False
+        for line in lines:
+            head = line.split(" ", 1)[0]
+            if "-" in head and ":" not in head:
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                inside = lo <= at < hi
+            elif inside and line.startswith("VmFlags:"):
+                return line.split()[1:]
+        raise AssertionError("the array's mapping is not in smaps")
+
+    advised = buffers.reserved_rows(1 << 14, 128, np.uint32, huge=True)
+    plain = buffers.reserved_rows(1 << 14, 128, np.uint32)
+    if advised is None or plain is None:
+        pytest.skip("no anonymous mappings here")
+    if "hg" not in flags(advised):
+        pytest.skip("this kernel takes no huge page advice")
+    assert "hg" not in flags(plain)
+
+
 def test_reservable_bytes_leave_room_under_an_address_space_limit(monkeypatch):
     resource = pytest.importorskip("resource")
     from fastscan import buffers
