@@ -354,12 +354,13 @@ def test_release_rows_by_huge_pages_gives_back_only_whole_ones():
     at = a.ctypes.data
     first, end = 3 * per_huge + 5, 9 * per_huge + 7
     buffers.release_rows(a, first, end, huge)
-    # the huge pages wholly within rows first..end-1, in addresses (the mapping need not start on one)
-    lo = (-(-(at + first * 512) // huge) * huge - at) // 512
-    hi = ((at + end * 512) // huge * huge - at) // 512
-    assert first <= lo < hi <= end and hi - lo >= 5 * per_huge
-    assert (a[:lo] == 7).all() and (a[hi:] == 7).all()
-    assert not a[lo:hi].any()
+    # a row reads as zeros exactly when the huge page its first byte is on (in addresses: the
+    # mapping need not start on one) lies wholly within rows first..end-1
+    page = (at + np.arange(len(a)) * 512) // huge * huge
+    whole = (page >= at + first * 512) & (page + huge <= at + end * 512)
+    assert whole.sum() >= 5 * per_huge
+    assert np.array_equal(~a.any(axis=1), whole)
+    assert (a[~whole] == 7).all()
 
 
 def test_reserved_rows_ask_for_huge_pages_only_when_told():
