@@ -49,8 +49,8 @@ def elf_functions(obj: bytes) -> list[tuple[str, int, int, int]]:
     return out
 
 
-def _object_code(path: Path, entry: str) -> bytes | None:
-    """The ELF object in a numba cache data file (.nbc) that defines `entry`, if it has one."""
+def _object_code(path: Path) -> bytes | None:
+    """The ELF object in a numba cache data file (.nbc), if it holds one."""
     try:
         data = pickle.loads(path.read_bytes())  # numba's own cache file, of this very kernel
     except Exception:
@@ -58,7 +58,7 @@ def _object_code(path: Path, entry: str) -> bytes | None:
     stack = [data]
     while stack:
         x = stack.pop()
-        if isinstance(x, bytes) and x[:4] == b"\x7fELF" and entry.encode() in x:
+        if isinstance(x, bytes) and x[:4] == b"\x7fELF":
             return x
         if isinstance(x, (tuple, list)):
             stack.extend(x)
@@ -67,14 +67,10 @@ def _object_code(path: Path, entry: str) -> bytes | None:
 
 def readable(symbol: str) -> str:
     """`module.function` of a numba symbol (_ZN8fastscan7kernels4bits10same_bytesB3v41...)."""
-    m = re.search(r"_ZN((?:\d+[A-Za-z_]\w*?)+?)(?:B\d|E|$)", symbol)
-    if not m:
+    if "_ZN" not in symbol:
         return symbol
-    parts, body = [], m.group(1)
-    while body:
-        n = re.match(r"\d+", body)
-        if not n:
-            break
+    parts, body = [], symbol.split("_ZN", 1)[1]
+    while n := re.match(r"\d+", body):  # length-prefixed names, up to the first that is not
         k = int(n.group())
         parts.append(body[n.end() : n.end() + k])
         body = body[n.end() + k :]
@@ -99,6 +95,7 @@ def kernel_functions() -> list[tuple[int, int, str]]:
         folder = getattr(cache, "_cache_path", None)
         stem = getattr(getattr(cache, "_impl", None), "_filename_base", None)
         files = sorted(Path(folder).glob(f"{stem}.*.nbc")) if folder and stem else []
+        objects = [o for o in map(_object_code, files) if o is not None]  # each file read once
         for cres in list(disp.overloads.values()):  # numba's CompileResult, typed loosely by its stubs
             entry = cres.fndesc.llvm_func_name  # type: ignore[attr-defined]
             try:
@@ -107,7 +104,7 @@ def kernel_functions() -> list[tuple[int, int, str]]:
                 continue
             if not at:
                 continue
-            obj = next((o for o in (_object_code(f, entry) for f in files) if o is not None), None)
+            obj = next((o for o in objects if entry.encode() in o), None)
             functions = elf_functions(obj) if obj is not None else []
             home = next(((sec, off) for name, sec, off, _ in functions if name == entry), None)
             if home is None:
