@@ -251,7 +251,7 @@ def reserved_rows(rows: int, width: int, dtype: type, huge: bool = False) -> np.
     `huge`: advise huge pages for it (Linux, where transparent huge pages are not "never"), for an
     array filled row after row and read at random places after: the signature store, whose rows
     finish() reads in the order of the LSH buckets, each on a 4 KiB page of its own, a TLB miss
-    apiece. On huge pages, the bench log's pair search (kernels.neardup.link_bucket_pairs) took
+    apiece. On huge pages, the bench log's pair search (kernels.links.link_bucket_pairs) took
     0.81-0.84 s against 0.91-0.93, and finish() 0.934x the time (medians of 8, in turns)."""
     nbytes = rows * width * np.dtype(dtype).itemsize
     try:

@@ -1,5 +1,5 @@
 """Near-duplicate kernels over MinHash signatures: LSH band keys, verified candidate pairs within
-and across accounts, and connected components of account links.
+accounts, and connected components of account links (the pairs across accounts: `links`).
 
 band_key(i, band) = fold(combine, fmix64(BAND_SEED ^ band), sig[i, band*r : band*r + r])
     (each 16-bit signature value widened to uint64; `combine` and `fmix64` from `hashing`).
@@ -25,7 +25,6 @@ from fastscan.kernels.bits import popcount, prefetch
 from fastscan.kernels.hashing import combine, fmix64
 
 BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
-PREFETCH_TEXTS = 16  # how far ahead link_bucket_pairs asks for a text's rows
 PAIRS_MAX = 256  # flag_account_near_dups' pairs_max: the accounts it checks pair by pair
 
 _sigro2 = ro2(types.uint16)
@@ -181,7 +180,7 @@ def flag_account_near_dups(
     every pair once (not when both rows are flagged), the low-bits check (`bits`, see `low_bits`)
     first, on a copy of the account's rows of bits side by side, then the full comparison, then
     whether they agree on every position of some band (their band keys are then equal; equal
-    keys of different values, a 64-bit collision, are not looked for, as in link_bucket_pairs).
+    keys of different values, a 64-bit collision, are not looked for, as in links.link_bucket_pairs).
     That costs m^2 / 2 checks of a few ns against 25 band keys and 25 hash tables a row: the
     flags of the bench log took 0.71-0.73x the time, and 0.36x over the same records as 8x the
     accounts.
@@ -272,133 +271,6 @@ def flag_account_near_dups(
                         out[j] = True
                         flagged = True
                     y = nxt[y]
-
-
-@kernel(
-    types.int64(
-        _i64ro,
-        _i64ro,
-        _i64ro,
-        _i64ro,
-        _i64ro,
-        _sigro2,
-        ro2(types.uint64),
-        types.int64,
-        types.int64,
-        types.int64,
-        types.int64,
-        ro(types.boolean),
-        rw(types.int64),
-    )
-)
-def link_bucket_pairs(
-    order, starts, first, text_row, account, sig, bits, min_agree, window, band, rows_per_band, skip_copies, out
-):
-    """Verified cross-account pairs among the candidates of one band; returns how many there are.
-
-    The rows come as texts: text t is the run first[t]:first[t + 1] of places (copies of one
-    prompt, sent by the accounts at the same places of `account`), and its signature is row
-    text_row[t] of `sig`.
-    A bucket is a run order[starts[q]:starts[q + 1]] of texts of one band key (buckets.bucket_keys'
-    groups): its rows are its texts' runs one after the other. Each row is paired with the next
-    `window` rows of its bucket (every pair when the bucket has at most window + 1 rows), so a
-    bucket of m rows holds at most m * window candidate pairs. Pairs of one account are skipped,
-    and so are pairs that already collided in an earlier band: a pair belongs to the first band it
-    collides in, so over all bands each pair is reported at most once and needs no deduplication.
-    The first min(count, len(out)) pairs are written as smaller place * m + larger place, places
-    (m = len(account); one array, where two took twice the memory at the peak of finish());
-    a caller whose buffer was too small calls again with one of the returned size.
-
-    A candidate pair of texts is verified once, not once per two rows: their first rows are
-    checked, and when they pass, every pair of their rows within `window` places of each other
-    and of different accounts is reported. Copies of one text pair up in band 0 without a check
-    (they agree everywhere), except those of a text t with skip_copies[t] set, whose caller has
-    no use for them; they are skipped in later bands (they collided in 0), so a bucket of one text
-    is passed over unread after band 0 (on the bench log, about half the texts each band).
-    order : int64[<= t] (texts, none twice), starts : int64[buckets + 1], first : int64[t + 1],
-    text_row : int64[t], account : int64[m], sig : uint16[n, K], bits : low_bits(sig),
-    skip_copies : bool[t], out : int64[cap]
-    """
-    m = account.shape[0]
-    k = sig.shape[1]
-    cap = out.shape[0]
-    count = 0
-    t = order.shape[0]
-    # per place of `order`: the text's first place, its copies and its signature's row, read
-    # once in a pass of their own (independent reads, in flight together), then in sequence
-    tf = np.empty(t, dtype=np.int64)
-    tc = np.empty(t, dtype=np.int64)
-    tr = np.empty(t, dtype=np.int64)
-    live = np.empty(t, dtype=np.int64)  # the places the candidate loop visits, in its order
-    n_live = 0
-    for q in range(starts.shape[0] - 1):
-        lo, hi = starts[q], starts[q + 1]
-        if hi - lo == 1 and band > 0:
-            continue
-        for a in range(lo, hi):
-            f = first[order[a]]
-            tf[a] = f
-            tc[a] = first[order[a] + 1] - f
-    for q in range(starts.shape[0] - 1):
-        lo, hi = starts[q], starts[q + 1]
-        if hi - lo == 1 and band > 0:
-            continue
-        for a in range(lo, hi):
-            tr[a] = text_row[order[a]]
-            live[n_live] = a
-            n_live += 1
-    seen = 0  # places of `live` visited
-    for q in range(starts.shape[0] - 1):
-        lo, hi = starts[q], starts[q + 1]
-        if hi - lo == 1 and band > 0:  # one text: its copies collided in band 0
-            continue
-        # places in the bucket: text order[a] takes p[a - lo] .. p[a - lo] + its copies
-        p1 = 0
-        for a1 in range(lo, hi):
-            # the text PREFETCH_TEXTS places on, whatever its bucket: low bits, signature's first
-            # lines (most buckets hold 2-5 texts: the next text's prefetch below comes too late)
-            if seen + PREFETCH_TEXTS < n_live:
-                ahead = tr[live[seen + PREFETCH_TEXTS]]
-                prefetch(bits, ahead * bits.shape[1])
-                prefetch(sig, ahead * k)
-                prefetch(sig, ahead * k + 32)
-            seen += 1
-            f1 = tf[a1]
-            c1 = tc[a1]
-            e1 = p1 + c1
-            if band == 0 and k >= min_agree and not skip_copies[order[a1]]:  # copies agree everywhere
-                for x in range(c1 - 1):
-                    for y in range(x + 1, min(c1, x + 1 + window)):
-                        if account[f1 + x] != account[f1 + y]:
-                            if count < cap:
-                                out[count] = (f1 + x) * m + f1 + y
-                            count += 1
-            i = tr[a1]
-            p2 = e1
-            a2 = a1 + 1
-            while a2 < hi and p2 - (e1 - 1) <= window:  # later texts a row of these can reach
-                f2 = tf[a2]
-                c2 = tc[a2]
-                if a2 + 1 < hi and p2 + c2 - (e1 - 1) <= window:  # the next text's first row
-                    prefetch(bits, tr[a2 + 1] * bits.shape[1])
-                    prefetch(sig, tr[a2 + 1] * k)
-                j = tr[a2]
-                if (
-                    _may_agree(bits, i, j, min_agree, k)
-                    and not _band_agrees(sig, i, j, band, rows_per_band)  # collided before
-                    and _agree(sig, i, j, min_agree)
-                ):
-                    for x in range(max(p1, p2 - window), e1):
-                        for y in range(p2, min(p2 + c2, x + 1 + window)):
-                            if account[f1 + x - p1] != account[f2 + y - p2]:
-                                if count < cap:
-                                    u, v = f1 + x - p1, f2 + y - p2
-                                    out[count] = min(u, v) * m + max(u, v)
-                                count += 1
-                p2 += c2
-                a2 += 1
-            p1 = e1
-    return count
 
 
 @inline

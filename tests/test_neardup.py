@@ -299,11 +299,22 @@ def test_bucket_keys_of_many_keys_agree_with_a_stable_sort():
         assert np.array_equal(out[: starts[groups]], order[np.repeat(kept, size)])
 
 
-@settings(max_examples=60, deadline=None)
-@given(sig_sets(), st.sampled_from([2, 4]), st.integers(1, 16), st.integers(1, 20), st.data())
+@st.composite
+def link_sig_sets(draw):
+    """sig_sets, and signatures whose bands the pair search's records do not all hold (kernels.links)."""
+    sig, account = draw(sig_sets())
+    k = draw(st.sampled_from([sig.shape[1], 48, 136]))
+    if k != sig.shape[1]:
+        sig = small_sigs(draw, len(sig), k, draw(st.integers(2, 3)))
+    return sig, account
+
+
+@settings(max_examples=80, deadline=None)
+@given(link_sig_sets(), st.sampled_from([2, 4]), st.integers(1, 16), st.integers(1, 20), st.data())
 def test_link_bucket_pairs_matches_reference(data, rows, min_agree, window, more):
     sig, account = data
     n, k = sig.shape
+    min_agree = max(1, min_agree * k // 16)
     # values 4 apart share their low 2 bits: the low-bits check must pass them to the full one
     sig = sig + SIG(4) * np.array(
         [[more.draw(st.integers(0, 1)) for _ in range(k)] for _ in range(n)], dtype=SIG
@@ -322,7 +333,7 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
     """link_bucket_pairs over every band, fed as cross_pairs feeds it (texts, and buckets in their
     order by prompt hash, then tie), finds ref.link_pairs's pairs, each once; but for the pairs
     of two copies of a text whose prompt hash h has skip[h]."""
-    from fastscan.kernels import buckets
+    from fastscan.kernels import buckets, links
 
     nd = kernels()
     n, k = sig.shape
@@ -335,6 +346,8 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
     skip_copies = np.array([bool(skip and skip[int(h)]) for h in ph[starts]], dtype=np.bool_)
     bits = np.empty((n, -(-k // 32)), dtype=np.uint64)
     nd.low_bits(sig, bits)
+    rec = np.empty((len(texts), links.record_width(k)), dtype=np.uint64)
+    links.text_records(sig, bits, first, base[starts], 0, len(texts), rec)
     pairs: list[tuple[int, int]] = []
     keys = np.empty((k // rows, len(texts)), dtype=np.uint64)
     nd.band_keys(sig, base[starts], rows, 0, len(texts), keys)
@@ -342,13 +355,12 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
         order = np.empty(len(texts), dtype=np.int64)
         bucket = np.empty(len(texts) + 1, dtype=np.int64)
         g = buckets.bucket_keys(keys[band], 1 if band == 0 else 2, order, bucket)  # as cross_pairs groups
-        arrays = (order, bucket[: g + 1], first, base[starts], account[base], sig, bits)
-        args = (*arrays, min_agree, window, band, rows, skip_copies)
+        args = (order, bucket[: g + 1], rec, account[base], sig, min_agree, window, band, rows, skip_copies)
         out = np.empty(2, dtype=np.int64)  # deliberately small: the kernel reports what it needs
-        c = nd.link_bucket_pairs(*args, out)
+        c = links.link_bucket_pairs(*args, out)
         if c > 2:
             out = np.empty(c, dtype=np.int64)
-            assert nd.link_bucket_pairs(*args, out) == c
+            assert links.link_bucket_pairs(*args, out) == c
         # places of `base`, i * n + j
         pairs += [(int(min(base[x // n], base[x % n])), int(max(base[x // n], base[x % n]))) for x in out[:c]]
     assert len(pairs) == len(set(pairs))  # each pair once over all bands
@@ -358,6 +370,32 @@ def assert_links_match_reference(sig, account, phash, tie, rows, min_agree, wind
     if skip:
         want = {(i, j) for i, j in want if not (phash[i] == phash[j] and skip[int(phash[i])])}
     assert set(pairs) == want
+
+
+@pytest.mark.parametrize("k, rows", [(128, 2), (128, 5), (256, 4)])
+@pytest.mark.parametrize("where", ["first", "second", "last in record", "first past", "second past", "last"])
+def test_link_bucket_pairs_report_a_pair_in_its_first_band_only(k, rows, where):
+    """Two texts that agree on every band from one on: one pair, wherever that band is against
+    the bands the records hold (kernels.links: checked there, or on the signatures)."""
+    from fastscan.kernels import links
+
+    nw = -(-k // 32)
+    held = min(k, 4 * (links.record_width(k) - nw) - 6, 64) // rows  # bands a record holds
+    assert 0 < held < k // rows - 1
+    first_band = {"first": 0, "second": 1, "last in record": held - 1, "first past": held}.get(
+        where, held + 1 if where == "second past" else k // rows - 1
+    )
+    rng = np.random.default_rng(first_band)
+    sig = np.tile(rng.integers(0, 2**16, k, dtype=SIG), (3, 1))
+    sig[1, : first_band * rows : rows] += SIG(1)  # differs from row 0 in each earlier band
+    sig[2] = rng.integers(0, 2**16, k, dtype=SIG)
+    account = np.array([0, 1, 2], dtype=np.int64)
+    phash = np.array([0, 1, 2], dtype=np.uint64)
+    tie = np.zeros(3, dtype=np.int64)
+    need = k - first_band  # the two rows agree on exactly this many positions
+    want = ref.link_pairs(sig.tolist(), account.tolist(), phash.tolist(), tie.tolist(), k // rows, rows, need, 4)
+    assert want == {(0, 1)}
+    assert_links_match_reference(sig, account, phash, tie, rows, need, 4)
 
 
 @pytest.mark.parametrize("window", [1, 2, 3, 5])
@@ -603,6 +641,18 @@ def cross_log(seed=0):
     return rows
 
 
+def test_a_sample_past_the_pair_search_limit_is_an_error_that_says_so(monkeypatch):
+    """More sampled prompts than the pair search's records can name (uint32 places, 2^32 - 1:
+    lowered here) stop the finish with one line that says what and how many, not wrong pairs."""
+    import fastscan.kernels.links as kl
+    from fastscan.errors import FastscanError
+
+    scanner = scan_rows(cross_log())
+    monkeypatch.setattr(kl, "MAX_ROWS", 100)
+    with pytest.raises(FastscanError, match=r"^cross-account pair search: [\d,]+ sampled prompts, over its 100$"):
+        scanner.finish()
+
+
 def test_cross_account_ring_is_one_cluster_and_popular_content_ties_nothing():
     rep = scan_rows(cross_log()).finish()
     r = {x["account_id"]: x for x in rep.accounts.to_pylist()}
@@ -669,7 +719,7 @@ def test_copies_left_unpaired_change_nothing(monkeypatch, popular, window):
     """cross_pairs leaves out the pairs among the copies of a text that makes each copy popular,
     and says those copies are popular: the accounts' columns, the shared templates and the links
     are what pairing every copy gives (copies sent by 2-7 accounts, edited copies from others)."""
-    import fastscan.kernels.neardup as kn
+    import fastscan.kernels.links as kl
     import fastscan.score.neardup as sn
 
     rng = random.Random(popular * 31 + window)
@@ -698,8 +748,8 @@ def test_copies_left_unpaired_change_nothing(monkeypatch, popular, window):
     # some copies were left unpaired, unless the window reaches fewer than popular_accounts
     assert (skipped[0] > 0) == (window >= popular)
     # every copy paired, and nothing said popular before the pairs are counted
-    link = kn.link_bucket_pairs
-    monkeypatch.setattr(kn, "link_bucket_pairs", lambda *a: link(*a[:-2], np.zeros_like(a[-2]), a[-1]))
+    link = kl.link_bucket_pairs
+    monkeypatch.setattr(kl, "link_bucket_pairs", lambda *a: link(*a[:-2], np.zeros_like(a[-2]), a[-1]))
     monkeypatch.setattr(sn, "cross_pairs", lambda *a: (*cross_pairs(*a)[:2], np.zeros(0, np.int64)))
     want = sn.cross_account(state)
     for name, values in want.columns.items():

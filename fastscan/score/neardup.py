@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from fastscan.config import ScanConfig
+from fastscan.errors import FastscanError
 from fastscan.parallel import in_background, map_ordered, row_ranges, workers
 from fastscan.state import AccountState, F
 
@@ -202,13 +203,13 @@ def cross_pairs(
     a text whose copies each pair with at least `popular_accounts` others: those copies are
     `popular` (sample rows) whatever else they pair with, and their pairs among themselves would
     only have said so. `bits`: low_bits(state)."""
-    from fastscan.kernels import neardup
+    from fastscan.kernels import links, neardup
     from fastscan.kernels.buckets import bucket_keys, hash_order
 
     cfg = state.config
     s = state.sample
     bands, rows = lsh_params(cfg.num_perm, cfg.near_dup_threshold, cfg.lsh_rows)
-    need = min_agree(cfg)
+    need, window = min_agree(cfg), cfg.bucket_window
     idx = np.flatnonzero(eligible)
     none = np.zeros(0, np.int64)
     if len(idx) < 2 or len(np.unique(s.account[idx])) < 2:
@@ -221,8 +222,8 @@ def cross_pairs(
     base = idx[in_order]
     # Rows of one prompt hash are one text, so one signature, and `base` puts them together: the
     # bands' keys are computed and grouped once per text (0.58 texts per eligible row on the bench
-    # log), and the kernel takes each text's rows where `base` has them. It reads a signature (and
-    # `bits`) where the sample's store keeps it, and names a pair by its places in `base`.
+    # log), and the kernel takes each text's rows where `base` has them (in the text's record,
+    # with its low bits and first values), and names a pair by its places in `base`.
     ph = s.prompt_hash[base]
     starts = np.flatnonzero(np.r_[True, ph[1:] != ph[:-1]])
     first = np.r_[starts, len(base)].astype(np.int64)
@@ -237,7 +238,7 @@ def cross_pairs(
     # copy has near-duplicates in more than popular_accounts accounts, its own counted: popular.
     copies = np.diff(first)
     twice = np.flatnonzero((account[1:] == account[:-1]) & (ph[1:] == ph[:-1]))
-    skip = (np.minimum(copies - 1, cfg.bucket_window) >= cfg.popular_accounts) & (sig.shape[1] >= need)
+    skip = (np.minimum(copies - 1, window) >= cfg.popular_accounts) & (sig.shape[1] >= need)
     skip[np.searchsorted(first, twice, side="right") - 1] = False
     popular = base[np.repeat(skip, copies)]
 
@@ -245,6 +246,10 @@ def cross_pairs(
     # time read a line of every text's scattered row, once per band): 58 MB on the bench log
     keys = np.empty((bands, n_texts), dtype=np.uint64)
     map_ordered(lambda r: neardup.band_keys(sig, text_row, rows, r[0], r[1], keys), row_ranges(n_texts))
+    if (most := max(len(base), len(sig))) > links.MAX_ROWS:  # the records' places and rows are uint32
+        raise FastscanError(f"cross-account pair search: {most:,} sampled prompts, over its {links.MAX_ROWS:,}")
+    rec = np.empty((n_texts, links.record_width(sig.shape[1])), dtype=np.uint64)  # 18.6 MB on the bench log
+    map_ordered(lambda r: links.text_records(sig, bits, first, text_row, r[0], r[1], rec), row_ranges(n_texts))
 
     def band_pairs(band: int) -> np.ndarray:
         order = np.empty(n_texts, dtype=np.int64)
@@ -254,16 +259,13 @@ def cross_pairs(
         count = bucket_keys(keys[band], 1 if band == 0 else 2, order, bucket_at)
         bucket_at = bucket_at[: count + 1]
         # band 0 also reports the pairs of copies of a text that `skip` leaves paired (on the bench
-        # log 0.73x the eligible rows; 4x before popular texts' copies were left out; more where
-        # the window is shorter than popular_accounts): room for them, not a second run. The pairs
-        # are copied out: the room is memory malloc handed out before (resident), and a view kept
-        # all 25 bands' rooms alive until the concatenation (the scan's peak, 984 -> 925 MiB)
+        # log 0.73x the eligible rows; more where the window is shorter than popular_accounts):
+        # room for them, not a second run. The pairs are copied out: a view kept all 25 bands'
+        # rooms alive until the concatenation (the scan's peak, 984 -> 925 MiB)
         cap = max(4096, (4 if band == 0 else 1) * len(idx))
         while True:
             out = np.empty(cap, dtype=np.int64)  # pairs of places of `base` as i * len(base) + j
-            c = neardup.link_bucket_pairs(
-                order, bucket_at, first, text_row, account, sig, bits, need, cfg.bucket_window, band, rows, skip, out
-            )
+            c = links.link_bucket_pairs(order, bucket_at, rec, account, sig, need, window, band, rows, skip, out)
             if c <= cap:
                 return out[:c].copy()
             cap = c
