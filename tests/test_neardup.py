@@ -398,6 +398,28 @@ def test_link_bucket_pairs_report_a_pair_in_its_first_band_only(k, rows, where):
     assert_links_match_reference(sig, account, phash, tie, rows, need, 4)
 
 
+def test_link_bucket_pairs_across_blocks_and_a_bucket_past_a_block():
+    """More texts than one block of records holds (kernels.links.BLOCK_TEXTS), in many small
+    buckets and one bucket larger than a block: the pairs found before a block's end are checked
+    on that block's records, and a bucket is never split between two blocks."""
+    from fastscan.kernels import links
+
+    rng = np.random.default_rng(7)
+    k, rows, n = 16, 4, 2 * links.BLOCK_TEXTS + 500
+    sig = rng.integers(0, 3, (n, k)).astype(SIG)
+    sig[:, :rows] = rng.integers(0, 400, (n, 1)).astype(SIG)  # band 0: buckets of a few texts
+    big = rng.choice(n, links.BLOCK_TEXTS + 300, replace=False)
+    sig[big, rows : 2 * rows] = 7  # band 1: one bucket past a block
+    account = rng.integers(0, 50, n).astype(np.int64)
+    phash = np.arange(n, dtype=np.uint64)
+    phash[1::97] = phash[0::97][: len(phash[1::97])]  # some texts sent twice
+    first: dict[int, int] = {}
+    for r in range(n):
+        sig[r] = sig[first.setdefault(int(phash[r]), r)]
+    tie = rng.permutation(n).astype(np.int64)
+    assert_links_match_reference(sig, account, phash, tie, rows, 11, 3)
+
+
 @pytest.mark.parametrize("window", [1, 2, 3, 5])
 def test_link_bucket_pairs_reach_exactly_window_places(window):
     """One bucket longer than the window, of texts with several copies: a row pairs with the
