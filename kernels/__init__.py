@@ -33,7 +33,8 @@ _MODULES = (
 _UNUSED_BY_SCANS = ("unfused",)  # the prompt pass's separate kernels: tests and benchmarks (see there)
 # The modules whose imports compile all of _MODULES (prompts imports text and reasoning,
 # json_records messages and json_values, links neardup), with the seconds each took to compile
-# on its own on the 2-core CI machine, its imports included: what a first compile shares out between processes.
+# on its own on the 2-core CI machine, its imports included: what a first compile shares out
+# between processes.
 _COMPILE_SECONDS = {
     "json_records": 17,
     "prompts": 16,

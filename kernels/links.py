@@ -19,8 +19,8 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, ro2, rw, rw2
-from fastscan.kernels.bits import popcount, prefetch
-from fastscan.kernels.neardup import _LOW, _agree
+from fastscan.kernels.bits import prefetch
+from fastscan.kernels.neardup import _agree, _band_agrees, _may_agree
 
 PREFIX_WORDS = 2  # at least this many words of a record hold the signature's first values
 BLOCK_TEXTS = 4096  # texts whose records are gathered at a time (more when one bucket has more)
@@ -42,10 +42,9 @@ def record_width(k: int) -> int:
 
 @inline
 def _prefix(k, width):
-    """(first uint16 position of the signature's values in a record, how many it holds): at most 64,
-    the bits of one mask."""
+    """(first uint16 position of the signature's values in a record, how many it holds)."""
     nw = (k + 31) // 32
-    return 4 * nw + 6, min(k, 4 * (width - nw) - 6, 64)
+    return 4 * nw + 6, min(k, 4 * (width - nw) - 6)
 
 
 @kernel(types.void(_sigro2, ro2(types.uint64), _i64ro, _i64ro, types.int64, types.int64, rw2(types.uint64)))
@@ -100,17 +99,7 @@ def _verify(pa, pb, n_pairs, blk, place, account, sig, min_agree, window, band, 
             continue
         a1, a2 = pa[z], pb[z]
         i, j = np.int64(b32[a1, 2 * nw + 2]), np.int64(b32[a2, 2 * nw + 2])
-        before = False
-        for b in range(in_rec, band):
-            same = True
-            for x in range(b * rows_per_band, (b + 1) * rows_per_band):
-                if sig[i, x] != sig[j, x]:
-                    same = False
-                    break
-            if same:
-                before = True
-                break
-        if before or not _agree(sig, i, j, min_agree):
+        if _band_agrees(sig, i, j, in_rec, band, rows_per_band, 0) or not _agree(sig, i, j, min_agree):
             continue
         f1, p1, e1 = np.int64(b32[a1, 2 * nw]), place[a1], place[a1] + np.int64(b32[a1, 2 * nw + 1])
         f2, p2, c2 = np.int64(b32[a2, 2 * nw]), place[a2], np.int64(b32[a2, 2 * nw + 1])
@@ -173,7 +162,6 @@ def link_bucket_pairs(order, starts, rec, account, sig, min_agree, window, band,
     width = rec.shape[1]
     p0, pn = _prefix(k, width)
     in_rec = min(band, pn // rows_per_band)  # earlier bands the records cover
-    full = np.uint64((1 << rows_per_band) - 1)
     count = 0
     nb = starts.shape[0] - 1
     size = BLOCK_TEXTS
@@ -223,21 +211,11 @@ def link_bucket_pairs(order, starts, rec, account, sig, min_agree, window, band,
                     end += 1
                 n_near = 0  # those whose low bits let min_agree positions agree, without a branch
                 for a2 in range(a1 + 1, end):
-                    differ = 0
-                    for w in range(nw):
-                        x = blk[a1, w] ^ blk[a2, w]
-                        differ += popcount((x | (x >> np.uint64(1))) & _LOW)
                     near[n_near] = a2
-                    n_near += 1 if k - np.int64(differ) >= min_agree else 0
+                    n_near += 1 if _may_agree(blk, a1, a2, min_agree, k) else 0
                 for z in range(n_near):
                     a2 = near[z]
-                    same = np.uint64(0)  # a bit per position the records hold, set where equal
-                    for x in range(in_rec * rows_per_band):
-                        same |= np.uint64(b16[a1, p0 + x] == b16[a2, p0 + x]) << np.uint64(x)
-                    before = False
-                    for b in range(in_rec):
-                        before |= ((same >> np.uint64(b * rows_per_band)) & full) == full
-                    if not before:
+                    if not _band_agrees(b16, a1, a2, 0, in_rec, rows_per_band, p0):  # collided before
                         pa[n_pairs] = a1
                         pb[n_pairs] = a2
                         n_pairs += 1

@@ -65,9 +65,10 @@ def low_bits(sig, out):
 @inline
 def _may_agree(bits, i, j, min_agree, k):
     """False when rows i and j cannot agree on min_agree of their k positions: fewer agree on
-    their low 2 bits (equal values have equal low bits)."""
+    their low 2 bits (equal values have equal low bits), the first ceil(k / 32) words of each
+    row (low_bits' rows, or records that begin with them: kernels.links)."""
     differ = 0
-    for w in range(bits.shape[1]):
+    for w in range((k + 31) // 32):
         x = bits[i, w] ^ bits[j, w]
         differ += popcount((x | (x >> np.uint64(1))) & _LOW)
     return k - np.int64(differ) >= min_agree
@@ -119,11 +120,12 @@ def band_keys(sig, rows, rows_per_band, first, last, out):
 
 
 @inline
-def _band_agrees(sig, i, j, bands, rows_per_band):
-    """True when rows i and j agree on every position of one of the first `bands` bands."""
-    for b in range(bands):
+def _band_agrees(sig, i, j, first, last, rows_per_band, at):
+    """True when rows i and j agree on every position of one of bands first..last-1, their
+    values from column `at` of `sig` on (0 for signatures; a record's first values: kernels.links)."""
+    for b in range(first, last):
         same = True
-        for p in range(b * rows_per_band, (b + 1) * rows_per_band):
+        for p in range(at + b * rows_per_band, at + (b + 1) * rows_per_band):
             if sig[i, p] != sig[j, p]:
                 same = False
                 break
@@ -147,7 +149,7 @@ def _flag_pairs(sig, slot, bits, rows, m, bands, rows_per_band, min_agree, near,
                 not (out[i] and out[j])
                 and _may_agree(near, x, y, min_agree, k)
                 and _agree(sig, slot[i], slot[j], min_agree)
-                and _band_agrees(sig, slot[i], slot[j], bands, rows_per_band)
+                and _band_agrees(sig, slot[i], slot[j], 0, bands, rows_per_band, 0)
             ):
                 out[i] = True
                 out[j] = True
