@@ -6,7 +6,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import inline, kernel, ro, ro2, rw, rw2
-from fastscan.kernels.bits import copy_bytes, prefetch, same_bytes
+from fastscan.kernels.bits import copy_bytes, prefetch, same_bytes_inlined
 from fastscan.kernels.hashing import fmix64, xxh64
 
 EMPTY_KEY = np.iinfo(np.int64).min  # a free slot of accumulate's table
@@ -478,7 +478,7 @@ def number_names(off, data, table, known_off, known_data, known_hash, known, out
             if (
                 known_hash[k] == h
                 and known_off[k + 1] - known_off[k] == n
-                and same_bytes(data, lo, known_data, known_off[k], n)
+                and same_bytes_inlined(data, lo, known_data, known_off[k], n)
             ):
                 out[i] = k
                 break

@@ -39,7 +39,7 @@ import numpy as np
 from numba import types
 
 from fastscan.kernels._jit import helper, inline, kernel, ro, rw, rw2
-from fastscan.kernels.bits import copy_bytes, same_bytes
+from fastscan.kernels.bits import copy_bytes, same_bytes, same_bytes_inlined
 from fastscan.kernels.json_values import (
     copy_string,
     match_literal,
@@ -187,7 +187,7 @@ def _decode_record(
                 # the same key (it holds no quote or backslash), where it ends known unscanned
                 if j < KEY_MEMORY and last[j, 3] == cur:
                     n = last[j, 1]
-                    if ks + n < end and same_bytes(data, ks, data, last[j, 0], n + 1):
+                    if ks + n < end and same_bytes_inlined(data, ks, data, last[j, 0], n + 1):
                         e = last[j, 2]
                         q = ks + n + 1
                 if e == -2:
