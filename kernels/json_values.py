@@ -366,6 +366,10 @@ def skip_value(data, p, end, stack):
             return -1
 
 
+# parse_number inlined at read_value's one call (once per number of a record): see bits.same_bytes_inlined
+_parse_number_inlined = inline(parse_number.py_func)
+
+
 @inline
 def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cursor):
     """Decode the value at p as a field of type t (T_STRING into out[slot] from cursor[f],
@@ -381,7 +385,19 @@ def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cu
         if not write:
             q, _ = string_end(data, p, end)
             return q
-        q, o = copy_string(data, p, end, text, slot, cursor[f])
+        o = cursor[f]
+        if p + 65 <= data.shape[0] and o + 64 <= text.shape[1]:
+            # a short string without escapes (an id, a time, a model): its 64 bytes copied whole,
+            # here rather than in a call; the same bytes as copy_string's
+            hit = json_specials64(data, p + 1)
+            if hit:
+                q = p + 1 + np.int64(trailing_zeros(hit))
+                if q < end and data[q] == 34:
+                    copy64(data, p + 1, text[slot], o)
+                    cursor[f] = o + q - p - 1
+                    valid[f, i] = True
+                    return q + 1
+        q, o = copy_string(data, p, end, text, slot, o)
         if q < 0:
             return -1
         cursor[f] = o
@@ -402,7 +418,19 @@ def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cu
         return p
     if c != 45 and not (48 <= c <= 57):
         return -1
-    q, integer, mant, digits, exp10, neg = parse_number(data, p, end)
+    if t == T_INT and c != 45:  # digits alone (a count): read here rather than in a call
+        q = p
+        mant = 0
+        while q < end and q - p < 18 and 48 <= data[q] <= 57:
+            mant = mant * 10 + np.int64(data[q] - 48)
+            q += 1
+        nxt = data[q] if q < end else 0
+        if not (48 <= nxt <= 57 or nxt == 46 or nxt == 101 or nxt == 69 or (c == 48 and q - p > 1)):
+            if write:
+                ivals[f, i] = mant
+                valid[f, i] = True
+            return q
+    q, integer, mant, digits, exp10, neg = _parse_number_inlined(data, p, end)
     if q < 0 or (neg and mant == 0):  # -0: Arrow's reading is its own
         return -1
     if t == T_INT:

@@ -152,6 +152,15 @@ def test_typed_records_agree_with_arrow(recs, ascii_only, indent):
         (b'{"account_id":"a","n":1.0}', False),
         (b'{"account_id":"a","n":1e2}', False),
         (b'{"account_id":"a","n":-0}', False),
+        # counts read digit by digit in place (json_values.read_value), the rest as parse_number does
+        (b'{"account_id":"a","n":0,"max_tokens":123456789012345678,"prompt_tokens":-7}', True),
+        (b'{"account_id":"a","n":01}', False),  # a leading zero
+        (b'{"account_id":"a","n":1234567890123456789}', False),  # 19 digits
+        (b'{"account_id":"a","n":1E2}', False),
+        (b'{"account_id":"a","n":7.}', False),
+        # short strings copied 64 bytes whole: the closing quote just inside and just outside
+        (b'{"account_id":"' + b"a" * 63 + b'","model":"' + b"m" * 64 + b'"}', True),
+        (b'{"account_id":"a\\\\","model":"\\u00e9x"}', True),  # an escape first: copy_string's way
         (b'{"account_id":"a","n":12345678901234567890}', False),
         (b'{"account_id":"a","temperature":0.1234567890123456789}', False),
         (b'{"account_id":"a","temperature":1e-30}', False),
