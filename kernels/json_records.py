@@ -44,6 +44,7 @@ from fastscan.kernels.json_values import (
     copy_string,
     match_literal,
     read_value,
+    short_string_end,
     skip_value,
     skip_ws,
     string_end,
@@ -191,7 +192,7 @@ def _decode_record(
                         e = last[j, 2]
                         q = ks + n + 1
                 if e == -2:
-                    q, esc = string_end(data, p, end)
+                    q, esc = short_string_end(data, p, end)
                     if q < 0 or esc:
                         return False
                     n = q - 1 - ks
@@ -241,7 +242,7 @@ def _decode_record(
                             p = match_literal(data, p, end, 110, 117, 108, 108, 0, 4)
                             ms[_ROLE] = 0
                         elif c == 34:
-                            q, esc = string_end(data, p, end)
+                            q, esc = short_string_end(data, p, end)
                             if q < 0 or esc:
                                 return False
                             ms[_ROLE] = role_code(data, p + 1, q - 1)
