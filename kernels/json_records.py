@@ -54,10 +54,11 @@ from fastscan.kernels.messages import role_code
 K_LEAF, K_LAZY, K_OBJECT, K_LIST, K_MESSAGES, K_ROLE, K_CONTENT, K_TEXT = 0, 1, 2, 3, 4, 5, 6, 7
 MAX_DEPTH = 64  # of a skipped value
 MAX_FRAMES = 16  # objects and lists open along the plan's paths (a plan is at most this deep)
-KEY_MEMORY = 64  # keys of the line before remembered by place
+KEY_MEMORY = 64  # keys remembered by place, for each node of the plan
 
-# a frame: its object's node (-1: a list), the key that opened it, written?, element, a message?, its stamp
-_NODE, _KEY, _WRITE, _ELEM, _MSG, _STAMP = 0, 1, 2, 3, 4, 5
+# a frame: its object's node (-1: a list), the key that opened it, written?, element, a message?, its
+# stamp, how many of its object's keys were met
+_NODE, _KEY, _WRITE, _ELEM, _MSG, _STAMP, _KEYS = 0, 1, 2, 3, 4, 5, 6
 # where the line's decoding is (the states of _decode_record's loop)
 _OBJECT_START, _KEY_NEXT, _AFTER_VALUE, _LIST_START, _ELEMENT = 0, 1, 2, 3, 4
 # where a message's content went: none (absent or null), its field's row, the scratch row, nowhere
@@ -100,7 +101,7 @@ def _pick(i, f, slot, at, ms, scratch, valid, text, cursor):
 def _open(frames, d, node, key, write, msg, seen):
     """Frame d: an object of `node` (-1: a list) opened by key entry `key`, its first element. An
     object's key e is seen when seen[e] is its stamp, a new one (seen[-1] counts the objects)."""
-    frames[d, _NODE], frames[d, _KEY], frames[d, _ELEM] = node, key, 0
+    frames[d, _NODE], frames[d, _KEY], frames[d, _ELEM], frames[d, _KEYS] = node, key, 0, 0
     frames[d, _WRITE], frames[d, _MSG] = 1 if write else 0, 1 if msg else 0
     if node >= 0:  # clearing its node's marks instead cost 0.1 us a line of the bench log
         seen[-1] += 1
@@ -149,9 +150,13 @@ def _decode_record(
     ms,
 ):
     """Decode one line into column i of the outputs (see scan_records); False when it is left to Arrow.
-    last : int64[KEY_MEMORY, 4], the keys of the line before by place (start, length, key entry or
-    -1, node): a key the same as the one in its place the line before, closing quote included, is
-    neither scanned nor searched."""
+    last : int64[nodes * KEY_MEMORY, 4], the keys last met at each place of an object of each node
+    (start, length, key entry or -1, node), row node * KEY_MEMORY + place: a key the same as the one
+    met last in its place in an object of its node, closing quote included, is neither scanned nor
+    searched. The last object of a node is most often the line before's, or the list element
+    before in the same line: a message's keys are remembered from the message before, and the
+    keys after a list of messages whatever its length (by their place in the line, as before, an
+    OpenAI-style log's keys after its messages missed on 60% of its lines)."""
     lazy_f, count_f, user_f = special[0], special[1], special[2]
     sys_f, prior_f, scratch = special[3], special[4], special[5]
     ms[_LAZY_AT] = -1
@@ -166,7 +171,6 @@ def _decode_record(
     d = 0
     _open(frames, 0, 0, -1, True, False, seen)
     p += 1
-    j = 0  # the key's place in the line
     state = _OBJECT_START
     while True:
         closing = False  # the object of frame d ends (p after its brace)
@@ -184,12 +188,16 @@ def _decode_record(
                     return False
                 ks = p + 1
                 e = -2
-                # the bytes of the key in this place on the line before, closing quote included:
-                # the same key (it holds no quote or backslash), where it ends known unscanned
-                if j < KEY_MEMORY and last[j, 3] == cur:
-                    n = last[j, 1]
-                    if ks + n < end and same_bytes_inlined(data, ks, data, last[j, 0], n + 1):
-                        e = last[j, 2]
+                # the bytes of the key met last in this place of an object of this node, closing
+                # quote included: the same key (it holds no quote or backslash), where it ends
+                # known unscanned
+                j = frames[d, _KEYS]
+                frames[d, _KEYS] = j + 1
+                m = cur * KEY_MEMORY + j
+                if j < KEY_MEMORY and last[m, 3] == cur:
+                    n = last[m, 1]
+                    if ks + n < end and same_bytes_inlined(data, ks, data, last[m, 0], n + 1):
+                        e = last[m, 2]
                         q = ks + n + 1
                 if e == -2:
                     q, esc = short_string_end(data, p, end)
@@ -198,8 +206,7 @@ def _decode_record(
                     n = q - 1 - ks
                     e = _key_entry(data, ks, n, node_lo[cur], node_hi[cur], names_off, names_data)
                 if j < KEY_MEMORY:
-                    last[j, 0], last[j, 1], last[j, 2], last[j, 3] = ks, n, e, cur
-                j += 1
+                    last[m, 0], last[m, 1], last[m, 2], last[m, 3] = ks, n, e, cur
                 p = skip_ws(data, q, end)
                 if p >= end or data[p] != 58:
                     return False
@@ -452,10 +459,10 @@ def scan_records(
     nf = ftypes.shape[0]
     seen = np.zeros(kind.shape[0] + 1, dtype=np.int64)
     stack = np.zeros(MAX_DEPTH, dtype=np.uint8)
-    frames = np.zeros((MAX_FRAMES, 6), dtype=np.int64)
+    frames = np.zeros((MAX_FRAMES, 7), dtype=np.int64)
     cursor = np.zeros(nf, dtype=np.int64)
     saved = np.zeros(nf, dtype=np.int64)
-    last = np.full((KEY_MEMORY, 4), -1, dtype=np.int64)
+    last = np.full((node_lo.shape[0] * KEY_MEMORY, 4), -1, dtype=np.int64)
     ms = np.zeros(_MS_SIZE, dtype=np.int64)
     count = 0
     strs = np.flatnonzero(slots >= 0)  # the fields with text, the only ones whose cursor moves

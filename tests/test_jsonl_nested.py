@@ -221,6 +221,31 @@ def test_role_after_content_and_escapes():
     assert batch.column("n_prior_messages").to_pylist() == [3]
 
 
+def test_keys_remembered_by_object_not_by_place_in_the_line():
+    """The decoder remembers the keys of each object of the plan by their place in it (the message
+    before, the line before): lines whose lists of messages differ in length, messages with their
+    keys in either order, a key that begins like a wanted one where that one was, and the same
+    name in two objects at one place; each line decoded as alone."""
+    lines = [
+        chat(("system", "s"), ("user", "one"), completion_tokens=1),
+        chat(("user", "two"), completion_tokens=2),
+        b'{"user":"b","created":1756684807,"request":{"messages":[{"content":"c1","role":"user"},'
+        b'{"rolex":"x","content":"c2"},{"role":"user","contents":"no","content":"c3"}]},'
+        b'"response":{"usage":{"prompt_tokens":4,"completion_tokens":3}}}',
+        b'{"created":1756684808,"user":"c","response":{"usage":{"completion_tokens":4,"prompt_tokens":5}},'
+        b'"request":{"model":"m2","messages":[{"model":"not this one","role":"user","content":"c4"}]}}',
+        chat(("system", "s"), ("assistant", "a"), ("user", "five"), ("assistant", "b"), completion_tokens=5),
+        chat(("user", "six"), completion_tokens=6),
+    ]
+    assert not check(lines).any()
+    table, _ = fast_table(lines)
+    batch, _, _ = normalize(fast_cols(table, OPENAI), OPENAI)
+    assert batch.column("prompt").to_pylist() == ["one", "two", "c3", "c4", "five", "six"]
+    assert batch.column("account_id").to_pylist() == ["acct", "acct", "b", "c", "acct", "acct"]
+    assert batch.column("model").to_pylist() == ["m", "m", None, "m2", "m", "m"]
+    assert batch.column("completion_tokens").to_pylist() == [1, 2, 3, 4, 5, 6]
+
+
 @pytest.mark.parametrize(
     "content, prompt",
     [
