@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from fastscan.kernels._jit import helper, inline, kernel, ro, rw, rw2
+from fastscan.kernels._jit import helper, inline, inlined_helper, kernel, ro, rw, rw2
 from fastscan.kernels.bits import copy_bytes, same_bytes, same_bytes_inlined
 from fastscan.kernels.json_values import (
     copy_string,
@@ -122,7 +122,7 @@ def _content(ms, scratch, cursor):
         ms[_CONTENT], ms[_CONTENT_N] = _C_DIRECT, 0
 
 
-@helper
+@inlined_helper
 def _decode_record(
     data,
     start,
