@@ -8,8 +8,8 @@ unless the process leaves a map of its functions in /tmp/perf-<pid>.map. This sc
 once (every kernel the scan uses is then loaded), writes that map, and scans LOG `--scans` times
 more, each timed. A kernel loaded from fastscan's disk cache (on here, as in the CLI) is mapped
 function by function from the object code cached with it: the helpers LLVM did not inline show
-up under their own names (`json_records.scan_records:json_values.string_end`, the decoder's
-string skip, is its own line). A kernel compiled without the cache is mapped as one block from
+up under their own names (`json_records.scan_records:bits.copy_bytes`, the decoder's byte
+copy, is its own line). A kernel compiled without the cache is mapped as one block from
 its entry point. `--map FILE` writes the map there instead, and `--scans 0` stops after it.
 """
 

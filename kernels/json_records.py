@@ -57,7 +57,7 @@ MAX_FRAMES = 16  # objects and lists open along the plan's paths (a plan is at m
 KEY_MEMORY = 64  # keys remembered by place, for each node of the plan
 
 # a frame: its object's node (-1: a list), the key that opened it, written?, element, a message?, its
-# stamp, how many of its object's keys were met
+# stamp, its object's keys met so far
 _NODE, _KEY, _WRITE, _ELEM, _MSG, _STAMP, _KEYS = 0, 1, 2, 3, 4, 5, 6
 # where the line's decoding is (the states of _decode_record's loop)
 _OBJECT_START, _KEY_NEXT, _AFTER_VALUE, _LIST_START, _ELEMENT = 0, 1, 2, 3, 4
@@ -123,40 +123,15 @@ def _content(ms, scratch, cursor):
 
 
 @inlined_helper
-def _decode_record(
-    data,
-    start,
-    end,
-    i,
-    names_off,
-    names_data,
-    kind,
-    arg,
-    index,
-    node_lo,
-    node_hi,
-    ftypes,
-    slots,
-    special,
-    valid,
-    ivals,
-    fvals,
-    text,
-    cursor,
-    seen,
-    stack,
-    frames,
-    last,
-    ms,
-):
+def _decode_record(data, start, end, i, plan, valid, ivals, fvals, text, cursor, seen, stack, frames, last, ms):
     """Decode one line into column i of the outputs (see scan_records); False when it is left to Arrow.
-    last : int64[nodes * KEY_MEMORY, 4], the keys last met at each place of an object of each node
-    (start, length, key entry or -1, node), row node * KEY_MEMORY + place: a key the same as the one
-    met last in its place in an object of its node, closing quote included, is neither scanned nor
-    searched. The last object of a node is most often the line before's, or the list element
-    before in the same line: a message's keys are remembered from the message before, and the
-    keys after a list of messages whatever its length (by their place in the line, as before, an
-    OpenAI-style log's keys after its messages missed on 60% of its lines)."""
+    plan: scan_records' plan arrays, names_off to special, in that order.
+    last : int64[nodes * KEY_MEMORY, 4], row node * KEY_MEMORY + place: the key last met in that
+    place of an object of that node (start, length, key entry or -1, node). A key the same as it,
+    closing quote included, is neither scanned nor searched: a message's keys are remembered from
+    the message before, the keys after a list of messages whatever its length (remembered by
+    place in the line, an OpenAI-style log's missed on 60% of its lines)."""
+    names_off, names_data, kind, arg, index, node_lo, node_hi, ftypes, slots, special = plan
     lazy_f, count_f, user_f = special[0], special[1], special[2]
     sys_f, prior_f, scratch = special[3], special[4], special[5]
     ms[_LAZY_AT] = -1
@@ -466,35 +441,13 @@ def scan_records(
     ms = np.zeros(_MS_SIZE, dtype=np.int64)
     count = 0
     strs = np.flatnonzero(slots >= 0)  # the fields with text, the only ones whose cursor moves
+    plan = (names_off, names_data, kind, arg, index, node_lo, node_hi, ftypes, slots, special)
     for i in range(starts.shape[0]):
         r = row0 + i
         for f in strs:
             saved[f] = cursor[f]
         ok = _decode_record(
-            data,
-            starts[i],
-            ends[i],
-            r,
-            names_off,
-            names_data,
-            kind,
-            arg,
-            index,
-            node_lo,
-            node_hi,
-            ftypes,
-            slots,
-            special,
-            valid,
-            ivals,
-            fvals,
-            text,
-            cursor,
-            seen,
-            stack,
-            frames,
-            last,
-            ms,
+            data, starts[i], ends[i], r, plan, valid, ivals, fvals, text, cursor, seen, stack, frames, last, ms
         )
         refused[i] = not ok
         if not ok:
