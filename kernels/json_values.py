@@ -152,16 +152,26 @@ def string_end(data, p, end):
 
 
 @inline
-def short_string_end(data, p, end):
-    """string_end, for a string that most often ends within 64 bytes without an escape (a key, a
-    role, an id): its closing quote found here in one vector compare, in place of a call; any
-    other string goes to string_end."""
+def _short_string_quote(data, p, end):
+    """p at the opening quote of a string that ends within 64 bytes without an escape (a key, a
+    role, an id, a time) -> the position of its closing quote, found in one vector compare;
+    -1 for any other string (or too near the array's end to look)."""
     if p + 65 <= data.shape[0]:
         hit = json_specials64(data, p + 1)
         if hit:
             q = p + 1 + np.int64(trailing_zeros(hit))
             if q < end and data[q] == 34:
-                return q + 1, False
+                return q
+    return -1
+
+
+@inline
+def short_string_end(data, p, end):
+    """string_end, inlined for a short string without an escape (_short_string_quote), in place of
+    a call; any other string goes to string_end."""
+    q = _short_string_quote(data, p, end)
+    if q >= 0:
+        return q + 1, False
     return string_end(data, p, end)
 
 
@@ -400,17 +410,12 @@ def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cu
             q, _ = short_string_end(data, p, end)
             return q
         o = cursor[f]
-        if p + 65 <= data.shape[0] and o + 64 <= text.shape[1]:
-            # a short string without escapes (an id, a time, a model): its 64 bytes copied whole,
-            # here rather than in a call; the same bytes as copy_string's
-            hit = json_specials64(data, p + 1)
-            if hit:
-                q = p + 1 + np.int64(trailing_zeros(hit))
-                if q < end and data[q] == 34:
-                    copy64(data, p + 1, text[slot], o)
-                    cursor[f] = o + q - p - 1
-                    valid[f, i] = True
-                    return q + 1
+        q = _short_string_quote(data, p, end) if o + 64 <= text.shape[1] else -1
+        if q >= 0:  # its 64 bytes copied whole, here rather than in a call: copy_string's bytes
+            copy64(data, p + 1, text[slot], o)
+            cursor[f] = o + q - p - 1
+            valid[f, i] = True
+            return q + 1
         q, o = copy_string(data, p, end, text, slot, o)
         if q < 0:
             return -1
@@ -432,18 +437,6 @@ def read_value(data, p, end, t, write, i, f, slot, valid, ivals, fvals, text, cu
         return p
     if c != 45 and not (48 <= c <= 57):
         return -1
-    if t == T_INT and c != 45:  # digits alone (a count): read here rather than in a call
-        q = p
-        mant = 0
-        while q < end and q - p < 18 and 48 <= data[q] <= 57:
-            mant = mant * 10 + np.int64(data[q] - 48)
-            q += 1
-        nxt = data[q] if q < end else 0
-        if not (48 <= nxt <= 57 or nxt == 46 or nxt == 101 or nxt == 69 or (c == 48 and q - p > 1)):
-            if write:
-                ivals[f, i] = mant
-                valid[f, i] = True
-            return q
     q, integer, mant, digits, exp10, neg = _parse_number_inlined(data, p, end)
     if q < 0 or (neg and mant == 0):  # -0: Arrow's reading is its own
         return -1

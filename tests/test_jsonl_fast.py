@@ -152,7 +152,7 @@ def test_typed_records_agree_with_arrow(recs, ascii_only, indent):
         (b'{"account_id":"a","n":1.0}', False),
         (b'{"account_id":"a","n":1e2}', False),
         (b'{"account_id":"a","n":-0}', False),
-        # counts read digit by digit in place (json_values.read_value), the rest as parse_number does
+        # counts, read by parse_number inlined into json_values.read_value
         (b'{"account_id":"a","n":0,"max_tokens":123456789012345678,"prompt_tokens":-7}', True),
         (b'{"account_id":"a","n":01}', False),  # a leading zero
         (b'{"account_id":"a","n":1234567890123456789}', False),  # 19 digits
