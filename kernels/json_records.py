@@ -126,11 +126,11 @@ def _content(ms, scratch, cursor):
 def _decode_record(data, start, end, i, plan, valid, ivals, fvals, text, cursor, seen, stack, frames, last, ms):
     """Decode one line into column i of the outputs (see scan_records); False when it is left to Arrow.
     plan: scan_records' plan arrays, names_off to special, in that order.
-    last : int64[nodes * KEY_MEMORY, 4], row node * KEY_MEMORY + place: the key last met in that
-    place of an object of that node (start, length, key entry or -1, node). A key the same as it,
-    closing quote included, is neither scanned nor searched: a message's keys are remembered from
-    the message before, the keys after a list of messages whatever its length (remembered by
-    place in the line, an OpenAI-style log's missed on 60% of its lines)."""
+    last : int64[nodes * KEY_MEMORY, 3], row node * KEY_MEMORY + place: the key last met in that
+    place of an object of that node (start, -1 before the first; length; key entry or -1). A key
+    the same as it, closing quote included, is neither scanned nor searched: a message's keys are
+    remembered from the message before, the keys after a list of messages whatever its length
+    (remembered by place in the line, an OpenAI-style log's missed on 60% of its lines)."""
     names_off, names_data, kind, arg, index, node_lo, node_hi, ftypes, slots, special = plan
     lazy_f, count_f, user_f = special[0], special[1], special[2]
     sys_f, prior_f, scratch = special[3], special[4], special[5]
@@ -169,7 +169,7 @@ def _decode_record(data, start, end, i, plan, valid, ivals, fvals, text, cursor,
                 j = frames[d, _KEYS]
                 frames[d, _KEYS] = j + 1
                 m = cur * KEY_MEMORY + j
-                if j < KEY_MEMORY and last[m, 3] == cur:
+                if j < KEY_MEMORY and last[m, 0] >= 0:
                     n = last[m, 1]
                     if ks + n < end and same_bytes_inlined(data, ks, data, last[m, 0], n + 1):
                         e = last[m, 2]
@@ -181,7 +181,7 @@ def _decode_record(data, start, end, i, plan, valid, ivals, fvals, text, cursor,
                     n = q - 1 - ks
                     e = _key_entry(data, ks, n, node_lo[cur], node_hi[cur], names_off, names_data)
                 if j < KEY_MEMORY:
-                    last[m, 0], last[m, 1], last[m, 2], last[m, 3] = ks, n, e, cur
+                    last[m, 0], last[m, 1], last[m, 2] = ks, n, e
                 p = skip_ws(data, q, end)
                 if p >= end or data[p] != 58:
                     return False
@@ -437,7 +437,7 @@ def scan_records(
     frames = np.zeros((MAX_FRAMES, 7), dtype=np.int64)
     cursor = np.zeros(nf, dtype=np.int64)
     saved = np.zeros(nf, dtype=np.int64)
-    last = np.full((node_lo.shape[0] * KEY_MEMORY, 4), -1, dtype=np.int64)
+    last = np.full((node_lo.shape[0] * KEY_MEMORY, 3), -1, dtype=np.int64)
     ms = np.zeros(_MS_SIZE, dtype=np.int64)
     count = 0
     strs = np.flatnonzero(slots >= 0)  # the fields with text, the only ones whose cursor moves
