@@ -262,9 +262,13 @@ class AccountState:
         return self
 
     def compact(self) -> None:
+        self.compact_tables()
+        self.sample.compact()
+
+    def compact_tables(self) -> None:
+        """Merge each sparse table's waiting pairs (the prompt sample's are left waiting)."""
         for name in _SPARSE:
             getattr(self, name).compact()
-        self.sample.compact()
 
     # -- serialization
     def to_bytes(self) -> bytes:

@@ -673,6 +673,31 @@ def test_a_state_whose_sample_columns_differ_in_length_is_refused():
         AccountState.from_bytes(sink.getvalue().to_pybytes())
 
 
+def test_compact_tables_leaves_the_sample_to_another_thread():
+    """finish() compacts the sparse tables on a thread of its own while its own thread compacts
+    the prompt sample: compact_tables merges every table's waiting pairs and touches nothing of
+    the sample's; the two together are compact()."""
+    from fastscan.read.canonical import CANONICAL
+    from fastscan.state import _SPARSE
+
+    st, whole = AccountState(ScanConfig(sample_size=16)), AccountState(ScanConfig(sample_size=16))
+    for lo in range(0, 1200, 400):
+        cols = {f.name: pa.nulls(400, f.type) for f in CANONICAL}
+        cols["account_id"] = pa.array([f"acct{i % 23}" for i in range(lo, lo + 400)], pa.string())
+        cols["prompt"] = pa.array([f"prompt {i % 97} of a few words" for i in range(lo, lo + 400)], pa.string())
+        cols["model"] = pa.array([f"model-{i % 3}" for i in range(lo, lo + 400)], pa.string())
+        for state in (st, whole):
+            state.update(pa.RecordBatch.from_pydict(cols, schema=CANONICAL))
+    pending = len(st.sample._pending)
+    assert pending and any(getattr(st, name)._waiting[0] for name in _SPARSE)
+    st.compact_tables()
+    assert not any(getattr(st, name)._waiting[0] for name in _SPARSE)
+    assert len(st.sample._pending) == pending
+    st.sample.compact()
+    whole.compact()
+    assert st.to_bytes() == whole.to_bytes()
+
+
 def test_a_fold_keeps_one_signature_per_text_and_it_is_the_texts():
     """Scanned prompts that many accounts send: the sample keeps one store row per distinct text,
     and every row's signature is the MinHash of its own prompt (kernels.unfused, from the text)."""
