@@ -185,10 +185,12 @@ def link_bucket_pairs(order, starts, rec, account, sig, min_agree, window, band,
         base = starts[q0]
         for a in range(base, starts[q1]):
             if a + GATHER_AHEAD < texts:
+                ahead = order[a + GATHER_AHEAD] * width
                 for w in range(0, width, 8):
-                    prefetch(rec, order[a + GATHER_AHEAD] * width + w)
+                    prefetch(rec, ahead + w)
+            t = np.uint64(order[a])  # read once, and unsigned: no wrap-around of a negative index
             for w in range(width):
-                blk[a - base, w] = rec[order[a], w]
+                blk[a - base, w] = rec[t, w]
         for q in range(q0, q1):
             lo, hi = starts[q] - base, starts[q + 1] - base
             p = 0
