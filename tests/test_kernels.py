@@ -393,6 +393,16 @@ def test_reserved_rows_ask_for_huge_pages_only_when_told():
     if "hg" not in flags(advised):
         pytest.skip("this kernel takes no huge page advice")
     assert "hg" not in flags(plain)
+    # huge_page_rows: the same advised mapping, or numpy's own array where none is given
+    rows = buffers.huge_page_rows(1 << 14, 8, np.uint64)
+    assert rows.shape == (1 << 14, 8) and rows.dtype == np.uint64 and "hg" in flags(rows)
+    rows[-1, -1] = 7
+    assert rows[-1, -1] == 7
+    import unittest.mock
+
+    with unittest.mock.patch.object(buffers, "reserved_rows", lambda *a, **k: None):
+        fallback = buffers.huge_page_rows(3, 8, np.uint64)
+    assert fallback.shape == (3, 8) and fallback.dtype == np.uint64 and fallback.flags.writeable
 
 
 def test_reservable_bytes_leave_room_under_an_address_space_limit(monkeypatch):

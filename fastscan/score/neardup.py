@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from fastscan.buffers import reserved_rows
+from fastscan.buffers import huge_page_rows
 from fastscan.config import ScanConfig
 from fastscan.errors import FastscanError
 from fastscan.parallel import in_background, map_ordered, row_ranges, workers
@@ -249,12 +249,7 @@ def cross_pairs(
     map_ordered(lambda r: neardup.band_keys(sig, text_row, rows, r[0], r[1], keys), row_ranges(n_texts))
     if (most := max(len(base), len(sig))) > links.MAX_ROWS:  # the records' places and rows are uint32
         raise FastscanError(f"cross-account pair search: {most:,} sampled prompts, over its {links.MAX_ROWS:,}")
-    # 18.6 MB on the bench log, read at random places band after band: on huge pages, where the
-    # system gives them (one TLB entry for 2 MiB of records, where 4 KiB pages missed on most reads)
-    width = links.record_width(sig.shape[1])
-    rec = reserved_rows(n_texts, width, np.uint64, huge=True)
-    if rec is None:
-        rec = np.empty((n_texts, width), dtype=np.uint64)
+    rec = huge_page_rows(n_texts, links.record_width(sig.shape[1]), np.uint64)  # 18.6 MB on the bench log
     map_ordered(lambda r: links.text_records(sig, bits, first, text_row, r[0], r[1], rec), row_ranges(n_texts))
 
     def band_pairs(band: int) -> np.ndarray:
