@@ -87,8 +87,12 @@ class SparseCounts:
     def _merge_waiting(self) -> None:
         """Fold the waiting pairs into the table: one sort of the waiting pairs alone, then a merge
         with the table, which is sorted already (sorting the table again with them took 1.6x as
-        long over a scan of the bench log)."""
+        long over a scan of the bench log). The sort is a radix sort of the keys with their values
+        alongside (kernels.buckets.radix_sort; numpy's argsort where a key is negative): on a log
+        of 197,458 accounts, whose tables hold millions of pairs, numpy's argsort and the gathers
+        by its order took 0.66-0.77 s of a scan on the fold's thread."""
         from fastscan.kernels.aggregate import EMPTY_KEY, merge_counts
+        from fastscan.kernels.buckets import radix_sort
 
         if self._waiting[0] == 0:
             return
@@ -97,10 +101,12 @@ class SparseCounts:
         v = self._slot_counts[held]
         self._slot_keys[held] = EMPTY_KEY
         self._waiting[0] = 0
-        order = np.argsort(k)  # distinct keys: any sort gives the one order
+        if not radix_sort(k, np.empty_like(k), v, np.empty_like(v)):  # distinct keys: any sort gives one order
+            order = np.argsort(k)
+            k, v = k[order], v[order]
         out_k = np.empty(len(self.keys) + len(k), dtype=np.int64)
         out_v = np.empty(len(out_k), dtype=np.int64)
-        c = merge_counts(self.keys, self.counts, k[order], v[order], self._MINIMUM, out_k, out_v)
+        c = merge_counts(self.keys, self.counts, k, v, self._MINIMUM, out_k, out_v)
         self.keys = out_k[:c].copy()
         self.counts = out_v[:c].copy()
 

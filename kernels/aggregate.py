@@ -338,56 +338,6 @@ def accumulate(keys, values, minimum, table_keys, table_values, used, limit):
     return n
 
 
-_RADIX_BITS = 11  # a digit of radix_sort: 2,048 counters, 16 KB, stay in the L1 cache
-
-
-@kernel(types.boolean(rw(types.int64), rw(types.int64)))
-def radix_sort(values, tmp):
-    """Sort `values` in place when none is negative (LSD radix sort, 11-bit digits, as many as
-    the largest value has; a digit all values share is skipped); returns False, values untouched,
-    when one is negative. About 3x numpy's sort for the pair codes of finish().
-
-    values : int64[n]; tmp : int64[>= n], scratch
-    """
-    n = values.shape[0]
-    top = np.int64(0)
-    for i in range(n):
-        v = values[i]
-        if v < 0:
-            return False
-        top |= v
-    digits = 0
-    while digits * _RADIX_BITS < 63 and (top >> (digits * _RADIX_BITS)) > 0:  # a shift stays below 64
-        digits += 1
-    width = 1 << _RADIX_BITS
-    mask = np.int64(width - 1)
-    count = np.zeros((max(digits, 1), width), dtype=np.int64)
-    for i in range(n):
-        v = values[i]
-        for d in range(digits):
-            count[d, (v >> (d * _RADIX_BITS)) & mask] += 1
-    src = values
-    dst = tmp[:n]
-    for d in range(digits):
-        shift = d * _RADIX_BITS
-        if count[d, (src[0] >> shift) & mask] == n:
-            continue  # every value has this digit
-        total = np.int64(0)
-        for k in range(width):
-            c = count[d, k]
-            count[d, k] = total
-            total += c
-        for i in range(n):
-            v = src[i]
-            k = (v >> shift) & mask
-            dst[count[d, k]] = v
-            count[d, k] += 1
-        src, dst = dst, src
-    if src.ctypes.data != values.ctypes.data:
-        values[:] = src
-    return True
-
-
 @kernel(types.int64(rw(types.int64), rw(types.int64)))
 def distinct_in_place(values, counts):
     """Move the distinct values of the sorted `values` to its front, in order; returns how many

@@ -1,5 +1,6 @@
-"""Grouping by 64-bit keys without a comparison sort: the LSH buckets of a band (`bucket_keys`) and
-how many elements share a key pair (`key_counts`)."""
+"""Grouping and sorting by 64-bit keys without a comparison sort: the LSH buckets of a band
+(`bucket_keys`), how many elements share a key pair (`key_counts`), and non-negative integers in
+order with a payload alongside (`radix_sort`)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,67 @@ def _by_top_bits(keys, out, sk):
         out[q] = by_low_at[a]
         at_high[x] = q + 1
     return low_shift
+
+
+_RADIX_BITS = 11  # a digit of radix_sort: 2,048 counters, 16 KB, stay in the L1 cache
+
+
+@kernel(types.boolean(rw(types.int64), rw(types.int64), rw(types.int64), rw(types.int64)))
+def radix_sort(values, tmp, payload, payload_tmp):
+    """Sort `values` in place when none is negative (LSD radix sort, 11-bit digits, as many as
+    the largest value has; a digit all values share is skipped), `payload` moved alongside (when
+    it is not empty: then as long as `values`); returns False, both untouched, when a value is
+    negative. Stable: equal values keep their payloads' order. About 3x numpy's sort for the pair
+    codes of finish(); for the 1 M waiting pairs of a sparse table and their counts, 5-6x numpy's
+    argsort and the two gathers by its order (counts.SparseCounts).
+
+    values : int64[n]; tmp : int64[>= n], scratch; payload : int64[n] or int64[0];
+    payload_tmp : int64[>= len(payload)], scratch
+    """
+    n = values.shape[0]
+    carry = payload.shape[0] > 0
+    top = np.int64(0)
+    for i in range(n):
+        v = values[i]
+        if v < 0:
+            return False
+        top |= v
+    digits = 0
+    while digits * _RADIX_BITS < 63 and (top >> (digits * _RADIX_BITS)) > 0:  # a shift stays below 64
+        digits += 1
+    width = 1 << _RADIX_BITS
+    mask = np.int64(width - 1)
+    count = np.zeros((max(digits, 1), width), dtype=np.int64)
+    for i in range(n):
+        v = values[i]
+        for d in range(digits):
+            count[d, (v >> (d * _RADIX_BITS)) & mask] += 1
+    src, dst = values, tmp[:n]
+    src_p, dst_p = payload, payload_tmp[: payload.shape[0]]
+    for d in range(digits):
+        shift = d * _RADIX_BITS
+        if count[d, (src[0] >> shift) & mask] == n:
+            continue  # every value has this digit
+        total = np.int64(0)
+        for k in range(width):
+            c = count[d, k]
+            count[d, k] = total
+            total += c
+        for i in range(n):
+            v = src[i]
+            k = (v >> shift) & mask
+            at = count[d, k]
+            dst[at] = v
+            if carry:
+                dst_p[at] = src_p[i]
+            count[d, k] = at + 1
+        src, dst = dst, src
+        src_p, dst_p = dst_p, src_p
+    if src.ctypes.data != values.ctypes.data:
+        values[:] = src
+        if carry:
+            payload[:] = src_p
+    return True
 
 
 @kernel(types.int64(ro(types.uint64), types.int64, rw(types.int64), rw(types.int64)))

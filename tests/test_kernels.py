@@ -1356,16 +1356,24 @@ def test_find_pairs_matches_a_dict(rows, queries, in_order, data):
 @pytest.mark.parametrize("top", [0, 1, 2**11, 2**33, 2**62, 2**63 - 1])
 @pytest.mark.parametrize("n", [0, 1, 2, 1000, 70_000])
 def test_radix_sort_is_numpy_sort_and_leaves_negative_values_alone(top, n):
-    """Every digit count (one to six of 11 bits; a digit every value shares is skipped), and no
-    sort at all when a value is negative (the caller sorts those with numpy)."""
+    """Every digit count (one to six of 11 bits; a digit every value shares is skipped), a payload
+    moved along as a stable argsort orders it, or none, and no sort at all when a value is negative
+    (the caller sorts those with numpy)."""
+    from fastscan.kernels import buckets
+
     rng = np.random.default_rng(n + top)
     values = rng.integers(0, top + 1, n)
     values[: n // 4] = values[n // 2 : n // 2 + n // 4]  # repeats
     got = values.copy()
-    assert aggregate.radix_sort(got, np.empty(n + 3, dtype=np.int64))
+    none = np.zeros(0, dtype=np.int64)
+    assert buckets.radix_sort(got, np.empty(n + 3, dtype=np.int64), none, none)
     assert np.array_equal(got, np.sort(values))
+    got, payload = values.copy(), rng.integers(-(2**40), 2**40, n)
+    want = payload[np.argsort(values, kind="stable")]
+    assert buckets.radix_sort(got, np.empty(n, dtype=np.int64), payload, np.empty(n + 5, dtype=np.int64))
+    assert np.array_equal(got, np.sort(values)) and np.array_equal(payload, want)
     if n:
         values[n // 3] = -1
-        got = values.copy()
-        assert not aggregate.radix_sort(got, np.empty(n, dtype=np.int64))
-        assert np.array_equal(got, values)
+        got, payload, before = values.copy(), np.arange(n), np.arange(n)
+        assert not buckets.radix_sort(got, np.empty(n, dtype=np.int64), payload, np.empty(n, dtype=np.int64))
+        assert np.array_equal(got, values) and np.array_equal(payload, before)

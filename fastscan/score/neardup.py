@@ -326,10 +326,10 @@ def _distinct_pairs(
     counts: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The distinct codes a * base + b over the pairs (a, b) and (a2, b2), sorted, and with
-    `counts` how often each came (else an empty array): np.unique's result, from one array
-    sorted in place (np.unique of a concatenation held three copies of it, the peak of finish())
-    by a radix sort (0.10 against numpy's 0.30 s for the 4.4 M codes of the bench log)."""
-    from fastscan.kernels.aggregate import distinct_in_place, radix_sort
+    `counts` how often each came (else an empty array): np.unique's result, from one array sorted
+    in place by a radix sort (np.unique of a concatenation held three copies of it, the peak of
+    finish(); the sort 0.10 against numpy's 0.30 s for the 4.4 M codes of the bench log)."""
+    from fastscan.kernels import aggregate, buckets
 
     p = len(a)
     code = np.empty(p + (len(a2) if a2 is not None else 0), dtype=np.int64)
@@ -338,10 +338,10 @@ def _distinct_pairs(
     if a2 is not None and b2 is not None:
         np.multiply(a2, base, out=code[p:])
         code[p:] += b2
-    if not radix_sort(code, np.empty_like(code)):  # a negative code: numpy sorts it
+    if not buckets.radix_sort(code, np.empty_like(code), code[:0], code[:0]):  # no payload; negative: numpy
         code.sort()
     cnt = np.empty(len(code) if counts else 0, dtype=np.int64)
-    k = distinct_in_place(code, cnt)
+    k = aggregate.distinct_in_place(code, cnt)
     return code[:k], cnt[:k]
 
 
