@@ -675,6 +675,27 @@ def test_a_sample_past_the_pair_search_limit_is_an_error_that_says_so(monkeypatc
         scanner.finish()
 
 
+def test_cross_pairs_need_two_accounts():
+    """Edited copies of the same texts sent by one account pair with nothing across accounts (the
+    search is not run); the same prompts sent by two accounts pair."""
+    from fastscan.score import neardup as sn
+
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(400)]
+    texts = [[rng.choice(words) for _ in range(40)] for _ in range(20)]
+    prompts = []
+    for t in texts:
+        for edit in range(2):  # the text with its last word edited: a near-duplicate of the other
+            prompts.append(" ".join(t[:-1] + [f"end{edit}"]))
+    found = []
+    for rows in ([("solo", p) for p in prompts], [(f"acct{i % 2}", p) for i, p in enumerate(prompts)]):
+        state = scan_rows(rows).state
+        bits = sn.low_bits(state)  # (compacts the sample)
+        eligible = np.ones(len(state.sample.account), dtype=np.bool_)
+        found.append(len(sn.cross_pairs(state, sn.account_ranks(state), eligible, bits)[0]))
+    assert found == [0, 20]  # each text's two copies, once
+
+
 def test_cross_account_ring_is_one_cluster_and_popular_content_ties_nothing():
     rep = scan_rows(cross_log()).finish()
     r = {x["account_id"]: x for x in rep.accounts.to_pylist()}

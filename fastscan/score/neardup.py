@@ -213,7 +213,7 @@ def cross_pairs(
     need, window = min_agree(cfg), cfg.bucket_window
     idx = np.flatnonzero(eligible)
     none = np.zeros(0, np.int64)
-    if len(idx) < 2 or len(np.unique(s.account[idx])) < 2:
+    if len(idx) < 2 or not (s.account[idx] != s.account[idx[0]]).any():  # one account: nothing to link
         return none, none, none
     # order inside a bucket: prompt hash, then account_id rank (identical prompts of several
     # accounts) - never the order in which accounts were first seen. Sorted so once; each band
