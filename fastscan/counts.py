@@ -90,7 +90,7 @@ class SparseCounts:
         long over a scan of the bench log). The sort is a radix sort of the keys with their values
         alongside (kernels.buckets.radix_sort; numpy's argsort where a key is negative): on a log
         of 197,458 accounts, whose tables hold millions of pairs, numpy's argsort and the gathers
-        by its order took 0.66-0.77 s of a scan on the fold's thread."""
+        by its order took 0.53-0.77 s of a scan on the fold's thread."""
         from fastscan.kernels.aggregate import EMPTY_KEY, merge_counts
         from fastscan.kernels.buckets import radix_sort
 

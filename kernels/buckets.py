@@ -88,6 +88,7 @@ def _by_top_bits(keys, out, sk):
 
 
 _RADIX_BITS = 11  # a digit of radix_sort: 2,048 counters, 16 KB, stay in the L1 cache
+NO_PAYLOAD = np.zeros(0, dtype=np.int64)  # radix_sort's payload (and its scratch) when nothing moves along
 
 
 @kernel(types.boolean(rw(types.int64), rw(types.int64), rw(types.int64), rw(types.int64)))

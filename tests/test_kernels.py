@@ -1365,8 +1365,7 @@ def test_radix_sort_is_numpy_sort_and_leaves_negative_values_alone(top, n):
     values = rng.integers(0, top + 1, n)
     values[: n // 4] = values[n // 2 : n // 2 + n // 4]  # repeats
     got = values.copy()
-    none = np.zeros(0, dtype=np.int64)
-    assert buckets.radix_sort(got, np.empty(n + 3, dtype=np.int64), none, none)
+    assert buckets.radix_sort(got, np.empty(n + 3, dtype=np.int64), buckets.NO_PAYLOAD, buckets.NO_PAYLOAD)
     assert np.array_equal(got, np.sort(values))
     got, payload = values.copy(), rng.integers(-(2**40), 2**40, n)
     want = payload[np.argsort(values, kind="stable")]

@@ -338,7 +338,7 @@ def _distinct_pairs(
     if a2 is not None and b2 is not None:
         np.multiply(a2, base, out=code[p:])
         code[p:] += b2
-    if not buckets.radix_sort(code, np.empty_like(code), code[:0], code[:0]):  # no payload; negative: numpy
+    if not buckets.radix_sort(code, np.empty_like(code), buckets.NO_PAYLOAD, buckets.NO_PAYLOAD):  # negative: numpy
         code.sort()
     cnt = np.empty(len(code) if counts else 0, dtype=np.int64)
     k = aggregate.distinct_in_place(code, cnt)
