@@ -36,32 +36,32 @@ class SparseCounts:
         self._slot_keys = self._slot_counts = np.zeros(0, dtype=np.int64)
         self._waiting[0] = 0
 
-    @staticmethod
-    def pack(account: np.ndarray, key: np.ndarray) -> np.ndarray:
-        return (account.astype(np.int64) << 32) | (key.astype(np.int64) & 0xFFFFFFFF)
-
     def add(self, account: np.ndarray, key: np.ndarray, counts: np.ndarray | None = None) -> None:
-        """Count each (account, key) once, or add its `counts`."""
+        """Count each (account, key) once, or add its `counts`. A pair's key in the table is the
+        account above the key's low 32 bits (`kernels.aggregate.accumulate` makes it); int64
+        arrays are taken as they are (the state passes them so, once a batch for all its tables)."""
         if counts is not None and len(counts) != len(account):
             raise ValueError(f"{len(account)} keys but {len(counts)} values")
-        self._queue(self.pack(account, key), _NO_VALUES if counts is None else counts)
+        self._queue(
+            np.ascontiguousarray(account, dtype=np.int64),
+            np.ascontiguousarray(key, dtype=np.int64),
+            _NO_VALUES if counts is None else np.ascontiguousarray(counts, dtype=np.int64),
+        )
 
-    def _queue(self, packed: np.ndarray, values: np.ndarray) -> None:
-        """Add (packed key, value) pairs (values empty: 1 each) to the waiting pairs, merging them
+    def _queue(self, account: np.ndarray, key: np.ndarray, values: np.ndarray) -> None:
+        """Add (account, key, value) rows (values empty: 1 each) to the waiting pairs, merging them
         into the table whenever the waiting table is half full."""
         from fastscan.kernels.aggregate import accumulate
 
-        values = np.ascontiguousarray(values, dtype=np.int64)
         done = 0
-        while done < len(packed):
+        while done < len(account):
             if self._waiting[0] == 0:
                 self._size_slots()
             limit = len(self._slot_keys) // 2
             rest = values[done:] if len(values) else values
-            done += accumulate(
-                packed[done:], rest, self._MINIMUM, self._slot_keys, self._slot_counts, self._waiting, limit
-            )
-            if done < len(packed):
+            slots = (self._slot_keys, self._slot_counts, self._waiting)
+            done += accumulate(account[done:], key[done:], rest, self._MINIMUM, *slots, limit)
+            if done < len(account):
                 self._merge_waiting()
 
     def _size_slots(self) -> None:

@@ -162,14 +162,16 @@ class AccountState:
         account = self._map_ids(p.ids)
         values = p.values
         aggregate.sum_by_account(account, values, self.sums)
-        for keys in p.param_keys + self._text_keys.keys(p.batch, self.config.entity, self.param_labels):
-            self.params.add(account, keys)
         aggregate.minmax_by_account(account, p.ts_ms, p.ts_valid, self.ts_min, self.ts_max)
-        midx = self._map_models(p.models)
-        self.model_counts.add(account, midx)
-        self.model_tokens.add(account, midx, values[:, F["completion_tokens"]])
+        # the sparse tables take int64 accounts and keys: converted once here for all of them
+        account64 = account.astype(np.int64)
+        for keys in p.param_keys + self._text_keys.keys(p.batch, self.config.entity, self.param_labels):
+            self.params.add(account64, keys)
+        midx = self._map_models(p.models).astype(np.int64)
+        self.model_counts.add(account64, midx)
+        self.model_tokens.add(account64, midx, values[:, F["completion_tokens"]])
         if p.ts_valid.any():  # the rows with a time, taken out once for the three tables of hours
-            timed_account, timed_model = account[p.ts_valid], midx[p.ts_valid]
+            timed_account, timed_model = account64[p.ts_valid], midx[p.ts_valid]
             self.hours.add(timed_account, p.hours)
             self.model_timed.add(timed_account, timed_model)
             self.model_first.add(timed_account, timed_model, p.hours)

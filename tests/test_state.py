@@ -760,7 +760,8 @@ def test_order_by_account_hash_is_lexsort(accounts, n):
 @pytest.mark.parametrize("batches", [1, 3, 40])
 def test_sparse_counts_and_minima_match_a_dictionary(batches):
     """Per (account, key): the sum of counts and the smallest value, whatever the batches and
-    compactions (many small batches compact between them)."""
+    compactions (many small batches compact between them), and whatever the arrays' types and
+    layout (int32 accounts, as a state numbers them; counts a column of a 2-d array)."""
     from fastscan.counts import SparseCounts, SparseMin
 
     rng = np.random.default_rng(batches)
@@ -773,7 +774,9 @@ def test_sparse_counts_and_minima_match_a_dictionary(batches):
         acct = rng.integers(0, 50, n)
         key = rng.integers(0, 2**32, n) % rng.choice([3, 1000, 2**32])
         val = rng.integers(-(2**40), 2**40, n)
-        cnt = rng.integers(1, 5, n)
+        cnt = rng.integers(1, 5, (n, 2))[:, 1]  # strided
+        if _ % 2:
+            acct = acct.astype(np.int32)
         sums.add(acct, key, cnt)
         mins.add(acct, key, val)
         seen.add(acct, key)  # no counts: each pair once
