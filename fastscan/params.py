@@ -40,6 +40,8 @@ __all__ = [
     "LABEL_CHARS",
     "MODEL_KIND",
     "PARAM_BUCKETS",
+    "SYSTEM_KIND",
+    "TEXT_KINDS",
     "TextKeys",
     "describe",
     "entity_ids",
@@ -52,6 +54,8 @@ __all__ = [
 
 KINDS = ("max_tokens", "temperature", "n", "probing", "system_prompt", "model", "owner", "network", "client")
 IDENTITY_KINDS = (6, 7, 8)  # who sends, not how: an owner above the entity, a network, a client
+SYSTEM_KIND = 4
+TEXT_KINDS = (SYSTEM_KIND, *IDENTITY_KINDS)  # the kinds whose keys come from texts (TextKeys)
 _BUCKETS = (128, 43, 64, 4, 4096, 0, 4096, 4096, 4096)  # models are keyed by fastscan.score.campaigns
 PARAM_BUCKETS = sum(_BUCKETS)
 KEY_SHIFT = 24  # a key is kind << KEY_SHIFT | bucket
@@ -200,10 +204,16 @@ class TextKeys:
     def __init__(self) -> None:
         self._kinds: dict[int, _Texts] = {}
 
-    def keys(self, batch: pa.RecordBatch, entity: str, labels: dict) -> list[np.ndarray]:
-        """The text kinds' keys of `batch`, as `param_keys` gives them; labels noted in `labels`."""
+    def keys(
+        self, batch: pa.RecordBatch, entity: str, labels: dict, kinds: tuple[int, ...] = TEXT_KINDS
+    ) -> list[np.ndarray]:
+        """The keys of `batch` of the text kinds among `kinds`, as `param_keys` gives them; labels
+        noted in `labels`. A key depends on its text alone, so a TextKeys may serve several
+        states, but for the labels: a text is noted when its TextKeys first meets it."""
         out = []
         for kind, col, prepare in text_columns(batch, entity):
+            if kind not in kinds:
+                continue
             if col is None or col.null_count == len(col):
                 out.append(_key(kind, np.zeros(batch.num_rows, np.int64)))
                 continue

@@ -24,7 +24,7 @@ from fastscan.counts import SparseCounts, SparseMin
 from fastscan.errors import StateFormatError
 from fastscan.names import NameTable
 from fastscan.parallel import map_ordered, row_ranges
-from fastscan.params import TextKeys, merge_labels
+from fastscan.params import IDENTITY_KINDS, TextKeys, merge_labels
 from fastscan.prepared import FEATURES, F, Prepared, prepare
 from fastscan.sketches import (
     INT64_MAX,
@@ -165,7 +165,10 @@ class AccountState:
         aggregate.minmax_by_account(account, p.ts_ms, p.ts_valid, self.ts_min, self.ts_max)
         # the sparse tables take int64 accounts and keys: converted once here for all of them
         account64 = account.astype(np.int64)
-        for keys in p.param_keys + self._text_keys.keys(p.batch, self.config.entity, self.param_labels):
+        # the system prompt's keys come prepared (no label is noted for them); the state keys the
+        # identity texts, whose labels it notes when its TextKeys first meets them
+        identities = self._text_keys.keys(p.batch, self.config.entity, self.param_labels, IDENTITY_KINDS)
+        for keys in p.param_keys + identities:
             self.params.add(account64, keys)
         midx = self._map_models(p.models).astype(np.int64)
         self.model_counts.add(account64, midx)

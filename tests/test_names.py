@@ -158,7 +158,9 @@ def test_a_states_text_keys_and_labels_are_those_of_param_keys(entity):
     """TextKeys (a state's: each text hashed once, the network prefixes cut in a kernel) against
     param_keys batch by batch, over addresses of every form, clients, owners and system prompts,
     with tables small enough to start again empty several times."""
-    from fastscan.params import TextKeys, merge_labels, network_prefix, param_keys, value_keys
+    from fastscan.config import ScanConfig
+    from fastscan.params import IDENTITY_KINDS, TextKeys, merge_labels, network_prefix, param_keys, value_keys
+    from fastscan.prepared import prepare
 
     rng = np.random.default_rng(11)
     text_keys = TextKeys()
@@ -186,5 +188,11 @@ def test_a_states_text_keys_and_labels_are_those_of_param_keys(entity):
         merge_labels(reference, labels)
         got = value_keys(batch) + text_keys.keys(batch, entity, ours)
         assert [k.tolist() for k in got] == [k.tolist() for k in want]
+        # as a scan has them: the system prompts' keyed by `prepare` (the thread's TextKeys,
+        # which serves every state), the identities' by the state's TextKeys
+        folded: dict = {}
+        split = prepare(batch, ScanConfig(entity=entity)).param_keys
+        split += TextKeys().keys(batch, entity, folded, IDENTITY_KINDS)
+        assert [k.tolist() for k in split] == [k.tolist() for k in want] and folded == labels
     assert ours == reference and any(shared for _, shared in ours.values())
     assert len(text_keys._kinds[7].table) < len(networks)  # the table started again on the way
