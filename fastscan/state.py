@@ -163,7 +163,7 @@ class AccountState:
         values = p.values
         aggregate.sum_by_account(account, values, self.sums)
         aggregate.minmax_by_account(account, p.ts_ms, p.ts_valid, self.ts_min, self.ts_max)
-        # the sparse tables take int64 accounts and keys: converted once here for all of them
+        # the sparse tables and the sample take int64 accounts: converted once here for all of them
         account64 = account.astype(np.int64)
         # the system prompt's keys come prepared (no label is noted for them); the state keys the
         # identity texts, whose labels it notes when its TextKeys first meets them
@@ -181,7 +181,7 @@ class AccountState:
 
         t0 = values[:, F["temperature_zero"]]
         text_words = (p.word_start, p.n_words, p.words)
-        self._update_sample(account, p.phash, t0, p.n_words, p.head, p.tail, p.p_off, p.p_data, p.p_valid, text_words)
+        self._update_sample(account64, p.phash, t0, p.n_words, p.head, p.tail, p.p_off, p.p_data, p.p_valid, text_words)
 
     def _update_sample(
         self,
@@ -204,7 +204,7 @@ class AccountState:
         if not cand.any():
             return
         rows = np.flatnonzero(cand)
-        key_a = account[rows].astype(np.int64)
+        key_a = account[rows]
         key_h = phash[rows]
         order, starts = group_by_account_hash(key_a, key_h)
         counts = np.diff(np.append(starts, len(order))).astype(np.int64)
