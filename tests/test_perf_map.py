@@ -38,13 +38,7 @@ def test_the_map_names_each_kernel_and_its_helpers_without_overlaps(tmp_path, cl
     names = {name for _, _, name in spans}
     decoder = "json_records.scan_records:"
     assert decoder + "json_records.scan_records" in names
-    # which helpers LLVM leaves out of line depends on the CPU it compiles for (copy_bytes is
-    # inlined for an AVX2 machine, not for an AVX-512 one): at least one of ours must be named
-    ours = ("bits.", "messages.", "json_values.", "json_records.")
-    helpers = {
-        n[len(decoder) :]
-        for n in names
-        if n.startswith(decoder) and n[len(decoder) :].startswith(ours) and "scan_records" not in n[len(decoder) :]
-    }
-    assert helpers, sorted(n for n in names if n.startswith(decoder))
+    # the byte copy is left out of line when LLVM compiles for an AVX-512 CPU and inlined for an
+    # AVX2 one: it is not asked for by name
+    assert decoder + "messages.role_code" in names
     assert decoder + "json_records.scan_records [python wrapper]" in names
