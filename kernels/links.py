@@ -164,7 +164,7 @@ def link_bucket_pairs(order, starts, rec, account, sig, min_agree, window, band,
     in_rec = min(band, pn // rows_per_band)  # earlier bands the records cover
     # where a record holds each of those bands' values: their 16-bit lanes of its words, so that a
     # pair's check compares whole words without a branch (a value at a time, it stopped at the
-    # first that differed: the 25 bands on one thread 0.33-0.34 -> 0.31 s)
+    # first that differed: the 25 bands on one thread 0.33-0.36 -> 0.29-0.32 s)
     lanes = np.zeros((max(in_rec, 1), width), dtype=np.uint64)
     lane_lo = width  # the first word that holds any
     for b in range(in_rec):
