@@ -7,15 +7,64 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/logs.py, tests
 
 import os
 import subprocess
+import tempfile
 
 import pytest
 
 
+# One disk cache of compiled kernels for the session, this process and the fastscan processes the
+# tests start alike: the kernels compile once, not once here and again in the first CLI run (on a
+# slow 2-core machine 62 s and 74 s of a 12-minute run). Its folder is named, as the CLI's is, by a
+# hash of the numba and Python versions and of every kernel source file
+# (fastscan.kernels.cache.cache_folder), under the temporary folder, never the home directory: a
+# later run of the same code loads it, and nothing compiled from other sources is ever loaded.
+# Set before any kernel is imported (numba decides at import whether a kernel is cached).
+# FASTSCAN_NUMBA_CACHE=0 in the environment: this process compiles without a cache.
+def _kernel_cache() -> str:
+    from fastscan.kernels import cache  # imports no numba
+
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    base = Path(tempfile.gettempdir()) / f"fastscan-test-kernels-{uid}"
+    folder = cache.cache_folder(Path(cache.__file__).resolve().parent, base)
+    try:
+        if folder is None:  # numba is not installed: the tests fail at import, as they should
+            raise OSError("no numba")
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if hasattr(os, "getuid") and folder.stat().st_uid != uid:
+            raise OSError(f"{folder} belongs to another user")
+        os.utime(folder)
+    except OSError:
+        return tempfile.mkdtemp(prefix="fastscan-test-kernels-")  # this session's alone
+    cache.prune_stale_caches(base, folder)
+    return str(folder)
+
+
+_KERNEL_CACHE = _kernel_cache()
+if os.environ.get("FASTSCAN_NUMBA_CACHE", "").strip().lower() not in ("0", "false", "no"):
+    os.environ["FASTSCAN_NUMBA_CACHE"] = "1"
+    os.environ["NUMBA_CACHE_DIR"] = _KERNEL_CACHE
+
+
+_NO_KERNELS = {"test_layout.py", "test_docs.py"}  # test files that scan nothing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kernels_compiled_once(request):
+    """The kernels a scan uses, compiled into the session's cache at the start, the work shared
+    out between processes, one per core (fastscan.kernels.warmup), as a first CLI run does; not
+    for a run of test files that scan nothing."""
+    if all(item.path.name in _NO_KERNELS for item in request.session.items):
+        return
+    from fastscan import kernels
+
+    kernels.warmup()
+
+
 @pytest.fixture(scope="session")
-def cli_env(tmp_path_factory):
-    """Environment for fastscan subprocesses: kernels compiled once into a session cache
-    (opt-in FASTSCAN_NUMBA_CACHE), so each CLI run does not spend seconds compiling."""
-    return dict(os.environ, FASTSCAN_NUMBA_CACHE="1", NUMBA_CACHE_DIR=str(tmp_path_factory.mktemp("numba-cache")))
+def cli_env():
+    """Environment for fastscan subprocesses: kernels loaded from the session's cache (opt-in
+    FASTSCAN_NUMBA_CACHE), so each CLI run does not spend seconds compiling."""
+    return dict(os.environ, FASTSCAN_NUMBA_CACHE="1", NUMBA_CACHE_DIR=_KERNEL_CACHE)
 
 
 @pytest.fixture(scope="session", autouse=True)

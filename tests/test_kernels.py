@@ -882,8 +882,8 @@ print("read nothing past the end")
 def test_text_kernels_read_nothing_past_the_buffer(cli_env):
     """Texts that end 0 to 65 bytes before the last readable byte of memory (the next page has no
     access): the tokenizer, the prompt hash and the phrase search read no byte past the buffer (or
-    the process dies of SIGSEGV). The child loads the kernels from the session's cache where the
-    tests before have filled it (compiling them took 49 s of the test run)."""
+    the process dies of SIGSEGV). The child loads the kernels from the session's cache, which
+    conftest fills at the start (compiling them in the child took 49 s of the test run)."""
     values = ["x", "hello", "Think step by step" * 5, "a" * 200, "中文" * 30, "word " * 40 + "end"]
     script = [sys.executable, "-c", _GUARD_PAGE_SCRIPT, *values]
     done = subprocess.run(script, capture_output=True, text=True, env=cli_env)
