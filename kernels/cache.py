@@ -15,7 +15,14 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["cache_enabled", "cache_folder", "enable_disk_cache", "kernels_on_disk", "prune_stale_caches"]
+__all__ = [
+    "cache_enabled",
+    "cache_folder",
+    "enable_disk_cache",
+    "kernels_on_disk",
+    "prune_stale_caches",
+    "ready_folder",
+]
 
 
 _PREFIX, _DIGITS = "numba-", 16  # a cache folder's name: the prefix, then hex digits of its hash
@@ -56,22 +63,31 @@ def enable_disk_cache() -> None:
     if os.environ.get("FASTSCAN_NUMBA_CACHE", "").strip() != "" or "numba" in sys.modules:
         return
     if not os.environ.get("NUMBA_CACHE_DIR"):
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastscan"
-        folder = cache_folder(Path(__file__).resolve().parent, base)
+        folder = ready_folder(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastscan")
         if folder is None:
             return
-        try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            probe = folder / f".probe-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError:
-            return
         os.environ["NUMBA_CACHE_DIR"] = str(folder)
-        with contextlib.suppress(OSError):
-            os.utime(folder)  # used now (prune_stale_caches goes by this time)
-        prune_stale_caches(base, folder)
     os.environ["FASTSCAN_NUMBA_CACHE"] = "1"
+
+
+def ready_folder(base: Path) -> Path | None:
+    """This version's cache folder in `base` (cache_folder), created readable by its owner only
+    and written to once, marked as used now, the stale folders beside it pruned
+    (`prune_stale_caches`); None when numba is not installed or the folder cannot be written."""
+    folder = cache_folder(Path(__file__).resolve().parent, base)
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(folder)  # used now (prune_stale_caches goes by this time)
+    prune_stale_caches(base, folder)
+    return folder
 
 
 STALE_DAYS = 30  # a cache folder no run has used for this long is removed

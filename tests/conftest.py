@@ -16,7 +16,7 @@ import pytest
 # tests start alike: the kernels compile once, not once here and again in the first CLI run (on a
 # slow 2-core machine 62 s and 74 s of a 12-minute run). Its folder is named, as the CLI's is, by a
 # hash of the numba and Python versions and of every kernel source file
-# (fastscan.kernels.cache.cache_folder), under the temporary folder, never the home directory: a
+# (fastscan.kernels.cache.ready_folder), under the temporary folder, never the home directory: a
 # later run of the same code loads it, and nothing compiled from other sources is ever loaded.
 # Set before any kernel is imported (numba decides at import whether a kernel is cached).
 # FASTSCAN_NUMBA_CACHE=0 in the environment: this process compiles without a cache.
@@ -24,18 +24,9 @@ def _kernel_cache() -> str:
     from fastscan.kernels import cache  # imports no numba
 
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    base = Path(tempfile.gettempdir()) / f"fastscan-test-kernels-{uid}"
-    folder = cache.cache_folder(Path(cache.__file__).resolve().parent, base)
-    try:
-        if folder is None:  # numba is not installed: the tests fail at import, as they should
-            raise OSError("no numba")
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if hasattr(os, "getuid") and folder.stat().st_uid != uid:
-            raise OSError(f"{folder} belongs to another user")
-        os.utime(folder)
-    except OSError:
+    folder = cache.ready_folder(Path(tempfile.gettempdir()) / f"fastscan-test-kernels-{uid}")
+    if folder is None or (hasattr(os, "getuid") and folder.stat().st_uid != uid):  # another user's
         return tempfile.mkdtemp(prefix="fastscan-test-kernels-")  # this session's alone
-    cache.prune_stale_caches(base, folder)
     return str(folder)
 
 
