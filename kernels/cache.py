@@ -119,15 +119,25 @@ def prune_stale_caches(base: Path, current: Path) -> None:
 
 
 def kernels_on_disk() -> bool | None:
-    """Whether the kernels will load from the disk cache: True when its folder holds compiled
-    kernels, False when they are compiled now (the cache is off, or its folder holds none yet:
-    the first run of this version), None when that cannot be told (numba's own default folder)."""
+    """Whether the kernels will load from the disk cache: True when its folder holds kernels
+    compiled from this copy of them, False when they are compiled now (the cache is off, or holds
+    none from here yet: the first run of this version, or of this checkout), None when that cannot
+    be told (numba's own default folder)."""
     if not cache_enabled():
         return False
     folder = os.environ.get("NUMBA_CACHE_DIR")
     if not folder:
         return None
     try:
-        return any(Path(folder).rglob("*.nbi"))
+        return any((Path(folder) / numba_subfolder(Path(__file__))).glob("*.nbi"))
     except OSError:
         return None
+
+
+def numba_subfolder(source: Path) -> str:
+    """The folder, inside NUMBA_CACHE_DIR, where numba keeps what it compiled from the module at
+    `source`: the name of the module's folder and a SHA-1 of its absolute path, as numba's
+    UserProvidedCacheLocator names it (tests/test_cli_cache.py checks the two agree). Two
+    checkouts of the same kernels share NUMBA_CACHE_DIR's folder but not this one."""
+    where = os.path.dirname(os.path.abspath(source))
+    return f"{os.path.basename(where)}_{hashlib.sha1(where.encode()).hexdigest()}"

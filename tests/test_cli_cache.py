@@ -4,6 +4,7 @@ kernel source change moves it, and that it stays off when asked or when it canno
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 import os
 import shutil
@@ -15,12 +16,17 @@ from types import SimpleNamespace
 import pytest
 
 import fastscan.kernels
-from fastscan.kernels.cache import cache_folder
+from fastscan.kernels.cache import cache_folder, numba_subfolder
 
 PROBE = (
     "import json, os, fastscan.kernels as k; k.enable_disk_cache(); "
     "print(json.dumps({k: os.environ.get(k) for k in ('NUMBA_CACHE_DIR', 'FASTSCAN_NUMBA_CACHE')}))"
 )
+
+
+def ours(cache_dir: Path) -> Path:
+    """Where numba keeps, inside cache_dir, the kernels of this checkout."""
+    return cache_dir / numba_subfolder(Path(fastscan.kernels.cache.__file__))
 
 
 def probe(env_changes: dict) -> dict:
@@ -161,8 +167,8 @@ def test_a_terminal_is_told_when_the_kernels_are_compiled(tmp_path, monkeypatch,
     said = capsys.readouterr().err
     assert said.startswith("fastscan: compiling the kernels") and f"once, kept in {tmp_path}" in said
     assert len(said.splitlines()) == 1
-    (tmp_path / "kernels_x").mkdir()
-    (tmp_path / "kernels_x" / "text.count_tokens-219.py311.nbi").write_bytes(b"")  # numba's index of one
+    ours(tmp_path).mkdir()
+    (ours(tmp_path) / "text.count_tokens-219.py311.nbi").write_bytes(b"")  # numba's index of one
     cli._warmup()
     assert capsys.readouterr().err == ""
     monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "0")
@@ -171,6 +177,22 @@ def test_a_terminal_is_told_when_the_kernels_are_compiled(tmp_path, monkeypatch,
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     cli._warmup()
     assert capsys.readouterr().err == ""
+
+
+def test_the_kernels_of_this_checkout_are_found_where_numba_keeps_them():
+    """numba keeps each source folder's kernels in a subfolder of its own (named by the folder's
+    path); kernels_on_disk looks in this checkout's, where numba itself files them, and so does
+    not take another checkout's kernels in a shared cache folder for its own."""
+    from numba.core.caching import UserProvidedCacheLocator
+
+    from fastscan.kernels import jsonl
+
+    source = inspect.getfile(jsonl.newline_positions.py_func)
+    assert numba_subfolder(Path(source)) == UserProvidedCacheLocator.get_suitable_cache_subpath(source)
+    assert numba_subfolder(Path(fastscan.kernels.cache.__file__)) == numba_subfolder(Path(source))
+    folder = os.environ.get("NUMBA_CACHE_DIR")
+    if fastscan.kernels.cache_enabled() and folder:  # the tests' cache, filled at their start
+        assert any((Path(folder) / numba_subfolder(Path(source))).glob("jsonl.newline_positions-*.nbi"))
 
 
 def test_a_first_compile_is_shared_out_longest_first():
@@ -232,13 +254,18 @@ def test_warmup_shares_only_a_first_compile(monkeypatch, tmp_path):
     own = [f"fastscan.kernels.{m}" for m in shares[0]]
     assert imported == own + [f"fastscan.kernels.{m}" for m in k._MODULES]  # its share, then all
     started.clear()
-    (tmp_path / "k").mkdir()
-    (tmp_path / "k" / "jsonl.newline_positions-18.py311.nbi").write_bytes(b"")
+    (tmp_path / "kernels_0123").mkdir()  # another checkout's kernels: still a first compile here
+    (tmp_path / "kernels_0123" / "jsonl.newline_positions-18.py311.nbi").write_bytes(b"")
+    k.warmup(processes=3)
+    assert len(started) == 2
+    started.clear()
+    ours(tmp_path).mkdir()
+    (ours(tmp_path) / "jsonl.newline_positions-18.py311.nbi").write_bytes(b"")
     k.warmup(processes=3)  # the cache holds kernels
     monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "0")
     k.warmup(processes=3)  # no cache
     monkeypatch.setenv("FASTSCAN_NUMBA_CACHE", "1")
-    (tmp_path / "k" / "jsonl.newline_positions-18.py311.nbi").unlink()
+    (ours(tmp_path) / "jsonl.newline_positions-18.py311.nbi").unlink()
     k.warmup(processes=1)
     assert started == []
     # by default one process per core this one may run on, MAX_COMPILERS in all at most
@@ -270,8 +297,8 @@ def test_warmup_pauses_the_collector_only_while_kernels_load_from_the_cache(monk
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     k.warmup(processes=1)  # an empty cache folder: the kernels compile
     assert seen == [True] * len(k._MODULES) and gc.isenabled()
-    (tmp_path / "k").mkdir()
-    (tmp_path / "k" / "jsonl.newline_positions-18.py311.nbi").write_bytes(b"")
+    ours(tmp_path).mkdir()
+    (ours(tmp_path) / "jsonl.newline_positions-18.py311.nbi").write_bytes(b"")
     seen.clear()
     k.warmup(processes=1)  # the cache holds them
     assert seen == [False] * len(k._MODULES) and gc.isenabled()
