@@ -73,16 +73,67 @@ def _cache_home(tmp_path_factory):
 
 @pytest.fixture
 def run_cli(cli_env):
-    """Run `python -m fastscan ARGS` with the session's kernel cache; the CompletedProcess."""
+    """Run the command `fastscan ARGS`; a CompletedProcess with its exit code, stdout and stderr.
 
-    def run(*args, stdin=None, timeout=300):
+    In this process (fastscan.cli.main, as the command calls it), which saves the 2 s a process
+    takes to start and load the kernels: the tests that run the command most check what it says
+    and writes, not how a process starts. A warning is an error, as everywhere in the tests (a
+    process would print it); a run that outlasts `timeout` fails the test as a process's would.
+    With `stdin`, and through `run_cli.process(...)`, in a `python -m fastscan` process of its
+    own (what a process alone does: the kernel cache, signals, exit, standard input)."""
+
+    return CliRunner(cli_env)
+
+
+class CliRunner:
+    """run_cli's runner: runner(*args) in this process, runner.process(*args) in a process."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+
+    def __call__(self, *args, stdin=None, timeout: float = 300) -> subprocess.CompletedProcess:
+        if stdin is not None:
+            return self.process(*args, stdin=stdin, timeout=timeout)
+        return _in_process([str(a) for a in args], timeout)
+
+    def process(self, *args, stdin=None, timeout: float = 300) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "fastscan", *map(str, args)],
             capture_output=True,
             text=True,
-            env=cli_env,
+            env=self.env,
             stdin=stdin,
             timeout=timeout,
         )
 
-    return run
+
+def _in_process(argv: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """fastscan.cli.main(argv) on a thread of this process, its stdout and stderr caught; as
+    `python -m fastscan ARGV` would end (argparse's exits included)."""
+    import contextlib
+    import io
+    import threading
+
+    from fastscan import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    ended: list[int] = []
+    failed: list[BaseException] = []
+
+    def main():
+        try:
+            ended.append(cli.main(argv))
+        except SystemExit as e:  # argparse: a usage error or --help
+            ended.append(e.code if isinstance(e.code, int) else 0 if e.code is None else 1)
+        except BaseException as e:  # a traceback: the process would have ended with 1
+            failed.append(e)
+
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        thread = threading.Thread(target=main, name="fastscan-cli", daemon=True)
+        thread.start()
+        thread.join(timeout)
+    if thread.is_alive():
+        raise subprocess.TimeoutExpired(["fastscan", *argv], timeout, out.getvalue(), err.getvalue())
+    if failed:
+        raise failed[0]
+    return subprocess.CompletedProcess(["fastscan", *argv], ended[0], out.getvalue(), err.getvalue())

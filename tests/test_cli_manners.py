@@ -216,8 +216,8 @@ def test_the_progress_line_says_file_records_accounts_rejects_and_stage(tmp_path
 def test_the_command_freezes_the_collector_after_main_and_callers_of_main_keep_it(monkeypatch, run_cli, log, tmp_path):
     """`fastscan` (cli.console) returns main()'s exit code and leaves the objects alive frozen out
     of the garbage collector, so the interpreter's exit does not walk them; main() itself, which
-    programs call, freezes nothing. The command's outputs are complete with the freeze (the
-    subprocess tests run `python -m fastscan`, which is console())."""
+    programs call, freezes nothing. The command's outputs are complete with the freeze (in a
+    `python -m fastscan` process, which is console())."""
     import gc
 
     gc.unfreeze()
@@ -230,6 +230,6 @@ def test_the_command_freezes_the_collector_after_main_and_callers_of_main_keep_i
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
-    p = run_cli("scan", log, "--out", tmp_path / "s.parquet", "--top", "0")
+    p = run_cli.process("scan", log, "--out", tmp_path / "s.parquet", "--top", "0")
     assert p.returncode == 0, p.stderr
     assert pq.read_table(tmp_path / "s.parquet").equals(pq.read_table(out))

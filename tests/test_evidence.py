@@ -3,9 +3,6 @@ and `explain` naming the accounts an account is linked to (issue 14)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -32,14 +29,8 @@ def test_the_clusters_table_holds_every_linked_account_once(ring_log):
     assert table.column("accounts").to_pylist() == [len(m) for m in table.column("members").to_pylist()]
 
 
-def test_the_cli_writes_the_evidence_and_explain_names_the_linked_accounts(cli_env, ring_log, tmp_path):
-    run = [sys.executable, "-m", "fastscan"]
-    p = subprocess.run(
-        [*run, "scan", str(ring_log), "--evidence", str(tmp_path / "ev"), "--top", "0"],
-        capture_output=True,
-        text=True,
-        env=cli_env,
-    )
+def test_the_cli_writes_the_evidence_and_explain_names_the_linked_accounts(run_cli, ring_log, tmp_path):
+    p = run_cli("scan", ring_log, "--evidence", tmp_path / "ev", "--top", "0")
     assert p.returncode == 0, p.stderr
     clusters = pq.read_table(tmp_path / "ev" / "clusters.parquet")
     assert (tmp_path / "ev" / "shared_templates.parquet").exists() and (
@@ -47,56 +38,32 @@ def test_the_cli_writes_the_evidence_and_explain_names_the_linked_accounts(cli_e
     ).exists()
     ring = max(clusters.to_pylist(), key=lambda c: c["accounts"])
     one, other = ring["members"][0], ring["members"][1]
-    ex = subprocess.run([*run, "explain", one, str(ring_log)], capture_output=True, text=True, env=cli_env)
+    ex = run_cli("explain", one, ring_log)
     assert ex.returncode == 0, ex.stderr
     assert "linked by same cluster" in ex.stdout and other in ex.stdout
     assert linked_accounts(scan([ring_log]), one)["same cluster"] == sorted(set(ring["members"]) - {one})
 
 
-def test_explain_and_report_from_a_saved_scan_read_no_log(cli_env, ring_log, tmp_path):
-    run = [sys.executable, "-m", "fastscan"]
+def test_explain_and_report_from_a_saved_scan_read_no_log(run_cli, ring_log, tmp_path):
     st = tmp_path / "st"
-    scanned = subprocess.run(
-        [*run, "scan", str(ring_log), "--state", str(st), "--out", str(tmp_path / "a.parquet"), "--top", "0"],
-        capture_output=True,
-        text=True,
-        env=cli_env,
-    )
+    scanned = run_cli("scan", ring_log, "--state", st, "--out", tmp_path / "a.parquet", "--top", "0")
     assert scanned.returncode == 0, scanned.stderr
     want = pq.read_table(tmp_path / "a.parquet")
     ring_log.rename(ring_log.with_suffix(".gone"))  # the log is not needed any more
     try:
         ids = want.sort_by([("extraction_score", "descending")]).column("account_id").to_pylist()[:3]
-        ex = subprocess.run([*run, "explain", "--state", str(st), *ids], capture_output=True, text=True, env=cli_env)
+        ex = run_cli("explain", "--state", st, *ids)
         assert ex.returncode == 0, ex.stderr
         assert all(f"account {a}:" in ex.stdout for a in ids)
-        rep = subprocess.run(
-            [
-                *run,
-                "report",
-                "--state",
-                str(st),
-                "--out",
-                str(tmp_path / "b.parquet"),
-                "--html",
-                str(tmp_path / "r.html"),
-                "--top",
-                "0",
-            ],
-            capture_output=True,
-            text=True,
-            env=cli_env,
+        rep = run_cli(
+            "report", "--state", st, "--out", tmp_path / "b.parquet", "--html", tmp_path / "r.html", "--top", "0"
         )
         assert rep.returncode == 0, rep.stderr
         assert pq.read_table(tmp_path / "b.parquet").equals(want)
         assert 'id="clusters"' in (tmp_path / "r.html").read_text(encoding="utf-8")
-        missing = subprocess.run(
-            [*run, "explain", "--state", str(st), "nobody"], capture_output=True, text=True, env=cli_env
-        )
+        missing = run_cli("explain", "--state", st, "nobody")
         assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
-        empty = subprocess.run(
-            [*run, "report", "--state", str(tmp_path / "none")], capture_output=True, text=True, env=cli_env
-        )
+        empty = run_cli("report", "--state", tmp_path / "none")
         assert empty.returncode == 2 and "no saved scan" in empty.stderr
     finally:
         ring_log.with_suffix(".gone").rename(ring_log)

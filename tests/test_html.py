@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -145,12 +144,12 @@ def test_the_page_renders_in_a_browser_without_a_network_request(report, page, t
     assert shot.exists() and shot.stat().st_size > 20_000
 
 
-def test_the_cli_writes_the_page_and_checks_its_name_first(cli_env, tmp_path):
+def test_the_cli_writes_the_page_and_checks_its_name_first(run_cli, tmp_path):
     p = tmp_path / "log.jsonl"
     write_jsonl(p, [orjson.dumps(r) for r in records(6, 30)])
-    run = [sys.executable, "-m", "fastscan", "scan", str(p), "--top", "0"]
-    ok = subprocess.run([*run, "--html", str(tmp_path / "r.html")], capture_output=True, text=True, env=cli_env)
+    run = ["scan", p, "--top", "0"]
+    ok = run_cli(*run, "--html", tmp_path / "r.html")
     assert ok.returncode == 0, ok.stderr
     assert 'id="summary"' in (tmp_path / "r.html").read_text(encoding="utf-8")
-    bad = subprocess.run([*run, "--html", str(tmp_path / "r.txt")], capture_output=True, text=True, env=cli_env)
+    bad = run_cli(*run, "--html", tmp_path / "r.txt")
     assert bad.returncode == 2 and "records" not in bad.stderr and not (tmp_path / "r.txt").exists()

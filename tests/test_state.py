@@ -258,7 +258,7 @@ def test_changed_file_is_reported_not_double_counted(archive, tmp_path, cli_env)
         fh.write(orjson.dumps(records(1, 1, seed=5)[0]) + b"\n")
     with pytest.raises(StateError, match="changed since it was scanned"):
         scan([p], state_dir=tmp_path / "st")
-    r = run_cli("scan", p, "--state", tmp_path / "st", "--top", "0", env=cli_env)
+    r = cli_process("scan", p, "--state", tmp_path / "st", "--top", "0", env=cli_env)
     assert r.returncode == 2 and "changed since it was scanned" in r.stderr and r.stdout == ""
 
 
@@ -285,26 +285,27 @@ def test_concurrent_use_fails_clearly(archive, tmp_path, cli_env):
     with StateDir(tmp_path / "st", ScanConfig(), None):
         with pytest.raises(StateError, match="in use by another scan"):
             scan(archive[:1], state_dir=tmp_path / "st")
-        r = run_cli("scan", archive[0], "--state", tmp_path / "st", "--top", "0", env=cli_env)
+        r = cli_process("scan", archive[0], "--state", tmp_path / "st", "--top", "0", env=cli_env)
         assert r.returncode == 2, r.stderr
         assert r.stderr.strip().splitlines()[-1].startswith("fastscan: error: ")
         assert "in use by another scan (pid" in r.stderr and r.stdout == ""
     scan(archive[:1], state_dir=tmp_path / "st")  # released: usable again
 
 
-def run_cli(*args, env=None):
+def cli_process(*args, env=None):
+    """`python -m fastscan.cli ARGS` in a process of its own (one that holds no lock of this one's)."""
     return subprocess.run(
         [sys.executable, "-m", "fastscan.cli", *map(str, args)], capture_output=True, text=True, env=env
     )
 
 
-def test_killed_cli_scan_resumes(tmp_path, cli_env):
+def test_killed_cli_scan_resumes(tmp_path, cli_env, run_cli):
     """SIGKILL a CLI scan after a checkpoint inside a file; the rerun ends with the same report."""
     log = tmp_path / "big.jsonl"
     write_jsonl(log, records(40, 200, seed=21))
     st = tmp_path / "st"
     args = ["scan", log, "--chunk-size", "4K", "--checkpoint-every", "64K", "--top", "0", "--no-progress"]
-    ref = run_cli(*args, "--out", tmp_path / "want.jsonl", "--stats", tmp_path / "want.json", env=cli_env)
+    ref = run_cli(*args, "--out", tmp_path / "want.jsonl", "--stats", tmp_path / "want.json")
     assert ref.returncode == 0, ref.stderr
     proc = subprocess.Popen(
         [sys.executable, "-m", "fastscan.cli", *map(str, args), "--state", st, "--out", tmp_path / "got.jsonl"],
@@ -328,7 +329,7 @@ def test_killed_cli_scan_resumes(tmp_path, cli_env):
     if not killed:
         pytest.skip("the scan finished before it could be killed (machine too fast for this log)")
     assert proc.returncode == -signal.SIGKILL
-    r = run_cli(*args, "--state", st, "--out", tmp_path / "got.jsonl", "--stats", tmp_path / "got.json", env=cli_env)
+    r = run_cli(*args, "--state", st, "--out", tmp_path / "got.jsonl", "--stats", tmp_path / "got.json")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "got.jsonl").read_bytes() == (tmp_path / "want.jsonl").read_bytes()
     want, got = (json.loads((tmp_path / f"{k}.json").read_text()) for k in ("want", "got"))
