@@ -3,6 +3,10 @@ and `explain` naming the accounts an account is linked to (issue 14)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -67,6 +71,44 @@ def test_explain_and_report_from_a_saved_scan_read_no_log(run_cli, ring_log, tmp
         assert empty.returncode == 2 and "no saved scan" in empty.stderr
     finally:
         ring_log.with_suffix(".gone").rename(ring_log)
+
+
+LOADED = """
+import json, sys
+from fastscan.cli import main
+code = main(sys.argv[1:])
+kernels = sorted(m for m in sys.modules if m.startswith("fastscan.kernels."))
+print(json.dumps({"code": code, "numba": "numba" in sys.modules, "kernels": kernels}), file=sys.stderr)
+"""
+
+
+def test_a_saved_report_answers_explain_and_report_without_the_kernels(run_cli, ring_log, tmp_path, cli_env):
+    """`explain` and `report` answered from the report saved with the scan load no kernel and not
+    numba (about a second a command, against two with them); asked for another threshold, they
+    score the saved state again, kernels and all, and say the same as a scan would."""
+    st = tmp_path / "st"
+    assert run_cli("scan", ring_log, "--state", st, "--top", "0").returncode == 0
+
+    def loaded(*args):
+        p = subprocess.run(
+            [sys.executable, "-c", LOADED, *map(str, args)], capture_output=True, text=True, env=cli_env, timeout=300
+        )
+        said = json.loads(p.stderr.strip().splitlines()[-1])
+        assert said["code"] == 0, p.stderr
+        return said["numba"], [m for m in said["kernels"] if m != CACHE]
+
+    account = scan([ring_log]).top(1).column("account_id")[0].as_py()
+    assert loaded("explain", "--state", st, account) == (False, [])
+    assert loaded("report", "--state", st, "--out", tmp_path / "r.parquet", "--top", "3") == (False, [])
+    numba, kernels = loaded("explain", "--state", st, "--threshold", "0.4", account)
+    assert numba and "fastscan.kernels.neardup" in kernels
+    again = run_cli("report", "--state", st, "--threshold", "0.4", "--out", tmp_path / "t.parquet", "--top", "0")
+    assert again.returncode == 0, again.stderr
+    want = scan([ring_log], flag_threshold=0.4).accounts
+    assert pq.read_table(tmp_path / "t.parquet").equals(want)
+
+
+CACHE = "fastscan.kernels.cache"  # where the kernel cache is: imports no kernel and no numba
 
 
 def test_the_saved_report_is_kept_and_a_stale_one_is_not_used(ring_log, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -105,11 +106,14 @@ def saved_report(
     flag_threshold: float = FLAG_THRESHOLD,
     min_requests: int = MIN_REQUESTS,
     include_text: bool = False,
+    before_scoring: Callable[[], None] | None = None,
 ) -> Report:
     """The report of every file scanned into `state_dir`, with the config and log shape it was
     scanned with; StateError when it holds no scan (or a damaged one). `include_text`: with the
     skeletons of shared templates and excerpts of prompts (fastscan.score.excerpts), which only a
-    scan with --include-text keeps (StateError otherwise)."""
+    scan with --include-text keeps (StateError otherwise). The report saved with the scan is
+    used when it answers (the same threshold and minimum); otherwise the saved state is scored
+    again, and `before_scoring` is called first (the CLI loads the kernels then, only then)."""
     path = os.path.abspath(os.fspath(state_dir))
     if not os.path.exists(os.path.join(path, "manifest.json")):
         raise StateError(f"{path}: holds no saved scan (scan into it with --state first)")
@@ -120,6 +124,8 @@ def saved_report(
     cached = _cached(path, m["generation"], flag_threshold, min_requests)
     if cached is not None and (cached.prompt_excerpts is not None or not include_text):
         return cached if include_text else without_text(cached)
+    if before_scoring is not None:
+        before_scoring()
     with StateDir(path, config, shape_from_dict(m["shape"])) as sd:
         partial = sd.partial
     return finish(partial, flag_threshold, min_requests, include_text=include_text)
