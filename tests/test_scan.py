@@ -67,6 +67,56 @@ def test_splitting_into_files_does_not_change_the_report(small_log, tmp_path):
     assert scan(list(reversed(parts)), config=SMALL).accounts.equals(want)
 
 
+def test_many_small_files_give_the_report_of_one_and_their_batches_are_joined(small_log, tmp_path):
+    """Files of a few records each (a log rotated every minute): their batches reach the fold
+    joined, COALESCE_ROWS records at a time, not one per file (each batch has a fixed cost), and
+    the report is the report of the same records in one file; the rejects keep their own file
+    and line."""
+    from fastscan.read import ReadStats, RejectLog
+    from fastscan.run.loop import COALESCE_ROWS, read_all
+
+    lines = small_log.read_bytes().splitlines(keepends=True)
+    files = [tmp_path / f"m{k:03d}.jsonl" for k in range(0, len(lines), 40)]
+    for k, f in enumerate(files):
+        f.write_bytes(b"".join(lines[40 * k : 40 * k + 40]) + (b"{broken\n" if k == 7 else b""))
+    assert len(files) > 50
+    one = tmp_path / "one.jsonl"
+    one.write_bytes(b"".join(lines))
+    got = scan(files, config=SMALL)
+    assert got.accounts.equals(scan([one], config=SMALL).accounts)
+    assert got.stats.records_rejected == 1 and got.rejected_examples[0]["file"] == str(files[7])
+    assert got.rejected_examples[0]["line"] == 41
+    batches = list(
+        read_all(expand_sources(files), shape=None, chunk_bytes=1 << 20, rejects=RejectLog(), stats=ReadStats())
+    )
+    rows = [b.num_rows for b in batches]
+    assert sum(rows) == len(lines) and len(batches) == -(-len(lines) // COALESCE_ROWS) < len(files)
+    assert all(r >= COALESCE_ROWS for r in rows[:-1])
+
+
+def test_joined_batches_keep_every_record_in_order_and_large_ones_whole():
+    """_coalesced joins runs of small batches, hands a large one on as it is, and never joins
+    batches of different schemas."""
+    from fastscan.run.loop import _coalesced
+
+    def batch(lo, n, typ=None):
+        return pa.record_batch([pa.array(range(lo, lo + n), typ or pa.int64())], names=["x"])
+
+    sizes = [3, 4, 0, 2, 20, 1, 1, 9, 5, 5]
+    given, lo = [], 0
+    for n in sizes:
+        given.append(batch(lo, n))
+        lo += n
+    given.insert(6, batch(lo, 2, pa.int32()))  # another schema in the middle
+    got = list(_coalesced(iter(given), 8))
+    assert [b.num_rows for b in got] == [9, 20, 1, 2, 1, 9, 10]
+    assert got[1] is given[4] and got[5] is given[8]  # a large batch passes whole
+    assert [b.schema for b in got][3] == given[6].schema
+    values = [v for b in got for v in b.column(0).to_pylist()]
+    assert values == [v for b in given for v in b.column(0).to_pylist()]
+    assert list(_coalesced(iter([]), 8)) == []
+
+
 def test_scanners_merge_like_one(small_log, tmp_path):
     want = scan([small_log], config=SMALL).accounts
     parts = split_interleaved(small_log, 3, tmp_path)

@@ -63,7 +63,57 @@ def read_all(
     plan: FilePlan | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The canonical batches of every source in order; with `plan`, only what it asks for.
-    A `progress` that has a `file(k, n, name)` method is told when each file starts."""
+    A `progress` that has a `file(k, n, name)` method is told when each file starts.
+
+    Without a plan, the small batches of consecutive small files are handed on together, in
+    batches of about COALESCE_ROWS records (`_coalesced`): each batch costs the fold its fixed
+    share, about 1.5 ms, whatever its size; over 500 files of 50 records, the fold took 0.8 s of a
+    3.6 s scan that way and 0.04 s with them joined. A plan checkpoints after each chunk, which
+    needs the batches folded as they are read: with one, each file's batches go as they are."""
+    batches = _batches(sources, shape, chunk_bytes, rejects, stats, progress, plan)
+    return batches if plan is not None else _coalesced(batches, COALESCE_ROWS)
+
+
+COALESCE_ROWS = 8192  # read_all joins batches smaller than this until they hold this many records
+
+
+def _coalesced(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """`batches`, in order, with runs of consecutive batches of fewer than `rows` records each
+    joined into batches of at least `rows` records (the last may hold fewer); larger batches
+    pass as they are. The same records in the same order: a report does not depend on where
+    batches begin and end."""
+    waiting: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        if waiting and (batch.num_rows >= rows or not batch.schema.equals(waiting[0].schema)):
+            yield _joined(waiting)
+            waiting, held = [], 0
+        if batch.num_rows >= rows:
+            yield batch
+            continue
+        waiting.append(batch)
+        held += batch.num_rows
+        if held >= rows:
+            yield _joined(waiting)
+            waiting, held = [], 0
+    if waiting:
+        yield _joined(waiting)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """One batch of batches of one schema."""
+    return batches[0] if len(batches) == 1 else pa.concat_batches(batches)
+
+
+def _batches(
+    sources: list[Source],
+    shape: Shape | None,
+    chunk_bytes: int,
+    rejects: RejectLog,
+    stats: ReadStats,
+    progress: Callable[[int], None] | None,
+    plan: FilePlan | None,
+) -> Iterator[pa.RecordBatch]:
     for k, src in enumerate(sources):
         announce(progress, "file", k + 1, len(sources), src.name)
         job = FileJob(shape, stats) if plan is None else plan.begin(src)
