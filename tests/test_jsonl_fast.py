@@ -20,7 +20,7 @@ from fastscan.read import ReadStats, RejectLog
 from fastscan.read.canonical import _prompt_from_text
 from fastscan.read.jsonl_decode import JsonlDecoder, line_bounds
 from fastscan.read.jsonl_fast import PRIOR, SYSTEM, USER
-from fastscan.read.shape import FLAT, raw_schema
+from fastscan.read.shape import FLAT, Shape, raw_schema
 
 SCHEMA_SAMPLE = {"account_id": "a", "ts": "2025-09-01T00:00:00Z"}
 
@@ -253,6 +253,32 @@ def test_keys_that_move_between_lines():
     assert check(raw)
     # the key before, then a line that ends inside it, or right after its closing quote: refused
     assert not check(raw + [b'{"model": "m20"}', b'{"model', b'{"model": "m22"}', b'{"model"', b'{"model": "m24"}'])
+
+
+def test_a_plan_is_made_once_for_each_shape_and_schema(monkeypatch):
+    """plan_for makes a decoding plan once for each shape and raw schema (every file takes a
+    decoder of its own) and keeps the last _KEPT_PLANS: the same plan for the same shape and
+    schema, another for another schema, and the same decisions as make_plan."""
+    from fastscan.read import jsonl_fast as jf
+
+    monkeypatch.setattr(jf, "_PLANS", {})
+    made: list[pa.Schema] = []
+    make = jf.make_plan
+
+    def counted(shape, schema):
+        made.append(schema)
+        return make(shape, schema)
+
+    monkeypatch.setattr(jf, "make_plan", counted)
+    schema = raw_schema(FLAT, SCHEMA_SAMPLE)
+    first = jf.plan_for(FLAT, schema)
+    assert first is not None and jf.plan_for(FLAT, raw_schema(FLAT, SCHEMA_SAMPLE)) is first
+    other = raw_schema(FLAT, dict(SCHEMA_SAMPLE, ts=1756684807))  # times as numbers
+    assert jf.plan_for(FLAT, other) is not first and len(made) == 2
+    assert (jf.plan_for(FLAT, other) is None) == (make(FLAT, other) is None)
+    for k in range(jf._KEPT_PLANS + 5):
+        jf.plan_for(Shape(f"flat{k}", FLAT.paths, FLAT.messages), schema)
+    assert len(jf._PLANS) == jf._KEPT_PLANS
 
 
 def test_a_line_refused_half_way_leaves_no_trace():

@@ -16,7 +16,7 @@ import pyarrow.json as pajson
 from fastscan.buffers import as_array, validity
 from fastscan.read.canonical import extract, normalize
 from fastscan.read.coerce import RecordCoercer, Rejected, loads_wide, rows_to_columns
-from fastscan.read.jsonl_fast import RecordDecoder, fast_cols, make_plan
+from fastscan.read.jsonl_fast import RecordDecoder, fast_cols, plan_for
 from fastscan.read.rejects import ReadStats, RejectLog
 from fastscan.read.shape import NO_SHAPE, Shape
 
@@ -100,7 +100,7 @@ class JsonlDecoder:
         decoder (read.jsonl_fast, kernels/json_records.py), which refuses a line it cannot decode
         exactly as Arrow would; None when the shape is not one it decodes."""
         if not self._planned:
-            plan = make_plan(self.shape, self.schema)
+            plan = plan_for(self.shape, self.schema)
             self._fast = RecordDecoder(plan) if plan is not None else None
             self._planned = True
         if self._fast is None:
