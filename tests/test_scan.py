@@ -69,9 +69,9 @@ def test_splitting_into_files_does_not_change_the_report(small_log, tmp_path):
 
 def test_many_small_files_give_the_report_of_one_and_their_batches_are_joined(small_log, tmp_path):
     """Files of a few records each (a log rotated every minute): their batches reach the fold
-    joined, COALESCE_ROWS records at a time, not one per file (each batch has a fixed cost), and
-    the report is the report of the same records in one file; the rejects keep their own file
-    and line."""
+    joined, not one per file (each batch has a fixed cost), up to COALESCE_ROWS records or a
+    chunk's bytes; the report is the report of the same records in one file, and the rejects
+    keep their own file and line."""
     from fastscan.read import ReadStats, RejectLog
     from fastscan.run.loop import COALESCE_ROWS, read_all
 
@@ -86,35 +86,41 @@ def test_many_small_files_give_the_report_of_one_and_their_batches_are_joined(sm
     assert got.accounts.equals(scan([one], config=SMALL).accounts)
     assert got.stats.records_rejected == 1 and got.rejected_examples[0]["file"] == str(files[7])
     assert got.rejected_examples[0]["line"] == 41
-    batches = list(
-        read_all(expand_sources(files), shape=None, chunk_bytes=1 << 20, rejects=RejectLog(), stats=ReadStats())
-    )
-    rows = [b.num_rows for b in batches]
-    assert sum(rows) == len(lines) and len(batches) == -(-len(lines) // COALESCE_ROWS) < len(files)
-    assert all(r >= COALESCE_ROWS for r in rows[:-1])
+
+    def batches(paths, chunk):
+        return list(
+            read_all(expand_sources(paths), shape=None, chunk_bytes=chunk, rejects=RejectLog(), stats=ReadStats())
+        )
+
+    assert [b.num_rows for b in batches(files, 16 << 20)] == [len(lines)] and len(lines) < COALESCE_ROWS
+    joined = batches(files, 256 << 10)  # a chunk's bytes reached first
+    assert sum(b.num_rows for b in joined) == len(lines) and 1 < len(joined) < len(files) / 10
+    assert all(256 << 10 <= b.nbytes < (256 << 10) + 40_000 for b in joined[:-1])
 
 
 def test_joined_batches_keep_every_record_in_order_and_large_ones_whole():
-    """_coalesced joins runs of small batches, hands a large one on as it is, and never joins
-    batches of different schemas."""
+    """_coalesced joins runs of small batches up to a number of records or of bytes, hands a
+    large one on as it is, and never joins batches of different schemas."""
     from fastscan.run.loop import _coalesced
 
     def batch(lo, n, typ=None):
         return pa.record_batch([pa.array(range(lo, lo + n), typ or pa.int64())], names=["x"])
 
-    sizes = [3, 4, 0, 2, 20, 1, 1, 9, 5, 5]
+    sizes = [3, 4, 0, 2, 20, 1, 1, 9, 5, 5]  # small: fewer than 64 // 8 records
     given, lo = [], 0
     for n in sizes:
         given.append(batch(lo, n))
         lo += n
     given.insert(6, batch(lo, 2, pa.int32()))  # another schema in the middle
-    got = list(_coalesced(iter(given), 8))
+    got = list(_coalesced(iter(given), 64, 1 << 20))
     assert [b.num_rows for b in got] == [9, 20, 1, 2, 1, 9, 10]
     assert got[1] is given[4] and got[5] is given[8]  # a large batch passes whole
     assert [b.schema for b in got][3] == given[6].schema
     values = [v for b in got for v in b.column(0).to_pylist()]
     assert values == [v for b in given for v in b.column(0).to_pylist()]
-    assert list(_coalesced(iter([]), 8)) == []
+    # no more than about max_bytes held: 8-byte values, 40 bytes a batch of 5, 5 of them to 200
+    assert [b.num_rows for b in _coalesced(iter([batch(0, 5)] * 6), 64, 200)] == [25, 5]
+    assert list(_coalesced(iter([]), 64, 1 << 20)) == []
 
 
 def test_scanners_merge_like_one(small_log, tmp_path):

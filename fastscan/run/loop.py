@@ -65,37 +65,41 @@ def read_all(
     """The canonical batches of every source in order; with `plan`, only what it asks for.
     A `progress` that has a `file(k, n, name)` method is told when each file starts.
 
-    Without a plan, the small batches of consecutive small files are handed on together, in
-    batches of about COALESCE_ROWS records (`_coalesced`): each batch costs the fold its fixed
-    share, about 1.5 ms, whatever its size; over 500 files of 50 records, the fold took 0.8 s of a
-    3.6 s scan that way and 0.04 s with them joined. A plan checkpoints after each chunk, which
-    needs the batches folded as they are read: with one, each file's batches go as they are."""
+    Without a plan, the small batches of consecutive small files are handed on together
+    (`_coalesced`): each batch costs the fold its fixed share, about 1.5 ms, whatever its size;
+    over 500 files of 50 records, the fold took 0.8 s of a 3.6 s scan that way and 0.04 s with
+    them joined. A batch of a chunk of a large file (thousands of records) goes as it is. A plan
+    checkpoints after each chunk, which needs the batches folded as they are read: with one, each
+    file's batches go as they are."""
     batches = _batches(sources, shape, chunk_bytes, rejects, stats, progress, plan)
-    return batches if plan is not None else _coalesced(batches, COALESCE_ROWS)
+    return batches if plan is not None else _coalesced(batches, COALESCE_ROWS, chunk_bytes)
 
 
-COALESCE_ROWS = 8192  # read_all joins batches smaller than this until they hold this many records
+COALESCE_ROWS = 8192  # read_all joins small batches until they hold this many records
 
 
-def _coalesced(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """`batches`, in order, with runs of consecutive batches of fewer than `rows` records each
-    joined into batches of at least `rows` records (the last may hold fewer); larger batches
-    pass as they are. The same records in the same order: a report does not depend on where
-    batches begin and end."""
+def _coalesced(batches: Iterator[pa.RecordBatch], rows: int, max_bytes: int) -> Iterator[pa.RecordBatch]:
+    """`batches`, in order, with runs of consecutive small batches (fewer than rows // 8 records
+    and max_bytes // 4 bytes) joined until they hold `rows` records or `max_bytes` bytes; other
+    batches pass as they are, and so does a batch of another schema than the run's. The same
+    records in the same order (a report does not depend on where batches begin and end), and no
+    more than about `max_bytes` held."""
     waiting: list[pa.RecordBatch] = []
-    held = 0
+    held = held_bytes = 0
     for batch in batches:
-        if waiting and (batch.num_rows >= rows or not batch.schema.equals(waiting[0].schema)):
+        small = batch.num_rows < rows // 8 and batch.nbytes < max_bytes // 4
+        if waiting and (not small or not batch.schema.equals(waiting[0].schema)):
             yield _joined(waiting)
-            waiting, held = [], 0
-        if batch.num_rows >= rows:
+            waiting, held, held_bytes = [], 0, 0
+        if not small:
             yield batch
             continue
         waiting.append(batch)
         held += batch.num_rows
-        if held >= rows:
+        held_bytes += batch.nbytes
+        if held >= rows or held_bytes >= max_bytes:
             yield _joined(waiting)
-            waiting, held = [], 0
+            waiting, held, held_bytes = [], 0, 0
     if waiting:
         yield _joined(waiting)
 
