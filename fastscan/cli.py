@@ -25,7 +25,7 @@ def _warmup() -> None:
     """Compile (or load) the kernels before anything is timed or shown; on a terminal, say so first
     when they are compiled now, which takes a while (the first run of each version). Only where
     kernels run: `explain` and `report` answered from a saved report load neither them nor numba
-    (1.1-1.4 s a command, against 1.9-2.5 s with them)."""
+    (0.67 s a command, against 1.74 s with them, on a slow 2-core machine)."""
     from fastscan.kernels import warmup
 
     _load_numba_without_blas()

@@ -73,6 +73,9 @@ def test_explain_and_report_from_a_saved_scan_read_no_log(run_cli, ring_log, tmp
         ring_log.with_suffix(".gone").rename(ring_log)
 
 
+CACHE = "fastscan.kernels.cache"  # where the kernel cache is: imports no kernel and no numba
+
+
 LOADED = """
 import json, sys
 from fastscan.cli import main
@@ -106,9 +109,6 @@ def test_a_saved_report_answers_explain_and_report_without_the_kernels(run_cli, 
     assert again.returncode == 0, again.stderr
     want = scan([ring_log], flag_threshold=0.4).accounts
     assert pq.read_table(tmp_path / "t.parquet").equals(want)
-
-
-CACHE = "fastscan.kernels.cache"  # where the kernel cache is: imports no kernel and no numba
 
 
 def test_the_saved_report_is_kept_and_a_stale_one_is_not_used(ring_log, tmp_path):
