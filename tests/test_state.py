@@ -240,6 +240,90 @@ def test_interrupted_scan_resumes_to_the_same_report(archive, tmp_path, after):
     assert report_bytes(again, tmp_path, "again") == want_bytes and counts(again) == counts(want)
 
 
+@pytest.fixture(scope="module")
+def small_files(tmp_path_factory):
+    """60 files of a few records each (a log rotated every minute), every seventh with bad lines;
+    the thirteenth large enough to be read in several chunks of 32 KiB."""
+    d = tmp_path_factory.mktemp("small-files")
+    recs = records(24, 25, seed=23)
+    paths = []
+    for k in range(60):
+        part = recs[10 * k : 10 * k + 10] if k != 12 else recs[120:130] * 20
+        lines = [orjson.dumps(r) for r in part] + (hostile_lines(k) if k % 7 == 3 else [])
+        paths.append(d / f"m{k:02d}.jsonl")
+        write_jsonl(paths[-1], lines)
+    return paths
+
+
+def test_a_state_scan_of_small_files_joins_their_batches_and_every_checkpoint_is_whole(
+    small_files, tmp_path, monkeypatch
+):
+    """A scan into a state directory joins small files' batches as a plain scan does (each
+    batch has a fixed cost to fold). A checkpoint asked for while batches are held is taken once
+    they are folded, with the files, statistics and rejects of that moment: every checkpoint's
+    state holds exactly the records its manifest counts, and its reject file the rejects it
+    counts. Interrupted anywhere and resumed, the scan gives the report and the reject file of
+    one uninterrupted plain scan."""
+    from fastscan.state import F
+
+    kw: dict = dict(config=SMALL, chunk_bytes=32 << 10)
+    want = scan(small_files, reject_file=tmp_path / "want-rejects.jsonl", **kw)
+    want_bytes = report_bytes(want, tmp_path, "want")
+    assert 0 < want.stats.records_rejected < want.stats.records_read
+
+    saves: list[tuple[int, int, str]] = []
+    real_save = StateDir.save
+
+    def checked_save(self, state, stats, rejects, files):
+        partial = [f["stats"] for f in files.values() if f["status"] == "partial"]
+        scored = stats.records_scored + sum(p["records_scored"] for p in partial)
+        rejected = stats.records_rejected + sum(p["records_rejected"] for p in partial)
+        assert int(state.sums[: state.n_accounts, F["requests"]].sum()) == scored
+        assert rejects.count == rejected
+        if rejects.path is not None:
+            rejects.flush()
+            assert (tmp_path / "rejects.jsonl").read_bytes()[: rejects.tell()].count(b"\n") == rejected
+        saves.append((scored, rejected, type(rejects).__name__))
+        real_save(self, state, stats, rejects, files)
+
+    monkeypatch.setattr(StateDir, "save", checked_save)
+    folds = [0]
+    real_update = AccountState.update
+
+    def counted_update(self, batch):
+        folds[0] += 1
+        real_update(self, batch)
+
+    monkeypatch.setattr(AccountState, "update", counted_update)
+    for after in (2, 9, 23, 41):
+        state = tmp_path / f"state-{after}"
+        runs = 0
+        while True:
+            runs += 1
+            folds[0] = 0
+            try:
+                got = scan(
+                    small_files,
+                    state_dir=state,
+                    checkpoint_bytes=3000,
+                    reject_file=tmp_path / "rejects.jsonl",
+                    progress=interrupting(after + 7 * runs),
+                    **kw,
+                )
+                break
+            except Interrupt:
+                assert runs < 200
+        assert runs > 1
+        assert report_bytes(got, tmp_path, "got") == want_bytes and counts(got) == counts(want)
+        assert (tmp_path / "rejects.jsonl").read_bytes() == (tmp_path / "want-rejects.jsonl").read_bytes()
+    # checkpoints were taken all along, many of them asked for while batches were held
+    assert len({s[:2] for s in saves}) > 10 and sum(s[2] == "RejectMark" for s in saves) > 10
+    # checkpoints far apart (the default): the files' batches reach the fold joined
+    folds[0] = 0
+    scan(small_files, state_dir=tmp_path / "whole", **kw)
+    assert 0 < folds[0] < len(small_files) / 3
+
+
 def test_incremental_days_equal_all_at_once(archive, tmp_path):
     want = scan(archive, config=SMALL)
     day1 = [p for p in archive if "day1" in p.name]

@@ -104,8 +104,32 @@ class RejectLog:
     def file_error(self, source: str, line: int, reason: str) -> None:
         self.file_errors.append({"file": printable(source), "line": line, "reason": printable(reason)})
 
+    def mark(self) -> RejectMark:
+        """What the log holds now (its reject file flushed): what a checkpoint taken later records
+        of it, when the records read since are not yet in the state it saves."""
+        self.flush()
+        return RejectMark(self.path, self.count, list(self.examples), list(self.file_errors), self.tell())
+
     def close(self) -> None:
         if self._fh is not None:
             fh, self._fh = self._fh, None
             with self._writing():
                 fh.close()
+
+
+@dataclass(frozen=True)
+class RejectMark:
+    """A RejectLog as it was at a point of a scan (RejectLog.mark): a checkpoint saves it as it
+    saves the log itself."""
+
+    path: str | None
+    count: int
+    examples: list[dict]
+    file_errors: list[dict]
+    size: int  # bytes of the reject file then
+
+    def flush(self) -> None:
+        """Nothing to write: the log was flushed when marked."""
+
+    def tell(self) -> int:
+        return self.size

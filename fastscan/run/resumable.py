@@ -1,9 +1,11 @@
 """A resumable, incremental scan (`fastscan scan --state DIR`): the local scan loop, with a plan
 that skips the files a state directory holds, resumes the one it left half-done, and checkpoints
-after each file and every `checkpoint_bytes` of decoded JSON inside one (run.statedir)."""
+every `checkpoint_bytes` of decoded JSON, or CHECKPOINT_SECONDS, where a file or a chunk of one
+ends (run.statedir)."""
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -11,6 +13,7 @@ from collections.abc import Callable, Mapping
 from fastscan.config import ScanConfig
 from fastscan.partial import Partial
 from fastscan.read import DEFAULT_CHUNK_BYTES, ReadStats, RejectLog, Shape, Source, as_shape, expand_sources
+from fastscan.read.rejects import RejectMark
 from fastscan.read.shape import shape_from_dict, shape_to_dict
 from fastscan.report import Report
 from fastscan.run.local import Mapping_, Paths
@@ -27,7 +30,15 @@ CHECKPOINT_SECONDS = 60.0  # ... or after a file once this long has passed since
 
 
 class _Checkpoints:
-    """The FilePlan of a state directory: what to read of each file, and when to checkpoint."""
+    """The FilePlan of a state directory: what to read of each file, and when to checkpoint.
+
+    A checkpoint is asked for where a file or a chunk of one ends: every record read so far is
+    then in a batch the scan loop has taken. When the loop has folded them all, it is taken at
+    once. When the loop still holds some, to join them with the next (`holding`: see
+    fastscan.run.loop.read_all), the plan marks what the checkpoint records there (the files
+    done, the statistics, the reject log) and saves it when the loop has folded them
+    (`checkpoint`); until then each place a file or a chunk ends moves the mark on, so the
+    checkpoint holds all that was finished by then."""
 
     def __init__(
         self, sd: StateDir, partial: Partial, rejects: RejectLog, shape: Shape | None, checkpoint_bytes: int
@@ -42,15 +53,36 @@ class _Checkpoints:
         self.unsaved = 0  # decoded bytes of the files finished since the last checkpoint
         self.saved_at = time.monotonic()
         self.dirty = False
+        self.holding = False  # the scan loop holds batches not yet folded (it sets this)
+        self.marked: tuple[dict, ReadStats, RejectMark] | None = None  # a checkpoint waiting
 
-    def _save(self) -> None:
-        self.sd.save(self.partial.state, self.partial.stats, self.rejects, self.files)
+    def _mark(self) -> None:
+        """A checkpoint here: saved now when every batch read is folded, else marked for
+        `checkpoint` to save."""
+        if not self.holding:
+            self.marked = None
+            self.sd.save(self.partial.state, self.partial.stats, self.rejects, self.files)
+        else:
+            self.marked = (dict(self.files), copy.deepcopy(self.partial.stats), self.rejects.mark())
         self.unsaved, self.saved_at, self.dirty = 0, time.monotonic(), False
 
+    def due(self) -> bool:
+        return self.marked is not None
+
+    def checkpoint(self) -> None:
+        """Save the checkpoint marked: the caller has folded every batch read before its mark,
+        and none read after it."""
+        if self.marked is not None:
+            files, stats, rejects = self.marked
+            self.marked = None
+            self.sd.save(self.partial.state, stats, rejects, files)
+
     def finish(self) -> None:
-        """The last checkpoint, for what was read since the one before."""
-        if self.dirty:
-            self._save()
+        """The last checkpoint, for what was read since the one before (all of it folded)."""
+        if self.dirty or self.marked is not None:
+            self.marked = None
+            self.sd.save(self.partial.state, self.partial.stats, self.rejects, self.files)
+            self.dirty = False
 
     def begin(self, src: Source) -> FileJob | None:
         status, rec = self.sd.lookup(src)
@@ -68,7 +100,7 @@ class _Checkpoints:
 
         def on_chunk(offset: int, line: int, detected: Shape) -> None:
             nonlocal since
-            if offset - since < self.checkpoint_bytes:
+            if offset - since < self.checkpoint_bytes and self.marked is None:
                 return
             since = offset
             snap = stats_to_dict(job.stats)
@@ -83,7 +115,7 @@ class _Checkpoints:
                 "shape": shape_to_dict(detected),
                 "stats": snap,
             }
-            self._save()
+            self._mark()
 
         job.on_chunk = on_chunk
         return job
@@ -96,8 +128,12 @@ class _Checkpoints:
         self.files[self.sd.key(src)] = {"status": "done", "fingerprint": self.rec["fingerprint"]}
         self.dirty = True
         self.unsaved += job.stats.bytes_decoded
-        if self.unsaved >= self.checkpoint_bytes or time.monotonic() - self.saved_at >= CHECKPOINT_SECONDS:
-            self._save()
+        if (
+            self.marked is not None
+            or self.unsaved >= self.checkpoint_bytes
+            or time.monotonic() - self.saved_at >= CHECKPOINT_SECONDS
+        ):
+            self._mark()
 
 
 def scan_resumable(

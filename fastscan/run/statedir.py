@@ -35,6 +35,7 @@ from fastscan.config import ScanConfig
 from fastscan.errors import StateError, StateFormatError
 from fastscan.partial import Partial
 from fastscan.read import ReadStats, RejectLog, Shape, Source, is_url
+from fastscan.read.rejects import RejectMark
 from fastscan.read.shape import shape_to_dict
 from fastscan.read.source import STATE_MARKER
 from fastscan.state import AccountState
@@ -400,8 +401,9 @@ class StateDir:
                     f"{self.path}: holds a partial scan of {k}, which is not among the inputs; add it to finish it"
                 )
 
-    def save(self, state: AccountState, stats: ReadStats, rejects: RejectLog, files: dict) -> None:
-        """Checkpoint: the state, the statistics of finished work, per-file progress."""
+    def save(self, state: AccountState, stats: ReadStats, rejects: RejectLog | RejectMark, files: dict) -> None:
+        """Checkpoint: the state, the statistics of finished work, per-file progress; the rejects
+        as the log holds them, or as it held them at a mark."""
         self.generation += 1
         name = f"state-{self.generation:06d}.arrow"
         data = state.to_bytes()
