@@ -209,29 +209,31 @@ def interrupting(after):
     return progress
 
 
+def resumed_until_done(paths, state, after: int, step: int, **kw):
+    """The report of a scan into `state` interrupted after `after` progress calls, run again
+    until it ends, each run interrupted `step` calls later than the one before (the files
+    already done count one call each); it must have been interrupted at least once."""
+    runs = 0
+    while True:
+        runs += 1
+        try:
+            got = scan(paths, state_dir=state, progress=interrupting(after + step * runs), **kw)
+            break
+        except Interrupt:
+            assert runs < 200
+    assert runs > 1
+    return got
+
+
 @pytest.mark.parametrize("after", [3, 17, 60])
 def test_interrupted_scan_resumes_to_the_same_report(archive, tmp_path, after):
     kw: dict = dict(config=SMALL, chunk_bytes=4096)
     want = scan(archive, reject_file=tmp_path / "want-rejects.jsonl", **kw)
     want_bytes = report_bytes(want, tmp_path, "want")
     state = tmp_path / "state"
-    runs = 0
-    while True:
-        runs += 1
-        try:
-            # files already done count one progress call each: interrupt later each run
-            got = scan(
-                archive,
-                state_dir=state,
-                checkpoint_bytes=8192,
-                reject_file=tmp_path / "rejects.jsonl",
-                progress=interrupting(after + 5 * runs),
-                **kw,
-            )
-            break
-        except Interrupt:
-            assert runs < 200
-    assert runs > 1
+    got = resumed_until_done(
+        archive, state, after, 5, checkpoint_bytes=8192, reject_file=tmp_path / "rejects.jsonl", **kw
+    )
     assert report_bytes(got, tmp_path, "got") == want_bytes
     assert counts(got) == counts(want)
     assert (tmp_path / "rejects.jsonl").read_bytes() == (tmp_path / "want-rejects.jsonl").read_bytes()
@@ -297,23 +299,8 @@ def test_a_state_scan_of_small_files_joins_their_batches_and_every_checkpoint_is
     monkeypatch.setattr(AccountState, "update", counted_update)
     for after in (2, 9, 23, 41):
         state = tmp_path / f"state-{after}"
-        runs = 0
-        while True:
-            runs += 1
-            folds[0] = 0
-            try:
-                got = scan(
-                    small_files,
-                    state_dir=state,
-                    checkpoint_bytes=3000,
-                    reject_file=tmp_path / "rejects.jsonl",
-                    progress=interrupting(after + 7 * runs),
-                    **kw,
-                )
-                break
-            except Interrupt:
-                assert runs < 200
-        assert runs > 1
+        rejects = tmp_path / "rejects.jsonl"
+        got = resumed_until_done(small_files, state, after, 7, checkpoint_bytes=3000, reject_file=rejects, **kw)
         assert report_bytes(got, tmp_path, "got") == want_bytes and counts(got) == counts(want)
         assert (tmp_path / "rejects.jsonl").read_bytes() == (tmp_path / "want-rejects.jsonl").read_bytes()
     # checkpoints were taken all along, many of them asked for while batches were held
