@@ -57,7 +57,7 @@ def line_bounds(chunk: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.n
     if len(nl) and (lengths > 16).any():
         # long whitespace-only lines are rare; check the first byte class only when needed
         first = arr[starts[lengths > 16]]
-        ws = np.isin(first, (9, 13, 32))
+        ws = (first == 32) | (first == 9) | (first == 13)  # np.isin's set logic cost 0.1 ms a call
         if ws.any():
             for i in np.flatnonzero(lengths > 16)[ws]:
                 if not bytes(chunk[starts[i] : ends[i]]).strip():
@@ -308,7 +308,8 @@ def object_lines(chunk: bytes | memoryview, starts: np.ndarray, ends: np.ndarray
     arr = np.frombuffer(chunk, dtype=np.uint8)
     first = arr[starts] if len(starts) else np.zeros(0, dtype=np.uint8)
     obj = first == 123
-    for i in np.flatnonzero(np.isin(first, (9, 11, 12, 13, 32))):  # leading blanks: look past them
+    blank = (first == 32) | ((first >= 9) & (first <= 13) & (first != 10))
+    for i in np.flatnonzero(blank):  # leading blanks: look past them
         obj[i] = bytes(chunk[starts[i] : ends[i]]).lstrip().startswith(b"{")
     return obj
 

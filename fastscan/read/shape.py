@@ -10,6 +10,7 @@ with, and writes a shape to and from JSON (a state directory keeps the shape it 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -202,8 +203,40 @@ def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
     """The nested pyarrow schema that decodes exactly the fields `shape` reads.
 
     `ts` and `account_id` take the JSON type they have in `sample` (logs write times as strings
-    or numbers, ids as strings or integers); every other field has a fixed type.
+    or numbers, ids as strings or integers); every other field has a fixed type. Made once per
+    shape and types (the last _RAW_SCHEMAS_KEPT): a scan of many small files asks for it per file.
     """
+    types = []
+    for fld, path in shape.paths.items():
+        typ = RAW_TYPES[fld]
+        if fld in ("ts", "account_id") or fld in IDENTITY_FIELDS:
+            v = _get(sample, path) if sample is not None else None
+            typ = _json_type(v) if v is not None else (pa.int64() if fld == "ts" else pa.string())
+            if fld in IDENTITY_FIELDS and typ not in (pa.string(), pa.int64()):
+                typ = pa.string()
+            if fld == "account_id" and typ == pa.float64():
+                # a number too large for int64 (orjson reads it as a float): an id must be read
+                # exactly, which only the one-record path does, so the bulk decoder refuses it
+                typ = pa.int64()
+        types.append((fld, path, typ))
+    key = (shape.messages, tuple((fld, path, str(typ)) for fld, path, typ in types))
+    got = _RAW_SCHEMAS.get(key)  # (read once: another thread may drop it meanwhile)
+    if got is None:
+        got = _raw_schema(types, shape.messages)
+        with _RAW_SCHEMAS_LOCK:
+            if len(_RAW_SCHEMAS) >= _RAW_SCHEMAS_KEPT:
+                del _RAW_SCHEMAS[next(iter(_RAW_SCHEMAS))]
+            _RAW_SCHEMAS[key] = got
+    return got
+
+
+_RAW_SCHEMAS: dict[tuple, pa.Schema] = {}
+_RAW_SCHEMAS_KEPT = 64
+_RAW_SCHEMAS_LOCK = threading.Lock()  # the reading threads of a Dask worker share them
+
+
+def _raw_schema(types: list, messages: tuple | None) -> pa.Schema:
+    """The schema of raw_schema's (field, path, type) list and messages path."""
     tree: dict = {}
 
     def put(path, typ):
@@ -218,20 +251,10 @@ def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
             else:
                 node = node.setdefault(k, {})
 
-    for fld, path in shape.paths.items():
-        typ = RAW_TYPES[fld]
-        if fld in ("ts", "account_id") or fld in IDENTITY_FIELDS:
-            v = _get(sample, path) if sample is not None else None
-            typ = _json_type(v) if v is not None else (pa.int64() if fld == "ts" else pa.string())
-            if fld in IDENTITY_FIELDS and typ not in (pa.string(), pa.int64()):
-                typ = pa.string()
-            if fld == "account_id" and typ == pa.float64():
-                # a number too large for int64 (orjson reads it as a float): an id must be read
-                # exactly, which only the one-record path does, so the bulk decoder refuses it
-                typ = pa.int64()
+    for _, path, typ in types:
         put(path, typ)
-    if shape.messages:
-        put(shape.messages, MESSAGES_TYPE)
+    if messages:
+        put(messages, MESSAGES_TYPE)
 
     def build(node) -> list:
         fields = []
