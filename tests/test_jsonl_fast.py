@@ -281,6 +281,23 @@ def test_a_plan_is_made_once_for_each_shape_and_schema(monkeypatch):
     assert len(jf._PLANS) == jf._KEPT_PLANS
 
 
+def test_raw_schemas_are_made_once_per_shape_and_field_types():
+    """raw_schema is kept per shape and the JSON types the sample gives its typed fields: the
+    same schema object for another sample of the same types, another schema for other types."""
+    from fastscan.read import shape as shape_mod
+
+    schema = raw_schema(FLAT, SCHEMA_SAMPLE)
+    assert raw_schema(FLAT, dict(SCHEMA_SAMPLE, prompt="other text", ts="2025-09-02T00:00:00Z")) is schema
+    numbers = raw_schema(FLAT, dict(SCHEMA_SAMPLE, ts=1756684807, account_id=17))
+    assert numbers.field("ts").type == pa.int64() and numbers.field("account_id").type == pa.int64()
+    assert schema.field("ts").type == pa.string() and schema.field("account_id").type == pa.string()
+    assert raw_schema(FLAT) == raw_schema(FLAT, {}) and raw_schema(FLAT).field("ts").type == pa.int64()
+    for k in range(shape_mod._RAW_SCHEMAS_KEPT + 5):
+        raw_schema(Shape(f"flat{k}", {**FLAT.paths, "ts": (f"time{k}",)}, FLAT.messages))
+    assert len(shape_mod._RAW_SCHEMAS) == shape_mod._RAW_SCHEMAS_KEPT
+    assert raw_schema(FLAT, SCHEMA_SAMPLE) == schema  # made again once dropped: the same schema
+
+
 def test_a_line_refused_half_way_leaves_no_trace():
     """A line refused after some of its fields were decoded (scan_records' own contract, below
     the reader, which drops the line anyway): its row is all null, and the strings of the lines
