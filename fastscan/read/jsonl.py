@@ -75,12 +75,13 @@ def object_of(line: bytes):
         return rec, False
 
 
-def sample_record(src: Source, shape: Shape | None):
+def sample_record(src: Source, shape: Shape | None, data: bytes | None = None):
     """_pick over the file's head (HEAD_LINES lines, HEAD_BYTES bytes): the same record whatever
-    the chunk size, and for every byte range of the file, so they all decode alike."""
+    the chunk size, and for every byte range of the file, so they all decode alike. `data`: the
+    whole file's bytes, when they are read already."""
 
     def lines():
-        fh, _ = open_bytes(src)
+        fh = open_bytes(src)[0] if data is None else io.BytesIO(data)
         try:
             rest, read, n = b"", 0, 0
             while read < HEAD_BYTES and n < HEAD_LINES:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,12 @@ class JsonlDecoder:
             return None
         return table
 
-    def decode(self, chunk: bytes | memoryview, first_line: int) -> list[pa.RecordBatch]:
+    def decode(
+        self, chunk: bytes | memoryview, first_line: int, where: Callable[[int], tuple[str, int]] | None = None
+    ) -> list[pa.RecordBatch]:
+        """The canonical batches of a chunk of whole lines, its first line numbered `first_line`;
+        `where(line)`: the (source, line) a rejected line is reported at, when the chunk holds
+        several files' lines (fastscan.read.small), else this decoder's source and the line."""
         starts, ends, line_idx, self.newlines, utf8 = line_bounds(chunk)
         self.stats.records_read += len(starts)
         out: list[pa.RecordBatch] = []
@@ -147,7 +153,8 @@ class JsonlDecoder:
             self._decode_range(chunk, starts, ends, line_idx + first_line, out)
         # in line order, whichever path found them, so the reject file does not depend on chunking
         for line, reason, raw in sorted(self._rejected, key=lambda r: r[0]):
-            self.rejects.add(self.stats, self.source, line, reason, raw)
+            source, at = (self.source, line) if where is None else where(line)
+            self.rejects.add(self.stats, source, at, reason, raw)
         self._rejected = []
         return out
 

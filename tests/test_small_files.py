@@ -1,0 +1,140 @@
+"""Small JSON Lines files decoded together (fastscan.read.small): the report, the statistics, the
+rejects with their file and line, and the reject file are those of each file read on its own."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import random
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from logs import COUNTS, records
+
+from fastscan import Scanner, scan
+from fastscan.config import ScanConfig
+from fastscan.read import ReadStats, RejectLog, Source, expand_sources, read_source
+
+SMALL = ScanConfig(sample_size=32)
+BAD = [b"{nope", b"null", b"5", b'{"account_id": "x", "prompt": "bad \xff"}', b'{"account_id": "", "prompt": "none"}']
+
+
+def one_by_one(paths, reject_file, chunk_bytes, sources=None):
+    """(accounts, stats, examples) of reading each file on its own (read_source), folded in order."""
+    rejects, stats = RejectLog(reject_file), ReadStats()
+    s = Scanner(SMALL)
+    for src in sources or expand_sources(paths):
+        for b in read_source(src, chunk_bytes=chunk_bytes, rejects=rejects, stats=stats):
+            s.update_canonical(b)
+    rejects.close()
+    return s.finish().accounts, stats, rejects.examples
+
+
+def assert_alike(paths, tmp_path, chunk_bytes, sources=None):
+    want, stats, examples = one_by_one(paths, tmp_path / "want.jsonl", chunk_bytes, sources)
+    got = scan(paths, config=SMALL, chunk_bytes=chunk_bytes, reject_file=tmp_path / "got.jsonl")
+    assert got.accounts.equals(want)
+    read = [k for k in COUNTS if k != "accounts"]  # files, bytes, records, rejects by reason
+    assert {k: getattr(got.stats, k) for k in read} == {k: getattr(stats, k) for k in read}
+    assert got.rejected_examples == examples
+    assert (tmp_path / "got.jsonl").read_bytes() == (tmp_path / "want.jsonl").read_bytes()
+    return got
+
+
+def flat_lines(n, seed):
+    return [orjson.dumps(r) for r in records(8, -(-n // 8), seed=seed)[:n]]
+
+
+def test_a_mix_of_small_files_reports_as_each_file_alone(tmp_path, monkeypatch):
+    """Files of every kind a rotated archive holds, among them some read on their own: a byte
+    order mark, no newline at the end, CRLF lines, empty, blank, junk only, junk before the first
+    record, another log shape, times written as numbers (another raw schema), bad lines, a gzip."""
+    d = tmp_path / "logs"
+    d.mkdir()
+    rng = random.Random(5)
+    lines = flat_lines(400, 1)
+    files: list[tuple[str, bytes]] = []
+    at = 0
+    for k in range(24):
+        n = rng.randint(1, 30)
+        part = lines[at : at + n]
+        at += n
+        if k % 5 == 2:
+            part = part[:1] + [BAD[k % len(BAD)]] + part[1:]
+        files.append((f"a{k:02d}.jsonl", b"\n".join(part) + b"\n"))
+    files[3] = (files[3][0], b"\xef\xbb\xbf" + files[3][1])
+    files[4] = (files[4][0], files[4][1].rstrip(b"\n"))
+    files[5] = (files[5][0], files[5][1].replace(b"\n", b"\r\n"))
+    files += [("b-empty.jsonl", b""), ("b-blank.jsonl", b"\n  \n\n"), ("b-junk.jsonl", b"{nope\nnull\n[1]\n")]
+    files.append(("b-late.jsonl", b"{bad\n7\n" + b"\n".join(lines[at : at + 5]) + b"\n"))
+    openai = [
+        orjson.dumps({"user": f"o{i % 3}", "request": {"messages": [{"role": "user", "content": f"say {i}"}]}})
+        for i in range(6)
+    ]
+    files.append(("c-openai.jsonl", b"\n".join(openai) + b"\n"))
+    numeric: list[bytes] = []
+    for raw in lines[at + 5 : at + 25]:
+        rec = orjson.loads(raw)
+        rec["ts"] = 1756684800 + len(numeric)
+        numeric.append(orjson.dumps(rec))
+    files.append(("a05n-numeric-ts.jsonl", b"\n".join(numeric) + b"\n"))  # among the a files
+    files += [(f"e{k}.jsonl", b"\n".join(lines[at + 25 + 5 * k : at + 30 + 5 * k]) + b"\n") for k in range(3)]
+    for name, data in files:
+        (d / name).write_bytes(data)
+    with gzip.open(d / "f.jsonl.gz", "wb") as fh:
+        fh.write(b"\n".join(lines[at + 40 : at + 60]) + b"\n")
+    for name in ("g1.jsonl", "g2.jsonl"):
+        (d / name).write_bytes(b"\n".join(lines[at + 60 : at + 70]) + b"\n")
+
+    from fastscan.read import jsonl_decode
+
+    calls = [0]
+    decode = jsonl_decode.JsonlDecoder.decode
+
+    def counted(self, *a, **k):
+        calls[0] += 1
+        return decode(self, *a, **k)
+
+    monkeypatch.setattr(jsonl_decode.JsonlDecoder, "decode", counted)
+    paths = sorted(d.iterdir())
+    got = assert_alike(paths, tmp_path, 16 << 20)
+    assert got.stats.records_rejected > 8 and got.stats.files == len(paths)
+    assert {e["file"] for e in got.rejected_examples} >= {str(d / "b-junk.jsonl"), str(d / "b-late.jsonl")}
+    calls[0] = 0
+    scan([p for p in paths if p.name.startswith("a") and "numeric" not in p.name], config=SMALL)
+    assert calls[0] == 1  # the 24 small files of one shape and schema, decoded together
+    # a chunk smaller than the run: runs cut at a chunk's bytes
+    assert_alike(paths, tmp_path, 4096)
+
+
+def test_a_file_grown_since_it_was_listed_is_read_on_its_own(tmp_path, monkeypatch):
+    """A file listed small that holds more than a chunk when it is read (a log still written) is
+    read as any file: chunk by chunk, all of it."""
+    lines = flat_lines(120, 2)
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"p{k}.jsonl")
+        paths[-1].write_bytes(b"\n".join(lines[40 * k : 40 * k + 40]) + b"\n")
+    sources = [Source(str(p), "jsonl", "", 100) for p in paths]  # listed at 100 bytes each
+    assert os.path.getsize(paths[1]) > 4096
+    monkeypatch.setattr("fastscan.run.local.expand_sources", lambda paths, notes=None: list(sources))
+    assert_alike(paths, tmp_path, 4096, sources)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_any_cut_into_small_files_reports_as_each_file_alone(tmp_path_factory, data):
+    """Lines, good and bad, cut into files anywhere (a cut inside a record leaves two bad lines),
+    each read on its own or with the others: the same report, counts, rejects and reject file."""
+    tmp_path = tmp_path_factory.mktemp("cut")
+    lines = flat_lines(data.draw(st.integers(1, 80)), data.draw(st.integers(0, 9)))
+    for _ in range(data.draw(st.integers(0, 6))):
+        lines.insert(data.draw(st.integers(0, len(lines))), data.draw(st.sampled_from(BAD)))
+    blob = b"\n".join(lines) + b"\n"
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, len(blob)), max_size=12))))
+    paths = []
+    for k, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, len(blob)])):
+        paths.append(tmp_path / f"part{k:02d}.jsonl")
+        paths[-1].write_bytes(blob[lo:hi])
+    assert_alike(paths, tmp_path, data.draw(st.sampled_from([4096, 16 << 10, 16 << 20])))
