@@ -8,6 +8,7 @@ import os
 import random
 
 import orjson
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from logs import COUNTS, records
@@ -53,7 +54,7 @@ def test_a_mix_of_small_files_reports_as_each_file_alone(tmp_path, monkeypatch):
     d = tmp_path / "logs"
     d.mkdir()
     rng = random.Random(5)
-    lines = flat_lines(400, 1)
+    lines = flat_lines(600, 1)
     files: list[tuple[str, bytes]] = []
     at = 0
     for k in range(24):
@@ -84,6 +85,15 @@ def test_a_mix_of_small_files_reports_as_each_file_alone(tmp_path, monkeypatch):
         (d / name).write_bytes(data)
     with gzip.open(d / "f.jsonl.gz", "wb") as fh:
         fh.write(b"\n".join(lines[at + 40 : at + 60]) + b"\n")
+    # compressed small files: whole, empty, cut short, damaged, one that decompresses to more
+    # than a chunk of 4 KiB
+    zipped = gzip.compress(b"\n".join(lines[at + 70 : at + 90]) + b"\n")
+    (d / "f1.jsonl.gz").write_bytes(zipped)
+    (d / "f2.jsonl.gz").write_bytes(gzip.compress(b""))
+    (d / "f3.jsonl.gz").write_bytes(zipped[: len(zipped) * 2 // 3])
+    (d / "f4.jsonl.gz").write_bytes(zipped[:20] + bytes(40) + zipped[60:])
+    (d / "f5.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(b"\n".join(lines[at + 90 : at + 110]) + b"\n"))
+    (d / "f6.jsonl.gz").write_bytes(gzip.compress(b"\n".join(lines[at + 110 : at + 160]) + b"\n"))
     for name in ("g1.jsonl", "g2.jsonl"):
         (d / name).write_bytes(b"\n".join(lines[at + 60 : at + 70]) + b"\n")
 
@@ -100,6 +110,7 @@ def test_a_mix_of_small_files_reports_as_each_file_alone(tmp_path, monkeypatch):
     paths = sorted(d.iterdir())
     got = assert_alike(paths, tmp_path, 16 << 20)
     assert got.stats.records_rejected > 8 and got.stats.files == len(paths)
+    assert {e["file"] for e in got.file_errors} >= {str(d / "f3.jsonl.gz"), str(d / "f4.jsonl.gz")}
     assert {e["file"] for e in got.rejected_examples} >= {str(d / "b-junk.jsonl"), str(d / "b-late.jsonl")}
     calls[0] = 0
     scan([p for p in paths if p.name.startswith("a") and "numeric" not in p.name], config=SMALL)

@@ -75,7 +75,7 @@ def read_all(
     """The canonical batches of every source in order; with `plan`, only what it asks for.
     A `progress` that has a `file(k, n, name)` method is told when each file starts.
 
-    Without a plan, consecutive small plain JSON Lines files are decoded a chunk's bytes of them
+    Without a plan, consecutive small JSON Lines files are decoded a chunk's bytes of them
     at a time (fastscan.read.small): each decode has a fixed cost, about 3.5 ms. The small
     batches of consecutive files are handed on together (`_coalesced`): each batch costs the fold
     its fixed share, about 1.5 ms, whatever its size; over 500 files of 50 records, the fold took
@@ -158,7 +158,7 @@ def _batches(
     k = 0
     while k < len(sources):
         if plan is None and is_small(sources[k], chunk_bytes):
-            # a run of small plain JSON Lines files: decoded a few together (fastscan.read.small)
+            # a run of small JSON Lines files: decoded a few together (fastscan.read.small)
             end = k + 1
             while end < len(sources) and is_small(sources[end], chunk_bytes):
                 end += 1
