@@ -18,6 +18,7 @@ from fastscan.config import ScanConfig
 from fastscan.read import ReadStats, RejectLog, Source, expand_sources, read_source
 
 SMALL = ScanConfig(sample_size=32)
+EXAMPLES = 25 * (40 if os.environ.get("FASTSCAN_FUZZ") == "long" else 1)  # docs/bad-input.md
 BAD = [b"{nope", b"null", b"5", b'{"account_id": "x", "prompt": "bad \xff"}', b'{"account_id": "", "prompt": "none"}']
 
 
@@ -133,7 +134,7 @@ def test_a_file_grown_since_it_was_listed_is_read_on_its_own(tmp_path, monkeypat
     assert_alike(paths, tmp_path, 4096, sources)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.data())
 def test_any_cut_into_small_files_reports_as_each_file_alone(tmp_path_factory, data):
     """Lines, good and bad, cut into files anywhere (a cut inside a record leaves two bad lines),
