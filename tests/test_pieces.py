@@ -107,6 +107,23 @@ def test_plan_pieces(tmp_path, mixed):
     assert len(plan_pieces(srcs, size)) == 2  # not larger than split: whole
     with pytest.raises(InputError, match="standard input"):
         plan_pieces([Source("-", "jsonl", "", 0)])
+    # consecutive small JSON Lines files: pieces of several, up to split_bytes in all; one alone,
+    # or any other file, a piece of its own
+    small = [Source(f"/logs/s{k}.jsonl", "jsonl", "gzip" if k == 3 else "", 100) for k in range(7)]
+    other = [Source("/logs/t.parquet", "parquet", "", 100), Source("/logs/u.jsonl", "jsonl", "", 2000)]
+    files = [*small[:5], other[0], small[5], other[1], small[6], *small[:4]]
+    pieces = plan_pieces(files, 350, chunk_bytes=1200)
+    # u: over a quarter chunk, cut in ranges; s0-s3 again after it: 350 bytes hold three
+    assert [([s.name[6:] for s in p.group], p.file_index, p.start) for p in pieces] == [
+        (["s0.jsonl", "s1.jsonl", "s2.jsonl"], 0, 0),
+        (["s3.jsonl", "s4.jsonl"], 3, 0),
+        ([], 5, 0),
+        ([], 6, 0),  # s5 alone between the Parquet file and u: a piece of its own
+        *[([], 7, 334 * k) for k in range(6)],
+        (["s6.jsonl", "s0.jsonl", "s1.jsonl"], 8, 0),
+        (["s2.jsonl", "s3.jsonl"], 11, 0),
+    ]
+    assert [p.nbytes for p in pieces][:2] == [300, 200]
 
 
 def _tree_merge(parts, rng):
@@ -130,14 +147,21 @@ def test_pieces_merged_in_any_tree_give_the_single_process_report(tmp_path, mixe
     files = []
     for k in range(3):  # three files, one of them gzip (one piece), the others cut in ranges
         f = tmp_path / (f"part{k}.jsonl" + (".gz" if k == 2 else ""))
-        data = b"".join(lines[k::3])
+        data = b"".join(lines[k::3][: len(lines) // 4])
         f.write_bytes(gzip.compress(data) if k == 2 else data)
         files.append(f)
+    # then small files (read together, pieces of several: fastscan.read.small), one gzip cut short
+    rest = b"".join(lines[3 * (len(lines) // 4) :])
+    for k, lo in enumerate(range(0, len(rest), 9000)):
+        f = tmp_path / (f"small{k:02d}.jsonl" + (".gz" if k == 4 else ""))
+        f.write_bytes(gzip.compress(rest[lo : lo + 9000])[:-20] if k == 4 else rest[lo : lo + 9000])
+        files.append(f)
     reject_file = tmp_path / "rejects.jsonl"
-    want = scan(files, config=SMALL, reject_file=reject_file)
-    pieces = plan_pieces(expand_sources(files), rng.choice([50_000, 120_000, 300_000]))
-    assert len(pieces) > 4
-    results = [scan_piece(p, SMALL, None, rng.choice([4096, 1 << 16]), keep_rejects=True) for p in pieces]
+    chunk = rng.choice([40_000, 1 << 16])
+    want = scan(files, config=SMALL, reject_file=reject_file, chunk_bytes=chunk)
+    pieces = plan_pieces(expand_sources(files), rng.choice([30_000, 50_000, 120_000]), chunk)
+    assert len(pieces) > 4 and sum(len(p.group) > 1 for p in pieces) >= 2
+    results = [scan_piece(p, SMALL, None, chunk, keep_rejects=True) for p in pieces]
     final = _tree_merge([r[0] for r in results], rng)
     report, offsets = finish_partial(final, [p.file_index for p in pieces])
     assert report.accounts.equals(want.accounts)
@@ -152,11 +176,12 @@ def test_pieces_merged_in_any_tree_give_the_single_process_report(tmp_path, mixe
         (r["file"], r["line"], r["reason"], r["record"]) for r in map(json.loads, reject_file.read_bytes().splitlines())
     )
     rebuilt = sorted(
-        (p.source.name, line + offsets[p.index], reason, raw.decode("utf-8", "backslashreplace"))
+        (source, line + offsets[p.index], reason, raw.decode("utf-8", "backslashreplace"))
         for p, (_, rows) in zip(pieces, results)
-        for line, reason, raw in rows
+        for line, reason, raw, source in rows
     )
     assert rebuilt == written and len(written) == want.stats.records_rejected > 0
+    assert report.file_errors == want.file_errors and any("small04" in e["file"] for e in report.file_errors)
 
 
 def test_merge_does_not_change_its_inputs(mixed):
