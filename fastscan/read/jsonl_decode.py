@@ -127,12 +127,17 @@ class JsonlDecoder:
         return table
 
     def decode(
-        self, chunk: bytes | memoryview, first_line: int, where: Callable[[int], tuple[str, int]] | None = None
+        self,
+        chunk: bytes | memoryview,
+        first_line: int,
+        where: Callable[[int], tuple[str, int, ReadStats]] | None = None,
     ) -> list[pa.RecordBatch]:
         """The canonical batches of a chunk of whole lines, its first line numbered `first_line`;
-        `where(line)`: the (source, line) a rejected line is reported at, when the chunk holds
-        several files' lines (fastscan.read.small), else this decoder's source and the line."""
+        `where(line)`: the (source, line, statistics) a rejected line is reported at and counted
+        in, when the chunk holds several files' lines (fastscan.read.small), else this decoder's
+        source and statistics. `read_lines`: the chunk's lines that count as records read."""
         starts, ends, line_idx, self.newlines, utf8 = line_bounds(chunk)
+        self.read_lines = line_idx
         self.stats.records_read += len(starts)
         out: list[pa.RecordBatch] = []
         self._rejected: list[tuple] = []
@@ -153,8 +158,8 @@ class JsonlDecoder:
             self._decode_range(chunk, starts, ends, line_idx + first_line, out)
         # in line order, whichever path found them, so the reject file does not depend on chunking
         for line, reason, raw in sorted(self._rejected, key=lambda r: r[0]):
-            source, at = (self.source, line) if where is None else where(line)
-            self.rejects.add(self.stats, source, at, reason, raw)
+            source, at, stats = (self.source, line, self.stats) if where is None else where(line)
+            self.rejects.add(stats, source, at, reason, raw)
         self._rejected = []
         return out
 

@@ -16,6 +16,7 @@ import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 
 from fastscan.errors import InputError
@@ -40,6 +41,7 @@ def is_small(src: Source, chunk_bytes: int) -> bool:
 @dataclass
 class _File:
     src: Source
+    stats: ReadStats  # where its records count
     raw: bytes  # its decoded bytes
     size: int  # bytes read from disk
     data: bytes  # its bytes as read_jsonl decodes them: ends with a newline
@@ -52,45 +54,63 @@ def read_small_files(
     shape: Shape | None,
     chunk_bytes: int,
     rejects: RejectLog,
-    stats: ReadStats,
+    stats: list[ReadStats],
     progress: Callable[[int], None] | None,
     started: Callable[[int], None],
+    ended: Callable[[list[int]], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The canonical batches of `sources` (each `is_small`), in order: runs of files of one shape
     and raw schema, up to `chunk_bytes` in all, decoded as one chunk. A file that decodes to more
     than a chunk (grown since it was listed, or compressed), is damaged or cut short, or holds no
     record to take a shape from, is read on its own (`read_jsonl`), which reports it as it does
-    any file. `started(i)` is called as sources[i] is opened."""
+    any file. sources[i] counts in stats[i] (one object for all, or one each); `started(i)` is
+    called as it is opened, and `ended(files)` with the files whose records have just been handed
+    on, in order: then every record read so far is, and no reject of a file read after them has
+    been reported (a checkpoint can be taken there: fastscan.run.resumable)."""
     run: list[_File] = []
+    waiting: list[int] = []  # files read, to end once the run before them is handed on
     held = 0
+
+    def flush() -> Iterator[pa.RecordBatch]:
+        nonlocal run, held, waiting
+        if run:
+            yield from _decoded(run, rejects)
+        done, run, held, waiting = waiting, [], 0, []
+        if ended is not None and done:
+            ended(done)
+
     for i, src in enumerate(sources):
         started(i)
-        stats.files += 1
+        st = stats[i]
+        st.files += 1
         whole = _whole(src, chunk_bytes)
-        one = _file(src, *whole, shape) if whole is not None else None
+        one = _file(src, *whole, shape, st) if whole is not None else None
         if one is not None and not one.data:  # an empty file: nothing to decode
-            stats.bytes_read += one.size
+            st.bytes_read += one.size
             if progress is not None:
                 progress(one.size)
+            waiting.append(i)
             continue
         if run and (
             one is None
             or (one.shape, one.schema) != (run[0].shape, run[0].schema)
             or held + len(one.data) > chunk_bytes
         ):
-            yield from _decoded(run, rejects, stats)
-            run, held = [], 0
+            yield from flush()
         if one is None:  # read on its own, counted there
-            yield from read_jsonl(src, shape, chunk_bytes, rejects, stats, progress)
+            yield from flush()
+            yield from read_jsonl(src, shape, chunk_bytes, rejects, st, progress)
+            waiting.append(i)
+            yield from flush()
             continue
-        stats.bytes_read += one.size
-        stats.bytes_decoded += len(one.raw)
+        st.bytes_read += one.size
+        st.bytes_decoded += len(one.raw)
         if progress is not None:
             progress(one.size)
         run.append(one)
+        waiting.append(i)
         held += len(one.data)
-    if run:
-        yield from _decoded(run, rejects, stats)
+    yield from flush()
 
 
 def _whole(src: Source, chunk_bytes: int) -> tuple[bytes, int] | None:
@@ -116,7 +136,7 @@ def _whole(src: Source, chunk_bytes: int) -> tuple[bytes, int] | None:
     return None if got > chunk_bytes else (b"".join(parts), counter.count)
 
 
-def _file(src: Source, raw: bytes, size: int, shape: Shape | None) -> _File | None:
+def _file(src: Source, raw: bytes, size: int, shape: Shape | None, stats: ReadStats) -> _File | None:
     """The file as read_jsonl decodes a file it reads in one chunk: its bytes (a byte order mark
     blanked, so that offsets stay true, and a newline after an unfinished last line), the shape
     and raw schema (from the same record); None when read_jsonl would take no shape from it (no
@@ -125,32 +145,40 @@ def _file(src: Source, raw: bytes, size: int, shape: Shape | None) -> _File | No
     if data and not data.endswith(b"\n"):
         data += b"\n"
     if not data:
-        return _File(src, raw, size, data, _NONE, pa.schema([]))  # nothing to decode
+        return _File(src, stats, raw, size, data, _NONE, pa.schema([]))  # nothing to decode
     first = sample_record(src, shape, raw)
     if first is None:
         first = _first_record(data, shape)
     if first is None and shape is None:
         return None
     sh = shape or detect_shape_of(first, src.name)
-    return _File(src, raw, size, data, sh, raw_schema(sh, first))
+    return _File(src, stats, raw, size, data, sh, raw_schema(sh, first))
 
 
 _NONE = Shape("none", {})  # an empty file's: it has no line to decode
 
 
-def _decoded(run: list[_File], rejects: RejectLog, stats: ReadStats) -> list[pa.RecordBatch]:
+def _decoded(run: list[_File], rejects: RejectLog) -> list[pa.RecordBatch]:
     """The batches of a run of files decoded as one chunk; a rejected line is reported at its own
-    file and line."""
+    file and line, and each file's records and rejects count in its own statistics."""
     starts, line = [], 1  # the line of the chunk each file's first line is
     for f in run:
         starts.append(line)
         line += f.data.count(b"\n")
-    names = [f.src.name for f in run]
+    rejected = [0] * len(run)
 
-    def where(at: int) -> tuple[str, int]:
+    def where(at: int) -> tuple[str, int, ReadStats]:
         k = bisect.bisect_right(starts, at) - 1
-        return names[k], at - starts[k] + 1
+        rejected[k] += 1
+        return run[k].src.name, at - starts[k] + 1, run[k].stats
 
     chunk = run[0].data if len(run) == 1 else b"".join(f.data for f in run)
-    decoder = JsonlDecoder(names[0], run[0].shape, run[0].schema, rejects, stats)
-    return decoder.decode(chunk, 1, where)
+    # the decoder's own counts of records read and scored are the run's: each file's are taken
+    # from the lines it holds (a line read is a record scored or a reject)
+    decoder = JsonlDecoder(run[0].src.name, run[0].shape, run[0].schema, rejects, ReadStats())
+    out = decoder.decode(chunk, 1, where)
+    read = np.diff(np.searchsorted(decoder.read_lines, np.asarray([*starts, line]) - 1))
+    for f, n, bad in zip(run, read.tolist(), rejected):
+        f.stats.records_read += n
+        f.stats.records_scored += n - bad
+    return out

@@ -191,7 +191,8 @@ def scan_piece(
     rejects = _PieceRejects(keep_examples, keep_rejects, list(piece.group))
     rng = piece.byte_range()
     if piece.group:
-        batches = read_small_files(list(piece.group), shape, chunk_bytes, rejects, stats, None, lambda i: None)
+        group = list(piece.group)
+        batches = read_small_files(group, shape, chunk_bytes, rejects, [stats] * len(group), None, lambda i: None)
     else:
         batches = read_source(
             piece.source, shape=shape, chunk_bytes=chunk_bytes, rejects=rejects, stats=stats, byte_range=rng

@@ -46,6 +46,10 @@ class FilePlan(Protocol):
     def end(self, src: Source, job: FileJob) -> None:
         """`src` has been read to its end."""
 
+    def settled(self) -> None:
+        """Every file ended so far has had its records handed on, and nothing of a file read after
+        them (a reject) has been reported: a checkpoint asked for by `end` can be taken."""
+
     def due(self) -> bool:
         """A checkpoint was asked for where a file or a chunk ended: it waits for every batch
         handed on before then to be folded."""
@@ -89,6 +93,7 @@ def read_all(
 
 
 COALESCE_ROWS = 8192  # read_all joins small batches until they hold this many records
+RUN_FILES = 4096  # small files begun and waiting to be read together, at most
 
 
 def _coalesced(
@@ -155,29 +160,48 @@ def _batches(
     progress: Callable[[int], None] | None,
     plan: FilePlan | None,
 ) -> Iterator[pa.RecordBatch]:
-    k = 0
-    while k < len(sources):
-        if plan is None and is_small(sources[k], chunk_bytes):
-            # a run of small JSON Lines files: decoded a few together (fastscan.read.small)
-            end = k + 1
-            while end < len(sources) and is_small(sources[end], chunk_bytes):
-                end += 1
-            run = sources[k:end]
+    run: list[tuple[int, Source, FileJob]] = []  # small files to read together
+    run_bytes = 0  # their bytes on disk
 
-            def started(i: int, k: int = k, run: list[Source] = run) -> None:
-                announce(progress, "file", k + i + 1, len(sources), run[i].name)
+    def read_run() -> Iterator[pa.RecordBatch]:
+        if not run:
+            return
+        files, jobs = [src for _, src, _ in run], [job for _, _, job in run]
+        ks = [k for k, _, _ in run]
+        run.clear()
 
-            yield from read_small_files(run, shape, chunk_bytes, rejects, stats, progress, started)
-            k = end
-            continue
-        src = sources[k]
-        k += 1
-        announce(progress, "file", k, len(sources), src.name)
+        def started(i: int) -> None:
+            announce(progress, "file", ks[i] + 1, len(sources), files[i].name)
+
+        def ended(done: list[int]) -> None:
+            if plan is not None:
+                for i in done:
+                    plan.end(files[i], jobs[i])
+                plan.settled()
+
+        yield from read_small_files(
+            files, shape, chunk_bytes, rejects, [j.stats for j in jobs], progress, started, ended
+        )
+
+    for k, src in enumerate(sources):
         job = FileJob(shape, stats) if plan is None else plan.begin(src)
         if job is None:
+            announce(progress, "file", k + 1, len(sources), src.name)
             if progress is not None:
                 progress(src.size)
             continue
+        if is_small(src, chunk_bytes) and job.start is None and job.shape == shape:
+            # a run of small JSON Lines files: decoded a few together (fastscan.read.small), read
+            # a chunk's bytes of them at a time (so that what waits stays bounded)
+            run.append((k, src, job))
+            run_bytes += src.size
+            if run_bytes >= chunk_bytes or len(run) >= RUN_FILES:
+                yield from read_run()
+                run_bytes = 0
+            continue
+        yield from read_run()
+        run_bytes = 0
+        announce(progress, "file", k + 1, len(sources), src.name)
         yield from read_source(
             src,
             shape=job.shape,
@@ -190,6 +214,8 @@ def _batches(
         )
         if plan is not None:
             plan.end(src, job)
+            plan.settled()
+    yield from read_run()
 
 
 def fold(

@@ -49,7 +49,7 @@ class _Checkpoints:
         self.shape = shape
         self.checkpoint_bytes = checkpoint_bytes
         self.files = dict(sd.files)
-        self.rec: dict = {}
+        self.recs: dict[str, dict] = {}  # what the directory holds of each file begun, till it ends
         self.unsaved = 0  # decoded bytes of the files finished since the last checkpoint
         self.saved_at = time.monotonic()
         self.dirty = False
@@ -88,8 +88,8 @@ class _Checkpoints:
         status, rec = self.sd.lookup(src)
         if status == "done":
             return None
-        self.rec = rec
         key = self.sd.key(src)
+        self.recs[key] = rec
         job = FileJob(self.shape, ReadStats())
         if status == "partial":
             job.stats = stats_from_dict(rec["stats"])
@@ -121,17 +121,22 @@ class _Checkpoints:
         return job
 
     def end(self, src: Source, job: FileJob) -> None:
-        """A file is done. Its checkpoint waits until checkpoint_bytes or CHECKPOINT_SECONDS have
-        gone by, so a scan of many small files does not rewrite the whole state after each one
-        (a crash re-reads the files finished since the last checkpoint: the result is the same)."""
+        """A file is done. Its checkpoint (`settled`) waits until checkpoint_bytes or
+        CHECKPOINT_SECONDS have gone by, so a scan of many small files does not rewrite the whole
+        state after each one (a crash re-reads the files finished since the last checkpoint: the
+        result is the same)."""
         self.partial.stats.merge(job.stats)
-        self.files[self.sd.key(src)] = {"status": "done", "fingerprint": self.rec["fingerprint"]}
+        key = self.sd.key(src)
+        self.files[key] = {"status": "done", "fingerprint": self.recs.pop(key)["fingerprint"]}
         self.dirty = True
         self.unsaved += job.stats.bytes_decoded
+
+    def settled(self) -> None:
+        """The files ended so far are whole in what was handed on: the checkpoint they ask for."""
         if (
             self.marked is not None
             or self.unsaved >= self.checkpoint_bytes
-            or time.monotonic() - self.saved_at >= CHECKPOINT_SECONDS
+            or (self.dirty and time.monotonic() - self.saved_at >= CHECKPOINT_SECONDS)
         ):
             self._mark()
 
