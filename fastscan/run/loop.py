@@ -79,15 +79,16 @@ def read_all(
     """The canonical batches of every source in order; with `plan`, only what it asks for.
     A `progress` that has a `file(k, n, name)` method is told when each file starts.
 
-    Without a plan, consecutive small JSON Lines files are decoded a chunk's bytes of them
-    at a time (fastscan.read.small): each decode has a fixed cost, about 3.5 ms. The small
-    batches of consecutive files are handed on together (`_coalesced`): each batch costs the fold
-    its fixed share, about 1.5 ms, whatever its size; over 500 files of 50 records, the fold took
-    0.8 s of a 3.6 s scan that way and 0.04 s with them joined. A batch of a chunk of a large file
-    (thousands of records) goes as it is. A plan's checkpoint must save
-    the state with exactly the batches read before it folded: the batches held to be joined are
-    handed on first, and the checkpoint is taken when the fold asks for the next batch. The
-    caller folds each batch before it asks for the next (no read-ahead) when there is a plan."""
+    Consecutive small JSON Lines files are decoded a chunk's bytes of them at a time
+    (fastscan.read.small): each decode has a fixed cost, about 3.5 ms. The small batches of
+    consecutive files are handed on together (`_coalesced`): each batch costs the fold its fixed
+    share, about 1.5 ms, whatever its size; over 500 files of 50 records, the fold took 0.8 s of a
+    3.6 s scan that way and 0.04 s with them joined. A batch of a chunk of a large file (thousands
+    of records) goes as it is. A plan's checkpoint must save the state with exactly the batches
+    read before it folded: it is asked for once every file decoded with the ones that ended has
+    ended (FilePlan.settled), the batches held to be joined are handed on first, and it is taken
+    when the fold asks for the next batch. The caller folds each batch before it asks for the
+    next (no read-ahead) when there is a plan."""
     batches = _batches(sources, shape, chunk_bytes, rejects, stats, progress, plan)
     return _coalesced(batches, COALESCE_ROWS, chunk_bytes, plan)
 
