@@ -129,6 +129,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         ("scan jsonl", "polars group by"),
         ("scan arrow", "duckdb group by"),
         ("scan jsonl", "msgspec decode"),
+        ("scan jsonl, 1 MB files", "duckdb group by, 1 MB files"),
         ("scan openai-shape jsonl", "scan jsonl"),
         ("scan gz", "zcat"),
         ("scan zst", "zstd -dc"),

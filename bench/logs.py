@@ -6,7 +6,8 @@ realistic generator the tests and `fastscan demo` use (people, chat front ends, 
 evaluation runs, extraction campaigns); `converted(path, kind)` derives the .gz, .zst, Parquet
 and Arrow IPC versions of the same records, `with_senders(path)` the same records with an
 address, a client and an org each, `split_accounts(path)` the same records over eight times the
-accounts. The same (size, seed, format) gives the same bytes.
+accounts, `cut_into_files(path)` the same records in files of 1 MB. The same (size, seed, format)
+gives the same bytes.
 """
 
 from __future__ import annotations
@@ -142,3 +143,28 @@ def _flat_arrow_schema():
             ("finish_reason", pa.string()),
         ]
     )
+
+
+def cut_into_files(path: Path, file_bytes: int = 1 << 20) -> Path:
+    """A folder of the records of the JSON Lines log `path` in files of about `file_bytes` each,
+    cut at line ends (cached), as an archive of rotated objects holds them."""
+    out = path.with_name(f"{path.stem}.files{file_bytes}")
+    if out.exists():
+        return out
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    k, rest = 0, b""
+    with open(path, "rb") as src:
+        while block := src.read(file_bytes):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                rest = block
+                continue
+            (tmp / f"part-{k:05d}.jsonl").write_bytes(block[:cut])
+            k, rest = k + 1, block[cut:]
+    if rest:
+        (tmp / f"part-{k:05d}.jsonl").write_bytes(rest)
+    os.replace(tmp, out)
+    return out
