@@ -135,9 +135,10 @@ class JsonlDecoder:
         """The canonical batches of a chunk of whole lines, its first line numbered `first_line`;
         `where(line)`: the (source, line, statistics) a rejected line is reported at and counted
         in, when the chunk holds several files' lines (fastscan.read.small), else this decoder's
-        source and statistics. `read_lines`: the chunk's lines that count as records read."""
+        source and statistics. `read_starts`: where the chunk's lines that count as records read
+        begin."""
         starts, ends, line_idx, self.newlines, utf8 = line_bounds(chunk)
-        self.read_lines = line_idx
+        self.read_starts = starts
         self.stats.records_read += len(starts)
         out: list[pa.RecordBatch] = []
         self._rejected: list[tuple] = []
