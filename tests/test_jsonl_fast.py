@@ -261,7 +261,7 @@ def test_a_plan_is_made_once_for_each_shape_and_schema(monkeypatch):
     schema, another for another schema, and the same decisions as make_plan."""
     from fastscan.read import jsonl_fast as jf
 
-    monkeypatch.setattr(jf, "_PLANS", {})
+    jf._plan.cache_clear()
     made: list[pa.Schema] = []
     make = jf.make_plan
 
@@ -278,7 +278,7 @@ def test_a_plan_is_made_once_for_each_shape_and_schema(monkeypatch):
     assert (jf.plan_for(FLAT, other) is None) == (make(FLAT, other) is None)
     for k in range(jf._KEPT_PLANS + 5):
         jf.plan_for(Shape(f"flat{k}", FLAT.paths, FLAT.messages), schema)
-    assert len(jf._PLANS) == jf._KEPT_PLANS
+    assert jf._plan.cache_info().currsize == jf._KEPT_PLANS
 
 
 def test_raw_schemas_are_made_once_per_shape_and_field_types():
@@ -294,7 +294,7 @@ def test_raw_schemas_are_made_once_per_shape_and_field_types():
     assert raw_schema(FLAT) == raw_schema(FLAT, {}) and raw_schema(FLAT).field("ts").type == pa.int64()
     for k in range(shape_mod._RAW_SCHEMAS_KEPT + 5):
         raw_schema(Shape(f"flat{k}", {**FLAT.paths, "ts": (f"time{k}",)}, FLAT.messages))
-    assert len(shape_mod._RAW_SCHEMAS) == shape_mod._RAW_SCHEMAS_KEPT
+    assert shape_mod._raw_schema.cache_info().currsize == shape_mod._RAW_SCHEMAS_KEPT
     assert raw_schema(FLAT, SCHEMA_SAMPLE) == schema  # made again once dropped: the same schema
 
 

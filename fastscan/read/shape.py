@@ -9,8 +9,8 @@ with, and writes a shape to and from JSON (a state directory keeps the shape it 
 
 from __future__ import annotations
 
+import functools
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -219,23 +219,14 @@ def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
                 # exactly, which only the one-record path does, so the bulk decoder refuses it
                 typ = pa.int64()
         types.append((fld, path, typ))
-    key = (shape.messages, tuple((fld, path, str(typ)) for fld, path, typ in types))
-    got = _RAW_SCHEMAS.get(key)  # (read once: another thread may drop it meanwhile)
-    if got is None:
-        got = _raw_schema(types, shape.messages)
-        with _RAW_SCHEMAS_LOCK:
-            if len(_RAW_SCHEMAS) >= _RAW_SCHEMAS_KEPT:
-                del _RAW_SCHEMAS[next(iter(_RAW_SCHEMAS))]
-            _RAW_SCHEMAS[key] = got
-    return got
+    return _raw_schema(tuple(types), shape.messages)
 
 
-_RAW_SCHEMAS: dict[tuple, pa.Schema] = {}
-_RAW_SCHEMAS_KEPT = 64
-_RAW_SCHEMAS_LOCK = threading.Lock()  # the reading threads of a Dask worker share them
+_RAW_SCHEMAS_KEPT = 64  # raw_schema keeps the schemas of the shapes and types it was last asked for
 
 
-def _raw_schema(types: list, messages: tuple | None) -> pa.Schema:
+@functools.lru_cache(maxsize=_RAW_SCHEMAS_KEPT)  # (thread-safe: a Dask worker's threads share it)
+def _raw_schema(types: tuple, messages: tuple | None) -> pa.Schema:
     """The schema of raw_schema's (field, path, type) list and messages path."""
     tree: dict = {}
 

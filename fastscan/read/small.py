@@ -56,7 +56,7 @@ def read_small_files(
     rejects: RejectLog,
     stats: list[ReadStats],
     progress: Callable[[int], None] | None,
-    started: Callable[[int], None],
+    started: Callable[[int], None] | None = None,
     ended: Callable[[list[int]], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The canonical batches of `sources` (each `is_small`), in order: runs of files of one shape
@@ -80,7 +80,8 @@ def read_small_files(
             ended(done)
 
     for i, src in enumerate(sources):
-        started(i)
+        if started is not None:
+            started(i)
         st = stats[i]
         st.files += 1
         whole = _whole(src, chunk_bytes)
@@ -91,14 +92,11 @@ def read_small_files(
                 progress(one.size)
             waiting.append(i)
             continue
-        if run and (
-            one is None
-            or (one.shape, one.schema) != (run[0].shape, run[0].schema)
-            or held + len(one.data) > chunk_bytes
+        if one is None or (
+            run and ((one.shape, one.schema) != (run[0].shape, run[0].schema) or held + len(one.data) > chunk_bytes)
         ):
             yield from flush()
         if one is None:  # read on its own, counted there
-            yield from flush()
             yield from read_jsonl(src, shape, chunk_bytes, rejects, st, progress)
             waiting.append(i)
             yield from flush()

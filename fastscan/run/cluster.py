@@ -126,24 +126,21 @@ def plan_pieces(
     pieces: list[Piece] = []
     fi = 0
     while fi < len(sources):
-        src = sources[fi]
-        end, held = fi, 0
+        src, end, held = sources[fi], fi, 0
         while end < len(sources) and is_small(sources[end], chunk_bytes) and held + sources[end].size <= split_bytes:
             held += sources[end].size
             end += 1
         if end - fi > 1:
             pieces.append(Piece(len(pieces), fi, src, group=tuple(sources[fi:end])))
-            fi = end
-            continue
-        fi += 1
-        if src.fmt == "jsonl" and not src.compression and src.size > split_bytes:
+        elif src.fmt == "jsonl" and not src.compression and src.size > split_bytes:
             k = -(-src.size // split_bytes)
             step = -(-src.size // k)
             for j in range(k):
                 last = _TO_EOF if j == k - 1 else (j + 1) * step
-                pieces.append(Piece(len(pieces), fi - 1, src, j * step, last))
+                pieces.append(Piece(len(pieces), fi, src, j * step, last))
         else:
-            pieces.append(Piece(len(pieces), fi - 1, src))
+            pieces.append(Piece(len(pieces), fi, src))
+        fi = max(end, fi + 1)
     return pieces
 
 
@@ -192,7 +189,7 @@ def scan_piece(
     rng = piece.byte_range()
     if piece.group:
         group = list(piece.group)
-        batches = read_small_files(group, shape, chunk_bytes, rejects, [stats] * len(group), None, lambda i: None)
+        batches = read_small_files(group, shape, chunk_bytes, rejects, [stats] * len(group), None)
     else:
         batches = read_source(
             piece.source, shape=shape, chunk_bytes=chunk_bytes, rejects=rejects, stats=stats, byte_range=rng

@@ -165,11 +165,13 @@ def _batches(
     run_bytes = 0  # their bytes on disk
 
     def read_run() -> Iterator[pa.RecordBatch]:
+        nonlocal run_bytes
         if not run:
             return
         files, jobs = [src for _, src, _ in run], [job for _, _, job in run]
         ks = [k for k, _, _ in run]
         run.clear()
+        run_bytes = 0
 
         def started(i: int) -> None:
             announce(progress, "file", ks[i] + 1, len(sources), files[i].name)
@@ -198,10 +200,8 @@ def _batches(
             run_bytes += src.size
             if run_bytes >= chunk_bytes or len(run) >= RUN_FILES:
                 yield from read_run()
-                run_bytes = 0
             continue
         yield from read_run()
-        run_bytes = 0
         announce(progress, "file", k + 1, len(sources), src.name)
         yield from read_source(
             src,

@@ -56,12 +56,16 @@ class _Checkpoints:
         self.holding = False  # the scan loop holds batches not yet folded (it sets this)
         self.marked: tuple[dict, ReadStats, RejectMark] | None = None  # a checkpoint waiting
 
+    def _save(self) -> None:
+        """Checkpoint what the plan holds now: every batch read is folded."""
+        self.marked = None
+        self.sd.save(self.partial.state, self.partial.stats, self.rejects, self.files)
+
     def _mark(self) -> None:
         """A checkpoint here: saved now when every batch read is folded, else marked for
         `checkpoint` to save."""
         if not self.holding:
-            self.marked = None
-            self.sd.save(self.partial.state, self.partial.stats, self.rejects, self.files)
+            self._save()
         else:
             self.marked = (dict(self.files), copy.deepcopy(self.partial.stats), self.rejects.mark())
         self.unsaved, self.saved_at, self.dirty = 0, time.monotonic(), False
@@ -80,8 +84,7 @@ class _Checkpoints:
     def finish(self) -> None:
         """The last checkpoint, for what was read since the one before (all of it folded)."""
         if self.dirty or self.marked is not None:
-            self.marked = None
-            self.sd.save(self.partial.state, self.partial.stats, self.rejects, self.files)
+            self._save()
             self.dirty = False
 
     def begin(self, src: Source) -> FileJob | None:
