@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,21 +51,47 @@ def ratio(name: str, peer: str) -> float | None:
 
 
 def cached(*args):
-    """A pedantic round's setup: reads each path of `args` through (untimed), so that every round
-    times a scan of a file in the page cache, then gives `args` to the timed call. The machine
-    drops files nobody has read for a while from its cache, free memory or not: a round that
-    read the log from the disk timed the disk (a bench run's JSON Lines rounds took 7.7-8.9 s,
-    against 4.3 s for the same records in a file read just before)."""
+    """A pedantic round's setup: reads each path of `args` through (untimed), every file of it for
+    a folder, so that every round times a scan of files in the page cache, then gives `args` to
+    the timed call. The machine drops files nobody has read for a while from its cache, free
+    memory or not: a round that read the log from the disk timed the disk (a bench run's JSON
+    Lines rounds took 7.7-8.9 s, against 4.3 s for the same records in a file read just before)."""
 
     def setup():
         for a in args:
             if isinstance(a, Path):
-                with open(a, "rb", buffering=0) as f:
-                    while f.read(1 << 23):
-                        pass
+                for f in sorted(a.iterdir()) if a.is_dir() else [a]:
+                    with open(f, "rb", buffering=0) as fh:
+                        while fh.read(1 << 23):
+                            pass
         return args, {}
 
     return setup
+
+
+def in_turns(name: str, path, jsonl_log, same_records: bool) -> None:
+    """The scan of `path` and the bench log's taken in turns, ROUNDS pairs, each of its file in
+    the page cache: per pair the shape's speed over the bench log's, in records when they hold the
+    same records, else in MB/s; their median into RESULTS[name + " / scan jsonl, in turns"]."""
+    import fastscan
+
+    ratios = []
+    for _ in range(ROUNDS):
+        seconds = []
+        for p in (jsonl_log, path):
+            cached(p)()
+            t = time.perf_counter()
+            fastscan.scan([p])
+            seconds.append(time.perf_counter() - t)
+        r = seconds[0] / seconds[1]
+        ratios.append(r if same_records else r * os.path.getsize(path) / os.path.getsize(jsonl_log))
+    assert len(ratios) == ROUNDS and all(x > 0 for x in ratios)
+    RESULTS[f"{name} / scan jsonl, in turns"] = {
+        "median_ratio": round(float(np.median(ratios)), 3),
+        "min_ratio": round(min(ratios), 3),
+        "max_ratio": round(max(ratios), 3),
+        "pairs": len(ratios),
+    }
 
 
 def timed_scan(benchmark, path: Path):
@@ -148,3 +176,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.section("fastscan / peer (same file, same run)")
         for line in lines:
             tr.write_line(line)
+
+
+def duckdb_group_by(path):
+    """DuckDB's GROUP BY account (counts and token sums) over `path`: a file, or a glob of files."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return con.sql(
+            f"SELECT account_id, count(*) AS requests, sum(prompt_tokens) AS pt, "
+            f"sum(completion_tokens) AS ct FROM read_ndjson('{path}') GROUP BY account_id"
+        ).fetchall()
+    finally:
+        con.close()

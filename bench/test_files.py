@@ -8,27 +8,11 @@ its own cost the reader about 3.5 ms whatever its size, and 1 MB files twice the
 from __future__ import annotations
 
 import os
-import time
 
-import numpy as np
 import pyarrow.compute as pc
 import pytest
-from conftest import RESULTS, ROUNDS, cached, record
+from conftest import RESULTS, ROUNDS, cached, duckdb_group_by, in_turns, record
 from logs import cut_into_files
-
-
-def _read_through(folder):
-    """A round's setup: every file of `folder` read (untimed), so that a round times files in the
-    page cache (see conftest.cached)."""
-
-    def setup():
-        for name in sorted(os.listdir(folder)):
-            with open(folder / name, "rb", buffering=0) as f:
-                while f.read(1 << 23):
-                    pass
-        return (folder,), {}
-
-    return setup
 
 
 def _bytes(folder) -> int:
@@ -43,7 +27,7 @@ def files(jsonl_log):
 def test_scan_files(benchmark, warm, files, jsonl_log, jsonl_report):
     import fastscan
 
-    report = benchmark.pedantic(lambda d: fastscan.scan([d]), setup=_read_through(files), rounds=ROUNDS, iterations=1)
+    report = benchmark.pedantic(lambda d: fastscan.scan([d]), setup=cached(files), rounds=ROUNDS, iterations=1)
     st = report.stats.to_dict()
     assert st["files"] == len(os.listdir(files)) > 1 and st["records_rejected"] == 0
     assert report.accounts.column("account_id").equals(jsonl_report.column("account_id"))
@@ -56,37 +40,14 @@ def test_scan_files(benchmark, warm, files, jsonl_log, jsonl_report):
         round(plain / fig["seconds"], 3) if plain else None
     )
     # in turns with the one file: the ratio of neighbours moves less than best rounds minutes apart
-    ratios = []
-    for _ in range(ROUNDS):
-        seconds = []
-        for p in (jsonl_log, files):
-            cached(jsonl_log)() if p is jsonl_log else _read_through(files)()
-            t = time.perf_counter()
-            fastscan.scan([p])
-            seconds.append(time.perf_counter() - t)
-        ratios.append(seconds[0] / seconds[1])
-    RESULTS["scan jsonl, 1 MB files / scan jsonl, in turns"] = {
-        "median_ratio": round(float(np.median(ratios)), 3),
-        "min_ratio": round(min(ratios), 3),
-        "max_ratio": round(max(ratios), 3),
-        "pairs": len(ratios),
-    }
+    in_turns("scan jsonl, 1 MB files", files, jsonl_log, same_records=True)
 
 
 def test_peer_duckdb_files(benchmark, files, jsonl_report):
-    duckdb = pytest.importorskip("duckdb")
+    pytest.importorskip("duckdb")
+    run = lambda folder: duckdb_group_by(f"{folder}/*.jsonl")  # noqa: E731
 
-    def run(folder):
-        con = duckdb.connect()
-        try:
-            return con.sql(
-                f"SELECT account_id, count(*) AS requests, sum(prompt_tokens) AS pt, "
-                f"sum(completion_tokens) AS ct FROM read_ndjson('{folder}/*.jsonl') GROUP BY account_id"
-            ).fetchall()
-        finally:
-            con.close()
-
-    got = benchmark.pedantic(run, setup=_read_through(files), rounds=ROUNDS, iterations=1)
+    got = benchmark.pedantic(run, setup=cached(files), rounds=ROUNDS, iterations=1)
     want = dict(zip(jsonl_report.column("account_id").to_pylist(), jsonl_report.column("requests").to_pylist()))
     assert {r[0]: r[1] for r in got} == want
     fig = record(benchmark, "duckdb group by, 1 MB files", _bytes(files), sum(want.values()))

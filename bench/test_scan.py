@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pytest
 import shingles  # tests/shingles.py: exact shingle hashes (bench/conftest.py puts tests/ on the path)
-from conftest import RESULTS, ROUNDS, cached, ratio, record, timed_scan
+from conftest import RESULTS, ROUNDS, cached, duckdb_group_by, ratio, record, timed_scan
 from logs import bench_log
 
 from fastscan.config import ScanConfig
@@ -50,19 +50,6 @@ def test_scan(benchmark, warm, log_formats, jsonl_log, jsonl_report, fmt):
     )
 
 
-def _duckdb(path):
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        return con.sql(
-            f"SELECT account_id, count(*) AS requests, sum(prompt_tokens) AS pt, "
-            f"sum(completion_tokens) AS ct FROM read_ndjson('{path}') GROUP BY account_id"
-        ).fetchall()
-    finally:
-        con.close()
-
-
 def _polars(path):
     import polars as pl
 
@@ -78,14 +65,14 @@ def _requests_by_account(ids, counts) -> dict:
     return dict(zip(ids, (int(c) for c in counts)))
 
 
-def test_peer_duckdb(benchmark, jsonl_log, jsonl_report):
+def test_peerduckdb_group_by(benchmark, jsonl_log, jsonl_report):
     pytest.importorskip("duckdb")
     want = jsonl_report
-    got = _duckdb(jsonl_log)
+    got = duckdb_group_by(jsonl_log)
     assert _requests_by_account([r[0] for r in got], [r[1] for r in got]) == _requests_by_account(
         want.column("account_id").to_pylist(), want.column("requests").to_pylist()
     )
-    benchmark.pedantic(_duckdb, setup=cached(jsonl_log), rounds=ROUNDS, iterations=1)
+    benchmark.pedantic(duckdb_group_by, setup=cached(jsonl_log), rounds=ROUNDS, iterations=1)
     fig = record(
         benchmark, "duckdb group by", os.path.getsize(jsonl_log), int(sum(want.column("requests").to_pylist()))
     )
@@ -93,7 +80,7 @@ def test_peer_duckdb(benchmark, jsonl_log, jsonl_report):
     fig["fastscan_over_peer"] = benchmark.extra_info["fastscan_over_duckdb"]
 
 
-def test_interleaved_duckdb(warm, jsonl_log):
+def test_interleavedduckdb_group_by(warm, jsonl_log):
     """fastscan's JSON Lines scan and DuckDB's GROUP BY taken in turns, 2 x ROUNDS pairs, each of
     the file in the page cache: the ratio of each pair and their median. The best rounds above
     can come minutes apart, and this machine's speed changes over minutes (a bench run saw
@@ -106,7 +93,7 @@ def test_interleaved_duckdb(warm, jsonl_log):
     ratios = []
     for _ in range(2 * ROUNDS):
         seconds = []
-        for run in (lambda: fastscan.scan([jsonl_log]), lambda: _duckdb(jsonl_log)):
+        for run in (lambda: fastscan.scan([jsonl_log]), lambda: duckdb_group_by(jsonl_log)):
             cached(jsonl_log)()
             t = time.perf_counter()
             run()

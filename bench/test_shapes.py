@@ -14,37 +14,10 @@ ratios is what to read.
 from __future__ import annotations
 
 import os
-import time
 
-import numpy as np
 import pyarrow.compute as pc
-from conftest import BENCH_BYTES, RESULTS, ROUNDS, cached, ratio, record, timed_scan
+from conftest import BENCH_BYTES, RESULTS, in_turns, ratio, record, timed_scan
 from logs import bench_log, split_accounts, with_senders
-
-
-def in_turns(name: str, path, jsonl_log, same_records: bool) -> None:
-    """The scan of `path` and the bench log's taken in turns, ROUNDS pairs, each of its file in
-    the page cache: per pair the shape's speed over the bench log's, in records when they hold the
-    same records, else in MB/s; their median into RESULTS[name + " / scan jsonl, in turns"]."""
-    import fastscan
-
-    ratios = []
-    for _ in range(ROUNDS):
-        seconds = []
-        for p in (jsonl_log, path):
-            cached(p)()
-            t = time.perf_counter()
-            fastscan.scan([p])
-            seconds.append(time.perf_counter() - t)
-        r = seconds[0] / seconds[1]
-        ratios.append(r if same_records else r * os.path.getsize(path) / os.path.getsize(jsonl_log))
-    assert len(ratios) == ROUNDS and all(x > 0 for x in ratios)
-    RESULTS[f"{name} / scan jsonl, in turns"] = {
-        "median_ratio": round(float(np.median(ratios)), 3),
-        "min_ratio": round(min(ratios), 3),
-        "max_ratio": round(max(ratios), 3),
-        "pairs": len(ratios),
-    }
 
 
 def test_scan_with_senders(benchmark, warm, jsonl_log, jsonl_report):
