@@ -6,8 +6,10 @@ from __future__ import annotations
 import gzip
 import os
 import random
+import threading
 
 import orjson
+import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +17,9 @@ from logs import COUNTS, records
 
 from fastscan import Scanner, scan
 from fastscan.config import ScanConfig
-from fastscan.read import ReadStats, RejectLog, Source, expand_sources, read_source
+from fastscan.errors import InputError
+from fastscan.read import ReadStats, RejectLog, Source, expand_sources, read_source, small
+from fastscan.read.small import read_small_files
 
 SMALL = ScanConfig(sample_size=32)
 EXAMPLES = 25 * (40 if os.environ.get("FASTSCAN_FUZZ") == "long" else 1)  # docs/bad-input.md
@@ -150,3 +154,88 @@ def test_any_cut_into_small_files_reports_as_each_file_alone(tmp_path_factory, d
         paths.append(tmp_path / f"part{k:02d}.jsonl")
         paths[-1].write_bytes(blob[lo:hi])
     assert_alike(paths, tmp_path, data.draw(st.sampled_from([4096, 16 << 10, 16 << 20])))
+
+
+def small_files(tmp_path, n, per_file=10):
+    lines = flat_lines(n * per_file, 3)
+    paths = []
+    for k in range(n):
+        paths.append(tmp_path / f"f{k:03d}.jsonl")
+        paths[-1].write_bytes(b"\n".join(lines[per_file * k : per_file * (k + 1)]) + b"\n")
+    return paths
+
+
+def read_together(paths, chunk_bytes, stats=None):
+    sources = expand_sources(paths)
+    stats = stats or [ReadStats() for _ in sources]
+    return read_small_files(sources, None, chunk_bytes, RejectLog(), stats, None)
+
+
+def reading_threads():
+    return [t for t in threading.enumerate() if t.name == "fastscan-read-small"]
+
+
+def test_files_are_read_ahead_into_two_arenas_at_most(tmp_path, monkeypatch):
+    """The files are read on a thread of their own while the ones before are decoded, into two
+    arenas of a chunk that take turns (never more memory than that), and the thread ends with
+    the read."""
+    paths = small_files(tmp_path, 60)
+    arenas: list = []
+    made = small._Arena.__init__
+
+    def count(self, chunk_bytes):
+        arenas.append(chunk_bytes)
+        made(self, chunk_bytes)
+
+    monkeypatch.setattr(small._Arena, "__init__", count)
+    chunk = 6 * max(os.path.getsize(p) for p in paths)
+    rows = sum(b.num_rows for b in read_together(paths, chunk))
+    assert rows == 600
+    assert arenas == [chunk, chunk]
+    assert not reading_threads()
+
+
+def test_files_that_outgrow_their_place_move_to_another_arena(tmp_path, monkeypatch):
+    """Files that hold more than they were listed with (still written, or compressed: a gzip of
+    a few hundred bytes decodes to kilobytes) and no longer fit where they were placed are
+    moved to the start of the other arena; one larger than a chunk is read on its own."""
+    lines = flat_lines(400, 4)
+    paths = []
+    for k in range(24):
+        blob = b"\n".join(lines[16 * k : 16 * k + (50 if k == 9 else 5 + k * 7 % 8)]) + b"\n"  # 5 to 12, or 50
+        p = tmp_path / (f"g{k:02d}.jsonl" + (".gz" if k % 5 == 3 else ""))
+        p.write_bytes(gzip.compress(blob) if k % 5 == 3 else blob)
+        paths.append(p)
+    sources = expand_sources(paths)
+    listed = [
+        Source(s.path, s.fmt, s.compression, s.size // (3 + 5 * (k == 9)) if k % 2 else s.size)
+        for k, s in enumerate(sources)
+    ]
+    monkeypatch.setattr("fastscan.run.local.expand_sources", lambda paths, notes=None: list(listed))
+    for chunk in (12 << 10, 24 << 10):
+        assert_alike(paths, tmp_path, chunk, listed)
+
+
+def test_a_file_that_cannot_be_read_fails_in_its_turn(tmp_path):
+    """A file gone since it was listed fails the read where it comes, as it would read in turn:
+    the files before it are read, none after it, and no reading thread is left behind."""
+    paths = small_files(tmp_path, 12)
+    sources = expand_sources(paths)
+    os.remove(paths[7])
+    stats = [ReadStats() for _ in sources]
+    with pytest.raises(InputError, match=r"f007\.jsonl: cannot read"):
+        for _ in read_small_files(sources, None, 1 << 20, RejectLog(), stats, None):
+            pass
+    assert [s.files for s in stats] == [1] * 8 + [0] * 4
+    assert not reading_threads()
+
+
+def test_a_read_stopped_early_ends_its_reading_thread(tmp_path):
+    """A caller that stops taking batches (a scan stopped early) closes the read: the reading
+    thread stops at the file it is reading and ends."""
+    paths = small_files(tmp_path, 40)
+    batches = read_together(paths, 2 * os.path.getsize(paths[0]))
+    assert next(batches).num_rows > 0
+    assert reading_threads()
+    batches.close()
+    assert not reading_threads()

@@ -75,13 +75,13 @@ def object_of(line: bytes):
         return rec, False
 
 
-def sample_record(src: Source, shape: Shape | None, data: bytes | None = None):
+def sample_record(src: Source, shape: Shape | None, data: bytes | memoryview | None = None):
     """_pick over the file's head (HEAD_LINES lines, HEAD_BYTES bytes): the same record whatever
     the chunk size, and for every byte range of the file, so they all decode alike. `data`: the
     whole file's bytes, when they are read already."""
 
     def lines():
-        fh = open_bytes(src)[0] if data is None else io.BytesIO(data)
+        fh = open_bytes(src)[0] if data is None else _Head(data)
         try:
             rest, read, n = b"", 0, 0
             while read < HEAD_BYTES and n < HEAD_LINES:
@@ -89,12 +89,17 @@ def sample_record(src: Source, shape: Shape | None, data: bytes | None = None):
                 if read == 0 and piece.startswith(b"\xef\xbb\xbf"):
                     piece = piece[3:]
                 read += len(piece)
-                *done, rest = (rest + piece).split(b"\n") if piece else ([rest] if rest else []) + [b""]
-                for line in done[: HEAD_LINES - n]:
-                    yield object_of(line)
-                n += len(done)
                 if not piece:
+                    if rest:
+                        yield object_of(rest)
                     return
+                # line by line: _pick mostly stops at the first (a split of the whole piece made
+                # every line's object: 0.13 ms a file against 0.01 for the first line's record)
+                buf, at = rest + piece, 0
+                while n < HEAD_LINES and (nl := buf.find(b"\n", at)) >= 0:
+                    yield object_of(buf[at:nl])
+                    n, at = n + 1, nl + 1
+                rest = buf[at:]
         finally:
             fh.close()
 
@@ -102,6 +107,21 @@ def sample_record(src: Source, shape: Shape | None, data: bytes | None = None):
         return _pick(lines(), shape)
     except (*DAMAGED, OSError, TruncatedInput):
         return None  # the read itself meets the damage and reports it
+
+
+class _Head:
+    """Bytes already read, read again a piece at a time (io.BytesIO would copy all of a view)."""
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        self.view, self.pos = memoryview(data), 0
+
+    def read(self, n: int) -> bytes:
+        piece = self.view[self.pos : self.pos + n].tobytes()
+        self.pos += len(piece)
+        return piece
+
+    def close(self) -> None:
+        pass
 
 
 ALIGN = 64  # where each read goes in its window: see _Window

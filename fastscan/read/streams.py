@@ -232,6 +232,11 @@ class _ZstdStream:
         out[-1] = last[:cut]
         return b"".join(out)
 
+    def readinto(self, b) -> int:
+        piece = self.read(len(b))
+        b[: len(piece)] = piece
+        return len(piece)
+
     def close(self):
         self._fh.close()
 

@@ -94,7 +94,9 @@ def read_all(
 
 
 COALESCE_ROWS = 8192  # read_all joins small batches until they hold this many records
-RUN_FILES = 4096  # small files begun and waiting to be read together, at most
+RUN_FILES = 4096  # small files begun and waiting to be read together, at most...
+RUN_CHUNKS = 8  # ...and at most this many chunks' bytes of them: each chunk's files are read while
+# the chunk before is decoded (fastscan.read.small), a pause only between runs
 
 
 def _coalesced(
@@ -195,10 +197,10 @@ def _batches(
             continue
         if is_small(src, chunk_bytes) and job.start is None and job.shape == shape:
             # a run of small JSON Lines files: decoded a few together (fastscan.read.small), read
-            # a chunk's bytes of them at a time (so that what waits stays bounded)
+            # a few chunks' bytes of them at a time (so that what waits stays bounded)
             run.append((k, src, job))
             run_bytes += src.size
-            if run_bytes >= chunk_bytes or len(run) >= RUN_FILES:
+            if run_bytes >= RUN_CHUNKS * chunk_bytes or len(run) >= RUN_FILES:
                 yield from read_run()
             continue
         yield from read_run()
