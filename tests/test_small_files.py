@@ -7,10 +7,13 @@ import gzip
 import os
 import random
 import threading
+import time
 
+import fsspec
 import orjson
 import pytest
 import zstandard
+from fsspec.implementations.local import LocalFileSystem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from logs import COUNTS, records
@@ -19,6 +22,7 @@ from fastscan import Scanner, scan
 from fastscan.config import ScanConfig
 from fastscan.errors import InputError
 from fastscan.read import ReadStats, RejectLog, Source, expand_sources, read_source, small
+from fastscan.read.jsonl_decode import JsonlDecoder
 from fastscan.read.small import read_small_files
 
 SMALL = ScanConfig(sample_size=32)
@@ -37,8 +41,10 @@ def one_by_one(paths, reject_file, chunk_bytes, sources=None):
     return s.finish().accounts, stats, rejects.examples
 
 
-def assert_alike(paths, tmp_path, chunk_bytes, sources=None):
+def assert_alike(paths, tmp_path, chunk_bytes, sources=None, before_scan=None):
     want, stats, examples = one_by_one(paths, tmp_path / "want.jsonl", chunk_bytes, sources)
+    if before_scan is not None:
+        before_scan()
     got = scan(paths, config=SMALL, chunk_bytes=chunk_bytes, reject_file=tmp_path / "got.jsonl")
     assert got.accounts.equals(want)
     read = [k for k in COUNTS if k != "accounts"]  # files, bytes, records, rejects by reason
@@ -239,3 +245,66 @@ def test_a_read_stopped_early_ends_its_reading_thread(tmp_path):
     assert reading_threads()
     batches.close()
     assert not reading_threads()
+
+
+class SlowFiles(LocalFileSystem):
+    """Local files behind a URL that answers each open after a delay (an object store), counting
+    the opens under way at once; `fail` names files whose first open fails."""
+
+    protocol = "slowfile"
+    root_marker = "/"
+    delay = 0.05
+    lock = threading.Lock()
+    open_now = most = 0
+    fail: set[str] = set()
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return super()._strip_protocol(path.removeprefix("slowfile://"))
+
+    def unstrip_protocol(self, name):
+        return "slowfile://" + name
+
+    def _open(self, path, mode="rb", **kw):
+        cls = type(self)
+        with cls.lock:
+            cls.open_now += 1
+            cls.most = max(cls.most, cls.open_now)
+        try:
+            time.sleep(cls.delay)
+            if path in cls.fail:
+                cls.fail.discard(path)
+                raise OSError(f"{path}: connection reset")
+            return super()._open(path, mode, **kw)
+        finally:
+            with cls.lock:
+                cls.open_now -= 1
+
+
+fsspec.register_implementation("slowfile", SlowFiles, clobber=True)
+
+
+def test_small_files_behind_urls_are_fetched_several_at_once(tmp_path, monkeypatch):
+    """Small files behind URLs (an object store's) are read together as local ones are, and
+    fetched URL_FETCHES at once ahead of the decoding; a fetch that fails is left to the file's
+    own read, which tries again. The report, counts and rejects are those of each file alone."""
+    paths = small_files(tmp_path, 24)
+    paths[5].write_bytes(paths[5].read_bytes() + b"{nope\n")
+    gz = tmp_path / "f099.jsonl.gz"
+    gz.write_bytes(gzip.compress(paths[9].read_bytes()))
+    paths[9].unlink()
+    files = sorted([*paths[:9], gz, *paths[10:]])
+    urls = ["slowfile://" + str(p) for p in files]
+    decodes = []
+    decode = JsonlDecoder.decode
+
+    def before_scan():
+        SlowFiles.most, SlowFiles.fail = 0, {str(files[12])}
+        monkeypatch.setattr(JsonlDecoder, "decode", lambda self, *a: decodes.append(1) or decode(self, *a))
+
+    got = assert_alike(urls, tmp_path, 1 << 20, before_scan=before_scan)
+    assert got.stats.files == 24 and got.stats.records_rejected == 1
+    assert got.rejected_examples[0]["file"] == urls[5]
+    assert 3 <= SlowFiles.most <= small.URL_FETCHES + 1  # + 1: the failed file's own read
+    assert not SlowFiles.fail  # the failed fetch was tried again
+    assert len(decodes) < 24 + 6  # alone: 24 decodes; together: a few runs (the gzip and the failed one apart)

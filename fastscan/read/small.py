@@ -13,9 +13,11 @@ from), so its records, rejects and statistics are those it would have on its own
 from __future__ import annotations
 
 import bisect
+import io
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +29,7 @@ from fastscan.read.jsonl_decode import JsonlDecoder
 from fastscan.read.rejects import ReadStats, RejectLog
 from fastscan.read.shape import Shape, detect_shape_of, raw_schema
 from fastscan.read.source import Source
-from fastscan.read.streams import DAMAGED, TruncatedInput, is_url, open_bytes
+from fastscan.read.streams import DAMAGED, TruncatedInput, is_url, open_bytes, open_raw
 
 __all__ = ["is_small", "read_small_files"]
 
@@ -35,9 +37,10 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def is_small(src: Source, chunk_bytes: int) -> bool:
-    """Whether `src` is read with others (`read_small_files`): a local JSON Lines file (plain,
-    .gz or .zst) of at most a quarter chunk on disk."""
-    return src.fmt == "jsonl" and not src.stream and not is_url(src.path) and src.size <= chunk_bytes // 4
+    """Whether `src` is read with others (`read_small_files`): a JSON Lines file (plain, .gz or
+    .zst) of at most a quarter chunk on disk, a file or a URL whose size was listed."""
+    small = src.fmt == "jsonl" and not src.stream and src.size <= chunk_bytes // 4
+    return small and (src.size > 0 or not is_url(src.path))
 
 
 @dataclass
@@ -194,13 +197,13 @@ class _Reader:
             self.free.append(arena)
             self.cond.notify_all()
 
-    def open(self, src: Source, stats: ReadStats) -> _File | None:
+    def open(self, src: Source, stats: ReadStats, fetched: bytes | None = None) -> _File | None:
         """The file read whole (see `_file`), or None when read_jsonl is to read it on its own:
         more than a chunk decoded (it grew since it was listed, or decompresses to more), or a
         read that failed part way (damaged or cut short: read_jsonl reports it, and the lines
-        before), or no record to take a shape from."""
+        before), or no record to take a shape from. `fetched`: a URL's bytes (`_fetch`)."""
         try:
-            fh, counter = open_bytes(src)
+            fh, counter = open_bytes(src, raw=None if fetched is None else io.BytesIO(fetched))
         except OSError as e:
             raise InputError(f"{src.name}: cannot read: {e.strerror or e}") from None
         limit = self.chunk_bytes + 1  # bytes read of it, at most: one more than a chunk is too many
@@ -236,14 +239,34 @@ class _Stopped(Exception):
     """The read was stopped (`_Ahead.close`) while waiting for an arena."""
 
 
+URL_FETCHES = 4  # URLs fetched at once, ahead of the one read into an arena
+
+
+def _fetch(src: Source, limit: int) -> bytes | None:
+    """A URL's bytes, `limit` at most, or None when the fetch fails: read_jsonl then reads it on
+    its own and reports what it meets."""
+    try:
+        with open_raw(src.path) as fh:
+            return fh.read(limit)
+    except (OSError, InputError):
+        return None
+
+
 class _Ahead:
     """`_Reader.open` of each of `sources` in turn, on a thread of its own, while the caller
     decodes the files before: as far ahead as the arenas let it (about a chunk's bytes). After a
-    file's error (handed on in its turn), nothing more is read."""
+    file's error (handed on in its turn), nothing more is read.
+
+    URLs are fetched whole, URL_FETCHES at once on threads of their own (an object store answers
+    each request after a delay, whatever its size), at most a quarter chunk each (`is_small`)."""
 
     def __init__(self, reader: _Reader, sources: list[Source], stats: list[ReadStats]):
         self._reader = reader
         self._ready: deque[tuple[_File | None, BaseException | None]] = deque()
+        urls = [i for i, src in enumerate(sources) if is_url(src.path)]
+        self._fetches = ThreadPoolExecutor(URL_FETCHES, "fastscan-fetch") if urls else None
+        self._urls = deque(urls)  # those not yet asked for
+        self._fetched: dict[int, Future] = {}
         self._thread = threading.Thread(
             target=self._run, args=(sources, stats), name="fastscan-read-small", daemon=True
         )
@@ -251,11 +274,11 @@ class _Ahead:
 
     def _run(self, sources: list[Source], stats: list[ReadStats]) -> None:
         cond = self._reader.cond
-        for src, st in zip(sources, stats):
+        for i, (src, st) in enumerate(zip(sources, stats)):
             one: _File | None = None
             err: BaseException | None = None
             try:
-                one = self._reader.open(src, st)
+                one = self._reader.open(src, st, self._fetched_bytes(sources, i))
             except _Stopped:
                 return
             except BaseException as e:  # handed on in its turn
@@ -265,6 +288,17 @@ class _Ahead:
                 cond.notify_all()
             if err is not None or self._reader.stop:
                 return
+
+    def _fetched_bytes(self, sources: list[Source], i: int) -> bytes | None:
+        """sources[i]'s bytes when it is a URL (None for a file, or a fetch that failed), the
+        URLs after it asked for meanwhile."""
+        if self._fetches is None:
+            return None
+        while self._urls and len(self._fetched) < URL_FETCHES:
+            k = self._urls.popleft()
+            self._fetched[k] = self._fetches.submit(_fetch, sources[k], self._reader.chunk_bytes + 1)
+        got = self._fetched.pop(i, None)
+        return None if got is None else got.result()
 
     def take(self) -> _File | None:
         """The next file's `_Reader.open`, or its error raised."""
@@ -286,6 +320,8 @@ class _Ahead:
             self._reader.stop = True
             self._reader.cond.notify_all()
         self._thread.join()
+        if self._fetches is not None:  # a fetch under way is not waited for
+            self._fetches.shutdown(wait=False, cancel_futures=True)
 
 
 def _file(

@@ -134,8 +134,9 @@ class TruncatedInput(Exception):
     """The compressed stream ended before its end marker."""
 
 
-def open_bytes(src: Source, byte_range: ByteRange | None = None, offset: int = 0):
-    """(binary stream of decoded bytes, counter of raw bytes read); a plain file starts at `offset`."""
+def open_bytes(src: Source, byte_range: ByteRange | None = None, offset: int = 0, raw: Any = None):
+    """(binary stream of decoded bytes, counter of raw bytes read); a plain file starts at `offset`.
+    `raw`: the file's bytes as a binary file object, when they were fetched already."""
     if src.stream:  # stdin or a named pipe: opened once, its compression told by its first bytes
         try:
             raw = sys.stdin.buffer if src.path == "-" else open_raw(src.path)
@@ -149,7 +150,7 @@ def open_bytes(src: Source, byte_range: ByteRange | None = None, offset: int = 0
             raise InputError(f"{src.name}: Parquet or Arrow data cannot be read from a stream; write it to a file")
         comp = "gzip" if peek.startswith(GZIP_MAGIC) else "zstd" if peek.startswith(ZSTD_MAGIC) else ""
     else:
-        raw = open_raw(src.path)
+        raw = open_raw(src.path) if raw is None else raw
         if byte_range is not None:
             raw = _RangeReader(raw, byte_range.start, byte_range.end)
         elif offset and not src.compression:
