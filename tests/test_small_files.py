@@ -257,6 +257,7 @@ class SlowFiles(LocalFileSystem):
     lock = threading.Lock()
     open_now = most = 0
     fail: set[str] = set()
+    hang: dict[str, float] = {}  # files whose open takes this long instead
 
     @classmethod
     def _strip_protocol(cls, path):
@@ -271,7 +272,7 @@ class SlowFiles(LocalFileSystem):
             cls.open_now += 1
             cls.most = max(cls.most, cls.open_now)
         try:
-            time.sleep(cls.delay)
+            time.sleep(cls.hang.get(path, cls.delay))
             if path in cls.fail:
                 cls.fail.discard(path)
                 raise OSError(f"{path}: connection reset")
@@ -312,3 +313,24 @@ def test_small_files_behind_urls_are_fetched_several_at_once(tmp_path, monkeypat
     assert 3 <= SlowFiles.most <= small.URL_FETCHES + 1  # + 1: the failed file's own read
     assert not SlowFiles.fail  # the failed fetch was tried again
     assert len(decodes) < 24 + 6  # alone: 24 decodes; together: a few runs (the gzip and the failed one apart)
+
+
+def test_a_read_stopped_while_a_fetch_hangs_ends_at_once(tmp_path):
+    """A read stopped early while the fetch it waits for hangs (an object store that does not
+    answer) ends without waiting for that fetch."""
+    paths = small_files(tmp_path, 8)
+    recs = [orjson.loads(line) for line in paths[1].read_bytes().splitlines()]
+    for k, rec in enumerate(recs):
+        rec["ts"] = f"2025-09-01T00:00:{k:02d}Z"  # another raw schema: the run before is decoded first
+    paths[1].write_bytes(b"\n".join(map(orjson.dumps, recs)) + b"\n")
+    urls = ["slowfile://" + str(p) for p in paths]
+    SlowFiles.hang = {str(paths[2]): 3.0}
+    try:
+        batches = read_together(urls, 1 << 20)
+        assert next(batches).num_rows > 0
+        started = time.monotonic()
+        batches.close()
+        assert time.monotonic() - started < 1.5
+        assert not reading_threads()
+    finally:
+        SlowFiles.hang = {}

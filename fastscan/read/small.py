@@ -18,6 +18,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FetchTimeout
 from dataclasses import dataclass
 
 import numpy as np
@@ -298,7 +299,13 @@ class _Ahead:
             k = self._urls.popleft()
             self._fetched[k] = self._fetches.submit(_fetch, sources[k], self._reader.chunk_bytes + 1)
         got = self._fetched.pop(i, None)
-        return None if got is None else got.result()
+        while got is not None:  # a fetch that hangs does not hold up a read that is stopped
+            try:
+                return got.result(timeout=0.1)
+            except FetchTimeout:
+                if self._reader.stop:
+                    raise _Stopped from None
+        return None
 
     def take(self) -> _File | None:
         """The next file's `_Reader.open`, or its error raised."""
