@@ -237,7 +237,7 @@ class _Reader:
 
 
 class _Stopped(Exception):
-    """The read was stopped (`_Ahead.close`) while waiting for an arena."""
+    """The read was stopped (`_Ahead.close`) while waiting for an arena or a fetch."""
 
 
 URL_FETCHES = 4  # URLs fetched at once, ahead of the one read into an arena
