@@ -116,6 +116,10 @@ def test_an_output_that_names_an_input_is_refused_before_anything_is_written(run
     one_line_error(run_cli("scan", log, "--out", link, "--top", "0"))
     with pytest.raises(InputError, match="input of this scan"):
         scan([log], reject_file=link)
+    hard = tmp_path / "hard.jsonl"  # another name of the same bytes: writing it truncates the input
+    os.link(log, hard)
+    with pytest.raises(InputError, match=r"hard\.jsonl: the reject file would overwrite an input"):
+        scan([log], reject_file=hard)
     assert log.read_bytes() == before
 
 
@@ -180,13 +184,32 @@ def test_the_same_file_reached_twice_is_read_once(recs, want, tmp_path):
     d.mkdir()
     log = jsonl(d / "a.jsonl", recs)
     (d / "b.jsonl").symlink_to(log)
-    for paths in ([d], [log, log], [log, d / "b.jsonl"]):
+    os.link(log, d / "c.jsonl")  # a hard link: the same bytes by another name
+    for paths in ([d], [log, log], [log, d / "b.jsonl"], [d / "c.jsonl", log]):
         got = scan(paths, config=SMALL)
         assert got.stats.records_read == len(recs) and got.stats.files == 1
         assert got.accounts.equals(want.accounts)
         assert any("skipped: the same" in e["reason"] for e in got.file_errors)
     resumable = scan([d], config=SMALL, state_dir=tmp_path / "st")
     assert resumable.accounts.equals(want.accounts)
+
+
+def test_real_paths_of_many_files_are_os_realpath(tmp_path, monkeypatch):
+    """The listing resolves each folder once (discover.RealPaths): the same real path as
+    os.path.realpath through linked folders, linked files, `..` and relative names."""
+    from fastscan.read.discover import RealPaths
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "c").mkdir()
+    (tmp_path / "a" / "x.jsonl").write_bytes(b"")
+    (tmp_path / "c" / "z.jsonl").write_bytes(b"")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "a" / "y.jsonl").symlink_to(Path("..") / "c" / "z.jsonl")
+    monkeypatch.chdir(tmp_path / "a")
+    names = ["x.jsonl", "y.jsonl", "../b/x.jsonl", "../b/y.jsonl", ".", "..", str(tmp_path / "b" / ".." / "c")]
+    names += [str(tmp_path / d / f) for d in ("a", "b", "c") for f in ("x.jsonl", "y.jsonl", "z.jsonl")]
+    real = RealPaths()
+    assert [real(n) for n in names + names] == [os.path.realpath(n) for n in names + names]
 
 
 # --------------------------------------------------------------------------- 6. compression

@@ -87,6 +87,24 @@ def _folder_files(folder: str) -> list[str]:
     return sorted(files)
 
 
+class RealPaths:
+    """os.path.realpath of many files, each folder resolved once: the real path of a file that is
+    not itself a symbolic link is its folder's real path joined with its name."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: str | os.PathLike[str]) -> str:
+        path = os.fspath(path)
+        folder, name = os.path.split(path)
+        if name in ("", ".", "..") or os.path.islink(path):
+            return os.path.realpath(path)
+        real = self._folders.get(folder)
+        if real is None:
+            real = self._folders[folder] = os.path.realpath(folder or os.curdir)
+        return os.path.join(real, name)
+
+
 def expand_sources(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     notes: list[dict] | None = None,
@@ -103,7 +121,8 @@ def expand_sources(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     excluded = [os.path.realpath(os.fspath(e)) for e in exclude]
-    seen: dict[str, str] = {}
+    real_path = RealPaths()
+    seen: dict[object, str] = {}  # "-", a URL, or a file's (device, inode): the name it came by
     out: list[Source] = []
 
     def skip(name: str, reason: str) -> None:
@@ -150,14 +169,19 @@ def expand_sources(
                 raise InputError(f"{f}: a folder, not a file")
             if not os.access(f, os.R_OK):
                 raise InputError(f"{f}: permission denied")
-            real = os.path.realpath(f)
-            if any(real == e or real.startswith(e + os.sep) for e in excluded):
-                skip(f, "skipped: inside the state directory")
+            if excluded:
+                real = real_path(f)
+                if any(real == e or real.startswith(e + os.sep) for e in excluded):
+                    skip(f, "skipped: inside the state directory")
+                    continue
+            # one file by whatever name (a symbolic or hard link, the same path twice): its device
+            # and inode, from the stat above (os.path.realpath took 46 us a file, a third of the
+            # listing of 20,000 small files)
+            same = (st.st_dev, st.st_ino) if st.st_ino else real_path(f)
+            if same in seen:
+                skip(f, f"skipped: the same file as {seen[same]}")
                 continue
-            if real in seen:
-                skip(f, f"skipped: the same file as {seen[real]}")
-                continue
-            seen[real] = f
+            seen[same] = f
             if not stat.S_ISREG(st.st_mode):  # a named pipe, a device: sniffing would consume it
                 out.append(Source(f, "jsonl", "", 0, stream=True))
                 continue

@@ -17,6 +17,16 @@ def _real(path: str | os.PathLike[str]) -> str:
     return os.path.realpath(os.fspath(path))
 
 
+def _identity(path: str) -> object | None:
+    """What makes a file the same file by any name (a symbolic or a hard link): its device and
+    inode (its real path where the file system gives no inode); None when there is no file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if st.st_ino else _real(path)
+
+
 def check_report_path(path: str | os.PathLike[str], what: str = "report") -> None:
     """The report writers know the format by the extension: refuse any other before the scan."""
     if not os.fspath(path).lower().endswith(REPORT_EXTENSIONS):
@@ -31,16 +41,21 @@ def check_outputs(
     """Refuse, before anything is opened for writing, an output (name -> path; None: not asked
     for) that is an input of the scan, lies inside the state directory, is a folder, or whose
     folder does not exist or cannot be written."""
-    inputs = {_real(s.path): s.path for s in sources if not s.stream and "://" not in s.path}
+    asked = [(what, os.fspath(path)) for what, path in outputs.items() if path is not None]
+    # only an output that exists can be an input (each input is looked at only then: a realpath
+    # of each of 20,000 inputs took a second)
+    existing = {p: same for _, p in asked if (same := _identity(p)) is not None}
+    inputs: dict[object, str] = {}
+    if existing:
+        for src in sources:
+            if not src.stream and "://" not in src.path and (same := _identity(src.path)) is not None:
+                inputs.setdefault(same, src.path)
     state = _real(state_dir) if state_dir is not None else None
-    for what, path in outputs.items():
-        if path is None:
-            continue
-        p = os.fspath(path)
+    for what, p in asked:
         real = _real(p)
-        if real in inputs:
+        if p in existing and existing[p] in inputs:
             raise InputError(
-                f"{p}: the {what} would overwrite an input of this scan ({inputs[real]}); choose another path"
+                f"{p}: the {what} would overwrite an input of this scan ({inputs[existing[p]]}); choose another path"
             )
         if state is not None and (real == state or real.startswith(state + os.sep)):
             raise InputError(f"{p}: the {what} cannot be written inside the state directory {state_dir}")
