@@ -292,6 +292,12 @@ def test_raw_schemas_are_made_once_per_shape_and_field_types():
     assert numbers.field("ts").type == pa.int64() and numbers.field("account_id").type == pa.int64()
     assert schema.field("ts").type == pa.string() and schema.field("account_id").type == pa.string()
     assert raw_schema(FLAT) == raw_schema(FLAT, {}) and raw_schema(FLAT).field("ts").type == pa.int64()
+    odd = raw_schema(FLAT, dict(SCHEMA_SAMPLE, account_id=1e30, ip=True, org_id=7, end_user=2.5, user_agent=None))
+    assert odd.field("account_id").type == pa.int64()  # too large for int64: the bulk decoder refuses it
+    assert [odd.field(k).type for k in ("ip", "org_id", "end_user", "user_agent")] == [pa.string(), pa.int64()] + [
+        pa.string()
+    ] * 2  # an identity is a string or an integer
+    assert raw_schema(FLAT, dict(SCHEMA_SAMPLE, ts=True)).field("ts").type == pa.bool_()  # as the sample has it
     for k in range(shape_mod._RAW_SCHEMAS_KEPT + 5):
         raw_schema(Shape(f"flat{k}", {**FLAT.paths, "ts": (f"time{k}",)}, FLAT.messages))
     assert shape_mod._raw_schema.cache_info().currsize == shape_mod._RAW_SCHEMAS_KEPT

@@ -175,16 +175,6 @@ def detect_shape(record: Any) -> Shape:
 # --------------------------------------------------------------------------- raw schema
 
 
-def _json_type(value) -> pa.DataType:
-    if isinstance(value, bool):
-        return pa.bool_()
-    if isinstance(value, int):
-        return pa.int64()
-    if isinstance(value, float):
-        return pa.float64()
-    return pa.string()
-
-
 def _get(record, path):
     cur = record
     for k in path:
@@ -206,28 +196,52 @@ def raw_schema(shape: Shape, sample: dict | None = None) -> pa.Schema:
     or numbers, ids as strings or integers); every other field has a fixed type. Made once per
     shape and types (the last _RAW_SCHEMAS_KEPT): a scan of many small files asks for it per file.
     """
-    types = []
+    # the cache's key names each field's JSON kind: made and hashed in a few microseconds, where a
+    # key of pyarrow types took 34 (a scan of 20,000 small files asks for it 20,000 times)
+    kinds = []
     for fld, path in shape.paths.items():
-        typ = RAW_TYPES[fld]
-        if fld in ("ts", "account_id") or fld in IDENTITY_FIELDS:
+        kind = ""  # the field's fixed type
+        if fld in _SAMPLED:
             v = _get(sample, path) if sample is not None else None
-            typ = _json_type(v) if v is not None else (pa.int64() if fld == "ts" else pa.string())
-            if fld in IDENTITY_FIELDS and typ not in (pa.string(), pa.int64()):
-                typ = pa.string()
-            if fld == "account_id" and typ == pa.float64():
-                # a number too large for int64 (orjson reads it as a float): an id must be read
-                # exactly, which only the one-record path does, so the bulk decoder refuses it
-                typ = pa.int64()
-        types.append((fld, path, typ))
-    return _raw_schema(tuple(types), shape.messages)
+            kind = "none" if v is None else _json_kind(v)
+        kinds.append((fld, path, kind))
+    return _raw_schema(tuple(kinds), shape.messages)
+
+
+_SAMPLED = frozenset(("ts", "account_id", *IDENTITY_FIELDS))  # typed as the sample has them
+
+
+def _json_kind(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    return "float" if isinstance(value, float) else "string"
+
+
+def _raw_type(fld: str, kind: str) -> pa.DataType:
+    """The raw type of field `fld` whose sample value is of JSON `kind` (raw_schema's)."""
+    if not kind:
+        return RAW_TYPES[fld]
+    if kind == "none":
+        return pa.int64() if fld == "ts" else pa.string()
+    typ = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64()}.get(kind, pa.string())
+    if fld in IDENTITY_FIELDS and typ not in (pa.string(), pa.int64()):
+        typ = pa.string()
+    if fld == "account_id" and typ == pa.float64():
+        # a number too large for int64 (orjson reads it as a float): an id must be read
+        # exactly, which only the one-record path does, so the bulk decoder refuses it
+        typ = pa.int64()
+    return typ
 
 
 _RAW_SCHEMAS_KEPT = 64  # raw_schema keeps the schemas of the shapes and types it was last asked for
 
 
 @functools.lru_cache(maxsize=_RAW_SCHEMAS_KEPT)  # (thread-safe: a Dask worker's threads share it)
-def _raw_schema(types: tuple, messages: tuple | None) -> pa.Schema:
-    """The schema of raw_schema's (field, path, type) list and messages path."""
+def _raw_schema(kinds: tuple, messages: tuple | None) -> pa.Schema:
+    """The schema of raw_schema's (field, path, JSON kind) list and messages path."""
+    types = [(fld, path, _raw_type(fld, kind)) for fld, path, kind in kinds]
     tree: dict = {}
 
     def put(path, typ):
