@@ -55,7 +55,6 @@ class _File:
     schema: pa.Schema
     arena: _Arena | None = None  # where its bytes are (None: an empty file)
     at: int = 0  # ... from here
-    gap: int = 0  # newlines after them in the arena, up to where the next file's bytes begin
 
 
 def read_small_files(
