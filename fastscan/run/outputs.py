@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 
 from fastscan.errors import InputError
 from fastscan.read import Source
+from fastscan.read.discover import file_identity
 from fastscan.report.tables import REPORT_EXTENSIONS
 
 __all__ = ["check_outputs", "check_report_path"]
@@ -18,13 +19,11 @@ def _real(path: str | os.PathLike[str]) -> str:
 
 
 def _identity(path: str) -> object | None:
-    """What makes a file the same file by any name (a symbolic or a hard link): its device and
-    inode (its real path where the file system gives no inode); None when there is no file."""
+    """The file's identity (discover.file_identity), or None when there is no file."""
     try:
-        st = os.stat(path)
+        return file_identity(path, os.stat(path))
     except OSError:
         return None
-    return (st.st_dev, st.st_ino) if st.st_ino else _real(path)
 
 
 def check_report_path(path: str | os.PathLike[str], what: str = "report") -> None:
