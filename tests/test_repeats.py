@@ -4,6 +4,7 @@ on how the input is split, merged or saved, and they move the score the way they
 
 from __future__ import annotations
 
+import math
 import random
 
 import pyarrow as pa
@@ -62,6 +63,11 @@ def test_stale_repeats_and_answers_per_prompt(sample_size):
     assert r["mixed"]["stale_repeat_rate"] == pytest.approx(0.2)  # the second request at 0
     assert r["mixed"]["answers_per_prompt"] == pytest.approx(4.0)
     assert r["fresh"]["stale_repeat_rate"] == 0.0 and r["fresh"]["answers_per_prompt"] == 1.0
+    # requests that draw another answer to a prompt already sent: 4 of the sampler's 5, 3 of the
+    # mixed account's (not the second at temperature 0), none of the cache's
+    assert r["sampler"]["redraw_rate"] == pytest.approx(0.8)
+    assert r["mixed"]["redraw_rate"] == pytest.approx(0.6)
+    assert r["cache"]["redraw_rate"] == 0.0 and r["fresh"]["redraw_rate"] == 0.0
     if sample_size == 512:  # exact_dup_rate cannot tell the cache from the sampler; these can
         assert r["cache"]["exact_dup_rate"] == pytest.approx(r["sampler"]["exact_dup_rate"]) == 0.8
 
@@ -115,6 +121,30 @@ def test_stale_answers_take_output_evidence_away_and_resampling_adds():
     assert _score() == pytest.approx(fresh)
 
 
+def test_several_answers_to_one_prompt_count_alike_however_asked_and_only_when_kept_up():
+    # n = 4 in each request, or each prompt sent four times: the same samples, the same evidence
+    base = {"answers_per_prompt": 1.0, "hit_max_tokens_rate": 0.0, "template_rate": 0.0, "near_dup_rate": 0.0}
+    in_one = _score(**base, multi_sample_rate=1.0, samples_per_request=4.0)
+    spread = _score(**base, redraw_rate=0.75)
+    none = _score(**base)
+    assert spread > none + 0.2 and in_one > none + 0.2
+    assert _score(**base, multi_sample_rate=0.75) == pytest.approx(spread)
+
+    # ...counted as far as it is kept up past a day: pass@k on a benchmark is one afternoon
+    def gain(days, **more):
+        z = [
+            math.log(p / (1 - p))
+            for p in (_score(**base, **more, span_hours=24 * days), _score(**base, span_hours=24 * days))
+        ]
+        return z[0] - z[1]
+
+    for more in ({"redraw_rate": 0.75}, {"multi_sample_rate": 0.75}):
+        assert gain(25, **more) > 3.0
+        assert gain(8, **more) == pytest.approx(gain(25, **more))
+        assert gain(4.5, **more) == pytest.approx(gain(25, **more) / 2)
+        assert gain(1, **more) == gain(0.2, **more) == 0.0
+
+
 def _scan_with(tmp_path, extra):
     """The accounts table of a scan of test_score's log plus the records `extra`."""
     import orjson
@@ -127,14 +157,15 @@ def _scan_with(tmp_path, extra):
     return scan([path]).accounts
 
 
-def _traffic(account, prompts, per_prompt, temperature, *, hours, ct=400, mt=400, start=0):
+def _traffic(account, prompts, per_prompt, temperature, *, hours, ct=400, mt=400, start=0, n=1):
     """Every prompt `per_prompt` times at `temperature`, spread evenly over `hours` hours."""
     from test_score import HOUR, START_MS, _rec
 
     out = []
     total = len(prompts) * per_prompt
     for k in range(total):
-        r = _rec(k, account, START_MS + (start + k * hours / total) * HOUR, prompts[k % len(prompts)], 30, ct, mt=mt)
+        ts = START_MS + (start + k * hours / total) * HOUR
+        r = _rec(k, account, ts, prompts[k % len(prompts)], 30, ct * n, mt=mt, n=n)
         r["request_id"] = f"{account}-{k}"
         r["temperature"] = temperature
         r["finish_reason"] = "length" if ct >= mt else "stop"
@@ -163,8 +194,12 @@ def test_benign_repeats_stay_below_the_threshold_and_resampling_a_pool_is_caught
         + _traffic("uncached", [task(k) for k in range(1000, 1720)], 1, 0.0, hours=24 * 21)
         # an evaluation run: pass@8 on 100 benchmark problems at temperature 0.8, in one afternoon
         + _traffic("pass-at-8", bench, 8, 0.8, hours=5, ct=300, mt=2048)
+        # the same evaluation asking for the 8 samples with n = 8
+        + _traffic("pass-at-8-n", bench, 1, 0.8, hours=5, ct=300, mt=2048, n=8)
         # a harvester sampling a pool of 100 tasks 12 times each round the clock, full answers
         + _traffic("resampler", pool, 12, 0.9, hours=24 * 21, ct=900, mt=4096)
+        # a quieter one: 400 tasks three times each over two weeks, short answers
+        + _traffic("thrice", [f"Task {k}: {task(k)}" for k in range(2000, 2400)], 3, 0.7, hours=336, ct=130, mt=2048)
     )
     r = {a["account_id"]: a for a in _scan_with(tmp_path, extra).to_pylist()}
     assert r["cached"]["stale_repeat_rate"] == pytest.approx(11 / 12)
@@ -175,6 +210,10 @@ def test_benign_repeats_stay_below_the_threshold_and_resampling_a_pool_is_caught
     assert r["resampler"]["answers_per_prompt"] == pytest.approx(12.0)
     assert r["resampler"]["flagged"]
     assert "samples each prompt 12.0 times" in r["resampler"]["reasons"]
+    assert r["pass-at-8-n"]["extraction_score"] <= 0.35 and not r["pass-at-8-n"]["flagged"]
+    assert r["thrice"]["redraw_rate"] == pytest.approx(2 / 3)
+    assert r["thrice"]["flagged"]
+    assert "67% send a prompt they already sent again, at a temperature above 0" in r["thrice"]["reasons"]
 
 
 def test_explain_shows_what_stale_answers_take_away(tmp_path):

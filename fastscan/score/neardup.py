@@ -147,12 +147,13 @@ def near_duplicate_flags(state: AccountState, bits: np.ndarray | None = None) ->
 
 def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
     """exact_dup_rate, near_dup_rate, template_rate, stale_repeat_rate, answers_per_prompt,
-    distinct_prompts and sampled per account index.
+    redraw_rate, distinct_prompts and sampled per account index.
 
     A repeat of a prompt at temperature 0 after the first request at temperature 0 returns an
     answer the account already has (stale); a repeat at a temperature above 0 draws a new one.
     answers_per_prompt counts the distinct answers drawn per distinct prompt: 1 for an account
-    that never repeats itself, high for one that samples each prompt many times."""
+    that never repeats itself, high for one that samples each prompt many times; redraw_rate, the
+    share of requests that draw one more (n > 1's samples, spread over requests)."""
     cfg = state.config
     s = state.sample
     s.compact()
@@ -160,11 +161,9 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
     if near is None:
         near = near_duplicate_flags(state)
     count = s.count
-    worded = s.n_words > 0
-    exact = count > 1
     sampled = np.bincount(s.account, weights=count, minlength=n)
     in_sample = np.bincount(s.account, minlength=n)
-    near_w = np.bincount(s.account, weights=count * ((exact | near) & worded), minlength=n)
+    near_w = np.bincount(s.account, weights=count * (((count > 1) | near) & (s.n_words > 0)), minlength=n)
     # a template: the same head or tail skeleton around at least `t` distinct prompts
     t = np.maximum(5, np.ceil(0.01 * in_sample)).astype(np.int64)
     templ = np.zeros(len(s.account), dtype=np.bool_)
@@ -191,6 +190,7 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
         "template_rate": _safe_div(templ_w, sampled),
         "stale_repeat_rate": _safe_div(stale_w, sampled),
         "answers_per_prompt": _safe_div(answers, in_sample),
+        "redraw_rate": np.clip(_safe_div(answers - in_sample, sampled), 0.0, 1.0),
         "sampled": full,
     }
 

@@ -129,6 +129,26 @@ class Signal:
         return list(map(self.say, *values))
 
 
+def _samples(f):
+    """Several answers to one prompt (n > 1 in one request, or the prompt sent again at a
+    temperature above 0), as far as the account keeps it up past a day: none for traffic that
+    spans a day or less (a pass@k evaluation is an afternoon), all of it from eight days on."""
+    kept_up = _clip((_col(f, "span_hours") / 24.0 - 1.0) / 7.0)  # whole hours: the same in every log form
+    return np.maximum(_col(f, "multi_sample_rate"), _col(f, "redraw_rate")) * kept_up
+
+
+def _probing_words(logprobs, multi, samples, bias, redraw) -> str:
+    parts = []
+    if logprobs or multi or not (bias or redraw):
+        several = f"{_pct(multi)} for several samples ({samples:.1f} per request)"
+        parts.append(f"{_pct(logprobs)} ask for logprobs, {several}")
+    if bias > 0:
+        parts.append(f"{_pct(bias)} set a logit_bias")
+    if redraw > 0:
+        parts.append(f"{_pct(redraw)} send a prompt they already sent again, at a temperature above 0")
+    return ", ".join(parts)
+
+
 def _per_sample(f):
     return np.divide(_col(f, "completion_tokens_per_request"), np.maximum(_col(f, "samples_per_request"), 1.0))
 
@@ -203,15 +223,12 @@ SIGNALS = (
     Signal(
         "probing",
         "probing",
-        "share of requests asking for logprobs, n > 1 samples or a logit_bias",
-        lambda f: np.maximum.reduce(
-            [_col(f, "logprobs_rate"), _col(f, "multi_sample_rate"), _col(f, "logit_bias_rate")]
-        ),
-        ("logprobs_rate", "multi_sample_rate", "samples_per_request", "logit_bias_rate"),
-        lambda logprobs, multi, samples, bias: (
-            f"{_pct(logprobs)} ask for logprobs, {_pct(multi)} for several samples ({samples:.1f} per request)"
-            + (f", {_pct(bias)} set a logit_bias" if bias > 0 else "")
-        ),
+        "share of requests asking for logprobs or a logit_bias, or for several answers to one prompt "
+        "(n > 1, or the prompt sent again at a temperature above 0) as far as the account keeps that "
+        "up: not at all over a day or less (a pass@k evaluation is an afternoon), fully from 8 days",
+        lambda f: np.maximum.reduce([_col(f, "logprobs_rate"), _col(f, "logit_bias_rate"), _samples(f)]),
+        ("logprobs_rate", "multi_sample_rate", "samples_per_request", "logit_bias_rate", "redraw_rate"),
+        _probing_words,
     ),
     Signal(
         "resampling",
