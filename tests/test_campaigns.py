@@ -14,7 +14,8 @@ from shared import RAW, skip_reason
 from fastscan import Scanner, scan
 from fastscan.params import PARAM_BUCKETS, describe, param_keys
 from fastscan.read.canonical import CANONICAL
-from fastscan.score.campaigns import CAMPAIGN_MIN_ACCOUNTS
+from fastscan.score.campaigns import CAMPAIGN_MIN_ACCOUNTS, FP_MIN_REQUESTS
+from fastscan.score.model import CLUSTER_MIN_REQUESTS
 
 START = 1756684800  # 2025-09-01, epoch seconds
 DAY = 86400
@@ -116,6 +117,26 @@ def test_a_swarm_of_light_accounts_is_one_campaign_and_every_member_is_flagged(s
     assert c["first_seen"] == min(r["first_seen"] for r in swarm)
     # the casual users' campaigns (people on common settings) are not harvesting
     assert not any(r["harvesting"] for r in table.values() if r["campaign_id"] != cid)
+
+
+def test_members_need_only_as_many_requests_as_a_fingerprint(tmp_path):
+    # a swarm of 120 very light accounts, 4 to 9 requests each, among people
+    rng = random.Random(5)
+    recs: list[dict] = []
+    for a in range(120):
+        recs += _casual(rng, f"user_{a:04d}", rng.randint(5, 40))
+    for a in range(120):
+        recs += _swarm_member(rng, f"swarm_{a:03d}", 4 + a % 6)
+    rng.shuffle(recs)
+    path = tmp_path / "light.jsonl"
+    write_jsonl(path, recs)
+    rows = {r["account_id"]: r for r in scan([path]).accounts.to_pylist()}
+    swarm = [r for a, r in rows.items() if a.startswith("swarm_")]
+    # every member with a fingerprint (FP_MIN_REQUESTS) is flagged with its campaign; fewer is too few to say
+    assert FP_MIN_REQUESTS == CLUSTER_MIN_REQUESTS == 5
+    assert all(r["flagged"] == (r["requests"] >= 5) for r in swarm), [(r["requests"], r["flagged"]) for r in swarm]
+    assert all(r["campaign_size"] == 100 for r in swarm if r["requests"] >= 5)
+    assert not any(r["flagged"] for a, r in rows.items() if a.startswith("user_"))
 
 
 def test_a_heavy_harvester_does_not_drag_the_people_who_share_its_settings(tmp_path):

@@ -22,12 +22,11 @@ campaign is found and judged in three steps:
 3. **Members** - every account belongs to at most one campaign, the candidate of its with the
    highest pooled score. A campaign is *harvesting* when it has at least CAMPAIGN_MIN_ACCOUNTS
    accounts, at least CLUSTER_VOLUME x min_requests requests together and a pooled score at the
-   threshold or above. It flags its members that are not flagged on their own only when those
-   quiet members, pooled by themselves, are again at least CAMPAIGN_MIN_ACCOUNTS accounts with that
-   volume and that score: one heavy harvester on a client library's defaults must not drag the
-   light accounts that share the defaults with it. A member so flagged has at least
-   CLUSTER_MIN_REQUESTS requests of its own; its score is the larger of its own and its quiet
-   peers' pooled score, and its reasons name the campaign.
+   threshold or above. It flags its members with at least CLUSTER_MIN_REQUESTS requests of their
+   own (as many as a fingerprint needs); a member so flagged has the larger of its own score and
+   the campaign's, and reasons that name the campaign. One heavy harvester on a client library's
+   defaults does not drag the light accounts that share the defaults with it: in the pooled
+   traffic each member counts up to the group's median requests, so that group reads as people.
 
 Everything is computed from the merged state and the per-account table, so it does not depend on
 how the input was split. Memory: the fingerprint sketch holds at most PARAM_BUCKETS keys per

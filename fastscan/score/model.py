@@ -159,7 +159,7 @@ def _eligible(req: np.ndarray, min_requests: int) -> np.ndarray:
     return eligible if eligible.any() else np.ones(len(req), dtype=np.bool_)
 
 
-CLUSTER_MIN_REQUESTS = 10  # an account of a large cluster needs this many requests of its own
+CLUSTER_MIN_REQUESTS = 5  # an account of a large cluster needs this many requests of its own (a fingerprint's)
 CLUSTER_VOLUME = 10  # ...and its cluster CLUSTER_VOLUME x min_requests requests together
 
 
