@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from fastscan.params import _key
 from fastscan.score.campaigns import FP_MIN_REQUESTS, find_campaigns
+from fastscan.score.model import CLUSTER_MIN_REQUESTS
 from fastscan.state import AccountState, F
 
 N = 1_000_000
@@ -58,7 +59,7 @@ def test_a_million_accounts_one_swarm():
     out, campaigns = find_campaigns(st, accounts, 0.5, 50)
     flagged = out.column("flagged").to_numpy(zero_copy_only=False)
     assert not flagged[~swarm].any()
-    assert np.array_equal(flagged[swarm], req[swarm] >= 10)
+    assert np.array_equal(flagged[swarm], req[swarm] >= CLUSTER_MIN_REQUESTS)
     harvesting = campaigns.filter(campaigns.column("harvesting"))
     fingerprinted = int((req[swarm] >= FP_MIN_REQUESTS).sum())  # fewer requests: too few to say
     assert harvesting.num_rows == 1 and harvesting.column("accounts")[0].as_py() == fingerprinted
