@@ -26,6 +26,9 @@ def _rows() -> list[tuple[str, str, float | None]]:
         rows += [("mixed", f"write a story about animal number {k}", 0.0)] * 2
         rows += [("mixed", f"write a story about animal number {k}", t) for t in (1.0, None, 0.5)]
     rows += [("fresh", f"a question nobody asked before, number {k}", 0.0) for k in range(200)]
+    # "people": many people behind one key, 4 common questions asked 6 times each among 100 others
+    rows += [("people", f"a common question, number {k}", 0.7) for k in range(4)] * 6
+    rows += [("people", f"a question of one person, number {k}", 0.7) for k in range(100)]
     random.Random(3).shuffle(rows)
     return rows
 
@@ -68,6 +71,8 @@ def test_stale_repeats_and_answers_per_prompt(sample_size):
     assert r["sampler"]["redraw_rate"] == pytest.approx(0.8)
     assert r["mixed"]["redraw_rate"] == pytest.approx(0.6)
     assert r["cache"]["redraw_rate"] == 0.0 and r["fresh"]["redraw_rate"] == 0.0
+    if sample_size == 512:
+        assert r["people"]["redraw_rate"] == pytest.approx(20 / 124)
     if sample_size == 512:  # exact_dup_rate cannot tell the cache from the sampler; these can
         assert r["cache"]["exact_dup_rate"] == pytest.approx(r["sampler"]["exact_dup_rate"]) == 0.8
 
@@ -125,10 +130,12 @@ def test_several_answers_to_one_prompt_count_alike_however_asked_and_only_when_k
     # n = 4 in each request, or each prompt sent four times: the same samples, the same evidence
     base = {"answers_per_prompt": 1.0, "hit_max_tokens_rate": 0.0, "template_rate": 0.0, "near_dup_rate": 0.0}
     in_one = _score(**base, multi_sample_rate=1.0, samples_per_request=4.0)
-    spread = _score(**base, redraw_rate=0.75)
+    spread = _score(**base, redraw_rate=0.8)
     none = _score(**base)
     assert spread > none + 0.2 and in_one > none + 0.2
+    # redraws count beyond the fifth of requests people reach (REDRAW_BACKGROUND)
     assert _score(**base, multi_sample_rate=0.75) == pytest.approx(spread)
+    assert _score(**base, redraw_rate=0.2) == _score(**base, redraw_rate=0.1) == none
 
     # ...counted as far as it is kept up past a day: pass@k on a benchmark is one afternoon
     def gain(days, **more):
@@ -138,7 +145,7 @@ def test_several_answers_to_one_prompt_count_alike_however_asked_and_only_when_k
         ]
         return z[0] - z[1]
 
-    for more in ({"redraw_rate": 0.75}, {"multi_sample_rate": 0.75}):
+    for more in ({"redraw_rate": 0.8}, {"multi_sample_rate": 0.75}):
         assert gain(25, **more) > 3.0
         assert gain(8, **more) == pytest.approx(gain(25, **more))
         assert gain(4.5, **more) == pytest.approx(gain(25, **more) / 2)

@@ -129,12 +129,19 @@ class Signal:
         return list(map(self.say, *values))
 
 
+# People send a prompt again too (a regenerated answer; a question that many people behind one
+# key ask): the share of requests that redraw counts only above this.
+REDRAW_BACKGROUND = 0.2
+
+
 def _samples(f):
     """Several answers to one prompt (n > 1 in one request, or the prompt sent again at a
-    temperature above 0), as far as the account keeps it up past a day: none for traffic that
-    spans a day or less (a pass@k evaluation is an afternoon), all of it from eight days on."""
+    temperature above 0, beyond REDRAW_BACKGROUND), as far as the account keeps it up past a day:
+    none for traffic that spans a day or less (a pass@k evaluation is an afternoon), all of it
+    from eight days on."""
     kept_up = _clip((_col(f, "span_hours") / 24.0 - 1.0) / 7.0)  # whole hours: the same in every log form
-    return np.maximum(_col(f, "multi_sample_rate"), _col(f, "redraw_rate")) * kept_up
+    redraws = _clip((_col(f, "redraw_rate") - REDRAW_BACKGROUND) / (1.0 - REDRAW_BACKGROUND))
+    return np.maximum(_col(f, "multi_sample_rate"), redraws) * kept_up
 
 
 def _probing_words(logprobs, multi, samples, bias, redraw) -> str:
@@ -224,7 +231,8 @@ SIGNALS = (
         "probing",
         "probing",
         "share of requests asking for logprobs or a logit_bias, or for several answers to one prompt "
-        "(n > 1, or the prompt sent again at a temperature above 0) as far as the account keeps that "
+        "(n > 1, or the prompt sent again at a temperature above 0, beyond the 20% people reach) "
+        "as far as the account keeps that "
         "up: not at all over a day or less (a pass@k evaluation is an afternoon), fully from 8 days",
         lambda f: np.maximum.reduce([_col(f, "logprobs_rate"), _col(f, "logit_bias_rate"), _samples(f)]),
         ("logprobs_rate", "multi_sample_rate", "samples_per_request", "logit_bias_rate", "redraw_rate"),
