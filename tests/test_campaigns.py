@@ -12,10 +12,11 @@ from logs import WORDS, write_jsonl
 from shared import RAW, skip_reason
 
 from fastscan import Scanner, scan
-from fastscan.params import PARAM_BUCKETS, describe, param_keys
+from fastscan.params import PARAM_BUCKETS, _key, describe, param_keys
 from fastscan.read.canonical import CANONICAL
-from fastscan.score.campaigns import CAMPAIGN_MIN_ACCOUNTS, FP_MIN_REQUESTS
+from fastscan.score.campaigns import CAMPAIGN_MIN_ACCOUNTS, FP_MIN_REQUESTS, find_campaigns
 from fastscan.score.model import CLUSTER_MIN_REQUESTS
+from fastscan.state import AccountState, F
 
 START = 1756684800  # 2025-09-01, epoch seconds
 DAY = 86400
@@ -494,3 +495,74 @@ def test_candidates_found_beforehand_give_the_same_campaigns(swarm_log, monkeypa
     a2, c2 = fin_find(state, accounts, threshold, min_requests)
     assert a1.equals(a2) and c1.equals(c2)
     assert c1.num_rows >= 1  # there are campaigns to compare
+
+
+def _script_state(ids: list[str], req: np.ndarray, script: np.ndarray) -> AccountState:
+    """A state whose `script` accounts share one fingerprint and model; each other account has
+    its own system prompt."""
+    n = len(ids)
+    st = AccountState()
+    st._map_ids(ids)
+    st.sums[:n, F["requests"]] = req
+    acct = np.arange(n)
+    for keys in (
+        _key(0, np.where(script, 40, 44)),
+        _key(1, np.where(script, 6, 20)),
+        _key(2, np.zeros(n, np.int64)),
+        _key(4, np.where(script, 0, 1 + acct)),
+    ):
+        st.params.add(acct, keys, req)
+    st._map_models(["m0", "m1"])
+    st.model_counts.add(acct, np.where(script, 1, 0), req)
+    return st
+
+
+def test_the_rest_of_a_harvest_is_a_campaign_when_its_templated_accounts_join_their_ring():
+    # one script's settings on 50 accounts: 20 also share a template (one link cluster) and take
+    # long answers; 30 light ones send bare tasks. The 20 join their ring's campaign; the 12 left
+    # are too light to read as a harvest alone, but they are the rest of one.
+    ring, bare, people = 20, 30, 200
+    ids = [f"r{i:02d}" for i in range(ring)] + [f"b{i:02d}" for i in range(bare)]
+    ids += [f"p{i:03d}" for i in range(people)]
+    n = len(ids)
+    acct = np.arange(n)
+    script = acct < ring + bare
+    req = np.array([60] * ring + [15] * bare + [20] * people)
+    day0 = 1_756_684_800_000
+    per_request = np.where(acct < ring, 2500.0, np.where(script, 300.0, 250.0))
+    accounts = pa.table(
+        {
+            "account_id": ids,
+            "requests": req,
+            "prompt_tokens": req * 60,
+            "completion_tokens": (req * per_request).astype(np.int64),
+            "first_seen": pa.array(np.full(n, day0), pa.timestamp("ms", tz="UTC")),
+            "last_seen": pa.array(np.full(n, day0 + 20 * 86_400_000), pa.timestamp("ms", tz="UTC")),
+            "extraction_score": np.where(acct < ring, 0.9, 0.1),
+            "flagged": acct < ring,
+            "reasons": pa.array([""] * n, pa.string()),
+            "completion_tokens_per_request": per_request,
+            "completion_prompt_ratio": per_request / 60,
+            "long_output_rate": np.where(acct < ring, 1.0, 0.0),
+            "reasoning_prompt_rate": np.where(acct < ring, 1.0, 0.0),
+            "template_rate": np.where(acct < ring, 1.0, 0.0),
+            "shared_template_accounts": np.where(acct < ring, ring - 1, 0),
+            "samples_per_request": np.ones(n),
+            "cluster_id": pa.array(["r00" if i < ring else a for i, a in enumerate(ids)], pa.string()),
+        }
+    )
+    out, campaigns = find_campaigns(_script_state(ids, req, script), accounts, 0.5, 50)
+    rows = {r["account_id"]: r for r in out.to_pylist()}
+    assert {rows[a]["campaign_id"] for a in ids[:ring]} == {"campaign-r00"}
+    rest = [rows[a] for a in ids[ring : ring + bare]]
+    assert {r["campaign_id"] for r in rest} == {"campaign-b00"}
+    assert all(r["flagged"] and r["extraction_score"] >= 0.5 for r in rest)
+    assert all("member of campaign-b00" in r["reasons"] for r in rest)
+    table = {r["campaign_id"]: r for r in campaigns.to_pylist()}
+    assert table["campaign-b00"]["harvesting"] and table["campaign-r00"]["harvesting"]
+    assert not any(rows[a]["flagged"] for a in ids[ring + bare :])
+    # the 30 alone, without the accounts that left them, are no campaign that flags anyone
+    keep = np.flatnonzero(acct >= ring)
+    alone = _script_state([ids[i] for i in keep], req[keep], script[keep])
+    out2, _ = find_campaigns(alone, accounts.take(pa.array(keep)), 0.5, 50)
+    assert not any(out2.column("flagged").to_pylist())

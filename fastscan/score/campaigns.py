@@ -22,7 +22,10 @@ campaign is found and judged in three steps:
 3. **Members** - every account belongs to at most one campaign, the candidate of its with the
    highest pooled score. A campaign is *harvesting* when it has at least CAMPAIGN_MIN_ACCOUNTS
    accounts, at least CLUSTER_VOLUME x min_requests requests together and a pooled score at the
-   threshold or above. It flags its members with at least CLUSTER_MIN_REQUESTS requests of their
+   threshold or above, or when the candidate its members chose is all that as a whole, counting
+   the members that left it for a candidate of higher score (a swarm's accounts that also share
+   templates join their ring; those left are the rest of the same harvest, scored as the whole
+   of it). It flags its members with at least CLUSTER_MIN_REQUESTS requests of their
    own (as many as a fingerprint needs); a member so flagged has the larger of its own score and
    the campaign's, and reasons that name the campaign. One heavy harvester on a client library's
    defaults does not drag the light accounts that share the defaults with it: in the pooled
@@ -271,6 +274,7 @@ def find_campaigns(
 
     own_score = accounts.column("extraction_score").to_numpy()
     req = accounts.column("requests").to_numpy(zero_copy_only=False).astype(np.int64)
+    whole = _whole_candidates(labels, label_sizes, choice, best, req, threshold, min_requests)
     members: list[list[str]] = [[] for _ in range(g)]
     inside = np.flatnonzero(label >= 0)
     for i, c in zip(inside.tolist(), label[inside].tolist()):
@@ -281,6 +285,15 @@ def find_campaigns(
     c_req = np.bincount(label[label >= 0], weights=req[label >= 0], minlength=g) if g else np.zeros(0)
     c_size = np.array([len(m) for m in members], dtype=np.int64)
     harvesting = (c_score >= threshold) & (c_size >= CAMPAIGN_MIN_ACCOUNTS) & (c_req >= CLUSTER_VOLUME * min_requests)
+    # ...or the candidate its members chose harvests as a whole, though some of its accounts left
+    # it for another campaign (a swarm's accounts that also share templates join those): what is
+    # left is the rest of the same harvest, scored as the whole of it
+    w_score = np.zeros(g)
+    if g:
+        np.maximum.at(w_score, label[label >= 0], np.where(whole, best, 0.0)[label >= 0])
+    by_whole = (w_score > c_score) & ~harvesting
+    harvesting |= by_whole
+    c_score = np.where(by_whole, w_score, c_score)
 
     lifted = np.zeros(n, dtype=np.bool_)
     in_c = label >= 0
@@ -318,6 +331,30 @@ def find_campaigns(
     member_score = c_score[np.maximum(label, 0)] if g else np.zeros(n)
     out = out.append_column("campaign_score", pa.array(member_score, pa.float64(), mask=~in_c))
     return out, _campaign_table(accounts, label, names, members, c_score, harvesting, evidence, c_reasons, lifted)
+
+
+def _whole_candidates(
+    labels: list[np.ndarray],
+    label_sizes: list[np.ndarray],
+    choice: np.ndarray,
+    best: np.ndarray,
+    req: np.ndarray,
+    threshold: float,
+    min_requests: int,
+) -> np.ndarray:
+    """bool per account: the candidate it chose (`choice`: which grouping, scored `best` as a
+    whole) has CAMPAIGN_MIN_ACCOUNTS accounts, CLUSTER_VOLUME x min_requests requests together and
+    a pooled score at the threshold or above, counting the accounts that left it for another."""
+    whole = np.zeros(len(best), dtype=np.bool_)
+    for v, lab in enumerate(labels):
+        mine = (choice == v) & (best >= threshold) & (lab >= 0)
+        if not mine.any():
+            continue
+        vol = np.bincount(lab[lab >= 0], weights=req[lab >= 0])
+        whole[mine] = (label_sizes[v][mine] >= CAMPAIGN_MIN_ACCOUNTS) & (
+            vol[lab[mine]] >= CLUSTER_VOLUME * min_requests
+        )
+    return whole
 
 
 def _evidence(
