@@ -560,6 +560,10 @@ def test_the_rest_of_a_harvest_is_a_campaign_when_its_templated_accounts_join_th
     assert all("member of campaign-b00" in r["reasons"] for r in rest)
     table = {r["campaign_id"]: r for r in campaigns.to_pylist()}
     assert table["campaign-b00"]["harvesting"] and table["campaign-r00"]["harvesting"]
+    assert (
+        "the rest of a harvest: with its accounts that joined other campaigns, 50 accounts and 1,650 requests score"
+        in (table["campaign-b00"]["evidence"])
+    )
     assert not any(rows[a]["flagged"] for a in ids[ring + bare :])
     # the 30 alone, without the accounts that left them, are no campaign that flags anyone
     keep = np.flatnonzero(acct >= ring)

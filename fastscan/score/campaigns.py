@@ -274,7 +274,7 @@ def find_campaigns(
 
     own_score = accounts.column("extraction_score").to_numpy()
     req = accounts.column("requests").to_numpy(zero_copy_only=False).astype(np.int64)
-    whole = _whole_candidates(labels, label_sizes, choice, best, req, threshold, min_requests)
+    whole, w_size, w_req = _whole_candidates(labels, label_sizes, choice, best, req, threshold, min_requests)
     members: list[list[str]] = [[] for _ in range(g)]
     inside = np.flatnonzero(label >= 0)
     for i, c in zip(inside.tolist(), label[inside].tolist()):
@@ -303,6 +303,15 @@ def find_campaigns(
     own_flag = accounts.column("flagged").to_numpy(zero_copy_only=False)
     flagged = own_flag | lifted
     evidence = _evidence(accounts, label, g, fp, at, state, fp_acct, fp_key)
+    if by_whole.any():  # the whole in words, from any member of each (all chose the one candidate)
+        some = np.zeros(g, dtype=np.int64)
+        some[label[inside]] = inside
+        for c in np.flatnonzero(by_whole).tolist():
+            k = some[c]
+            evidence[c] += (
+                f"; the rest of a harvest: with its accounts that joined other campaigns, {int(w_size[k]):,} "
+                f"accounts and {int(w_req[k]):,} requests score {c_score[c]:.2f} together"
+            )
     c_reasons = pooled.column("reasons").to_pylist() if pooled is not None else []
     reasons = accounts.column("reasons").to_pylist()
     in_harvest = in_c & (harvesting[np.maximum(label, 0)] if g else False)
@@ -341,20 +350,22 @@ def _whole_candidates(
     req: np.ndarray,
     threshold: float,
     min_requests: int,
-) -> np.ndarray:
-    """bool per account: the candidate it chose (`choice`: which grouping, scored `best` as a
-    whole) has CAMPAIGN_MIN_ACCOUNTS accounts, CLUSTER_VOLUME x min_requests requests together and
-    a pooled score at the threshold or above, counting the accounts that left it for another."""
-    whole = np.zeros(len(best), dtype=np.bool_)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ok bool[n], accounts int64[n], requests int64[n]) per account, of the candidate it chose
+    (`choice`: which grouping, scored `best` as a whole), counting the accounts that left it for
+    another: ok where it has CAMPAIGN_MIN_ACCOUNTS accounts, CLUSTER_VOLUME x min_requests
+    requests together and a pooled score at the threshold or above."""
+    n = len(best)
+    ok = np.zeros(n, dtype=np.bool_)
+    size, volume = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     for v, lab in enumerate(labels):
         mine = (choice == v) & (best >= threshold) & (lab >= 0)
         if not mine.any():
             continue
-        vol = np.bincount(lab[lab >= 0], weights=req[lab >= 0])
-        whole[mine] = (label_sizes[v][mine] >= CAMPAIGN_MIN_ACCOUNTS) & (
-            vol[lab[mine]] >= CLUSTER_VOLUME * min_requests
-        )
-    return whole
+        size[mine] = label_sizes[v][mine]
+        volume[mine] = np.bincount(lab[lab >= 0], weights=req[lab >= 0]).astype(np.int64)[lab[mine]]
+        ok[mine] = (size[mine] >= CAMPAIGN_MIN_ACCOUNTS) & (volume[mine] >= CLUSTER_VOLUME * min_requests)
+    return ok, size, volume
 
 
 def _evidence(
