@@ -21,18 +21,24 @@ def shared_available() -> bool:
     return MAKE_LOG.exists() and SCORE_REPORT.exists()
 
 
-def log_path(work: Path, seed: int, scale: float, fmt: str) -> Path:
-    return work / f"seed{seed}-scale{scale:g}-{fmt}.jsonl"
+def log_path(work: Path, seed: int, scale: float, fmt: str, profile: str | None = None) -> Path:
+    return work / f"seed{seed}-scale{scale:g}-{fmt}{'-' + profile if profile else ''}.jsonl"
 
 
 def labels_path(log: Path) -> Path:
     return log.with_suffix(".labels.csv")
 
 
-def make_log(work: Path, seed: int, scale: float, fmt: str) -> Path:
-    """The log (and its labels), built unless already there."""
+def make_log(work: Path, seed: int, scale: float, fmt: str, profile: str | None = None) -> Path:
+    """The log (and its labels), built unless already there; `profile`: a variant of
+    bench/profiles.py instead of make_log's built-in profile."""
     work.mkdir(parents=True, exist_ok=True)
-    out = log_path(work, seed, scale, fmt)
+    out = log_path(work, seed, scale, fmt, profile)
+    more: list[str] = []
+    if profile:
+        from profiles import write_profile
+
+        more = ["--profile", str(write_profile(profile, work / f"profile-{profile}.json"))]
     if not (out.exists() and labels_path(out).exists()):
         subprocess.run(
             [
@@ -48,6 +54,7 @@ def make_log(work: Path, seed: int, scale: float, fmt: str) -> Path:
                 str(out),
                 "--labels",
                 str(labels_path(out)),
+                *more,
             ],
             check=True,
             stdout=subprocess.DEVNULL,

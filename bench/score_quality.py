@@ -3,6 +3,7 @@
 
     python bench/score_quality.py                          # seeds 31 32 33, scale 1, flat and openai
     python bench/score_quality.py --seeds 21 --scale 0.5 --formats flat
+    python bench/score_quality.py --seeds 8601 --formats flat --profiles mimic busy   # bench/profiles.py
 
 For every (seed, format): build the log with ../shared/eval/make_log.py (outside the repo), scan
 it with fastscan, and score two reports with ../shared/eval/score_report.py:
@@ -58,6 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where logs are built (outside the repo)")
     ap.add_argument("--allow-fit-seeds", action="store_true")
     ap.add_argument("--by-kind", action="store_true", help="also print flagged/total per population")
+    ap.add_argument("--profiles", nargs="+", default=[], metavar="NAME", help="variants of bench/profiles.py")
     args = ap.parse_args(argv)
     if not shared_available():
         print("score_quality: ../shared (make_log.py, score_report.py) is absent; skipped", file=sys.stderr)
@@ -77,35 +79,35 @@ def main(argv=None) -> int:
         return 2
     fastscan.kernels.warmup()
     rows = []
-    for seed in args.seeds:
-        for fmt in args.formats:
-            t0 = time.perf_counter()
-            log = make_log(args.work, seed, args.scale, fmt)
-            t1 = time.perf_counter()
-            report = fastscan.scan([log])
-            t2 = time.perf_counter()
-            ours = log.with_suffix(".fastscan.parquet")
-            base = log.with_suffix(".baseline.parquet")
-            report.write(ours)
-            pq.write_table(baseline(report.accounts), base)
-            labels = log.with_suffix(".labels.csv")
-            for name, path in (("fastscan", ours), ("baseline", base)):
-                s = score_report(labels, path)
-                rows.append((seed, fmt, name, s))
-                print(f"seed {seed} {fmt:6s} {name:8s} " + " ".join(f"{k}={s[k]}" for k in SHOW), flush=True)
-                if args.by_kind and name == "fastscan":
-                    print("    " + ", ".join(f"{k} {v}" for k, v in s["by_kind"].items()), flush=True)
-            print(
-                f"    ({report.stats.records_read:,} records, {log.stat().st_size / 1e6:,.0f} MB; "
-                f"make_log {t1 - t0:.0f} s, scan {t2 - t1:.1f} s)",
-                file=sys.stderr,
-                flush=True,
-            )
+    for seed, fmt, variant in [(s, f, v) for v in args.profiles or [None] for s in args.seeds for f in args.formats]:
+        kind = f"{fmt}:{variant}" if variant else fmt
+        t0 = time.perf_counter()
+        log = make_log(args.work, seed, args.scale, fmt, variant)
+        t1 = time.perf_counter()
+        report = fastscan.scan([log])
+        t2 = time.perf_counter()
+        ours = log.with_suffix(".fastscan.parquet")
+        base = log.with_suffix(".baseline.parquet")
+        report.write(ours)
+        pq.write_table(baseline(report.accounts), base)
+        labels = log.with_suffix(".labels.csv")
+        for name, path in (("fastscan", ours), ("baseline", base)):
+            s = score_report(labels, path)
+            rows.append((seed, kind, name, s))
+            print(f"seed {seed} {kind:6s} {name:8s} " + " ".join(f"{k}={s[k]}" for k in SHOW), flush=True)
+            if args.by_kind and name == "fastscan":
+                print("    " + ", ".join(f"{k} {v}" for k, v in s["by_kind"].items()), flush=True)
+        print(
+            f"    ({report.stats.records_read:,} records, {log.stat().st_size / 1e6:,.0f} MB; "
+            f"make_log {t1 - t0:.0f} s, scan {t2 - t1:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     print()
     print(f"{'seed':>4s} {'format':6s} {'report':8s} " + " ".join(f"{k:>17s}" for k in SHOW))
     ok = True
-    for seed, fmt, name, s in rows:
-        print(f"{seed:4d} {fmt:6s} {name:8s} " + " ".join(f"{str(s[k]):>17s}" for k in SHOW))
+    for seed, kind, name, s in rows:
+        print(f"{seed:4d} {kind:6s} {name:8s} " + " ".join(f"{str(s[k]):>17s}" for k in SHOW))
         if name == "fastscan":
             caught, total = s["campaigns_caught"].split("/")
             ok &= all(s[k] >= v for k, v in BAR.items()) and caught == total
