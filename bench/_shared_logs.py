@@ -34,12 +34,12 @@ def make_log(work: Path, seed: int, scale: float, fmt: str, profile: str | None 
     bench/profiles.py instead of make_log's built-in profile."""
     work.mkdir(parents=True, exist_ok=True)
     out = log_path(work, seed, scale, fmt, profile)
-    more: list[str] = []
-    if profile:
-        from profiles import write_profile
-
-        more = ["--profile", str(write_profile(profile, work / f"profile-{profile}.json"))]
     if not (out.exists() and labels_path(out).exists()):
+        more: list[str] = []
+        if profile:
+            from profiles import write_profile
+
+            more = ["--profile", str(write_profile(profile, work / f"profile-{profile}.json"))]
         subprocess.run(
             [
                 sys.executable,

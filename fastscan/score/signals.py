@@ -231,9 +231,9 @@ SIGNALS = (
         "probing",
         "probing",
         "share of requests asking for logprobs or a logit_bias, or for several answers to one prompt "
-        "(n > 1, or the prompt sent again at a temperature above 0, beyond the 20% people reach) "
-        "as far as the account keeps that "
-        "up: not at all over a day or less (a pass@k evaluation is an afternoon), fully from 8 days",
+        "(n > 1, or the prompt sent again at a temperature above 0, beyond the 20% people reach) as far "
+        "as the account keeps that up: not at all over a day or less (a pass@k evaluation is an "
+        "afternoon), fully from 8 days",
         lambda f: np.maximum.reduce([_col(f, "logprobs_rate"), _col(f, "logit_bias_rate"), _samples(f)]),
         ("logprobs_rate", "multi_sample_rate", "samples_per_request", "logit_bias_rate", "redraw_rate"),
         _probing_words,
