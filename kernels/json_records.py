@@ -428,8 +428,9 @@ def scan_records(
     node_lo, node_hi : int64[k], ftypes : int8[f], slots : int64[f] (row of `text` of each
     T_STRING field, else -1), special : int64[6]. Outputs [f, rows] (a field's values a column as
     Arrow holds it), line i's at row0 + i: valid (present and not null; all False when given);
-    ivals (T_INT, T_BOOL as 0/1); fvals (T_FLOAT); text_end (T_STRING: end of line i's string in
-    its text row, the field's strings one after another; ends[-1] - starts[0] + 64 bytes a row)
+    ivals (T_INT, T_BOOL as 0/1); fvals (T_FLOAT); both 0 where a field without text is not valid,
+    so they need no zeroing before; text_end (T_STRING: end of line i's string in its text row,
+    the field's strings one after another; ends[-1] - starts[0] + 64 bytes a row)
     """
     nf = ftypes.shape[0]
     seen = np.zeros(kind.shape[0] + 1, dtype=np.int64)
@@ -441,6 +442,7 @@ def scan_records(
     ms = np.zeros(_MS_SIZE, dtype=np.int64)
     count = 0
     strs = np.flatnonzero(slots >= 0)  # the fields with text, the only ones whose cursor moves
+    nums = np.flatnonzero(slots < 0)  # the others: their values are 0 where not found
     plan = (names_off, names_data, kind, arg, index, node_lo, node_hi, ftypes, slots, special)
     for i in range(starts.shape[0]):
         r = row0 + i
@@ -457,4 +459,8 @@ def scan_records(
                 cursor[f] = saved[f]
         for f in strs:
             text_end[f, r] = cursor[f]
+        for f in nums:
+            if not valid[f, r]:
+                ivals[f, r] = 0
+                fvals[f, r] = 0.0
     return count

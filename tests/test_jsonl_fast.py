@@ -338,6 +338,40 @@ def test_a_line_refused_half_way_leaves_no_trace():
         assert text[slots[f], :4].tobytes() == want
 
 
+def test_numbers_not_found_are_zero_whatever_the_work_rows_held():
+    """The decoder hands scan_records work rows it has not zeroed: each number or flag a line does
+    not have (absent, null, or its line refused) comes out 0, and the ones it has as written."""
+    from fastscan.kernels import json_records as jr
+    from fastscan.kernels import json_values as jv
+    from fastscan.read.jsonl_fast import make_plan
+
+    plan = make_plan(FLAT, raw_schema(FLAT, SCHEMA_SAMPLE))
+    assert plan is not None
+    lines = [
+        b'{"account_id":"a1","prompt_tokens":5,"temperature":0.5,"logprobs":true}',
+        b'{"account_id":"a2","prompt_tokens":null}',
+        b'{"account_id":"a3","prompt_tokens":6,"prompt":7}',  # refused after its number was read
+    ]
+    chunk = b"\n".join(lines) + b"\n"
+    starts, ends, _, _, _ = line_bounds(chunk)
+    ftypes, slots = plan.arrays[-3], plan.arrays[-2]
+    nf, n = len(ftypes), len(lines)
+    valid = np.zeros((nf, n), dtype=np.bool_)
+    ivals, fvals = np.full((nf, n), 12345, np.int64), np.full((nf, n), np.nan)
+    text_end, refused = np.full((nf, n), -7, np.int64), np.zeros(n, np.bool_)
+    text = np.zeros((int((ftypes == jv.T_STRING).sum()) + 1, len(chunk) + 64), np.uint8)
+    data = np.frombuffer(chunk, np.uint8)
+    args = (starts.astype(np.int64), ends.astype(np.int64), *plan.arrays, valid, ivals, fvals, text, text_end)
+    assert jr.scan_records(data, *args, refused, 0) == 1
+    numbers = np.flatnonzero(slots < 0)
+    assert (ivals[numbers][~valid[numbers]] == 0).all() and (fvals[numbers][~valid[numbers]] == 0).all()
+    col = plan.columns.index
+    assert ivals[col("prompt_tokens")].tolist() == [5, 0, 0]
+    assert fvals[col("temperature")].tolist() == [0.5, 0.0, 0.0]
+    assert ivals[col("logprobs")].tolist() == [1, 0, 0]
+    assert (text_end[slots >= 0] >= 0).all()  # every text row's end written, for every line
+
+
 def test_a_decoder_reused_decodes_each_chunk_as_a_new_one_would():
     """The flat decoder writes into work rows kept from chunk to chunk: nothing left there by a
     chunk of long strings shows in the next chunk of short ones (or of nulls)."""

@@ -214,9 +214,11 @@ class RecordDecoder:
         # one row per field: each field's values are a column as Arrow holds it, handed over as
         # they are (a [record, field] layout took a strided copy of every column: 0.2 s a scan)
         valid = np.zeros((nf, n), dtype=np.bool_)  # the kernel sets what it finds
-        ivals = np.zeros((nf, n), dtype=np.int64)
-        fvals = np.zeros((nf, n), dtype=np.float64)
-        text_end = np.zeros((nf, n), dtype=np.int64)
+        # the kernel writes every value these are read at (a number not found as 0): not zeroed
+        # first (zeroing the three took 0.1 s of a scan of the 2.1 GB bench log)
+        ivals = np.empty((nf, n), dtype=np.int64)
+        fvals = np.empty((nf, n), dtype=np.float64)
+        text_end = np.empty((nf, n), dtype=np.int64)
         starts, ends = starts.astype(np.int64), ends.astype(np.int64)
         refused = np.zeros(n, dtype=np.bool_)
         has_text = ftypes == jv.T_STRING
@@ -254,6 +256,9 @@ class RecordDecoder:
         if sum(res for res, _ in parts) == n:
             return pa.table({}).slice(0, 0), refused
         arrays, names = [], []
+        # every field's validity at once (np.packbits and all() a field at a time: 0.04 s a scan)
+        whole = np.logical_and.reduce(valid, axis=1)
+        bitmaps = np.packbits(valid, axis=1, bitorder="little")
         for f, typ in enumerate(plan.types):
             if f == plan.split and split is not None:
                 rows = [(lo, hi, text[slots[f]]) for (lo, hi), (_, text) in zip(ranges, parts)]
@@ -265,7 +270,7 @@ class RecordDecoder:
                 continue
             names.append(plan.columns[f])
             ok = valid[f]
-            mask = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
+            mask = None if whole[f] else pa.py_buffer(bitmaps[f])
             t = ftypes[f]
             if t == jv.T_STRING:
                 off = np.empty(n + 1, dtype=np.int32)
