@@ -1,13 +1,13 @@
 """Lines of a JSON Lines chunk: where its newlines are, and whether its bytes are UTF-8, in one
-pass (the records themselves are decoded by kernels.json_records, and by Arrow where that one
-refuses)."""
+pass, then which lines are not blank (the records themselves are decoded by
+kernels.json_records, and by Arrow where that one refuses)."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import types
 
-from fastscan.kernels._jit import helper, kernel, ro, rw
+from fastscan.kernels._jit import helper, inline, kernel, ro, rw
 from fastscan.kernels.bits import byte_mask64, high_bytes64, trailing_zeros
 
 _u8ro = ro(types.uint8)
@@ -97,3 +97,37 @@ def newline_positions(data, out, utf8):
         p += 1
     utf8[0] = ok
     return k
+
+
+@inline
+def _is_space(c):
+    """What Python's bytes.strip() takes away: space, \\t, \\n, \\v, \\f, \\r."""
+    return c == 32 or 9 <= c <= 13
+
+
+@kernel(types.int64(_u8ro, ro(types.int64), rw(types.int64), rw(types.int64), rw(types.int64)))
+def line_spans(data, nl, starts, ends, index):
+    """The non-blank lines among those that end at the newlines nl (newline_positions' result):
+    line k runs from the byte after newline k - 1 (0 for the first) to newline k. Returns how
+    many there are, m: starts[:m], ends[:m] and index[:m] (their k) of each.
+    A line is blank when it is empty or all whitespace (bytes.strip() leaves nothing), looked for
+    in a line of at most 16 bytes, or in a longer one whose first byte is a space, \\t or \\r.
+    data : uint8, nl : int64[n], starts, ends, index : int64[>= n]"""
+    m = 0
+    s = 0
+    for k in range(nl.shape[0]):
+        e = nl[k]
+        blank = e == s
+        if not blank and (e - s <= 16 or data[s] == 32 or data[s] == 9 or data[s] == 13):
+            blank = True
+            for j in range(s, e):
+                if not _is_space(data[j]):
+                    blank = False
+                    break
+        if not blank:
+            starts[m] = s
+            ends[m] = e
+            index[m] = k
+            m += 1
+        s = e + 1
+    return m

@@ -215,6 +215,30 @@ def test_newline_positions_match_numpy(pieces, skip):
         assert utf8[0] == _is_utf8(data.tobytes())
 
 
+def _blank(line: bytes) -> bool:
+    """The blank-line rule as Python wrote it before kernels.jsonl.line_spans: a line of at most 16
+    bytes, or a longer one that starts with a space, \\t or \\r, that strip() leaves empty."""
+    return not line or ((len(line) <= 16 or line[:1] in (b" ", b"\t", b"\r")) and not line.strip())
+
+
+_LINE_PIECES = [b"\n", b" ", b"\t", b"\r", b"\x0b", b"\x0c", b"{}", b"x", b"\xc3\xa9", b" " * 20, b"\x0b" * 17]
+
+
+@PROPERTY
+@given(st.lists(st.sampled_from(_LINE_PIECES), max_size=200))
+def test_line_bounds_leave_out_blank_lines_as_strip_does(pieces):
+    """Blank lines (empty, or whitespace by bytes.strip() in the lines where it is looked for)
+    are left out, every other line kept with its index among all the chunk's lines."""
+    from fastscan.read.jsonl_decode import line_bounds
+
+    chunk = b"".join(pieces) + b"\n"
+    lines = chunk.split(b"\n")[:-1]
+    want = [k for k, line in enumerate(lines) if not _blank(line)]
+    starts, ends, index, count, _ = line_bounds(chunk)
+    assert count == len(lines) and index.tolist() == want
+    assert [chunk[s:e] for s, e in zip(starts.tolist(), ends.tolist())] == [lines[k] for k in want]
+
+
 def test_line_bounds_of_many_short_lines():
     """More lines than line_bounds first makes room for (lines of 2 bytes): found all the same."""
     from fastscan.read.jsonl_decode import line_bounds

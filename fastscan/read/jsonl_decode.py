@@ -44,27 +44,10 @@ def line_bounds(chunk: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.n
     if count > len(nl):
         nl = np.empty(count, dtype=np.int64)
         jsonl.newline_positions(arr, nl, utf8)
-    ends = nl = nl[:count]
-    starts = np.empty_like(nl)
-    if len(nl):
-        starts[0] = 0
-        starts[1:] = nl[:-1] + 1
-    lengths = ends - starts
-    nonblank = lengths > 0
-    short = np.flatnonzero(nonblank & (lengths <= 16))
-    for i in short:  # whitespace-only lines are blank too; only short lines can be cheap to check
-        if not bytes(chunk[starts[i] : ends[i]]).strip():
-            nonblank[i] = False
-    if len(nl) and (lengths > 16).any():
-        # long whitespace-only lines are rare; check the first byte class only when needed
-        first = arr[starts[lengths > 16]]
-        ws = (first == 32) | (first == 9) | (first == 13)  # np.isin's set logic cost 0.1 ms a call
-        if ws.any():
-            for i in np.flatnonzero(lengths > 16)[ws]:
-                if not bytes(chunk[starts[i] : ends[i]]).strip():
-                    nonblank[i] = False
-    idx = np.flatnonzero(nonblank)
-    return starts[idx], ends[idx], idx, len(nl), bool(utf8[0])
+    nl = nl[:count]
+    starts, ends, idx = (np.empty(count, dtype=np.int64) for _ in range(3))
+    m = jsonl.line_spans(arr, nl, starts, ends, idx)  # blank lines left out, in one pass
+    return starts[:m], ends[:m], idx[:m], count, bool(utf8[0])
 
 
 class JsonlDecoder:
