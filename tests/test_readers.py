@@ -690,6 +690,32 @@ def test_time_columns_arrow_reads_at_once_give_what_python_reads(times, monkeypa
     assert got.to_pylist() == want and not bad.any()
 
 
+def test_a_time_column_reads_the_same_whatever_form_the_column_before_had(monkeypatch):
+    """ts_to_ms tries first the form the column before it was read in: columns in every order of
+    forms (zoned or naive, to the millisecond or finer) give what each gives read first."""
+    import itertools
+
+    from fastscan.read import times as t
+
+    columns = [
+        ["2025-09-01T00:00:00.215Z", "2025-09-01T02:00:00+02:00"],
+        ["2025-09-01T00:00:00.123456Z", "1969-12-31T23:59:59.999999Z"],
+        ["2025-09-01 00:00:00", "2025-09-01 12:34:56.789"],
+        ["2025-09-01T00:00:00.123456", "1969-12-31T23:59:59.0000001"],
+        ["2025-09-01 00:00:00", "2025-09-01T00:00:00.5Z", "not a time"],  # mixed: one at a time
+    ]
+    alone = []
+    for times in columns:
+        monkeypatch.setattr(t, "_LAST_FORM", [None])
+        got, bad = t.ts_to_ms(pa.array(times, pa.string()))
+        alone.append((got.to_pylist(), bad.tolist()))
+    for first, then in itertools.permutations(range(len(columns)), 2):
+        monkeypatch.setattr(t, "_LAST_FORM", [None])
+        t.ts_to_ms(pa.array(columns[first], pa.string()))
+        got, bad = t.ts_to_ms(pa.array(columns[then], pa.string()))
+        assert (got.to_pylist(), bad.tolist()) == alone[then], (first, then)
+
+
 def test_a_time_column_of_mixed_forms_is_read_one_value_at_a_time():
     from fastscan.read.times import text_to_ms, ts_to_ms
 
