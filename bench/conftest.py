@@ -22,12 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/shingles.py
 
 from logs import bench_log, converted  # noqa: E402
+from phases import Phases  # noqa: E402
 
 BENCH_BYTES = int(float(os.environ.get("FASTSCAN_BENCH_BYTES", 200e6)))
 ROUNDS = int(os.environ.get("FASTSCAN_BENCH_ROUNDS", 3))
 
 # name -> dict of figures (MB/s, records/s, RSS, ...) filled by the benchmarks of this run
 RESULTS: dict[str, dict] = {}
+PHASES = ("read_s", "read_cores", "finish_s", "finish_cores")  # timed_scan's figures of a scan
 
 
 def record(benchmark, name: str, nbytes: int | None = None, records: int | None = None, **extra) -> dict:
@@ -39,6 +41,7 @@ def record(benchmark, name: str, nbytes: int | None = None, records: int | None 
         fig["bytes"] = nbytes
     if records is not None:
         fig["records_per_s"] = round(records / best, 1)
+    fig.update({k: benchmark.extra_info[k] for k in PHASES if k in benchmark.extra_info})  # timed_scan's
     fig.update(extra)
     benchmark.extra_info.update(fig)
     RESULTS[name] = fig
@@ -95,10 +98,22 @@ def in_turns(name: str, path, jsonl_log, same_records: bool) -> None:
 
 
 def timed_scan(benchmark, path: Path):
-    """The report of `path`, its scan timed over ROUNDS rounds, each of the file in the page cache."""
+    """The report of `path`, its scan timed over ROUNDS rounds, each of the file in the page cache;
+    the best round's read phase and finish() apart into extra_info (see Phases)."""
     import fastscan
 
-    return benchmark.pedantic(lambda p: fastscan.scan([p]), setup=cached(path), rounds=ROUNDS, iterations=1)
+    rounds: list[tuple[float, Phases]] = []
+
+    def scan(p):
+        phases = Phases()
+        report = fastscan.scan([p], progress=phases)
+        phases.done()
+        rounds.append((time.perf_counter() - phases.start[0], phases))
+        return report
+
+    report = benchmark.pedantic(scan, setup=cached(path), rounds=ROUNDS, iterations=1)
+    benchmark.extra_info.update(min(rounds, key=lambda r: r[0])[1].figures())
+    return report
 
 
 @pytest.fixture(scope="session")
