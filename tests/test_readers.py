@@ -702,6 +702,7 @@ def test_a_time_column_reads_the_same_whatever_form_the_column_before_had(monkey
         ["2025-09-01T00:00:00.123456Z", "1969-12-31T23:59:59.999999Z"],
         ["2025-09-01 00:00:00", "2025-09-01 12:34:56.789"],
         ["2025-09-01T00:00:00.123456", "1969-12-31T23:59:59.0000001"],
+        ["3000-01-01T00:00:00Z", "1677-01-01T00:00:00Z"],  # past nanoseconds' years: ms only
         ["2025-09-01 00:00:00", "2025-09-01T00:00:00.5Z", "not a time"],  # mixed: one at a time
     ]
     alone = []
