@@ -22,14 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/shingles.py
 
 from logs import bench_log, converted  # noqa: E402
-from phases import Phases  # noqa: E402
+from phases import FIGURES, Phases  # noqa: E402
 
 BENCH_BYTES = int(float(os.environ.get("FASTSCAN_BENCH_BYTES", 200e6)))
 ROUNDS = int(os.environ.get("FASTSCAN_BENCH_ROUNDS", 3))
 
 # name -> dict of figures (MB/s, records/s, RSS, ...) filled by the benchmarks of this run
 RESULTS: dict[str, dict] = {}
-PHASES = ("read_s", "read_cores", "finish_s", "finish_cores")  # timed_scan's figures of a scan
 
 
 def record(benchmark, name: str, nbytes: int | None = None, records: int | None = None, **extra) -> dict:
@@ -41,7 +40,7 @@ def record(benchmark, name: str, nbytes: int | None = None, records: int | None 
         fig["bytes"] = nbytes
     if records is not None:
         fig["records_per_s"] = round(records / best, 1)
-    fig.update({k: benchmark.extra_info[k] for k in PHASES if k in benchmark.extra_info})  # timed_scan's
+    fig.update({k: benchmark.extra_info[k] for k in FIGURES if k in benchmark.extra_info})  # timed_scan's
     fig.update(extra)
     benchmark.extra_info.update(fig)
     RESULTS[name] = fig

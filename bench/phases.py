@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+FIGURES = ("read_s", "read_cores", "finish_s", "finish_cores")  # what Phases.figures gives
+
 
 class Phases:
     """A scan's progress object (fastscan.scan(progress=...)) that notes where the read ends and the
@@ -29,9 +31,5 @@ class Phases:
         if self.scoring is None or self.end is None:
             return {}
         (w0, c0), (w1, c1), (w2, c2) = self.start, self.scoring, self.end
-        return {
-            "read_s": round(w1 - w0, 3),
-            "read_cores": round((c1 - c0) / max(w1 - w0, 1e-9), 2),
-            "finish_s": round(w2 - w1, 3),
-            "finish_cores": round((c2 - c1) / max(w2 - w1, 1e-9), 2),
-        }
+        values = (w1 - w0, (c1 - c0) / max(w1 - w0, 1e-9), w2 - w1, (c2 - c1) / max(w2 - w1, 1e-9))
+        return {k: round(v, 3 if k.endswith("_s") else 2) for k, v in zip(FIGURES, values)}
