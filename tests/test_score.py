@@ -225,6 +225,23 @@ def test_reasons_worded_a_signal_at_a_time_read_as_row_by_row(log):
         assert parts[0] in said and all(p in said or p.startswith("reasoning tokens are ") for p in parts)
 
 
+def test_shares_and_counts_are_worded_as_their_formats_word_them():
+    """The shortcuts of the two commonest formats (a table of the percentages, str below a
+    thousand) give what the formats give, halves, ends, signs and the integers included."""
+    from fastscan.score.signals import _n, _pct
+
+    rng = np.random.default_rng(7)
+    halves = [(k + 0.5) / 100 for k in range(100)] + [(k + 0.5) for k in range(-1001, 1001)]
+    edges = [0.0, -0.0, 1e-300, 0.004999, 0.005, 0.995, 0.994999, 1.0, 1.0000001, 1.5, -0.3, -0.006, 0.035]
+    values = halves + edges + rng.random(2000).tolist() + (rng.random(2000) * 3e6 - 1e6).tolist()
+    for x in values:
+        assert _pct(x) == f"{100 * x:.0f}%", x
+        assert _n(x) == f"{int(round(x)):,}", x
+    for k in [0, 1, 999, 1000, -999, -1000, 10**12, -(10**12)]:
+        assert _pct(k) == f"{100 * k:.0f}%" and _n(k) == f"{k:,}"
+    assert _pct(-0.0) == "-0%" and _n(999.5) == "1,000" and _n(-999.5) == "-1,000"
+
+
 def test_report_has_no_prompt_text(log, tmp_path):
     out = tmp_path / "report.csv"
     assert cli.main(["scan", str(log), "--out", str(out), "--top", "0", "--no-progress"]) == 0
