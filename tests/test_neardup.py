@@ -453,20 +453,50 @@ def test_label_components_matches_reference(n, data):
     assert out.tolist() == ref.component_labels(n, edges, rank.tolist())
 
 
-@settings(max_examples=80, deadline=None)
-@given(st.integers(1, 8), st.data())
-def test_count_linked_accounts_matches_reference(n, data):
-    items = data.draw(st.lists(st.sets(st.integers(0, n - 1), min_size=1), max_size=6))
+def _linked_accounts_of(n: int, items: list, big: int, shuffle=None) -> list:
+    """count_linked_accounts over `items` (each a set of accounts below n); `shuffle`: a random
+    generator to list each account's items in an order of its own."""
     pairs = sorted((g, a) for g, accts in enumerate(items) for a in accts)
     item_acc = np.array([a for _, a in pairs], dtype=np.int64)
     item_off = np.searchsorted([g for g, _ in pairs], np.arange(len(items) + 1)).astype(np.int64)
     by_acct = sorted((a, g) for g, a in pairs)
     acct_items = np.array([g for _, g in by_acct], dtype=np.int64)
     acct_off = np.searchsorted([a for a, _ in by_acct], np.arange(n + 1)).astype(np.int64)
-    out = np.empty(n, dtype=np.int64)
-    kernels().count_linked_accounts(item_off, item_acc, acct_off, acct_items, out)
+    if shuffle is not None:
+        for a in range(n):
+            shuffle.shuffle(acct_items[acct_off[a] : acct_off[a + 1]])
+    out = np.full(n, -7, dtype=np.int64)
+    kernels().count_linked_accounts(item_off, item_acc, acct_off, acct_items, big, out)
+    return out.tolist()
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.integers(1, 10), st.integers(0, 4), st.data())
+def test_count_linked_accounts_matches_reference(n, big, data):
+    """Whatever items count as large (`big`): accounts that share their large items are counted
+    from one union of them, and the counts are the reference's."""
+    items = data.draw(st.lists(st.sets(st.integers(0, n - 1), min_size=1), max_size=8))
     want = ref.linked_accounts([set(x) for x in items])
-    assert out.tolist() == [want.get(a, 0) for a in range(n)]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    assert _linked_accounts_of(n, items, big, rng) == [want.get(a, 0) for a in range(n)]
+
+
+def test_count_linked_accounts_of_a_swarm_sharing_templates():
+    """A swarm of 3,000 accounts over two shared templates (by halves and both), each account
+    with a small template of its own shared with its neighbours, beside accounts with small
+    templates only: the counts of every account as the reference counts them, with the large
+    items unioned once per set of them and account by account."""
+    rng = np.random.default_rng(3)
+    n = 3200
+    t1 = set(range(0, 2000))
+    t2 = set(range(1000, 3000))
+    small = [set(range(a, min(a + 3, n))) for a in range(0, n, 2)]
+    items = [t1, t2, *small, set(rng.choice(n, 40, replace=False).tolist())]
+    want = ref.linked_accounts(items)
+    expect = [want.get(a, 0) for a in range(n)]
+    assert min(expect[1000:2000]) >= 2999 and max(expect[3000:]) < 100  # the swarm's, the others'
+    for big in (10, 50, 10**9):  # the swarm's templates large, the random one too, none large
+        assert _linked_accounts_of(n, items, big) == expect
 
 
 def test_lsh_params_reach_the_target_recall():

@@ -423,8 +423,9 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
             by_acct = np.argsort(acc, kind="stable")
             acct_off = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(np.bincount(acc, minlength=n), out=acct_off[1:])
+            items = g_id[by_acct].astype(np.int64)
             neardup.count_linked_accounts(
-                item_off, acc.astype(np.int64), acct_off, g_id[by_acct].astype(np.int64), shared_tmpl_accounts
+                item_off, acc.astype(np.int64), acct_off, items, neardup.BIG_ITEM, shared_tmpl_accounts
             )
             shared_tmpl_count = np.bincount(acc, minlength=n).astype(np.int64)
             for _gi, (lo, hi) in enumerate(zip(g_starts, np.r_[g_starts[1:], len(acc)])):
