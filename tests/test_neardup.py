@@ -877,3 +877,28 @@ def test_distinct_pairs_is_np_unique_of_the_codes(first, second, both):
     assert got.tolist() == want.tolist() and counts.tolist() == want_counts.tolist()
     got, none = _distinct_pairs(a, b, base, a2, b2) if both else _distinct_pairs(a, b, base)
     assert got.tolist() == want.tolist() and len(none) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_template_examples_are_each_templates_prompt_of_least_hash(data):
+    """Per skeleton hash: the prompt of least hash among its rows, a head before a tail, then the
+    first row, whatever the order the rows come in; -1 for a hash no row has."""
+    from fastscan.score.neardup import _template_examples
+
+    rows = data.draw(st.integers(1, 12))
+    prompt_hash = np.array(
+        data.draw(st.lists(st.sampled_from([3, 7, 2**64 - 1]), min_size=rows, max_size=rows)), np.uint64
+    )
+    kinds = []
+    for end in (0, 1):  # head rows, then tail rows, each a subset of the sample's rows
+        picked = data.draw(st.lists(st.integers(0, rows - 1), unique=True))
+        skel = data.draw(st.lists(st.sampled_from([11, 12, 13]), min_size=len(picked), max_size=len(picked)))
+        kinds.append((np.array(skel, np.uint64), np.array(picked, np.int64) * 2 + end))
+    keys = np.array(data.draw(st.lists(st.sampled_from([11, 12, 13, 14]), unique=True)), np.uint64)
+    got = _template_examples(prompt_hash, keys, [k for k, _ in kinds], [c for _, c in kinds])
+    pairs = [(int(k), int(c)) for key, code in kinds for k, c in zip(key, code)]
+    for k, g in zip(keys.tolist(), got.tolist()):
+        mine = [c for kk, c in pairs if kk == k]
+        want = min(mine, key=lambda c: (int(prompt_hash[c >> 1]), c & 1, c >> 1)) if mine else -1
+        assert g == want, (k, mine)
