@@ -275,10 +275,11 @@ def find_campaigns(
     own_score = accounts.column("extraction_score").to_numpy()
     req = accounts.column("requests").to_numpy(zero_copy_only=False).astype(np.int64)
     whole, w_size, w_req = _whole_candidates(labels, label_sizes, choice, best, req, threshold, min_requests)
-    members: list[list[str]] = [[] for _ in range(g)]
     inside = np.flatnonzero(label >= 0)
-    for i, c in zip(inside.tolist(), label[inside].tolist()):
-        members[c].append(ids[i])
+    # each campaign's members in account order: the accounts by campaign, then cut
+    by_campaign = inside[np.argsort(label[inside], kind="stable")].tolist()
+    cuts = np.cumsum(np.bincount(label[inside], minlength=g)).tolist() if g else []
+    members = [[ids[i] for i in by_campaign[lo:hi]] for lo, hi in zip([0, *cuts], cuts)]
     names = [campaign_id(m) for m in members]
     pooled = score_accounts(pa.table(pool(label, g, numeric)), threshold, min_requests) if g else None
     c_score = pooled.column("extraction_score").to_numpy() if pooled is not None else np.zeros(0)
@@ -315,15 +316,21 @@ def find_campaigns(
     c_reasons = pooled.column("reasons").to_pylist() if pooled is not None else []
     reasons = accounts.column("reasons").to_pylist()
     in_harvest = in_c & (harvesting[np.maximum(label, 0)] if g else False)
-    for i in np.flatnonzero(in_harvest & (lifted | own_flag)):
-        c = label[i]
-        if own_flag[i]:  # flagged on its own: its reasons first, then the campaign it is part of
-            tail = f"member of {names[c]} ({c_size[c]:,} accounts, {int(c_req[c]):,} requests together)"
-            reasons[i] = f"{reasons[i]}; {tail}" if reasons[i] else tail
-            continue
-        said = f"member of {names[c]}: {c_size[c]:,} accounts, {int(c_req[c]):,} requests together, {evidence[c]}"
+    told = np.flatnonzero(in_harvest & (lifted | own_flag))
+    # what a campaign's members are told is the campaign's: worded once a campaign, not a member
+    # (100,000 members of a swarm: 0.6 s)
+    sizes, volumes = c_size.tolist(), c_req.tolist()
+    tail, said = {}, {}
+    for c in np.unique(label[told]).tolist():
+        tail[c] = f"member of {names[c]} ({sizes[c]:,} accounts, {int(volumes[c]):,} requests together)"
         together = f" - together: {c_reasons[c]}" if c_reasons[c] else ""
-        reasons[i] = said + together + (f"; own: {reasons[i]}" if reasons[i] else "")
+        said[c] = f"member of {names[c]}: {sizes[c]:,} accounts, {int(volumes[c]):,} requests together, {evidence[c]}"
+        said[c] += together
+    for i, c, own in zip(told.tolist(), label[told].tolist(), own_flag[told].tolist()):
+        if own:  # flagged on its own: its reasons first, then the campaign it is part of
+            reasons[i] = f"{reasons[i]}; {tail[c]}" if reasons[i] else tail[c]
+        else:
+            reasons[i] = said[c] + (f"; own: {reasons[i]}" if reasons[i] else "")
 
     size_col = np.where(in_c, c_size[np.maximum(label, 0)] if g else 0, 1)
     out = accounts
