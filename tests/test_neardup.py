@@ -884,7 +884,7 @@ def test_distinct_pairs_is_np_unique_of_the_codes(first, second, both):
 def test_template_examples_are_each_templates_prompt_of_least_hash(data):
     """Per skeleton hash: the prompt of least hash among its rows, a head before a tail, then the
     first row, whatever the order the rows come in; -1 for a hash no row has."""
-    from fastscan.score.neardup import _template_examples
+    from fastscan.score.excerpts import template_examples
 
     rows = data.draw(st.integers(1, 12))
     prompt_hash = np.array(
@@ -896,7 +896,7 @@ def test_template_examples_are_each_templates_prompt_of_least_hash(data):
         skel = data.draw(st.lists(st.sampled_from([11, 12, 13]), min_size=len(picked), max_size=len(picked)))
         kinds.append((np.array(skel, np.uint64), np.array(picked, np.int64) * 2 + end))
     keys = np.array(data.draw(st.lists(st.sampled_from([11, 12, 13, 14]), unique=True)), np.uint64)
-    got = _template_examples(prompt_hash, keys, [k for k, _ in kinds], [c for _, c in kinds])
+    got = template_examples(prompt_hash, keys, [k for k, _ in kinds], [c for _, c in kinds])
     pairs = [(int(k), int(c)) for key, code in kinds for k, c in zip(key, code)]
     for k, g in zip(keys.tolist(), got.tolist()):
         mine = [c for kk, c in pairs if kk == k]

@@ -20,7 +20,14 @@ import pyarrow.compute as pc
 from fastscan.sketches import TEXT_BYTES
 from fastscan.state import AccountState
 
-__all__ = ["EXCERPT_CHARS", "EXCERPTS_PER_ACCOUNT", "MAX_EXCERPT_ACCOUNTS", "prompt_excerpts", "skeletons"]
+__all__ = [
+    "EXCERPT_CHARS",
+    "EXCERPTS_PER_ACCOUNT",
+    "MAX_EXCERPT_ACCOUNTS",
+    "prompt_excerpts",
+    "skeletons",
+    "template_examples",
+]
 
 EXCERPT_CHARS = 80  # the longest excerpt shown of one prompt or template, in characters
 EXCERPTS_PER_ACCOUNT = 3  # an account's most frequent sampled prompts shown
@@ -101,6 +108,36 @@ def excerpt(text_row: np.ndarray) -> str:
         head, tail = _clean(first), _clean(last)
     room = EXCERPT_CHARS - 3
     return _cut(head, room - room // 3, mark=False) + " … " + _cut(tail, room // 3, at_end=True, mark=False)
+
+
+def template_examples(
+    prompt_hash: np.ndarray, keys: np.ndarray, t_key: list[np.ndarray], t_row: list[np.ndarray]
+) -> np.ndarray:
+    """For each skeleton hash in `keys`: the (sample row * 2 + end) of its prompt of smallest
+    hash, ties by head before tail, then by the first row - the same whatever the order the sample
+    was built in (-1 for a hash no row has). A least value per template, in two passes (a sort of
+    every row of the shared templates took 0.3 s where a swarm of 100,000 accounts shared them)."""
+    out = np.full(len(keys), -1, dtype=np.int64)
+    if not len(keys) or not t_key:
+        return out
+    key = np.concatenate(t_key)
+    code = np.concatenate(t_row)
+    by_key = np.argsort(keys)
+    at = np.minimum(np.searchsorted(keys[by_key], key), len(keys) - 1)
+    mine = keys[by_key][at] == key
+    group, code = by_key[at[mine]], code[mine]
+    ph = prompt_hash[code >> 1]
+    least = np.full(len(keys), np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(least, group, ph)
+    tie = ph == least[group]
+    group, code = group[tie], code[tie]
+    # among a template's prompts of its least hash: a head before a tail, then the first row
+    rows = len(prompt_hash)
+    first = np.full(len(keys), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, group, (code & 1) * rows + (code >> 1))
+    found = first != np.iinfo(np.int64).max
+    out[found] = (first[found] % rows) * 2 + first[found] // rows
+    return out
 
 
 def skeletons(state: AccountState, template_examples: np.ndarray) -> pa.Array:

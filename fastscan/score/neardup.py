@@ -25,6 +25,7 @@ from fastscan.buffers import huge_page_rows
 from fastscan.config import ScanConfig
 from fastscan.errors import FastscanError
 from fastscan.parallel import in_background, map_ordered, row_ranges, workers
+from fastscan.score.excerpts import template_examples
 from fastscan.state import AccountState, F
 
 __all__ = ["lsh_params", "low_bits", "near_duplicate_flags", "repetition", "cross_account", "CrossAccount"]
@@ -298,36 +299,6 @@ class CrossAccount:
         self.template_examples = np.zeros(0, np.int64) if template_examples is None else template_examples
 
 
-def _template_examples(
-    prompt_hash: np.ndarray, keys: np.ndarray, t_key: list[np.ndarray], t_row: list[np.ndarray]
-) -> np.ndarray:
-    """For each skeleton hash in `keys`: the (sample row * 2 + end) of its prompt of smallest
-    hash, ties by head before tail, then by the first row - the same whatever the order the sample
-    was built in (-1 for a hash no row has). A least value per template, in two passes (a sort of
-    every row of the shared templates took 0.3 s where a swarm of 100,000 accounts shared them)."""
-    out = np.full(len(keys), -1, dtype=np.int64)
-    if not len(keys) or not t_key:
-        return out
-    key = np.concatenate(t_key)
-    code = np.concatenate(t_row)
-    by_key = np.argsort(keys)
-    at = np.minimum(np.searchsorted(keys[by_key], key), len(keys) - 1)
-    mine = keys[by_key][at] == key
-    group, code = by_key[at[mine]], code[mine]
-    ph = prompt_hash[code >> 1]
-    least = np.full(len(keys), np.iinfo(np.uint64).max, dtype=np.uint64)
-    np.minimum.at(least, group, ph)
-    tie = ph == least[group]
-    group, code = group[tie], code[tie]
-    # among a template's prompts of its least hash: a head before a tail, then the first row
-    rows = len(prompt_hash)
-    first = np.full(len(keys), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, group, (code & 1) * rows + (code >> 1))
-    found = first != np.iinfo(np.int64).max
-    out[found] = (first[found] % rows) * 2 + first[found] // rows
-    return out
-
-
 def _distinct_pairs(
     a: np.ndarray,
     b: np.ndarray,
@@ -450,7 +421,7 @@ def cross_account(state: AccountState, near: np.ndarray | None = None, bits: np.
         range(len(tmpl_rows["accounts"])), key=lambda i: (-tmpl_rows["accounts"][i], tmpl_rows["skeleton_hash"][i])
     )
     keys = np.array([tmpl_rows["skeleton_hash"][i] for i in t_order], dtype=np.uint64)
-    examples = _template_examples(s.prompt_hash, keys, t_key, t_row)
+    examples = template_examples(s.prompt_hash, keys, t_key, t_row)
     templates = pa.table(
         {
             "skeleton_hash": pa.array([tmpl_rows["skeleton_hash"][i] for i in t_order], pa.uint64()),
