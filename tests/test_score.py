@@ -225,21 +225,35 @@ def test_reasons_worded_a_signal_at_a_time_read_as_row_by_row(log):
         assert parts[0] in said and all(p in said or p.startswith("reasoning tokens are ") for p in parts)
 
 
-def test_shares_and_counts_are_worded_as_their_formats_word_them():
-    """The shortcuts of the two commonest formats (a table of the percentages, str below a
-    thousand) give what the formats give, halves, ends, signs and the integers included."""
-    from fastscan.score.signals import _n, _pct
+def test_a_column_of_numbers_is_worded_as_the_formats_word_each_value():
+    """The numbers of a column worded at once (tables of the commonest words, the rest by the
+    format) read as each value's format: halves of rounding, ends of the tables, signs, -0.0,
+    whole numbers, NaN and infinity, ABSENT; a null among numbers raises as the format does."""
+    from fastscan.score.signals import ABSENT, _days, _dayss, _f1s, _n, _ns, _pct, _pcts
 
     rng = np.random.default_rng(7)
-    halves = [(k + 0.5) / 100 for k in range(100)] + [(k + 0.5) for k in range(-1001, 1001)]
-    edges = [0.0, -0.0, 1e-300, 0.004999, 0.005, 0.995, 0.994999, 1.0, 1.0000001, 1.5, -0.3, -0.006, 0.035]
-    values = halves + edges + rng.random(2000).tolist() + (rng.random(2000) * 3e6 - 1e6).tolist()
-    for x in values:
-        assert _pct(x) == f"{100 * x:.0f}%", x
-        assert _n(x) == f"{int(round(x)):,}", x
-    for k in [0, 1, 999, 1000, -999, -1000, 10**12, -(10**12)]:
-        assert _pct(k) == f"{100 * k:.0f}%" and _n(k) == f"{k:,}"
-    assert _pct(-0.0) == "-0%" and _n(999.5) == "1,000" and _n(-999.5) == "-1,000"
+    halves = [(k + 0.5) / 100 for k in range(-2, 102)] + [(k + 0.5) / 10 for k in range(-20, 10020)]
+    edges = [0.0, -0.0, 1e-300, -1e-300, 0.004999, 0.005, 0.995, 1.0, 1.0000001, -0.3, 0.035, 0.15, 0.25]
+    edges += [999.9, 999.95, 9999.4, 9999.5, 1e12 + 0.5, 2.0**62, -(2.0**62), 1e300]
+    spread = (rng.random(3000) * rng.choice([1.0, 10.0, 1e3, 1e6, -1e4], 3000)).tolist()
+    floats = halves + edges + spread
+    for name, column, one in (("_pcts", _pcts, _pct), ("_ns", _ns, _n), ("_f1s", _f1s, lambda x: f"{x:.1f}")):
+        assert column(floats) == [one(x) for x in floats], name
+        assert column([]) == []
+    days = [0.5, 1.0, 1.9, 2.0, 1234.7, -1.5, 0.0]
+    assert _dayss(days) == [_days(x) for x in days]
+    wholes = [0, 1, -1, 999, 1000, -1000, 123456789, 2**40, -(2**40), 2**62, True, False, ABSENT]
+    for column, one in ((_pcts, _pct), (_ns, _n), (_f1s, lambda x: f"{x:.1f}"), (_dayss, _days)):
+        assert column(wholes) == [one(x) for x in wholes]
+    for column, one in ((_pcts, _pct), (_f1s, lambda x: f"{x:.1f}")):
+        specials = [float("nan"), float("inf"), -float("inf")]
+        assert column(specials) == [one(x) for x in specials]
+    for column in (_ns, _dayss):  # int() of NaN or infinity raises, in the column as alone
+        with pytest.raises((ValueError, OverflowError)):
+            column([1.0, float("nan")])
+    for column in (_pcts, _ns, _f1s, _dayss):
+        with pytest.raises(TypeError):
+            column([0.5, None])
 
 
 def test_report_has_no_prompt_text(log, tmp_path):

@@ -28,6 +28,7 @@ import functools
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fastscan.parallel import map_ordered
 from fastscan.score.coordination import ROTATION_MIN_CLUSTER
@@ -242,7 +243,7 @@ def score_accounts(
     flagged = (score >= threshold) & _large_enough(features, req, min_requests)
     excess = per_signal - _typical(per_signal, req, min_requests)
     # words only for accounts with something to say (most accounts of a big scan have nothing)
-    reasons = [""] * features.num_rows
+    reasons = np.full(features.num_rows, "", dtype=object)
     # and only for accounts that score above the typical account: a low score has no reason to give
     above = score > np.median(score[_eligible(req, min_requests)]) if len(req) else np.zeros(0, np.bool_)
     speak = np.flatnonzero((excess >= MIN_CONTRIBUTION).any(axis=1) & above)
@@ -251,8 +252,7 @@ def score_accounts(
         # first REASONS_SHOWN of them that lift it enough
         top = np.argsort(-excess[speak], axis=1, kind="stable")[:, :REASONS_SHOWN]
         lifts = np.take_along_axis(excess[speak], top, axis=1) >= MIN_CONTRIBUTION
-        for k, words in enumerate(_reasons(_Lists(features, speak), top, lifts)):
-            reasons[int(speak[k])] = words
+        reasons[speak] = _reasons(_Lists(features, speak), top, lifts).to_numpy(zero_copy_only=False)
     return (
         features.append_column("extraction_score", pa.array(score, pa.float64()))
         .append_column("flagged", pa.array(flagged, pa.bool_()))
@@ -285,23 +285,24 @@ class _Lists:
         return self.cache[name]
 
 
-def _reasons(lists: _Lists, top: np.ndarray, lifts: np.ndarray) -> list[str]:
+def _reasons(lists: _Lists, top: np.ndarray, lifts: np.ndarray) -> pa.Array:
     """The reasons in words of the rows of `lists`: row k gives the signals top[k, r] whose
     lifts[k, r] is set (largest excess first), one phrase each, worded a signal at a time for all
     the rows that give it (`Signal.phrases`: a row's values read out of the columns' lists, no
-    lookup through a row object per value). A list of phrases per place r, not per row: tens of
-    thousands of lists that live to the end would set off the collector's full passes."""
-    said: list[list[str | None]] = []
+    lookup through a row object per value), and "; "-joined by Arrow. A column of phrases per
+    place r (numpy's, of objects), not a list per row: tens of thousands of lists that live to
+    the end would set off the collector's full passes; placed and joined a row at a time in
+    Python, 0.3 s of the reasons of a 100,000-account swarm."""
+    said = []
     for r in range(top.shape[1]):
         given = top[:, r]
-        place: list[str | None] = [None] * len(top)
+        place = np.full(len(top), None, dtype=object)
         for j in np.unique(given[lifts[:, r]]).tolist():
-            at = np.flatnonzero(lifts[:, r] & (given == j)).tolist()
-            for k, phrase in zip(at, SIGNALS[j].phrases(lists.list, at)):
-                place[k] = phrase
-        said.append(place)
+            at = np.flatnonzero(lifts[:, r] & (given == j))
+            place[at] = SIGNALS[j].phrases(lists.list, at.tolist())
+        said.append(pa.array(place, pa.string()))
     # the reasoning tokens' share of the answer, after the signals of a row that gives any
-    share_of: list[str | None] = [None] * len(top)
+    share_of = np.full(len(top), None, dtype=object)
     reasoning, completion = lists.list("reasoning_tokens"), lists.list("completion_tokens")
     if reasoning is not None and completion is not None:
         given_any = np.asarray(lifts.any(axis=1)).tolist()
@@ -310,7 +311,8 @@ def _reasons(lists: _Lists, top: np.ndarray, lifts: np.ndarray) -> list[str]:
                 share = reasoning[k] / completion[k]
                 if share >= 0.25:
                     share_of[k] = f"reasoning tokens are {_pct(share)} of completion tokens"
-    return ["; ".join([p for p in phrases if p is not None]) for phrases in zip(*said, share_of)]
+    said.append(pa.array(share_of, pa.string()))
+    return pc.binary_join_element_wise(*said, "; ", null_handling="skip")
 
 
 def explain_account(
