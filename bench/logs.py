@@ -6,8 +6,8 @@ realistic generator the tests and `fastscan demo` use (people, chat front ends, 
 evaluation runs, extraction campaigns); `converted(path, kind)` derives the .gz, .zst, Parquet
 and Arrow IPC versions of the same records, `with_senders(path)` the same records with an
 address, a client and an org each, `split_accounts(path)` the same records over eight times the
-accounts, `cut_into_files(path)` the same records in files of 1 MB. The same (size, seed, format)
-gives the same bytes.
+accounts, `cut_into_files(path)` the same records in files of 1 MB, `templated_swarm(size)` a swarm
+of light accounts sharing two prompt templates. The same (size, seed, format) gives the same bytes.
 """
 
 from __future__ import annotations
@@ -80,6 +80,58 @@ def split_accounts(path: Path, ways: int = 8) -> Path:
             rec = orjson.loads(line)
             rec["account_id"] = f"{rec['account_id']}~{zlib.crc32(rec['request_id'].encode()) % ways}"
             dst.write(orjson.dumps(rec) + b"\n")
+    os.replace(tmp, out)
+    return out
+
+
+def templated_swarm(target_bytes: int, seed: int = 0) -> Path:
+    """A swarm of light accounts sharing prompt templates (cached): about target_bytes // 7,000
+    accounts of 8 requests each, an account's prompts one of two wrappers (so each template is
+    shared by half the swarm) around tasks of their own (each sent by no more than a few accounts),
+    long answers, over 28 days. What grows with the swarm is the cross-account work of finish()."""
+    import random
+
+    import orjson
+
+    from fastscan.synth import vocab
+
+    out = bench_dir() / f"log-swarm-{target_bytes}-{seed}.jsonl"
+    if out.exists():
+        return out
+    rng = random.Random(seed)
+    wrappers = (
+        "Below is an instruction that describes a task. Write a response that appropriately completes the "
+        "request.\n\n### Instruction:\n{}\n\n### Response:",
+        "You are a world-class expert. Answer the request below in full detail. First explain your chain "
+        "of thought, then state the answer.\n\nRequest: {}",
+    )
+    nouns = vocab.OBJECT_NOUNS + vocab.PLACES + vocab.DISHES
+    tmp = out.with_name(out.name + ".partial")
+    with open(tmp, "wb") as dst:
+        for a in range(max(10, target_bytes // 7000)):
+            for r in range(8):
+                task = (
+                    f"Write a {rng.choice(vocab.ADJECTIVES)} {rng.choice(vocab.FORMS)} about "
+                    f"{rng.choice(vocab.TOPICS)} for {rng.choice(vocab.AUDIENCES)} {rng.choice(vocab.QUALIFIERS)}, "
+                    f"mentioning {rng.choice(nouns)}, {rng.choice(nouns)} and {rng.choice(nouns)}."
+                )
+                day, second = rng.randrange(28), rng.randrange(86400)
+                rec = {
+                    "request_id": f"req_s{seed}_{a}_{r}",
+                    "account_id": f"swarm_{a:07d}",
+                    "ts": f"2025-09-{1 + day:02d}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}.000Z",
+                    "model": "frontier-reasoning",
+                    "prompt": wrappers[a % 2].format(task),
+                    "completion": "Step 1. " + " ".join(rng.choices(nouns, k=40)),
+                    "prompt_tokens": 60 + rng.randrange(40),
+                    "completion_tokens": 900 + rng.randrange(600),
+                    "max_tokens": 4096,
+                    "temperature": 0.7,
+                    "n": 1,
+                    "logprobs": False,
+                    "finish_reason": "stop",
+                }
+                dst.write(orjson.dumps(rec) + b"\n")
     os.replace(tmp, out)
     return out
 
