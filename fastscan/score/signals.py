@@ -70,9 +70,10 @@ def _clip(x):
 
 # A signal's phrase is worded for a column of accounts at once (a swarm's 100,000 accounts each
 # give reasons): each number's words come from the column's values in a few numpy passes and a
-# table of the commonest words, not from the format machinery a value at a time (a share 0.99
-# -> 0.05 us, a count 1.1 -> 0.1, a tenth 0.6 -> 0.1); the rare values a table cannot word
-# exactly (a tie of rounding, a sign, what is out of range) go through the format itself.
+# table of the commonest words, not from the format machinery a value at a time (a column of
+# shares 0.99 -> 0.2 us a value on this machine); what a table cannot word exactly (a tie of
+# rounding, a sign, a value out of its range, a count of four digits or more) goes through the
+# format itself.
 _PERCENTS = tuple(f"{p}%" for p in range(101))
 _SMALL = tuple(str(k) for k in range(-999, 1000))  # whole numbers without a thousands separator
 _TENTHS = tuple(f"{k // 10}.{k % 10}" for k in range(10000))  # "0.0" ... "999.9"
