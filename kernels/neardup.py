@@ -327,11 +327,12 @@ def count_linked_accounts(item_offsets, item_accounts, account_offsets, account_
     """out[a] = number of distinct accounts other than a that hold at least one of a's items.
 
     Account by account over its items' accounts, that is the sum over items of their accounts
-    squared: a template of a swarm of S accounts took S^2 steps (50,000 accounts, 8 s). Here the
-    accounts that hold the same items of more than `big` accounts (BIG_ITEM; a swarm's shared
-    templates) have the union of those counted once, and each account then adds the accounts of
-    its other items that are not in it: the steps are the large items' accounts once per
-    distinct set of them, and the small items' accounts once per account that holds them.
+    squared: a template of a swarm of S accounts took S^2 steps (two templates over a swarm of
+    50,000 accounts: 8 s). Here the accounts that hold the same items of more than `big`
+    accounts (BIG_ITEM; a swarm's shared templates) have the union of those counted once, and
+    each account then adds the accounts of its other items that are not in it: the steps are the
+    large items' accounts once per distinct set of them, and the small items' accounts once per
+    account that holds them.
     item_offsets : int64[g + 1], item_accounts : int64[e] (accounts of item k are
     item_accounts[item_offsets[k]:item_offsets[k + 1]]); account_offsets : int64[n + 1],
     account_items : int64[e] (items of account a likewise); out : int64[n]
