@@ -393,7 +393,8 @@ def count_linked_accounts(item_offsets, item_accounts, account_offsets, account_
         by_set[start[s]] = a
         start[s] += 1
     # (start[s] is now where set s - 1 ends)
-    in_union = np.full(n, -1, dtype=np.int64)  # = s: in set s's union of large items
+    # = s: in set s's union of large items (never -1: accounts without one have no union)
+    in_union = np.full(n, -2, dtype=np.int64)
     stamp = np.full(n, -1, dtype=np.int64)  # = a: counted for account a
     lo = 0
     for s in range(-1, n_sets):
@@ -410,14 +411,14 @@ def count_linked_accounts(item_offsets, item_accounts, account_offsets, account_
                         union += 1
         for x in range(lo, hi):
             a = by_set[x]
-            c = union - (1 if s >= 0 and in_union[a] == s else 0)
+            c = union - (1 if in_union[a] == s else 0)
             for t in range(account_offsets[a], account_offsets[a + 1]):
                 g = account_items[t]
-                if s >= 0 and item_offsets[g + 1] - item_offsets[g] > big:
-                    continue  # in the union
+                if item_offsets[g + 1] - item_offsets[g] > big:
+                    continue  # in the union (an account of set -1 holds no such item)
                 for u in range(item_offsets[g], item_offsets[g + 1]):
                     b = item_accounts[u]
-                    if b != a and stamp[b] != a and not (s >= 0 and in_union[b] == s):
+                    if b != a and stamp[b] != a and in_union[b] != s:
                         stamp[b] = a
                         c += 1
             out[a] = c
