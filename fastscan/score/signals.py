@@ -151,14 +151,14 @@ def _days(x: float) -> str:
     return "1 day" if int(x) == 1 else f"{int(x):,} days"
 
 
-def _or(xs: list, default: list) -> list:
-    """x or the default's value, row by row (a null or 0 reads as the default)."""
-    return [x or d for x, d in zip(xs, default)]
+def _or(xs: list, default: float) -> list:
+    """x or the default, row by row (a null or 0 reads as the default)."""
+    return [x or default for x in xs]
 
 
 def _shared_words(templates: list, near_dups: list) -> list[str]:
-    t_words = _ns(_or(templates, [0] * len(templates)))
-    d_words = _ns(_or(near_dups, [0] * len(near_dups)))
+    t_words = _ns(_or(templates, 0))
+    d_words = _ns(_or(near_dups, 0))
     out = []
     for t, d, tw, dw in zip(templates, near_dups, t_words, d_words):
         if t is ABSENT and d is ABSENT:
@@ -303,7 +303,7 @@ SIGNALS = (
         ("stale_repeat_rate",),
         lambda stale: [
             f"{p} of requests repeat a prompt at temperature 0 and get back an answer the account already has"
-            for p in _pcts(_or(stale, [0] * len(stale)))
+            for p in _pcts(_or(stale, 0))
         ],
     ),
     Signal(
@@ -335,7 +335,7 @@ SIGNALS = (
         ("answers_per_prompt", "distinct_prompts"),
         lambda answers, distinct: [
             f"samples each prompt {a} times on average (repeats at a temperature above 0; {d} distinct prompts)"
-            for a, d in zip(_f1s(_or(answers, [0] * len(answers))), _ns(distinct))
+            for a, d in zip(_f1s(_or(answers, 0)), _ns(distinct))
         ],
     ),
     Signal(
@@ -422,7 +422,7 @@ SIGNALS = (
             f"starts or stops within {ROTATION_HOURS} h of {p} other accounts of its cluster of {s} "
             f"({t} requests together)"
             for p, s, t in zip(
-                _ns(_or(partners, [0] * len(partners))), _ns(_or(size, [1] * len(size))), _ns(_or(together, requests))
+                _ns(_or(partners, 0)), _ns(_or(size, 1)), _ns([t or r for t, r in zip(together, requests)])
             )
         ],
     ),
@@ -469,7 +469,7 @@ SIGNALS = (
             f"moved {p} of its traffic to {m} within {d} h of its first appearance in the log"
             if x
             else "no move to a newly released model"
-            for x, p, m, d in zip(share, _pcts(_or(share, [0] * len(share))), model, delay)
+            for x, p, m, d in zip(share, _pcts(_or(share, 0)), model, delay)
         ],
     ),
 )
