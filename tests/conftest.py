@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/logs.py, tests/reference.py
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -43,12 +44,29 @@ _NO_KERNELS = {"test_layout.py", "test_docs.py"}  # test files that scan nothing
 def _kernels_compiled_once(request):
     """The kernels a scan uses, compiled into the session's cache at the start, the work shared
     out between processes, one per core (fastscan.kernels.warmup), as a first CLI run does; not
-    for a run of test files that scan nothing."""
+    for a run of test files that scan nothing. The test processes of one run (`pytest -n`) share
+    the cache and take turns: the first compiles, the others wait and load what it compiled, not
+    compile it again beside it on the same cores."""
     if all(item.path.name in _NO_KERNELS for item in request.session.items):
         return
     from fastscan import kernels
 
-    kernels.warmup()
+    with _one_at_a_time(Path(_KERNEL_CACHE) / ".warmup-lock"):
+        kernels.warmup()
+
+
+@contextlib.contextmanager
+def _one_at_a_time(lock: Path):
+    """The block run while this process holds `lock` (an exclusive flock), when the kernel cache
+    is on and the platform has flock; otherwise as it is (each process compiles what it lacks)."""
+    if sys.platform == "win32" or os.environ.get("FASTSCAN_NUMBA_CACHE") != "1":
+        yield
+        return
+    import fcntl
+
+    with open(lock, "ab") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @pytest.fixture(scope="session")

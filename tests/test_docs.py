@@ -50,9 +50,9 @@ def test_readme_stays_short():
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    command = 'python3 -m pip install -e ".[test]" && python3 -m pytest -q'
+    command = 'python3 -m pip install -e ".[test]" && python3 -m pytest -q -n auto'
     assert command in readme
-    assert 'python3 -m pip install -e ".[test]"' in ci and "python3 -m pytest -q" in ci
+    assert 'python3 -m pip install -e ".[test]"' in ci and "python3 -m pytest -q -n auto" in ci
 
 
 def weight_table(text: str) -> dict[str, float]:
