@@ -7,7 +7,8 @@ evaluation runs, extraction campaigns); `converted(path, kind)` derives the .gz,
 and Arrow IPC versions of the same records, `with_senders(path)` the same records with an
 address, a client and an org each, `split_accounts(path)` the same records over eight times the
 accounts, `cut_into_files(path)` the same records in files of 1 MB, `templated_swarm(size)` a swarm
-of light accounts sharing two prompt templates. The same (size, seed, format) gives the same bytes.
+of light accounts sharing two prompt templates, `same_accounts(size, days)` one set of accounts
+over more or fewer days. The same (size, seed, format) gives the same bytes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,21 @@ def bench_log(target_bytes: int, seed: int = 0, fmt: str = "flat") -> Path:
     if not path.exists():
         tmp = path.with_name(path.name + ".partial")
         write_log(tmp, accounts=max(200, target_bytes // 400_000), seed=seed, fmt=fmt, target_bytes=target_bytes)
+        os.replace(tmp, path)
+    return path
+
+
+def same_accounts(target_bytes: int, days: int, seed: int = 0) -> Path:
+    """A cached log of the same accounts over `days` days: as many accounts as make about
+    `target_bytes` over 28 days, so days=7 gives about a quarter of the bytes from the very same
+    accounts (the generator draws the accounts from the seed alone, their requests over the days)."""
+    from fastscan.synth import write_log
+
+    accounts = max(200, target_bytes // 475_000)  # about 17 KB of requests an account a day
+    path = bench_dir() / f"log-days-{accounts}-{days}-{seed}.jsonl"
+    if not path.exists():
+        tmp = path.with_name(path.name + ".partial")
+        write_log(tmp, accounts=accounts, seed=seed, fmt="flat", days=days)
         os.replace(tmp, path)
     return path
 
