@@ -400,17 +400,22 @@ def filled_cache(tiny_log, tmp_path_factory) -> dict:
     return env
 
 
-def test_peak_memory(benchmark, jsonl_log, small_log, filled_cache):
-    """Peak RSS of a whole scan in a fresh process: the bench log vs a quarter-size log."""
-    env = filled_cache  # kernels from the numba cache, so the compiler's own memory does not hide the scan's
+def _two_scans(benchmark, env: dict, small_log, big_log) -> tuple[dict, dict]:
+    """What _child says of a scan of `small_log`, then of `big_log` (the benchmark's one round),
+    each in a fresh process of environment `env`."""
     small = _child(small_log, env)
     result = {}
 
     def run():
-        result["big"] = _child(jsonl_log, env)
+        result["big"] = _child(big_log, env)
 
     benchmark.pedantic(run, rounds=1, iterations=1)
-    big = result["big"]
+    return small, result["big"]
+
+
+def test_peak_memory(benchmark, jsonl_log, small_log, filled_cache):
+    """Peak RSS of a whole scan in a fresh process: the bench log vs a quarter-size log."""
+    small, big = _two_scans(benchmark, filled_cache, small_log, jsonl_log)
     figures = dict(
         log_mb=round(os.path.getsize(jsonl_log) / 1e6),
         peak_rss_mb=round(big["peak_rss_mb"]),
@@ -433,16 +438,8 @@ def test_peak_memory_same_accounts(benchmark, filled_cache):
     (about the bench log's bytes, and a quarter of them). What a scan keeps is bounded by the
     accounts (per account its sums, hours, settings and at most `sample_size` distinct prompts),
     so the file adds memory only while the accounts' prompt samples fill."""
-    env = filled_cache
     month, week = same_accounts(BENCH_BYTES, 28), same_accounts(BENCH_BYTES, 7)
-    small = _child(week, env)
-    result = {}
-
-    def run():
-        result["big"] = _child(month, env)
-
-    benchmark.pedantic(run, rounds=1, iterations=1)
-    big = result["big"]
+    small, big = _two_scans(benchmark, filled_cache, week, month)
     assert big["accounts"] == small["accounts"] and big["records"] > 3 * small["records"]
     peak, quarter_peak = (r["scan_peak_rss_mb"] or r["peak_rss_mb"] for r in (big, small))
     record(
