@@ -27,12 +27,19 @@ def bench_dir() -> Path:
 
 def bench_log(target_bytes: int, seed: int = 0, fmt: str = "flat") -> Path:
     """A cached log of about `target_bytes` of JSON Lines (written on first use)."""
+    path = bench_dir() / f"log-synth-{fmt}-{target_bytes}-{seed}.jsonl"
+    accounts = max(200, target_bytes // 400_000)
+    return _written(path, accounts=accounts, seed=seed, fmt=fmt, target_bytes=target_bytes)
+
+
+def _written(path: Path, **how) -> Path:
+    """`path`, written first by fastscan.synth.write_log(**how) when it is not there yet (through
+    a .partial file, so an interrupted write is never taken for a log)."""
     from fastscan.synth import write_log
 
-    path = bench_dir() / f"log-synth-{fmt}-{target_bytes}-{seed}.jsonl"
     if not path.exists():
         tmp = path.with_name(path.name + ".partial")
-        write_log(tmp, accounts=max(200, target_bytes // 400_000), seed=seed, fmt=fmt, target_bytes=target_bytes)
+        write_log(tmp, **how)
         os.replace(tmp, path)
     return path
 
@@ -41,15 +48,9 @@ def same_accounts(target_bytes: int, days: int, seed: int = 0) -> Path:
     """A cached log of the same accounts over `days` days: as many accounts as make about
     `target_bytes` over 28 days, so days=7 gives about a quarter of the bytes from the very same
     accounts (the generator draws the accounts from the seed alone, their requests over the days)."""
-    from fastscan.synth import write_log
-
     accounts = max(200, target_bytes // 475_000)  # about 17 KB of requests an account a day
     path = bench_dir() / f"log-days-{accounts}-{days}-{seed}.jsonl"
-    if not path.exists():
-        tmp = path.with_name(path.name + ".partial")
-        write_log(tmp, accounts=accounts, seed=seed, fmt="flat", days=days)
-        os.replace(tmp, path)
-    return path
+    return _written(path, accounts=accounts, seed=seed, fmt="flat", days=days)
 
 
 def with_senders(path: Path) -> Path:
