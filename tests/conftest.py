@@ -63,8 +63,9 @@ def pytest_sessionstart(session):
     if kernels_on_disk():  # compiled by an earlier run of the same sources
         return
     # beside it, the kernels only the tests and benchmarks use (34 s alone here): 93 s in all, 115 after it
-    tests_only = subprocess.Popen([sys.executable, "-c", "import fastscan.kernels.unfused"], env=dict(os.environ))
-    subprocess.run([sys.executable, "-c", "from fastscan import kernels; kernels.warmup()"], env=dict(os.environ))
+    # (both inherit this process's environment: the session's cache, set above)
+    tests_only = subprocess.Popen([sys.executable, "-c", "import fastscan.kernels.unfused"])
+    subprocess.run([sys.executable, "-c", "from fastscan import kernels; kernels.warmup()"])
     tests_only.wait()
 
 
