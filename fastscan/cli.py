@@ -51,16 +51,21 @@ def _connect(address: str):
         raise FastscanError(f"--scheduler {address}: cannot reach the Dask scheduler: {e}") from None
 
 
-def _say_resume(state_dir: str) -> None:
-    """Say that this run resumes or adds to a state directory, and where it stands."""
+def _say_resume(state_dir: str, config) -> None:
+    """Say that this run resumes or adds to a state directory, and where it stands (nothing when
+    the scan will refuse it: damaged, or of another `config`)."""
+    from fastscan.config import ScanConfig
     from fastscan.run.statedir import read_manifest
 
     if not os.path.exists(os.path.join(state_dir, "manifest.json")):
         return  # a new directory
     try:
-        files = read_manifest(os.path.abspath(state_dir))["files"]
-    except FastscanError:
-        return  # a damaged one is refused by the scan itself, with the reason
+        m = read_manifest(os.path.abspath(state_dir))
+        files = m["files"]
+        if ScanConfig.from_dict(m["config"]) != (config or ScanConfig()):
+            return
+    except (FastscanError, ValueError, KeyError, TypeError):
+        return  # refused by the scan itself, with the reason
     done = sum(1 for r in files.values() if r["status"] == "done")
     partial = [k for k, r in files.items() if r["status"] == "partial"]
     left = f"; resuming {partial[0]} at its last checkpoint" if partial else ""
@@ -136,13 +141,15 @@ def _campaign_note(report) -> str:
 
 
 def _config(args):
-    """The ScanConfig of --include-text and --entity, or None for the default one."""
+    """The ScanConfig of --include-text, --entity and --sample-budget, or None for the default one."""
     from fastscan.config import ScanConfig
 
     keep_text, entity = getattr(args, "include_text", False), getattr(args, "entity", "account")
-    if not keep_text and entity == "account":
+    budget = getattr(args, "sample_budget", None)
+    if not keep_text and entity == "account" and budget is None:
         return None
-    return ScanConfig(keep_text=keep_text, entity=entity)
+    more = {} if budget is None else {"sample_budget": budget}
+    return ScanConfig(keep_text=keep_text, entity=entity, **more)
 
 
 def _run_scan(args) -> int:
@@ -188,7 +195,7 @@ def _run_scan(args) -> int:
     if config is not None:
         kw["config"] = config
     if getattr(args, "state", None):
-        _say_resume(args.state)
+        _say_resume(args.state, config)
         if scheduler:
             raise FastscanError("--state cannot be combined with --scheduler (a cluster scan is not resumable yet)")
         kw["state_dir"] = args.state

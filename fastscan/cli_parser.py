@@ -108,6 +108,14 @@ def _add_scan_options(p):
         "--threshold", type=_threshold, default=None, help="extraction_score that flags, in (0, 1] (default 0.5)"
     )
     p.add_argument(
+        "--sample-budget",
+        type=_count,
+        default=None,
+        metavar="PROMPTS",
+        help="distinct prompts sampled over all accounts (0: no limit; default 4,000,000, about 1.3 GB); past it "
+        "the accounts with the most keep fewer each, at least 64 (docs/bounds.md)",
+    )
+    p.add_argument(
         "--entity",
         choices=list(ENTITY_COLUMNS),
         default="account",

@@ -20,6 +20,9 @@ class ScanConfig:
     shingle_words: int = 3  # words per shingle
     skeleton_words: int = 5  # words at each end that make a prompt's skeleton
     sample_size: int = 512  # distinct prompts kept per account (S)
+    # distinct prompts kept over all accounts (0: no limit); past it, the accounts with the most
+    # keep fewer each, never fewer than min(64, S) (docs/bounds.md)
+    sample_budget: int = 4_000_000
     near_dup_threshold: float = 0.8
     minhash_seed: int = 1
     lsh_rows: int = 0  # rows per LSH band; 0 = chosen from num_perm and the threshold
@@ -40,6 +43,8 @@ class ScanConfig:
             raise ValueError("num_perm must be a multiple of 8, at least 8")
         if self.sample_size < 16:
             raise ValueError("sample_size must be at least 16")
+        if self.sample_budget < 0:
+            raise ValueError("sample_budget must be 0 (no limit) or more")
         if not 0.0 < self.near_dup_threshold <= 1.0:
             raise ValueError("near_dup_threshold must be in (0, 1]")
         if not 0 <= self.lsh_rows <= self.num_perm:
@@ -59,4 +64,16 @@ class ScanConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ScanConfig:
-        return cls(**d)
+        """The config `to_dict` gave; ValueError for a setting it does not know or of another type
+        than its default's (a state written by another version, or damaged)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"scan settings are not a mapping: {d!r:.80}")
+        if unknown := sorted(set(d) - set(cls.__dataclass_fields__)):
+            raise ValueError(f"unknown scan settings: {', '.join(unknown)}")
+        for name, value in d.items():
+            want = type(getattr(cls, name))
+            if type(value) is not want and not (want is float and type(value) is int):
+                raise ValueError(f"scan setting {name} is {value!r}, not of type {want.__name__}")
+        config = cls(**d)
+        config.check()
+        return config

@@ -6,7 +6,9 @@
   and (only when the scan keeps text, `ScanConfig.keep_text`) the first and last TEXT_BYTES bytes
   of the prompt.
   Bottom-k by a hash is a uniform sample of the distinct prompts that any split of the input
-  reproduces exactly; an account with at most S distinct prompts is kept whole.
+  reproduces exactly; an account with at most S distinct prompts is kept whole. Over a budget of
+  distinct prompts for all accounts, every account keeps at most the same smaller number
+  (`sample_level`), which any split of the input reproduces too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ UINT64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 TEXT_BYTES = 96  # bytes kept from each end of a sampled prompt when a scan keeps text
 SIG_DTYPE = np.uint16  # a stored signature value: the low 16 bits of a MinHash minimum (b-bit MinHash)
 MAPPED_STORE_BYTES = 4 << 20  # a sample's signature store past this size lives in reserved_rows
+MIN_SAMPLE = 64  # distinct prompts an account keeps whatever the budget (or all S, when fewer)
 
 
 def hour_key(ts_ms: np.ndarray) -> np.ndarray:
@@ -96,6 +99,27 @@ def group_by_account_hash(account: np.ndarray, phash: np.ndarray) -> tuple[np.nd
     return order, np.flatnonzero(first)
 
 
+def sample_level(rows: np.ndarray, size: int, budget: int, least: int) -> int:
+    """The most distinct prompts each account may keep, at most `size`, for the sample to hold at
+    most `budget` (0: no budget) when the accounts hold rows[a] <= size now: the largest L with
+    sum(min(rows, L)) <= budget (water-filling: only the accounts that hold the most give rows
+    up), never below `least` (the budget is then exceeded).
+
+    Over all the input, L is the same whatever its split: an account's row count after a
+    compaction at level c is min(its distinct prompts so far, c), and the levels only fall, so
+    each later one is computed from counts that agree with the final ones up to it (the
+    distinct prompts of a piece of the input are at most those of all of it)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if budget <= 0 or int(rows.sum()) <= budget or size <= least:
+        return size
+    per = np.bincount(np.minimum(rows, size), minlength=size + 1)  # accounts by rows held
+    below = np.concatenate([[0], np.cumsum(per)])  # below[L]: accounts holding fewer than L
+    held = np.concatenate([[0], np.cumsum(per * np.arange(size + 1))])  # their rows
+    levels = np.arange(size + 1)
+    total = held[levels] + levels * (len(rows) - below[levels])  # sum(min(rows, L)) at each L
+    return max(least, int(np.flatnonzero(total <= budget)[-1]))
+
+
 # The columns of a part of the sample, in the order `add_slots` takes them: the key of a row, the
 # counts summed when a prompt meets itself again, and the columns gathered row by row ("slot":
 # where the row's signature is in the store; "text" is None in a sample that keeps no text).
@@ -106,7 +130,8 @@ _AT = {name: i for i, name in enumerate(_KEYS + _COUNTS + _WIDE)}
 
 
 class PromptSample:
-    """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k).
+    """Per account, the `size` distinct prompts with the smallest prompt hash (bottom-k); `size`
+    falls (`sample_level`) when the sample would hold more than `budget` rows after a compaction.
 
     The rows are in (account, prompt hash) order after `compact`. Their MinHash signatures, most
     of the sample's bytes, stay where they were first written: row i's is store[slot[i]]. A
@@ -121,8 +146,10 @@ class PromptSample:
     several accounts send is hashed and stored once.
     """
 
-    def __init__(self, size: int, num_perm: int, keep_text: bool = False):
-        self.size = size
+    def __init__(self, size: int, num_perm: int, keep_text: bool = False, budget: int = 0):
+        self.size = size  # the most rows an account keeps now
+        self.budget = budget  # the most rows of all accounts (0: none), unless each keeps `least`
+        self.least = min(size, MIN_SAMPLE)
         self.num_perm = num_perm
         self.account = np.zeros(0, dtype=np.int64)
         self.prompt_hash = np.zeros(0, dtype=np.uint64)
@@ -309,6 +336,11 @@ class PromptSample:
         hsh, gone, full = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
         c, c0 = (np.concatenate([p[_AT[name]] for p in parts]).astype(np.int64, copy=False) for name in _COUNTS)
         kept = bottom_k(account, phash, order, self.size, c, c0, src, acct, hsh, count, count0, gone, full)
+        if self.budget and kept > self.budget:
+            level = sample_level(np.bincount(acct[:kept]), self.size, self.budget, self.least)
+            if level < self.size:  # the same pass at the lower level (it sets every gone[r] again)
+                self.size = level
+                kept = bottom_k(account, phash, order, self.size, c, c0, src, acct, hsh, count, count0, gone, full)
         for out_col in (acct, hsh, count, count0):
             out_col.resize(kept, refcheck=False)  # realloc: cut in place (nothing else refers to them)
         rows = src[:kept]

@@ -36,8 +36,10 @@ from fastscan.sketches import (
     prompt_ends,
 )
 
-STATE_FORMAT = 8  # version of AccountState.to_bytes(); bump when the layout changes
-OLDER_FORMATS = (7,)  # also read: 7 kept 32-bit signature values, whose low 16 bits are format 8's
+STATE_FORMAT = 9  # version of AccountState.to_bytes(); bump when the layout changes
+# also read: 7 kept 32-bit signature values, whose low 16 bits are 8's; 8 had no sample budget
+# (ScanConfig.sample_budget, and the level it held each account to: every account's S)
+OLDER_FORMATS = (7, 8)
 # the SparseCounts of an AccountState, serialized as <name>_keys / <name>_counts
 _SPARSE = ("hours", "model_counts", "model_tokens", "model_timed", "model_first", "params")
 
@@ -64,7 +66,8 @@ class AccountState:
         self.params = SparseCounts()  # (account, request parameter value, see param_keys) -> requests
         # owner / network / client key -> (its smallest text, whether other texts share its bucket)
         self.param_labels: dict[int, tuple[str, bool]] = {}
-        self.sample = PromptSample(self.config.sample_size, self.config.num_perm, self.config.keep_text)
+        cfg = self.config
+        self.sample = PromptSample(cfg.sample_size, cfg.num_perm, cfg.keep_text, cfg.sample_budget)
         self._params: tuple[np.ndarray, np.ndarray] | None = None
         self._text_keys = TextKeys()  # the text kinds' buckets, each text's hashed once
         self._scratch = Scratch()  # update()'s work arrays, kept from one batch to the next
@@ -318,6 +321,7 @@ class AccountState:
             b"fastscan.state_format": str(STATE_FORMAT).encode(),
             b"fastscan.config": json.dumps(self.config.to_dict(), sort_keys=True).encode(),
             b"fastscan.features": ",".join(FEATURES).encode(),
+            b"fastscan.sample_level": str(s.size).encode(),
         }
         batch = pa.RecordBatch.from_arrays(cols, names=names).replace_schema_metadata(meta)
         sink = pa.BufferOutputStream()
@@ -339,7 +343,8 @@ class AccountState:
         reads = [str(f).encode() for f in (*OLDER_FORMATS, STATE_FORMAT)]
         if found not in reads:
             msg = f"state of format {found.decode(errors='replace')}, from another fastscan version"
-            raise StateFormatError(f"{msg}; this one reads {' and '.join(f.decode() for f in reads)}")
+            names = [f.decode() for f in reads]
+            raise StateFormatError(f"{msg}; this one reads {', '.join(names[:-1])} and {names[-1]}")
         if meta.get(b"fastscan.features") != ",".join(FEATURES).encode():
             raise ValueError("state written by a fastscan with other features")
         config = ScanConfig.from_dict(json.loads(meta[b"fastscan.config"]))
@@ -380,6 +385,12 @@ class AccountState:
         sig = col("sample_sig", np.uint32 if found == b"7" else SIG_DTYPE)  # format 7's: 32 bits,
         s.restore_signatures(sig.astype(SIG_DTYPE, copy=False))  # of which format 8 keeps the low 16
         s.threshold = col("sample_threshold", np.uint64)
+        level = meta.get(b"fastscan.sample_level", str(config.sample_size).encode())
+        if not (level.isdigit() and s.least <= int(level) <= config.sample_size):
+            raise ValueError(f"state sample level {level!r} outside {s.least}..{config.sample_size}")
+        s.size = int(level)
+        if len(s.account) and np.bincount(s.account).max() > s.size:
+            raise ValueError(f"state sample holds more than its level of {s.size} prompts for an account")
         if config.keep_text:
             if "sample_text" not in batch.schema.names:
                 raise ValueError("state of a scan that keeps text holds none")

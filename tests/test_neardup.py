@@ -655,6 +655,144 @@ def test_state_stays_within_the_bound_for_a_huge_account():
     assert r["requests"] == distinct
 
 
+@given(st.lists(st.integers(0, 40), max_size=30), st.integers(1, 40), st.integers(0, 400), st.integers(1, 40))
+@settings(max_examples=200, deadline=None)
+def test_sample_level_is_the_highest_level_the_budget_holds(rows, size, budget, least):
+    from fastscan.sketches import sample_level
+
+    held = np.minimum(np.array(rows, dtype=np.int64), size)
+    got = sample_level(held, size, budget, least)
+    if budget == 0 or held.sum() <= budget or size <= least:
+        assert got == size
+        return
+    fits = [v for v in range(size + 1) if np.minimum(held, v).sum() <= budget]
+    assert got == max(least, max(fits))
+
+
+def _budget_log(seed: int) -> pa.Table:
+    """Twenty light accounts (3-30 distinct prompts, some sent twice) and eight heavy ones
+    (150-400), in a shuffled order."""
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(3000)]
+    accounts, prompts = [], []
+    for a in range(28):
+        n = rng.randint(3, 30) if a < 20 else rng.randint(150, 400)
+        for k in range(n):
+            text = " ".join(rng.choices(vocab, k=10)) + f" q{a}-{k}"
+            accounts += [f"acct{a:02d}"] * (1 + (k % 4 == 0))
+            prompts += [text] * (1 + (k % 4 == 0))
+    order = list(range(len(accounts)))
+    rng.shuffle(order)
+    return pa.table({"account_id": [accounts[i] for i in order], "prompt": [prompts[i] for i in order]})
+
+
+def _scanned(cfg: ScanConfig, parts) -> Scanner:
+    s = Scanner(cfg)
+    for part in parts:
+        s.update(part)
+    return s
+
+
+def test_a_sample_budget_keeps_the_smallest_hashes_at_one_level_whatever_the_split():
+    """Over `sample_budget` distinct prompts in all, every account keeps at most the same number,
+    the most the budget holds (never fewer than 64): the light accounts stay whole, the heavy ones
+    keep their prompts of smallest hash. The sample (and the state's bytes) are the same for any
+    batches, any order of them, and any states merged; the level survives a state file."""
+    from fastscan.sketches import sample_level
+
+    log = _budget_log(3)
+    whole = _scanned(ScanConfig(sample_size=512, sample_budget=0), [log]).state
+    whole.compact()
+    hashes: dict[int, list[int]] = {}
+    for a, h in zip(whole.sample.account.tolist(), whole.sample.prompt_hash.tolist()):
+        hashes.setdefault(a, []).append(h)
+    distinct = np.array([len(hashes[a]) for a in range(whole.n_accounts)])
+    assert distinct.max() <= 512 and distinct.sum() > 2000
+    cfg = ScanConfig(sample_size=256, sample_budget=1500)
+    level = sample_level(np.minimum(distinct, 256), 256, 1500, 64)
+    assert 64 < level < 150  # the heavy accounts give rows up; the light ones do not
+    states = []
+    for parts in (
+        [log],
+        [log.slice(i, 97) for i in range(0, len(log), 97)],
+        [log.slice(i, 1000) for i in range(0, len(log), 1000)][::-1],
+    ):
+        states.append(_scanned(cfg, parts).state)
+    halves = [_scanned(cfg, [log.slice(0, 2000)]).state, _scanned(cfg, [log.slice(2000)]).state]
+    merged = AccountState(cfg).merge(halves[1]).merge(halves[0])
+    states.append(merged)
+    for state in states:
+        state.compact()
+        s = state.sample
+        assert s.size == level and len(s.account) <= 1500
+        ids = state.ids
+        for a in range(state.n_accounts):
+            got = s.prompt_hash[s.account == a].tolist()
+            want = sorted(hashes[whole.ids.index(ids[a])])[:level]
+            assert got == want, ids[a]
+    # one report whatever the split (merged states number their accounts in another order)
+    reports = []
+    for state in states:
+        scanner = Scanner(cfg)
+        scanner.state = state
+        reports.append(scanner.finish().accounts)
+    assert all(r.equals(reports[0]) for r in reports[1:])
+    # the level is the state file's: it reads back as the same state and report
+    back = AccountState.from_bytes(states[0].to_bytes())
+    assert back.sample.size == level and back.to_bytes() == states[0].to_bytes()
+    # the light accounts' rates are those of a scan with no budget; the heavy ones' estimates hold
+    free = Scanner(ScanConfig(sample_size=256, sample_budget=0))
+    free.update(log)
+    rows, want = reports[0].to_pylist(), free.finish().accounts.to_pylist()
+    assert [r["account_id"] for r in rows] == [r["account_id"] for r in want]
+    for got, exact in zip(rows, want):
+        if exact["distinct_prompts"] <= level:
+            for name in ("distinct_prompts", "exact_dup_rate", "near_dup_rate", "template_rate"):
+                assert got[name] == exact[name], (got["account_id"], name)
+        else:
+            assert abs(got["distinct_prompts"] - exact["distinct_prompts"]) <= 0.35 * exact["distinct_prompts"]
+
+
+def test_a_state_level_outside_its_bounds_or_settings_unknown_are_refused():
+    import json
+
+    cfg = ScanConfig(sample_size=256, sample_budget=1500)
+    data = _scanned(cfg, [_budget_log(4)]).state.to_bytes()
+    batch = pa.ipc.open_stream(pa.py_buffer(data)).read_next_batch()
+
+    def relabelled(**meta: bytes) -> bytes:
+        out = batch.replace_schema_metadata({**batch.schema.metadata, **{k.encode(): v for k, v in meta.items()}})
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, out.schema) as w:
+            w.write_batch(out)
+        return sink.getvalue().to_pybytes()
+
+    for level in (b"63", b"257", b"-1", b"x", b""):
+        with pytest.raises(ValueError, match="state sample level .* outside 64..256"):
+            AccountState.from_bytes(relabelled(**{"fastscan.sample_level": level}))
+    # a level below the rows an account holds (the budget's cut not made) is refused
+    with pytest.raises(ValueError, match="holds more than its level of 64 prompts"):
+        AccountState.from_bytes(relabelled(**{"fastscan.sample_level": b"64"}))
+    config = json.loads(batch.schema.metadata[b"fastscan.config"])
+    for bad, match in (
+        ({**config, "sample_bugdet": 5}, "unknown scan settings: sample_bugdet"),
+        ({**config, "sample_budget": "5"}, "scan setting sample_budget is '5', not of type int"),
+        ({**config, "sample_budget": -5}, "sample_budget must be 0"),
+        ([1, 2], "scan settings are not a mapping: \\[1, 2\\]"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            AccountState.from_bytes(relabelled(**{"fastscan.config": json.dumps(bad).encode()}))
+    # a state of format 8 (no budget in its config, no level) reads back at the full sample size
+    old = {k: v for k, v in config.items() if k != "sample_budget"}
+    meta = {k: v for k, v in batch.schema.metadata.items() if k != b"fastscan.sample_level"}
+    meta.update({b"fastscan.state_format": b"8", b"fastscan.config": json.dumps(old).encode()})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema.with_metadata(meta)) as w:
+        w.write_batch(batch.replace_schema_metadata(meta))
+    back = AccountState.from_bytes(sink.getvalue().to_pybytes())
+    assert back.config == ScanConfig(sample_size=256) and back.sample.size == 256
+
+
 # --------------------------------------------------------------------------- across accounts
 
 
@@ -902,3 +1040,26 @@ def test_template_examples_are_each_templates_prompt_of_least_hash(data):
         mine = [c for kk, c in pairs if kk == k]
         want = min(mine, key=lambda c: (int(prompt_hash[c >> 1]), c & 1, c >> 1)) if mine else -1
         assert g == want, (k, mine)
+
+
+def test_the_cli_scans_within_the_sample_budget_it_is_given(run_cli, tmp_path):
+    import glob
+
+    import orjson
+
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in _budget_log(5).to_pylist()))
+    st = tmp_path / "st"
+    p = run_cli("scan", log, "--sample-budget", "1500", "--state", st, "--top", "0")
+    assert p.returncode == 0, p.stderr
+    (path,) = glob.glob(str(st / "state-*.arrow"))
+    with open(path, "rb") as f:
+        state = AccountState.from_bytes(f.read())
+    assert state.config.sample_budget == 1500 and 64 < state.sample.size < 512
+    assert len(state.sample.account) <= 1500
+    # another budget is another scan configuration: refused on that state, in one line
+    p = run_cli("scan", log, "--state", st, "--top", "0")
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+    assert "another scan configuration (sample_budget 1500, not 4000000)" in p.stderr
+    p = run_cli("scan", log, "--sample-budget", "-5")
+    assert p.returncode == 2 and "--sample-budget: must be 0 or more, got -5" in p.stderr

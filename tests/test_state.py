@@ -183,12 +183,12 @@ def test_a_format_7_state_reads_back_as_the_16_bit_signatures_it_holds(archive):
     t = Scanner(SMALL)
     t.state = back
     assert t.finish().accounts.equals(want)
-    for version in (b"6", b"9"):
-        with pytest.raises(StateFormatError, match=f"state of format {version.decode()},.*reads 7 and 8$"):
+    for version in (b"6", b"10"):
+        with pytest.raises(StateFormatError, match=f"state of format {version.decode()},.*reads 7, 8 and 9$"):
             AccountState.from_bytes(_state_of_format(data, version, high_bits=False))
-    # a column of another type than its format's is refused, not converted (32-bit values in format 8)
+    # a column of another type than its format's is refused, not converted (32-bit values in format 9)
     with pytest.raises(ValueError, match="state column sample_sig of type uint32, not uint16"):
-        AccountState.from_bytes(_state_of_format(data, b"8", high_bits=True))
+        AccountState.from_bytes(_state_of_format(data, b"9", high_bits=True))
 
 
 # --------------------------------------------------------------------------- resume

@@ -213,6 +213,13 @@ def read_manifest(path: str) -> dict:
         raise StateError(f"{mpath}: damaged manifest: {e}") from None
 
 
+def _differences(saved: ScanConfig, now: ScanConfig) -> str:
+    """The settings in which the saved config differs from this run's: "sample_budget 1500, not
+    4000000"."""
+    a, b = saved.to_dict(), now.to_dict()
+    return "; ".join(f"{k} {a[k]!r}, not {b[k]!r}" for k in a if a[k] != b[k])
+
+
 class StateDir:
     """An open, locked state directory. Use as a context manager; `close()` releases the lock.
 
@@ -313,7 +320,8 @@ class StateDir:
             )
         if config != self.config:
             raise StateError(
-                f"{self.path}: holds a state of another scan configuration ({config}); use another --state directory"
+                f"{self.path}: holds a state of another scan configuration ({_differences(config, self.config)}); "
+                "use another --state directory"
             )
         if m["shape"] != shape_to_dict(self.shape):
             raise StateError(

@@ -155,7 +155,6 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
     answers_per_prompt counts the distinct answers drawn per distinct prompt: 1 for an account
     that never repeats itself, high for one that samples each prompt many times; redraw_rate, the
     share of requests that draw one more (n > 1's samples, spread over requests)."""
-    cfg = state.config
     s = state.sample
     s.compact()
     n = state.n_accounts
@@ -178,10 +177,11 @@ def repetition(state: AccountState, near: np.ndarray | None = None) -> dict:
     stale = np.maximum(s.count0 - 1, 0)
     stale_w = np.bincount(s.account, weights=stale, minlength=n)
     answers = np.bincount(s.account, weights=count - stale, minlength=n)
-    # distinct prompts: exact below the sample size, a bottom-k estimate above it
-    full = in_sample >= cfg.sample_size
+    # distinct prompts: exact below the sample size (its level, under a budget), a bottom-k
+    # estimate above it
+    full = in_sample >= s.size
     thr = s.threshold[:n].astype(np.float64)
-    est = np.where(full, (cfg.sample_size - 1) * (2.0**64) / np.maximum(thr, 1.0), in_sample)
+    est = np.where(full, (s.size - 1) * (2.0**64) / np.maximum(thr, 1.0), in_sample)
     prompted = state.sums[:n, F["prompted"]]
     distinct = np.minimum(np.round(est), np.maximum(prompted, in_sample)).astype(np.int64)
     return {
