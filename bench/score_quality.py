@@ -4,6 +4,7 @@
     python bench/score_quality.py                          # seeds 31 32 33, scale 1, flat and openai
     python bench/score_quality.py --seeds 21 --scale 0.5 --formats flat
     python bench/score_quality.py --seeds 8601 --formats flat --profiles mimic busy   # bench/profiles.py
+    python bench/score_quality.py --seeds 8702 --formats flat --sample-budget 1   # every account's sample at 64
 
 For every (seed, format): build the log with ../shared/eval/make_log.py (outside the repo), scan
 it with fastscan, and score two reports with ../shared/eval/score_report.py:
@@ -60,6 +61,13 @@ def main(argv=None) -> int:
     ap.add_argument("--allow-fit-seeds", action="store_true")
     ap.add_argument("--by-kind", action="store_true", help="also print flagged/total per population")
     ap.add_argument("--profiles", nargs="+", default=[], metavar="NAME", help="variants of bench/profiles.py")
+    ap.add_argument(
+        "--sample-budget",
+        type=int,
+        default=None,
+        metavar="PROMPTS",
+        help="scan with this ScanConfig.sample_budget (1: every account's prompt sample at the least, 64)",
+    )
     args = ap.parse_args(argv)
     if not shared_available():
         print("score_quality: ../shared (make_log.py, score_report.py) is absent; skipped", file=sys.stderr)
@@ -67,6 +75,8 @@ def main(argv=None) -> int:
     import pyarrow.parquet as pq
 
     import fastscan
+    import fastscan.run.local
+    from fastscan.config import ScanConfig
     from fastscan.score.weights import FIT
 
     fit_seeds = set(FIT.get("seeds", []))
@@ -78,13 +88,23 @@ def main(argv=None) -> int:
         )
         return 2
     fastscan.kernels.warmup()
+    config = None if args.sample_budget is None else ScanConfig(sample_budget=args.sample_budget)
+    levels = []  # the sample level each scan ended at
+    finish = fastscan.run.local.finish
+
+    def noting_level(partial, *more):
+        partial.state.sample.compact()
+        levels.append(partial.state.sample.size)
+        return finish(partial, *more)
+
+    fastscan.run.local.finish = noting_level
     rows = []
     for seed, fmt, variant in [(s, f, v) for v in args.profiles or [None] for s in args.seeds for f in args.formats]:
         kind = f"{fmt}:{variant}" if variant else fmt
         t0 = time.perf_counter()
         log = make_log(args.work, seed, args.scale, fmt, variant)
         t1 = time.perf_counter()
-        report = fastscan.scan([log])
+        report = fastscan.scan([log], config=config)
         t2 = time.perf_counter()
         ours = log.with_suffix(".fastscan.parquet")
         base = log.with_suffix(".baseline.parquet")
@@ -98,7 +118,8 @@ def main(argv=None) -> int:
             if args.by_kind and name == "fastscan":
                 print("    " + ", ".join(f"{k} {v}" for k, v in s["by_kind"].items()), flush=True)
         print(
-            f"    ({report.stats.records_read:,} records, {log.stat().st_size / 1e6:,.0f} MB; "
+            f"    ({report.stats.records_read:,} records, {log.stat().st_size / 1e6:,.0f} MB, "
+            f"sample level {levels[-1]}; "
             f"make_log {t1 - t0:.0f} s, scan {t2 - t1:.1f} s)",
             file=sys.stderr,
             flush=True,
