@@ -108,8 +108,19 @@ def busy(p: dict) -> None:
     _campaign(p, "hydra").update(accounts=100, cover_rate=0.2)
 
 
+def long_window(p: dict) -> None:
+    """The same populations over 112 days instead of 28, each account sending 4x the requests
+    (evaluation runs stay bursts): evidence that grows with a log's span, not with harvesting."""
+    p["days"] = 4 * int(p["days"])
+    for x in p["populations"]:
+        if x["kind"] != "eval_run":
+            r = x["requests"]
+            r.update(median=4 * r["median"], min=4 * r["min"], max=4 * r["max"])
+
+
 VARIANTS: dict[str, Callable[[dict], None]] = {
-    f.__name__: f for f in (quietsolo, plainring, slowtaskgen, lightprobe, mimic, quietmix, hydra_many, busy)
+    f.__name__: f
+    for f in (quietsolo, plainring, slowtaskgen, lightprobe, mimic, quietmix, hydra_many, busy, long_window)
 }
 
 
