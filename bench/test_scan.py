@@ -334,28 +334,35 @@ _CHILD = textwrap.dedent("""
         pass
     t1 = time.perf_counter()
     import fastscan.run.local as local
+    from fastscan.config import ScanConfig
     finish, kept = local.finish, {}
     def counting(partial, *args):  # the distinct prompts the scan kept, when finish() took them
         partial.state.sample.compact()  # as finish() does first
         kept["sample_rows"] = len(partial.state.sample.account)
+        kept["sample_level"] = partial.state.sample.size
         return finish(partial, *args)
     local.finish = counting
-    report = fastscan.scan([sys.argv[1]])
+    budget = {"sample_budget": int(sys.argv[2])} if len(sys.argv) > 2 else {}
+    report = fastscan.scan([sys.argv[1]], config=ScanConfig(**budget))
     t2 = time.perf_counter()
     scan_peak = high_water()
     peak = max(rss0, scan_peak) if scan_peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"start_s": t1 - t0, "scan_s": t2 - t1, "total_s": t2 - t0,
                       "records": report.stats.records_read, "rss_after_warmup_mb": rss0,
                       "accounts": len(report.accounts), "sample_rows": kept.get("sample_rows"),
+                      "sample_level": kept.get("sample_level"),
                       "scan_peak_rss_mb": scan_peak, "peak_rss_mb": peak}))
 """)
 
 
-def _child(path, env_extra=None) -> dict:
+def _child(path, env_extra=None, sample_budget: int | None = None) -> dict:
     env = dict(os.environ)
     env.pop("FASTSCAN_NUMBA_CACHE", None)
     env.update(env_extra or {})
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], env=env, capture_output=True, check=True, text=True)
+    budget = [] if sample_budget is None else [str(sample_budget)]
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path), *budget], env=env, capture_output=True, check=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -460,3 +467,36 @@ def test_peak_memory_same_accounts(benchmark, filled_cache):
         sample_rows=big["sample_rows"],
         quarter_sample_rows=small["sample_rows"],
     )
+
+
+def test_peak_memory_same_accounts_4x_the_days(benchmark, filled_cache):
+    """Peak RSS of a whole scan in a fresh process over the same accounts for 28 days and for 112
+    (issue 12's "2 GB vs 8 GB of the same accounts"), at the default sample budget and at one of
+    100 prompts an account: past its budget the sample stops growing with the file."""
+    month, quad = same_accounts(BENCH_BYTES, 28), same_accounts(BENCH_BYTES, 112)
+    accounts = max(200, BENCH_BYTES // 475_000)  # same_accounts' own count
+    budget = 100 * accounts
+    free = {days: _child(log, filled_cache) for days, log in ((28, month), (112, quad))}
+    held = {28: _child(month, filled_cache, budget)}
+    result = {}
+
+    def run():
+        result["quad"] = _child(quad, filled_cache, budget)
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    held[112] = result["quad"]
+    assert all(r["accounts"] == accounts for r in (*free.values(), *held.values()))
+    assert held[112]["sample_rows"] <= budget < free[112]["sample_rows"]
+
+    def peak(r: dict) -> int:
+        return round(r["scan_peak_rss_mb"] or r["peak_rss_mb"])
+
+    figures: dict = dict(accounts=accounts, log_mb=round(os.path.getsize(month) / 1e6))
+    figures["log_4x_days_mb"] = round(os.path.getsize(quad) / 1e6)
+    for name, runs in (("default", free), ("budget", held)):
+        figures[f"{name}_peak_rss_mb"] = [peak(runs[28]), peak(runs[112])]
+        figures[f"{name}_sample_rows"] = [runs[28]["sample_rows"], runs[112]["sample_rows"]]
+        figures[f"{name}_sample_level"] = [runs[28]["sample_level"], runs[112]["sample_level"]]
+        figures[f"{name}_rss_growth"] = round(peak(runs[112]) / peak(runs[28]), 2)
+    figures["sample_budget"] = budget
+    record(benchmark, "peak rss, same accounts 4x the days", None, None, **figures)
