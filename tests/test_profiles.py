@@ -26,9 +26,14 @@ pytestmark = needs_make_log
 
 @pytest.mark.parametrize("name", sorted(profiles.VARIANTS))
 def test_a_variant_changes_the_populations_only_and_reads_back(name, tmp_path):
+    """...and the log's span, for long_window: its populations over 4x the days."""
     base, got = profiles.default_profile(), profiles.profile(name)
     assert got != base and got["populations"] != base["populations"]
-    assert {k: v for k, v in got.items() if k != "populations"} == {k: v for k, v in base.items() if k != "populations"}
+    span = {"days"} if name == "long_window" else set()
+    assert got["days"] == (4 * base["days"] if span else base["days"])
+    assert {k: v for k, v in got.items() if k not in {"populations", *span}} == {
+        k: v for k, v in base.items() if k not in {"populations", *span}
+    }
     assert [p.get("campaign", p["kind"]) for p in got["populations"]] == [
         p.get("campaign", p["kind"]) for p in base["populations"]
     ]
