@@ -27,11 +27,16 @@ class SparseCounts:
         self._slot_counts = np.zeros(0, dtype=np.int64)
         self._waiting = np.zeros(1, dtype=np.int64)  # how many pairs wait
 
-    def restore(self, keys: np.ndarray, counts: np.ndarray) -> None:
+    def restore(self, keys: np.ndarray, counts: np.ndarray, accounts: int, low_below: int = 1 << 32) -> None:
         """Take a table read back from a state: ValueError unless its keys are sorted, distinct and
-        as many as its counts (compact() merges into it as such)."""
+        as many as its counts (compact() merges into it as such), each names one of `accounts`
+        accounts and a key below `low_below` in its low 32 bits, and no count is negative."""
         if len(keys) != len(counts) or (len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1]))):
             raise ValueError("state table of unsorted keys or of keys and counts of unequal lengths")
+        if len(keys) and (keys[0] < 0 or keys[-1] >> 32 >= accounts or int(counts.min()) < 0):
+            raise ValueError("state table of an account it does not name, or of a negative count")
+        if len(keys) and int((keys & 0xFFFFFFFF).max()) >= low_below:
+            raise ValueError("state table of a model the state does not name")
         self.keys, self.counts = keys, counts
         self._slot_keys = self._slot_counts = np.zeros(0, dtype=np.int64)
         self._waiting[0] = 0

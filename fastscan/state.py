@@ -33,6 +33,7 @@ from fastscan.sketches import (
     TEXT_BYTES,
     PromptSample,
     group_by_account_hash,
+    order_by_account_hash,
     prompt_ends,
 )
 
@@ -369,8 +370,11 @@ class AccountState:
         st.sums = col("sums", np.int64).reshape(n, len(FEATURES))
         st.ts_min = col("ts_min", np.int64)
         st.ts_max = col("ts_max", np.int64)
+        if st.sums.min(initial=0) < 0:
+            raise ValueError("state of a negative count")
         for name in _SPARSE:
-            getattr(st, name).restore(col(f"{name}_keys", np.int64), col(f"{name}_counts", np.int64))
+            below = len(models) if name.startswith("model_") else 1 << 32  # their keys are models
+            getattr(st, name).restore(col(f"{name}_keys", np.int64), col(f"{name}_counts", np.int64), n, below)
         s = st.sample
         s.account = col("sample_account", np.int64)
         s.prompt_hash = col("sample_prompt_hash", np.uint64)
@@ -382,9 +386,12 @@ class AccountState:
         columns = (s.account, s.prompt_hash, s.count, s.count0, s.n_words, s.head_hash, s.tail_hash)
         if len({len(c) for c in columns}) > 1:
             raise ValueError("state sample of columns of unequal lengths")
+        _check_sample(s, n)
         sig = col("sample_sig", np.uint32 if found == b"7" else SIG_DTYPE)  # format 7's: 32 bits,
         s.restore_signatures(sig.astype(SIG_DTYPE, copy=False))  # of which format 8 keeps the low 16
         s.threshold = col("sample_threshold", np.uint64)
+        if len(s.threshold) != n:
+            raise ValueError(f"state sample of {len(s.threshold):,} thresholds for {n:,} accounts")
         level = meta.get(b"fastscan.sample_level", str(config.sample_size).encode())
         if not (level.isdigit() and s.least <= int(level) <= config.sample_size):
             raise ValueError(f"state sample level {level!r} outside {s.least}..{config.sample_size}")
@@ -431,3 +438,19 @@ class AccountState:
             + self._ids.nbytes
             + self._models.nbytes
         )
+
+
+def _check_sample(s: PromptSample, n: int) -> None:
+    """ValueError unless the sample read back from a state is one a scan could leave: rows of its
+    n accounts, each (account, prompt) once, each counting at least one request and no more at
+    temperature 0 than in all."""
+    if not len(s.account):
+        return
+    if s.account.min() < 0 or s.account.max() >= n:
+        raise ValueError("state sample of an account the state does not name")
+    if s.count.min() < 1 or s.count0.min() < 0 or bool(np.any(s.count0 > s.count)) or s.n_words.min() < 0:
+        raise ValueError("state sample of a prompt of no request, or of a negative count")
+    order = order_by_account_hash(s.account, s.prompt_hash)
+    a, h = s.account[order], s.prompt_hash[order]
+    if bool(np.any((a[1:] == a[:-1]) & (h[1:] == h[:-1]))):
+        raise ValueError("state sample holds one prompt of an account twice")

@@ -893,6 +893,7 @@ def test_state_with_a_damaged_sparse_table_is_refused():
     from fastscan.counts import SparseCounts
 
     st = AccountState()
+    st._map_ids(["a", "b"])  # accounts 0 and 1
     st.hours.add(np.array([0, 0, 1]), np.array([5, 7, 5]))
     good = AccountState.from_bytes(st.to_bytes())
     assert good.hours.items()[2].tolist() == [1, 1, 1]
@@ -901,6 +902,55 @@ def test_state_with_a_damaged_sparse_table_is_refused():
         st.hours.keys, st.hours.counts = np.array(keys, np.int64), np.array(counts, np.int64)
         with pytest.raises(ValueError, match="state table"):
             AccountState.from_bytes(st.to_bytes())
+
+
+def _with_column(data: bytes, name: str, change) -> bytes:
+    """The state `data` with column `name`'s values passed through change(values) -> values."""
+    batch = pa.ipc.open_stream(pa.py_buffer(data)).read_next_batch()
+    cols = dict(zip(batch.schema.names, batch.columns))
+    values = change(cols[name].values.to_numpy(zero_copy_only=False).copy())
+    cols[name] = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), pa.array(values))
+    out = pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, out.schema.with_metadata(batch.schema.metadata)) as w:
+        w.write_batch(out.replace_schema_metadata(batch.schema.metadata))
+    return sink.getvalue().to_pybytes()
+
+
+def _set(at: int, value: int):
+    def change(v):
+        v[at] = value
+        return v
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "name, change, match",
+    [
+        ("sample_account", _set(0, 10**9), "state sample of an account the state does not name"),
+        ("sample_account", _set(0, -1), "state sample of an account the state does not name"),
+        ("sample_prompt_hash", lambda v: np.repeat(v[:1], len(v)), "holds one prompt of an account twice"),
+        ("sample_count", _set(0, 0), "state sample of a prompt of no request"),
+        ("sample_count0", _set(0, 10**6), "state sample of a prompt of no request, or of a negative count"),
+        ("sample_n_words", _set(0, -3), "state sample of a prompt of no request, or of a negative count"),
+        ("sample_threshold", lambda v: v[:-1], "thresholds for"),
+        ("sums", _set(3, -7), "state of a negative count"),
+        ("hours_keys", lambda v: v - (1 << 40), "state table of an account it does not name"),
+        ("hours_keys", lambda v: v + (10**6 << 32), "state table of an account it does not name"),
+        ("model_tokens_counts", _set(0, -1), "state table of an account it does not name, or of a negative count"),
+        ("model_counts_keys", lambda v: v + 999, "state table of a model the state does not name"),
+    ],
+)
+def test_a_state_whose_values_no_scan_could_leave_is_refused(archive, name, change, match):
+    """A state read back must hold what a scan can leave: rows of the accounts and models it
+    names, no negative count, each sampled prompt of an account once, a threshold per account.
+    Anything else is refused when read (one ValueError that says what), not scored into a
+    crash deep in finish() or into wrong totals."""
+    data = scanned(archive).state.to_bytes()
+    assert AccountState.from_bytes(data).to_bytes() == data
+    with pytest.raises(ValueError, match=match):
+        AccountState.from_bytes(_with_column(data, name, change))
 
 
 @pytest.mark.parametrize("live", [0, 1, 700])
