@@ -1050,13 +1050,24 @@ def test_the_cli_scans_within_the_sample_budget_it_is_given(run_cli, tmp_path):
     log = tmp_path / "log.jsonl"
     log.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in _budget_log(5).to_pylist()))
     st = tmp_path / "st"
-    p = run_cli("scan", log, "--sample-budget", "1500", "--state", st, "--top", "0")
+    stats = tmp_path / "stats.json"
+    p = run_cli("scan", log, "--sample-budget", "1500", "--state", st, "--top", "0", "--stats", stats)
     assert p.returncode == 0, p.stderr
     (path,) = glob.glob(str(st / "state-*.arrow"))
     with open(path, "rb") as f:
         state = AccountState.from_bytes(f.read())
     assert state.config.sample_budget == 1500 and 64 < state.sample.size < 512
     assert len(state.sample.account) <= 1500
+    # the run says that the budget bound, and to what: on stderr and in its statistics
+    level = state.sample.size
+    assert f"budget held each account to {level:,} distinct prompts of 512" in p.stderr
+    assert {k: v for k, v in orjson.loads(stats.read_bytes()).items() if k.startswith("sample_")} == {
+        "sample_level": level,
+        "sample_size": 512,
+    }
+    p = run_cli("scan", log, "--top", "0", "--stats", stats)  # the default budget: nothing held
+    assert p.returncode == 0 and "budget held" not in p.stderr
+    assert orjson.loads(stats.read_bytes())["sample_level"] == 512
     # another budget is another scan configuration: refused on that state, in one line
     p = run_cli("scan", log, "--state", st, "--top", "0")
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1

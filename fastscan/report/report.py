@@ -60,6 +60,10 @@ class ScanStats:
     records_per_s: float
     peak_rss_mb: float
     state_mb: float  # the per-account state's size in memory
+    # the most distinct prompts an account's sample kept, and the most it may keep (the config's
+    # sample_size): the first is less only where the sample budget bound (docs/bounds.md)
+    sample_level: int | None = None
+    sample_size: int | None = None
     pieces: int | None = None  # Dask only: tasks the input was cut into
     workers: int | None = None  # Dask only: worker threads of the cluster
     task_seconds: float | None = None  # Dask only: seconds summed over its tasks

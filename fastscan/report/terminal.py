@@ -43,6 +43,13 @@ def print_stats(stats: ScanStats, file_errors: list[dict], examples: list[dict],
         f"{stats.seconds:.2f} s ({stats.mb_per_s:,.0f} MB/s)",
         file=err,
     )
+    level, size = stats.sample_level, stats.sample_size
+    if level is not None and size is not None and level < size:
+        print(
+            f"fastscan: the prompt sample budget held each account to {level:,} distinct prompts of "
+            f"{size:,}: the repetition rates of accounts with more are estimated from those (column sampled)",
+            file=err,
+        )
     if stats.records_rejected:
         by = ", ".join(f"{k}: {v:,}" for k, v in stats.rejected_by_reason.items())
         print(f"fastscan: rejected by reason: {by}", file=err)

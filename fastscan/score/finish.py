@@ -110,6 +110,8 @@ def _finish(
         records_per_s=round((st.records_read - partial.prior_records) / secs, 1),
         peak_rss_mb=peak_rss_mb(),
         state_mb=round(state.nbytes / 1e6, 1),
+        sample_level=state.sample.size,
+        sample_size=state.config.sample_size,
     )
     return Report(
         accounts,
