@@ -242,6 +242,25 @@ def test_interrupted_scan_resumes_to_the_same_report(archive, tmp_path, after):
     assert report_bytes(again, tmp_path, "again") == want_bytes and counts(again) == counts(want)
 
 
+def test_a_scan_held_by_its_sample_budget_resumes_to_the_same_report(archive, tmp_path, monkeypatch):
+    """Interrupted and resumed from checkpoints, a scan whose sample budget binds reports as one
+    that ran through: each checkpoint keeps the level the budget held the accounts to, and the
+    level only falls, so the parts scanned after a resume end at the same one. (The least an
+    account keeps is lowered from 64 to 8 here: the archive's accounts send at most 60 prompts.)"""
+    monkeypatch.setattr("fastscan.sketches.MIN_SAMPLE", 8)
+    kw: dict = dict(config=ScanConfig(sample_size=32, sample_budget=300), chunk_bytes=4096)
+    want = scan(archive, **kw)
+    assert 8 <= want.stats.sample_level < 32 and want.stats.sample_size == 32
+    got = resumed_until_done(archive, tmp_path / "state", 17, 5, checkpoint_bytes=8192, **kw)
+    want_bytes = report_bytes(want, tmp_path, "want")
+    assert report_bytes(got, tmp_path, "got") == want_bytes
+    assert got.stats.sample_level == want.stats.sample_level
+    # the finished state read back and scored again, nothing new to fold: the same level, report
+    again = scan(archive, state_dir=tmp_path / "state", **kw)
+    assert report_bytes(again, tmp_path, "again") == want_bytes
+    assert again.stats.sample_level == want.stats.sample_level
+
+
 @pytest.fixture(scope="module")
 def small_files(tmp_path_factory):
     """120 files of a few records each (a log rotated every minute), every seventh with bad lines;
