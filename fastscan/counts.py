@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# the largest count a state may hold: its sums are read as float64 (exact to 2**53) where scored
+MAX_STATE_COUNT = 1 << 53
+
 
 class SparseCounts:
     """Exact counts per (account index, key) pair, kept as sorted unique int64 pairs.
@@ -35,6 +38,8 @@ class SparseCounts:
             raise ValueError("state table of unsorted keys or of keys and counts of unequal lengths")
         if len(keys) and (keys[0] < 0 or keys[-1] >> 32 >= accounts or int(counts.min()) < 0):
             raise ValueError("state table of an account it does not name, or of a negative count")
+        if len(keys) and int(counts.max()) > MAX_STATE_COUNT:
+            raise ValueError("state table of a count past 2**53 (no scan counts so far)")
         if len(keys) and int((keys & 0xFFFFFFFF).max()) >= low_below:
             raise ValueError("state table of a model the state does not name")
         self.keys, self.counts = keys, counts

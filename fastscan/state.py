@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from fastscan.buffers import Scratch
 from fastscan.config import ScanConfig
-from fastscan.counts import SparseCounts, SparseMin
+from fastscan.counts import MAX_STATE_COUNT, SparseCounts, SparseMin
 from fastscan.errors import StateFormatError
 from fastscan.names import NameTable
 from fastscan.parallel import map_ordered, row_ranges
@@ -370,8 +370,8 @@ class AccountState:
         st.sums = col("sums", np.int64).reshape(n, len(FEATURES))
         st.ts_min = col("ts_min", np.int64)
         st.ts_max = col("ts_max", np.int64)
-        if st.sums.min(initial=0) < 0:
-            raise ValueError("state of a negative count")
+        if st.sums.min(initial=0) < 0 or st.sums.max(initial=0) > MAX_STATE_COUNT:
+            raise ValueError("state of a negative count, or of one past 2**53 (no scan counts so far)")
         for name in _SPARSE:
             below = len(models) if name.startswith("model_") else 1 << 32  # their keys are models
             getattr(st, name).restore(col(f"{name}_keys", np.int64), col(f"{name}_counts", np.int64), n, below)
@@ -450,6 +450,8 @@ def _check_sample(s: PromptSample, n: int) -> None:
         raise ValueError("state sample of an account the state does not name")
     if s.count.min() < 1 or s.count0.min() < 0 or bool(np.any(s.count0 > s.count)) or s.n_words.min() < 0:
         raise ValueError("state sample of a prompt of no request, or of a negative count")
+    if s.count.max() > MAX_STATE_COUNT:
+        raise ValueError("state sample of a count past 2**53 (no scan counts so far)")
     order = order_by_account_hash(s.account, s.prompt_hash)
     a, h = s.account[order], s.prompt_hash[order]
     if bool(np.any((a[1:] == a[:-1]) & (h[1:] == h[:-1]))):

@@ -250,7 +250,8 @@ def test_a_scan_held_by_its_sample_budget_resumes_to_the_same_report(archive, tm
     monkeypatch.setattr("fastscan.sketches.MIN_SAMPLE", 8)
     kw: dict = dict(config=ScanConfig(sample_size=32, sample_budget=300), chunk_bytes=4096)
     want = scan(archive, **kw)
-    assert 8 <= want.stats.sample_level < 32 and want.stats.sample_size == 32
+    level = want.stats.sample_level
+    assert level is not None and 8 <= level < 32 and want.stats.sample_size == 32
     got = resumed_until_done(archive, tmp_path / "state", 17, 5, checkpoint_bytes=8192, **kw)
     want_bytes = report_bytes(want, tmp_path, "want")
     assert report_bytes(got, tmp_path, "got") == want_bytes
@@ -959,11 +960,15 @@ def _set(at: int, value: int):
         ("hours_keys", lambda v: v + (10**6 << 32), "state table of an account it does not name"),
         ("model_tokens_counts", _set(0, -1), "state table of an account it does not name, or of a negative count"),
         ("model_counts_keys", lambda v: v + 999, "state table of a model the state does not name"),
+        ("hours_counts", _set(0, 2**62), "state table of a count past 2\\*\\*53"),
+        ("sums", _set(0, 2**62), "state of a negative count, or of one past 2\\*\\*53"),
+        ("sample_count", _set(0, 2**62), "state sample of a count past 2\\*\\*53"),
     ],
 )
 def test_a_state_whose_values_no_scan_could_leave_is_refused(archive, name, change, match):
     """A state read back must hold what a scan can leave: rows of the accounts and models it
-    names, no negative count, each sampled prompt of an account once, a threshold per account.
+    names, no negative count nor one past 2**53 (scored as float64), each sampled prompt of an
+    account once, a threshold per account.
     Anything else is refused when read (one ValueError that says what), not scored into a
     crash deep in finish() or into wrong totals."""
     data = scanned(archive).state.to_bytes()
