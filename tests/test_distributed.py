@@ -136,6 +136,21 @@ def test_synth_logs_on_cluster_are_identical(client, tmp_path):
     assert_identical(got, scan(gz, config=SMALL), tmp_path)
 
 
+def test_a_scan_held_by_its_sample_budget_is_identical_on_the_cluster(client, tmp_path):
+    """Each piece's sample falls to a level of its own, at least the whole log's; the merged
+    states end at the whole log's level, so the report is the one process's."""
+    from fastscan.synth import write_log
+
+    write_log(tmp_path / "flat.jsonl", accounts=60, seed=6, fmt="flat")
+    files = [tmp_path / "flat.jsonl"]
+    held = ScanConfig(sample_size=256, sample_budget=2000)
+    want = scan(files, config=held)
+    assert want.stats.sample_level is not None and want.stats.sample_level < 256  # the budget binds
+    got = scan(files, config=held, client=client, split_bytes=1 << 20)
+    assert (got.stats.pieces or 0) > 4 and got.stats.sample_level == want.stats.sample_level
+    assert_identical(got, want, tmp_path)
+
+
 def test_file_urls_and_folders_on_cluster(client, mixed_parts, tmp_path):
     want = scan(mixed_parts, config=SMALL)
     urls = [p.as_uri() for p in mixed_parts]
