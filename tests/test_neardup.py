@@ -669,6 +669,66 @@ def test_sample_level_is_the_highest_level_the_budget_holds(rows, size, budget, 
     assert got == max(least, max(fits))
 
 
+@given(
+    st.lists(st.tuples(st.integers(0, 7), st.integers(0, 60)), min_size=1, max_size=400),
+    st.integers(4, 40),
+    st.integers(0, 120),
+    st.integers(1, 6),
+    st.randoms(use_true_random=False),
+)
+@settings(max_examples=150, deadline=None)
+def test_a_budgeted_sample_is_the_same_whatever_the_batches_and_merges(rows, size, budget, parts, rnd):
+    """(account, prompt hash) rows fed to a PromptSample in one batch, in `parts` batches with a
+    compaction after each, or as `parts` samples merged: the same rows and counts, and the level
+    and rows water-filling over each account's distinct prompts gives (the least an account keeps
+    here: min(size, 8))."""
+    from fastscan.sketches import PromptSample, sample_level
+
+    def spread(h: int) -> int:  # a prompt hash over all 64 bits
+        return (h * 0x9E3779B97F4A7C15) % (1 << 64)
+
+    def sample() -> PromptSample:
+        s = PromptSample(size, 8, budget=budget)
+        s.least = min(size, 8)
+        s.ensure_accounts(8)
+        return s
+
+    def add(s: PromptSample, part: list) -> None:
+        n = len(part)
+        if n:
+            a = np.array([r[0] for r in part], dtype=np.int64)
+            h = np.array([spread(r[1]) for r in part], dtype=np.uint64)
+            ones = np.ones(n, dtype=np.int64)
+            s.add(a, h, ones, ones * 0, ones.astype(np.int32), h, h, np.zeros((n, 8), dtype=SIG))
+        s.compact()
+
+    rows = list(rows)
+    rnd.shuffle(rows)
+    cuts = sorted(rnd.randrange(len(rows) + 1) for _ in range(parts - 1))
+    pieces = [rows[i:j] for i, j in zip([0, *cuts], [*cuts, len(rows)])]
+    whole, batched, merged = sample(), sample(), sample()
+    add(whole, rows)
+    for piece in pieces:
+        add(batched, piece)
+    for piece in pieces:
+        one = sample()
+        add(one, piece)
+        merged.merge(one, np.arange(8, dtype=np.int64))
+    # the reference: each account's distinct hashes, the level over them, the smallest kept
+    distinct: dict[int, dict[int, int]] = {}
+    for a, h in rows:
+        key = spread(h)
+        distinct.setdefault(a, {}).setdefault(key, 0)
+        distinct[a][key] += 1
+    held = np.array([min(len(distinct.get(a, {})), size) for a in range(8)])
+    level = sample_level(held, size, budget, min(size, 8))
+    want = [(a, h, c) for a in sorted(distinct) for h, c in sorted(distinct[a].items())[:level]]
+    for s in (whole, batched, merged):
+        assert s.size == level
+        got = list(zip(s.account.tolist(), s.prompt_hash.tolist(), s.count.tolist()))
+        assert got == want
+
+
 def _budget_log(seed: int) -> pa.Table:
     """Twenty light accounts (3-30 distinct prompts, some sent twice) and eight heavy ones
     (150-400), in a shuffled order."""
