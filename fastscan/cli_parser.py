@@ -74,6 +74,19 @@ def _bounded(kind: type, lo: float, hi: float | None, lo_open: bool, words: str)
     return parse
 
 
+def _prompts(text: str) -> int:
+    """A count of prompts: a whole number, or one with k or M (thousands, millions: 4M, 500k)."""
+    t = text.strip()
+    mult = {"k": 1000, "K": 1000, "m": 10**6, "M": 10**6}.get(t[-1:], 1)
+    try:
+        v = int(t[:-1] if mult > 1 else t) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of prompts (such as 4000000 or 4M): {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return v
+
+
 _threshold = _bounded(float, 0.0, 1.0, True, "in (0, 1]")
 _count = _bounded(int, 0, None, False, "0 or more")
 _share = _bounded(float, 0.0, 1.0, False, "in [0, 1]")
@@ -109,10 +122,10 @@ def _add_scan_options(p):
     )
     p.add_argument(
         "--sample-budget",
-        type=_count,
+        type=_prompts,
         default=None,
         metavar="PROMPTS",
-        help="distinct prompts sampled over all accounts (0: no limit; default 4,000,000: about 1.3 GB kept, "
+        help="distinct prompts sampled over all accounts (0: no limit; default 4M: about 1.3 GB kept, "
         "2.3 GB at a scan's peak); past it the accounts with the most keep fewer each, at least 64 (docs/bounds.md)",
     )
     p.add_argument(

@@ -1134,3 +1134,9 @@ def test_the_cli_scans_within_the_sample_budget_it_is_given(run_cli, tmp_path):
     assert "another scan configuration (sample_budget 1500, not 4000000)" in p.stderr
     p = run_cli("scan", log, "--sample-budget", "-5")
     assert p.returncode == 2 and "--sample-budget: must be 0 or more, got -5" in p.stderr
+    p = run_cli("scan", log, "--sample-budget", "1.5k")
+    assert p.returncode == 2 and "not a whole number of prompts (such as 4000000 or 4M): '1.5k'" in p.stderr
+    from fastscan.cli_parser import build_parser
+
+    for text, want in (("1500", 1500), ("2k", 2000), ("4M", 4_000_000), ("0", 0)):
+        assert build_parser().parse_args(["scan", "x", "--sample-budget", text]).sample_budget == want
