@@ -1125,6 +1125,12 @@ def test_the_cli_scans_within_the_sample_budget_it_is_given(run_cli, tmp_path):
         "sample_level": level,
         "sample_size": 512,
     }
+    # explain says which accounts' rates come from a sample of their prompts
+    heavy = run_cli("explain", "acct25", log, "--sample-budget", "1500", "--examples", "0")
+    light = run_cli("explain", "acct03", log, "--sample-budget", "1500", "--examples", "0")
+    assert heavy.returncode == light.returncode == 0, heavy.stderr + light.stderr
+    assert "repetition rates are measured on a uniform sample of its distinct prompts" in heavy.stdout
+    assert "uniform sample" not in light.stdout
     p = run_cli("scan", log, "--top", "0", "--stats", stats)  # the default budget: nothing held
     assert p.returncode == 0 and "budget held" not in p.stderr
     assert orjson.loads(stats.read_bytes())["sample_level"] == 512

@@ -81,6 +81,13 @@ def format_explanation(ex: Explanation, threshold: float, min_requests: int, wid
             else ""
         ),
         f"  reasons: {r['reasons'] or '(no signal stands out from the typical account of this scan)'}",
+    ]
+    if r.get("sampled"):  # more distinct prompts than its sample keeps (sample_size, or a budget's level)
+        lines.append(
+            f"  its repetition rates are measured on a uniform sample of its distinct prompts "
+            f"(about {r['distinct_prompts']:,} in all; docs/bounds.md)"
+        )
+    lines += [
         "",
         f"  {'signal':18s} {'group':18s} {'value':>5s} {'adds':>6s} {'typical':>7s}  in words",
     ]
