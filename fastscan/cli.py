@@ -51,21 +51,22 @@ def _connect(address: str):
         raise FastscanError(f"--scheduler {address}: cannot reach the Dask scheduler: {e}") from None
 
 
-def _say_resume(state_dir: str, config) -> None:
+def _say_resume(state_dir: str, config, mapping) -> None:
     """Say that this run resumes or adds to a state directory, and where it stands (nothing when
-    the scan will refuse it: damaged, or of another `config`)."""
+    the scan will refuse it: damaged, or scanned with other settings than `config` and `mapping`)."""
     from fastscan.config import ScanConfig
-    from fastscan.run.statedir import read_manifest
+    from fastscan.read.shape import as_shape
+    from fastscan.run.statedir import check_settings, read_manifest
 
     if not os.path.exists(os.path.join(state_dir, "manifest.json")):
         return  # a new directory
+    path = os.path.abspath(state_dir)
     try:
-        m = read_manifest(os.path.abspath(state_dir))
-        files = m["files"]
-        if ScanConfig.from_dict(m["config"]) != (config or ScanConfig()):
-            return
-    except (FastscanError, ValueError, KeyError, TypeError):
+        m = read_manifest(path)
+        check_settings(path, m, config or ScanConfig(), as_shape(mapping))
+    except FastscanError:
         return  # refused by the scan itself, with the reason
+    files = m["files"]
     done = sum(1 for r in files.values() if r["status"] == "done")
     partial = [k for k, r in files.items() if r["status"] == "partial"]
     left = f"; resuming {partial[0]} at its last checkpoint" if partial else ""
@@ -195,7 +196,7 @@ def _run_scan(args) -> int:
     if config is not None:
         kw["config"] = config
     if getattr(args, "state", None):
-        _say_resume(args.state, config)
+        _say_resume(args.state, config, mapping)
         if scheduler:
             raise FastscanError("--state cannot be combined with --scheduler (a cluster scan is not resumable yet)")
         kw["state_dir"] = args.state

@@ -1138,6 +1138,10 @@ def test_the_cli_scans_within_the_sample_budget_it_is_given(run_cli, tmp_path):
     p = run_cli("scan", log, "--state", st, "--top", "0")
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
     assert "another scan configuration (sample_budget 1500, not 4000000)" in p.stderr
+    # so is another log shape, in one line too (the note that files are skipped comes only when
+    # the directory takes the run)
+    p = run_cli("scan", log, "--state", st, "--top", "0", "--sample-budget", "1500", "--map", "openai")
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "another log shape" in p.stderr
     p = run_cli("scan", log, "--sample-budget", "-5")
     assert p.returncode == 2 and "--sample-budget: must be 0 or more, got -5" in p.stderr
     p = run_cli("scan", log, "--sample-budget", "1.5k")

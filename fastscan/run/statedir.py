@@ -213,6 +213,29 @@ def read_manifest(path: str) -> dict:
         raise StateError(f"{mpath}: damaged manifest: {e}") from None
 
 
+def check_settings(path: str, m: dict, config: ScanConfig, shape: Shape | None) -> None:
+    """StateError unless the state directory `path`, of manifest `m` (read_manifest's), was
+    scanned with `config` and `shape`: a run of other settings cannot add to it."""
+    try:
+        saved = ScanConfig.from_dict(m["config"])
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise StateError(f"{os.path.join(path, 'manifest.json')}: damaged manifest: {e}") from None
+    if saved != config and saved == dataclasses.replace(config, keep_text=saved.keep_text):
+        again = "give --include-text again" if saved.keep_text else "scan into it without --include-text"
+        kept = "with" if saved.keep_text else "without"
+        raise StateError(f"{path}: holds a scan made {kept} --include-text: {again} (or use another --state directory)")
+    if saved != config:
+        raise StateError(
+            f"{path}: holds a state of another scan configuration ({_differences(saved, config)}); "
+            "use another --state directory"
+        )
+    if m["shape"] != shape_to_dict(shape):
+        raise StateError(
+            f"{path}: holds a state scanned with another log shape / --map "
+            f"({m['shape'] and m['shape']['name']}); use the same --map or another directory"
+        )
+
+
 def _differences(saved: ScanConfig, now: ScanConfig) -> str:
     """The settings in which the saved config differs from this run's: "sample_budget 1500, not
     4000000"."""
@@ -309,25 +332,9 @@ class StateDir:
             with open(mpath, "rb") as fh:
                 raw = fh.read()
             m = _check_manifest(raw)
-            config = ScanConfig.from_dict(m["config"])
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise StateError(f"{mpath}: damaged manifest: {e}") from None
-        if config != self.config and config == dataclasses.replace(self.config, keep_text=config.keep_text):
-            again = "give --include-text again" if config.keep_text else "scan into it without --include-text"
-            kept = "with" if config.keep_text else "without"
-            raise StateError(
-                f"{self.path}: holds a scan made {kept} --include-text: {again} (or use another --state directory)"
-            )
-        if config != self.config:
-            raise StateError(
-                f"{self.path}: holds a state of another scan configuration ({_differences(config, self.config)}); "
-                "use another --state directory"
-            )
-        if m["shape"] != shape_to_dict(self.shape):
-            raise StateError(
-                f"{self.path}: holds a state scanned with another log shape / --map "
-                f"({m['shape'] and m['shape']['name']}); use the same --map or another directory"
-            )
+        check_settings(self.path, m, self.config, self.shape)
         spath = os.path.join(self.path, m["state_file"])
         try:
             with open(spath, "rb") as fh:
