@@ -75,7 +75,6 @@ def main(argv=None) -> int:
     import pyarrow.parquet as pq
 
     import fastscan
-    import fastscan.run.local
     from fastscan.config import ScanConfig
     from fastscan.score.weights import FIT
 
@@ -89,15 +88,6 @@ def main(argv=None) -> int:
         return 2
     fastscan.kernels.warmup()
     config = None if args.sample_budget is None else ScanConfig(sample_budget=args.sample_budget)
-    levels = []  # the sample level each scan ended at
-    finish = fastscan.run.local.finish
-
-    def noting_level(partial, *more):
-        partial.state.sample.compact()
-        levels.append(partial.state.sample.size)
-        return finish(partial, *more)
-
-    fastscan.run.local.finish = noting_level
     rows = []
     for seed, fmt, variant in [(s, f, v) for v in args.profiles or [None] for s in args.seeds for f in args.formats]:
         kind = f"{fmt}:{variant}" if variant else fmt
@@ -119,7 +109,7 @@ def main(argv=None) -> int:
                 print("    " + ", ".join(f"{k} {v}" for k, v in s["by_kind"].items()), flush=True)
         print(
             f"    ({report.stats.records_read:,} records, {log.stat().st_size / 1e6:,.0f} MB, "
-            f"sample level {levels[-1]}; "
+            f"sample level {report.stats.sample_level}; "
             f"make_log {t1 - t0:.0f} s, scan {t2 - t1:.1f} s)",
             file=sys.stderr,
             flush=True,

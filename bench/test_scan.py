@@ -339,7 +339,6 @@ _CHILD = textwrap.dedent("""
     def counting(partial, *args):  # the distinct prompts the scan kept, when finish() took them
         partial.state.sample.compact()  # as finish() does first
         kept["sample_rows"] = len(partial.state.sample.account)
-        kept["sample_level"] = partial.state.sample.size
         return finish(partial, *args)
     local.finish = counting
     budget = {"sample_budget": int(sys.argv[2])} if len(sys.argv) > 2 else {}
@@ -350,7 +349,7 @@ _CHILD = textwrap.dedent("""
     print(json.dumps({"start_s": t1 - t0, "scan_s": t2 - t1, "total_s": t2 - t0,
                       "records": report.stats.records_read, "rss_after_warmup_mb": rss0,
                       "accounts": len(report.accounts), "sample_rows": kept.get("sample_rows"),
-                      "sample_level": kept.get("sample_level"),
+                      "sample_level": report.stats.sample_level,
                       "scan_peak_rss_mb": scan_peak, "peak_rss_mb": peak}))
 """)
 
