@@ -444,22 +444,27 @@ def scan_records(
     strs = np.flatnonzero(slots >= 0)  # the fields with text, the only ones whose cursor moves
     nums = np.flatnonzero(slots < 0)  # the others: their values are 0 where not found
     plan = (names_off, names_data, kind, arg, index, node_lo, node_hi, ftypes, slots, special)
+    # the field lists are walked by index: a `for f in strs` took a reference to the array
+    # (an atomic increment and decrement, numba's reference counting) for every line
+    ns, nn = strs.shape[0], nums.shape[0]
     for i in range(starts.shape[0]):
         r = row0 + i
-        for f in strs:
-            saved[f] = cursor[f]
+        for k in range(ns):
+            saved[strs[k]] = cursor[strs[k]]
         ok = _decode_record(
             data, starts[i], ends[i], r, plan, valid, ivals, fvals, text, cursor, seen, stack, frames, last, ms
         )
         refused[i] = not ok
         if not ok:
             count += 1
-            valid[:, r] = False
-            for f in strs:
-                cursor[f] = saved[f]
-        for f in strs:
-            text_end[f, r] = cursor[f]
-        for f in nums:
+            for f in range(nf):
+                valid[f, r] = False
+            for k in range(ns):
+                cursor[strs[k]] = saved[strs[k]]
+        for k in range(ns):
+            text_end[strs[k], r] = cursor[strs[k]]
+        for k in range(nn):
+            f = nums[k]
             if not valid[f, r]:
                 ivals[f, r] = 0
                 fvals[f, r] = 0.0

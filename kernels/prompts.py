@@ -16,11 +16,11 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from fastscan.kernels._jit import kernel, ro, rw, rw2
+from fastscan.kernels._jit import helper, kernel, ro, rw, rw2
 from fastscan.kernels.bits import prefetch
 from fastscan.kernels.hashing import xxh64
 from fastscan.kernels.reasoning import has_phrase, phrase_filter
-from fastscan.kernels.text import _minhash_rows, _shingle_keys, _word_hashes, skeleton
+from fastscan.kernels.text import TOKENIZER_PAD, _minhash_rows, _shingle_keys, _word_hashes_in, skeleton
 
 _i64ro = ro(types.int64)
 
@@ -29,6 +29,62 @@ _U1 = np.uint64(1)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _LEN_SHIFT = np.uint64(33)
 _LONGEST_MEMO = 1 << 30  # a longer text is not kept in a memo (its length would not fit)
+
+
+@helper
+def _prompt_rows(offsets, data, valid, skeleton_words, phrases, outs, word_base, word_start, words, memo, pad):
+    """prompt_pass's loops over the rows, once its phrase filter is built. Without numba's
+    reference counting (a helper): a row's view of the word buffer and the inlined helpers' array
+    arguments each took an atomic increment and decrement of an array's count, per prompt.
+    phrases: the phrase table and its filter (reasoning.phrase_filter); outs: prompt_pass's
+    outputs, in its order; pad: room for _word_hashes_in's copies."""
+    out_prompt_hash, out_n_words, out_head_hash, out_tail_hash, out_phrase = outs
+    pat_offsets, pat_data, shortest, block, shift, bucket_count, by_bucket = phrases
+    n = offsets.shape[0] - 1
+    p = min(max(skeleton_words, 1), 64)
+    slots = memo.shape[0]
+    bits = 0  # a slot is the hash's top `bits` bits: 2^bits <= slots
+    while (2 << bits) <= slots:
+        bits += 1
+    top = np.uint64(64 - max(bits, 1))
+    for r in range(n):  # the hashes first: each row's memo slot can then be asked for ahead
+        out_prompt_hash[r] = xxh64(data, offsets[r], offsets[r + 1]) if valid[r] else np.uint64(0)
+    cursor = word_base
+    for r in range(n):
+        word_start[r] = cursor
+        if not valid[r]:
+            out_head_hash[r] = 0
+            out_tail_hash[r] = 0
+            out_n_words[r] = -1
+            out_phrase[r] = False
+            continue
+        lo = offsets[r]
+        hi = offsets[r + 1]
+        h = out_prompt_hash[r]
+        t = 0
+        if slots > 0:
+            if r + 8 < n and bits > 0:
+                prefetch(memo, np.int64(out_prompt_hash[r + 8] >> top) * 4)
+            t = np.int64(h >> top) if bits > 0 else 0
+            facts = memo[t, 1]
+            if memo[t, 0] == h and np.int64(facts >> _LEN_SHIFT) == hi - lo:
+                out_n_words[r] = np.int32((facts >> _U1) & _LOW32)
+                out_phrase[r] = (facts & _U1) != 0
+                out_head_hash[r] = memo[t, 2]
+                out_tail_hash[r] = memo[t, 3]
+                word_start[r] = -1
+                continue
+        buf = words[cursor:]
+        count = _word_hashes_in(data, lo, hi, buf, pad)
+        out_n_words[r] = count
+        out_head_hash[r], out_tail_hash[r] = skeleton(buf, count, p)
+        out_phrase[r] = has_phrase(data, lo, hi, shortest, block, shift, bucket_count, by_bucket, pat_offsets, pat_data)
+        if slots > 0 and hi - lo < _LONGEST_MEMO:
+            memo[t, 0] = h
+            memo[t, 1] = (np.uint64(hi - lo) << _LEN_SHIFT) | (np.uint64(count) << _U1) | np.uint64(out_phrase[r])
+            memo[t, 2] = out_head_hash[r]
+            memo[t, 3] = out_tail_hash[r]
+        cursor += count
 
 
 @kernel(
@@ -86,55 +142,32 @@ def prompt_pass(
     the texts.
     In a scan of the bench log, 35% of the prompts' bytes are memo hits.
     """
-    n = offsets.shape[0] - 1
-    shortest, block, shift, bucket_count, by_bucket = phrase_filter(pat_offsets, pat_data)
-    p = min(max(skeleton_words, 1), 64)
-    slots = memo.shape[0]
-    bits = 0  # a slot is the hash's top `bits` bits: 2^bits <= slots
-    while (2 << bits) <= slots:
-        bits += 1
-    top = np.uint64(64 - max(bits, 1))
-    for r in range(n):  # the hashes first: each row's memo slot can then be asked for ahead
-        out_prompt_hash[r] = xxh64(data, offsets[r], offsets[r + 1]) if valid[r] else np.uint64(0)
-    cursor = word_base
-    for r in range(n):
-        word_start[r] = cursor
-        if not valid[r]:
-            out_head_hash[r] = 0
-            out_tail_hash[r] = 0
-            out_n_words[r] = -1
-            out_phrase[r] = False
-            continue
-        lo = offsets[r]
-        hi = offsets[r + 1]
-        h = out_prompt_hash[r]
-        t = 0
-        if slots > 0:
-            if r + 8 < n and bits > 0:
-                prefetch(memo, np.int64(out_prompt_hash[r + 8] >> top) * 4)
-            t = np.int64(h >> top) if bits > 0 else 0
-            facts = memo[t, 1]
-            if memo[t, 0] == h and np.int64(facts >> _LEN_SHIFT) == hi - lo:
-                out_n_words[r] = np.int32((facts >> _U1) & _LOW32)
-                out_phrase[r] = (facts & _U1) != 0
-                out_head_hash[r] = memo[t, 2]
-                out_tail_hash[r] = memo[t, 3]
-                word_start[r] = -1
-                continue
-        buf = words[cursor:]
-        count = _word_hashes(data, lo, hi, buf)
-        out_n_words[r] = count
-        out_head_hash[r], out_tail_hash[r] = skeleton(buf, count, p)
-        out_phrase[r] = has_phrase(data, lo, hi, shortest, block, shift, bucket_count, by_bucket, pat_offsets, pat_data)
-        if slots > 0 and hi - lo < _LONGEST_MEMO:
-            memo[t, 0] = h
-            memo[t, 1] = (np.uint64(hi - lo) << _LEN_SHIFT) | (np.uint64(count) << _U1) | np.uint64(out_phrase[r])
-            memo[t, 2] = out_head_hash[r]
-            memo[t, 3] = out_tail_hash[r]
-        cursor += count
+    # room for a zero-padded copy of the texts that end too near the buffer's end to be read past
+    near_end = 0
+    for r in range(offsets.shape[0] - 1):
+        if valid[r] and offsets[r + 1] + TOKENIZER_PAD > data.shape[0]:
+            near_end = max(near_end, offsets[r + 1] - offsets[r])
+    pad = np.zeros(near_end + TOKENIZER_PAD, dtype=np.uint8)
+    phrases = (pat_offsets, pat_data, *phrase_filter(pat_offsets, pat_data))
+    outs = (out_prompt_hash, out_n_words, out_head_hash, out_tail_hash, out_phrase)
+    _prompt_rows(offsets, data, valid, skeleton_words, phrases, outs, word_base, word_start, words, memo, pad)
 
 
 _u32ro = ro(types.uint32)
+
+
+@helper
+def _minhash_loop(word_start, n_words, words, rows, k, a, b, out, out_rows, offsets, data, xs, own, pad):
+    """minhash_from_words' loop over the strings, given its buffers; without reference counting
+    (a helper), which took an atomic increment and decrement a string for its view of `words`."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        if word_start[r] < 0:
+            got = _word_hashes_in(data, offsets[r], offsets[r + 1], own, pad)
+            m = _shingle_keys(own, got, k, xs)
+        else:
+            m = _shingle_keys(words[word_start[r] :], n_words[r], k, xs)
+        _minhash_rows(xs, m, a, b, out, out_rows[i])
 
 
 @kernel(
@@ -166,14 +199,8 @@ def minhash_from_words(word_start, n_words, words, rows, k, a, b, out, out_rows,
             longest = max(longest, offsets[r + 1] - offsets[r])
     xs = np.empty(most + 1, dtype=np.uint32)
     own = np.empty(longest + 1, dtype=np.uint64)  # a word is at least a byte
-    for i in range(rows.shape[0]):
-        r = rows[i]
-        if word_start[r] < 0:
-            got = _word_hashes(data, offsets[r], offsets[r + 1], own)
-            m = _shingle_keys(own, got, k, xs)
-        else:
-            m = _shingle_keys(words[word_start[r] :], n_words[r], k, xs)
-        _minhash_rows(xs, m, a, b, out, out_rows[i])
+    pad = np.zeros(longest + TOKENIZER_PAD, dtype=np.uint8)
+    _minhash_loop(word_start, n_words, words, rows, k, a, b, out, out_rows, offsets, data, xs, own, pad)
 
 
 FREE_ENTRY = np.iinfo(np.int32).min  # a free entry of a text table

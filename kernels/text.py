@@ -195,6 +195,21 @@ def _word_hashes(data, lo, hi, buf):
 
 
 @inline
+def _word_hashes_in(data, lo, hi, buf, pad):
+    """_word_hashes with the zero-padded copy made in `pad` (at least hi - lo + TOKENIZER_PAD
+    bytes when the text ends less than TOKENIZER_PAD bytes before data's end), for a caller that
+    allocates nothing (a helper without reference counting)."""
+    if hi + TOKENIZER_PAD <= data.shape[0]:
+        return _word_hashes_padded(data, lo, hi, buf)
+    n = hi - lo
+    for j in range(n):
+        pad[j] = data[lo + j]
+    for j in range(n, n + TOKENIZER_PAD):
+        pad[j] = 0
+    return _word_hashes_padded(pad, 0, n, buf)
+
+
+@inline
 def skeleton(buf, words, p):
     """(head, tail) hashes of the word hashes buf[:words]: the first and the last p chained from
     SKELETON_SEED; (0, 0) when the text has fewer than 2 p + 1 words (no room for a payload)."""
