@@ -13,6 +13,7 @@ import reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared import needs_raw_prompts
+from states import rewritten_state
 
 from fastscan import Scanner
 from fastscan.config import ScanConfig
@@ -821,11 +822,7 @@ def test_a_state_level_outside_its_bounds_or_settings_unknown_are_refused():
     batch = pa.ipc.open_stream(pa.py_buffer(data)).read_next_batch()
 
     def relabelled(**meta: bytes) -> bytes:
-        out = batch.replace_schema_metadata({**batch.schema.metadata, **{k.encode(): v for k, v in meta.items()}})
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, out.schema) as w:
-            w.write_batch(out)
-        return sink.getvalue().to_pybytes()
+        return rewritten_state(data, meta={k.encode(): v for k, v in meta.items()})
 
     for level in (b"63", b"257", b"-1", b"x", b""):
         with pytest.raises(ValueError, match="state sample level .* outside 64..256"):
@@ -844,12 +841,8 @@ def test_a_state_level_outside_its_bounds_or_settings_unknown_are_refused():
             AccountState.from_bytes(relabelled(**{"fastscan.config": json.dumps(bad).encode()}))
     # a state of format 8 (no budget in its config, no level) reads back at the full sample size
     old = {k: v for k, v in config.items() if k != "sample_budget"}
-    meta = {k: v for k, v in batch.schema.metadata.items() if k != b"fastscan.sample_level"}
-    meta.update({b"fastscan.state_format": b"8", b"fastscan.config": json.dumps(old).encode()})
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema.with_metadata(meta)) as w:
-        w.write_batch(batch.replace_schema_metadata(meta))
-    back = AccountState.from_bytes(sink.getvalue().to_pybytes())
+    meta = {b"fastscan.state_format": b"8", b"fastscan.config": json.dumps(old).encode()}
+    back = AccountState.from_bytes(rewritten_state(data, meta=meta, drop=[b"fastscan.sample_level"]))
     assert back.config == ScanConfig(sample_size=256) and back.sample.size == 256
 
 

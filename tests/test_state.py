@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import reference
 from logs import COUNTS, records, write_jsonl
+from states import rewritten_state
 
 from fastscan import Scanner, StateError, scan
 from fastscan.config import ScanConfig
@@ -153,18 +154,13 @@ def test_batches_prepared_ahead_fold_to_the_same_state(archive, tmp_path):
 def _state_of_format(data: bytes, version: bytes, high_bits: bool) -> bytes:
     """The state `data` relabelled as of format `version`; with high_bits, its signatures written
     as format 7 wrote them: 32-bit values (these with noise in the 16 bits format 8 drops)."""
-    batch = pa.ipc.open_stream(pa.py_buffer(data)).read_next_batch()
-    cols = dict(zip(batch.schema.names, batch.columns))
-    if high_bits:
-        low = cols["sample_sig"].values.to_numpy().astype(np.uint32)
-        wide = low | (np.random.default_rng(7).integers(0, 2**16, len(low)).astype(np.uint32) << np.uint32(16))
-        cols["sample_sig"] = pa.LargeListArray.from_arrays(pa.array([0, len(wide)], pa.int64()), pa.array(wide))
-    meta = {**batch.schema.metadata, b"fastscan.state_format": version}
-    out = pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols)).replace_schema_metadata(meta)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, out.schema) as w:
-        w.write_batch(out)
-    return sink.getvalue().to_pybytes()
+
+    def wide(low: np.ndarray) -> np.ndarray:
+        noise = np.random.default_rng(7).integers(0, 2**16, len(low)).astype(np.uint32)
+        return low.astype(np.uint32) | (noise << np.uint32(16))
+
+    columns = {"sample_sig": wide} if high_bits else None
+    return rewritten_state(data, columns, meta={b"fastscan.state_format": version})
 
 
 def test_a_format_7_state_reads_back_as_the_16_bit_signatures_it_holds(archive):
@@ -924,19 +920,6 @@ def test_state_with_a_damaged_sparse_table_is_refused():
             AccountState.from_bytes(st.to_bytes())
 
 
-def _with_column(data: bytes, name: str, change) -> bytes:
-    """The state `data` with column `name`'s values passed through change(values) -> values."""
-    batch = pa.ipc.open_stream(pa.py_buffer(data)).read_next_batch()
-    cols = dict(zip(batch.schema.names, batch.columns))
-    values = change(cols[name].values.to_numpy(zero_copy_only=False).copy())
-    cols[name] = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), pa.array(values))
-    out = pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, out.schema.with_metadata(batch.schema.metadata)) as w:
-        w.write_batch(out.replace_schema_metadata(batch.schema.metadata))
-    return sink.getvalue().to_pybytes()
-
-
 def _set(at: int, value: int):
     def change(v):
         v[at] = value
@@ -974,7 +957,7 @@ def test_a_state_whose_values_no_scan_could_leave_is_refused(archive, name, chan
     data = scanned(archive).state.to_bytes()
     assert AccountState.from_bytes(data).to_bytes() == data
     with pytest.raises(ValueError, match=match):
-        AccountState.from_bytes(_with_column(data, name, change))
+        AccountState.from_bytes(rewritten_state(data, {name: change}))
 
 
 def test_a_state_with_any_one_number_changed_is_refused_or_reports(archive):
@@ -1006,7 +989,7 @@ def test_a_state_with_any_one_number_changed_is_refused_or_reports(archive):
             return v[:-1] if kind == "cut" else v
 
         try:
-            st = AccountState.from_bytes(_with_column(data, name, change))
+            st = AccountState.from_bytes(rewritten_state(data, {name: change}))
             scanner = Scanner(SMALL)
             scanner.state = st
             scanner.finish()
