@@ -73,13 +73,41 @@ def _executor(n: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def map_ordered(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """[fn(x) for x in items], on `workers()` threads; an exception in any call is raised here."""
+def map_ordered(fn: Callable[[T], R], items: Iterable[T], most: int | None = None) -> list[R]:
+    """[fn(x) for x in items], on `workers()` threads, and no more than `most` calls at once when
+    it is given (work whose memory is per call: its peak then stays the same on any number of
+    cores); an exception in any call is raised here (the first item's that raised)."""
     items = list(items)
-    n = min(workers(), len(items))
+    n = min(workers(), len(items), most if most is not None else len(items))
     if n <= 1:
         return [fn(x) for x in items]
-    return list(_executor(n).map(fn, items))
+    pool = _executor(max(1, pa.cpu_count()))  # one pool of the machine's size, whatever n
+    if n == len(items):
+        return list(pool.map(fn, items))
+    # n strands, each taking the next item not yet taken when it has finished one
+    out: list = [None] * len(items)
+    failed: dict[int, BaseException] = {}
+    taken = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def strand() -> None:
+        while True:
+            with lock:
+                i = next(taken, None)
+                if i is None or failed:
+                    return
+            try:
+                out[i] = fn(items[i])
+            except BaseException as e:  # raised below, once every strand has stopped
+                with lock:
+                    failed[i] = e
+                return
+
+    for f in [pool.submit(strand) for _ in range(n)]:
+        f.result()
+    if failed:
+        raise failed[min(failed)]
+    return out
 
 
 MIN_ROWS_PER_THREAD = 2048  # below this a batch is not worth splitting across threads

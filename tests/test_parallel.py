@@ -8,6 +8,7 @@ import time
 import pyarrow as pa
 import pytest
 
+from fastscan import parallel
 from fastscan.parallel import in_background, map_ordered, split_when, workers
 from fastscan.run.loop import _Pipe, _prefetch
 
@@ -30,6 +31,43 @@ def test_map_ordered_keeps_the_order_of_the_items_and_raises_their_error(two_thr
 
     with pytest.raises(ValueError, match="item 7"):
         map_ordered(fail, range(10))
+
+
+@pytest.mark.parametrize("cores, most", [(8, 3), (8, 1), (2, 5), (8, 8)])
+def test_map_ordered_runs_no_more_than_most_at_once(cores, most):
+    """With `most`, no more calls run at once than it says, however many cores pyarrow counts
+    (the pair search's bands: their memory is per call), in the order of the items; the pool
+    stays the machine's size; the first failing item's error is raised once every call has
+    stopped, and the items before it all ran."""
+    before = pa.cpu_count()
+    pa.set_cpu_count(cores)
+    try:
+        lock = threading.Lock()
+        running, peak, ran = [0], [0], []
+
+        def work(x: int) -> int:
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.003)
+            with lock:
+                running[0] -= 1
+                ran.append(x)
+            if x in (13, 21):
+                raise ValueError(f"item {x}")
+            return 3 * x
+
+        assert map_ordered(work, range(13), most=most) == [3 * x for x in range(13)]
+        assert 1 <= peak[0] <= min(most, cores)
+        if min(most, cores) > 1:
+            assert peak[0] > 1  # they did run side by side
+            assert parallel._pool_size == cores
+        ran.clear()
+        with pytest.raises(ValueError, match="item 13"):
+            map_ordered(work, range(30), most=most)
+        assert set(range(14)) <= set(ran) and running[0] == 0
+    finally:
+        pa.set_cpu_count(before)
 
 
 def test_in_background_runs_meanwhile_and_splits_its_own_work(two_threads):

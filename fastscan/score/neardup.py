@@ -33,6 +33,7 @@ __all__ = ["lsh_params", "low_bits", "near_duplicate_flags", "repetition", "cros
 SHARED_TEXT_ACCOUNTS = 2  # text sent by more accounts than this is shared content, not a payload
 LSH_TARGET_RECALL = 0.99  # chance that a pair LSH must find is a candidate...
 LSH_MARGIN = 0.05  # ...for a pair this far below the threshold (verification noise)
+BANDS_AT_ONCE = 4  # bands of the cross-account pair search run at once, whatever the cores (memory)
 
 
 def lsh_params(num_perm: int, threshold: float, rows: int = 0) -> tuple[int, int]:
@@ -273,7 +274,9 @@ def cross_pairs(
             cap = c
 
     # a pair is reported only in the first band it collides in: no duplicates to remove
-    found = [f for f in map_ordered(band_pairs, range(bands)) if len(f)]
+    # a band's work arrays are as long as the texts (15 MB on the bench log's 290 K): no more than
+    # BANDS_AT_ONCE bands at once, so that the peak is the same on any number of cores past it
+    found = [f for f in map_ordered(band_pairs, range(bands), most=BANDS_AT_ONCE) if len(f)]
     if not found:
         return none, none, popular
     code = np.concatenate(found)
