@@ -450,8 +450,12 @@ def console() -> int:
     takes 0.05 s and leaves the exit as slow: the time is in what the teardown frees). Every
     output is written and closed before main() returns (nothing relies on a finalizer), and the
     system takes the memory back as at any exit. Only for the process's own entry point: a
-    program that calls main() goes on collecting.
+    program that calls main() goes on collecting. Before anything, glibc's malloc is held to
+    two arenas (buffers.few_malloc_arenas): the process is the command's own.
     """
+    from fastscan.buffers import few_malloc_arenas
+
+    few_malloc_arenas()
     code = main()
     gc.freeze()
     return code

@@ -233,3 +233,48 @@ def test_the_command_freezes_the_collector_after_main_and_callers_of_main_keep_i
     p = run_cli.process("scan", log, "--out", tmp_path / "s.parquet", "--top", "0")
     assert p.returncode == 0, p.stderr
     assert pq.read_table(tmp_path / "s.parquet").equals(pq.read_table(out))
+
+
+_ARENAS = """
+import ctypes, os, re, sys, tempfile, threading
+import numpy as np
+if sys.argv[1] == "few":
+    from fastscan.buffers import few_malloc_arenas
+    assert few_malloc_arenas()
+together = threading.Barrier(8)
+def work():
+    keep = [np.ones(1000) for _ in range(20)]  # 8 KB blocks: malloc's, from the thread's arena
+    together.wait()
+    keep += [np.ones(1000) for _ in range(20)]
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+path = os.path.join(tempfile.mkdtemp(), "info.xml")
+fp = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, fp)
+libc.fclose(fp)
+print(len(re.findall(r'<heap nr="', open(path).read())))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc arenas (Linux)")
+def test_the_command_holds_malloc_to_two_arenas(cli_env, monkeypatch):
+    """glibc gives each thread that allocates an arena of its own, which keeps what it freed: the
+    command's process asks for two (buffers.few_malloc_arenas, from cli.console before main), so
+    eight threads allocating at once share two; without it they take more."""
+
+    def heaps(how: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _ARENAS, how], env=cli_env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return int(out.stdout.split()[-1])
+
+    assert heaps("few") <= 2 < heaps("default")
+    called = []
+    monkeypatch.setattr("fastscan.buffers.few_malloc_arenas", lambda: called.append(1) or True)
+    monkeypatch.setattr(cli, "main", lambda: 0)
+    monkeypatch.setattr(cli.gc, "freeze", lambda: None)  # (console's own last step)
+    assert cli.console() == 0 and called == [1]
