@@ -499,3 +499,31 @@ def test_peak_memory_same_accounts_4x_the_days(benchmark, filled_cache):
         figures[f"{name}_rss_growth"] = round(peak(runs[112]) / peak(runs[28]), 2)
     figures["sample_budget"] = budget
     record(benchmark, "peak rss, same accounts 4x the days", None, None, **figures)
+
+
+def test_peak_memory_by_threads(benchmark, jsonl_log, filled_cache):
+    """Peak RSS of a whole scan of the bench log in a fresh process on 2 and on 8 worker threads
+    (OMP_NUM_THREADS, which pyarrow's CPU count and so fastscan's follow), as a program that embeds
+    fastscan runs it and with glibc held to two malloc arenas, as the command runs (MALLOC_ARENA_MAX
+    does what buffers.few_malloc_arenas does): issue 12's "independent of core count"."""
+    runs: dict = {}
+
+    def scan(how: str, threads: int) -> None:
+        env = dict(filled_cache, OMP_NUM_THREADS=str(threads))
+        if how == "command":
+            env["MALLOC_ARENA_MAX"] = "2"
+        runs[how, threads] = _child(jsonl_log, env)
+
+    for how, threads in (("library", 2), ("library", 8), ("command", 2)):
+        scan(how, threads)
+    benchmark.pedantic(lambda: scan("command", 8), rounds=1, iterations=1)
+    assert len({r["accounts"] for r in runs.values()}) == 1
+
+    def peak(r: dict) -> int:
+        return round(r["scan_peak_rss_mb"] or r["peak_rss_mb"])
+
+    figures: dict = dict(log_mb=round(os.path.getsize(jsonl_log) / 1e6))
+    for how in ("library", "command"):
+        figures[f"{how}_peak_rss_mb"] = [peak(runs[how, 2]), peak(runs[how, 8])]
+        figures[f"{how}_growth_8_over_2"] = round(peak(runs[how, 8]) / peak(runs[how, 2]), 3)
+    record(benchmark, "peak rss, 2 and 8 threads", None, None, **figures)
