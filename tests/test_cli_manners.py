@@ -273,8 +273,13 @@ def test_the_command_holds_malloc_to_two_arenas(cli_env, monkeypatch):
         return int(out.stdout.split()[-1])
 
     assert heaps("few") <= 2 < heaps("default")
-    called = []
-    monkeypatch.setattr("fastscan.buffers.few_malloc_arenas", lambda: called.append(1) or True)
+    called: list[int] = []
+
+    def noted() -> bool:
+        called.append(1)
+        return True
+
+    monkeypatch.setattr("fastscan.buffers.few_malloc_arenas", noted)
     monkeypatch.setattr(cli, "main", lambda: 0)
     monkeypatch.setattr(cli.gc, "freeze", lambda: None)  # (console's own last step)
     assert cli.console() == 0 and called == [1]
