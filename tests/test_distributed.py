@@ -45,7 +45,7 @@ def cluster(cli_env):
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: a second cluster at once (xdist) warned, an error here
             silence_logs=logging.CRITICAL,
             env={"FASTSCAN_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": cache},
         ) as c,
