@@ -527,3 +527,26 @@ def test_peak_memory_by_threads(benchmark, jsonl_log, filled_cache):
         figures[f"{how}_peak_rss_mb"] = [peak(runs[how, 2]), peak(runs[how, 8])]
         figures[f"{how}_growth_8_over_2"] = round(peak(runs[how, 8]) / peak(runs[how, 2]), 3)
     record(benchmark, "peak rss, 2 and 8 threads", None, None, **figures)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc arenas (Linux)")
+def test_scan_with_two_malloc_arenas_in_turns(jsonl_log, filled_cache):
+    """The bench log's scan in fresh processes, in turns as a program embedding the library runs it
+    and with glibc held to two malloc arenas as the command runs it (MALLOC_ARENA_MAX=2, what
+    buffers.few_malloc_arenas sets): the figures above are the library's, in this process."""
+    pairs = []
+    for _ in range(ROUNDS + 1):
+        default = _child(jsonl_log, filled_cache)
+        two = _child(jsonl_log, dict(filled_cache, MALLOC_ARENA_MAX="2"))
+        pairs.append((default, two))
+    ratios = [two["scan_s"] / default["scan_s"] for default, two in pairs]  # time with two arenas
+    mb = os.path.getsize(jsonl_log) / 1e6
+    RESULTS["scan jsonl, two malloc arenas, in turns"] = {
+        "median_time_ratio": round(float(np.median(ratios)), 3),
+        "min_time_ratio": round(min(ratios), 3),
+        "max_time_ratio": round(max(ratios), 3),
+        "pairs": len(ratios),
+        "best_mb_per_s": [round(mb / min(p[k]["scan_s"] for p in pairs), 1) for k in (0, 1)],
+        "peak_rss_mb": [round(min(p[k]["scan_peak_rss_mb"] or p[k]["peak_rss_mb"] for p in pairs)) for k in (0, 1)],
+    }
+    assert all(r > 0 for r in ratios)
