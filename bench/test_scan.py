@@ -399,6 +399,11 @@ def test_cold_start(benchmark, tiny_log, tmp_path_factory, cache):
     )
 
 
+def _scan_peak(r: dict) -> float:
+    """A _child's scan peak in MB: its own high-water mark, else the whole process's."""
+    return r["scan_peak_rss_mb"] or r["peak_rss_mb"]
+
+
 @pytest.fixture(scope="module")
 def filled_cache(tiny_log, tmp_path_factory) -> dict:
     """The environment of a fresh process that loads the kernels from a numba cache filled first
@@ -450,7 +455,7 @@ def test_peak_memory_same_accounts(benchmark, filled_cache):
     month, week = same_accounts(BENCH_BYTES, 28), same_accounts(BENCH_BYTES, 7)
     small, big = _two_scans(benchmark, filled_cache, week, month)
     assert big["accounts"] == small["accounts"] and big["records"] > 3 * small["records"]
-    peak, quarter_peak = (r["scan_peak_rss_mb"] or r["peak_rss_mb"] for r in (big, small))
+    peak, quarter_peak = _scan_peak(big), _scan_peak(small)
     record(
         benchmark,
         "peak rss, same accounts",
@@ -487,16 +492,14 @@ def test_peak_memory_same_accounts_4x_the_days(benchmark, filled_cache):
     assert all(r["accounts"] == accounts for r in (*free.values(), *held.values()))
     assert held[112]["sample_rows"] <= budget < free[112]["sample_rows"]
 
-    def peak(r: dict) -> int:
-        return round(r["scan_peak_rss_mb"] or r["peak_rss_mb"])
-
     figures: dict = dict(accounts=accounts, log_mb=round(os.path.getsize(month) / 1e6))
     figures["log_4x_days_mb"] = round(os.path.getsize(quad) / 1e6)
     for name, runs in (("default", free), ("budget", held)):
-        figures[f"{name}_peak_rss_mb"] = [peak(runs[28]), peak(runs[112])]
+        peak = {days: round(_scan_peak(r)) for days, r in runs.items()}
+        figures[f"{name}_peak_rss_mb"] = [peak[28], peak[112]]
         figures[f"{name}_sample_rows"] = [runs[28]["sample_rows"], runs[112]["sample_rows"]]
         figures[f"{name}_sample_level"] = [runs[28]["sample_level"], runs[112]["sample_level"]]
-        figures[f"{name}_rss_growth"] = round(peak(runs[112]) / peak(runs[28]), 2)
+        figures[f"{name}_rss_growth"] = round(peak[112] / peak[28], 2)
     figures["sample_budget"] = budget
     record(benchmark, "peak rss, same accounts 4x the days", None, None, **figures)
 
@@ -519,13 +522,11 @@ def test_peak_memory_by_threads(benchmark, jsonl_log, filled_cache):
     benchmark.pedantic(lambda: scan("command", 8), rounds=1, iterations=1)
     assert len({r["accounts"] for r in runs.values()}) == 1
 
-    def peak(r: dict) -> int:
-        return round(r["scan_peak_rss_mb"] or r["peak_rss_mb"])
-
     figures: dict = dict(log_mb=round(os.path.getsize(jsonl_log) / 1e6))
     for how in ("library", "command"):
-        figures[f"{how}_peak_rss_mb"] = [peak(runs[how, 2]), peak(runs[how, 8])]
-        figures[f"{how}_growth_8_over_2"] = round(peak(runs[how, 8]) / peak(runs[how, 2]), 3)
+        peak = [round(_scan_peak(runs[how, threads])) for threads in (2, 8)]
+        figures[f"{how}_peak_rss_mb"] = peak
+        figures[f"{how}_growth_8_over_2"] = round(peak[1] / peak[0], 3)
     record(benchmark, "peak rss, 2 and 8 threads", None, None, **figures)
 
 
@@ -547,6 +548,6 @@ def test_scan_with_two_malloc_arenas_in_turns(jsonl_log, filled_cache):
         "max_time_ratio": round(max(ratios), 3),
         "pairs": len(ratios),
         "best_mb_per_s": [round(mb / min(p[k]["scan_s"] for p in pairs), 1) for k in (0, 1)],
-        "peak_rss_mb": [round(min(p[k]["scan_peak_rss_mb"] or p[k]["peak_rss_mb"] for p in pairs)) for k in (0, 1)],
+        "peak_rss_mb": [round(min(_scan_peak(p[k]) for p in pairs)) for k in (0, 1)],
     }
     assert all(r > 0 for r in ratios)
