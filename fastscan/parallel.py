@@ -82,9 +82,7 @@ def map_ordered(fn: Callable[[T], R], items: Iterable[T], most: int | None = Non
     if n <= 1:
         return [fn(x) for x in items]
     pool = _executor(max(1, pa.cpu_count()))  # one pool of the machine's size, whatever n
-    if n == len(items):
-        return list(pool.map(fn, items))
-    # n strands, each taking the next item not yet taken when it has finished one
+    # n strands on it, each taking the next item not yet taken when it has finished one
     out: list = [None] * len(items)
     failed: dict[int, BaseException] = {}
     taken = iter(range(len(items)))
