@@ -27,7 +27,10 @@ from fastscan.read.streams import (
     short_error,
 )
 
-DEFAULT_CHUNK_BYTES = 16 << 20
+# Each chunk costs the read and the fold some fixed work whatever its size (a few ms of CPU over
+# both threads): 32 MiB chunks, against 16, took 0.936x the wall time and 0.939x the CPU of a scan
+# of the 2.1 GB bench log (6 rounds in turns in one process), for 20-25 MiB more peak memory.
+DEFAULT_CHUNK_BYTES = 32 << 20
 # A longer line is rejected once this much of it has been read, and the rest is skipped unread:
 # no LLM API takes a request near this size, and memory stays within it plus a chunk.
 MAX_LINE_BYTES = 256 << 20
