@@ -115,7 +115,7 @@ def _add_scan_options(p):
         type=_size,
         default=None,
         metavar="BYTES",
-        help="bytes of JSON decoded at a time (default 32M); bounds memory",
+        help="the most bytes of JSON decoded at a time (default 32M); bounds memory",
     )
     p.add_argument(
         "--threshold", type=_threshold, default=None, help="extraction_score that flags, in (0, 1] (default 0.5)"

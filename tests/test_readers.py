@@ -73,6 +73,36 @@ def test_record_straddling_chunk_boundary(tmp_path, chunk):
 
 
 @pytest.mark.parametrize("opener", [open, gzip.open])
+def test_a_chunk_holds_about_a_target_of_lines_whatever_their_length(tmp_path, monkeypatch, opener):
+    # each chunk costs the fold some fixed work and each of its lines memory: a file of short lines
+    # is read in chunks of about READ_TARGET_LINES lines, one of long lines in whole chunks
+    import fastscan.read.jsonl as J
+
+    monkeypatch.setattr(J, "READ_TARGET_LINES", 200)
+    monkeypatch.setattr(J, "FIRST_READ_BYTES", 16 << 10)
+    chunk = 256 << 10
+    short = [rec(i) for i in range(3000)]  # about 330 bytes a line
+    long = [rec(i, prompt=f"{i} " + "w " * 2000) for i in range(400)]  # about 4.3 KB a line
+    for name, recs in (("short", short), ("long", long)):
+        p = tmp_path / (name + (".jsonl.gz" if opener is gzip.open else ".jsonl"))
+        write_lines(p, recs, opener)
+        line = len(json.dumps(recs[-1])) + 1
+        (src,) = expand_sources([p])
+        stats, rejects = ReadStats(), RejectLog()
+        rows = [b.num_rows for b in read_source(src, rejects=rejects, stats=stats, chunk_bytes=chunk)]
+        assert sum(rows) == stats.records_read == stats.records_scored == len(recs)
+        assert rows[0] <= (16 << 10) // (line - 2) + 1  # the first read, before a line's length is known
+        middle = rows[2:-1]  # past the first two reads (the second was asked for before the first decoded)
+        assert middle
+        if name == "short":
+            assert all(180 <= r <= 220 for r in middle), rows
+        else:
+            assert all(chunk // line - 2 <= r <= chunk // (line - 8) + 1 for r in middle), rows
+        t, _, _ = read_all(p, chunk_bytes=1 << 20)
+        assert t.column("prompt").to_pylist() == [r["prompt"] for r in recs]
+
+
+@pytest.mark.parametrize("opener", [open, gzip.open])
 @pytest.mark.parametrize("chunk", [4096, 7001])
 def test_batches_keep_their_values_while_the_read_buffer_is_reused(tmp_path, opener, chunk):
     # the reader keeps one buffer from chunk to chunk; every batch of the file is held here

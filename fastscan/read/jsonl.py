@@ -27,10 +27,16 @@ from fastscan.read.streams import (
     short_error,
 )
 
-# Each chunk costs the read and the fold some fixed work whatever its size (a few ms of CPU over
-# both threads): 32 MiB chunks, against 16, took 0.936x the wall time and 0.939x the CPU of a scan
-# of the 2.1 GB bench log (6 rounds in turns in one process), for 20-25 MiB more peak memory.
+# The most bytes decoded at a time. Each chunk costs the read and the fold some fixed work whatever
+# its size (a few ms of CPU over both threads), and each of its records some memory and cache:
+# a chunk is read to hold about READ_TARGET_LINES lines (their length as the chunk before had it),
+# within FIRST_READ_BYTES..chunk_bytes. On the 2.1 GB bench log (2 KB a record) 32 MiB chunks,
+# against 16, took 0.936x the wall time and 0.939x the CPU of a scan (6 rounds in turns in one
+# process); on a log of 150-byte records, chunks of 4-8 MiB (26-52 K lines) took 0.9x the time
+# of 16 MiB ones and 32 MiB ones 1.31x, with 130-210 MB more peak memory.
 DEFAULT_CHUNK_BYTES = 32 << 20
+READ_TARGET_LINES = 32_768
+FIRST_READ_BYTES = 4 << 20  # the first read of a file, before its lines' length is known
 # A longer line is rejected once this much of it has been read, and the rest is skipped unread:
 # no LLM API takes a request near this size, and memory stays within it plus a chunk.
 MAX_LINE_BYTES = 256 << 20
@@ -252,6 +258,13 @@ class _Window:
         self.end = rest
 
 
+def _read_size(size: int, lines: int, chunk_bytes: int) -> int:
+    """Bytes to read for the next chunk after one of `size` bytes and `lines` lines: about
+    READ_TARGET_LINES lines of that length, within FIRST_READ_BYTES..chunk_bytes."""
+    lines_bytes = size * READ_TARGET_LINES // max(lines, 1)
+    return min(chunk_bytes, max(FIRST_READ_BYTES, lines_bytes))
+
+
 def read_jsonl(
     src: Source,
     shape: Shape | None,
@@ -288,6 +301,8 @@ def read_jsonl(
     pos = offset  # decoded offset of the first byte of the window (a line start)
     read_pos = offset  # decoded offset of the end of what was read
     reported = 0
+    want = min(chunk_bytes, FIRST_READ_BYTES)  # bytes to read next (`_read_size`)
+    asked = want  # of the read that filled the window: fewer came only at the end of the input
     try:
         if src.compression and offset:  # a compressed stream cannot seek: decode and drop
             read_pos = 0
@@ -306,7 +321,8 @@ def read_jsonl(
                 new_at = win.end - got
             else:
                 new_at = win.end
-                got, truncated = win.read(fh, chunk_bytes)
+                asked = want
+                got, truncated = win.read(fh, asked)
             stats.bytes_decoded += got
             if progress is not None:
                 progress(counter.count - reported)
@@ -315,7 +331,7 @@ def read_jsonl(
             read_pos += got
             if data_start == 0 and (byte_range is None or byte_range.start == 0) and win.starts_with_bom(new_at):
                 win.buf[new_at : new_at + 3] = 32  # a byte order mark: blanked, so offsets stay true
-            last = truncated is not None or got < chunk_bytes
+            last = truncated is not None or got < asked
             if skipping:  # the window held nothing before this read
                 nl = win.find_newline(new_at)
                 if nl < 0:
@@ -367,7 +383,8 @@ def read_jsonl(
                         ahead = ThreadPoolExecutor(1, thread_name_prefix="fastscan-read")
                         spare = _Window(chunk_bytes)
                     assert spare is not None
-                    pending = ahead.submit(spare.follow, win, size, fh, chunk_bytes)
+                    asked = want
+                    pending = ahead.submit(spare.follow, win, size, fh, asked)
                 chunk = win.view(size)
                 if decoder is None or decoder.shape is NO_SHAPE:
                     first = head if head is not None else _first_record(bytes(chunk), shape)
@@ -383,6 +400,7 @@ def read_jsonl(
                 if pending is None:
                     win.drop(size)
                 next_line += decoder.newlines
+                want = _read_size(size, decoder.newlines, chunk_bytes)
                 pos += size
                 if on_chunk is not None and not last and decoder.shape is not NO_SHAPE:
                     # every batch of this chunk has been consumed: a consistent place to resume

@@ -18,7 +18,7 @@ from fastscan.buffers import no_huge_pages
 from fastscan.parallel import split_when
 from fastscan.prepared import Prepared, prepare
 from fastscan.read import ReadStats, RejectLog, Shape, Source, read_source
-from fastscan.read.small import is_small, read_small_files
+from fastscan.read.small import is_small, read_small_files, run_bytes
 from fastscan.state import AccountState
 
 __all__ = ["FileJob", "FilePlan", "announce", "fold", "read_all"]
@@ -164,16 +164,16 @@ def _batches(
     plan: FilePlan | None,
 ) -> Iterator[pa.RecordBatch]:
     run: list[tuple[int, Source, FileJob]] = []  # small files to read together
-    run_bytes = 0  # their bytes on disk
+    run_held = 0  # their bytes on disk
 
     def read_run() -> Iterator[pa.RecordBatch]:
-        nonlocal run_bytes
+        nonlocal run_held
         if not run:
             return
         files, jobs = [src for _, src, _ in run], [job for _, _, job in run]
         ks = [k for k, _, _ in run]
         run.clear()
-        run_bytes = 0
+        run_held = 0
 
         def started(i: int) -> None:
             announce(progress, "file", ks[i] + 1, len(sources), files[i].name)
@@ -199,8 +199,8 @@ def _batches(
             # a run of small JSON Lines files: decoded a few together (fastscan.read.small), read
             # a few chunks' bytes of them at a time (so that what waits stays bounded)
             run.append((k, src, job))
-            run_bytes += src.size
-            if run_bytes >= RUN_CHUNKS * chunk_bytes or len(run) >= RUN_FILES:
+            run_held += src.size
+            if run_held >= RUN_CHUNKS * run_bytes(chunk_bytes) or len(run) >= RUN_FILES:
                 yield from read_run()
             continue
         yield from read_run()
