@@ -371,6 +371,32 @@ def test_arrow_file_reads_completions_only_where_a_count_is_missing(tmp_path):
         assert all("completion" in rb.schema.names for rb in kept) and len(kept) == 3
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_arrow_batch_of_a_whole_table_is_folded_in_slices(tmp_path, stream):
+    # an IPC file written from a table in one chunk is one batch of all its rows: read in equal
+    # slices of about one row per 2 KiB of the chunk size, as a Parquet row group is, so that the
+    # fold's memory stays bounded; the same records and the same report as from JSON Lines
+    import fastscan
+
+    recs = [rec(i, account=f"a{i % 7}", prompt=f"p{i} " + "word " * (i % 40)) for i in range(5000)]
+    table = pa.Table.from_pylist(recs)
+    path = tmp_path / ("s.arrows" if stream else "a.arrow")
+    with (pa.ipc.new_stream if stream else pa.ipc.new_file)(str(path), table.schema) as w:
+        w.write_table(table)  # one batch of 5,000 rows
+    plain = tmp_path / "a.jsonl"
+    write_lines(plain, recs)
+    (src,) = expand_sources([path])
+    stats, rejects = ReadStats(), RejectLog()
+    rows = [b.num_rows for b in read_source(src, rejects=rejects, stats=stats, chunk_bytes=1024 * 2048)]
+    assert rows == [1000] * 5  # batches of about 1,024 rows asked for: equal slices
+    assert stats.records_read == stats.records_scored == 5000
+    got, _, _ = read_all(path, chunk_bytes=1024 * 2048)
+    assert got.to_pylist() == read_all(plain)[0].to_pylist()
+    small = fastscan.scan([str(path)], chunk_bytes=1024 * 2048)
+    assert small.accounts.to_pylist() == fastscan.scan([str(plain)]).accounts.to_pylist()
+    assert small.stats.bytes_decoded == fastscan.scan([str(path)]).stats.bytes_decoded
+
+
 def test_gzip_zstd_parquet_arrow_agree(tmp_path):
     import zstandard
 

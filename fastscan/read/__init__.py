@@ -79,10 +79,12 @@ def read_source(
         raise InputError(f"{src.name}: only a plain JSON Lines file can be read by byte range")
     if byte_range is None or byte_range.start == 0:
         stats.files += 1
+    # a columnar file's records are read in batches of about one row per 2 KiB of the chunk size
+    batch_rows = max(1024, chunk_bytes // 2048)
     if src.fmt == "parquet":
-        yield from read_parquet(src, shape, max(1024, chunk_bytes // 2048), rejects, stats, progress)
+        yield from read_parquet(src, shape, batch_rows, rejects, stats, progress)
     elif src.fmt == "arrow":
-        yield from read_arrow(src, shape, rejects, stats, progress)
+        yield from read_arrow(src, shape, batch_rows, rejects, stats, progress)
     else:
         yield from read_jsonl(
             src, shape, chunk_bytes, rejects, stats, progress, byte_range, start, on_chunk, max_line_bytes
