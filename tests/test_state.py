@@ -1155,3 +1155,44 @@ def test_state_size_counts_each_ids_characters():
     st._map_ids(["zz"])
     assert st._id_chars() == 108
     assert st.nbytes >= before + 2 + 60 - 1  # (the name table may grow with it)
+
+
+def test_a_callers_large_batch_is_folded_in_slices_with_its_row_numbers(monkeypatch):
+    """Scanner.update folds a batch larger than a columnar file's batches in equal slices (the
+    fold's arrays are per row), as a file's batch is: the same report as the records fed in small
+    pieces, and a rejected record keeps its row number in the caller's batch."""
+    import fastscan.run.local as local
+    from fastscan.state import AccountState
+
+    monkeypatch.setattr(local, "DEFAULT_CHUNK_BYTES", 1024 * 2048)  # slices of about 1,024 rows
+    recs = records(n_accounts=25, per_account=200)  # 5,000
+    for i in (1500, 3500):
+        recs[i] = dict(recs[i], account_id=None)  # rejected: no account
+    seen: list[int] = []
+    real = AccountState.update
+
+    def counted(self, b):
+        seen.append(b.num_rows)
+        return real(self, b)
+
+    monkeypatch.setattr(AccountState, "update", counted)
+    whole = Scanner()
+    whole.update(pa.Table.from_pylist(recs).combine_chunks().to_batches()[0])
+    assert seen == [1000, 999, 1000, 999, 1000]  # five slices of 1,000 rows, less each rejected one
+    assert [e["line"] for e in whole.rejects.examples] == [1501, 3501]
+    pieces = Scanner()
+    for lo in range(0, 5000, 100):
+        pieces.update(pa.Table.from_pylist(recs[lo : lo + 100]))
+    assert whole.stats.records_read == pieces.stats.records_read == 5000
+    assert whole.stats.records_rejected == pieces.stats.records_rejected == 2
+    assert whole.finish().accounts.equals(pieces.finish().accounts)
+    # a batch in the canonical schema, as the readers give it, likewise
+    from fastscan.read import ReadStats, RejectLog, table_batches
+
+    table = pa.Table.from_pylist(recs).combine_chunks()
+    (big,) = table_batches("t", None, table.to_batches(), table.schema.names, RejectLog(), ReadStats())
+    seen.clear()
+    canonical = Scanner()
+    canonical.update(big)
+    assert big.num_rows == sum(seen) == 4998 and len(seen) == 5 and max(seen) <= 1024 * 1.5
+    assert canonical.finish().accounts.equals(whole.finish().accounts)

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from fastscan.errors import InputError
 from fastscan.read.canonical import CANONICAL
-from fastscan.read.columnar import read_arrow, read_parquet, table_batches
+from fastscan.read.columnar import read_arrow, read_parquet, slices, table_batches
 from fastscan.read.discover import expand_sources
 from fastscan.read.jsonl import DEFAULT_CHUNK_BYTES, read_jsonl
 from fastscan.read.rejects import ReadStats, RejectLog
@@ -43,12 +43,19 @@ __all__ = [
     "Shape",
     "Source",
     "as_shape",
+    "batch_rows_of",
     "expand_sources",
     "is_url",
     "read_source",
     "shape_from_mapping",
+    "slices",
     "table_batches",
 ]
+
+
+def batch_rows_of(chunk_bytes: int) -> int:
+    """Rows a columnar batch is read or folded in, for chunks of `chunk_bytes`: one per 2 KiB."""
+    return max(1024, chunk_bytes // 2048)
 
 
 def read_source(
@@ -80,7 +87,7 @@ def read_source(
     if byte_range is None or byte_range.start == 0:
         stats.files += 1
     # a columnar file's records are read in batches of about one row per 2 KiB of the chunk size
-    batch_rows = max(1024, chunk_bytes // 2048)
+    batch_rows = batch_rows_of(chunk_bytes)
     if src.fmt == "parquet":
         yield from read_parquet(src, shape, batch_rows, rejects, stats, progress)
     elif src.fmt == "arrow":

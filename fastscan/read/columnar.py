@@ -183,7 +183,7 @@ def _file_batches(reader, fh, sh: Shape, size: int) -> Iterator[tuple[pa.RecordB
         yield rb, size * (i + 1) // n - size * i // n
 
 
-def _sliced(rb: pa.RecordBatch, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def slices(rb: pa.RecordBatch, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """`rb` in equal slices of about `batch_rows` rows (`group_batch_rows`; views of its buffers,
     no copy). An IPC file's batches are as its writer made them, often a whole table's rows in one,
     and the fold's memory and time grow with a batch's rows, as a JSON Lines chunk's do."""
@@ -225,7 +225,7 @@ def read_arrow(src, shape, batch_rows, rejects, stats, progress):
                     progress(min(src.size, nbytes))
                 done += rb.num_rows
                 stats.bytes_decoded += nbytes
-                yield from _sliced(rb, batch_rows)
+                yield from slices(rb, batch_rows)
         except (OSError, pa.ArrowInvalid) as e:
             # records past the cut are unknown, so none is counted: a warning, as for JSON Lines
             rejects.file_error(src.name, done + 1, f"truncated file: {short_error(e)}")

@@ -21,7 +21,9 @@ from fastscan.read import (
     RejectLog,
     Shape,
     as_shape,
+    batch_rows_of,
     expand_sources,
+    slices,
     table_batches,
 )
 from fastscan.report import Report
@@ -80,13 +82,19 @@ class Scanner:
             batches = [data]
         else:
             raise TypeError(f"expected a pyarrow RecordBatch or Table, got {type(data).__name__}")
+        # a large batch is folded in slices, as a file's is (the fold's arrays are per row); a
+        # batch's rejected records keep their row numbers in it
+        rows = batch_rows_of(DEFAULT_CHUNK_BYTES)
         for b in batches:
             if b.schema.equals(CANONICAL):
                 self.stats.records_read += b.num_rows
                 self.stats.records_scored += b.num_rows
-                self.state.update(b)
+                for piece in slices(b, rows):
+                    self.state.update(piece)
             else:
-                for cb in table_batches("<caller>", self.shape, [b], b.schema.names, self.rejects, self.stats):
+                for cb in table_batches(
+                    "<caller>", self.shape, slices(b, rows), b.schema.names, self.rejects, self.stats
+                ):
                     self.state.update(cb)
         self.partial.seconds += time.perf_counter() - t0
 
