@@ -80,13 +80,13 @@ def read_small_files(
     ended: Callable[[list[int]], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The canonical batches of `sources` (each `is_small`), in order: runs of files of one shape
-    and raw schema, up to `run_bytes(chunk_bytes)` in all, decoded as one chunk. A file that decodes to more
-    than a chunk (grown since it was listed, or compressed), is damaged or cut short, or holds no
-    record to take a shape from, is read on its own (`read_jsonl`), which reports it as it does
-    any file. sources[i] counts in stats[i] (one object for all, or one each); `started(i)` is
+    and raw schema, up to `run_bytes(chunk_bytes)` in all, decoded as one chunk. A file that decodes
+    to more than a chunk (grown since it was listed, or compressed), is damaged or cut short, or
+    holds no record to take a shape from, is read on its own (`read_jsonl`), which reports it as it
+    does any file. sources[i] counts in stats[i] (one object for all, or one each); `started(i)` is
     called as it is opened, and `ended(files)` with the files whose records have just been handed
-    on, in order: then every record read so far is, and no reject of a file read after them has
-    been reported (a checkpoint can be taken there: fastscan.run.resumable).
+    on, in order: then every record read so far is, and no reject of a file read after them has been
+    reported (a checkpoint can be taken there: fastscan.run.resumable).
 
     The files are read (and the record each takes its shape from looked at) on a thread of their
     own while the ones before them are decoded (`_Ahead`), into two arenas of a chunk that take
