@@ -27,7 +27,6 @@ except ImportError:  # numpy 1
 __all__ = [
     "Scratch",
     "no_huge_pages",
-    "huge_page_rows",
     "reserved_rows",
     "release_rows",
     "string_buffers",
@@ -244,7 +243,7 @@ def reservable_bytes() -> int:
     return room
 
 
-def reserved_rows(rows: int, width: int, dtype: type, huge: bool = False) -> np.ndarray | None:
+def reserved_rows(rows: int, width: int, dtype: type) -> np.ndarray | None:
     """An uninitialised (rows, width) array in address space reserved for it (an anonymous
     private mapping): a page becomes memory when first written, by whichever thread writes it,
     so an array with room for as many rows as memory holds costs only the rows in use, and grows
@@ -253,49 +252,31 @@ def reserved_rows(rows: int, width: int, dtype: type, huge: bool = False) -> np.
     parallel.) None where the reservation is refused: strict overcommit, an address-space limit,
     a platform without anonymous mappings.
 
-    `huge`: advise huge pages for it (Linux, where transparent huge pages are not "never"), for an
-    array filled row after row and read at random places after: the signature store, whose rows
-    finish() reads in the order of the LSH buckets, each on a 4 KiB page of its own, a TLB miss
-    apiece. On huge pages, the bench log's pair search (kernels.links.link_bucket_pairs) took
-    0.81-0.84 s against 0.91-0.93, and finish() 0.934x the time (medians of 8, in turns)."""
+    The mapping asks for no huge pages (the system's default holds). The signature store was on
+    them for finish()'s reads at random places (fewer TLB misses), but a huge page is zeroed
+    whole at its first touch, after the kernel has found 2 MiB free in one piece: on the 2-core
+    VM of session 65 that ran at 0.1-0.19 GB/s against 2 GB/s for 4 KiB pages, a third of a
+    core-second of a scan of the bench log, and whole scans took 0.91x (Arrow IPC) and 0.98x
+    (JSON Lines) the time without it (docs/performance.md)."""
     nbytes = rows * width * np.dtype(dtype).itemsize
     try:
         mapping = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     except (AttributeError, TypeError, ValueError, OverflowError, OSError):
         return None
-    if huge and hasattr(mmap, "MADV_HUGEPAGE"):
-        with contextlib.suppress(OSError):  # advice only: a kernel without it leaves 4 KiB pages
-            mapping.madvise(mmap.MADV_HUGEPAGE)
     return np.frombuffer(mapping, dtype=dtype).reshape(rows, width)
 
 
-def huge_page_rows(rows: int, width: int, dtype: type) -> np.ndarray:
-    """An uninitialised (rows, width) array on huge pages where the system gives them
-    (`reserved_rows`), else numpy's own: for a table read at random places, as the cross-account
-    pair search reads its text records band after band (18.6 MB on the bench log, a TLB miss on
-    most reads on 4 KiB pages; its 25 bands on one thread 0.32-0.33 -> 0.30-0.31 s)."""
-    got = reserved_rows(rows, width, dtype, huge=True)
-    return got if got is not None else np.empty((rows, width), dtype=dtype)
-
-
-HUGE_PAGE_BYTES = 2 << 20  # a transparent huge page on x86-64 and most ARM64 kernels
-
-
-def release_rows(a: np.ndarray, first: int, end: int, page: int = mmap.PAGESIZE) -> None:
-    """Rows first..end-1 of a `reserved_rows` array give their whole pages of `page` bytes (a
-    multiple of the system's) back to the system (they read as zeros after); nothing where the
-    platform cannot. An array on huge pages gives back whole huge pages (HUGE_PAGE_BYTES): part of
-    one given back splits it, and the rows written there again would be on small pages."""
+def release_rows(a: np.ndarray, first: int, end: int) -> None:
+    """Rows first..end-1 of a `reserved_rows` array give their whole pages back to the system
+    (they read as zeros after); nothing where the platform cannot."""
     mapping = a.base
     while mapping is not None and not isinstance(mapping, mmap.mmap):
         mapping = mapping.obj if isinstance(mapping, memoryview) else getattr(mapping, "base", None)
     if mapping is None or not hasattr(mapping, "madvise"):
         return
-    row = a.shape[1] * a.itemsize
-    at = a.ctypes.data  # the mapping's first byte (`a` is reserved_rows' array, not a view into it):
-    # pages are whole in addresses, and a mapping need not start on a huge one
-    lo = -(-(at + first * row) // page) * page - at
-    hi = (at + end * row) // page * page - at
+    row, page = a.shape[1] * a.itemsize, mmap.PAGESIZE  # a mapping starts on a page
+    lo = -(-first * row // page) * page
+    hi = end * row // page * page
     if hi > lo:
         mapping.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastscan.buffers import HUGE_PAGE_BYTES, release_rows, reservable_bytes, reserved_rows
+from fastscan.buffers import release_rows, reservable_bytes, reserved_rows
 
 HOUR_MS = 3_600_000
 HOUR_OFFSET = 1 << 25  # hour keys are epoch hours + this (see hour_key)
@@ -243,12 +243,11 @@ class PromptSample:
 
     def _grow(self, held: int) -> None:
         """Room for self._used rows, of which the first `held` hold signatures. A large store
-        moves, once, into address space reserved for as many rows as memory holds, on huge pages
-        (finish() reads its rows at random places); a small one (or where that is refused) grows
-        in place."""
+        moves, once, into address space reserved for as many rows as memory holds; a small one (or
+        where that is refused) grows in place."""
         row = SIG_DTYPE().itemsize * self.num_perm
         if self._used * row >= MAPPED_STORE_BYTES:
-            room = reserved_rows(max(2 * self._used, reservable_bytes() // row), self.num_perm, SIG_DTYPE, huge=True)
+            room = reserved_rows(max(2 * self._used, reservable_bytes() // row), self.num_perm, SIG_DTYPE)
             if room is not None:
                 room[:held] = self.store[:held]
                 self.store, self._mapped = room, True
@@ -415,7 +414,7 @@ class PromptSample:
         self._refs[live : self._used] = 0
         self._forget_texts()
         if self._mapped:
-            release_rows(self.store, live, self._used, HUGE_PAGE_BYTES)
+            release_rows(self.store, live, self._used)
         else:
             try:
                 self.store.resize((live, self.num_perm))

@@ -21,7 +21,6 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from fastscan.buffers import huge_page_rows
 from fastscan.config import ScanConfig
 from fastscan.errors import FastscanError
 from fastscan.parallel import in_background, map_ordered, row_ranges, workers
@@ -251,7 +250,7 @@ def cross_pairs(
     map_ordered(lambda r: neardup.band_keys(sig, text_row, rows, r[0], r[1], keys), row_ranges(n_texts))
     if (most := max(len(base), len(sig))) > links.MAX_ROWS:  # the records' places and rows are uint32
         raise FastscanError(f"cross-account pair search: {most:,} sampled prompts, over its {links.MAX_ROWS:,}")
-    rec = huge_page_rows(n_texts, links.record_width(sig.shape[1]), np.uint64)  # 18.6 MB on the bench log
+    rec = np.empty((n_texts, links.record_width(sig.shape[1])), dtype=np.uint64)  # 18.6 MB on the bench log
     map_ordered(lambda r: links.text_records(sig, bits, first, text_row, r[0], r[1], rec), row_ranges(n_texts))
 
     def band_pairs(band: int) -> np.ndarray:
