@@ -451,11 +451,13 @@ def console() -> int:
     output is written and closed before main() returns (nothing relies on a finalizer), and the
     system takes the memory back as at any exit. Only for the process's own entry point: a
     program that calls main() goes on collecting. Before anything, glibc's malloc is held to
-    two arenas (buffers.few_malloc_arenas): the process is the command's own.
+    two arenas (buffers.few_malloc_arenas), and pyarrow to it in place of its mimalloc
+    (buffers.malloc_arrow_pool): the process is the command's own.
     """
-    from fastscan.buffers import few_malloc_arenas
+    from fastscan.buffers import few_malloc_arenas, malloc_arrow_pool
 
     few_malloc_arenas()
+    malloc_arrow_pool()
     code = main()
     gc.freeze()
     return code

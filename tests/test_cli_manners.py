@@ -283,3 +283,40 @@ def test_the_command_holds_malloc_to_two_arenas(cli_env, monkeypatch):
     monkeypatch.setattr(cli, "main", lambda: 0)
     monkeypatch.setattr(cli.gc, "freeze", lambda: None)  # (console's own last step)
     assert cli.console() == 0 and called == [1]
+
+
+_POOL = """
+import pyarrow as pa
+from fastscan.buffers import malloc_arrow_pool
+changed = malloc_arrow_pool()
+print(changed, pa.default_memory_pool().backend_name, pa.array([1, 2, 3]).buffers()[1] is not None)
+"""
+
+
+def test_the_command_gives_pyarrow_the_c_librarys_malloc(cli_env, monkeypatch):
+    """pyarrow's bundled mimalloc asks for huge pages for its arena: the command's process has
+    pyarrow allocate with malloc instead (buffers.malloc_arrow_pool, from cli.console before main),
+    unless ARROW_DEFAULT_MEMORY_POOL names a pool, which is then left as it is."""
+
+    def pool(env: dict) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", _POOL], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+
+    assert pool({k: v for k, v in cli_env.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}) == ["True", "system", "True"]
+    if "mimalloc" in pa.supported_memory_backends():
+        assert pool(dict(cli_env, ARROW_DEFAULT_MEMORY_POOL="mimalloc")) == ["False", "mimalloc", "True"]
+    called: list[str] = []
+
+    def noted(what: str, result):
+        def step():
+            called.append(what)
+            return result
+
+        return step
+
+    monkeypatch.setattr("fastscan.buffers.few_malloc_arenas", noted("arenas", True))
+    monkeypatch.setattr("fastscan.buffers.malloc_arrow_pool", noted("pool", True))
+    monkeypatch.setattr(cli, "main", noted("main", 0))
+    monkeypatch.setattr(cli.gc, "freeze", lambda: None)
+    assert cli.console() == 0 and called == ["arenas", "pool", "main"]
