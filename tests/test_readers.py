@@ -547,6 +547,53 @@ def test_read_ahead_gives_every_byte_then_the_streams_error():
     fh.close()
 
 
+def test_a_zstd_stream_in_pieces_gives_every_byte_and_keeps_them_at_a_cut():
+    """_ZstdStream hands ReadAhead the decompressor's pieces unjoined (read_pieces), and read(n)
+    gives at most n bytes: over several frames, whole or cut anywhere, what comes out is the
+    stream's bytes in order, every whole frame before a cut included, then TruncatedInput."""
+    import io
+
+    import zstandard
+
+    from fastscan.read.streams import ReadAhead, TruncatedInput, _ZstdStream
+
+    rng = np.random.default_rng(7)
+    words = [b"alpha", b"beta", b"gamma", b"delta", b"reasoning", b"step", b"by", b"%d"]
+    frames = []
+    for _ in range(3):  # about 1.5 MB in all: more than ReadAhead's batch
+        lines = [b" ".join(words[int(i)] for i in rng.integers(0, 8, 12)) + b"\n" for _ in range(7000)]
+        frames.append(b"".join(lines))
+    plain = b"".join(frames)
+    blobs = [zstandard.ZstdCompressor(level=1).compress(f) for f in frames]
+    blob = b"".join(blobs)
+    fh = ReadAhead(_ZstdStream(io.BytesIO(blob)))
+    assert _drain(fh, step=100_003) == plain
+    fh.close()
+    z = _ZstdStream(io.BytesIO(blob))
+    got = []
+    while piece := z.read(50_000):
+        assert len(piece) <= 50_000
+        got.append(piece)
+    assert b"".join(got) == plain
+    ends = np.cumsum([len(b) for b in blobs])
+    for cut in (int(ends[0]) + 10, int(ends[1]) - 1, int(ends[1]) + len(blobs[2]) // 2, int(ends[2]) - 3):
+        fh = ReadAhead(_ZstdStream(io.BytesIO(blob[:cut])))
+        out, buf = bytearray(), bytearray(65_537)
+        with pytest.raises(TruncatedInput):
+            while True:
+                k = fh.readinto(memoryview(buf))
+                out += buf[:k]
+        fh.close()
+        whole_frames = sum(len(f) for f, e in zip(frames, ends) if e <= cut)
+        assert bytes(out) == plain[: len(out)] and len(out) >= whole_frames
+        d, rest, most = zstandard.ZstdDecompressor().decompressobj(), blob[:cut], b""
+        while rest:  # all the cut stream holds, decompressed in one go: nothing of it lost
+            most += d.decompress(rest)
+            rest = d.unused_data if d.eof else b""
+            d = zstandard.ZstdDecompressor().decompressobj() if d.eof else d
+        assert bytes(out) == most
+
+
 def test_read_ahead_closed_early_stops_its_thread():
     from fastscan.read.streams import ReadAhead
 
