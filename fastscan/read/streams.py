@@ -293,7 +293,7 @@ class ReadAhead:
         batch: list[bytes | memoryview] = []
         have = 0
         # a stream that keeps what it read before an error (_ZstdStream) is read a batch at a
-        # time, in the pieces it gives: the zstd bench log's stream alone 2.34 -> 1.79 CPU-s (medians)
+        # time, in the pieces it gives: the zstd bench log's stream alone 2.34 -> 1.79 CPU-s
         pieces = getattr(self._inner, "read_pieces", None)
         try:
             while not self._stop.is_set():
