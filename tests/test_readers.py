@@ -575,6 +575,7 @@ def test_a_zstd_stream_in_pieces_gives_every_byte_and_keeps_them_at_a_cut():
         assert len(piece) <= 50_000
         got.append(piece)
     assert b"".join(got) == plain
+    assert _drain(_ZstdStream(io.BytesIO(blob)), step=70_001) == plain  # readinto, as a pipe is read
     ends = np.cumsum([len(b) for b in blobs])
     for cut in (int(ends[0]) + 10, int(ends[1]) - 1, int(ends[1]) + len(blobs[2]) // 2, int(ends[2]) - 3):
         fh = ReadAhead(_ZstdStream(io.BytesIO(blob[:cut])))

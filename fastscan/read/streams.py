@@ -247,9 +247,11 @@ class _ZstdStream:
         return out
 
     def readinto(self, b) -> int:
-        piece = self.read(len(b))
-        b[: len(piece)] = piece
-        return len(piece)
+        k = 0
+        for piece in self.read_pieces(len(b)):  # each piece copied once, into b (no join first)
+            b[k : k + len(piece)] = piece
+            k += len(piece)
+        return k
 
     def close(self):
         self._fh.close()
