@@ -2,8 +2,8 @@
 
 Offsets are cast once to int64 and honour `array.offset`, so they are absolute positions into the
 data buffer; nothing is copied except those offsets and the validity bitmap. `Scratch` keeps the
-kernels' work arrays from one batch to the next; `no_huge_pages` keeps numpy from asking for huge
-pages while a scan runs; `reserved_rows` gives an array room to grow without moving;
+kernels' work arrays from one batch to the next; `no_huge_pages` keeps numpy and Arrow from asking
+for huge pages while a scan runs; `reserved_rows` gives an array room to grow without moving;
 `few_malloc_arenas` keeps the C allocator from giving each thread memory of its own.
 """
 
@@ -14,6 +14,7 @@ import ctypes
 import mmap
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -202,27 +203,70 @@ def hugepage_setter() -> Callable[[bool], bool] | None:
     return getattr(_multiarray, "_set_madvise_hugepage", None)
 
 
+_scope_lock = threading.Lock()
+_scope_depth = 0  # no_huge_pages blocks running, on any thread
+_scope_undo: list[Callable[[], None]] = []  # what puts back the settings the first one changed
+
+
 @contextlib.contextmanager
 def no_huge_pages() -> Iterator[None]:
-    """numpy's advice to back its large arrays with huge pages is off within the block (unless
-    NUMPY_MADVISE_HUGEPAGE sets it), and as it was after.
+    """No huge pages for numpy's large arrays or Arrow's buffers within the block, and the
+    settings as they were after it. Under Linux's transparent huge pages in "madvise" mode (and
+    its default defrag setting) huge page advice has the kernel zero 2 MiB at every first touch,
+    compacting memory first when it must; on a VM that ran at 0.1-0.2 GB/s (session 65).
 
-    Under Linux's transparent huge pages in "madvise" mode (and its default defrag setting) that
-    advice has the kernel zero 2 MiB at every first touch, compacting memory first when it must.
-    A scan allocates and frees large arrays chunk after chunk and touches some only here and
-    there: a whole CLI scan of the 2.1 GB bench log took 0.90x the wall time without the advice
-    and 0.92x the CPU time.
-    The setting is numpy's own and holds for the whole process while the block runs.
+    - numpy's advice (unless NUMPY_MADVISE_HUGEPAGE sets it) is off. A scan allocates and frees
+      large arrays chunk after chunk and touches some only here and there: a whole CLI scan of
+      the 2.1 GB bench log took 0.90x the wall time without the advice and 0.92x the CPU time.
+    - pyarrow's default memory pool, when it is its bundled mimalloc (whose arena is advised
+      huge pages) and ARROW_DEFAULT_MEMORY_POOL names none, is the C library's malloc (the
+      "system" pool, as the command's whole process has: malloc_arrow_pool). Scans in one
+      process, 4 each in turns (session 66): Arrow IPC 0.88x the wall time, Parquet 0.93x, JSON
+      Lines 0.97x; the kernel's zeroing of huge pages went from 7.0% of an Arrow IPC scan's
+      samples to 0.7%. A buffer is given back to the pool it came from, whatever the default is
+      by then.
+
+    Both settings are the process's: they hold for every thread while any block runs, from the
+    first block that begins to the last that ends (blocks on several threads may overlap). Another
+    pool set by the program while a block runs is left as it is.
     """
-    setter = hugepage_setter()
-    if setter is None or "NUMPY_MADVISE_HUGEPAGE" in os.environ:
-        yield
-        return
-    before = setter(False)
+    global _scope_depth
+    with _scope_lock:
+        if _scope_depth == 0:
+            _scope_undo[:] = _huge_pages_off()
+        _scope_depth += 1
     try:
         yield
     finally:
-        setter(before)
+        with _scope_lock:
+            _scope_depth -= 1
+            if _scope_depth == 0:
+                for undo in reversed(_scope_undo):
+                    undo()
+                _scope_undo.clear()
+
+
+def _huge_pages_off() -> list[Callable[[], None]]:
+    """no_huge_pages' two settings changed; what puts each back."""
+    undo: list[Callable[[], None]] = []
+    setter = hugepage_setter()
+    if setter is not None and "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+        before = setter(False)
+
+        def advice_back() -> None:
+            setter(before)
+
+        undo.append(advice_back)
+    pool = pa.default_memory_pool()
+    if pool.backend_name == "mimalloc" and not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        pa.set_memory_pool(pa.system_memory_pool())
+
+        def pool_back() -> None:
+            if pa.default_memory_pool().backend_name == "system":  # not one the program set since
+                pa.set_memory_pool(pool)
+
+        undo.append(pool_back)
+    return undo
 
 
 def reservable_bytes() -> int:
@@ -310,10 +354,11 @@ def malloc_arrow_pool() -> bool:
     pool. pyarrow's mimalloc reserves its arena with huge page advice (MADV_HUGEPAGE), so Arrow's
     buffers were zeroed 2 MiB at a time at their first touch, on a VM at 0.1-0.2 GB/s (the kernel's
     zeroing was 3.8% of an Arrow IPC scan's samples with the signature store already off huge
-    pages). For the command's own process (cli.console), as few_malloc_arenas: a program that
-    embeds fastscan keeps the pool it has. Whole commands in turns (session 65): Parquet 0.869x the
-    wall time (8 pairs, system time 1.41 -> 0.73 s, peak 774 -> 665 MiB), Arrow IPC 0.927x and
-    0.879x (12 and 8 pairs, peak 698 -> 650 MiB), JSON Lines 0.999x (peak 632 -> 622 MiB)."""
+    pages). For the command's own process (cli.console), as few_malloc_arenas; a program that
+    embeds fastscan has the same pool while its scans run (no_huge_pages), its own after. Whole
+    commands in turns (session 65): Parquet 0.869x the wall time (8 pairs, system time 1.41 ->
+    0.73 s, peak 774 -> 665 MiB), Arrow IPC 0.927x and 0.879x (12 and 8 pairs, peak 698 -> 650
+    MiB), JSON Lines 0.999x (peak 632 -> 622 MiB)."""
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return False
     pa.set_memory_pool(pa.system_memory_pool())

@@ -345,6 +345,87 @@ def test_no_huge_pages_is_scoped_and_yields_to_the_environment(monkeypatch):
         setter(before)
 
 
+def test_no_huge_pages_gives_arrow_the_system_pool_from_the_first_block_to_the_last(monkeypatch):
+    """pyarrow's bundled mimalloc advises its arena huge pages: while any scan runs, Arrow's
+    buffers come from malloc, and the program's pool is back when the last overlapping scan ends
+    (blocks on two threads need not end in the order they began)."""
+    from fastscan import buffers
+
+    try:
+        mimalloc = pa.mimalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow has no mimalloc")
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(mimalloc)
+    try:
+        first, second = buffers.no_huge_pages(), buffers.no_huge_pages()
+        first.__enter__()
+        assert pa.default_memory_pool().backend_name == "system"
+        second.__enter__()
+        first.__exit__(None, None, None)  # the first to begin ends first: the other still runs
+        assert pa.default_memory_pool().backend_name == "system"
+        second.__exit__(None, None, None)
+        assert pa.default_memory_pool().backend_name == "mimalloc"
+        buf = None
+        with buffers.no_huge_pages():
+            buf = pa.allocate_buffer(1 << 20)
+            assert pa.system_memory_pool().bytes_allocated() >= 1 << 20
+        del buf  # freed into the pool it came from after the block
+        try:
+            jemalloc = pa.jemalloc_memory_pool()
+        except NotImplementedError:
+            jemalloc = None
+        if jemalloc is not None:
+            with buffers.no_huge_pages():
+                pa.set_memory_pool(jemalloc)  # another pool the program chose while a scan ran...
+            assert pa.default_memory_pool().backend_name == "jemalloc"  # ...stands
+        pa.set_memory_pool(mimalloc)
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")  # the user's choice stands
+        with buffers.no_huge_pages():
+            assert pa.default_memory_pool().backend_name == "mimalloc"
+    finally:
+        pa.set_memory_pool(before)
+
+
+def test_a_scan_folds_and_finishes_with_arrow_on_the_system_pool(tmp_path, monkeypatch):
+    """The fold (and the reading thread it starts) and finish() run inside no_huge_pages."""
+    import fastscan
+    from fastscan.run import local
+
+    finishing = sys.modules["fastscan.score.finish"]  # the package's `finish` is the function
+
+    try:
+        mimalloc = pa.mimalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow has no mimalloc")
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    seen: list[str] = []
+    real_finish = finishing._finish
+
+    def noted_finish(*args, **kwargs):
+        seen.append("finish " + pa.default_memory_pool().backend_name)
+        return real_finish(*args, **kwargs)
+
+    def on_batch(batch) -> None:
+        seen.append("fold " + pa.default_memory_pool().backend_name)
+
+    monkeypatch.setattr(finishing, "_finish", noted_finish)
+    real_fold = local.fold
+    monkeypatch.setattr(local, "fold", lambda *a, **k: real_fold(*a, **{**k, "on_batch": on_batch}))
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(f'{{"account_id": "a{i % 3}", "prompt": "p {i}"}}\n' for i in range(20)))
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(mimalloc)
+    try:
+        report = fastscan.scan([log])
+        assert pa.default_memory_pool().backend_name == "mimalloc"
+    finally:
+        pa.set_memory_pool(before)
+    assert report.stats.records_scored == 20
+    assert seen and set(seen) == {"fold system", "finish system"}
+
+
 def test_reserved_rows_hold_what_is_written_and_give_back_whole_pages():
     import mmap
 
