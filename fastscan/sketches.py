@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from fastscan.buffers import release_rows, reservable_bytes, reserved_rows
+from fastscan.parallel import map_ordered, row_ranges
 
 HOUR_MS = 3_600_000
 HOUR_OFFSET = 1 << 25  # hour keys are epoch hours + this (see hour_key)
@@ -127,6 +130,39 @@ _KEYS = ("account", "prompt_hash")
 _COUNTS = ("count", "count0")
 _WIDE = ("n_words", "head_hash", "tail_hash", "slot", "text")
 _AT = {name: i for i, name in enumerate(_KEYS + _COUNTS + _WIDE)}
+
+
+def _bottom_k(
+    account, phash, order, size, count, count0, src, out_account, out_hash, out_count, out_count0, gone, full
+):
+    """kernels.aggregate.bottom_k, split across the worker threads: `order` in ranges that begin
+    where an account does (the kernel's ranks start again at each account), each range's pairs
+    written from its own first position and then moved down after the range before. The same
+    result as one call. A compaction runs on the fold's thread while the reader waits for room, and
+    finish() begins with one: the bench log's last took 26 ms on one core."""
+    from fastscan.kernels.aggregate import bottom_k
+
+    n = len(order)
+    cuts = [0]
+    for lo, _ in row_ranges(n)[1:]:
+        at = int(account[order[lo - 1]])  # the range begins after this account's last row
+        cut = bisect.bisect_right(order, at, lo=max(lo, cuts[-1]), key=lambda r: int(account[r]))
+        if cuts[-1] < cut < n:
+            cuts.append(cut)
+    cuts.append(n)
+    outs = (src, out_account, out_hash, out_count, out_count0)
+
+    def part(i: int) -> int:
+        lo, hi = cuts[i], cuts[i + 1]
+        return bottom_k(account, phash, order[lo:hi], size, count, count0, *(o[lo:] for o in outs), gone, full[lo:])
+
+    kept = map_ordered(part, range(len(cuts) - 1))
+    k = kept[0]
+    for lo, got in zip(cuts[1:], kept[1:]):
+        for o in (*outs, full):
+            o[k : k + got] = o[lo : lo + got]  # lo >= k: a copy down (numpy handles the overlap)
+        k += got
+    return k
 
 
 class PromptSample:
@@ -319,8 +355,6 @@ class PromptSample:
         summed, the `size` smallest hashes of each account kept, in one pass of
         kernels.aggregate.bottom_k (a dozen numpy passes before: the bench log's compactions
         0.29 -> 0.18 s a scan on the fold thread, with the timsort of order_by_account_hash)."""
-        from fastscan.kernels.aggregate import bottom_k
-
         if not self._pending:
             return
         parts = [tuple(getattr(self, name) for name in _AT)] + self._pending
@@ -334,12 +368,13 @@ class PromptSample:
         src, acct, count, count0 = (np.empty(n, dtype=np.int64) for _ in range(4))
         hsh, gone, full = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
         c, c0 = (np.concatenate([p[_AT[name]] for p in parts]).astype(np.int64, copy=False) for name in _COUNTS)
-        kept = bottom_k(account, phash, order, self.size, c, c0, src, acct, hsh, count, count0, gone, full)
+        outs = (src, acct, hsh, count, count0, gone, full)
+        kept = _bottom_k(account, phash, order, self.size, c, c0, *outs)
         if self.budget and kept > self.budget:
             level = sample_level(np.bincount(acct[:kept]), self.size, self.budget, self.least)
             if level < self.size:  # the same pass at the lower level (it sets every gone[r] again)
                 self.size = level
-                kept = bottom_k(account, phash, order, self.size, c, c0, src, acct, hsh, count, count0, gone, full)
+                kept = _bottom_k(account, phash, order, self.size, c, c0, *outs)
         for out_col in (acct, hsh, count, count0):
             out_col.resize(kept, refcheck=False)  # realloc: cut in place (nothing else refers to them)
         rows = src[:kept]
@@ -351,26 +386,29 @@ class PromptSample:
             freed = np.empty(len(dropped), dtype=np.int64)  # the store rows no row uses now
             k = count_refs(dropped, self._refs, -1, freed)
             self._free = np.sort(np.concatenate([self._free, freed[:k]]))
-        # the other columns: the narrow ones gathered from their concatenation; the text, when
-        # kept, is wide (concatenating it first held a third copy) and is gathered from each part
-        # straight into its new place
-        for name in _WIDE:
-            col = _AT[name]
-            if parts[0][col] is None:
-                continue  # no text kept
-            dtype = parts[0][col].dtype
-            if name != "text":
-                setattr(self, name, np.concatenate([p[col] for p in parts], dtype=dtype, casting="unsafe")[rows])
-                continue
+        # the other columns: the narrow ones gathered from their concatenation, a column on each
+        # worker thread; the text, when kept, is wide (concatenating it first held a third copy)
+        # and is gathered from each part straight into its new place
+        narrow = [name for name in _WIDE if name != "text"]
+
+        def gathered(pieces: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(pieces, dtype=pieces[0].dtype, casting="unsafe")[rows]
+
+        columns = [[p[_AT[name]] for p in parts] for name in narrow]
+        for name, values in zip(narrow, map_ordered(gathered, columns)):
+            setattr(self, name, values)
+        del columns
+        col = _AT["text"]
+        if parts[0][col] is not None:  # text kept
             bounds = np.cumsum([0] + [len(p[0]) for p in parts])
             by_part = np.argsort(rows, kind="stable")  # rows of part k: by_part[cut[k]:cut[k + 1]]
             cut = np.searchsorted(rows[by_part], bounds)
-            out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=dtype)
+            out = np.empty((len(rows),) + parts[0][col].shape[1:], dtype=parts[0][col].dtype)
             for k, p in enumerate(parts):
                 sel = by_part[cut[k] : cut[k + 1]]
                 if len(sel):
                     out[sel] = p[col][rows[sel] - bounds[k]]
-            setattr(self, name, out)
+            self.text = out
         del parts
         self._live = len(self.account)
         self._shrink()

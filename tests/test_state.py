@@ -1049,6 +1049,35 @@ def test_bottom_k_matches_the_reference(size):
     assert (acct[:k][full[:k]] == np.unique(acct[:k][full[:k]])).all()
 
 
+@pytest.mark.parametrize("ranges", [1, 2, 3, 7])
+def test_bottom_k_split_across_threads_is_one_call(monkeypatch, ranges):
+    """A compaction's pass in ranges of its rows (sketches._bottom_k) gives what one call of the
+    kernel gives, where the ranges would begin inside an account (one holds a third of the rows)
+    and where an account spans several of them."""
+    from fastscan import sketches
+    from fastscan.kernels.aggregate import bottom_k
+
+    monkeypatch.setattr(
+        sketches, "row_ranges", lambda n: [(n * k // ranges, n * (k + 1) // ranges) for k in range(ranges)]
+    )
+    rng = np.random.default_rng(ranges)
+    n = 5000
+    a = np.where(rng.random(n) < 0.35, 4, rng.integers(0, 40, n)).astype(np.int64)
+    h = rng.integers(0, 400, n).astype(np.uint64)
+    c, c0 = rng.integers(1, 9, n), rng.integers(0, 3, n)
+    order = np.lexsort((h, a))
+    for size in (1, 5, 60, 10_000):
+        want = [np.full(n, -1, dtype=np.int64) for _ in range(4)] + [np.zeros(n, np.uint64)]
+        want += [np.zeros(n, np.bool_), np.zeros(n, np.bool_)]
+        got = [w.copy() for w in want]
+        k = bottom_k(a, h, order, size, c, c0, want[0], want[1], want[4], want[2], want[3], want[5], want[6])
+        k2 = sketches._bottom_k(a, h, order, size, c, c0, got[0], got[1], got[4], got[2], got[3], got[5], got[6])
+        assert k2 == k
+        for w, g in zip(want[:5] + want[6:], got[:5] + got[6:]):
+            assert np.array_equal(w[:k], g[:k])  # src, account, counts, hash, full
+        assert np.array_equal(want[5], got[5])  # gone, for every row
+
+
 def test_sample_signatures_restored_in_row_order_and_refused_when_short():
     """A state read back keeps each sampled prompt's signature, and grows its store from there;
     a sample whose signatures are too few for its rows is refused."""
