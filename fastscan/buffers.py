@@ -221,9 +221,10 @@ def no_huge_pages() -> Iterator[None]:
     - pyarrow's default memory pool, when it is its bundled mimalloc (whose arena is advised
       huge pages) and ARROW_DEFAULT_MEMORY_POOL names none, is the C library's malloc (the
       "system" pool, as the command's whole process has: malloc_arrow_pool). Scans in one
-      process, 4 each in turns (session 66): Arrow IPC 0.88x the wall time, Parquet 0.93x, JSON
-      Lines 0.97x; the kernel's zeroing of huge pages went from 7.0% of an Arrow IPC scan's
-      samples to 0.7%. A buffer is given back to the pool it came from, whatever the default is
+      process, a process of 4 for each pool in turns (session 66): Arrow IPC 0.84-0.92x the wall
+      time (its system time 0.30-0.36 s a scan, against 0.26-0.91 as the host backed the memory
+      or not), Parquet 0.98x, JSON Lines 1.0x; the kernel's zeroing of huge pages went from 7.0%
+      of an Arrow IPC scan's samples to 0.7%. A buffer is given back to the pool it came from, whatever the default is
       by then.
 
     Both settings are the process's: they hold for every thread while any block runs, from the

@@ -367,11 +367,14 @@ def test_no_huge_pages_gives_arrow_the_system_pool_from_the_first_block_to_the_l
         assert pa.default_memory_pool().backend_name == "system"
         second.__exit__(None, None, None)
         assert pa.default_memory_pool().backend_name == "mimalloc"
-        buf = None
+        system, held = pa.system_memory_pool(), mimalloc.bytes_allocated()
         with buffers.no_huge_pages():
+            had = system.bytes_allocated()
             buf = pa.allocate_buffer(1 << 20)
-            assert pa.system_memory_pool().bytes_allocated() >= 1 << 20
-        del buf  # freed into the pool it came from after the block
+            assert system.bytes_allocated() - had >= 1 << 20  # from malloc...
+        assert mimalloc.bytes_allocated() == held  # ...not mimalloc
+        del buf  # and given back to malloc after the block
+        assert system.bytes_allocated() == had
         try:
             jemalloc = pa.jemalloc_memory_pool()
         except NotImplementedError:
