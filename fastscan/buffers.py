@@ -259,8 +259,7 @@ def _huge_pages_off() -> list[Callable[[], None]]:
 
         undo.append(advice_back)
     pool = pa.default_memory_pool()
-    if pool.backend_name == "mimalloc" and not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        pa.set_memory_pool(pa.system_memory_pool())
+    if pool.backend_name == "mimalloc" and malloc_arrow_pool():  # unless the environment names one
 
         def pool_back() -> None:
             if pa.default_memory_pool().backend_name == "system":  # not one the program set since
